@@ -1,0 +1,52 @@
+/**
+ * The classifier contract. Every classifier — the rules classifier, the local ONNX encoder with its heads,
+ * a bring-your-own Hugging Face model, the RBRM rubric judge — implements this one interface, so the
+ * pipeline and the policy engine never know which kind they are talking to.
+ */
+
+export type Stage = 'input' | 'output';
+
+/** What a classifier is asked to look at. `text` is the text the policy selected for this stage. */
+export interface ClassifierInput {
+  stage: Stage;
+  text: string;
+  /** The user's request as the gateway received it, for classifiers that read the prompt and the output together. */
+  prompt?: string;
+}
+
+/** A character span in `ClassifierInput.text` that carries a label, used by `redact`. */
+export interface Span {
+  label: string;
+  start: number;
+  end: number;
+}
+
+/** The result every classifier returns. Results are data: the decision record is built from them. */
+export interface ClassifierResult {
+  id: string;
+  /** label → score in [0, 1]. */
+  scores: Record<string, number>;
+  /** A short human-readable account of why the scores are what they are. */
+  explanation: string;
+  latencyMs: number;
+  /** Set when the classifier failed; the policy then applies its onError action (refuse by default). */
+  error?: string;
+  /** Spans of the text that carry a label, for redaction. */
+  spans?: Span[];
+  /** Free-form extra data a classifier wants on the record (token counts, model version, grades). */
+  details?: Record<string, unknown>;
+}
+
+export interface Classifier {
+  readonly id: string;
+  /** The labels this classifier can score. */
+  readonly labels: readonly string[];
+  /** A version string recorded with each result, so a decision can be tied to the model that made it. */
+  readonly version: string;
+  /** Per-call timeout in milliseconds; past it the call counts as an error. */
+  readonly timeoutMs: number;
+  classify(input: ClassifierInput, signal: AbortSignal): Promise<Omit<ClassifierResult, 'id' | 'latencyMs'>>;
+  /** Resolves once the classifier can serve (models loaded). */
+  ready?(): Promise<void>;
+  close?(): Promise<void>;
+}
