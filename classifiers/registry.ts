@@ -1,0 +1,30 @@
+import type { z } from 'zod';
+import { RulesClassifier, RulesParamsSchema } from './rules.js';
+import type { Classifier } from './types.js';
+
+/** How a policy's classifier declaration becomes a running classifier. */
+export interface ClassifierType<S extends z.ZodType = z.ZodType> {
+  /** The parameter schema; a policy's `params` are validated against it at load. */
+  params: S;
+  create(decl: { id: string; timeoutMs: number; params: z.infer<S> }): Classifier;
+}
+
+const TYPES = new Map<string, ClassifierType>();
+
+/** Registers a classifier type so policies can declare it by name. */
+export function registerClassifierType<S extends z.ZodType>(type: string, def: ClassifierType<S>): void {
+  TYPES.set(type, def as unknown as ClassifierType);
+}
+
+export function classifierType(type: string): ClassifierType | undefined {
+  return TYPES.get(type);
+}
+
+export function classifierTypeNames(): string[] {
+  return [...TYPES.keys()];
+}
+
+registerClassifierType('rules', {
+  params: RulesParamsSchema,
+  create: ({ id, timeoutMs, params }) => new RulesClassifier(id, params, timeoutMs),
+});

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { DETECTORS, DETECTOR_NAMES, type Detector } from './detectors.js';
+import type { Classifier, ClassifierInput, Span } from './types.js';
+
+/** Parameters of the rules classifier, as a policy declares them. */
+export const RulesParamsSchema = z.strictObject({
+  patterns: z
+    .array(
+      z.strictObject({
+        label: z.string().min(1),
+        regex: z.string().min(1),
+        flags: z.string().regex(/^[imsu]*$/, 'allowed regex flags are i, m, s and u').default('i'),
+        /** The score a match gives its label. */
+        score: z.number().min(0).max(1).default(1),
+      }),
+    )
+    .default([]),
+  keywords: z
+    .array(
+      z.strictObject({
+        label: z.string().min(1),
+        words: z.array(z.string().min(1)).min(1),
+        score: z.number().min(0).max(1).default(1),
+      }),
+    )
+    .default([]),
+  detectors: z
+    .array(z.strictObject({ detector: z.enum(DETECTOR_NAMES), label: z.string().min(1) }))
+    .default([]),
+});
+export type RulesParams = z.infer<typeof RulesParamsSchema>;
+
+interface Matcher extends Detector {
+  label: string;
+  score: number;
+  source: string;
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Compiles the declared patterns; throws with the index of a regex that does not compile. */
+function compile(params: RulesParams): Matcher[] {
+  const out: Matcher[] = [];
+  params.patterns.forEach((p, i) => {
+    let pattern: RegExp;
+    try {
+      pattern = new RegExp(p.regex, `${p.flags.replace('g', '')}g`);
+    } catch (e) {
+      throw new Error(`params.patterns[${i}].regex: ${(e as Error).message}`);
+    }
+    out.push({ label: p.label, score: p.score, pattern, source: `pattern ${i}` });
+  });
+  params.keywords.forEach((k, i) => {
+    const alt = k.words.map((w) => escape(w).replace(/\s+/g, '\\s+')).join('|');
+    out.push({ label: k.label, score: k.score, pattern: new RegExp(`(?<![\\p{L}\\p{N}])(?:${alt})(?![\\p{L}\\p{N}])`, 'giu'), source: `keywords ${i}` });
+  });
+  for (const d of params.detectors) {
+    const det: Detector = DETECTORS[d.detector];
+    out.push({ label: d.label, score: 1, pattern: new RegExp(det.pattern.source, det.pattern.flags), verify: det.verify, source: d.detector });
+  }
+  return out;
+}
+
+/**
+ * The rules classifier: regexes, keyword lists and built-in PII/secret detectors declared in the policy.
+ * A label's score is the highest score of its matching patterns (0 when none match); every match is a span,
+ * so `redact` rules can replace it.
+ *
+ * @example
+ * const c = new RulesClassifier('rules', { patterns: [{ label: 'S9', regex: 'pipe\\s*bomb' }] }, 100);
+ * await c.classify({ stage: 'input', text: 'how to build a pipe bomb' }, signal); // scores.S9 === 1
+ */
+export class RulesClassifier implements Classifier {
+  readonly labels: readonly string[];
+  readonly version: string;
+  private readonly matchers: Matcher[];
+
+  constructor(
+    readonly id: string,
+    params: RulesParams,
+    readonly timeoutMs: number,
+  ) {
+    this.matchers = compile(RulesParamsSchema.parse(params));
+    this.labels = [...new Set(this.matchers.map((m) => m.label))];
+    this.version = `rules/${this.matchers.length}`;
+  }
+
+  async classify({ text }: ClassifierInput) {
+    const scores: Record<string, number> = {};
+    for (const label of this.labels) scores[label] = 0;
+    const spans: Span[] = [];
+    const hits: string[] = [];
+    for (const m of this.matchers) {
+      m.pattern.lastIndex = 0;
+      let found = false;
+      for (const match of text.matchAll(m.pattern)) {
+        if (match[0].length === 0 || (m.verify && !m.verify(match[0]))) continue;
+        spans.push({ label: m.label, start: match.index, end: match.index + match[0].length });
+        found = true;
+      }
+      if (found) {
+        scores[m.label] = Math.max(scores[m.label], m.score);
+        hits.push(`${m.label} (${m.source})`);
+      }
+    }
+    return {
+      scores,
+      spans,
+      explanation: hits.length ? `matched ${hits.join(', ')}` : 'no pattern matched',
+    };
+  }
+}

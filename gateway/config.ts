@@ -1,0 +1,140 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** The gateway's configuration. Every field has a default, so `npm start` serves with no file at all. */
+export const ConfigSchema = z.strictObject({
+  port: z.number().int().min(0).max(65535).default(8080),
+  /** Loopback by default; listening beyond it needs API keys. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Request body limit, in bytes (over it: 413). */
+  bodyLimitBytes: z.number().int().positive().default(1_048_576),
+  upstream: z
+    .strictObject({
+      /** An OpenAI-compatible base URL such as http://127.0.0.1:11434/v1. Unset: chat completions answer 503. */
+      url: z.url({ protocol: /^https?$/ }).optional(),
+      apiKey: z.string().min(1).optional(),
+      timeoutMs: z.number().int().positive().default(60_000),
+      /** Gateway model name → upstream model name. Unmapped names pass through unchanged. */
+      models: z.record(z.string(), z.string()).default({}),
+    })
+    .prefault({}),
+  /** A policy file, or a folder holding `policy.json`. Default: the shipped pack in policies/default. */
+  policy: z.string().min(1).optional(),
+  audit: z
+    .strictObject({
+      dir: z.string().min(1).default('.data/audit'),
+      /** How much conversation text each decision record keeps. */
+      content: z.enum(['full', 'redacted', 'hash', 'none']).default('none'),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      /**
+       * `keys`: clients present one of apiKeys. `off`: local development, every request is accepted.
+       * Unset: `keys` when keys are configured; otherwise `off`, allowed only on a loopback host.
+       */
+      mode: z.enum(['keys', 'off']).optional(),
+      /** Keys clients must present as `Authorization: Bearer <key>`. */
+      apiKeys: z.array(z.string().min(8, 'an API key must be at least 8 characters')).default([]),
+      /** Keys for /v1/policies and other admin routes. Client keys are not admin keys. */
+      adminKeys: z.array(z.string().min(8)).default([]),
+    })
+    .prefault({}),
+  log: z.strictObject({ level: z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info') }).prefault({}),
+  /** A name for this gateway instance, recorded in every decision. */
+  instance: z.string().min(1).optional(),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
+
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** Environment overrides: variable → where it lands in the configuration and how it is parsed. */
+const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
+  GATEWAY_PORT: (c, v) => (c.port = Number.isNaN(Number(v)) || v.trim() === '' ? v : Number(v)),
+  GATEWAY_HOST: (c, v) => (c.host = v),
+  GATEWAY_UPSTREAM_URL: (c, v) => ((c.upstream ??= {}).url = v),
+  GATEWAY_UPSTREAM_API_KEY: (c, v) => ((c.upstream ??= {}).apiKey = v),
+  GATEWAY_UPSTREAM_TIMEOUT_MS: (c, v) => ((c.upstream ??= {}).timeoutMs = Number(v)),
+  GATEWAY_POLICY: (c, v) => (c.policy = v),
+  GATEWAY_AUDIT_DIR: (c, v) => ((c.audit ??= {}).dir = v),
+  GATEWAY_AUDIT_CONTENT: (c, v) => ((c.audit ??= {}).content = v),
+  GATEWAY_API_KEYS: (c, v) => ((c.auth ??= {}).apiKeys = list(v)),
+  GATEWAY_ADMIN_KEYS: (c, v) => ((c.auth ??= {}).adminKeys = list(v)),
+  GATEWAY_AUTH: (c, v) => ((c.auth ??= {}).mode = v),
+  GATEWAY_LOG_LEVEL: (c, v) => ((c.log ??= {}).level = v),
+  GATEWAY_INSTANCE: (c, v) => (c.instance = v),
+};
+
+/** Where in the configuration each environment variable lands, for error messages. */
+const ENV_PATH: Record<string, string> = {
+  port: 'GATEWAY_PORT', host: 'GATEWAY_HOST', 'upstream.url': 'GATEWAY_UPSTREAM_URL',
+  'upstream.apiKey': 'GATEWAY_UPSTREAM_API_KEY', 'upstream.timeoutMs': 'GATEWAY_UPSTREAM_TIMEOUT_MS',
+  policy: 'GATEWAY_POLICY', 'audit.dir': 'GATEWAY_AUDIT_DIR', 'audit.content': 'GATEWAY_AUDIT_CONTENT',
+  'auth.apiKeys': 'GATEWAY_API_KEYS', 'auth.adminKeys': 'GATEWAY_ADMIN_KEYS', 'auth.mode': 'GATEWAY_AUTH',
+  'log.level': 'GATEWAY_LOG_LEVEL', instance: 'GATEWAY_INSTANCE',
+};
+
+/**
+ * Loads the configuration: the JSON file (if any), then environment overrides, then zod validation.
+ * Throws a ConfigError naming the path of the bad field and the reason.
+ *
+ * @example
+ * const config = loadConfig({ file: process.env.GATEWAY_CONFIG, env: process.env });
+ */
+export function loadConfig({ file, env = {} }: { file?: string; env?: Record<string, string | undefined> } = {}): Config {
+  let raw: Record<string, any> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(resolve(file), 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read configuration file ${file}: ${(e as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(`configuration file ${file} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new ConfigError(`configuration file ${file}: expected a JSON object at the top level`);
+    }
+  }
+  for (const [name, apply] of Object.entries(ENV)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') apply(raw, v);
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const path = issue.path.map(String).join('.');
+      const from = ENV_PATH[path] && env[ENV_PATH[path]] !== undefined ? ` (from ${ENV_PATH[path]})` : '';
+      return `${path || '(root)'}${from}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const config = parsed.data;
+  const noKeys = config.auth.apiKeys.length === 0;
+  if (config.auth.mode === 'keys' && noKeys) {
+    throw new ConfigError('auth.apiKeys: auth is on but no API keys are configured; set GATEWAY_API_KEYS=key1,key2');
+  }
+  if (config.auth.mode === undefined && noKeys && !isLoopback(config.host)) {
+    throw new ConfigError(
+      `auth.apiKeys: host ${config.host} is reachable beyond this machine but no API keys are configured; ` +
+        'set GATEWAY_API_KEYS=key1,key2 (or GATEWAY_AUTH=off to accept every request on purpose)',
+    );
+  }
+  config.auth.mode ??= noKeys ? 'off' : 'keys';
+  return config;
+}

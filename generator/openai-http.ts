@@ -1,0 +1,157 @@
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { errors as undiciErrors, Pool } from 'undici';
+import {
+  GeneratorError,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatRequest,
+  type Generator,
+} from './types.js';
+
+export interface OpenAIHttpOptions {
+  /** Base URL of an OpenAI-compatible API, such as http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1. */
+  baseUrl: string;
+  apiKey?: string;
+  /** For plain calls: the whole call. For streams: the wait for headers and for each gap between chunks. */
+  timeoutMs?: number;
+  /** Gateway model name → upstream model name; names not listed pass through. */
+  models?: Record<string, string>;
+  /** Upstream connections kept open. */
+  connections?: number;
+}
+
+/**
+ * The generator for any OpenAI-compatible server: vLLM, llama.cpp server, Ollama, OpenAI. Client headers are
+ * never forwarded; only the configured key goes upstream.
+ *
+ * @example
+ * const gen = new OpenAIHttpGenerator({ baseUrl: 'http://127.0.0.1:11434/v1', models: { 'gpt-4o': 'llama3.1' } });
+ * const completion = await gen.complete({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }, signal);
+ */
+export class OpenAIHttpGenerator implements Generator {
+  readonly id = 'openai-http';
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+  private readonly modelMap: Record<string, string>;
+
+  constructor({ baseUrl, apiKey, timeoutMs = 60_000, models = {}, connections = 256 }: OpenAIHttpOptions) {
+    const url = new URL(baseUrl);
+    this.pool = new Pool(url.origin, { connections, keepAliveTimeout: 30_000 });
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    if (apiKey) this.headers.authorization = `Bearer ${apiKey}`;
+    this.timeoutMs = timeoutMs;
+    this.modelMap = models;
+  }
+
+  private async send(method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown, stream = false) {
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    try {
+      const res = await this.pool.request({
+        path: this.basePath + path,
+        method,
+        headers: this.headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: stream ? signal : AbortSignal.any([signal, timeout]),
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      if (res.statusCode >= 400) {
+        const text = await res.body.text().catch(() => '');
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* keep the text */
+        }
+        throw new GeneratorError('upstream_status', `upstream answered ${res.statusCode}`, res.statusCode, parsed);
+      }
+      return res;
+    } catch (e) {
+      throw this.classify(e, signal, timeout);
+    }
+  }
+
+  /** Maps a failure to a GeneratorError kind, so the edge can answer 502, 504 or pass a 4xx through. */
+  private classify(e: unknown, signal: AbortSignal, timeout?: AbortSignal): GeneratorError {
+    if (e instanceof GeneratorError) return e;
+    if (signal.aborted) return new GeneratorError('aborted', 'request aborted by the client', undefined, undefined, { cause: e });
+    if (
+      timeout?.aborted ||
+      e instanceof undiciErrors.HeadersTimeoutError ||
+      e instanceof undiciErrors.BodyTimeoutError ||
+      (e as Error)?.name === 'TimeoutError'
+    ) {
+      return new GeneratorError('timeout', `upstream did not answer within ${this.timeoutMs} ms`, undefined, undefined, { cause: e });
+    }
+    const code = (e as { code?: string })?.code;
+    return new GeneratorError('unavailable', `upstream unreachable${code ? ` (${code})` : ''}`, undefined, undefined, { cause: e });
+  }
+
+  private upstreamRequest(request: ChatRequest, stream: boolean): ChatRequest {
+    return { ...request, model: this.modelMap[request.model] ?? request.model, stream };
+  }
+
+  async complete(request: ChatRequest, signal: AbortSignal): Promise<ChatCompletion> {
+    const res = await this.send('POST', '/chat/completions', signal, this.upstreamRequest(request, false));
+    let body: unknown;
+    try {
+      body = await res.body.json();
+    } catch (e) {
+      throw this.classify(e instanceof SyntaxError ? new GeneratorError('bad_response', 'upstream sent invalid JSON') : e, signal);
+    }
+    const c = body as ChatCompletion;
+    if (!c || typeof c !== 'object' || !Array.isArray(c.choices)) {
+      throw new GeneratorError('bad_response', 'upstream response has no choices array', undefined, body);
+    }
+    return c;
+  }
+
+  async *stream(request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatCompletionChunk> {
+    const res = await this.send('POST', '/chat/completions', signal, this.upstreamRequest(request, true), true);
+    const queue: EventSourceMessage[] = [];
+    const parser = createParser({ onEvent: (event) => queue.push(event) });
+    const decoder = new TextDecoder();
+    let finished = false;
+    try {
+      for await (const bytes of res.body) {
+        parser.feed(decoder.decode(bytes as Uint8Array, { stream: true }));
+        while (queue.length) {
+          const event = queue.shift()!;
+          if (event.data === '[DONE]') return;
+          let chunk: ChatCompletionChunk;
+          try {
+            chunk = JSON.parse(event.data);
+          } catch {
+            throw new GeneratorError('bad_response', 'upstream sent an SSE event that is not JSON');
+          }
+          if ((chunk as { error?: unknown }).error) {
+            throw new GeneratorError('upstream_status', 'upstream sent an error event', 502, chunk);
+          }
+          if (chunk.choices?.some((c) => c.finish_reason)) finished = true;
+          yield chunk;
+        }
+      }
+    } catch (e) {
+      throw this.classify(e, signal);
+    } finally {
+      if (!res.body.destroyed) res.body.destroy();
+    }
+    if (!finished) throw new GeneratorError('bad_response', 'upstream stream ended before it finished');
+  }
+
+  async models(signal: AbortSignal): Promise<unknown> {
+    const res = await this.send('GET', '/models', signal);
+    try {
+      return await res.body.json();
+    } catch {
+      throw new GeneratorError('bad_response', 'upstream sent invalid JSON');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
