@@ -64,3 +64,60 @@ export interface AuditSink {
   append(record: DecisionRecord): Promise<void>;
   close(): Promise<void>;
 }
+
+/* ------------------------------------------------------------------------------------------------------------
+ * The stored form. Everything below is added by the hash-chained log (audit/chain-log.ts); the contract above
+ * is unchanged. Every line of a segment is one `StoredRecord` serialised as canonical JSON.
+ * ---------------------------------------------------------------------------------------------------------- */
+
+/** The fields that link a stored record into the chain. */
+export interface ChainFields {
+  /** 1, 2, 3, … with no gaps across segments. */
+  seq: number;
+  /** `hash` of the record at `seq - 1`; 64 zeros for seq 1. */
+  prev_hash: string;
+  /** sha256 (hex) of the canonical JSON of the record without `hash`. */
+  hash: string;
+}
+
+/** A decision as stored: masked, and linked into the chain. */
+export interface StoredDecision extends DecisionRecord, ChainFields {
+  kind: 'decision';
+  /** Concrete paths (`$.content.prompt`, `$.stages.input.classifiers[0].details`) replaced before storage. */
+  masked_paths: string[];
+}
+
+/**
+ * Written by retention before whole segments are deleted, so that verification can cross the gap: the first
+ * surviving record's `prev_hash` must equal `deleted.last_hash`, and its seq must be `deleted.last_seq + 1`.
+ */
+export interface RetentionMarker extends ChainFields {
+  kind: 'retention';
+  time: string;
+  instance: string;
+  deleted: { first_seq: number; last_seq: number; last_hash: string; segments: string[] };
+}
+
+/** Written on startup when a torn final line (a crash mid-write) was truncated. */
+export interface RepairMarker extends ChainFields {
+  kind: 'repair';
+  time: string;
+  instance: string;
+  repair: { segment: string; truncated_bytes: number; truncated_at: number };
+}
+
+export type StoredRecord = StoredDecision | RetentionMarker | RepairMarker;
+
+/** A signed statement that records `first_seq..last_seq` end at `head_hash`. One JSON line each. */
+export interface Checkpoint {
+  first_seq: number;
+  last_seq: number;
+  head_hash: string;
+  /** sha256 of the canonical JSON of the previous checkpoint (signature included); 64 zeros for the first. */
+  prev_checkpoint_hash: string;
+  time: string;
+  /** sha256 (hex) of the signing key's SPKI DER encoding. */
+  key_fingerprint: string;
+  /** Ed25519 signature (base64) over the canonical JSON of every other field. */
+  signature: string;
+}

@@ -1,0 +1,221 @@
+/**
+ * The hash-chained, group-committed, checkpoint-signed audit log: the production `AuditSink`.
+ *
+ * Chain order is decided synchronously in `append`, so records are chained in call order even though many
+ * appends are in flight; the writer (audit/writer.ts) makes them durable in batches.
+ */
+import { mkdir } from 'node:fs/promises';
+import { canonicalJson, recordHash } from './canonical.js';
+import { appendCheckpoint, signCheckpoint } from './checkpoints.js';
+import { parseAuditConfig, type AuditConfig, type AuditConfigInput } from './config.js';
+import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
+import { createMasker } from './mask.js';
+import { recoverTail, type TornLineRepair } from './recovery.js';
+import { deleteSegments, planRetention } from './retention.js';
+import { listSegments } from './segments.js';
+import { SegmentWriter } from './writer.js';
+import type { AuditSink, Checkpoint, DecisionRecord, RepairMarker, RetentionMarker, StoredDecision, StoredRecord } from './types.js';
+
+/** Things an operator should hear about; the gateway forwards them to its operational log. */
+export type AuditEvent =
+  | { type: 'key-generated'; fingerprint: string; publicKeyFile: string; publicPem: string }
+  | { type: 'key-warning'; message: string }
+  | { type: 'repaired'; repair: TornLineRepair }
+  | { type: 'checkpoint'; checkpoint: Checkpoint }
+  | { type: 'retention'; first_seq: number; last_seq: number; segments: string[] }
+  | { type: 'error'; error: Error };
+
+export interface ChainLogOptions extends AuditConfigInput {
+  onEvent?: (event: AuditEvent) => void;
+}
+
+export interface StartupReport {
+  /** seq and hash of the last record found on disk. */
+  head: { seq: number; hash: string };
+  /** Set when a torn final line (a crash mid-write) was truncated; a `repair` record is then appended. */
+  repaired: TornLineRepair | null;
+  checkpointRepaired: boolean;
+  key: { fingerprint: string; publicKeyFile: string; generated: boolean };
+}
+
+export interface AppendReceipt {
+  seq: number;
+  hash: string;
+}
+
+type Unchained<T extends StoredRecord> = Omit<T, 'seq' | 'prev_hash' | 'hash'>;
+
+/**
+ * @example
+ * const log = await ChainLog.open({ dir: '/var/lib/gateway/audit', masks: ['$.content.prompt'] });
+ * await log.append(record); // durable (fsynced) when it resolves
+ * await log.close();
+ */
+export class ChainLog implements AuditSink {
+  private seq: number;
+  private headHash: string;
+  private durable: AppendReceipt;
+  private lastCheckpoint: Checkpoint | null;
+  private checkpointing: Promise<unknown> = Promise.resolve();
+  private checkpointQueued = false;
+  private retaining: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly mask: ReturnType<typeof createMasker>;
+  private writer!: SegmentWriter;
+
+  private constructor(
+    private readonly config: AuditConfig & { keyFile: string },
+    private readonly key: SigningKey,
+    head: AppendReceipt,
+    lastCheckpoint: Checkpoint | null,
+    readonly startup: StartupReport,
+    private readonly onEvent: (event: AuditEvent) => void,
+  ) {
+    this.seq = head.seq;
+    this.headHash = head.hash;
+    this.durable = head;
+    this.lastCheckpoint = lastCheckpoint;
+    this.mask = createMasker(config.masks);
+  }
+
+  /** Validates the config, loads or creates the key, verifies and repairs the tail, and opens for appending. */
+  static async open(options: ChainLogOptions): Promise<ChainLog> {
+    const { onEvent = () => {}, ...input } = options;
+    const config = parseAuditConfig(input);
+    await mkdir(config.dir, { recursive: true, mode: 0o750 });
+    const key = await loadOrCreateSigningKey(config.keyFile);
+    if (key.generated) onEvent({ type: 'key-generated', fingerprint: key.fingerprint, publicKeyFile: key.publicKeyFile, publicPem: key.publicPem });
+    if (key.warning) onEvent({ type: 'key-warning', message: key.warning });
+    const state = await recoverTail(config.dir);
+    const startup: StartupReport = {
+      head: state.head,
+      repaired: state.repair,
+      checkpointRepaired: state.checkpointRepair !== null,
+      key: { fingerprint: key.fingerprint, publicKeyFile: key.publicKeyFile, generated: key.generated },
+    };
+    const log = new ChainLog(config, key, state.head, state.lastCheckpoint, startup, onEvent);
+    log.writer = await SegmentWriter.open(
+      { ...config, dir: config.dir, onRotate: () => log.scheduleRetention() },
+      state.current,
+      state.head.seq + 1,
+    );
+    if (state.repair) {
+      onEvent({ type: 'repaired', repair: state.repair });
+      await log.appendStored<RepairMarker>({ kind: 'repair', time: new Date().toISOString(), instance: config.instance, repair: state.repair });
+    }
+    log.timer = setInterval(() => void log.checkpoint().catch((error: Error) => onEvent({ type: 'error', error })), config.checkpointIntervalMs);
+    log.timer.unref();
+    if (config.retention) log.scheduleRetention();
+    return log;
+  }
+
+  /** The last record that is durable: what the next checkpoint would cover. */
+  get head(): AppendReceipt {
+    return { ...this.durable };
+  }
+
+  /** Masks, chains and queues the record; resolves once it is durable (per the configured mode). */
+  append(record: DecisionRecord): Promise<void> {
+    return this.appendWithReceipt(record).then(() => undefined);
+  }
+
+  /** `append`, resolving with the record's seq and hash (for callers that report them, and for tests). */
+  appendWithReceipt(record: DecisionRecord): Promise<AppendReceipt> {
+    let masked: { value: DecisionRecord; maskedPaths: string[] };
+    try {
+      masked = this.mask(record);
+    } catch (err) {
+      return Promise.reject(new Error('audit record is not plain JSON data', { cause: err }));
+    }
+    return this.appendStored<StoredDecision>({ ...masked.value, kind: 'decision', masked_paths: masked.maskedPaths });
+  }
+
+  private appendStored<T extends StoredRecord>(body: Unchained<T>): Promise<AppendReceipt> {
+    if (this.closed) return Promise.reject(new Error('audit log is closed'));
+    const seq = this.seq + 1;
+    const chained = { ...body, seq, prev_hash: this.headHash } as Record<string, unknown>;
+    const hash = recordHash(chained);
+    const line = Buffer.from(`${canonicalJson({ ...chained, hash })}\n`);
+    this.seq = seq;
+    this.headHash = hash;
+    return this.writer.enqueue(seq, line).then(() => {
+      if (seq > this.durable.seq) this.durable = { seq, hash };
+      if (!this.checkpointQueued && seq - (this.lastCheckpoint?.last_seq ?? 0) >= this.config.checkpointEvery) {
+        this.checkpointQueued = true;
+        this.checkpoint()
+          .catch((error: Error) => this.onEvent({ type: 'error', error }))
+          .finally(() => {
+            this.checkpointQueued = false;
+          });
+      }
+      return { seq, hash };
+    });
+  }
+
+  /** Writes everything queued and waits for it to be durable. */
+  async flush(): Promise<void> {
+    await this.writer.drain();
+  }
+
+  /**
+   * Signs a checkpoint over the durable records not yet covered; null when there are none. Checkpoints are
+   * serialised, and `signCheckpoint` refuses one that does not follow the previous checkpoint.
+   */
+  checkpoint(): Promise<Checkpoint | null> {
+    const run = this.checkpointing.then(async () => {
+      const prev = this.lastCheckpoint;
+      const head = this.durable;
+      if (head.seq <= (prev?.last_seq ?? 0)) return null;
+      const first_seq = prev ? prev.last_seq + 1 : 1;
+      const cp = signCheckpoint(prev, { first_seq, last_seq: head.seq, head_hash: head.hash }, this.key);
+      await appendCheckpoint(this.config.dir, cp);
+      this.lastCheckpoint = cp;
+      this.onEvent({ type: 'checkpoint', checkpoint: cp });
+      return cp;
+    });
+    this.checkpointing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Runs retention now (it also runs after every rotation); resolves when done. */
+  applyRetention(): Promise<void> {
+    this.scheduleRetention();
+    return this.retaining ?? Promise.resolve();
+  }
+
+  private scheduleRetention(): void {
+    const policy = this.config.retention;
+    if (!policy || this.retaining || this.closed) return;
+    this.retaining = (async () => {
+      const all = await listSegments(this.config.dir);
+      const current = this.writer.currentSegment.name;
+      const cut = await planRetention(all.filter((s) => s.firstSeq <= this.writer.currentSegment.firstSeq), policy);
+      if (!cut || cut.segments.some((s) => s.name === current)) return;
+      const segments = cut.segments.map((s) => s.name);
+      await this.appendStored<RetentionMarker>({
+        kind: 'retention',
+        time: new Date().toISOString(),
+        instance: this.config.instance,
+        deleted: { first_seq: cut.first_seq, last_seq: cut.last_seq, last_hash: cut.last_hash, segments },
+      });
+      await deleteSegments(this.config.dir, cut);
+      this.onEvent({ type: 'retention', first_seq: cut.first_seq, last_seq: cut.last_seq, segments });
+    })()
+      .catch((error: Error) => this.onEvent({ type: 'error', error }))
+      .finally(() => {
+        this.retaining = null;
+      });
+  }
+
+  /** Flushes, signs a final checkpoint, and closes the segment. Appends after this reject. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) clearInterval(this.timer);
+    await this.retaining;
+    this.closed = true;
+    await this.writer.drain();
+    await this.checkpoint();
+    await this.writer.close();
+  }
+}

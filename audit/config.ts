@@ -1,0 +1,91 @@
+/**
+ * Configuration of the chain log, validated with zod. `auditConfigFromEnv` maps `GATEWAY_AUDIT_*` variables;
+ * mistakes throw at startup with the offending field named.
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseMaskPath } from './mask.js';
+
+const positiveInt = z.number().int().positive();
+
+export const auditConfigSchema = z.object({
+  /** Directory of segments and checkpoints. */
+  dir: z.string().min(1),
+  /** Written into markers; the gateway also sets `instance` on every decision record. */
+  instance: z.string().min(1).default('gateway'),
+  durability: z.enum(['group', 'fsync-per-record', 'none']).default('group'),
+  groupWindowMs: z.number().min(0).max(1000).default(2),
+  groupMaxRecords: positiveInt.default(512),
+  groupMaxBytes: positiveInt.default(4 << 20),
+  segmentMaxBytes: positiveInt.default(64 << 20),
+  segmentMaxAgeMs: positiveInt.default(24 * 3600_000),
+  /** Sign a checkpoint after this many new records… */
+  checkpointEvery: positiveInt.default(1000),
+  /** …or this long after the previous one, whichever comes first (if anything new was written). */
+  checkpointIntervalMs: positiveInt.default(60_000),
+  /** Ed25519 PKCS#8 PEM. Default `<dir>/checkpoint-key.pem`, generated on first start. */
+  keyFile: z.string().min(1).optional(),
+  masks: z
+    .array(z.string())
+    .default([])
+    .superRefine((paths, ctx) => {
+      for (const p of paths) {
+        try {
+          parseMaskPath(p);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      }
+    }),
+  retention: z
+    .object({ maxSegments: positiveInt.optional(), maxAgeMs: positiveInt.optional(), maxBytes: positiveInt.optional() })
+    .optional(),
+});
+
+/** What callers pass (defaults optional). */
+export type AuditConfigInput = z.input<typeof auditConfigSchema>;
+/** After defaults are applied. */
+export type AuditConfig = z.output<typeof auditConfigSchema>;
+
+/** Validates options and fills defaults; throws a readable error on a bad value. */
+export function parseAuditConfig(input: AuditConfigInput): AuditConfig & { keyFile: string } {
+  const result = auditConfigSchema.safeParse(input);
+  if (!result.success) {
+    const msg = result.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
+    throw new Error(`invalid audit configuration: ${msg}`);
+  }
+  return { ...result.data, keyFile: result.data.keyFile ?? join(result.data.dir, 'checkpoint-key.pem') };
+}
+
+const num = (v: string | undefined): number | undefined => (v === undefined || v === '' ? undefined : Number(v));
+
+/**
+ * Reads `GATEWAY_AUDIT_*`; returns null when `GATEWAY_AUDIT_DIR` is unset (audit log off).
+ * @example const cfg = auditConfigFromEnv(process.env); if (cfg) sink = await ChainLog.open(cfg);
+ */
+export function auditConfigFromEnv(env: NodeJS.ProcessEnv): AuditConfigInput | null {
+  if (!env.GATEWAY_AUDIT_DIR) return null;
+  const masks = env.GATEWAY_AUDIT_MASKS?.trim();
+  const retention = {
+    maxSegments: num(env.GATEWAY_AUDIT_RETENTION_MAX_SEGMENTS),
+    maxAgeMs: num(env.GATEWAY_AUDIT_RETENTION_MAX_AGE_MS),
+    maxBytes: num(env.GATEWAY_AUDIT_RETENTION_MAX_BYTES),
+  };
+  const cfg: Record<string, unknown> = {
+    dir: env.GATEWAY_AUDIT_DIR,
+    instance: env.GATEWAY_INSTANCE || undefined,
+    durability: env.GATEWAY_AUDIT_DURABILITY || undefined,
+    groupWindowMs: num(env.GATEWAY_AUDIT_GROUP_WINDOW_MS),
+    groupMaxRecords: num(env.GATEWAY_AUDIT_GROUP_MAX_RECORDS),
+    segmentMaxBytes: num(env.GATEWAY_AUDIT_SEGMENT_MAX_BYTES),
+    segmentMaxAgeMs: num(env.GATEWAY_AUDIT_SEGMENT_MAX_AGE_MS),
+    checkpointEvery: num(env.GATEWAY_AUDIT_CHECKPOINT_EVERY),
+    checkpointIntervalMs: num(env.GATEWAY_AUDIT_CHECKPOINT_INTERVAL_MS),
+    keyFile: env.GATEWAY_AUDIT_KEY_FILE || undefined,
+    // A JSON array, or comma-separated paths when no path needs a comma.
+    masks: masks ? (masks.startsWith('[') ? JSON.parse(masks) : masks.split(',').map((s) => s.trim()).filter(Boolean)) : undefined,
+    retention: Object.values(retention).some((v) => v !== undefined) ? retention : undefined,
+  };
+  for (const k of Object.keys(cfg)) if (cfg[k] === undefined) delete cfg[k];
+  return cfg as AuditConfigInput;
+}

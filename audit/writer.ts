@@ -1,0 +1,186 @@
+/**
+ * The group-commit writer. Records queue in memory in chain order; one flush writes the whole queue with one
+ * write and one fsync, then settles every promise in it. While a flush is in flight new records keep queueing
+ * and go out together in the next one, so N concurrent requests cost about one fsync, not N.
+ *
+ * Durability modes (see audit/README.md for the trade-offs):
+ * - `group`: a record is acknowledged after the fsync of the batch that carried it (the default);
+ * - `fsync-per-record`: one write and one fsync per record, strictly one after another;
+ * - `none`: acknowledged after the write reaches the OS; survives a process crash, not a power cut.
+ */
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { segmentName, syncDir, type SegmentInfo } from './segments.js';
+
+export type Durability = 'group' | 'fsync-per-record' | 'none';
+
+export interface WriterOptions {
+  dir: string;
+  durability: Durability;
+  /** How long the first record of a batch waits for company before the flush starts. */
+  groupWindowMs: number;
+  /** A batch this large flushes at once. */
+  groupMaxRecords: number;
+  groupMaxBytes: number;
+  segmentMaxBytes: number;
+  segmentMaxAgeMs: number;
+  /** Called after a new segment is opened; errors are the caller's to handle. */
+  onRotate?: (closed: SegmentInfo, opened: SegmentInfo) => void;
+}
+
+interface Entry {
+  seq: number;
+  line: Buffer;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class SegmentWriter {
+  private pending: Entry[] = [];
+  private pendingBytes = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private failed: Error | null = null;
+  private constructor(
+    private readonly opts: WriterOptions,
+    private fh: FileHandle,
+    private segment: SegmentInfo,
+    private size: number,
+    private openedAt: number,
+  ) {}
+
+  /** Opens `current` for appending, or a new segment starting at `nextSeq` when there is none. */
+  static async open(opts: WriterOptions, current: SegmentInfo | null, nextSeq: number): Promise<SegmentWriter> {
+    const segment = current ?? { name: segmentName(nextSeq), path: join(opts.dir, segmentName(nextSeq)), firstSeq: nextSeq };
+    const fh = await open(segment.path, 'a', 0o640);
+    const st = await stat(segment.path);
+    if (!current) await syncDir(opts.dir);
+    const openedAt = st.size === 0 ? Date.now() : st.birthtimeMs || st.mtimeMs;
+    return new SegmentWriter(opts, fh, segment, st.size, openedAt);
+  }
+
+  get currentSegment(): SegmentInfo {
+    return this.segment;
+  }
+
+  /** Queues one serialised record; resolves when it is as durable as the mode promises. */
+  enqueue(seq: number, line: Buffer): Promise<void> {
+    if (this.failed) return Promise.reject(new Error('audit log writer failed earlier', { cause: this.failed }));
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ seq, line, resolve, reject });
+      this.pendingBytes += line.length;
+      this.schedule();
+    });
+  }
+
+  /** Resolves when everything queued so far has been flushed. */
+  async drain(): Promise<void> {
+    while (this.pending.length || this.flushing) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+      await (this.flushing ?? this.startFlush());
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    await this.fh.close();
+  }
+
+  private schedule(): void {
+    if (this.flushing) return; // the running flush picks these up when it finishes
+    const full = this.pending.length >= this.opts.groupMaxRecords || this.pendingBytes >= this.opts.groupMaxBytes;
+    if (full || this.opts.groupWindowMs <= 0 || this.opts.durability === 'fsync-per-record') {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      void this.startFlush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        void this.startFlush();
+      }, this.opts.groupWindowMs);
+    }
+  }
+
+  private startFlush(): Promise<void> {
+    if (!this.flushing) {
+      this.flushing = this.flushLoop().finally(() => {
+        this.flushing = null;
+      });
+    }
+    return this.flushing;
+  }
+
+  private async flushLoop(): Promise<void> {
+    const perRecord = this.opts.durability === 'fsync-per-record';
+    while (this.pending.length && !this.failed) {
+      let take = 0;
+      let bytes = 0;
+      const max = perRecord ? 1 : this.opts.groupMaxRecords;
+      while (take < this.pending.length && take < max && (take === 0 || bytes < this.opts.groupMaxBytes)) {
+        bytes += this.pending[take].line.length;
+        take++;
+      }
+      const batch = this.pending.splice(0, take);
+      this.pendingBytes -= bytes;
+      try {
+        await this.writeBatch(batch);
+      } catch (err) {
+        // The file may now end in a partial batch: stop here, fail everything queued, and let the next start
+        // repair the tail. Acknowledging later records would leave a hole in the chain.
+        this.failed = err as Error;
+        const all = [...batch, ...this.pending.splice(0)];
+        this.pendingBytes = 0;
+        for (const e of all) e.reject(new Error('audit log write failed', { cause: err }));
+        return;
+      }
+      for (const e of batch) e.resolve();
+    }
+  }
+
+  private async writeBatch(batch: Entry[]): Promise<void> {
+    let chunk: Buffer[] = [];
+    let chunkBytes = 0;
+    for (const e of batch) {
+      const used = this.size + chunkBytes;
+      const tooBig = used > 0 && used + e.line.length > this.opts.segmentMaxBytes;
+      const tooOld = used > 0 && Date.now() - this.openedAt >= this.opts.segmentMaxAgeMs;
+      if (tooBig || tooOld) {
+        await this.writeAll(chunk, chunkBytes);
+        chunk = [];
+        chunkBytes = 0;
+        await this.rotate(e.seq);
+      }
+      chunk.push(e.line);
+      chunkBytes += e.line.length;
+    }
+    await this.writeAll(chunk, chunkBytes);
+    if (this.opts.durability !== 'none') await this.fh.datasync();
+  }
+
+  private async writeAll(chunk: Buffer[], bytes: number): Promise<void> {
+    if (!bytes) return;
+    const buf = chunk.length === 1 ? chunk[0] : Buffer.concat(chunk, bytes);
+    let off = 0;
+    while (off < buf.length) {
+      const { bytesWritten } = await this.fh.write(buf, off, buf.length - off);
+      off += bytesWritten;
+    }
+    this.size += bytes;
+  }
+
+  private async rotate(nextSeq: number): Promise<void> {
+    if (this.opts.durability !== 'none') await this.fh.datasync();
+    await this.fh.close();
+    const closed = this.segment;
+    const name = segmentName(nextSeq);
+    this.segment = { name, path: join(this.opts.dir, name), firstSeq: nextSeq };
+    this.fh = await open(this.segment.path, 'a', 0o640);
+    this.size = (await this.fh.stat()).size;
+    this.openedAt = Date.now();
+    await syncDir(this.opts.dir);
+    this.opts.onRotate?.(closed, this.segment);
+  }
+}
