@@ -1,0 +1,43 @@
+import client from 'prom-client';
+import type { PipelineObserver } from '../pipeline/pipeline.js';
+
+/** Prometheus metrics for one gateway: requests by decision, stage and classifier latency. */
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const requests = new client.Counter({
+    name: 'gateway_requests_total',
+    help: 'Requests by route and final decision',
+    labelNames: ['route', 'decision'] as const,
+    registers: [registry],
+  });
+  const errors = new client.Counter({
+    name: 'gateway_errors_total',
+    help: 'Error responses by route and code',
+    labelNames: ['route', 'code'] as const,
+    registers: [registry],
+  });
+  const buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+  const stage = new client.Histogram({
+    name: 'gateway_stage_duration_seconds',
+    help: 'Time spent in each pipeline stage',
+    labelNames: ['stage'] as const,
+    buckets,
+    registers: [registry],
+  });
+  const classifier = new client.Histogram({
+    name: 'gateway_classifier_duration_seconds',
+    help: 'Classifier latency by classifier and outcome',
+    labelNames: ['classifier', 'outcome'] as const,
+    buckets,
+    registers: [registry],
+  });
+  const observer: PipelineObserver = {
+    stage: (s, ms) => stage.observe({ stage: s }, ms / 1000),
+    classifier: (id, ms, failed) => classifier.observe({ classifier: id, outcome: failed ? 'error' : 'ok' }, ms / 1000),
+    decision: (route, action) => requests.inc({ route, decision: action }),
+  };
+  return { registry, observer, errors };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

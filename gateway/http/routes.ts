@@ -1,0 +1,91 @@
+import { Router, type Request, type Response } from 'express';
+import type { ChatRequest } from '../../generator/types.js';
+import { GatewayError, toGatewayError } from '../pipeline/errors.js';
+import { moderate } from '../pipeline/moderate.js';
+import { newDecisionId, upstreamError, type Pipeline, type RequestContext } from '../pipeline/pipeline.js';
+import { openStream } from '../pipeline/stream.js';
+import { startSse, writeEvent } from './sse.js';
+import { ChatBodySchema, ModerationBodySchema, paramOf } from './schemas.js';
+import type { z } from 'zod';
+
+/** Validates a body with zod; a failure is a 400 whose `param` names the first bad field. */
+function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new GatewayError('invalid_request', 'the request body must be a JSON object');
+  }
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const param = paramOf(issue.path);
+  throw new GatewayError('invalid_request', `${param ?? 'body'}: ${issue.message}`, param);
+}
+
+/** The request's context, and an AbortSignal that fires when the client goes away before the answer. */
+function begin(req: Request, res: Response, route: string): { ctx: RequestContext; signal: AbortSignal } {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
+  });
+  const ctx: RequestContext = {
+    decisionId: newDecisionId(),
+    keyId: res.locals.keyId ?? null,
+    tenant: null,
+    route,
+    started: res.locals.started ?? performance.now(),
+  };
+  res.locals.decisionId = ctx.decisionId;
+  return { ctx, signal: controller.signal };
+}
+
+const decisionHeaders = (action: string, id: string) => ({ 'x-gateway-decision': action, 'x-gateway-decision-id': id });
+
+/** The OpenAI-compatible routes. Each adapts HTTP to the pipeline and back; the pipeline does the work. */
+export function apiRoutes(pipeline: Pipeline): Router {
+  const router = Router();
+
+  router.post('/v1/chat/completions', async (req, res) => {
+    const body = parseBody(ChatBodySchema, req.body) as ChatRequest;
+    const { ctx, signal } = begin(req, res, '/v1/chat/completions');
+    if (!body.stream) {
+      const { completion, action } = await pipeline.complete(body, ctx, signal);
+      res.set(decisionHeaders(action, ctx.decisionId)).json(completion);
+      return;
+    }
+    const { action, chunks } = await openStream(pipeline, body, ctx, signal);
+    startSse(res, decisionHeaders(action, ctx.decisionId));
+    try {
+      for await (const c of chunks) {
+        if (res.destroyed) break;
+        await writeEvent(res, c);
+      }
+      if (!res.destroyed) await writeEvent(res, '[DONE]');
+    } catch (e) {
+      // Headers are gone: report the failure as an error event, as OpenAI's streaming API does.
+      if (!res.destroyed) await writeEvent(res, upstreamOrInternal(e).toBody());
+    }
+    res.end();
+  });
+
+  router.post('/v1/moderations', async (req, res) => {
+    const body = parseBody(ModerationBodySchema, req.body);
+    const { ctx, signal } = begin(req, res, '/v1/moderations');
+    const inputs = typeof body.input === 'string' ? [body.input] : body.input;
+    const out = await moderate(pipeline, inputs, ctx, signal);
+    res.set(decisionHeaders(out.gateway.action, ctx.decisionId)).json(out);
+  });
+
+  router.get('/v1/models', async (req, res) => {
+    const generator = pipeline.requireGenerator();
+    const { signal } = begin(req, res, '/v1/models');
+    if (!generator.models) throw new GatewayError('not_found', 'this upstream does not list models');
+    try {
+      res.json(await generator.models(signal));
+    } catch (e) {
+      throw upstreamError(e);
+    }
+  });
+
+  return router;
+}
+
+const upstreamOrInternal = (e: unknown) => (e instanceof GatewayError ? e : toGatewayError(e));

@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import type { Action, AuditSink, ContentMode, DecisionRecord } from '../../audit/types.js';
+import { GeneratorError, type ChatCompletion, type ChatRequest, type Generator } from '../../generator/types.js';
+import { ACTION_RANK, applyRedactions, evaluateStage, type StageDecision } from '../../policies/engine.js';
+import type { LoadedPolicy } from '../../policies/load.js';
+import { GatewayError } from './errors.js';
+import { recordContent, round, stageRecord } from './record.js';
+import { refusalCompletion } from './refusal.js';
+import { inputSegments, joinSegments, redactSegments, rewriteRequest } from './text.js';
+
+/** Who is asking, and by which route. Built by the edge; the pipeline never sees HTTP objects. */
+export interface RequestContext {
+  decisionId: string;
+  keyId: string | null;
+  tenant: string | null;
+  route: string;
+  /** performance.now() when the request arrived. */
+  started: number;
+}
+
+/** Hooks for metrics; the pipeline calls them and knows nothing of Prometheus. */
+export interface PipelineObserver {
+  stage(stage: 'input' | 'generator' | 'output', ms: number): void;
+  classifier(id: string, ms: number, failed: boolean): void;
+  decision(route: string, action: Action): void;
+}
+
+export interface PipelineDeps {
+  /** The policy in force; read once per request, so a reload never changes a request midway. */
+  policy: () => LoadedPolicy;
+  generator?: Generator;
+  audit: AuditSink;
+  contentMode: ContentMode;
+  instance: string;
+  observer?: PipelineObserver;
+}
+
+/** The action of higher precedence: what the client finally got. */
+export const strongest = (a: Action, b: Action): Action => (ACTION_RANK[b] > ACTION_RANK[a] ? b : a);
+
+export const newDecisionId = () => `dec_${randomUUID().replaceAll('-', '')}`;
+
+/** Everything a request accumulates on its way through, turned into one decision record at the end. */
+export class Trace {
+  input?: { decision: StageDecision; ms: number };
+  output?: { decision: StageDecision; ms: number };
+  generatorMs?: number;
+  readonly policy: LoadedPolicy;
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    readonly ctx: RequestContext,
+    readonly request: ChatRequest | null,
+    readonly promptText: string,
+  ) {
+    this.policy = deps.policy();
+  }
+
+  async inputStage(text: string, signal: AbortSignal): Promise<StageDecision> {
+    const t = performance.now();
+    const decision = await evaluateStage(this.policy, 'input', text, { signal });
+    this.input = { decision, ms: this.observe('input', t, decision) };
+    return decision;
+  }
+
+  async outputStage(text: string, signal: AbortSignal): Promise<StageDecision> {
+    const t = performance.now();
+    const decision = await evaluateStage(this.policy, 'output', text, { prompt: this.promptText, signal });
+    // A stream checks its output window by window: the record keeps the last decision and the summed time.
+    this.output = { decision, ms: (this.output?.ms ?? 0) + this.observe('output', t, decision) };
+    return decision;
+  }
+
+  private observe(stage: 'input' | 'output', t: number, d: StageDecision): number {
+    const ms = performance.now() - t;
+    this.deps.observer?.stage(stage, ms);
+    for (const c of d.classifiers) this.deps.observer?.classifier(c.id, c.latencyMs, c.error !== undefined);
+    return ms;
+  }
+
+  /** Builds the decision record and appends it; resolves once the sink has stored it. */
+  async finish(action: Action, status: number, outputText?: string, error?: { type: string; message: string }) {
+    const { policy, classifiers } = this.policy;
+    const record: DecisionRecord = {
+      decision_id: this.ctx.decisionId,
+      time: new Date().toISOString(),
+      instance: this.deps.instance,
+      key_id: this.ctx.keyId,
+      tenant: this.ctx.tenant,
+      route: this.ctx.route,
+      model: this.request?.model ?? null,
+      stream: this.request?.stream === true,
+      policy: { id: policy.id, revision: this.policy.revision },
+      action,
+      status,
+      stages: {
+        ...(this.input && { input: stageRecord(this.input.decision, this.input.ms, classifiers) }),
+        ...(this.output && { output: stageRecord(this.output.decision, this.output.ms, classifiers) }),
+      },
+      latency_ms: {
+        total: round(performance.now() - this.ctx.started),
+        ...(this.input && { input: round(this.input.ms) }),
+        ...(this.generatorMs !== undefined && { generator: round(this.generatorMs) }),
+        ...(this.output && { output: round(this.output.ms) }),
+      },
+      content: recordContent(
+        this.deps.contentMode,
+        { text: this.promptText, decision: this.input?.decision },
+        outputText === undefined ? undefined : { text: outputText, decision: this.output?.decision },
+      ),
+      ...(error && { error }),
+    };
+    this.deps.observer?.decision(this.ctx.route, action);
+    await this.deps.audit.append(record);
+  }
+}
+
+/** Maps a generator failure to the HTTP error the client gets. */
+export function upstreamError(e: unknown): GatewayError {
+  if (!(e instanceof GeneratorError)) return new GatewayError('upstream_error', 'upstream failed', null, { cause: e });
+  switch (e.kind) {
+    case 'timeout':
+      return new GatewayError('upstream_timeout', e.message, null, { cause: e });
+    case 'upstream_status': {
+      const body = e.body as { error?: { message?: unknown } } | undefined;
+      if (e.status && e.status >= 400 && e.status < 500 && body?.error && typeof body.error === 'object') {
+        return new GatewayError('upstream_client_error', String(body.error.message ?? e.message), null, {
+          status: e.status,
+          body: body as never,
+          cause: e,
+        });
+      }
+      if (e.status && e.status >= 400 && e.status < 500) {
+        return new GatewayError('upstream_client_error', `upstream rejected the request (${e.status})`, null, { status: e.status, cause: e });
+      }
+      return new GatewayError('upstream_error', e.message, null, { cause: e });
+    }
+    default:
+      return new GatewayError('upstream_error', e.message, null, { cause: e });
+  }
+}
+
+/**
+ * The framework-free pipeline: input stage → generator → output stage → one decision record.
+ *
+ * @example
+ * const pipeline = new Pipeline({ policy: () => loaded, generator, audit, contentMode: 'none', instance: 'gw-1' });
+ * const { completion, action } = await pipeline.complete(request, ctx, signal);
+ */
+export class Pipeline {
+  constructor(readonly deps: PipelineDeps) {}
+
+  trace(ctx: RequestContext, request: ChatRequest | null, promptText: string) {
+    return new Trace(this.deps, ctx, request, promptText);
+  }
+
+  requireGenerator(): Generator {
+    if (!this.deps.generator) {
+      throw new GatewayError(
+        'upstream_not_configured',
+        'no upstream model server is configured; set GATEWAY_UPSTREAM_URL to an OpenAI-compatible base URL such as http://127.0.0.1:11434/v1',
+      );
+    }
+    return this.deps.generator;
+  }
+
+  /**
+   * Runs the input stage. Returns the trace and either a refusal message or the request to send upstream
+   * (with redactions applied).
+   */
+  async admit(request: ChatRequest, ctx: RequestContext, signal: AbortSignal) {
+    const { text, segments } = inputSegments(request);
+    const trace = this.trace(ctx, request, text);
+    const decision = await trace.inputStage(text, signal);
+    if (decision.action === 'refuse') return { trace, refusal: decision.message!, upstream: request };
+    const upstream =
+      decision.action === 'redact'
+        ? rewriteRequest(request, redactSegments(segments, decision.redactions, applyRedactions))
+        : request;
+    return { trace, refusal: undefined, upstream };
+  }
+
+  /** A non-streamed chat completion. Throws GatewayError on upstream failure, after recording it. */
+  async complete(request: ChatRequest, ctx: RequestContext, signal: AbortSignal): Promise<{ completion: ChatCompletion; action: Action }> {
+    const generator = this.requireGenerator();
+    const { trace, refusal, upstream } = await this.admit(request, ctx, signal);
+    if (refusal !== undefined) {
+      await trace.finish('refuse', 200, refusal);
+      return { completion: refusalCompletion(ctx.decisionId, request.model, refusal), action: 'refuse' };
+    }
+    const t = performance.now();
+    let completion: ChatCompletion;
+    try {
+      completion = await generator.complete(upstream, signal);
+    } catch (e) {
+      const err = upstreamError(e);
+      trace.generatorMs = performance.now() - t;
+      await trace.finish(trace.input!.decision.action, err.status, undefined, { type: err.code, message: err.message });
+      throw err;
+    }
+    trace.generatorMs = performance.now() - t;
+    this.deps.observer?.stage('generator', trace.generatorMs);
+
+    const parts = completion.choices.map((c, i) => ({
+      path: `choices[${i}].message.content`,
+      text: typeof c.message?.content === 'string' ? c.message.content : '',
+    }));
+    const { text, segments } = joinSegments(parts);
+    const out = await trace.outputStage(text, signal);
+    const action = strongest(trace.input!.decision.action, out.action);
+    if (out.action === 'refuse') {
+      completion = { ...refusalCompletion(completion.id, completion.model, out.message!), usage: completion.usage };
+      await trace.finish('refuse', 200, out.message);
+      return { completion, action };
+    }
+    if (out.action === 'redact') {
+      const replaced = redactSegments(segments, out.redactions, applyRedactions);
+      completion = {
+        ...completion,
+        choices: completion.choices.map((c, i) => {
+          const t2 = replaced.get(`choices[${i}].message.content`);
+          return t2 === undefined ? c : { ...c, message: { ...c.message, content: t2 } };
+        }),
+      };
+    }
+    await trace.finish(action, 200, completion.choices.map((c) => c.message?.content ?? '').join('\n\n'));
+    return { completion, action };
+  }
+}

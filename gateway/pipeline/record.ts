@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import type { ClassifierRecord, ContentMode, DecisionRecord, StageRecord } from '../../audit/types.js';
+import type { Classifier } from '../../classifiers/types.js';
+import { applyRedactions, type StageDecision } from '../../policies/engine.js';
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** A stage decision as the decision record stores it. */
+export function stageRecord(d: StageDecision, latencyMs: number, classifiers: Map<string, Classifier>): StageRecord {
+  return {
+    action: d.action,
+    latencyMs: round(latencyMs),
+    rules: d.matches.map(({ onError: _, ...m }) => m),
+    classifiers: d.classifiers.map(
+      (c): ClassifierRecord => ({
+        id: c.id,
+        version: classifiers.get(c.id)?.version ?? 'unknown',
+        scores: c.scores,
+        explanation: c.explanation,
+        latencyMs: round(c.latencyMs),
+        ...(c.error !== undefined && { error: c.error }),
+        ...(c.details && { details: c.details }),
+      }),
+    ),
+  };
+}
+
+export const round = (n: number) => Math.round(n * 1000) / 1000;
+
+/**
+ * The content a record keeps, by mode: `full` keeps the text; `redacted` keeps it with every span any
+ * classifier labelled replaced by `[REDACTED:label]`; `hash` keeps sha256 digests; `none` keeps nothing.
+ */
+export function recordContent(
+  mode: ContentMode,
+  prompt: { text: string; decision?: StageDecision },
+  output?: { text: string; decision?: StageDecision },
+): DecisionRecord['content'] {
+  const keep = (p: { text: string; decision?: StageDecision }) => {
+    if (mode === 'full') return p.text;
+    if (mode === 'hash') return { sha256: sha(p.text) };
+    const spans = (p.decision?.classifiers ?? []).flatMap((c) => c.spans ?? []);
+    return applyRedactions(p.text, spans.map((s) => ({ ...s, replacement: `[REDACTED:${s.label}]` })));
+  };
+  if (mode === 'none') return { mode };
+  return { mode, prompt: keep(prompt), ...(output && { output: keep(output) }) };
+}

@@ -1,0 +1,117 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import type winston from 'winston';
+import { JsonlSink } from '../audit/jsonl-sink.js';
+import type { AuditSink } from '../audit/types.js';
+import { OpenAIHttpGenerator } from '../generator/openai-http.js';
+import type { Generator } from '../generator/types.js';
+import { DEFAULT_POLICY_PATH, loadPolicy, type LoadedPolicy } from '../policies/load.js';
+import type { Config } from './config.js';
+import { createApp } from './http/app.js';
+import { createLogger } from './http/logger.js';
+import { createMetrics } from './http/metrics.js';
+import { Pipeline } from './pipeline/pipeline.js';
+
+export interface Gateway {
+  url: string;
+  port: number;
+  server: Server;
+  pipeline: Pipeline;
+  logger: winston.Logger;
+  close(): Promise<void>;
+}
+
+export interface GatewayOverrides {
+  logger?: winston.Logger;
+  audit?: AuditSink;
+  generator?: Generator;
+}
+
+/**
+ * Builds every part from the configuration and starts listening. Resolves once the server accepts
+ * connections; `/readyz` turns ready once every classifier has loaded.
+ *
+ * @example
+ * const gw = await startGateway(loadConfig({ env: process.env }));
+ * // … later
+ * await gw.close();
+ */
+export async function startGateway(config: Config, overrides: GatewayOverrides = {}): Promise<Gateway> {
+  const logger = overrides.logger ?? createLogger(config.log.level);
+  const policyPath = config.policy ?? DEFAULT_POLICY_PATH;
+  const policy: LoadedPolicy = loadPolicy(policyPath);
+  const generator =
+    overrides.generator ??
+    (config.upstream.url
+      ? new OpenAIHttpGenerator({ baseUrl: config.upstream.url, apiKey: config.upstream.apiKey, timeoutMs: config.upstream.timeoutMs, models: config.upstream.models })
+      : undefined);
+  const audit = overrides.audit ?? new JsonlSink(config.audit.dir);
+  const metrics = createMetrics();
+  const pipeline = new Pipeline({
+    policy: () => policy,
+    generator,
+    audit,
+    contentMode: config.audit.content,
+    instance: config.instance ?? hostname(),
+    observer: metrics.observer,
+  });
+
+  let classifiersReady = false;
+  let classifierError: string | undefined;
+  Promise.all([...policy.classifiers.values()].map((c) => c.ready?.()))
+    .then(() => (classifiersReady = true))
+    .catch((e) => {
+      classifierError = String(e?.message ?? e);
+      logger.error('a classifier failed to load', { error: classifierError });
+    });
+
+  const app = createApp({
+    pipeline,
+    metrics,
+    logger,
+    auth: { mode: config.auth.mode ?? 'keys', keys: config.auth.apiKeys },
+    bodyLimitBytes: config.bodyLimitBytes,
+    readiness: () => ({
+      ready: classifiersReady,
+      details: {
+        policy: { id: policy.policy.id, revision: policy.revision },
+        classifiers: classifiersReady ? 'loaded' : (classifierError ?? 'loading'),
+        upstream: generator ? 'configured' : 'not configured (chat completions answer 503)',
+      },
+    }),
+  });
+
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.info('gateway listening', {
+    url,
+    policy: policy.policy.id,
+    revision: policy.revision,
+    upstream: config.upstream.url ?? null,
+    auth: config.auth.mode,
+    audit_dir: config.audit.dir,
+  });
+
+  return {
+    url,
+    port,
+    server,
+    pipeline,
+    logger,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await audit.close();
+      await (generator as { close?: () => Promise<void> } | undefined)?.close?.();
+      for (const c of policy.classifiers.values()) await c.close?.();
+    },
+  };
+}
