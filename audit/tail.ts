@@ -1,0 +1,67 @@
+/** `audit tail`: the last records, then (with follow) new ones as they are written, by polling. */
+import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { listSegments, readLines, type SegmentInfo } from './segments.js';
+import type { StoredRecord } from './types.js';
+
+export interface TailOptions {
+  /** How many existing records to start with. */
+  lines?: number;
+  follow?: boolean;
+  pollMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Yields the last `lines` records, then keeps yielding new complete lines while `follow` is on.
+ * @example for await (const rec of tailLog(dir, { follow: true, signal })) console.log(rec.seq, rec.kind);
+ */
+export async function* tailLog(dir: string, { lines = 10, follow = false, pollMs = 500, signal }: TailOptions = {}): AsyncGenerator<StoredRecord> {
+  let segments = await listSegments(dir);
+  const ring: StoredRecord[] = [];
+  let current: SegmentInfo | undefined = segments.at(-1);
+  let offset = 0;
+  for (const seg of segments.slice(-2)) {
+    offset = 0;
+    for await (const line of readLines(seg.path)) {
+      if (!line.terminated) break;
+      offset = line.offset + Buffer.byteLength(line.text) + 1;
+      if (lines > 0) {
+        ring.push(JSON.parse(line.text) as StoredRecord);
+        if (ring.length > lines) ring.shift();
+      }
+    }
+  }
+  yield* ring;
+  while (follow && !signal?.aborted) {
+    if (current) {
+      const size = await stat(current.path).then((s) => s.size, () => 0);
+      if (size > offset) {
+        for await (const line of readLines(current.path, offset)) {
+          if (!line.terminated) break;
+          offset = line.offset + Buffer.byteLength(line.text) + 1;
+          yield JSON.parse(line.text) as StoredRecord;
+        }
+        continue;
+      }
+    }
+    segments = await listSegments(dir);
+    const newer = segments.find((s) => !current || s.firstSeq > current.firstSeq);
+    if (newer) {
+      // The old segment is final once a newer one exists, but it may have grown since the size check above.
+      if (current) {
+        for await (const line of readLines(current.path, offset)) {
+          if (line.terminated) yield JSON.parse(line.text) as StoredRecord;
+        }
+      }
+      current = newer;
+      offset = 0;
+      continue;
+    }
+    try {
+      await sleep(pollMs, undefined, { signal });
+    } catch {
+      return;
+    }
+  }
+}

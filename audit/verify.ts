@@ -1,0 +1,240 @@
+/**
+ * Independent verification from the files and a public key alone: recompute every hash, walk the chain across
+ * segments, check every checkpoint signature and that checkpoints agree with the records, and check that a
+ * log starting after seq 1 is explained by a retention marker. Memory stays flat: one record plus one of
+ * lookahead, and a map of checkpoints.
+ */
+import type { KeyObject } from 'node:crypto';
+import { GENESIS_HASH, recordHash } from './canonical.js';
+import { checkpointInconsistency, readCheckpoints, verifyCheckpointSignature } from './checkpoints.js';
+import { keyFingerprint } from './keys.js';
+import { listSegments, readLines, type SegmentInfo } from './segments.js';
+import type { Checkpoint, StoredRecord } from './types.js';
+
+export const VERIFY_REASONS = ['record-changed', 'record-missing', 'record-reordered', 'record-inserted', 'checkpoint-forged'] as const;
+export type VerifyReason = (typeof VERIFY_REASONS)[number];
+
+export interface VerifyProblem {
+  /** The first seq this problem makes untrustworthy. */
+  seq: number;
+  reason: VerifyReason;
+  detail: string;
+  /** Where it was found: `segment-….ndjson:line`, or `checkpoints.ndjson:line`. */
+  at?: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  records: number;
+  first_seq: number | null;
+  last_seq: number | null;
+  head_hash: string | null;
+  checkpoints: { total: number; last_covered_seq: number | null };
+  first_bad: VerifyProblem | null;
+  problems: VerifyProblem[];
+  warnings: string[];
+}
+
+export interface VerifyOptions {
+  dir: string;
+  /** Keys whose signatures are accepted (old and current keys after a rotation). */
+  publicKeys: KeyObject[];
+  from?: number;
+  to?: number;
+  /** Stop collecting after this many problems (the first one is always kept). */
+  maxProblems?: number;
+}
+
+interface Item {
+  rec: StoredRecord | null;
+  hashOk: boolean;
+  at: string;
+  terminated: boolean;
+  last: boolean;
+}
+
+async function* items(segments: SegmentInfo[]): AsyncGenerator<Item> {
+  for (let i = 0; i < segments.length; i++) {
+    let n = 0;
+    for await (const line of readLines(segments[i].path)) {
+      n++;
+      let rec: StoredRecord | null = null;
+      try {
+        const v = JSON.parse(line.text) as StoredRecord;
+        if (typeof v === 'object' && v !== null && Number.isSafeInteger(v.seq)) rec = v;
+      } catch {
+        rec = null;
+      }
+      const hashOk = rec !== null && typeof rec.hash === 'string' && recordHash(rec) === rec.hash;
+      yield { rec, hashOk, at: `${segments[i].name}:${n}`, terminated: line.terminated, last: i === segments.length - 1 };
+    }
+  }
+}
+
+/**
+ * Verifies a log directory.
+ * @example
+ * const report = await verifyLog({ dir, publicKeys: [await loadPublicKey('audit.pub.pem')] });
+ * if (!report.ok) console.error(report.first_bad);
+ */
+export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
+  const { dir, publicKeys, from = 1, to = Number.MAX_SAFE_INTEGER, maxProblems = 1000 } = opts;
+  if (publicKeys.length === 0) throw new Error('verifyLog needs at least one public key');
+  const problems: VerifyProblem[] = [];
+  const warnings: string[] = [];
+  const report = (p: VerifyProblem): void => {
+    if (p.seq >= from && p.seq <= to && problems.length < maxProblems) problems.push(p);
+  };
+
+  // Checkpoints first: signatures, their own chain, and an index by last_seq for the record walk.
+  const fingerprints = new Map(publicKeys.map((k) => [keyFingerprint(k), k]));
+  const file = await readCheckpoints(dir);
+  for (const b of file.bad) report({ seq: from, reason: 'checkpoint-forged', detail: `unreadable checkpoint (${b.reason})`, at: `checkpoints.ndjson:${b.line}` });
+  if (file.tornAt) warnings.push('checkpoints.ndjson ends in a torn line (a crash mid-write); the gateway truncates it on start');
+  const bySeq = new Map<number, Checkpoint>();
+  let prevCp: Checkpoint | null = null;
+  file.checkpoints.forEach((cp, i) => {
+    const at = `checkpoints.ndjson:${i + 1}`;
+    const key = fingerprints.get(cp.key_fingerprint);
+    if (!key) report({ seq: cp.first_seq, reason: 'checkpoint-forged', detail: `signed by unknown key ${cp.key_fingerprint}`, at });
+    else if (!verifyCheckpointSignature(cp, key)) report({ seq: cp.first_seq, reason: 'checkpoint-forged', detail: 'signature does not verify', at });
+    const problem = checkpointInconsistency(prevCp, cp);
+    if (problem) report({ seq: cp.first_seq, reason: 'checkpoint-forged', detail: `checkpoint chain broken: ${problem}`, at });
+    bySeq.set(cp.last_seq, cp);
+    prevCp = cp;
+  });
+  const lastCp = file.checkpoints.at(-1) ?? null;
+
+  // Records: start at the segment holding seq from-1, so the link into the range is checked too.
+  const all = await listSegments(dir);
+  let startIdx = 0;
+  for (let i = 0; i < all.length; i++) if (all[i].firstSeq <= Math.max(1, from - 1)) startIdx = i;
+  const segments = all.slice(startIdx);
+  const retentions = new Map<number, { last_hash: string; at: string }>();
+  let expect: number | null = null;
+  let prevHash: string | null = null;
+  let anchor: { seq: number; prev_hash: string; at: string } | null = null;
+  let count = 0;
+  let first: number | null = null;
+  let head: { seq: number; hash: string } | null = null;
+
+  const it = items(segments);
+  const buffer: Item[] = [];
+  const next = async (): Promise<Item | undefined> => buffer.shift() ?? (await it.next()).value ?? undefined;
+  const peek = async (): Promise<Item | undefined> => {
+    if (!buffer.length) {
+      const r = await it.next();
+      if (r.done) return undefined;
+      buffer.push(r.value);
+    }
+    return buffer[0];
+  };
+
+  const accept = (rec: StoredRecord, at: string): void => {
+    expect = rec.seq + 1;
+    prevHash = rec.hash;
+    count++;
+    first ??= rec.seq;
+    head = { seq: rec.seq, hash: rec.hash };
+    if (rec.kind === 'retention') retentions.set(rec.deleted.last_seq, { last_hash: rec.deleted.last_hash, at });
+    const cp = bySeq.get(rec.seq);
+    if (cp && cp.head_hash !== rec.hash) {
+      report({ seq: cp.first_seq, reason: 'record-changed', detail: `records ${cp.first_seq}..${cp.last_seq} were rewritten: hash at seq ${cp.last_seq} differs from the signed checkpoint`, at });
+    }
+  };
+
+  for (let item = await next(); item; item = await next()) {
+    const { rec, hashOk, at } = item;
+    if (rec && rec.seq > to + 1) break;
+    if (!item.terminated && item.last && !(await peek())) {
+      warnings.push(`${at} is a torn final line (a crash mid-write, or a write in progress); the gateway truncates it on start`);
+      break;
+    }
+    if (expect === null) {
+      // The first record read: anchored on genesis, on a retention marker (checked at the end), or on --from.
+      if (!rec || !hashOk) {
+        report({ seq: rec?.seq ?? from, reason: 'record-changed', detail: rec ? 'content does not match its hash' : 'unreadable line', at });
+        if (rec) expect = rec.seq + 1;
+        continue;
+      }
+      if (rec.seq === 1 && rec.prev_hash !== GENESIS_HASH) report({ seq: 1, reason: 'record-changed', detail: 'seq 1 does not start from the genesis hash', at });
+      else if (rec.seq > 1 && startIdx === 0) anchor = { seq: rec.seq, prev_hash: rec.prev_hash, at };
+      accept(rec, at);
+      continue;
+    }
+    const want: number = expect;
+    const ahead = await peek();
+    const aheadSeq = ahead?.rec?.seq;
+    if (!rec || rec.seq === want) {
+      const linkOk = rec !== null && hashOk && (prevHash === null || rec.prev_hash === prevHash);
+      if (linkOk) {
+        accept(rec!, at);
+        continue;
+      }
+      if (aheadSeq === want) {
+        report({ seq: want, reason: 'record-inserted', detail: `an extra record sits where seq ${want} belongs; the next line is the real seq ${want}`, at });
+        continue; // drop the intruder, keep expecting `want`
+      }
+      if (!rec || !hashOk) {
+        report({ seq: want, reason: 'record-changed', detail: rec ? 'content does not match its hash' : 'unreadable line', at });
+        expect = want + 1;
+        prevHash = null; // unknown: do not blame the next record for this one
+        continue;
+      }
+      report({ seq: want - 1, reason: 'record-changed', detail: `seq ${want - 1} was rewritten: its hash is not the prev_hash of seq ${want}`, at });
+      accept(rec, at);
+    } else if (rec.seq > want) {
+      if (aheadSeq === want && rec.prev_hash === ahead!.rec!.hash) {
+        report({ seq: want, reason: 'record-reordered', detail: `seq ${rec.seq} appears before seq ${want}`, at });
+        buffer[0] = item; // process the displaced record right after the one that belongs here
+        buffer.unshift(ahead!);
+        continue;
+      }
+      if (aheadSeq === want) {
+        report({ seq: want, reason: 'record-inserted', detail: `a record claiming seq ${rec.seq} sits where seq ${want} belongs`, at });
+        continue;
+      }
+      report({ seq: want, reason: 'record-missing', detail: rec.seq - want === 1 ? `seq ${want} is missing` : `seqs ${want}..${rec.seq - 1} are missing`, at });
+      if (hashOk) accept(rec, at);
+      else {
+        report({ seq: rec.seq, reason: 'record-changed', detail: 'content does not match its hash', at });
+        expect = rec.seq + 1;
+        prevHash = null;
+      }
+    } else if (rec.seq === want - 1 && hashOk && ahead?.rec?.prev_hash === rec.hash && rec.prev_hash !== prevHash) {
+      // Two records claim the same seq and the later one is what the chain continues from: the earlier was forged.
+      report({ seq: rec.seq, reason: 'record-inserted', detail: `two records claim seq ${rec.seq}; the earlier one is not in the chain`, at });
+      count--;
+      accept(rec, at);
+    } else {
+      report({ seq: want, reason: 'record-inserted', detail: `a record claiming seq ${rec.seq} appears where seq ${want} belongs`, at });
+    }
+  }
+
+  if (anchor !== null) {
+    const a: { seq: number; prev_hash: string; at: string } = anchor;
+    const marker = retentions.get(a.seq - 1);
+    if (!marker) report({ seq: 1, reason: 'record-missing', detail: `the log starts at seq ${a.seq} and no retention marker records deleting 1..${a.seq - 1}`, at: a.at });
+    else if (marker.last_hash !== a.prev_hash) report({ seq: a.seq - 1, reason: 'record-changed', detail: `seq ${a.seq} does not link to the last deleted record named by the retention marker`, at: a.at });
+  }
+  const h = head as { seq: number; hash: string } | null;
+  const lastSeq = h?.seq ?? 0;
+  if (lastCp && lastCp.last_seq > lastSeq && to >= lastCp.last_seq) {
+    report({ seq: lastSeq + 1, reason: 'record-missing', detail: `a signed checkpoint covers up to seq ${lastCp.last_seq} but the log ends at seq ${lastSeq}` });
+  }
+  if (h && (lastCp?.last_seq ?? 0) < h.seq && to >= h.seq) {
+    warnings.push(`seqs ${(lastCp?.last_seq ?? 0) + 1}..${h.seq} are not yet covered by a signed checkpoint`);
+  }
+  problems.sort((a, b) => a.seq - b.seq);
+  return {
+    ok: problems.length === 0,
+    records: count,
+    first_seq: first,
+    last_seq: h?.seq ?? null,
+    head_hash: h?.hash ?? null,
+    checkpoints: { total: file.checkpoints.length, last_covered_seq: lastCp?.last_seq ?? null },
+    first_bad: problems[0] ?? null,
+    problems,
+    warnings,
+  };
+}
