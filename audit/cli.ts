@@ -1,0 +1,156 @@
+/**
+ * The audit CLI: `npm run audit -- <verify|export|tail> [options]`.
+ * Exit codes: 0 verified / done, 1 tampering found, 2 usage or I/O error.
+ */
+import { createWriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Writable } from 'node:stream';
+import { exportLog, type ExportFilter } from './export.js';
+import { loadPublicKey, publicKeyPathFor } from './keys.js';
+import { tailLog } from './tail.js';
+import { verifyLog } from './verify.js';
+
+export const EXIT = { ok: 0, tampered: 1, usage: 2 } as const;
+
+const USAGE = `usage: npm run audit -- <command> [options]
+
+  verify  [--dir D] [--from SEQ] [--to SEQ] [--pubkey FILE]... [--json]
+          Recompute every hash, walk the chain, check every checkpoint signature.
+  export  --format jsonl|csv [--dir D] [--from SEQ|ISO] [--to SEQ|ISO] [--tenant T] [--action A]
+          [--rule ID] [--category LABEL] [--revision REV] [--decision-id ID] [--out FILE] [--json]
+          Stream matching decisions; the manifest goes to FILE.manifest.json (or stderr without --out).
+  tail    [--dir D] [-n N] [--follow]
+
+  --dir defaults to $GATEWAY_AUDIT_DIR. --pubkey defaults to $GATEWAY_AUDIT_PUBKEY, then to the key file in
+  the log directory (not an independent check: pin the key elsewhere).
+  exit codes: 0 ok, 1 tampering found, 2 usage or I/O error`;
+
+class UsageError extends Error {}
+
+export interface Io {
+  stdout: Writable;
+  stderr: Writable;
+  env: NodeJS.ProcessEnv;
+}
+
+const say = (w: Writable, text: string): void => void w.write(`${text}\n`);
+
+function seqOrTime(v: string | undefined, name: string): { seq?: number; time?: string } {
+  if (v === undefined) return {};
+  if (/^\d+$/.test(v)) return { seq: Number(v) };
+  if (!Number.isNaN(Date.parse(v))) return { time: new Date(v).toISOString() };
+  throw new UsageError(`--${name} must be a seq number or an ISO time, got ${JSON.stringify(v)}`);
+}
+
+function seqOnly(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a seq number`);
+  return Number(v);
+}
+
+async function verifyCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args, options: {
+    dir: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
+    pubkey: { type: 'string', multiple: true }, json: { type: 'boolean', default: false },
+  } });
+  const dir = dirOf(values.dir, io);
+  const warnings: string[] = [];
+  let keyFiles = values.pubkey ?? (io.env.GATEWAY_AUDIT_PUBKEY ? [io.env.GATEWAY_AUDIT_PUBKEY] : []);
+  if (keyFiles.length === 0) {
+    keyFiles = [publicKeyPathFor(join(dir, 'checkpoint-key.pem'))];
+    warnings.push('public key taken from the log directory: anyone who can rewrite the log can replace it; pass --pubkey');
+  }
+  const publicKeys = await Promise.all(keyFiles.map(loadPublicKey));
+  const report = await verifyLog({ dir, publicKeys, from: seqOnly(values.from, 'from'), to: seqOnly(values.to, 'to') });
+  report.warnings.unshift(...warnings);
+  if (values.json) say(io.stdout, JSON.stringify(report, null, 2));
+  else {
+    for (const w of report.warnings) say(io.stderr, `warning: ${w}`);
+    if (report.ok) {
+      say(io.stdout, `OK: ${report.records} records (seq ${report.first_seq ?? '-'}..${report.last_seq ?? '-'}), ${report.checkpoints.total} checkpoints (covering up to seq ${report.checkpoints.last_covered_seq ?? '-'}), head ${report.head_hash ?? '-'}`);
+    } else {
+      const b = report.first_bad!;
+      say(io.stdout, `TAMPERED: first bad seq ${b.seq}: ${b.reason}: ${b.detail}${b.at ? ` (${b.at})` : ''}`);
+      for (const p of report.problems.slice(1, 20)) say(io.stdout, `  also seq ${p.seq}: ${p.reason}: ${p.detail}${p.at ? ` (${p.at})` : ''}`);
+      if (report.problems.length > 20) say(io.stdout, `  … ${report.problems.length - 20} more`);
+    }
+  }
+  return report.ok ? EXIT.ok : EXIT.tampered;
+}
+
+async function exportCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args, options: {
+    dir: { type: 'string' }, format: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
+    tenant: { type: 'string' }, action: { type: 'string' }, rule: { type: 'string' }, category: { type: 'string' },
+    revision: { type: 'string' }, 'decision-id': { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean', default: false },
+  } });
+  if (values.format !== 'jsonl' && values.format !== 'csv') throw new UsageError('--format must be jsonl or csv');
+  const dir = dirOf(values.dir, io);
+  const from = seqOrTime(values.from, 'from');
+  const to = seqOrTime(values.to, 'to');
+  const filter: ExportFilter = {
+    fromSeq: from.seq, toSeq: to.seq, since: from.time, until: to.time, tenant: values.tenant, action: values.action,
+    rule: values.rule, category: values.category, revision: values.revision, decisionId: values['decision-id'],
+  };
+  for (const k of Object.keys(filter) as Array<keyof ExportFilter>) if (filter[k] === undefined) delete filter[k];
+  const out = values.out ? createWriteStream(resolve(values.out), { flags: 'wx' }) : io.stdout;
+  const manifest = await exportLog({ dir, format: values.format, filter, out });
+  const text = JSON.stringify(manifest, null, 2);
+  if (values.out) {
+    const path = `${resolve(values.out)}.manifest.json`;
+    await writeFile(path, `${text}\n`, { flag: 'wx' });
+    if (values.json) say(io.stdout, text);
+    else say(io.stderr, `exported ${manifest.count} records (seq ${manifest.first_seq ?? '-'}..${manifest.last_seq ?? '-'}) sha256 ${manifest.sha256}; manifest ${path}`);
+  } else say(io.stderr, text);
+  if (!manifest.covering_checkpoint && manifest.count) say(io.stderr, 'warning: the last exported record is not yet covered by a signed checkpoint');
+  return EXIT.ok;
+}
+
+async function tailCommand(args: string[], io: Io, signal?: AbortSignal): Promise<number> {
+  const { values } = parseArgs({ args, options: {
+    dir: { type: 'string' }, n: { type: 'string', short: 'n', default: '10' }, follow: { type: 'boolean', short: 'f', default: false },
+  } });
+  const lines = seqOnly(values.n, 'n') ?? 10;
+  for await (const rec of tailLog(dirOf(values.dir, io), { lines, follow: values.follow, signal })) say(io.stdout, JSON.stringify(rec));
+  return EXIT.ok;
+}
+
+function dirOf(dir: string | undefined, io: Io): string {
+  const d = dir ?? io.env.GATEWAY_AUDIT_DIR;
+  if (!d) throw new UsageError('no log directory: pass --dir or set GATEWAY_AUDIT_DIR');
+  return resolve(d);
+}
+
+/**
+ * Runs one CLI command and returns its exit code; never throws.
+ * @example process.exitCode = await main(['verify', '--dir', 'audit-log', '--pubkey', 'audit.pub.pem']);
+ */
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }, signal?: AbortSignal): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'verify': return await verifyCommand(args, io);
+      case 'export': return await exportCommand(args, io);
+      case 'tail': return await tailCommand(args, io, signal);
+      case 'help': case '--help': case '-h':
+        say(io.stdout, USAGE);
+        return EXIT.ok;
+      default:
+        throw new UsageError(command ? `unknown command ${JSON.stringify(command)}` : 'no command');
+    }
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    say(io.stderr, `audit ${command ?? ''}: ${e.message}`);
+    if (err instanceof UsageError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code?.startsWith('ERR_PARSE_ARGS')) say(io.stderr, USAGE);
+    return EXIT.usage;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  process.exitCode = await main(process.argv.slice(2), undefined, ac.signal);
+}
