@@ -1,0 +1,65 @@
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { DecisionRecord } from '../../audit/types.js';
+import { loadConfig } from '../../gateway/config.js';
+import { createLogger } from '../../gateway/http/logger.js';
+import { startGateway, type Gateway, type GatewayOverrides } from '../../gateway/server.js';
+
+export const CLIENT_KEY = 'sk-client-test-key-0123456789';
+export const UPSTREAM_KEY = 'sk-upstream-secret-key-abcdefghij';
+
+export interface TestGateway extends Gateway {
+  auditDir: string;
+  /** Every decision record written so far. */
+  records(): DecisionRecord[];
+  /** Every operational log line written so far. */
+  logs: string[];
+}
+
+/**
+ * Starts a real gateway on a loopback port with a temporary audit directory and captured logs.
+ * `env` takes the same variables as production (GATEWAY_UPSTREAM_URL, GATEWAY_POLICY, …).
+ */
+export async function startTestGateway(env: Record<string, string> = {}, overrides: GatewayOverrides = {}): Promise<TestGateway> {
+  const auditDir = mkdtempSync(join(tmpdir(), 'gw-audit-'));
+  const config = loadConfig({
+    env: { GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', GATEWAY_API_KEYS: CLIENT_KEY, GATEWAY_AUDIT_DIR: auditDir, GATEWAY_LOG_LEVEL: 'debug', ...env },
+  });
+  const logs: string[] = [];
+  const stream = new PassThrough();
+  stream.on('data', (d: Buffer) => logs.push(...d.toString('utf8').split('\n').filter(Boolean)));
+  const gw = await startGateway(config, { logger: createLogger(config.log.level, stream), ...overrides });
+  return {
+    ...gw,
+    auditDir,
+    logs,
+    records() {
+      const file = join(auditDir, 'decisions.jsonl');
+      if (!existsSync(file)) return [];
+      return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    },
+    async close() {
+      await gw.close();
+      rmSync(auditDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const auth = { authorization: `Bearer ${CLIENT_KEY}` };
+
+export const chat = (content: string, extra: Record<string, unknown> = {}) => ({
+  model: 'stub-model',
+  messages: [{ role: 'user', content }],
+  ...extra,
+});
+
+/** Waits until `check` passes or the time runs out. */
+export async function eventually(check: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

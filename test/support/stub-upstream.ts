@@ -1,0 +1,131 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A stub OpenAI-compatible model server: a real HTTP server on loopback that answers chat completions in JSON
+ * and SSE. What it does is chosen by the request's `model`:
+ * - anything else: answers `reply` (default: "Echo: <last user message>");
+ * - `error-400` / `error-500`: an OpenAI-shaped error with that status;
+ * - `slow`: waits `slowMs` before answering;
+ * - `bad-json`: a 200 whose body is not JSON;
+ * - `die`: streams two chunks, then drops the connection.
+ */
+export interface StubOptions {
+  /** Fixed answer text; default echoes the last user message. */
+  reply?: (lastUser: string) => string;
+  /** Delay between SSE chunks, in ms. */
+  chunkDelayMs?: number;
+  slowMs?: number;
+  /** Characters per SSE chunk. */
+  chunkChars?: number;
+}
+
+export interface StubRequest {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: any;
+}
+
+export interface StubUpstream {
+  url: string;
+  port: number;
+  requests: StubRequest[];
+  /** Streams whose client went away before the end. */
+  aborted: number;
+  close(): Promise<void>;
+}
+
+const lastUser = (body: any): string => {
+  const msgs: any[] = body?.messages ?? [];
+  for (let i = msgs.length - 1; i >= 0; i--) if (msgs[i].role === 'user') return typeof msgs[i].content === 'string' ? msgs[i].content : JSON.stringify(msgs[i].content);
+  return '';
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUpstream> {
+  const { chunkDelayMs = 0, slowMs = 2000, chunkChars = 8 } = opts;
+  const requests: StubRequest[] = [];
+  const state = { aborted: 0 };
+  let n = 0;
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    let body: any = null;
+    try {
+      body = raw ? JSON.parse(raw) : null;
+    } catch {
+      body = raw;
+    }
+    requests.push({ path: req.url ?? '', headers: req.headers, body });
+    if (req.method === 'GET' && req.url?.endsWith('/models')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ object: 'list', data: [{ id: 'stub-model', object: 'model', created: 0, owned_by: 'stub' }] }));
+    }
+    if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error', code: null, param: null } }));
+    }
+    const model: string = body?.model ?? '';
+    if (model === 'error-400' || model === 'error-500') {
+      const status = model === 'error-400' ? 400 : 500;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ error: { message: `stub ${status}`, type: status === 400 ? 'invalid_request_error' : 'server_error', code: 'stub', param: null } }));
+    }
+    if (model === 'slow') await sleep(slowMs);
+    if (model === 'bad-json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end('{"id": "x", "choices": [');
+    }
+    const text = opts.reply ? opts.reply(lastUser(body)) : `Echo: ${lastUser(body)}`;
+    const id = `chatcmpl-stub${++n}`;
+    const created = 1_700_000_000;
+    if (!body?.stream) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(
+        JSON.stringify({
+          id, object: 'chat.completion', created, model,
+          choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop', logprobs: null }],
+          usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
+        }),
+      );
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    let closed = false;
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        closed = true;
+        state.aborted++;
+      }
+    });
+    const send = (delta: object, finish: string | null = null) =>
+      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+    send({ role: 'assistant', content: '' });
+    const pieces = text.match(new RegExp(`[\\s\\S]{1,${chunkChars}}`, 'g')) ?? [];
+    for (let i = 0; i < pieces.length; i++) {
+      if (closed) return;
+      if (chunkDelayMs) await sleep(chunkDelayMs);
+      if (model === 'die' && i === 2) return res.destroy();
+      send({ content: pieces[i] });
+    }
+    if (closed) return;
+    send({}, 'stop');
+    res.end('data: [DONE]\n\n');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    port,
+    requests,
+    get aborted() {
+      return state.aborted;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
