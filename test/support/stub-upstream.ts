@@ -106,7 +106,10 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
     for (let i = 0; i < pieces.length; i++) {
       if (closed) return;
       if (chunkDelayMs) await sleep(chunkDelayMs);
-      if (model === 'die' && i === 2) return res.destroy();
+      if (model === 'die' && i === 2) {
+        await sleep(50);
+        return res.destroy();
+      }
       send({ content: pieces[i] });
     }
     if (closed) return;
