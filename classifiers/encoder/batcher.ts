@@ -1,0 +1,150 @@
+/**
+ * Micro-batching: calls that arrive within `maxWaitMs` of each other run as one batch of at most
+ * `maxBatchSize`. One batch runs at a time; whatever queued meanwhile goes out as soon as it finishes,
+ * without waiting again. The queue is bounded, so overload is an error rather than unbounded latency.
+ */
+import { EncoderError } from './errors.js';
+
+export interface MicroBatcherOptions {
+  /** Most items in one batch. */
+  maxBatchSize?: number;
+  /** How long the first item of an idle batcher waits for company, in milliseconds. */
+  maxWaitMs?: number;
+  /** Most items queued (not yet running); past it `submit` rejects with OVERLOADED. */
+  maxQueue?: number;
+}
+
+/** Runs one batch; must return exactly one output per input, in order. */
+export type BatchRunner<I, O> = (inputs: I[]) => Promise<O[]>;
+
+export interface Submission<O> {
+  promise: Promise<O>;
+  /** Rejects this item with `reason` and drops it from the queue if it has not started. */
+  cancel(reason: unknown): void;
+}
+
+interface Job<I, O> {
+  input: I;
+  settled: boolean;
+  resolve(value: O): void;
+  reject(reason: unknown): void;
+}
+
+export interface BatcherStats {
+  batches: number;
+  items: number;
+  queued: number;
+  largestBatch: number;
+}
+
+/**
+ * @example
+ * const batcher = new MicroBatcher(async (xs: number[]) => xs.map((x) => x * 2), { maxBatchSize: 16, maxWaitMs: 2 });
+ * const { promise } = batcher.submit(21); // resolves to 42, batched with other calls made in the next 2 ms
+ */
+export class MicroBatcher<I, O> {
+  private readonly queue: Array<Job<I, O>> = [];
+  private readonly maxBatchSize: number;
+  private readonly maxWaitMs: number;
+  private readonly maxQueue: number;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private closed = false;
+  private readonly counters = { batches: 0, items: 0, largestBatch: 0 };
+
+  constructor(
+    private readonly runBatch: BatchRunner<I, O>,
+    { maxBatchSize = 32, maxWaitMs = 2, maxQueue = 4096 }: MicroBatcherOptions = {},
+  ) {
+    if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new Error(`maxBatchSize must be a positive integer, got ${maxBatchSize}`);
+    if (!(maxWaitMs >= 0)) throw new Error(`maxWaitMs must be >= 0, got ${maxWaitMs}`);
+    if (!Number.isInteger(maxQueue) || maxQueue < 1) throw new Error(`maxQueue must be a positive integer, got ${maxQueue}`);
+    this.maxBatchSize = maxBatchSize;
+    this.maxWaitMs = maxWaitMs;
+    this.maxQueue = maxQueue;
+  }
+
+  submit(input: I): Submission<O> {
+    let job!: Job<I, O>;
+    const promise = new Promise<O>((resolve, reject) => {
+      job = { input, settled: false, resolve, reject };
+    });
+    if (this.closed) {
+      this.fail(job, new EncoderError('CLOSED'));
+    } else if (this.queue.length >= this.maxQueue) {
+      this.fail(job, new EncoderError('OVERLOADED'));
+    } else {
+      this.queue.push(job);
+      this.schedule();
+    }
+    const cancel = (reason: unknown) => {
+      const index = this.queue.indexOf(job);
+      if (index >= 0) this.queue.splice(index, 1);
+      this.fail(job, reason);
+    };
+    return { promise, cancel };
+  }
+
+  stats(): BatcherStats {
+    return { ...this.counters, queued: this.queue.length };
+  }
+
+  /** Rejects everything queued with CLOSED; a running batch finishes but new submissions are refused. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    for (const job of this.queue.splice(0)) this.fail(job, new EncoderError('CLOSED'));
+  }
+
+  private fail(job: Job<I, O>, error: unknown): void {
+    if (job.settled) return;
+    job.settled = true;
+    job.reject(error);
+  }
+
+  private fulfil(job: Job<I, O>, value: O): void {
+    if (job.settled) return;
+    job.settled = true;
+    job.resolve(value);
+  }
+
+  private schedule(): void {
+    if (this.running || this.queue.length === 0) return;
+    if (this.queue.length >= this.maxBatchSize) {
+      this.dispatch();
+    } else if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.dispatch(), this.maxWaitMs);
+    }
+  }
+
+  private dispatch(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.running || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, this.maxBatchSize);
+    this.running = true;
+    this.counters.batches++;
+    this.counters.items += batch.length;
+    this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
+    let outputs: Promise<O[]>;
+    try {
+      outputs = this.runBatch(batch.map((job) => job.input));
+    } catch (error) {
+      outputs = Promise.reject(error);
+    }
+    outputs
+      .then(
+        (values) => {
+          if (values.length !== batch.length) throw new Error(`batch runner returned ${values.length} outputs for ${batch.length} inputs`);
+          batch.forEach((job, i) => this.fulfil(job, values[i]));
+        },
+        (error: unknown) => batch.forEach((job) => this.fail(job, error)),
+      )
+      .catch((error: unknown) => batch.forEach((job) => this.fail(job, error)))
+      .finally(() => {
+        this.running = false;
+        // Items that queued during the run have already waited; send them now rather than after maxWaitMs.
+        if (this.queue.length > 0) setImmediate(() => this.dispatch());
+      });
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The sentence encoder as a service: text in, 512-d L2-normalised embeddings out, identical to the
+ * TF.js reference. Calls are tokenized on the caller's thread (cheap: linear, stops at 128 tokens),
+ * looked up in an LRU cache keyed by a SHA-256 of the text, micro-batched across concurrent callers and
+ * run in a worker thread. Every failure rejects with an `EncoderError`, which callers treat as fail-closed.
+ */
+import { createHash } from 'node:crypto';
+import { startInlineBackend, startWorkerBackend } from './backend.js';
+import type { InferenceBackend } from './backend.js';
+import { MicroBatcher } from './batcher.js';
+import type { BatcherStats } from './batcher.js';
+import { ensureEncoderModel } from './build.js';
+import { EncoderError } from './errors.js';
+import { LruCache } from './lru.js';
+import type { BatchInput, Device } from './session.js';
+import { Tokenizer } from './tokenizer.js';
+import { EMBEDDING_DIM } from './use-lite-graph.js';
+import { loadVocabulary } from './weights.js';
+
+export interface EncoderOptions {
+  /** Where the built `.onnx` is cached. Default `.cache/encoder` under the working directory. */
+  cacheDir?: string;
+  /** Run inference in a worker thread (default) or on the calling thread. */
+  backend?: 'worker' | 'inline';
+  device?: Device;
+  /** Threads per inference; default: all cores. */
+  intraOpThreads?: number;
+  allowSpinning?: boolean;
+  /** Most texts per model run. Default 32. */
+  maxBatchSize?: number;
+  /** How long a lone text waits for others to batch with, in ms. Default 2. */
+  maxWaitMs?: number;
+  /** Most texts waiting for the model before calls fail with OVERLOADED. Default 4096. */
+  maxQueue?: number;
+  /** Embeddings kept in the LRU cache (about 2 KB each). Default 10 000; 0 disables it. */
+  cacheSize?: number;
+  /** Per-call timeout in ms, covering queueing and inference. Default 5000. */
+  timeoutMs?: number;
+  /**
+   * Only this many leading UTF-16 units of a text are tokenized. The model reads 128 tokens, which a
+   * text with spaces reaches long before this; the cap only bounds the work on huge space-free blobs.
+   */
+  maxChars?: number;
+}
+
+export interface EncoderStats {
+  backend: 'worker' | 'inline';
+  provider: 'cuda' | 'cpu';
+  cache: { size: number; hits: number; misses: number };
+  batcher: BatcherStats;
+}
+
+interface Job {
+  ids: number[];
+}
+
+const hashText = (text: string): string => createHash('sha256').update(text).digest('base64');
+
+/**
+ * @example
+ * const encoder = await Encoder.create({ maxBatchSize: 32, maxWaitMs: 2, timeoutMs: 2000 });
+ * const [a, b] = await encoder.embed(['kill a Python process', 'how to bake bread'], AbortSignal.timeout(1000));
+ * await encoder.close();
+ */
+export class Encoder {
+  readonly dim = EMBEDDING_DIM;
+  private readonly cache: LruCache<string, Float32Array>;
+  private readonly batcher: MicroBatcher<Job, Float32Array>;
+  private readonly timeoutMs: number;
+  private readonly maxChars: number;
+  private closed = false;
+
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly backend: InferenceBackend,
+    /** Model version recorded with classifier results, e.g. `use-lite@0.2.0+b1`. */
+    readonly version: string,
+    /** Tokens the model reads; the rest of a text is ignored, exactly as in the reference. */
+    readonly maxTokens: number,
+    options: EncoderOptions,
+  ) {
+    const { cacheSize = 10_000, timeoutMs = 5000, maxChars = 32_768 } = options;
+    if (!(timeoutMs > 0)) throw new Error(`timeoutMs must be > 0, got ${timeoutMs}`);
+    if (!(maxChars > 0)) throw new Error(`maxChars must be > 0, got ${maxChars}`);
+    this.cache = new LruCache(cacheSize);
+    this.timeoutMs = timeoutMs;
+    this.maxChars = maxChars;
+    this.batcher = new MicroBatcher((jobs) => this.runBatch(jobs), options);
+  }
+
+  /** Builds the model if needed (about a second), loads vocabulary and session. */
+  static async create(options: EncoderOptions = {}): Promise<Encoder> {
+    const [artifact, vocabulary] = await Promise.all([ensureEncoderModel({ cacheDir: options.cacheDir }), loadVocabulary()]);
+    const settings = { device: options.device, intraOpThreads: options.intraOpThreads, allowSpinning: options.allowSpinning };
+    const start = options.backend === 'inline' ? startInlineBackend : startWorkerBackend;
+    const backend = await start(artifact.modelPath, settings);
+    try {
+      return new Encoder(new Tokenizer(vocabulary), backend, artifact.version, artifact.maxLength, options);
+    } catch (error) {
+      await backend.close();
+      throw error;
+    }
+  }
+
+  /** The token ids the model reads for `text` (at most `maxTokens`). */
+  tokenize(text: string): number[] {
+    return this.tokenizer.encode(text.length > this.maxChars ? text.slice(0, this.maxChars) : text, { maxTokens: this.maxTokens });
+  }
+
+  /**
+   * Embeds `texts`; resolves to one Float32Array(512) per text, in order. Rejects with an EncoderError
+   * on timeout (TIMEOUT), abort (ABORTED), a full queue (OVERLOADED), close (CLOSED) or a model failure.
+   */
+  async embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
+    if (this.closed) throw new EncoderError('CLOSED');
+    if (signal?.aborted) throw new EncoderError('ABORTED', undefined, { cause: signal.reason });
+    const out = new Array<Float32Array>(texts.length);
+    const misses = new Map<string, number[]>();
+    texts.forEach((text, i) => {
+      const key = hashText(text);
+      const hit = this.cache.get(key);
+      if (hit) out[i] = hit.slice();
+      else misses.set(key, [...(misses.get(key) ?? []), i]);
+    });
+    if (misses.size === 0) return out;
+
+    const keys = [...misses.keys()];
+    const submissions = keys.map((key) => this.batcher.submit({ ids: this.tokenize(texts[misses.get(key)![0]]) }));
+    let stop: (error: EncoderError) => void = () => {};
+    const stopped = new Promise<never>((_, reject) => {
+      stop = reject;
+    });
+    const timer = setTimeout(() => stop(new EncoderError('TIMEOUT', `the encoder did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    const onAbort = () => stop(new EncoderError('ABORTED', undefined, { cause: signal?.reason }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const vectors = await Promise.race([Promise.all(submissions.map((s) => s.promise)), stopped]);
+      keys.forEach((key, k) => {
+        this.cache.set(key, vectors[k]);
+        for (const i of misses.get(key)!) out[i] = vectors[k].slice();
+      });
+      return out;
+    } catch (error) {
+      for (const s of submissions) s.cancel(error);
+      throw error instanceof EncoderError ? error : new EncoderError('INFERENCE_FAILED', undefined, { cause: error });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      stopped.catch(() => {});
+    }
+  }
+
+  stats(): EncoderStats {
+    const { size, hits, misses } = this.cache;
+    return { backend: this.backend.kind, provider: this.backend.provider, cache: { size, hits, misses }, batcher: this.batcher.stats() };
+  }
+
+  /** Refuses new calls, fails queued ones with CLOSED and releases the model. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.batcher.close();
+    this.cache.clear();
+    await this.backend.close();
+  }
+
+  private async runBatch(jobs: Job[]): Promise<Float32Array[]> {
+    const sequence = Math.max(1, ...jobs.map((job) => job.ids.length));
+    const input: BatchInput = {
+      ids: new BigInt64Array(jobs.length * sequence),
+      mask: new BigInt64Array(jobs.length * sequence),
+      batch: jobs.length,
+      sequence,
+    };
+    jobs.forEach((job, row) => {
+      job.ids.forEach((id, col) => {
+        input.ids[row * sequence + col] = BigInt(id);
+        input.mask[row * sequence + col] = 1n;
+      });
+    });
+    const data = await this.backend.run(input);
+    if (data.length !== jobs.length * this.dim) throw new Error(`expected ${jobs.length}×${this.dim} values, got ${data.length}`);
+    return jobs.map((_, row) => data.slice(row * this.dim, (row + 1) * this.dim));
+  }
+}
