@@ -130,17 +130,27 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     return buffer[0];
   };
 
+  // A record is compared with its checkpoint once the next line confirms it belongs to the chain, so that a
+  // forged duplicate that is then displaced by the genuine record is reported once, as an insertion.
+  let unconfirmed: { rec: StoredRecord; at: string } | null = null;
+  const confirm = (): void => {
+    if (!unconfirmed) return;
+    const { rec, at } = unconfirmed;
+    unconfirmed = null;
+    const cp = bySeq.get(rec.seq);
+    if (cp && cp.head_hash !== rec.hash) {
+      report({ seq: cp.first_seq, reason: 'record-changed', detail: `records ${cp.first_seq}..${cp.last_seq} were rewritten: hash at seq ${cp.last_seq} differs from the signed checkpoint`, at });
+    }
+  };
   const accept = (rec: StoredRecord, at: string): void => {
+    confirm();
+    unconfirmed = { rec, at };
     expect = rec.seq + 1;
     prevHash = rec.hash;
     count++;
     first ??= rec.seq;
     head = { seq: rec.seq, hash: rec.hash };
     if (rec.kind === 'retention') retentions.set(rec.deleted.last_seq, { last_hash: rec.deleted.last_hash, at });
-    const cp = bySeq.get(rec.seq);
-    if (cp && cp.head_hash !== rec.hash) {
-      report({ seq: cp.first_seq, reason: 'record-changed', detail: `records ${cp.first_seq}..${cp.last_seq} were rewritten: hash at seq ${cp.last_seq} differs from the signed checkpoint`, at });
-    }
   };
 
   for (let item = await next(); item; item = await next()) {
@@ -205,12 +215,14 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
       // Two records claim the same seq and the later one is what the chain continues from: the earlier was forged.
       report({ seq: rec.seq, reason: 'record-inserted', detail: `two records claim seq ${rec.seq}; the earlier one is not in the chain`, at });
       count--;
+      unconfirmed = null;
       accept(rec, at);
     } else {
       report({ seq: want, reason: 'record-inserted', detail: `a record claiming seq ${rec.seq} appears where seq ${want} belongs`, at });
     }
   }
 
+  confirm();
   if (anchor !== null) {
     const a: { seq: number; prev_hash: string; at: string } = anchor;
     const marker = retentions.get(a.seq - 1);
