@@ -1,6 +1,7 @@
 import type { Action } from '../../audit/types.js';
-import { ACTION_RANK, evaluateStage, type StageDecision } from '../../policies/engine.js';
-import type { Pipeline, RequestContext } from './pipeline.js';
+import { evaluateStage, type StageDecision } from '../../policies/engine.js';
+import { strongest, type Pipeline, type RequestContext } from './pipeline.js';
+import { joinSegments } from './text.js';
 
 export interface ModerationResult {
   flagged: boolean;
@@ -49,18 +50,21 @@ function toResult(d: StageDecision): ModerationResult {
  * record covers the whole request; its input stage merges the per-input decisions (strongest action wins).
  */
 export async function moderate(pipeline: Pipeline, inputs: string[], ctx: RequestContext, signal: AbortSignal): Promise<ModerationResponse> {
-  const trace = pipeline.trace(ctx, null, inputs.join('\n\n'));
+  const joined = joinSegments(inputs.map((text, i) => ({ path: `input[${i}]`, text })));
+  const trace = pipeline.trace(ctx, null, joined.text);
   const t = performance.now();
   const decisions = await Promise.all(inputs.map((text) => evaluateStage(trace.policy, 'input', text, { signal })));
+  // One stage record for the request: spans move to their input's offset in the joined text.
   const merged: StageDecision = {
     stage: 'input',
-    action: decisions.reduce<Action>((a, d) => (ACTION_RANK[d.action] > ACTION_RANK[a] ? d.action : a), 'allow'),
+    action: decisions.reduce<Action>((a, d) => strongest(a, d.action), 'allow'),
     matches: decisions.flatMap((d) => d.matches),
     redactions: [],
-    classifiers: decisions.flatMap((d) => d.classifiers),
+    classifiers: decisions.flatMap((d, i) =>
+      d.classifiers.map((c) => ({ ...c, spans: c.spans?.map((s) => ({ ...s, start: s.start + joined.segments[i].start, end: s.end + joined.segments[i].start })) })),
+    ),
   };
-  trace.input = { decision: merged, ms: performance.now() - t };
-  pipeline.deps.observer?.stage('input', trace.input.ms);
+  trace.setInput(merged, t);
   await trace.finish(merged.action, 200);
   return {
     id: `modr-${ctx.decisionId.slice(4)}`,

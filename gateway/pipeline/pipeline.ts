@@ -58,8 +58,12 @@ export class Trace {
 
   async inputStage(text: string, signal: AbortSignal): Promise<StageDecision> {
     const t = performance.now();
-    const decision = await evaluateStage(this.policy, 'input', text, { signal });
-    this.input = { decision, ms: this.observe('input', t, decision) };
+    return this.setInput(await evaluateStage(this.policy, 'input', text, { signal }), t);
+  }
+
+  /** Records an input decision made elsewhere (the moderation route), with its metrics. */
+  setInput(decision: StageDecision, startedAt: number): StageDecision {
+    this.input = { decision, ms: this.observe('input', startedAt, decision) };
     return decision;
   }
 
