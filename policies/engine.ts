@@ -100,13 +100,16 @@ export async function evaluateStage(
   return decide(loaded, stage, results);
 }
 
-/** Replaces spans in a text, keeping the first of overlapping spans. */
+/** Replaces spans in a text. Overlapping spans merge under the first one's replacement, so nothing leaks. */
 export function applyRedactions(text: string, redactions: Redaction[]): string {
   const sorted = [...redactions].sort((a, b) => a.start - b.start || b.end - a.end);
   let out = '';
   let at = 0;
   for (const r of sorted) {
-    if (r.start < at) continue;
+    if (r.start < at) {
+      at = Math.max(at, r.end);
+      continue;
+    }
     out += text.slice(at, r.start) + r.replacement;
     at = r.end;
   }
