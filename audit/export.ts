@@ -153,7 +153,11 @@ export async function exportLog({ dir, format, filter = {}, out, csvStringify }:
   } else {
     const stringify = csvStringify ?? (await loadCsvStringify());
     const rows = Readable.from((async function* () {
-      for await (const rec of matching()) yield csvRow(rec);
+      // Objects keyed by column, the form csv-stringify's `columns` documents for both header and order.
+      for await (const rec of matching()) {
+        const row = csvRow(rec);
+        yield Object.fromEntries(CSV_COLUMNS.map((c, i) => [c, row[i]]));
+      }
     })());
     await pipeline(rows, stringify({ header: true, columns: CSV_COLUMNS }), digest, out);
   }
