@@ -65,7 +65,7 @@ class WorkerBackend implements InferenceBackend {
         } else {
           const job = this.pending.get(reply.id);
           this.pending.delete(reply.id);
-          if (this.pending.size === 0) worker.unref();
+          if (this.pending.size === 0 && !this.closed) worker.unref();
           if (reply.type === 'result') job?.resolve(reply.data);
           else job?.reject(new EncoderError('INFERENCE_FAILED', `the encoder model failed to run: ${reply.message}`));
         }
@@ -98,14 +98,30 @@ class WorkerBackend implements InferenceBackend {
     return result;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Asks the worker to finish its current batch, release the session and exit. It is never terminated
+   * mid-run (that aborts the process); if it has not exited after `graceMs`, it is unref'd and left to finish.
+   */
+  async close(graceMs = 5000): Promise<void> {
     this.closed = true;
     const worker = this.worker;
     this.worker = undefined;
     this.ready = undefined;
     for (const job of this.pending.values()) job.reject(new EncoderError('CLOSED'));
     this.pending.clear();
-    await worker?.terminate();
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    const request: WorkerRequest = { type: 'close' };
+    worker.postMessage(request);
+    worker.ref();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+      timer.unref();
+    });
+    await Promise.race([exited, grace]);
+    clearTimeout(timer);
+    worker.unref();
   }
 }
 

@@ -5,7 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createSession, runSession } from './session.js';
 import type { BatchInput, SessionSettings } from './session.js';
 
-export type WorkerRequest = { type: 'run'; id: number; input: BatchInput };
+export type WorkerRequest = { type: 'run'; id: number; input: BatchInput } | { type: 'close' };
 export type WorkerReply =
   | { type: 'ready'; provider: 'cuda' | 'cpu' }
   | { type: 'load-error'; message: string }
@@ -32,6 +32,11 @@ async function main(port: NonNullable<typeof parentPort>, { modelPath, settings 
   // Batches run one after another: the session already uses every core it was given.
   let chain = Promise.resolve();
   port.on('message', (request: WorkerRequest) => {
+    if (request.type === 'close') {
+      // Let the running batch finish: terminating a worker inside session.run aborts the whole process.
+      chain = chain.then(() => session.release()).finally(() => port.close());
+      return;
+    }
     chain = chain.then(async () => {
       try {
         const data = await runSession(session, request.input);

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MicroBatcher } from '../../classifiers/encoder/batcher.js';
+import { EncoderError } from '../../classifiers/encoder/errors.js';
+import { LruCache } from '../../classifiers/encoder/lru.js';
+
+/** A runner that records each batch and answers after `delayMs`. */
+function recordingRunner(delayMs = 5) {
+  const batches: number[][] = [];
+  const run = async (xs: number[]) => {
+    batches.push(xs);
+    await sleep(delayMs);
+    return xs.map((x) => x * 2);
+  };
+  return { batches, run };
+}
+
+describe('MicroBatcher', () => {
+  test('runs calls made within maxWaitMs as one batch', async () => {
+    const { batches, run } = recordingRunner();
+    const batcher = new MicroBatcher(run, { maxBatchSize: 8, maxWaitMs: 5 });
+    const results = await Promise.all([1, 2, 3].map((x) => batcher.submit(x).promise));
+    assert.deepEqual(results, [2, 4, 6]);
+    assert.deepEqual(batches, [[1, 2, 3]]);
+  });
+
+  test('never exceeds maxBatchSize and sends what queued during a run right after it', async () => {
+    const { batches, run } = recordingRunner(10);
+    const batcher = new MicroBatcher(run, { maxBatchSize: 4, maxWaitMs: 1 });
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => batcher.submit(i).promise));
+    assert.deepEqual(results, Array.from({ length: 10 }, (_, i) => i * 2));
+    assert.deepEqual(batches.map((b) => b.length), [4, 4, 2]);
+    assert.deepEqual(batcher.stats(), { batches: 3, items: 10, largestBatch: 4, queued: 0 });
+  });
+
+  test('drops a cancelled item from the queue and rejects it with the given reason', async () => {
+    const { batches, run } = recordingRunner();
+    const batcher = new MicroBatcher(run, { maxBatchSize: 8, maxWaitMs: 5 });
+    const kept = batcher.submit(1);
+    const dropped = batcher.submit(2);
+    dropped.cancel(new EncoderError('TIMEOUT'));
+    await assert.rejects(dropped.promise, { code: 'TIMEOUT' });
+    assert.equal(await kept.promise, 2);
+    assert.deepEqual(batches, [[1]]);
+  });
+
+  test('rejects with OVERLOADED once maxQueue items wait', async () => {
+    const { run } = recordingRunner();
+    const batcher = new MicroBatcher(run, { maxBatchSize: 2, maxWaitMs: 50, maxQueue: 1 });
+    const first = batcher.submit(1);
+    await assert.rejects(batcher.submit(2).promise, { code: 'OVERLOADED' });
+    assert.equal(await first.promise, 2);
+  });
+
+  test('rejects every item of a failed batch with the runner error', async () => {
+    const batcher = new MicroBatcher<number, number>(async () => Promise.reject(new Error('boom')), { maxWaitMs: 1 });
+    const results = await Promise.allSettled([batcher.submit(1).promise, batcher.submit(2).promise]);
+    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+  });
+
+  test('rejects a batch whose runner returns the wrong number of outputs', async () => {
+    const batcher = new MicroBatcher<number, number>(async () => [1], { maxWaitMs: 1 });
+    const results = await Promise.allSettled([batcher.submit(1).promise, batcher.submit(2).promise]);
+    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+  });
+
+  test('fails queued items with CLOSED on close and refuses new ones', async () => {
+    const { run } = recordingRunner();
+    const batcher = new MicroBatcher(run, { maxWaitMs: 50 });
+    const queued = batcher.submit(1);
+    batcher.close();
+    await assert.rejects(queued.promise, { code: 'CLOSED' });
+    await assert.rejects(batcher.submit(2).promise, { code: 'CLOSED' });
+  });
+
+  test('throws at construction on a nonsensical configuration', () => {
+    assert.throws(() => new MicroBatcher(async (x: number[]) => x, { maxBatchSize: 0 }));
+    assert.throws(() => new MicroBatcher(async (x: number[]) => x, { maxWaitMs: -1 }));
+  });
+});
+
+describe('LruCache', () => {
+  test('evicts the least recently used entry', () => {
+    const cache = new LruCache<string, number>(2);
+    cache.set('a', 1);
+    cache.set('b', 2);
+    assert.equal(cache.get('a'), 1);
+    cache.set('c', 3);
+    assert.equal(cache.get('b'), undefined);
+    assert.equal(cache.get('a'), 1);
+    assert.equal(cache.get('c'), 3);
+    assert.deepEqual({ hits: cache.hits, misses: cache.misses, size: cache.size }, { hits: 3, misses: 1, size: 2 });
+  });
+
+  test('stores nothing with capacity 0', () => {
+    const cache = new LruCache<string, number>(0);
+    cache.set('a', 1);
+    assert.equal(cache.get('a'), undefined);
+  });
+});

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Encoder, EncoderError } from '../../classifiers/encoder/index.js';
+
+const LONG = 'The committee reviewed the proposal in detail and raised several concerns. '.repeat(20);
+
+describe('Encoder', () => {
+  let encoder: Encoder;
+
+  before(async () => {
+    encoder = await Encoder.create({ maxBatchSize: 16, maxWaitMs: 5 });
+  });
+  after(() => encoder?.close());
+
+  test('returns one normalised 512-d vector per text, in order, with duplicates answered once', async () => {
+    const vectors = await encoder.embed(['alpha', 'beta', 'alpha']);
+    assert.equal(vectors.length, 3);
+    for (const v of vectors) assert.equal(v.length, 512);
+    assert.deepEqual(vectors[0], vectors[2]);
+    assert.notDeepEqual(vectors[0], vectors[1]);
+    assert.deepEqual(await encoder.embed([]), []);
+  });
+
+  test('serves a repeated text from the cache, as a copy the caller may modify', async () => {
+    const [first] = await encoder.embed(['cache me']);
+    const hitsBefore = encoder.stats().cache.hits;
+    first.fill(0);
+    const [second] = await encoder.embed(['cache me']);
+    assert.equal(encoder.stats().cache.hits, hitsBefore + 1);
+    assert.ok(Math.abs(Math.hypot(...second) - 1) < 1e-5);
+  });
+
+  test('batches concurrent single-text calls together', async () => {
+    const before = encoder.stats().batcher;
+    const texts = Array.from({ length: 40 }, (_, i) => `concurrent call number ${i}`);
+    await Promise.all(texts.map((t) => encoder.embed([t])));
+    const after = encoder.stats().batcher;
+    assert.equal(after.items - before.items, 40);
+    assert.ok(after.batches - before.batches <= 4, `40 calls ran in ${after.batches - before.batches} batches`);
+  });
+
+  test('rejects with ABORTED when the caller aborts, before or during the call', async () => {
+    await assert.rejects(encoder.embed(['x'], AbortSignal.abort()), { name: 'EncoderError', code: 'ABORTED' });
+    const controller = new AbortController();
+    const call = encoder.embed([`${LONG} abort`], controller.signal);
+    controller.abort();
+    await assert.rejects(call, { code: 'ABORTED' });
+  });
+
+  test('rejects with TIMEOUT past the per-call timeout, and keeps serving afterwards', async () => {
+    const hurried = await Encoder.create({ timeoutMs: 1, cacheSize: 0 });
+    try {
+      const texts = Array.from({ length: 32 }, (_, i) => `${LONG} ${i}`);
+      await assert.rejects(hurried.embed(texts), (error: unknown) => error instanceof EncoderError && error.code === 'TIMEOUT');
+    } finally {
+      await hurried.close();
+    }
+    assert.equal((await encoder.embed(['still fine'])).length, 1);
+  });
+
+  test('rejects with CLOSED after close', async () => {
+    const closing = await Encoder.create({ backend: 'inline' });
+    assert.equal(closing.stats().backend, 'inline');
+    await closing.close();
+    await assert.rejects(closing.embed(['x']), { code: 'CLOSED' });
+  });
+
+  test('runs on the CPU provider when CUDA is not installed', () => {
+    assert.ok(['cpu', 'cuda'].includes(encoder.stats().provider));
+  });
+
+  test('reads at most maxTokens tokens of a long text', () => {
+    assert.equal(encoder.tokenize(LONG).length, encoder.maxTokens);
+    assert.equal(encoder.maxTokens, 128);
+  });
+});
