@@ -3,7 +3,7 @@
  * The cache key is the model package version plus this builder's version, so upgrading either rebuilds.
  * Building takes about a second, so it runs on first start when the cached file is missing.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { buildUseLiteGraph, readShape } from './use-lite-graph.js';
 import { MODEL_PACKAGE, loadTfWeights, locateModelPackage } from './weights.js';
@@ -72,12 +72,8 @@ async function ensure(dir: string, force: boolean): Promise<EncoderArtifact> {
   const metaPath = join(dir, `${base}.json`);
   const meta = await readMeta(metaPath);
   if (!force && meta && meta.packageVersion === pkg.version && meta.builderVersion === BUILDER_VERSION) {
-    try {
-      await readFile(modelPath, { flag: 'r' }).then((b) => b.length > 0 || Promise.reject(new Error('empty')));
-      return { modelPath, version, maxLength: meta.maxLength, built: false };
-    } catch {
-      // fall through and rebuild
-    }
+    const size = await stat(modelPath).then((s) => s.size, () => 0);
+    if (size > 0) return { modelPath, version, maxLength: meta.maxLength, built: false };
   }
   const weights = await loadTfWeights(pkg);
   const { maxLength } = readShape(weights);
