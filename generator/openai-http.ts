@@ -12,7 +12,7 @@ export interface OpenAIHttpOptions {
   /** Base URL of an OpenAI-compatible API, such as http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1. */
   baseUrl: string;
   apiKey?: string;
-  /** For plain calls: the whole call. For streams: the wait for headers and for each gap between chunks. */
+  /** The longest wait for the upstream's headers, and for each piece of its body (each gap between chunks). */
   timeoutMs?: number;
   /** Gateway model name → upstream model name; names not listed pass through. */
   models?: Record<string, string>;
@@ -46,15 +46,18 @@ export class OpenAIHttpGenerator implements Generator {
     this.modelMap = models;
   }
 
-  private async send(method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown, stream = false) {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+  /**
+   * One upstream call. The timeout applies to the wait for headers and to each wait for body data (undici's
+   * own timers: no extra AbortSignal per request on the hot path).
+   */
+  private async send(method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown) {
     try {
       const res = await this.pool.request({
         path: this.basePath + path,
         method,
         headers: this.headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: stream ? signal : AbortSignal.any([signal, timeout]),
+        signal,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });
@@ -70,16 +73,15 @@ export class OpenAIHttpGenerator implements Generator {
       }
       return res;
     } catch (e) {
-      throw this.classify(e, signal, timeout);
+      throw this.classify(e, signal);
     }
   }
 
   /** Maps a failure to a GeneratorError kind, so the edge can answer 502, 504 or pass a 4xx through. */
-  private classify(e: unknown, signal: AbortSignal, timeout?: AbortSignal): GeneratorError {
+  private classify(e: unknown, signal: AbortSignal): GeneratorError {
     if (e instanceof GeneratorError) return e;
     if (signal.aborted) return new GeneratorError('aborted', 'request aborted by the client', undefined, undefined, { cause: e });
     if (
-      timeout?.aborted ||
       e instanceof undiciErrors.HeadersTimeoutError ||
       e instanceof undiciErrors.BodyTimeoutError ||
       (e as Error)?.name === 'TimeoutError'
@@ -110,7 +112,7 @@ export class OpenAIHttpGenerator implements Generator {
   }
 
   async *stream(request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatCompletionChunk> {
-    const res = await this.send('POST', '/chat/completions', signal, this.upstreamRequest(request, true), true);
+    const res = await this.send('POST', '/chat/completions', signal, this.upstreamRequest(request, true));
     const queue: EventSourceMessage[] = [];
     const parser = createParser({ onEvent: (event) => queue.push(event) });
     const decoder = new TextDecoder();

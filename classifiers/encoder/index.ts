@@ -1,6 +1,6 @@
 /** The local sentence encoder (Universal Sentence Encoder lite on onnxruntime-node). See README.md. */
 export { Encoder } from './runtime.js';
-export type { EncoderOptions, EncoderStats } from './runtime.js';
+export type { ChunkOptions, EncoderOptions, EncoderStats } from './runtime.js';
 export { EncoderError, ENCODER_ERROR_CODES } from './errors.js';
 export type { EncoderErrorCode } from './errors.js';
 export { ensureEncoderModel, BUILDER_VERSION, DEFAULT_CACHE_DIR } from './build.js';

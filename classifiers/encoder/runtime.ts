@@ -54,7 +54,15 @@ interface Job {
   ids: number[];
 }
 
-const hashText = (text: string): string => createHash('sha256').update(text).digest('base64');
+/** Cache key: SHA-256 over a one-letter domain ('t' text, 'i' token ids) and the content. */
+const hashKey = (domain: 't' | 'i', content: string): string => createHash('sha256').update(domain).update(content).digest('base64');
+
+export interface ChunkOptions {
+  /** Most windows embedded. Default 8 (1024 tokens). */
+  maxChunks?: number;
+  /** Tokens shared by neighbouring windows. Default 0. */
+  overlap?: number;
+}
 
 /**
  * @example
@@ -104,20 +112,47 @@ export class Encoder {
 
   /** The token ids the model reads for `text` (at most `maxTokens`). */
   tokenize(text: string): number[] {
-    return this.tokenizer.encode(text.length > this.maxChars ? text.slice(0, this.maxChars) : text, { maxTokens: this.maxTokens });
+    return this.tokenizer.encode(this.capped(text), { maxTokens: this.maxTokens });
   }
 
   /**
    * Embeds `texts`; resolves to one Float32Array(512) per text, in order. Rejects with an EncoderError
    * on timeout (TIMEOUT), abort (ABORTED), a full queue (OVERLOADED), close (CLOSED) or a model failure.
+   * Only the first `maxTokens` tokens of a text count, as in the reference; see `embedChunks`.
    */
   async embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
+    return this.embedKeyed(texts.map((text) => ({ key: hashKey('t', text), ids: () => this.tokenize(text) })), signal);
+  }
+
+  /**
+   * Embeds a long text as consecutive windows of `maxTokens` tokens (`overlap` tokens shared between
+   * neighbours, at most `maxChunks` windows), so that content past the first window is not ignored.
+   * The first window's vector equals `embed([text])[0]`. An empty text gives one vector.
+   * @example
+   * const vectors = await encoder.embedChunks(document, { maxChunks: 8, overlap: 16 }, signal);
+   */
+  async embedChunks(text: string, { maxChunks = 8, overlap = 0 }: ChunkOptions = {}, signal?: AbortSignal): Promise<Float32Array[]> {
+    if (!Number.isInteger(maxChunks) || maxChunks < 1) throw new Error(`maxChunks must be a positive integer, got ${maxChunks}`);
+    if (!Number.isInteger(overlap) || overlap < 0 || overlap >= this.maxTokens) throw new Error(`overlap must be in [0, ${this.maxTokens}), got ${overlap}`);
+    const step = this.maxTokens - overlap;
+    const ids = this.tokenizer.encode(this.capped(text), { maxTokens: step * (maxChunks - 1) + this.maxTokens });
+    const windows: number[][] = [ids.slice(0, this.maxTokens)];
+    for (let start = step; start + overlap < ids.length && windows.length < maxChunks; start += step) {
+      windows.push(ids.slice(start, start + this.maxTokens));
+    }
+    return this.embedKeyed(windows.map((w) => ({ key: hashKey('i', w.join(',')), ids: () => w })), signal);
+  }
+
+  private capped(text: string): string {
+    return text.length > this.maxChars ? text.slice(0, this.maxChars) : text;
+  }
+
+  private async embedKeyed(entries: ReadonlyArray<{ key: string; ids: () => number[] }>, signal?: AbortSignal): Promise<Float32Array[]> {
     if (this.closed) throw new EncoderError('CLOSED');
     if (signal?.aborted) throw new EncoderError('ABORTED', undefined, { cause: signal.reason });
-    const out = new Array<Float32Array>(texts.length);
+    const out = new Array<Float32Array>(entries.length);
     const misses = new Map<string, number[]>();
-    texts.forEach((text, i) => {
-      const key = hashText(text);
+    entries.forEach(({ key }, i) => {
       const hit = this.cache.get(key);
       if (hit) out[i] = hit.slice();
       else misses.set(key, [...(misses.get(key) ?? []), i]);
@@ -125,7 +160,7 @@ export class Encoder {
     if (misses.size === 0) return out;
 
     const keys = [...misses.keys()];
-    const submissions = keys.map((key) => this.batcher.submit({ ids: this.tokenize(texts[misses.get(key)![0]]) }));
+    const submissions = keys.map((key) => this.batcher.submit({ ids: entries[misses.get(key)![0]].ids() }));
     let stop: (error: EncoderError) => void = () => {};
     const stopped = new Promise<never>((_, reject) => {
       stop = reject;

@@ -1,8 +1,9 @@
-import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler } from 'express';
 import type winston from 'winston';
 import { GatewayError, toGatewayError } from '../pipeline/errors.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { apiKeyAuth } from './auth.js';
+import { jsonBody } from './body.js';
 import type { Metrics } from './metrics.js';
 import { apiRoutes } from './routes.js';
 
@@ -15,30 +16,6 @@ export interface AppOptions {
   /** Readiness: null when ready, else what is still missing. */
   readiness: () => { ready: boolean; details: Record<string, unknown> };
 }
-
-/** Maps body-parser's failures onto OpenAI-shaped errors. */
-function bodyParserError(err: { type?: string; message?: string; limit?: number }): GatewayError | undefined {
-  switch (err.type) {
-    case 'entity.too.large':
-      return new GatewayError('payload_too_large', `request body is larger than the limit of ${err.limit} bytes`);
-    case 'entity.parse.failed':
-      return new GatewayError('invalid_json', `request body is not valid JSON: ${err.message}`);
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return new GatewayError('unsupported_media_type', err.message ?? 'unsupported encoding');
-    case 'request.aborted':
-      return new GatewayError('invalid_request', 'request aborted while the body was being read');
-    default:
-      return undefined;
-  }
-}
-
-const requireJson: RequestHandler = function requireJson(req, _res, next) {
-  if (req.method === 'POST' && !req.is('application/json')) {
-    return next(new GatewayError('unsupported_media_type', 'send the body as JSON with "Content-Type: application/json"', null));
-  }
-  next();
-};
 
 /**
  * The Express edge: parse, authenticate, hand plain data to the pipeline, write JSON or SSE. Nothing else.
@@ -66,7 +43,7 @@ export function createApp(o: AppOptions): express.Express {
     res.set('content-type', o.metrics.registry.contentType).send(await o.metrics.registry.metrics());
   });
 
-  app.use('/v1', apiKeyAuth(o.auth), requireJson, express.json({ limit: o.bodyLimitBytes, strict: false }));
+  app.use('/v1', apiKeyAuth(o.auth), jsonBody({ limit: o.bodyLimitBytes }));
   app.use(apiRoutes(o.pipeline));
 
   app.use(function notFound(req, _res, next) {
@@ -74,7 +51,7 @@ export function createApp(o: AppOptions): express.Express {
   });
 
   const onError: ErrorRequestHandler = function onError(err, req, res, _next) {
-    const e = bodyParserError(err) ?? toGatewayError(err);
+    const e = toGatewayError(err);
     o.metrics.errors.inc({ route: req.route?.path ?? 'none', code: e.code });
     if (e.status >= 500) {
       o.logger.error('request failed', { path: req.path, code: e.code, error: String(e.cause ?? e.message), decision_id: res.locals.decisionId });

@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { Pool } from 'undici';
+
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+export const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
+
+/**
+ * A closed-loop load generator: `concurrency` loops each send a request, await the full body, repeat, for
+ * `seconds`. Latencies come from performance.now(), so sub-millisecond differences are visible.
+ */
+export async function load(
+  url: string,
+  { concurrency, seconds, body, headers = {}, expectStatus = 200 }: { concurrency: number; seconds: number; body: string; headers?: Record<string, string>; expectStatus?: number },
+): Promise<LoadResult> {
+  const u = new URL(url);
+  const pool = new Pool(u.origin, { connections: concurrency, pipelining: 1 });
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        try {
+          const res = await pool.request({ path: u.pathname, method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+          await res.body.text();
+          if (res.statusCode !== expectStatus) errors++;
+          else latencies.push(performance.now() - t);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  return { requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/** Starts a node process and waits for the first JSON line it prints (its port), or for `readyUrl` to answer. */
+export async function startProcess(args: string[], env: Record<string, string>, readyUrl?: string): Promise<{ child: ChildProcess; port?: number }> {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr!.on('data', (d) => process.env.BENCH_VERBOSE && process.stderr.write(d));
+  if (readyUrl) {
+    child.stdout!.resume();
+    for (let i = 0; i < 200; i++) {
+      try {
+        const r = await fetch(readyUrl);
+        if (r.status < 500) return { child };
+      } catch {
+        /* not up yet */
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill();
+    throw new Error(`${args.join(' ')} did not become ready at ${readyUrl}`);
+  }
+  const lines = createInterface({ input: child.stdout! });
+  const [line] = (await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => [null])])) as [string | null];
+  if (!line) throw new Error(`${args.join(' ')} exited before printing its port`);
+  lines.on('line', () => undefined);
+  return { child, port: JSON.parse(line).port };
+}
+
+export const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');

@@ -1,0 +1,88 @@
+/**
+ * `npm run bench:proxy`: the stub upstream called directly, a bare node:http proxy, Portkey's gateway with a
+ * regex guardrail on input and output, and this gateway with the default rules-only policy and decision
+ * records on — side by side on loopback, in interleaved rounds so drift on a shared machine hits all alike.
+ *
+ * Options: --seconds N (per run, default 4), --rounds N (default 3), --concurrency N (throughput runs, default 32).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fmt, load, startProcess, type LoadResult } from './load.js';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' }, rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '32' } } });
+const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
+const concurrency = Number(values.concurrency);
+const root = join(import.meta.dirname, '..');
+const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'What is the capital of France? Answer in one sentence.' }] });
+
+const stub = await startProcess([join(root, 'bench/servers/stub.js')], {});
+const bare = await startProcess([join(root, 'bench/servers/bare-proxy.js')], { UPSTREAM_PORT: String(stub.port) });
+const portkey = await startProcess([join(root, '..', 'node_modules/@portkey-ai/gateway/build/start-server.js')], {}, 'http://127.0.0.1:8787/');
+const auditDir = mkdtempSync(join(tmpdir(), 'bench-audit-'));
+const key = 'sk-bench-key-0123456789';
+const gateway = await startProcess(
+  [join(root, 'gateway/main.js')],
+  { GATEWAY_PORT: '18080', GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${stub.port}/v1`, GATEWAY_API_KEYS: key, GATEWAY_AUDIT_DIR: auditDir, GATEWAY_LOG_LEVEL: 'warn' },
+  'http://127.0.0.1:18080/readyz',
+);
+
+const guard = { type: 'guardrail', deny: true, checks: [{ id: 'default.regexMatch', parameters: { rule: 'bomb|explosive', not: true } }] };
+const portkeyConfig = JSON.stringify({
+  provider: 'openai',
+  api_key: 'sk-test',
+  custom_host: `http://127.0.0.1:${stub.port}/v1`,
+  before_request_hooks: [{ ...guard, id: 'in' }],
+  after_request_hooks: [{ ...guard, id: 'out' }],
+});
+
+const targets: { name: string; url: string; headers?: Record<string, string> }[] = [
+  { name: 'direct (stub)', url: `http://127.0.0.1:${stub.port}/v1/chat/completions` },
+  { name: 'bare node:http proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions` },
+  { name: 'portkey + regex guardrails', url: 'http://127.0.0.1:8787/v1/chat/completions', headers: { 'x-portkey-config': portkeyConfig } },
+  { name: 'this gateway (default policy, records on)', url: 'http://127.0.0.1:18080/v1/chat/completions', headers: { authorization: `Bearer ${key}` } },
+];
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const results = new Map<string, { c1: LoadResult[]; cN: LoadResult[] }>(targets.map((t) => [t.name, { c1: [], cN: [] }]));
+try {
+  for (const t of targets) await load(t.url, { concurrency: 4, seconds: 1, body, headers: t.headers }); // warm-up
+  for (let r = 0; r < rounds; r++) {
+    for (const t of targets) {
+      const res = results.get(t.name)!;
+      res.c1.push(await load(t.url, { concurrency: 1, seconds, body, headers: t.headers }));
+      res.cN.push(await load(t.url, { concurrency, seconds, body, headers: t.headers }));
+    }
+    process.stderr.write(`round ${r + 1}/${rounds} done\n`);
+  }
+} finally {
+  for (const p of [gateway, portkey, bare, stub]) p.child.kill('SIGTERM');
+  rmSync(auditDir, { recursive: true, force: true });
+}
+
+const summary = targets.map((t) => {
+  const { c1, cN } = results.get(t.name)!;
+  return {
+    name: t.name,
+    rps: median(cN.map((x) => x.rps)),
+    p50: median(cN.map((x) => x.p50)),
+    p99: median(cN.map((x) => x.p99)),
+    c1p50: median(c1.map((x) => x.p50)),
+    c1p99: median(c1.map((x) => x.p99)),
+    errors: [...c1, ...cN].reduce((a, x) => a + x.errors, 0),
+  };
+});
+console.log(`\nbench:proxy — ${rounds} interleaved rounds of ${seconds}s per target; medians of the rounds`);
+console.log(`${'target'.padEnd(44)} ${`RPS@c${concurrency}`.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}   ${'c1 p50'.padStart(7)} ${'c1 p99'.padStart(7)} errors`);
+for (const s of summary) {
+  console.log(`${s.name.padEnd(44)} ${fmt(s.rps, 0).padStart(9)} ${fmt(s.p50).padStart(8)} ${fmt(s.p99).padStart(8)}   ${fmt(s.c1p50, 3).padStart(7)} ${fmt(s.c1p99, 3).padStart(7)} ${s.errors}`);
+}
+const [direct, bareS, pk, ours] = summary;
+console.log('\nratios');
+console.log(`  ours / bare proxy RPS        ${fmt(ours.rps / bareS.rps)}   (goal >= 0.6)`);
+console.log(`  ours / portkey RPS           ${fmt(ours.rps / pk.rps)}   (goal >= 3)`);
+console.log(`  added p50 at c1 vs direct    ${fmt(ours.c1p50 - direct.c1p50, 3)} ms   (goal <= 0.5 ms)`);
+console.log(`  added p50 at c1 vs bare      ${fmt(ours.c1p50 - bareS.c1p50, 3)} ms`);
+console.log(`  portkey added p50 at c1      ${fmt(pk.c1p50 - direct.c1p50, 3)} ms`);

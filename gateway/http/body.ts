@@ -1,0 +1,59 @@
+import type { RequestHandler } from 'express';
+import { GatewayError } from '../pipeline/errors.js';
+
+/**
+ * Reads a JSON body into `req.body`: 415 unless `Content-Type` is JSON in UTF-8, 413 past `limit` bytes
+ * (checked on Content-Length first, then while reading), 400 for malformed JSON. A lean replacement for
+ * express.json() on the hot path: one Buffer.concat and one JSON.parse, no charset conversion layer.
+ */
+export const jsonBody = ({ limit }: { limit: number }): RequestHandler =>
+  function jsonBody(req, _res, next) {
+    if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
+    const type = req.headers['content-type'] ?? '';
+    const [mime, ...params] = type.toLowerCase().split(';').map((s) => s.trim());
+    if (mime !== 'application/json' && !/^application\/[\w.+-]+\+json$/.test(mime ?? '')) {
+      return next(new GatewayError('unsupported_media_type', 'send the body as JSON with "Content-Type: application/json"'));
+    }
+    const charset = params.find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
+    if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+      return next(new GatewayError('unsupported_media_type', `unsupported charset "${charset}"; send UTF-8`));
+    }
+    if (req.headers['content-encoding'] && req.headers['content-encoding'] !== 'identity') {
+      return next(new GatewayError('unsupported_media_type', `unsupported content encoding "${req.headers['content-encoding']}"`));
+    }
+    const tooLarge = () => new GatewayError('payload_too_large', `request body is larger than the limit of ${limit} bytes`);
+    if (Number(req.headers['content-length'] ?? 0) > limit) {
+      req.resume();
+      return next(tooLarge());
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > limit) {
+        failed = true;
+        chunks.length = 0;
+        next(tooLarge());
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('error', () => {
+      if (!failed) {
+        failed = true;
+        next(new GatewayError('invalid_request', 'the request was aborted while its body was being read'));
+      }
+    });
+    req.on('end', () => {
+      if (failed) return;
+      const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+      try {
+        req.body = JSON.parse(text);
+      } catch (e) {
+        return next(new GatewayError('invalid_json', `request body is not valid JSON: ${(e as Error).message}`));
+      }
+      next();
+    });
+  };
