@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Encoder, EncoderError } from '../../classifiers/encoder/index.js';
+import { Encoder, EncoderError, Tokenizer, loadVocabulary } from '../../classifiers/encoder/index.js';
+import { cosine } from './reference.js';
 
 const LONG = 'The committee reviewed the proposal in detail and raised several concerns. '.repeat(20);
 
@@ -67,6 +68,18 @@ describe('Encoder', () => {
 
   test('runs on the CPU provider when CUDA is not installed', () => {
     assert.ok(['cpu', 'cuda'].includes(encoder.stats().provider));
+  });
+
+  test('embeds a long text as windows whose first one is the plain embedding', async () => {
+    const tokens = new Tokenizer(await loadVocabulary()).encode(LONG).length; // 261
+    const [plain] = await encoder.embed([LONG]);
+    const windows = await encoder.embedChunks(LONG);
+    assert.equal(windows.length, Math.ceil(tokens / 128));
+    assert.ok(cosine(windows[0], plain) > 0.999999);
+    assert.equal((await encoder.embedChunks(LONG, { overlap: 64 })).length, Math.ceil((tokens - 64) / 64));
+    assert.equal((await encoder.embedChunks(LONG.repeat(10), { maxChunks: 3 })).length, 3);
+    assert.equal((await encoder.embedChunks('')).length, 1);
+    await assert.rejects(encoder.embedChunks(LONG, { overlap: 128 }));
   });
 
   test('reads at most maxTokens tokens of a long text', () => {
