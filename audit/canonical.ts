@@ -13,19 +13,64 @@ export const GENESIS_HASH = '0'.repeat(64);
  * @example canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] }) // '{"a":[{"c":3,"d":2}],"b":1}'
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    const out = JSON.stringify(value);
-    return out === undefined ? 'null' : out;
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      break;
+    default:
+      return 'null';
   }
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i]);
+    return `${out}]`;
+  }
   const obj = value as Record<string, unknown>;
-  const members: string[] = [];
+  const keys = Object.keys(obj).sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const v = obj[key];
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    out += `${first ? '' : ','}${quoteKey(key)}:${canonicalJson(v)}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+const PLAIN_KEY = /^[\w$.\- ]*$/;
+/** JSON-quotes an object key; the common case needs no escaping. */
+const quoteKey = (key: string): string => (PLAIN_KEY.test(key) ? `"${key}"` : JSON.stringify(key));
+
+/** Sorted `[key, canonical value]` pairs of an object, skipping members JSON would drop. */
+function members(obj: Record<string, unknown>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
   for (const key of Object.keys(obj).sort()) {
     const v = obj[key];
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    members.push(`${JSON.stringify(key)}:${canonicalJson(v)}`);
+    out.push([key, `${quoteKey(key)}:${canonicalJson(v)}`]);
   }
-  return `{${members.join(',')}}`;
+  return out;
+}
+
+/**
+ * Hashes a record (which must not have `hash`) and returns the canonical line with `hash` in its sorted place,
+ * serialising the record once. Equivalent to `canonicalJson({ ...record, hash: recordHash(record) })`.
+ */
+export function hashAndSerialise(record: Record<string, unknown>): { hash: string; line: string } {
+  const parts = members(record).filter(([k]) => k !== 'hash');
+  const hash = sha256Hex(`{${parts.map((p) => p[1]).join(',')}}`);
+  let at = parts.findIndex(([k]) => k > 'hash');
+  if (at < 0) at = parts.length;
+  const all = parts.map((p) => p[1]);
+  all.splice(at, 0, `"hash":"${hash}"`);
+  return { hash, line: `{${all.join(',')}}` };
 }
 
 /** sha256 as lowercase hex. */

@@ -5,7 +5,7 @@
  * appends are in flight; the writer (audit/writer.ts) makes them durable in batches.
  */
 import { mkdir } from 'node:fs/promises';
-import { canonicalJson, recordHash } from './canonical.js';
+import { hashAndSerialise } from './canonical.js';
 import { appendCheckpoint, signCheckpoint } from './checkpoints.js';
 import { parseAuditConfig, type AuditConfig, type AuditConfigInput } from './config.js';
 import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
@@ -134,9 +134,8 @@ export class ChainLog implements AuditSink {
   private appendStored<T extends StoredRecord>(body: Unchained<T>): Promise<AppendReceipt> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
     const seq = this.seq + 1;
-    const chained = { ...body, seq, prev_hash: this.headHash } as Record<string, unknown>;
-    const hash = recordHash(chained);
-    const line = Buffer.from(`${canonicalJson({ ...chained, hash })}\n`);
+    const { hash, line: text } = hashAndSerialise({ ...body, seq, prev_hash: this.headHash });
+    const line = Buffer.from(`${text}\n`);
     this.seq = seq;
     this.headHash = hash;
     return this.writer.enqueue(seq, line).then(() => {

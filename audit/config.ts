@@ -84,7 +84,9 @@ export function auditConfigFromEnv(env: NodeJS.ProcessEnv): AuditConfigInput | n
     keyFile: env.GATEWAY_AUDIT_KEY_FILE || undefined,
     // A JSON array, or comma-separated paths when no path needs a comma.
     masks: masks ? (masks.startsWith('[') ? JSON.parse(masks) : masks.split(',').map((s) => s.trim()).filter(Boolean)) : undefined,
-    retention: Object.values(retention).some((v) => v !== undefined) ? retention : undefined,
+    retention: Object.values(retention).some((v) => v !== undefined)
+      ? Object.fromEntries(Object.entries(retention).filter(([, v]) => v !== undefined))
+      : undefined,
   };
   for (const k of Object.keys(cfg)) if (cfg[k] === undefined) delete cfg[k];
   return cfg as AuditConfigInput;

@@ -113,29 +113,47 @@ export function applyMask(root: unknown, steps: readonly PathStep[]): string[] {
 const SECRET_KEY = /^(?:(?:proxy-)?authorization|x-api-key|api[-_]?key|(?:set-)?cookie|(?:client[-_])?secret|password|access[-_]?token|refresh[-_]?token)$/i;
 const SECRET_TEXT = /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}|\bsk-[A-Za-z0-9_-]{16,}/g;
 
-/** Removes credentials anywhere in the tree, in place; returns the concrete paths it touched. */
-export function scrubSecrets(root: unknown): string[] {
-  const hits: string[] = [];
-  const walk = (node: unknown, at: Array<string | number>): void => {
-    if (!isContainer(node)) return;
-    const keys: Array<string | number> = Array.isArray(node) ? node.map((_, k) => k) : Object.keys(node);
-    for (const key of keys) {
-      const holder = node as Record<string | number, unknown>;
-      const value = holder[key];
-      if (typeof key === 'string' && SECRET_KEY.test(key) && value !== undefined && value !== null) {
-        holder[key] = MASK;
-        hits.push(formatPath([...at, key]));
-      } else if (typeof value === 'string') {
-        const cleaned = value.replace(SECRET_TEXT, MASK);
-        if (cleaned !== value) {
-          holder[key] = cleaned;
-          hits.push(formatPath([...at, key]));
-        }
-      } else walk(value, [...at, key]);
+const mightHoldSecret = (s: string): boolean => s.includes('Bearer') || s.includes('sk-');
+
+/**
+ * Deep-copies JSON data and removes credentials in the same pass: members named like credentials become
+ * `MASK`, and bearer tokens or `sk-` keys inside strings are replaced. Concrete paths touched go to `hits`.
+ */
+export function cloneScrubbed(node: unknown, hits: string[], at: Array<string | number> = []): unknown {
+  if (typeof node === 'string') {
+    if (!mightHoldSecret(node)) return node;
+    const cleaned = node.replace(SECRET_TEXT, MASK);
+    if (cleaned !== node) hits.push(formatPath(at));
+    return cleaned;
+  }
+  if (node === null || typeof node !== 'object') return node;
+  const json = (node as { toJSON?: () => unknown }).toJSON;
+  if (typeof json === 'function') return cloneScrubbed(json.call(node), hits, at);
+  if (Array.isArray(node)) {
+    const out = new Array<unknown>(node.length);
+    for (let i = 0; i < node.length; i++) {
+      at.push(i);
+      out[i] = cloneScrubbed(node[i], hits, at);
+      at.pop();
     }
-  };
-  walk(root, []);
-  return hits;
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(node)) {
+    const value = (node as Record<string, unknown>)[key];
+    if (value !== undefined && value !== null && SECRET_KEY.test(key)) {
+      out[key] = MASK;
+      hits.push(formatPath([...at, key]));
+      continue;
+    }
+    at.push(key);
+    const copy = cloneScrubbed(value, hits, at);
+    at.pop();
+    // A parsed "__proto__" member is data; plain assignment would set the copy's prototype instead.
+    if (key === '__proto__') Object.defineProperty(out, key, { value: copy, enumerable: true, writable: true, configurable: true });
+    else out[key] = copy;
+  }
+  return out;
 }
 
 /**
@@ -147,10 +165,9 @@ export function scrubSecrets(root: unknown): string[] {
 export function createMasker(paths: readonly string[]): <T>(record: T) => { value: T; maskedPaths: string[] } {
   const compiled = paths.map(parseMaskPath);
   return function mask<T>(record: T) {
-    const value = structuredClone(record);
-    const masked = new Set<string>();
-    for (const steps of compiled) for (const p of applyMask(value, steps)) masked.add(p);
-    for (const p of scrubSecrets(value)) masked.add(p);
-    return { value, maskedPaths: [...masked] };
+    const hits: string[] = [];
+    const value = cloneScrubbed(record, hits) as T;
+    for (const steps of compiled) hits.push(...applyMask(value, steps));
+    return { value, maskedPaths: hits.length ? [...new Set(hits)] : hits };
   };
 }
