@@ -121,7 +121,8 @@ export class Encoder {
    * Only the first `maxTokens` tokens of a text count, as in the reference; see `embedChunks`.
    */
   async embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
-    return this.embedKeyed(texts.map((text) => ({ key: hashKey('t', text), ids: () => this.tokenize(text) })), signal);
+    // The key covers exactly what the model reads (the capped text), which also bounds the hashing cost.
+    return this.embedKeyed(texts.map((text) => ({ key: hashKey('t', this.capped(text)), ids: () => this.tokenize(text) })), signal);
   }
 
   /**
