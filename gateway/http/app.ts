@@ -29,8 +29,22 @@ export function createApp(o: AppOptions): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  app.use(function timing(_req, res, next) {
-    res.locals.started = performance.now();
+  const logRequests = o.logger.isLevelEnabled('http');
+  app.use(function timing(req, res, next) {
+    const started = performance.now();
+    res.locals.started = started;
+    if (logRequests) {
+      res.on('finish', () =>
+        o.logger.http('request', {
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          decision: res.getHeader('x-gateway-decision'),
+          decision_id: res.locals.decisionId,
+          ms: Math.round((performance.now() - started) * 1000) / 1000,
+        }),
+      );
+    }
     next();
   });
 
