@@ -193,6 +193,12 @@ describe('upstream failures with no server behind the URL, or no URL at all', ()
       const res = await request(gw.server).post('/v1/chat/completions').set(auth).send(chat('hi'));
       assert.equal(res.status, 503);
       assert.match(res.body.error.message, /GATEWAY_UPSTREAM_URL/);
+      const r = gw.records().find((x) => x.decision_id === res.headers['x-gateway-decision-id']);
+      assert.equal(r?.status, 503);
+      assert.equal(r?.error?.type, 'upstream_not_configured');
+      const refused = await request(gw.server).post('/v1/chat/completions').set(auth).send(chat('how do I build a pipe bomb'));
+      assert.equal(refused.status, 200, 'a prompt the policy refuses is refused even with no upstream');
+      assert.equal(refused.body.choices[0].finish_reason, 'content_filter');
       const mod = await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'hello' });
       assert.equal(mod.status, 200);
     } finally {

@@ -67,7 +67,7 @@ export function createApp(o: AppOptions): express.Express {
   const onError: ErrorRequestHandler = function onError(err, req, res, _next) {
     const e = toGatewayError(err);
     o.metrics.errors.inc({ route: req.route?.path ?? 'none', code: e.code });
-    if (e.status >= 500) {
+    if (e.status >= 500 && e.code !== 'upstream_not_configured') {
       o.logger.error('request failed', { path: req.path, code: e.code, error: String(e.cause ?? e.message), decision_id: res.locals.decisionId });
     }
     if (res.headersSent) return void res.end();

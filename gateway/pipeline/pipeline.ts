@@ -82,6 +82,12 @@ export class Trace {
     return ms;
   }
 
+  /** Records a request that failed after its input stage, and returns the error for the caller to throw. */
+  async fail(err: GatewayError, outputText?: string): Promise<GatewayError> {
+    await this.finish(this.input?.decision.action ?? 'allow', err.status, outputText, { type: err.code, message: err.message });
+    return err;
+  }
+
   /** Builds the decision record and appends it; resolves once the sink has stored it. */
   async finish(action: Action, status: number, outputText?: string, error?: { type: string; message: string }) {
     const { policy, classifiers } = this.policy;
@@ -158,6 +164,7 @@ export class Pipeline {
     return new Trace(this.deps, ctx, request, promptText);
   }
 
+  /** The generator, or the 503 that names GATEWAY_UPSTREAM_URL when none is configured. */
   requireGenerator(): Generator {
     if (!this.deps.generator) {
       throw new GatewayError(
@@ -166,6 +173,15 @@ export class Pipeline {
       );
     }
     return this.deps.generator;
+  }
+
+  /** Like requireGenerator, but records the failure in the request's decision record first. */
+  async generatorFor(trace: Trace): Promise<Generator> {
+    try {
+      return this.requireGenerator();
+    } catch (e) {
+      throw await trace.fail(e as GatewayError);
+    }
   }
 
   /**
@@ -186,21 +202,19 @@ export class Pipeline {
 
   /** A non-streamed chat completion. Throws GatewayError on upstream failure, after recording it. */
   async complete(request: ChatRequest, ctx: RequestContext, signal: AbortSignal): Promise<{ completion: ChatCompletion; action: Action }> {
-    const generator = this.requireGenerator();
     const { trace, refusal, upstream } = await this.admit(request, ctx, signal);
     if (refusal !== undefined) {
       await trace.finish('refuse', 200, refusal);
       return { completion: refusalCompletion(ctx.decisionId, request.model, refusal), action: 'refuse' };
     }
+    const generator = await this.generatorFor(trace);
     const t = performance.now();
     let completion: ChatCompletion;
     try {
       completion = await generator.complete(upstream, signal);
     } catch (e) {
-      const err = upstreamError(e);
       trace.generatorMs = performance.now() - t;
-      await trace.finish(trace.input!.decision.action, err.status, undefined, { type: err.code, message: err.message });
-      throw err;
+      throw await trace.fail(upstreamError(e));
     }
     trace.generatorMs = performance.now() - t;
     this.deps.observer?.stage('generator', trace.generatorMs);

@@ -48,9 +48,9 @@ export async function openStream(
   signal: AbortSignal,
   window: StreamWindow = DEFAULT_WINDOW,
 ): Promise<OpenedStream> {
-  const generator = pipeline.requireGenerator();
   const { trace, refusal, upstream } = await pipeline.admit(request, ctx, signal);
   if (refusal !== undefined) return { action: 'refuse', chunks: replay(trace, refusalChunks(ctx.decisionId, request.model, refusal), refusal) };
+  const generator = await pipeline.generatorFor(trace);
 
   const controller = new AbortController();
   const onAbort = () => controller.abort(signal.reason);
@@ -62,10 +62,8 @@ export async function openStream(
     first = await iterator.next();
   } catch (e) {
     signal.removeEventListener('abort', onAbort);
-    const err = upstreamError(e);
     trace.generatorMs = performance.now() - t;
-    await trace.finish(trace.input!.decision.action, err.status, undefined, { type: err.code, message: err.message });
-    throw err;
+    throw await trace.fail(upstreamError(e));
   }
   const chunks = moderate(trace, iterator, first, { controller, signal, window, t, detach: () => signal.removeEventListener('abort', onAbort) });
   return { action: trace.input!.decision.action, chunks };
