@@ -8,7 +8,7 @@ import { EncoderError } from './errors.js';
 export interface MicroBatcherOptions {
   /** Most items in one batch. */
   maxBatchSize?: number;
-  /** How long the first item of an idle batcher waits for company, in milliseconds. */
+  /** How long the first item of an idle batcher waits for company, in ms; 0 waits only for the current tick. */
   maxWaitMs?: number;
   /** Most items queued (not yet running); past it `submit` rejects with OVERLOADED. */
   maxQueue?: number;
@@ -48,6 +48,7 @@ export class MicroBatcher<I, O> {
   private readonly maxWaitMs: number;
   private readonly maxQueue: number;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private running = false;
   private closed = false;
   private readonly counters = { batches: 0, items: 0, largestBatch: 0 };
@@ -93,6 +94,7 @@ export class MicroBatcher<I, O> {
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+    clearImmediate(this.immediate);
     for (const job of this.queue.splice(0)) this.fail(job, new EncoderError('CLOSED'));
   }
 
@@ -112,14 +114,18 @@ export class MicroBatcher<I, O> {
     if (this.running || this.queue.length === 0) return;
     if (this.queue.length >= this.maxBatchSize) {
       this.dispatch();
-    } else if (this.timer === undefined) {
-      this.timer = setTimeout(() => this.dispatch(), this.maxWaitMs);
+    } else if (this.timer === undefined && this.immediate === undefined) {
+      // maxWaitMs 0 still gathers the calls made in the same turn of the event loop.
+      if (this.maxWaitMs === 0) this.immediate = setImmediate(() => this.dispatch());
+      else this.timer = setTimeout(() => this.dispatch(), this.maxWaitMs);
     }
   }
 
   private dispatch(): void {
     clearTimeout(this.timer);
+    clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
     if (this.running || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.maxBatchSize);
     this.running = true;

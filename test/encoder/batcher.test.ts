@@ -34,6 +34,13 @@ describe('MicroBatcher', () => {
     assert.deepEqual(batcher.stats(), { batches: 3, items: 10, largestBatch: 4, queued: 0 });
   });
 
+  test('with maxWaitMs 0 still batches the calls made in the same tick', async () => {
+    const { batches, run } = recordingRunner();
+    const batcher = new MicroBatcher(run, { maxBatchSize: 8, maxWaitMs: 0 });
+    await Promise.all([1, 2, 3].map((x) => batcher.submit(x).promise));
+    assert.deepEqual(batches, [[1, 2, 3]]);
+  });
+
   test('drops a cancelled item from the queue and rejects it with the given reason', async () => {
     const { batches, run } = recordingRunner();
     const batcher = new MicroBatcher(run, { maxBatchSize: 8, maxWaitMs: 5 });
