@@ -59,11 +59,27 @@ function members(obj: Record<string, unknown>): Array<[string, string]> {
   return out;
 }
 
+const INTEGER_KEY = /^(?:0|[1-9]\d*)$/;
+
+/** True for keys that JavaScript orders numerically ahead of all others, whatever the insertion order. */
+export const isIntegerKey = (key: string): boolean => INTEGER_KEY.test(key);
+
 /**
  * Hashes a record (which must not have `hash`) and returns the canonical line with `hash` in its sorted place,
  * serialising the record once. Equivalent to `canonicalJson({ ...record, hash: recordHash(record) })`.
+ *
+ * With `nestedSorted` (every nested object already has its keys in sorted insertion order and none is
+ * integer-like, as `cloneScrubbed` produces), the work is done by the native `JSON.stringify`, which then
+ * emits canonical JSON: this is the hot path of `append`.
  */
-export function hashAndSerialise(record: Record<string, unknown>): { hash: string; line: string } {
+export function hashAndSerialise(record: Record<string, unknown>, nestedSorted = false): { hash: string; line: string } {
+  if (nestedSorted) {
+    try {
+      return fastHashAndSerialise(record);
+    } catch {
+      // e.g. a BigInt somewhere: the slow path serialises it the way the verifier will.
+    }
+  }
   const parts = members(record).filter(([k]) => k !== 'hash');
   const hash = sha256Hex(`{${parts.map((p) => p[1]).join(',')}}`);
   let at = parts.findIndex(([k]) => k > 'hash');
@@ -71,6 +87,20 @@ export function hashAndSerialise(record: Record<string, unknown>): { hash: strin
   const all = parts.map((p) => p[1]);
   all.splice(at, 0, `"hash":"${hash}"`);
   return { hash, line: `{${all.join(',')}}` };
+}
+
+function fastHashAndSerialise(record: Record<string, unknown>): { hash: string; line: string } {
+  const lo: Record<string, unknown> = {};
+  const hi: Record<string, unknown> = {};
+  for (const key of Object.keys(record).sort()) {
+    if (key === 'hash') continue;
+    if (isIntegerKey(key)) throw new Error('integer-like key');
+    Object.defineProperty(key < 'hash' ? lo : hi, key, { value: record[key], enumerable: true, writable: true, configurable: true });
+  }
+  const a = JSON.stringify(lo).slice(1, -1);
+  const b = JSON.stringify(hi).slice(1, -1);
+  const hash = sha256Hex(`{${a}${a && b ? ',' : ''}${b}}`);
+  return { hash, line: `{${a}${a ? ',' : ''}"hash":"${hash}"${b ? ',' : ''}${b}}` };
 }
 
 /** sha256 as lowercase hex. */

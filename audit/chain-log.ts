@@ -9,7 +9,7 @@ import { hashAndSerialise } from './canonical.js';
 import { appendCheckpoint, signCheckpoint } from './checkpoints.js';
 import { parseAuditConfig, type AuditConfig, type AuditConfigInput } from './config.js';
 import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
-import { createMasker } from './mask.js';
+import { createMasker, type Masked } from './mask.js';
 import { recoverTail, type TornLineRepair } from './recovery.js';
 import { deleteSegments, planRetention } from './retention.js';
 import { listSegments } from './segments.js';
@@ -122,19 +122,20 @@ export class ChainLog implements AuditSink {
 
   /** `append`, resolving with the record's seq and hash (for callers that report them, and for tests). */
   appendWithReceipt(record: DecisionRecord): Promise<AppendReceipt> {
-    let masked: { value: DecisionRecord; maskedPaths: string[] };
+    let masked: Masked<DecisionRecord>;
     try {
       masked = this.mask(record);
     } catch (err) {
       return Promise.reject(new Error('audit record is not plain JSON data', { cause: err }));
     }
-    return this.appendStored<StoredDecision>({ ...masked.value, kind: 'decision', masked_paths: masked.maskedPaths });
+    return this.appendStored<StoredDecision>({ ...masked.value, kind: 'decision', masked_paths: masked.maskedPaths }, masked.sorted);
   }
 
-  private appendStored<T extends StoredRecord>(body: Unchained<T>): Promise<AppendReceipt> {
+  /** `nestedSorted`: the body came from the masker with canonical key order (enables the fast serialiser). */
+  private appendStored<T extends StoredRecord>(body: Unchained<T>, nestedSorted = false): Promise<AppendReceipt> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
     const seq = this.seq + 1;
-    const { hash, line: text } = hashAndSerialise({ ...body, seq, prev_hash: this.headHash });
+    const { hash, line: text } = hashAndSerialise({ ...body, seq, prev_hash: this.headHash }, nestedSorted);
     const line = Buffer.from(`${text}\n`);
     this.seq = seq;
     this.headHash = hash;

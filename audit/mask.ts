@@ -6,6 +6,8 @@
  * X-Api-Key, Cookie, api_key, …) and bearer tokens or `sk-…` keys inside any string.
  */
 
+import { isIntegerKey } from './canonical.js';
+
 export type PathStep = { kind: 'key'; name: string } | { kind: 'index'; index: number } | { kind: 'wildcard' };
 
 /** What a masked value is replaced with. */
@@ -119,7 +121,7 @@ const mightHoldSecret = (s: string): boolean => s.includes('Bearer') || s.includ
  * Deep-copies JSON data and removes credentials in the same pass: members named like credentials become
  * `MASK`, and bearer tokens or `sk-` keys inside strings are replaced. Concrete paths touched go to `hits`.
  */
-export function cloneScrubbed(node: unknown, hits: string[], at: Array<string | number> = []): unknown {
+export function cloneScrubbed(node: unknown, hits: string[], at: Array<string | number> = [], order = { sorted: true }): unknown {
   if (typeof node === 'string') {
     if (!mightHoldSecret(node)) return node;
     const cleaned = node.replace(SECRET_TEXT, MASK);
@@ -128,18 +130,21 @@ export function cloneScrubbed(node: unknown, hits: string[], at: Array<string | 
   }
   if (node === null || typeof node !== 'object') return node;
   const json = (node as { toJSON?: () => unknown }).toJSON;
-  if (typeof json === 'function') return cloneScrubbed(json.call(node), hits, at);
+  if (typeof json === 'function') return cloneScrubbed(json.call(node), hits, at, order);
   if (Array.isArray(node)) {
     const out = new Array<unknown>(node.length);
     for (let i = 0; i < node.length; i++) {
       at.push(i);
-      out[i] = cloneScrubbed(node[i], hits, at);
+      out[i] = cloneScrubbed(node[i], hits, at, order);
       at.pop();
     }
     return out;
   }
+  // Keys are inserted sorted, so JSON.stringify of the copy is canonical (see hashAndSerialise) unless a key
+  // is integer-like: JavaScript puts those first whatever the insertion order.
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(node)) {
+  for (const key of Object.keys(node).sort()) {
+    if (order.sorted && isIntegerKey(key)) order.sorted = false;
     const value = (node as Record<string, unknown>)[key];
     if (value !== undefined && value !== null && SECRET_KEY.test(key)) {
       out[key] = MASK;
@@ -147,7 +152,7 @@ export function cloneScrubbed(node: unknown, hits: string[], at: Array<string | 
       continue;
     }
     at.push(key);
-    const copy = cloneScrubbed(value, hits, at);
+    const copy = cloneScrubbed(value, hits, at, order);
     at.pop();
     // A parsed "__proto__" member is data; plain assignment would set the copy's prototype instead.
     if (key === '__proto__') Object.defineProperty(out, key, { value: copy, enumerable: true, writable: true, configurable: true });
@@ -162,12 +167,20 @@ export function cloneScrubbed(node: unknown, hits: string[], at: Array<string | 
  * const mask = createMasker(['$.content.prompt']);
  * const { value, maskedPaths } = mask(record); // maskedPaths: ['$.content.prompt']
  */
-export function createMasker(paths: readonly string[]): <T>(record: T) => { value: T; maskedPaths: string[] } {
+export function createMasker(paths: readonly string[]): <T>(record: T) => Masked<T> {
   const compiled = paths.map(parseMaskPath);
   return function mask<T>(record: T) {
     const hits: string[] = [];
-    const value = cloneScrubbed(record, hits) as T;
+    const order = { sorted: true };
+    const value = cloneScrubbed(record, hits, [], order) as T;
     for (const steps of compiled) hits.push(...applyMask(value, steps));
-    return { value, maskedPaths: hits.length ? [...new Set(hits)] : hits };
+    return { value, maskedPaths: hits.length ? [...new Set(hits)] : hits, sorted: order.sorted };
   };
+}
+
+export interface Masked<T> {
+  value: T;
+  maskedPaths: string[];
+  /** Every object in `value` has its keys in sorted insertion order and none is integer-like. */
+  sorted: boolean;
 }

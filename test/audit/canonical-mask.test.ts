@@ -23,6 +23,27 @@ describe('canonical JSON', () => {
   });
 });
 
+describe('the append fast path (masked copy + native JSON.stringify)', () => {
+  const tricky: Array<[string, Record<string, unknown>]> = [
+    ['plain decision', { ...decision(1) }],
+    ['integer-like keys', { scores: { '10': 1, '9': 2, a: 3 }, seq: 1 }],
+    ['unicode and escapes in keys and values', { 'é': 1, 'a"b': 'x\u2028y', '\n': [1, 'z'], Z: 'ü', _: null }],
+    ['odd numbers and holes', { neg: -0, nan: Number.NaN, inf: -Infinity, big: 1e21, tiny: 5e-324, arr: [undefined, () => 1, 2] }],
+    ['a Date and undefined members', { when: new Date(0), gone: undefined, keep: false }],
+    ['a "__proto__" member', JSON.parse('{"__proto__":{"x":1},"b":2}') as Record<string, unknown>],
+    ['a BigInt', { n: 10n as unknown, m: 1 }],
+  ];
+  for (const [name, rec] of tricky) {
+    it(`writes bytes the verifier reproduces: ${name}`, () => {
+      const { value, sorted } = createMasker([])(rec);
+      const { hash, line } = hashAndSerialise({ ...value, seq: 1, prev_hash: 'p' }, sorted);
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      assert.equal(canonicalJson(parsed), line);
+      assert.equal(recordHash(parsed), hash);
+    });
+  }
+});
+
 describe('mask paths', () => {
   it('parses dotted, bracket, index and wildcard steps', () => {
     assert.deepEqual(parseMaskPath(`$.stages.input.classifiers[*].details`), [
