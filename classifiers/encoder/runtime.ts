@@ -64,6 +64,16 @@ export interface ChunkOptions {
   overlap?: number;
 }
 
+function assertOptions({ timeoutMs, maxChars, cacheSize, maxBatchSize, maxWaitMs, maxQueue, intraOpThreads }: EncoderOptions): void {
+  const positive = { timeoutMs, maxChars, maxBatchSize, maxQueue, intraOpThreads };
+  for (const [name, value] of Object.entries(positive)) {
+    if (value !== undefined && !(value > 0)) throw new Error(`${name} must be > 0, got ${value}`);
+  }
+  for (const [name, value] of Object.entries({ cacheSize, maxWaitMs })) {
+    if (value !== undefined && !(value >= 0)) throw new Error(`${name} must be >= 0, got ${value}`);
+  }
+}
+
 /**
  * @example
  * const encoder = await Encoder.create({ maxBatchSize: 32, maxWaitMs: 2, timeoutMs: 2000 });
@@ -88,16 +98,15 @@ export class Encoder {
     options: EncoderOptions,
   ) {
     const { cacheSize = 10_000, timeoutMs = 5000, maxChars = 32_768 } = options;
-    if (!(timeoutMs > 0)) throw new Error(`timeoutMs must be > 0, got ${timeoutMs}`);
-    if (!(maxChars > 0)) throw new Error(`maxChars must be > 0, got ${maxChars}`);
     this.cache = new LruCache(cacheSize);
     this.timeoutMs = timeoutMs;
     this.maxChars = maxChars;
     this.batcher = new MicroBatcher((jobs) => this.runBatch(jobs), options);
   }
 
-  /** Builds the model if needed (about a second), loads vocabulary and session. */
+  /** Builds the model if needed (about 0.1 s), loads vocabulary and session. Bad options throw before any loading. */
   static async create(options: EncoderOptions = {}): Promise<Encoder> {
+    assertOptions(options);
     const [artifact, vocabulary] = await Promise.all([ensureEncoderModel({ cacheDir: options.cacheDir }), loadVocabulary()]);
     const settings = { device: options.device, intraOpThreads: options.intraOpThreads, allowSpinning: options.allowSpinning };
     const start = options.backend === 'inline' ? startInlineBackend : startWorkerBackend;

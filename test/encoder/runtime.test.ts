@@ -66,6 +66,11 @@ describe('Encoder', () => {
     await assert.rejects(closing.embed(['x']), { code: 'CLOSED' });
   });
 
+  test('throws on a nonsensical configuration before loading anything', async () => {
+    await assert.rejects(Encoder.create({ timeoutMs: 0 }), /timeoutMs must be > 0/);
+    await assert.rejects(Encoder.create({ cacheSize: -1 }), /cacheSize must be >= 0/);
+  });
+
   test('runs on the CPU provider when CUDA is not installed', () => {
     assert.ok(['cpu', 'cuda'].includes(encoder.stats().provider));
   });
