@@ -32,10 +32,28 @@ export function createMetrics() {
     buckets,
     registers: [registry],
   });
+  // Label children are looked up once and kept, so the hot path does not hash label sets on every observation.
+  const memo = <T>(make: (key: string) => T) => {
+    const cache = new Map<string, T>();
+    return (key: string) => {
+      let v = cache.get(key);
+      if (v === undefined) cache.set(key, (v = make(key)));
+      return v;
+    };
+  };
+  const stageChild = memo((s) => stage.labels({ stage: s }));
+  const classifierChild = memo((k) => {
+    const [id, outcome] = k.split('\0');
+    return classifier.labels({ classifier: id, outcome });
+  });
+  const requestChild = memo((k) => {
+    const [route, decision] = k.split('\0');
+    return requests.labels({ route, decision });
+  });
   const observer: PipelineObserver = {
-    stage: (s, ms) => stage.observe({ stage: s }, ms / 1000),
-    classifier: (id, ms, failed) => classifier.observe({ classifier: id, outcome: failed ? 'error' : 'ok' }, ms / 1000),
-    decision: (route, action) => requests.inc({ route, decision: action }),
+    stage: (s, ms) => stageChild(s).observe(ms / 1000),
+    classifier: (id, ms, failed) => classifierChild(`${id}\0${failed ? 'error' : 'ok'}`).observe(ms / 1000),
+    decision: (route, action) => requestChild(`${route}\0${action}`).inc(),
   };
   return { registry, observer, errors };
 }

@@ -39,6 +39,17 @@ function begin(req: Request, res: Response, route: string): { ctx: RequestContex
 
 const decisionHeaders = (action: string, id: string) => ({ 'x-gateway-decision': action, 'x-gateway-decision-id': id });
 
+/** Writes a JSON answer with the decision headers in one go (res.json's extra work buys nothing here). */
+function sendJson(res: Response, body: unknown, action: string, id: string): void {
+  const text = JSON.stringify(body);
+  res.writeHead(200, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...decisionHeaders(action, id),
+  });
+  res.end(text);
+}
+
 /** The OpenAI-compatible routes. Each adapts HTTP to the pipeline and back; the pipeline does the work. */
 export function apiRoutes(pipeline: Pipeline): Router {
   const router = Router();
@@ -48,7 +59,7 @@ export function apiRoutes(pipeline: Pipeline): Router {
     const { ctx, signal } = begin(req, res, '/v1/chat/completions');
     if (!body.stream) {
       const { completion, action } = await pipeline.complete(body, ctx, signal);
-      res.set(decisionHeaders(action, ctx.decisionId)).json(completion);
+      sendJson(res, completion, action, ctx.decisionId);
       return;
     }
     const { action, chunks } = await openStream(pipeline, body, ctx, signal);
@@ -71,7 +82,7 @@ export function apiRoutes(pipeline: Pipeline): Router {
     const { ctx, signal } = begin(req, res, '/v1/moderations');
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     const out = await moderate(pipeline, inputs, ctx, signal);
-    res.set(decisionHeaders(out.gateway.action, ctx.decisionId)).json(out);
+    sendJson(res, out, out.gateway.action, ctx.decisionId);
   });
 
   router.get('/v1/models', async (req, res) => {
