@@ -125,7 +125,12 @@ class WorkerBackend implements InferenceBackend {
   }
 }
 
-/** Runs the session in a worker thread; a crashed worker is restarted on the next batch. */
+/**
+ * Runs the session in a worker thread; a crashed worker is restarted on the next batch.
+ * @example
+ * const backend = await startWorkerBackend(modelPath, { intraOpThreads: 2 });
+ * const vectors = await backend.run({ ids, mask, batch: 1, sequence: ids.length }); // Float32Array(512)
+ */
 export async function startWorkerBackend(modelPath: string, settings: SessionSettings): Promise<InferenceBackend> {
   const backend = new WorkerBackend(modelPath, settings);
   try {

@@ -14,6 +14,10 @@ const MESSAGES: Record<EncoderErrorCode, string> = {
   INFERENCE_FAILED: 'the encoder model failed to run',
 };
 
+/**
+ * @example
+ * try { await encoder.embed([text], signal); } catch (e) { if (e instanceof EncoderError && e.code === 'TIMEOUT') { … } }
+ */
 export class EncoderError extends Error {
   override readonly name = 'EncoderError';
   constructor(

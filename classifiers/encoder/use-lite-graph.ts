@@ -145,6 +145,9 @@ function embed(ctx: Ctx, ids: string): string {
  * Inputs: `input_ids` int64 [batch, seq] and `attention_mask` int64 [batch, seq] (1 = token, 0 = padding;
  * masks must be prefixes, as the reference pools over the first `count` positions). seq ≤ maxLength.
  * Output: `embeddings` float32 [batch, 512], L2-normalised.
+ * @example
+ * const bytes = buildUseLiteGraph(await loadTfWeights(), { name: 'rbrm-gateway/encoder', version: '1' }, {});
+ * await writeFile('use-lite.onnx', bytes);
  */
 export function buildUseLiteGraph(all: Map<string, TfWeight>, producer: { name: string; version: string }, metadata: Record<string, string>): Uint8Array {
   const g = new GraphBuilder();

@@ -49,7 +49,11 @@ export async function locateModelPackage(): Promise<ModelPackage> {
   return { version, dir: join(dirname(pkgJson), 'dist') };
 }
 
-/** Loads `vocab.json` from the model package. */
+/**
+ * Loads `vocab.json` from the model package.
+ * @example
+ * const vocabulary = await loadVocabulary(); // [['�', 0], ['<s>', 0], …, ['▁the', -3.57], …]
+ */
 export async function loadVocabulary(pkg?: ModelPackage): Promise<Vocabulary> {
   const { dir } = pkg ?? (await locateModelPackage());
   return JSON.parse(await readFile(join(dir, 'vocab.json'), 'utf8')) as Vocabulary;
@@ -58,6 +62,9 @@ export async function loadVocabulary(pkg?: ModelPackage): Promise<Vocabulary> {
 /**
  * Loads every tensor of the TF.js weights manifest into memory, keyed by its TF node name.
  * Only unquantized float32 and int32 tensors are expected; anything else is a configuration error.
+ * @example
+ * const weights = await loadTfWeights();
+ * weights.get('module/Embeddings_en')?.shape; // [8002, 256]
  */
 export async function loadTfWeights(pkg?: ModelPackage): Promise<Map<string, TfWeight>> {
   const { dir } = pkg ?? (await locateModelPackage());
