@@ -11,6 +11,7 @@ import { MicroBatcher } from './batcher.js';
 import type { BatcherStats } from './batcher.js';
 import { ensureEncoderModel } from './build.js';
 import { EncoderError } from './errors.js';
+import { planGroups } from './grouping.js';
 import { LruCache } from './lru.js';
 import type { BatchInput, Device } from './session.js';
 import { Tokenizer } from './tokenizer.js';
@@ -210,21 +211,34 @@ export class Encoder {
   }
 
   private async runBatch(jobs: Job[]): Promise<Float32Array[]> {
-    const sequence = Math.max(1, ...jobs.map((job) => job.ids.length));
+    const out = new Array<Float32Array>(jobs.length);
+    const groups = planGroups(jobs.map((job) => job.ids.length));
+    // All groups are handed to the backend at once; the worker runs them back to back.
+    await Promise.all(
+      groups.map(async (group) => {
+        const vectors = await this.runPadded(group.map((i) => jobs[i].ids));
+        group.forEach((i, k) => (out[i] = vectors[k]));
+      }),
+    );
+    return out;
+  }
+
+  private async runPadded(rows: number[][]): Promise<Float32Array[]> {
+    const sequence = Math.max(1, ...rows.map((ids) => ids.length));
     const input: BatchInput = {
-      ids: new BigInt64Array(jobs.length * sequence),
-      mask: new BigInt64Array(jobs.length * sequence),
-      batch: jobs.length,
+      ids: new BigInt64Array(rows.length * sequence),
+      mask: new BigInt64Array(rows.length * sequence),
+      batch: rows.length,
       sequence,
     };
-    jobs.forEach((job, row) => {
-      job.ids.forEach((id, col) => {
+    rows.forEach((ids, row) => {
+      ids.forEach((id, col) => {
         input.ids[row * sequence + col] = BigInt(id);
         input.mask[row * sequence + col] = 1n;
       });
     });
     const data = await this.backend.run(input);
-    if (data.length !== jobs.length * this.dim) throw new Error(`expected ${jobs.length}×${this.dim} values, got ${data.length}`);
-    return jobs.map((_, row) => data.slice(row * this.dim, (row + 1) * this.dim));
+    if (data.length !== rows.length * this.dim) throw new Error(`expected ${rows.length}×${this.dim} values, got ${data.length}`);
+    return rows.map((_, row) => data.slice(row * this.dim, (row + 1) * this.dim));
   }
 }

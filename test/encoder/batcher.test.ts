@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MicroBatcher } from '../../classifiers/encoder/batcher.js';
 import { EncoderError } from '../../classifiers/encoder/errors.js';
+import { planGroups } from '../../classifiers/encoder/grouping.js';
 import { LruCache } from '../../classifiers/encoder/lru.js';
 
 /** A runner that records each batch and answers after `delayMs`. */
@@ -104,5 +105,24 @@ describe('LruCache', () => {
     const cache = new LruCache<string, number>(0);
     cache.set('a', 1);
     assert.equal(cache.get('a'), undefined);
+  });
+});
+
+describe('planGroups', () => {
+  test('keeps texts of similar length in one padded batch', () => {
+    assert.deepEqual(planGroups([20, 18, 22, 19]), [[1, 3, 0, 2]]);
+  });
+
+  test('runs a long text apart from many short ones', () => {
+    const lengths = [...Array.from({ length: 31 }, () => 20), 128];
+    const groups = planGroups(lengths);
+    assert.equal(groups.length, 2);
+    assert.deepEqual(groups[1], [31]);
+  });
+
+  test('covers every index exactly once, including for empty texts and an empty batch', () => {
+    const lengths = [0, 5, 128, 0, 64, 3, 100, 128];
+    assert.deepEqual(planGroups(lengths).flat().sort((a, b) => a - b), lengths.map((_, i) => i));
+    assert.deepEqual(planGroups([]), []);
   });
 });
