@@ -34,13 +34,16 @@ async function main(port: NonNullable<typeof parentPort>, { modelPath, settings 
   port.on('message', (request: WorkerRequest) => {
     if (request.type === 'close') {
       // Let the running batch finish: terminating a worker inside session.run aborts the whole process.
-      chain = chain.then(() => session.release()).finally(() => port.close());
+      chain = chain
+        .then(() => session.release())
+        .catch(() => {})
+        .finally(() => port.close());
       return;
     }
     chain = chain.then(async () => {
       try {
         const data = await runSession(session, request.input);
-        const copy = data.slice();
+        const copy = data.slice(); // the output may live in onnxruntime's memory; send our own buffer
         post({ type: 'result', id: request.id, data: copy }, [copy.buffer]);
       } catch (error) {
         post({ type: 'error', id: request.id, message: message(error) });
