@@ -95,7 +95,9 @@ function fastHashAndSerialise(record: Record<string, unknown>): { hash: string; 
   for (const key of Object.keys(record).sort()) {
     if (key === 'hash') continue;
     if (isIntegerKey(key)) throw new Error('integer-like key');
-    Object.defineProperty(key < 'hash' ? lo : hi, key, { value: record[key], enumerable: true, writable: true, configurable: true });
+    const half = key < 'hash' ? lo : hi;
+    if (key === '__proto__') Object.defineProperty(half, key, { value: record[key], enumerable: true, writable: true, configurable: true });
+    else half[key] = record[key];
   }
   const a = JSON.stringify(lo).slice(1, -1);
   const b = JSON.stringify(hi).slice(1, -1);

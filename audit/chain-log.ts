@@ -128,14 +128,25 @@ export class ChainLog implements AuditSink {
     } catch (err) {
       return Promise.reject(new Error('audit record is not plain JSON data', { cause: err }));
     }
-    return this.appendStored<StoredDecision>({ ...masked.value, kind: 'decision', masked_paths: masked.maskedPaths }, masked.sorted);
+    // The masked value is our own copy: add the stored fields in place (spreading a large object costs more
+    // than serialising it).
+    const body = masked.value as DecisionRecord & Partial<StoredDecision>;
+    body.kind = 'decision';
+    body.masked_paths = masked.maskedPaths;
+    return this.appendStored<StoredDecision>(body as unknown as Unchained<StoredDecision>, masked.sorted);
   }
 
-  /** `nestedSorted`: the body came from the masker with canonical key order (enables the fast serialiser). */
+  /**
+   * Chains `body` (which this class owns: it is mutated) and queues it. `nestedSorted`: the body came from the
+   * masker with canonical key order, which enables the fast serialiser.
+   */
   private appendStored<T extends StoredRecord>(body: Unchained<T>, nestedSorted = false): Promise<AppendReceipt> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
     const seq = this.seq + 1;
-    const { hash, line: text } = hashAndSerialise({ ...body, seq, prev_hash: this.headHash }, nestedSorted);
+    const chained = body as Unchained<T> & { seq: number; prev_hash: string };
+    chained.seq = seq;
+    chained.prev_hash = this.headHash; // any `hash` member is ignored by hashAndSerialise and replaced
+    const { hash, line: text } = hashAndSerialise(chained, nestedSorted);
     const line = Buffer.from(`${text}\n`);
     this.seq = seq;
     this.headHash = hash;

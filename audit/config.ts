@@ -14,7 +14,7 @@ export const auditConfigSchema = z.object({
   /** Written into markers; the gateway also sets `instance` on every decision record. */
   instance: z.string().min(1).default('gateway'),
   durability: z.enum(['group', 'fsync-per-record', 'none']).default('group'),
-  groupWindowMs: z.number().min(0).max(1000).default(2),
+  groupWindowMs: z.number().min(0).max(1000).default(0),
   groupMaxRecords: positiveInt.default(512),
   groupMaxBytes: positiveInt.default(4 << 20),
   segmentMaxBytes: positiveInt.default(64 << 20),

@@ -38,7 +38,7 @@ interface Entry {
 export class SegmentWriter {
   private pending: Entry[] = [];
   private pendingBytes = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private flushing: Promise<void> | null = null;
   private failed: Error | null = null;
   private constructor(
@@ -76,10 +76,7 @@ export class SegmentWriter {
   /** Resolves when everything queued so far has been flushed. */
   async drain(): Promise<void> {
     while (this.pending.length || this.flushing) {
-      if (this.timer) {
-        clearTimeout(this.timer);
-        this.timer = null;
-      }
+      this.clearTimer();
       await (this.flushing ?? this.startFlush());
     }
   }
@@ -92,16 +89,25 @@ export class SegmentWriter {
   private schedule(): void {
     if (this.flushing) return; // the running flush picks these up when it finishes
     const full = this.pending.length >= this.opts.groupMaxRecords || this.pendingBytes >= this.opts.groupMaxBytes;
-    if (full || this.opts.groupWindowMs <= 0 || this.opts.durability === 'fsync-per-record') {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
+    if (full || this.opts.durability === 'fsync-per-record') {
+      this.clearTimer();
       void this.startFlush();
     } else if (!this.timer) {
-      this.timer = setTimeout(() => {
+      // Window 0 still waits for the end of the current tick (setImmediate), so that everything appended in
+      // the same turn of the event loop (e.g. every request whose await just resumed) shares one flush.
+      const fire = (): void => {
         this.timer = null;
         void this.startFlush();
-      }, this.opts.groupWindowMs);
+      };
+      this.timer = this.opts.groupWindowMs > 0 ? setTimeout(fire, this.opts.groupWindowMs) : setImmediate(fire);
     }
+  }
+
+  private clearTimer(): void {
+    if (!this.timer) return;
+    if (this.opts.groupWindowMs > 0) clearTimeout(this.timer as NodeJS.Timeout);
+    else clearImmediate(this.timer as NodeJS.Immediate);
+    this.timer = null;
   }
 
   private startFlush(): Promise<void> {
