@@ -3,8 +3,8 @@ import type { ChatRequest } from '../../generator/types.js';
 import { GatewayError, toGatewayError } from '../pipeline/errors.js';
 import { moderate } from '../pipeline/moderate.js';
 import { newDecisionId, upstreamError, type Pipeline, type RequestContext } from '../pipeline/pipeline.js';
-import { openStream } from '../pipeline/stream.js';
-import { startSse, writeEvent } from './sse.js';
+import { DEFAULT_STREAM_OPTIONS, openStream } from '../pipeline/stream.js';
+import { keepAlive, startSse, writeEvent } from './sse.js';
 import { ChatBodySchema, ModerationBodySchema, paramOf } from './schemas.js';
 import type { z } from 'zod';
 
@@ -64,15 +64,19 @@ export function apiRoutes(pipeline: Pipeline): Router {
     }
     const { action, chunks } = await openStream(pipeline, body, ctx, signal);
     startSse(res, decisionHeaders(action, ctx.decisionId));
+    const ka = keepAlive(res, pipeline.deps.stream?.keepAliveMs ?? DEFAULT_STREAM_OPTIONS.keepAliveMs);
     try {
       for await (const c of chunks) {
         if (res.destroyed) break;
         await writeEvent(res, c);
+        ka.touch();
       }
       if (!res.destroyed) await writeEvent(res, '[DONE]');
     } catch (e) {
       // Headers are gone: report the failure as an error event, as OpenAI's streaming API does.
       if (!res.destroyed) await writeEvent(res, upstreamOrInternal(e).toBody());
+    } finally {
+      ka.stop();
     }
     res.end();
   });

@@ -29,3 +29,30 @@ export async function writeEvent(res: Response, data: ChatCompletionChunk | Erro
     });
   }
 }
+
+/** Writes an SSE comment (`: keep-alive`), which clients ignore but proxies and idle timers see as traffic. */
+export function writeComment(res: Response, text = 'keep-alive'): void {
+  if (!res.destroyed) res.write(`: ${text}\n\n`);
+}
+
+/**
+ * Sends a keep-alive comment whenever `ms` pass with nothing written, for streams whose output is held while it
+ * is checked. Returns `touch` (call it after each write) and `stop`.
+ *
+ * @example
+ * const ka = keepAlive(res, 15_000);
+ * await writeEvent(res, chunk); ka.touch();
+ * ka.stop();
+ */
+export function keepAlive(res: Response, ms: number): { touch(): void; stop(): void } {
+  if (ms <= 0) return { touch: () => undefined, stop: () => undefined };
+  let last = performance.now();
+  const timer = setInterval(() => {
+    if (performance.now() - last >= ms) {
+      writeComment(res);
+      last = performance.now();
+    }
+  }, Math.max(1, Math.floor(ms / 2)));
+  timer.unref();
+  return { touch: () => void (last = performance.now()), stop: () => clearInterval(timer) };
+}

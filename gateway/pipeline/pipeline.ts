@@ -6,6 +6,7 @@ import type { LoadedPolicy } from '../../policies/load.js';
 import { GatewayError } from './errors.js';
 import { recordContent, round, stageRecord } from './record.js';
 import { refusalCompletion } from './refusal.js';
+import type { StreamOptions } from './stream-options.js';
 import { inputSegments, joinSegments, redactSegments, rewriteRequest } from './text.js';
 
 /** Who is asking, and by which route. Built by the edge; the pipeline never sees HTTP objects. */
@@ -23,6 +24,8 @@ export interface PipelineObserver {
   stage(stage: 'input' | 'generator' | 'output', ms: number): void;
   classifier(id: string, ms: number, failed: boolean): void;
   decision(route: string, action: Action): void;
+  /** Streams: time to the first content chunk, and each gap between chunks, by moderation mode. */
+  stream?(mode: string, metric: 'ttft' | 'gap', ms: number): void;
 }
 
 export interface PipelineDeps {
@@ -33,6 +36,8 @@ export interface PipelineDeps {
   contentMode: ContentMode;
   instance: string;
   observer?: PipelineObserver;
+  /** How streamed output is moderated (gateway/pipeline/stream-options.ts); defaults apply when unset. */
+  stream?: Partial<StreamOptions>;
 }
 
 /** The action of higher precedence: what the client finally got. */
@@ -70,8 +75,11 @@ export class Trace {
   async outputStage(text: string, signal: AbortSignal): Promise<StageDecision> {
     const t = performance.now();
     const decision = await evaluateStage(this.policy, 'output', text, { prompt: this.promptText, signal });
-    // A stream checks its output window by window: the record keeps the last decision and the summed time.
-    this.output = { decision, ms: (this.output?.ms ?? 0) + this.observe('output', t, decision) };
+    // A stream checks its output window by window: the record keeps the strongest decision (the later one on a
+    // tie) and the summed time.
+    const prev = this.output?.decision;
+    const kept = prev && ACTION_RANK[prev.action] > ACTION_RANK[decision.action] ? prev : decision;
+    this.output = { decision: kept, ms: (this.output?.ms ?? 0) + this.observe('output', t, decision) };
     return decision;
   }
 

@@ -1,0 +1,86 @@
+import type { ChatCompletionChunk } from '../../generator/types.js';
+import type { StageDecision } from '../../policies/engine.js';
+import { strongest } from './pipeline.js';
+import { contentOf, hasFinish, type Emitted, type StreamRun } from './stream-run.js';
+
+const settle = <T>(p: Promise<T>) => p.then(() => undefined, () => undefined);
+
+/**
+ * `stream-first` mode: each delta goes to the client at once; the text is checked in windows in parallel
+ * (`windowChars` of new text with `overlapChars` of context before it), and a window that refuses cuts the
+ * stream as soon as its verdict arrives. The finish chunk (and anything after it, such as a usage chunk) is held
+ * until every window and the final whole-text check have passed, so a clean `stop` is never sent for an answer
+ * that fails. Text already sent cannot be redacted, so a `redact` verdict cuts the stream too (fail closed);
+ * policies that redact output should stream in `buffer` mode.
+ */
+export async function* streamFirstMode(run: StreamRun, out: Emitted): AsyncGenerator<ChatCompletionChunk, void> {
+  const { windowChars, overlapChars, finalCheck } = run.options;
+  const { defaults } = run.trace.policy.policy;
+  let text = '';
+  let checkedTo = 0;
+  let refusal: string | undefined;
+  let wake: () => void = () => undefined;
+  const violated = new Promise<'violation'>((resolve) => (wake = () => resolve('violation')));
+  const inflight = new Set<Promise<void>>();
+  const tail: ChatCompletionChunk[] = [];
+
+  const verdict = (d: StageDecision) => {
+    if (d.action === 'refuse' || d.action === 'redact') {
+      refusal ??= d.message ?? defaults.refusal;
+      wake();
+    } else out.action = strongest(out.action, d.action);
+  };
+  const launch = (input: string) => {
+    const p = run.trace.outputStage(input, run.signal).then(verdict, () => {
+      refusal ??= defaults.errorRefusal;
+      wake();
+    });
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+  };
+  /** Launches a check for every full window of unchecked text (or the rest, at the end). */
+  const windows = (end: boolean) => {
+    while (text.length - checkedTo >= windowChars || (end && text.length > checkedTo)) {
+      const to = end ? text.length : checkedTo + windowChars;
+      launch(text.slice(Math.max(0, checkedTo - overlapChars), to));
+      checkedTo = to;
+    }
+  };
+
+  let next = run.first;
+  while (!next.done) {
+    const c = next.value;
+    if (tail.length || hasFinish(c)) tail.push(c);
+    else {
+      const t = contentOf(c);
+      yield out.stamp(c);
+      if (t) {
+        text += t;
+        windows(false);
+      }
+    }
+    if (refusal !== undefined) break;
+    const pending = run.upstream.next();
+    // Only a check in flight can cut the stream, so the race (and its allocation) is needed only then.
+    const r = inflight.size ? await Promise.race([pending, violated]) : await pending;
+    if (r === 'violation') {
+      void settle(pending);
+      break;
+    }
+    next = r;
+  }
+
+  if (refusal === undefined) {
+    for (const c of tail) text += contentOf(c);
+    if (finalCheck) {
+      checkedTo = text.length;
+      launch(text);
+    } else windows(true);
+    await Promise.all(inflight);
+  }
+  if (refusal !== undefined) {
+    yield out.cut(refusal);
+    return;
+  }
+  for (const c of tail) yield out.stamp(c);
+}

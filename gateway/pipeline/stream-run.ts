@@ -1,0 +1,122 @@
+import type { Action } from '../../audit/types.js';
+import type { ChatCompletionChunk } from '../../generator/types.js';
+import type { GatewayError } from './errors.js';
+import { upstreamError, type PipelineObserver, type Trace } from './pipeline.js';
+import { chunk } from './refusal.js';
+import type { StreamOptions } from './stream-options.js';
+
+/** One moderated stream in flight: the upstream iterator, its first event, and what aborts it. */
+export interface StreamRun {
+  trace: Trace;
+  upstream: AsyncIterator<ChatCompletionChunk>;
+  first: IteratorResult<ChatCompletionChunk>;
+  /** Aborts the upstream call (and only it). */
+  controller: AbortController;
+  /** The client's signal: fires when the client goes away. */
+  signal: AbortSignal;
+  options: StreamOptions;
+  /** performance.now() when the upstream call started. */
+  startedAt: number;
+  observer?: PipelineObserver;
+  /** Stops listening to the client's signal. */
+  detach(): void;
+}
+
+/** A mode's body: yields what the client gets and keeps `out.action` up to date. */
+export type ModeBody = (run: StreamRun, out: Emitted) => AsyncGenerator<ChatCompletionChunk, void>;
+
+/** The text of a chunk's deltas (every choice). */
+export const contentOf = (c: ChatCompletionChunk): string => {
+  const choices = c.choices;
+  if (!choices || choices.length === 0) return '';
+  if (choices.length === 1) return typeof choices[0].delta?.content === 'string' ? choices[0].delta.content : '';
+  return choices.map((ch) => (typeof ch.delta?.content === 'string' ? ch.delta.content : '')).join('');
+};
+
+export const hasFinish = (c: ChatCompletionChunk): boolean => c.choices?.some((ch) => ch.finish_reason) ?? false;
+
+/**
+ * What the client received, kept exactly: the text (for the decision record), and the stream's identity. Every
+ * chunk passes through `stamp`, which gives it the first chunk's `id`, `model` and `created`, makes sure the
+ * first delta names the assistant role, and observes time to first token and the gaps between chunks.
+ */
+export class Emitted {
+  text = '';
+  /** The strongest action so far: what the client finally got. */
+  action: Action;
+  private roleSent = false;
+  private meta?: { id: string; model: string; created: number };
+  private lastAt = 0;
+
+  constructor(
+    private readonly run: StreamRun,
+    private readonly fallback: { id: string; model: string },
+  ) {
+    this.action = run.trace.input!.decision.action;
+  }
+
+  stamp(c: ChatCompletionChunk): ChatCompletionChunk {
+    const m = (this.meta ??= { id: c.id ?? this.fallback.id, model: c.model ?? this.fallback.model, created: c.created ?? Math.floor(Date.now() / 1000) });
+    if (c.id !== m.id || c.model !== m.model || c.created !== m.created) c = { ...c, id: m.id, model: m.model, created: m.created };
+    if (!this.roleSent && c.choices?.length) {
+      this.roleSent = true;
+      if (!c.choices[0].delta?.role) c = { ...c, choices: [{ ...c.choices[0], delta: { role: 'assistant', ...c.choices[0].delta } }, ...c.choices.slice(1)] };
+    }
+    const text = contentOf(c);
+    if (text) {
+      this.text += text;
+      this.observe();
+    }
+    return c;
+  }
+
+  /** The chunk that ends a cut stream: the refusal (after a blank line if text was sent) and content_filter. */
+  cut(message: string): ChatCompletionChunk {
+    this.run.controller.abort(new Error('output refused'));
+    this.action = 'refuse';
+    const m = this.meta ?? { ...this.fallback, created: Math.floor(Date.now() / 1000) };
+    const text = (this.text ? '\n\n' : '') + message;
+    return this.stamp(chunk(m.id, m.model, m.created, { role: 'assistant', content: text }, 'content_filter'));
+  }
+
+  private observe() {
+    const now = performance.now();
+    const o = this.run.observer;
+    if (o?.stream) o.stream(this.run.options.mode, this.lastAt ? 'gap' : 'ttft', this.lastAt ? now - this.lastAt : now - this.run.trace.ctx.started);
+    this.lastAt = now;
+  }
+}
+
+/**
+ * Runs a mode's body and writes exactly one decision record whatever happens: the final action when the stream
+ * ends or is cut, the upstream's error when it dies (rethrown for the edge to send as an error event), or 499
+ * when the client goes away. The upstream call is always released.
+ */
+export async function* recorded(run: StreamRun, body: ModeBody): AsyncGenerator<ChatCompletionChunk> {
+  const { trace } = run;
+  const out = new Emitted(run, { id: trace.ctx.decisionId, model: trace.request?.model ?? '' });
+  let done = false;
+  const finish = async (...args: Parameters<Trace['finish']>) => {
+    done = true;
+    trace.generatorMs = performance.now() - run.startedAt;
+    await trace.finish(...args);
+  };
+  try {
+    yield* body(run, out);
+    await finish(out.action, 200, out.text);
+  } catch (e) {
+    if (done) throw e;
+    const err: GatewayError = upstreamError(e);
+    const gone = run.signal.aborted;
+    await finish(out.action, gone ? 499 : err.status, out.text, gone ? { type: 'client_closed', message: 'client disconnected' } : { type: err.code, message: err.message });
+    throw err;
+  } finally {
+    run.detach();
+    if (!done) {
+      // The consumer stopped early (the client went away): stop the upstream and still record the decision.
+      run.controller.abort(new Error('client closed'));
+      await finish(out.action, 499, out.text, { type: 'client_closed', message: 'client disconnected' });
+    }
+    await run.upstream.return?.(undefined);
+  }
+}
