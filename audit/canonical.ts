@@ -3,7 +3,7 @@
  * follow `JSON.stringify` (undefined object members are dropped, non-finite numbers become `null`). Parsing a
  * canonical line and serialising it again yields the same bytes, which is what lets a verifier recompute hashes.
  */
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 
 /** 64 zeros: the `prev_hash` of seq 1 and the `prev_checkpoint_hash` of the first checkpoint. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -107,7 +107,7 @@ function fastHashAndSerialise(record: Record<string, unknown>): { hash: string; 
 
 /** sha256 as lowercase hex. */
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return oneShotHash('sha256', data, 'hex');
 }
 
 /**

@@ -3,7 +3,7 @@
  * load, fsync-per-record against group commit (and `none` for reference), with the group/per-record ratio.
  * Modes run in interleaved rounds and each figure is the median round, so a noisy neighbour hits all modes.
  * Options: --seconds N per round (default 2), --rounds N (default 3), --concurrency N (in-flight appends,
- * default 128), --window MS (group window, default the config default), --json.
+ * default 128), --window MS and --max-batch N (group commit tuning, default the config defaults), --json.
  */
 import { open, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,12 +15,15 @@ import type { Durability } from '../audit/writer.js';
 
 const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' },
-  concurrency: { type: 'string', default: '128' }, window: { type: 'string' }, json: { type: 'boolean', default: false },
+  concurrency: { type: 'string', default: '128' }, window: { type: 'string' }, 'max-batch': { type: 'string' }, json: { type: 'boolean', default: false },
 } });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
-const groupWindowMs = values.window === undefined ? undefined : Number(values.window);
+const tuning = {
+  ...(values.window === undefined ? {} : { groupWindowMs: Number(values.window) }),
+  ...(values['max-batch'] === undefined ? {} : { groupMaxRecords: Number(values['max-batch']) }),
+};
 const MODES = ['fsync-per-record', 'group', 'none'] as const;
 
 function record(i: number): DecisionRecord {
@@ -45,7 +48,7 @@ interface Round { records_per_s: number; p50_ms: number; p99_ms: number; records
 async function measure(durability: Durability): Promise<Round> {
   const dir = await mkdtemp(join(tmpdir(), `bench-audit-${durability}-`));
   try {
-    const log = await ChainLog.open({ dir, durability, checkpointEvery: 10_000, ...(groupWindowMs === undefined ? {} : { groupWindowMs }) });
+    const log = await ChainLog.open({ dir, durability, checkpointEvery: 10_000, ...tuning });
     const latencies: number[] = [];
     const deadline = performance.now() + seconds * 1000;
     let i = 0;
