@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
-import { exportLog, type ExportFilter } from './export.js';
+import { exportLog } from './export.js';
+import { parseExportQuery } from './export-query.js';
 import { loadPublicKey, publicKeyPathFor } from './keys.js';
 import { tailLog } from './tail.js';
 import { verifyLog } from './verify.js';
@@ -37,13 +38,6 @@ export interface Io {
 }
 
 const say = (w: Writable, text: string): void => void w.write(`${text}\n`);
-
-function seqOrTime(v: string | undefined, name: string): { seq?: number; time?: string } {
-  if (v === undefined) return {};
-  if (/^\d+$/.test(v)) return { seq: Number(v) };
-  if (!Number.isNaN(Date.parse(v))) return { time: new Date(v).toISOString() };
-  throw new UsageError(`--${name} must be a seq number or an ISO time, got ${JSON.stringify(v)}`);
-}
 
 function seqOnly(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -87,17 +81,16 @@ async function exportCommand(args: string[], io: Io): Promise<number> {
     tenant: { type: 'string' }, action: { type: 'string' }, rule: { type: 'string' }, category: { type: 'string' },
     revision: { type: 'string' }, 'decision-id': { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean', default: false },
   } });
-  if (values.format !== 'jsonl' && values.format !== 'csv') throw new UsageError('--format must be jsonl or csv');
+  if (values.format === undefined) throw new UsageError('--format jsonl|csv is required');
   const dir = dirOf(values.dir, io);
-  const from = seqOrTime(values.from, 'from');
-  const to = seqOrTime(values.to, 'to');
-  const filter: ExportFilter = {
-    fromSeq: from.seq, toSeq: to.seq, since: from.time, until: to.time, tenant: values.tenant, action: values.action,
-    rule: values.rule, category: values.category, revision: values.revision, decisionId: values['decision-id'],
-  };
-  for (const k of Object.keys(filter) as Array<keyof ExportFilter>) if (filter[k] === undefined) delete filter[k];
+  const query = parseExportQuery({
+    format: values.format, from: values.from, to: values.to, tenant: values.tenant, action: values.action,
+    rule: values.rule, category: values.category, revision: values.revision, decision_id: values['decision-id'],
+  });
+  if (!query.ok) throw new UsageError(query.error);
+  const { format, filter } = query;
   const out = values.out ? createWriteStream(resolve(values.out), { flags: 'wx' }) : io.stdout;
-  const manifest = await exportLog({ dir, format: values.format, filter, out });
+  const manifest = await exportLog({ dir, format, filter, out });
   const text = JSON.stringify(manifest, null, 2);
   if (values.out) {
     const path = `${resolve(values.out)}.manifest.json`;

@@ -123,3 +123,20 @@ describe('audit export', async () => {
     assert.equal(manifest.sha256, createHash('sha256').update(text).digest('hex'));
   });
 });
+
+describe('export query (shared by the CLI and the admin endpoint)', async () => {
+  const { parseExportQuery } = await import('../../audit/export-query.js');
+  it('maps query strings to a format and filter, seq or time bounds alike', () => {
+    assert.deepEqual(parseExportQuery({ format: 'csv', from: '10', to: '2026-01-02T00:00:00Z', tenant: 'acme', decision_id: 'd' }), {
+      ok: true, format: 'csv', filter: { fromSeq: 10, until: '2026-01-02T00:00:00.000Z', tenant: 'acme', decisionId: 'd' },
+    });
+    assert.deepEqual(parseExportQuery({}), { ok: true, format: 'jsonl', filter: {} });
+  });
+  it('rejects unknown formats, actions and unparseable bounds with the field named', () => {
+    for (const [q, field] of [[{ format: 'xml' }, 'format'], [{ action: 'nuke' }, 'action'], [{ from: 'soon' }, 'from']] as const) {
+      const r = parseExportQuery(q);
+      assert.equal(r.ok, false);
+      assert.match(!r.ok ? r.error : '', new RegExp(field));
+    }
+  });
+});

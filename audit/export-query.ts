@@ -1,0 +1,60 @@
+/**
+ * One parser for export filters, shared by the CLI and the gateway's admin HTTP endpoint, so both accept the
+ * same filters with the same meaning. `from`/`to` take a seq number or an ISO time.
+ */
+import { z } from 'zod';
+import type { ExportFilter, ExportFormat } from './export.js';
+
+const bound = z
+  .string()
+  .refine((v) => /^\d+$/.test(v) || !Number.isNaN(Date.parse(v)), 'must be a seq number or an ISO time')
+  .optional();
+
+export const exportQuerySchema = z.object({
+  format: z.enum(['jsonl', 'csv']).default('jsonl'),
+  from: bound,
+  to: bound,
+  tenant: z.string().min(1).optional(),
+  action: z.enum(['allow', 'refuse', 'redact', 'flag']).optional(),
+  rule: z.string().min(1).optional(),
+  category: z.string().min(1).optional(),
+  revision: z.string().min(1).optional(),
+  decision_id: z.string().min(1).optional(),
+});
+
+export type ExportQuery = z.input<typeof exportQuerySchema>;
+
+export type ParsedExportQuery = { ok: true; format: ExportFormat; filter: ExportFilter } | { ok: false; error: string };
+
+/**
+ * Validates query parameters (strings) into a format and an `ExportFilter`.
+ * @example
+ * const q = parseExportQuery(req.query); // { format: 'csv', tenant: 'acme', from: '2026-01-01T00:00:00Z' }
+ * if (!q.ok) return res.status(400).json({ error: q.error });
+ * const manifest = await exportLog({ dir, format: q.format, filter: q.filter, out: res });
+ */
+export function parseExportQuery(query: Record<string, unknown>): ParsedExportQuery {
+  const parsed = exportQuerySchema.safeParse(query);
+  if (!parsed.success) {
+    return { ok: false, error: parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ') };
+  }
+  const q = parsed.data;
+  const filter: ExportFilter = {};
+  const put = <K extends keyof ExportFilter>(k: K, v: ExportFilter[K] | undefined): void => {
+    if (v !== undefined) filter[k] = v;
+  };
+  const split = (v: string | undefined) => (v === undefined ? {} : /^\d+$/.test(v) ? { seq: Number(v) } : { time: new Date(v).toISOString() });
+  const from = split(q.from);
+  const to = split(q.to);
+  put('fromSeq', from.seq);
+  put('since', from.time);
+  put('toSeq', to.seq);
+  put('until', to.time);
+  put('tenant', q.tenant);
+  put('action', q.action);
+  put('rule', q.rule);
+  put('category', q.category);
+  put('revision', q.revision);
+  put('decisionId', q.decision_id);
+  return { ok: true, format: q.format, filter };
+}
