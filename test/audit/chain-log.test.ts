@@ -135,6 +135,26 @@ describe('ChainLog', () => {
     assert.ok(cps.length >= 3);
   });
 
+  it('signs a checkpoint after checkpointIntervalMs even below checkpointEvery', async (t) => {
+    const dir = await tempDir(t);
+    const events: AuditEvent[] = [];
+    const log = await ChainLog.open({ dir, checkpointEvery: 1000, checkpointIntervalMs: 30, onEvent: (e) => events.push(e) });
+    await log.append(decision(1));
+    await log.append(decision(2));
+    for (let i = 0; i < 50 && !events.some((e) => e.type === 'checkpoint'); i++) await new Promise((r) => setTimeout(r, 10));
+    const cp = events.find((e) => e.type === 'checkpoint');
+    assert.ok(cp && cp.type === 'checkpoint' && cp.checkpoint.last_seq === 2);
+    await log.close();
+  });
+
+  it('refuses to start when the last checkpoint does not match the records it covers', async (t) => {
+    const dir = await tempDir(t);
+    await writeLog(dir, 4);
+    const file = join(dir, 'checkpoints.ndjson');
+    await writeFile(file, (await readFile(file, 'utf8')).replace(/"head_hash":"([0-9a-f])/, (_m, c: string) => `"head_hash":"${c === 'f' ? 'e' : 'f'}`));
+    await assert.rejects(ChainLog.open({ dir }), /does not match the last signed checkpoint/);
+  });
+
   it('never signs a checkpoint inconsistent with the previous one', async (t) => {
     const dir = await tempDir(t);
     const key = await loadOrCreateSigningKey(join(dir, 'k.pem'));
