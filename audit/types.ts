@@ -3,7 +3,7 @@
  * through a sink; the sink decides how it is stored (JSON lines today, a hash-chained log later).
  */
 
-export type Action = 'allow' | 'refuse' | 'redact' | 'flag';
+export type Action = 'allow' | 'refuse' | 'redact' | 'route' | 'flag';
 
 /** How much of the conversation a record keeps. The default, `none`, keeps no raw text. */
 export type ContentMode = 'full' | 'redacted' | 'hash' | 'none';
@@ -27,11 +27,22 @@ export interface RuleMatch {
   label?: string;
   score?: number;
   threshold?: number;
+  /** The taxonomy category and severity the rule declares. */
+  category?: string;
+  severity?: string;
+  /** Every condition the rule evaluated: what, the value seen, and whether it held. */
+  values?: { condition: string; value: unknown; result: boolean }[];
+  /** True when the rule fired because a classifier it reads failed. */
+  on_error?: boolean;
 }
 
 export interface StageRecord {
   action: Action;
   rules: RuleMatch[];
+  /** Rules in shadow mode that matched: recorded, never enforced. */
+  shadow_rules?: RuleMatch[];
+  /** For `route`: the model the request went to instead. */
+  route?: { model: string };
   classifiers: ClassifierRecord[];
   latencyMs: number;
 }

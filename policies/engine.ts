@@ -1,107 +1,87 @@
 import { runClassifier } from '../classifiers/run.js';
 import type { ClassifierResult, Span, Stage } from '../classifiers/types.js';
-import type { LoadedPolicy } from './load.js';
+import { ClassifierFailed, type ConditionTrace, type RequestMeta } from './conditions.js';
+import type { CompiledRule, LoadedPolicy } from './load.js';
 import type { Action, Rule } from './schema.js';
+import type { Selection } from './select.js';
 
-/** Precedence of actions: refuse beats redact beats flag beats allow. */
-export const ACTION_RANK: Record<Action, number> = { refuse: 3, redact: 2, flag: 1, allow: 0 };
+export type { RequestMeta } from './conditions.js';
+
+/** Precedence of actions: refuse beats redact beats route beats flag beats allow. */
+export const ACTION_RANK: Record<Action, number> = { refuse: 4, redact: 3, route: 2, flag: 1, allow: 0 };
 
 export interface RuleMatch {
   id: string;
   action: Action;
+  /** Why it matched, in one line: the conditions that held, with their values. */
   reason: string;
-  classifier: string;
-  label: string;
+  category?: string;
+  severity: Rule['severity'];
+  /** `shadow` matches are recorded and never enforced. */
+  mode: 'enforce' | 'shadow';
+  /** Every condition the rule evaluated, with its value and outcome. */
+  values: ConditionTrace[];
+  /** The first score condition that held, for quick reading of records. */
+  classifier?: string;
+  label?: string;
   score?: number;
-  threshold: number;
-  /** True when the rule fired because its classifier failed (onError). */
+  threshold?: number;
+  /** True when the rule fired because a classifier it reads failed (onError). */
   onError?: boolean;
 }
 
-/** A span to replace, with its replacement text. */
+/** A span to replace inside the text at `pointer`, with offsets relative to that text. */
 export interface Redaction extends Span {
+  pointer: string;
   replacement: string;
+}
+
+/** One rule's evaluation, matched or not, for `explain`. */
+export interface RuleTrace {
+  id: string;
+  matched: boolean;
+  mode: Rule['mode'];
+  select: string;
+  conditions: ConditionTrace[];
+  error?: string;
 }
 
 export interface StageDecision {
   stage: Stage;
   action: Action;
-  /** Every rule that matched, winner first. */
+  /** Enforced rules that matched, winner first. */
   matches: RuleMatch[];
+  /** Shadow rules (or a shadow policy's rules) that matched. */
+  shadow: RuleMatch[];
   /** For `refuse`: the assistant message to send. */
   message?: string;
-  /** For `redact`: the spans of the stage text to replace. */
+  /** Spans to replace when the action is `redact` (or when redactions ride along with a route or flag). */
   redactions: Redaction[];
+  /** The same redactions applied: pointer → new text. */
+  rewrites: Map<string, string>;
+  /** For `route`: the model to send the request to. */
+  route?: { model: string };
   classifiers: ClassifierResult[];
+  trace: RuleTrace[];
 }
 
-const rulesFor = (loaded: LoadedPolicy, stage: Stage) =>
-  loaded.policy.rules.filter((r) => r.stage === stage || r.stage === 'both');
-
-/**
- * Turns classifier results into one action for a stage. Deterministic: matches are ordered by action
- * precedence, then by priority (higher first), then by their order in the policy; the first one wins.
- */
-export function decide(loaded: LoadedPolicy, stage: Stage, results: ClassifierResult[]): StageDecision {
-  const { defaults } = loaded.policy;
-  const byId = new Map(results.map((r) => [r.id, r]));
-  const fired: { rule: Rule; order: number; match: RuleMatch }[] = [];
-  rulesFor(loaded, stage).forEach((rule, order) => {
-    const { classifier, label, threshold } = rule.when;
-    const result = byId.get(classifier);
-    if (!result || result.error !== undefined) {
-      const onError = rule.onError ?? defaults.onError;
-      if (onError === 'allow') return;
-      const why = result?.error ?? 'classifier did not run';
-      const match = { id: rule.id, action: onError, reason: `classifier ${classifier} failed: ${why}`, classifier, label, threshold, onError: true };
-      fired.push({ rule, order, match });
-      return;
-    }
-    const score = result.scores[label] ?? 0;
-    if (score >= threshold) {
-      const reason = `${classifier}.${label} = ${round(score)} >= ${threshold}`;
-      fired.push({ rule, order, match: { id: rule.id, action: rule.action, reason, classifier, label, score, threshold } });
-    }
-  });
-  fired.sort(
-    (a, b) =>
-      ACTION_RANK[b.match.action] - ACTION_RANK[a.match.action] || b.rule.priority - a.rule.priority || a.order - b.order,
-  );
-  const winner = fired[0];
-  const action: Action = winner?.match.action ?? 'allow';
-  const decision: StageDecision = { stage, action, matches: fired.map((f) => f.match), redactions: [], classifiers: results };
-  if (action === 'refuse') {
-    decision.message = winner.match.onError ? defaults.errorRefusal : (winner.rule.message ?? defaults.refusal);
-  } else if (action === 'redact') {
-    for (const { rule, match } of fired) {
-      if (match.action !== 'redact' || match.onError) continue;
-      const spans = byId.get(rule.when.classifier)?.spans ?? [];
-      for (const s of spans) {
-        if (s.label === rule.when.label) decision.redactions.push({ ...s, replacement: rule.replacement.replaceAll('{label}', s.label) });
-      }
-    }
-  }
-  return decision;
+export interface StageRequest {
+  stage: Stage;
+  /** The request (input stage) or the response (output stage), as JSON. */
+  doc: unknown;
+  meta?: RequestMeta;
+  /** For output-stage classifiers that read the prompt too. */
+  prompt?: string;
+  signal?: AbortSignal;
+  /** Scores to use instead of running a classifier (policy tests): classifier id → label → score. */
+  pinned?: Record<string, Record<string, number>>;
 }
 
+const NO_META: RequestMeta = { tenant: null, key: null, model: null, route: '', headers: {} };
 const round = (n: number) => Math.round(n * 1e4) / 1e4;
 
-/** Runs the classifiers the stage's rules need, concurrently, then decides. */
-export async function evaluateStage(
-  loaded: LoadedPolicy,
-  stage: Stage,
-  text: string,
-  { prompt, signal }: { prompt?: string; signal?: AbortSignal } = {},
-): Promise<StageDecision> {
-  const ids = [...new Set(rulesFor(loaded, stage).map((r) => r.when.classifier))];
-  const results = await Promise.all(
-    ids.map((id) => runClassifier(loaded.classifiers.get(id)!, { stage, text, prompt }, signal)),
-  );
-  return decide(loaded, stage, results);
-}
-
 /** Replaces spans in a text. Overlapping spans merge under the first one's replacement, so nothing leaks. */
-export function applyRedactions(text: string, redactions: Redaction[]): string {
+export function applyRedactions(text: string, redactions: (Span & { replacement: string })[]): string {
   const sorted = [...redactions].sort((a, b) => a.start - b.start || b.end - a.end);
   let out = '';
   let at = 0;
@@ -114,4 +94,108 @@ export function applyRedactions(text: string, redactions: Redaction[]): string {
     at = r.end;
   }
   return out + text.slice(at);
+}
+
+/** Maps spans of a selection's joined text onto its segments. */
+function toRedactions(sel: Selection, spans: Span[], replacement: string): Redaction[] {
+  const out: Redaction[] = [];
+  for (const s of spans) {
+    const seg = sel.segments.find((g) => s.start >= g.start && s.end <= g.start + g.text.length);
+    if (seg) out.push({ label: s.label, start: s.start - seg.start, end: s.end - seg.start, pointer: seg.pointer, replacement: replacement.replaceAll('{label}', s.label) });
+  }
+  return out;
+}
+
+/**
+ * Evaluates a policy's rules for one stage: selects each rule's text, runs the classifiers the rules read
+ * (once per classifier and selection, concurrently), evaluates the condition trees and picks one action.
+ * Deterministic: matches are ordered by action precedence, then priority (higher first), then policy order.
+ */
+export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Promise<StageDecision> {
+  const { stage, doc, meta = NO_META, prompt, signal, pinned } = req;
+  const policyMode = loaded.policy.mode;
+  const rules = policyMode === 'disabled' ? [] : loaded.rules.filter((r) => r.stages.includes(stage) && r.rule.mode !== 'disabled');
+
+  const selections = new Map<string, Selection>();
+  const runs = new Map<string, Promise<ClassifierResult>>();
+  for (const r of rules) {
+    const selector = r.selectors[stage]!;
+    let sel = selections.get(selector.path);
+    if (!sel) selections.set(selector.path, (sel = selector.select(doc)));
+    for (const id of r.condition.classifiers) {
+      const key = `${id}\0${selector.path}`;
+      if (runs.has(key)) continue;
+      const pin = pinned?.[id];
+      runs.set(key, pin ? Promise.resolve({ id, scores: pin, explanation: 'pinned score', latencyMs: 0 }) : runClassifier(loaded.classifiers.get(id)!, { stage, text: sel.text, prompt }, signal));
+    }
+  }
+  const keys = [...runs.keys()];
+  const results = await Promise.all(runs.values());
+  const byKey = new Map(keys.map((k, i) => [k, results[i]]));
+
+  const { defaults } = loaded.policy;
+  const fired: { c: CompiledRule; match: RuleMatch; spans: Span[]; sel: Selection }[] = [];
+  const trace: RuleTrace[] = [];
+  for (const c of rules) {
+    const path = c.selectors[stage]!.path;
+    const sel = selections.get(path)!;
+    const ctx = { selection: sel, meta, results: new Map<string, ClassifierResult>(), trace: [] as ConditionTrace[], spans: [] as Span[] };
+    for (const id of c.condition.classifiers) ctx.results.set(id, byKey.get(`${id}\0${path}`)!);
+    const mode = policyMode === 'shadow' || c.rule.mode === 'shadow' ? 'shadow' : 'enforce';
+    const base = { id: c.rule.id, category: c.rule.category, severity: c.rule.severity, mode } as const;
+    try {
+      const matched = c.condition.test(ctx);
+      trace.push({ id: c.rule.id, matched, mode: c.rule.mode, select: path, conditions: ctx.trace });
+      if (!matched) continue;
+      const held = ctx.trace.filter((t) => t.result);
+      const first = c.rule.when && 'classifier' in c.rule.when ? c.rule.when : undefined;
+      const match: RuleMatch = {
+        ...base,
+        action: c.rule.action,
+        reason: held.map((t) => `${t.condition} (${JSON.stringify(t.value)})`).join('; ') || 'no condition held (negation)',
+        values: ctx.trace,
+        ...(first && { classifier: first.classifier, label: first.label, score: round(ctx.results.get(first.classifier)?.scores[first.label] ?? 0), threshold: first.threshold }),
+      };
+      fired.push({ c, match, spans: ctx.spans, sel });
+    } catch (e) {
+      if (!(e instanceof ClassifierFailed)) throw e;
+      const onError = c.rule.onError ?? defaults.onError;
+      trace.push({ id: c.rule.id, matched: onError !== 'allow', mode: c.rule.mode, select: path, conditions: ctx.trace, error: e.message });
+      if (onError === 'allow') continue;
+      fired.push({ c, match: { ...base, action: onError, reason: e.message, values: ctx.trace, onError: true }, spans: [], sel });
+    }
+  }
+
+  const rank = (f: (typeof fired)[number]) => ACTION_RANK[f.match.action];
+  fired.sort((a, b) => rank(b) - rank(a) || b.c.rule.priority - a.c.rule.priority || a.c.order - b.c.order);
+  const enforced = fired.filter((f) => f.match.mode === 'enforce');
+  const winner = enforced[0];
+  const action: Action = winner?.match.action ?? 'allow';
+  const decision: StageDecision = {
+    stage,
+    action,
+    matches: enforced.map((f) => f.match),
+    shadow: fired.filter((f) => f.match.mode === 'shadow').map((f) => f.match),
+    redactions: [],
+    rewrites: new Map(),
+    classifiers: results,
+    trace,
+  };
+  if (action === 'refuse') {
+    const r = winner.c.rule;
+    const text = winner.match.onError ? defaults.errorRefusal : (r.message ?? (r.category && defaults.messages[r.category]) ?? defaults.refusal);
+    decision.message = text.replaceAll('{rule}', r.id).replaceAll('{category}', r.category ?? '');
+    return decision;
+  }
+  for (const f of enforced) {
+    if (f.match.action === 'redact' && !f.match.onError) decision.redactions.push(...toRedactions(f.sel, f.spans, f.c.rule.replacement));
+    if (f.match.action === 'route' && !decision.route) decision.route = f.c.rule.route;
+  }
+  const byPointer = new Map<string, Redaction[]>();
+  for (const r of decision.redactions) byPointer.set(r.pointer, [...(byPointer.get(r.pointer) ?? []), r]);
+  for (const [pointer, list] of byPointer) {
+    const seg = [...selections.values()].flatMap((s) => s.segments).find((s) => s.pointer === pointer)!;
+    decision.rewrites.set(pointer, applyRedactions(seg.text, list));
+  }
+  return decision;
 }

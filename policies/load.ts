@@ -3,9 +3,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { classifierType, classifierTypeNames } from '../classifiers/registry.js';
-import type { Classifier } from '../classifiers/types.js';
+import type { Classifier, Stage } from '../classifiers/types.js';
 import { revisionOf } from './canonical.js';
-import { PolicySchema, type Policy } from './schema.js';
+import { compileCondition, type CompiledCondition } from './conditions.js';
+import { PolicySchema, type Policy, type Rule } from './schema.js';
+import { textSelector, type TextSelector } from './select.js';
 
 /** The policy pack that ships with the gateway. */
 export const DEFAULT_POLICY_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'policies', 'default');
@@ -26,12 +28,24 @@ export class PolicyError extends Error {
   }
 }
 
-/** A validated policy with its revision and its classifiers, ready for the engine. */
+/** A rule ready to run: its selector and its compiled condition. */
+export interface CompiledRule {
+  rule: Rule;
+  /** Position in the policy; the last tie-breaker. */
+  order: number;
+  stages: Stage[];
+  /** The text the rule reads at each of its stages. */
+  selectors: Partial<Record<Stage, TextSelector>>;
+  condition: CompiledCondition;
+}
+
+/** A validated policy with its revision, classifiers and compiled rules, ready for the engine. */
 export interface LoadedPolicy {
   policy: Policy;
   revision: string;
   source: string;
   classifiers: Map<string, Classifier>;
+  rules: CompiledRule[];
 }
 
 /** Formats a zod path as `rules[3].when.threshold`. */
@@ -48,66 +62,162 @@ export function policyFile(path: string): string {
   return statSync(abs, { throwIfNoEntry: false })?.isDirectory() ? join(abs, 'policy.json') : abs;
 }
 
-/**
- * Validates a parsed policy document: the schema, then the semantics (unique ids, classifier types and their
- * parameters, rule references, regexes). Throws a PolicyError listing every fault with its path.
- */
-export function compilePolicy(doc: unknown, source = '(inline)'): LoadedPolicy {
-  const parsed = PolicySchema.safeParse(doc);
-  if (!parsed.success) throw new PolicyError(source, zodIssues(parsed.error));
-  const policy = parsed.data;
-  const issues: PolicyIssue[] = [];
+/** Items of `base` replaced by items of `over` with the same id; new ones appended in order. */
+function mergeById<T extends { id: string }>(base: T[], over: T[]): T[] {
+  const out = [...base];
+  for (const item of over) {
+    const i = out.findIndex((b) => b.id === item.id);
+    if (i >= 0) out[i] = item;
+    else out.push(item);
+  }
+  return out;
+}
+
+/** The effective policy of a child that extends a parent. */
+function extend(parent: Policy, child: Policy): Policy {
+  return {
+    ...child,
+    extends: undefined,
+    defaults: { ...parent.defaults, ...child.defaults, messages: { ...parent.defaults.messages, ...child.defaults.messages } },
+    taxonomy: mergeById(parent.taxonomy, child.taxonomy),
+    classifiers: mergeById(parent.classifiers, child.classifiers),
+    rubrics: mergeById(parent.rubrics, child.rubrics),
+    rules: mergeById(parent.rules, child.rules),
+  };
+}
+
+/** Checks the semantics of an effective policy and builds its classifiers and compiled rules. */
+function build(policy: Policy, issues: PolicyIssue[], origin: (kind: string, i: number) => string) {
   const classifiers = new Map<string, Classifier>();
+  const categories = new Set(policy.taxonomy.map((c) => c.id));
+  policy.taxonomy.forEach((c, i) => {
+    if (c.parent && !categories.has(c.parent)) issues.push({ path: `${origin('taxonomy', i)}.parent`, message: `no category "${c.parent}" in the taxonomy` });
+  });
+  const seen = (kind: string, items: { id: string }[]) => {
+    const ids = new Set<string>();
+    items.forEach((x, i) => {
+      if (ids.has(x.id)) issues.push({ path: `${origin(kind, i)}.id`, message: `duplicate ${kind.replace(/s$/, '').replace('taxonomy', 'category')} id "${x.id}"` });
+      ids.add(x.id);
+    });
+  };
+  seen('taxonomy', policy.taxonomy);
+  seen('classifiers', policy.classifiers);
+  seen('rubrics', policy.rubrics);
+  seen('rules', policy.rules);
+  policy.rubrics.forEach((r, i) => {
+    const letters = r.options.map((o) => o.letter);
+    if (new Set(letters).size !== letters.length) issues.push({ path: `${origin('rubrics', i)}.options`, message: 'option letters must be unique' });
+  });
+  for (const [category] of Object.entries(policy.defaults.messages)) {
+    if (!categories.has(category)) issues.push({ path: `defaults.messages.${category}`, message: `no category "${category}" in the taxonomy` });
+  }
 
   policy.classifiers.forEach((decl, i) => {
-    if (classifiers.has(decl.id)) issues.push({ path: `classifiers[${i}].id`, message: `duplicate classifier id "${decl.id}"` });
     const type = classifierType(decl.type);
     if (!type) {
-      issues.push({ path: `classifiers[${i}].type`, message: `unknown classifier type "${decl.type}"; known: ${classifierTypeNames().join(', ')}` });
+      issues.push({ path: `${origin('classifiers', i)}.type`, message: `unknown classifier type "${decl.type}"; known: ${classifierTypeNames().join(', ')}` });
       return;
     }
     const params = type.params.safeParse(decl.params);
-    if (!params.success) {
-      issues.push(...zodIssues(params.error, ['classifiers', i, 'params']));
-      return;
-    }
+    if (!params.success) return void issues.push(...zodIssues(params.error, [origin('classifiers', i), 'params']));
     try {
       classifiers.set(decl.id, type.create({ id: decl.id, timeoutMs: decl.timeoutMs, params: params.data }));
     } catch (e) {
-      issues.push({ path: `classifiers[${i}]`, message: (e as Error).message });
+      issues.push({ path: origin('classifiers', i), message: (e as Error).message });
     }
   });
 
-  const ruleIds = new Set<string>();
+  const rules: CompiledRule[] = [];
   policy.rules.forEach((rule, i) => {
-    if (ruleIds.has(rule.id)) issues.push({ path: `rules[${i}].id`, message: `duplicate rule id "${rule.id}"` });
-    ruleIds.add(rule.id);
-    const c = classifiers.get(rule.when.classifier);
-    if (!policy.classifiers.some((d) => d.id === rule.when.classifier)) {
-      issues.push({ path: `rules[${i}].when.classifier`, message: `no classifier "${rule.when.classifier}" is declared` });
-    } else if (c && !c.labels.includes(rule.when.label)) {
-      issues.push({ path: `rules[${i}].when.label`, message: `classifier "${c.id}" has no label "${rule.when.label}"; it has: ${c.labels.join(', ')}` });
+    const at = origin('rules', i);
+    const stages: Stage[] = rule.stage === 'both' ? ['input', 'output'] : [rule.stage];
+    if (rule.category && !categories.has(rule.category)) issues.push({ path: `${at}.category`, message: `no category "${rule.category}" in the taxonomy` });
+    let selectors: CompiledRule['selectors'] | undefined;
+    let condition: CompiledCondition | undefined;
+    try {
+      if (rule.select !== undefined && stages.length > 1) throw new Error('a rule with a select names one stage (input or output), not both');
+      selectors = Object.fromEntries(stages.map((st) => [st, textSelector(rule.select, st)]));
+    } catch (e) {
+      issues.push({ path: `${at}.select`, message: (e as Error).message });
     }
+    try {
+      condition = compileCondition(rule.when, 'when');
+    } catch (e) {
+      const m = /^(when[^:]*): (.*)$/s.exec((e as Error).message);
+      issues.push({ path: `${at}.${m?.[1] ?? 'when'}`, message: m?.[2] ?? (e as Error).message });
+    }
+    for (const id of condition?.classifiers ?? []) {
+      const c = classifiers.get(id);
+      if (!policy.classifiers.some((d) => d.id === id)) issues.push({ path: `${at}.when`, message: `no classifier "${id}" is declared` });
+      else if (c && !hasLabels(rule.when, id, c.labels)) {
+        issues.push({ path: `${at}.when`, message: `classifier "${id}" has no such label; it has: ${c.labels.join(', ')}` });
+      }
+    }
+    if (selectors && condition) rules.push({ rule, order: i, stages, selectors, condition });
   });
-
-  if (issues.length) throw new PolicyError(source, issues);
-  return { policy, revision: revisionOf(doc), source, classifiers };
+  return { classifiers, rules };
 }
 
-/** Reads, parses and compiles a policy file or folder. */
-export function loadPolicy(path: string = DEFAULT_POLICY_PATH): LoadedPolicy {
-  const file = policyFile(path);
+/** True when every score condition on classifier `id` names one of its labels. */
+function hasLabels(when: unknown, id: string, labels: readonly string[]): boolean {
+  if (!when || typeof when !== 'object') return true;
+  const w = when as Record<string, unknown>;
+  if (w.classifier === id) return labels.includes(w.label as string);
+  return Object.values(w).every((v) => (Array.isArray(v) ? v.every((x) => hasLabels(x, id, labels)) : hasLabels(v, id, labels)));
+}
+
+/** Reads and parses one JSON file, as a PolicyError on failure. */
+function readJson(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new PolicyError(file, [{ path: '', message: `cannot read: ${(e as Error).message}` }]);
   }
-  let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new PolicyError(file, [{ path: '', message: `not valid JSON: ${(e as Error).message}` }]);
   }
-  return compilePolicy(doc, file);
+}
+
+/**
+ * Validates a parsed policy document — the schema, then the semantics (unique ids, taxonomy references,
+ * classifier types and parameters, JSONPath selectors, regexes, labels) — and compiles it. `resolveExtends`
+ * loads the documents this one extends. Throws a PolicyError listing every fault with its JSON path.
+ */
+export function compilePolicy(doc: unknown, source = '(inline)', resolveExtends?: (ref: string) => { doc: unknown; source: string }): LoadedPolicy {
+  const docs: unknown[] = [];
+  const chain: Policy[] = [];
+  let cur: { doc: unknown; source: string } | undefined = { doc, source };
+  while (cur) {
+    if (chain.length > 8) throw new PolicyError(source, [{ path: 'extends', message: 'more than 8 levels of extends (a cycle?)' }]);
+    const parsed = PolicySchema.safeParse(cur.doc);
+    if (!parsed.success) throw new PolicyError(cur.source, zodIssues(parsed.error));
+    docs.push(cur.doc);
+    chain.push(parsed.data);
+    const ref = parsed.data.extends;
+    if (ref === undefined) cur = undefined;
+    else if (!resolveExtends) throw new PolicyError(cur.source, [{ path: 'extends', message: 'extends needs a policy file on disk' }]);
+    else cur = resolveExtends(ref);
+  }
+  const policy = chain.reduceRight((parent, child) => extend(parent, child));
+  const issues: PolicyIssue[] = [];
+  // Paths point into the document the author wrote when nothing was inherited; else into the merged policy.
+  const origin = (kind: string, i: number) => `${kind}[${i}]`;
+  if (policy.classifiers.length === 0) issues.push({ path: 'classifiers', message: 'a policy declares at least one classifier (here or in what it extends)' });
+  const { classifiers, rules } = build(policy, issues, origin);
+  if (issues.length) throw new PolicyError(source, issues);
+  return { policy, revision: revisionOf(docs), source, classifiers, rules };
+}
+
+/** Reads, parses and compiles a policy file or folder, following `extends` relative to each file. */
+export function loadPolicy(path: string = DEFAULT_POLICY_PATH): LoadedPolicy {
+  const file = policyFile(path);
+  let from = file;
+  return compilePolicy(readJson(file), file, (ref) => {
+    const next = resolve(dirname(from), ref);
+    from = next;
+    return { doc: readJson(next), source: next };
+  });
 }

@@ -1,20 +1,24 @@
 import { z } from 'zod';
 
 /**
- * The policy language, version 1. A policy is JSON: classifiers to run, and rules that turn their scores into
- * one action per stage. The envelope is deliberately open to growth (taxonomy, rubrics, bindings, boolean
- * conditions); everything here keeps its meaning as the language grows.
+ * The policy language, `gateway/v1`. A policy declares a taxonomy, classifiers, RBRM rubrics and rules; the
+ * rules select text with JSONPath, test it with a boolean tree of conditions, and name an action.
+ * The published JSON Schema (`policies/policy.schema.json`) is generated from these definitions.
  */
 
-export const ActionSchema = z.enum(['allow', 'refuse', 'redact', 'flag']);
+export const ActionSchema = z.enum(['allow', 'refuse', 'redact', 'flag', 'route']);
 export const OnErrorSchema = z.enum(['refuse', 'flag', 'allow']);
+export const ModeSchema = z.enum(['enforce', 'shadow', 'disabled']);
+export const SeveritySchema = z.enum(['low', 'medium', 'high', 'critical']);
 
-const id = z
+export const IdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'expected an id of letters, digits, _ . : - (at most 64 characters)');
 
+const unit = z.number().min(0, 'expected a number between 0 and 1').max(1, 'expected a number between 0 and 1');
+
 export const ClassifierDeclSchema = z.strictObject({
-  id,
+  id: IdSchema,
   /** Which implementation: `rules` ships with the gateway; more types plug in through the registry. */
   type: z.string().min(1),
   /** Per-call timeout; past it the classifier counts as failed and rules apply their onError. */
@@ -23,60 +27,145 @@ export const ClassifierDeclSchema = z.strictObject({
   params: z.record(z.string(), z.unknown()).default({}),
 });
 
-/** A condition: this classifier's label scored at or above the threshold. */
-export const ScoreConditionSchema = z.strictObject({
-  classifier: id,
-  label: z.string().min(1),
-  threshold: z.number().min(0, 'expected a number between 0 and 1').max(1, 'expected a number between 0 and 1'),
+export const CategorySchema = z.strictObject({
+  id: IdSchema,
+  description: z.string().default(''),
+  parent: IdSchema.optional(),
 });
+
+export const RubricOptionSchema = z.strictObject({
+  letter: z.string().regex(/^[A-Z]$/, 'expected one capital letter'),
+  meaning: z.string().min(1),
+  /** Whether this answer is the one we want, for a safe prompt and for an unsafe one. */
+  desired: z.strictObject({ safe: z.boolean(), unsafe: z.boolean() }),
+  exemplars: z.array(z.string().min(1)).default([]),
+});
+
+export const RubricSchema = z.strictObject({
+  id: IdSchema,
+  description: z.string().default(''),
+  question: z.string().min(1),
+  options: z.array(RubricOptionSchema).min(2, 'a rubric has at least two options'),
+});
+
+/** classifier.label compared with a value; `threshold` alone means `>= threshold`. */
+export const ScoreConditionSchema = z.strictObject({
+  classifier: IdSchema,
+  label: z.string().min(1),
+  op: z.enum(['>=', '>', '<=', '<', '==']).default('>='),
+  threshold: unit,
+});
+
+/** A test on the selected text itself. */
+export const TextConditionSchema = z.strictObject({
+  text: z.union([
+    z.strictObject({ regex: z.string().min(1), flags: z.string().regex(/^[imsu]*$/, 'allowed regex flags are i, m, s and u').default('i') }),
+    z.strictObject({ contains: z.string().min(1), caseSensitive: z.boolean().default(false) }),
+    z.strictObject({ length: z.strictObject({ min: z.number().int().min(0).optional(), max: z.number().int().min(0).optional() }) }),
+  ]),
+});
+
+/** A test on request metadata: tenant, API key id, model, route, or a header (name required). */
+export const MetaConditionSchema = z
+  .strictObject({
+    meta: z.enum(['tenant', 'key', 'model', 'route', 'header']),
+    name: z.string().min(1).optional(),
+    equals: z.string().optional(),
+    in: z.array(z.string()).min(1).optional(),
+    regex: z.string().min(1).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const tests = [c.equals, c.in, c.regex].filter((x) => x !== undefined).length;
+    if (tests !== 1) ctx.addIssue({ code: 'custom', message: 'a meta condition needs exactly one of equals, in or regex' });
+    if (c.meta === 'header' && !c.name) ctx.addIssue({ code: 'custom', path: ['name'], message: 'a header condition names the header' });
+  });
+
+export type Condition =
+  | { all: Condition[] }
+  | { any: Condition[] }
+  | { not: Condition }
+  | z.infer<typeof ScoreConditionSchema>
+  | z.infer<typeof TextConditionSchema>
+  | z.infer<typeof MetaConditionSchema>;
+
+export const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
+  z.union([
+    z.strictObject({ all: z.array(ConditionSchema).min(1) }),
+    z.strictObject({ any: z.array(ConditionSchema).min(1) }),
+    z.strictObject({ not: ConditionSchema }),
+    ScoreConditionSchema,
+    TextConditionSchema,
+    MetaConditionSchema,
+  ]),
+) as z.ZodType<Condition>;
 
 export const RuleSchema = z
   .strictObject({
-    id,
+    id: IdSchema,
     description: z.string().default(''),
     stage: z.enum(['input', 'output', 'both']),
-    /** Higher runs first among rules of the same action. */
+    /** Higher wins among rules of the same action. */
     priority: z.number().int().default(0),
-    when: ScoreConditionSchema,
+    /**
+     * JSONPath over the request (input) or the response (output) naming the text the rule reads. Default:
+     * user and tool messages on input, the choices' content on output.
+     */
+    select: z.string().min(1).optional(),
+    when: ConditionSchema,
     action: ActionSchema,
-    /** For `refuse`: the assistant message the client receives. Default: the policy's refusal. */
+    /** The taxonomy category this rule enforces. */
+    category: IdSchema.optional(),
+    severity: SeveritySchema.default('medium'),
+    /** `shadow`: evaluated and recorded, never enforced. `disabled`: skipped. */
+    mode: ModeSchema.default('enforce'),
+    /** For `refuse`: the assistant message. `{category}` and `{rule}` are filled in. */
     message: z.string().min(1).optional(),
-    /** For `redact`: what replaces each matched span. `{label}` is replaced by the label. */
+    /** For `redact`: what replaces each matched span; `{label}` is filled in. */
     replacement: z.string().default('[REDACTED:{label}]'),
-    /** What to do when the rule's classifier fails. Default: the policy's defaults.onError. */
+    /** For `route`: the upstream model the request goes to instead. */
+    route: z.strictObject({ model: z.string().min(1) }).optional(),
+    /** When a classifier this rule reads fails. Default: the policy's defaults.onError. */
     onError: OnErrorSchema.optional(),
   })
   .superRefine((rule, ctx) => {
-    if (rule.action === 'allow' && rule.message) {
-      ctx.addIssue({ code: 'custom', path: ['message'], message: 'an allow rule has no message' });
-    }
+    if (rule.action === 'route' && !rule.route) ctx.addIssue({ code: 'custom', path: ['route'], message: 'a route rule names route.model' });
+    if (rule.action !== 'route' && rule.route) ctx.addIssue({ code: 'custom', path: ['route'], message: 'route is only for action "route"' });
+    if (rule.action === 'route' && rule.stage !== 'input') ctx.addIssue({ code: 'custom', path: ['stage'], message: 'a route rule runs on the input stage' });
+    if (rule.action === 'allow' && rule.message) ctx.addIssue({ code: 'custom', path: ['message'], message: 'an allow rule has no message' });
   });
 
 export const PolicySchema = z.strictObject({
+  $schema: z.string().optional(),
   apiVersion: z.literal('gateway/v1', { error: 'expected "gateway/v1"' }),
-  id,
+  id: IdSchema,
   description: z.string().default(''),
+  mode: ModeSchema.default('enforce'),
+  /** A policy file this one builds on, relative to this file. Items with the same id are replaced. */
+  extends: z.string().min(1).optional(),
   defaults: z
     .strictObject({
       onError: OnErrorSchema.default('refuse'),
       /** The refusal used when a rule gives no message. Brief, kind, and offering safe help. */
-      refusal: z
-        .string()
-        .min(1)
-        .default("I can't help with that one. If there's a related question I can help with, I'm happy to."),
+      refusal: z.string().min(1).default("I can't help with that one. If there's a related question I can help with, I'm happy to."),
       /** The refusal used when a check could not run (fail closed). */
-      errorRefusal: z
-        .string()
-        .min(1)
-        .default("I can't answer right now because a safety check couldn't run. Please try again in a moment."),
+      errorRefusal: z.string().min(1).default("I can't answer right now because a safety check couldn't run. Please try again in a moment."),
+      /** Refusals by taxonomy category, for refuse rules without their own message. */
+      messages: z.record(z.string(), z.string().min(1)).default({}),
     })
     .prefault({}),
-  classifiers: z.array(ClassifierDeclSchema).min(1, 'a policy declares at least one classifier'),
-  rules: z.array(RuleSchema),
+  taxonomy: z.array(CategorySchema).default([]),
+  classifiers: z.array(ClassifierDeclSchema).default([]),
+  rubrics: z.array(RubricSchema).default([]),
+  rules: z.array(RuleSchema).default([]),
 });
 
 export type Action = z.infer<typeof ActionSchema>;
 export type OnError = z.infer<typeof OnErrorSchema>;
+export type Mode = z.infer<typeof ModeSchema>;
 export type ClassifierDecl = z.infer<typeof ClassifierDeclSchema>;
+export type Rubric = z.infer<typeof RubricSchema>;
 export type Rule = z.infer<typeof RuleSchema>;
 export type Policy = z.infer<typeof PolicySchema>;
+export type ScoreCondition = z.infer<typeof ScoreConditionSchema>;
+export type TextCondition = z.infer<typeof TextConditionSchema>;
+export type MetaCondition = z.infer<typeof MetaConditionSchema>;

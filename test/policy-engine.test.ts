@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import request from 'supertest';
-import { applyRedactions, decide, evaluateStage } from '../policies/engine.js';
+import { applyRedactions, evaluateStage } from '../policies/engine.js';
+import type { LoadedPolicy } from '../policies/load.js';
 import { compilePolicy, loadPolicy, PolicyError } from '../policies/load.js';
 import { faultyPolicy } from './support/faulty-classifier.js';
 import { auth, chat, startTestGateway } from './support/harness.js';
@@ -17,49 +18,51 @@ const base = (rules: object[]) => ({
   rules,
 });
 const rule = (id: string, label: string, action: string, extra: object = {}) => ({ id, stage: 'input', when: { classifier: 'c', label, threshold: 0.5 }, action, ...extra });
-const result = (scores: Record<string, number>, error?: string) => [{ id: 'c', scores, explanation: '', latencyMs: 0, ...(error && { error }) }];
+const doc = { messages: [{ role: 'user', content: 'hello' }] };
+/** Decides with pinned scores for classifier c. */
+const decide = (p: LoadedPolicy, scores: Record<string, number>) => evaluateStage(p, { stage: 'input', doc, pinned: { c: scores } });
 
 describe('policy engine', () => {
-  it('takes the strongest action: refuse beats redact beats flag beats allow', () => {
+  it('takes the strongest action: refuse beats redact beats flag beats allow', async () => {
     const p = compilePolicy(base([rule('f', 'a', 'flag'), rule('r', 'b', 'refuse'), rule('x', 'a', 'redact')]));
-    const d = decide(p, 'input', result({ a: 1, b: 1 }));
+    const d = await decide(p, { a: 1, b: 1 });
     assert.equal(d.action, 'refuse');
     assert.deepEqual(d.matches.map((m) => m.id), ['r', 'x', 'f']);
-    assert.equal(decide(p, 'input', result({ a: 1, b: 0 })).action, 'redact');
+    assert.equal((await decide(p, { a: 1, b: 0 })).action, 'redact');
   });
 
-  it('breaks ties by priority, then by order in the policy', () => {
+  it('breaks ties by priority, then by order in the policy', async () => {
     const p = compilePolicy(base([rule('low', 'a', 'refuse', { message: 'low' }), rule('high', 'a', 'refuse', { priority: 5, message: 'high' }), rule('later', 'a', 'refuse', { priority: 5, message: 'later' })]));
-    const d = decide(p, 'input', result({ a: 1 }));
+    const d = await decide(p, { a: 1 });
     assert.deepEqual(d.matches.map((m) => m.id), ['high', 'later', 'low']);
     assert.equal(d.message, 'high');
   });
 
-  it('matches at the threshold, not below it', () => {
+  it('matches at the threshold, not below it', async () => {
     const p = compilePolicy(base([rule('r', 'a', 'refuse')]));
-    assert.equal(decide(p, 'input', result({ a: 0.5 })).action, 'refuse');
-    assert.equal(decide(p, 'input', result({ a: 0.49 })).action, 'allow');
+    assert.equal((await decide(p, { a: 0.5 })).action, 'refuse');
+    assert.equal((await decide(p, { a: 0.49 })).action, 'allow');
   });
 
-  it('fails closed when a classifier errors, unless the rule says otherwise', () => {
-    const closed = compilePolicy(base([rule('r', 'a', 'flag')]));
-    const d = decide(closed, 'input', result({}, 'boom'));
+  it('fails closed when a classifier errors, unless the rule says otherwise', async () => {
+    const closed = compilePolicy(faultyPolicy('throw'));
+    const d = await evaluateStage(closed, { stage: 'input', doc });
     assert.equal(d.action, 'refuse');
     assert.match(d.message!, /safety check couldn't run/);
-    assert.match(d.matches[0].reason, /failed: boom/);
-    const open = compilePolicy(base([rule('r', 'a', 'refuse', { onError: 'allow' })]));
-    assert.equal(decide(open, 'input', result({}, 'boom')).action, 'allow');
-    const flag = compilePolicy({ ...base([rule('r', 'a', 'refuse')]), defaults: { onError: 'flag' } });
-    assert.equal(decide(flag, 'input', result({}, 'boom')).action, 'flag');
+    assert.match(d.matches[0].reason, /failed: model exploded/);
+    const open = compilePolicy(faultyPolicy('throw', 'allow'));
+    assert.equal((await evaluateStage(open, { stage: 'input', doc })).action, 'allow');
+    const flag = compilePolicy({ ...faultyPolicy('throw'), defaults: { onError: 'flag' } });
+    assert.equal((await evaluateStage(flag, { stage: 'input', doc })).action, 'flag');
   });
 
   it('refuses on a classifier that throws, hangs past its timeout, or returns NaN', async () => {
     for (const mode of ['throw', 'hang', 'nan']) {
-      const d = await evaluateStage(compilePolicy(faultyPolicy(mode)), 'input', 'anything');
+      const d = await evaluateStage(compilePolicy(faultyPolicy(mode)), { stage: 'input', doc });
       assert.equal(d.action, 'refuse', mode);
       assert.ok(d.classifiers[0].error, mode);
     }
-    assert.equal((await evaluateStage(compilePolicy(faultyPolicy('ok')), 'input', 'x')).action, 'allow');
+    assert.equal((await evaluateStage(compilePolicy(faultyPolicy('ok')), { stage: 'input', doc })).action, 'allow');
   });
 
   it('replaces redacted spans, merging overlapping spans so that no part of either leaks', () => {
@@ -89,9 +92,9 @@ describe('policy loading', () => {
     ]);
     assert.match(issues(base([rule('r', 'a', 'explode')]))[0], /^rules\[0\]\.action: /);
     assert.deepEqual(issues(base([rule('r', 'a', 'refuse'), rule('r', 'b', 'flag')])), ['rules[1].id: duplicate rule id "r"']);
-    assert.deepEqual(issues(base([rule('r', 'zzz', 'refuse')])), ['rules[0].when.label: classifier "c" has no label "zzz"; it has: a, b']);
+    assert.deepEqual(issues(base([rule('r', 'zzz', 'refuse')])), ['rules[0].when: classifier "c" has no such label; it has: a, b']);
     assert.deepEqual(issues(base([{ ...rule('r', 'a', 'refuse'), when: { classifier: 'nope', label: 'a', threshold: 1 } }])), [
-      'rules[0].when.classifier: no classifier "nope" is declared',
+      'rules[0].when: no classifier "nope" is declared',
     ]);
     assert.match(issues({ ...base([]), classifiers: [{ id: 'c', type: 'magic' }] })[0], /^classifiers\[0\]\.type: unknown classifier type "magic"/);
     assert.match(issues({ ...base([]), classifiers: [{ id: 'c', type: 'rules', params: { patterns: [{ label: 'a', regex: '(' }] } }] })[0], /^classifiers\[0\]: params\.patterns\[0\]\.regex/);

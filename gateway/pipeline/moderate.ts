@@ -1,7 +1,7 @@
 import type { Action } from '../../audit/types.js';
 import { evaluateStage, type StageDecision } from '../../policies/engine.js';
 import { strongest, type Pipeline, type RequestContext } from './pipeline.js';
-import { joinSegments } from './text.js';
+import { joinSegments } from '../../policies/select.js';
 
 export interface ModerationResult {
   flagged: boolean;
@@ -26,7 +26,11 @@ function toResult(d: StageDecision): ModerationResult {
   const scores: Record<string, number> = {};
   for (const c of d.classifiers) for (const [label, v] of Object.entries(c.scores)) scores[label] = Math.max(scores[label] ?? 0, v);
   const categories = Object.fromEntries(Object.keys(scores).map((l) => [l, false]));
-  for (const m of d.matches) if (!m.onError && m.action !== 'allow') categories[m.label] = true;
+  for (const m of d.matches) {
+    if (m.onError || m.action === 'allow') continue;
+    if (m.label) categories[m.label] = true;
+    if (m.category) categories[m.category] = true;
+  }
   return {
     flagged: d.action !== 'allow',
     categories,
@@ -50,16 +54,22 @@ function toResult(d: StageDecision): ModerationResult {
  * record covers the whole request; its input stage merges the per-input decisions (strongest action wins).
  */
 export async function moderate(pipeline: Pipeline, inputs: string[], ctx: RequestContext, signal: AbortSignal): Promise<ModerationResponse> {
-  const joined = joinSegments(inputs.map((text, i) => ({ path: `input[${i}]`, text })));
+  const joined = joinSegments(inputs.map((text, i) => ({ pointer: `/input/${i}`, text })));
   const trace = pipeline.trace(ctx, null, joined.text);
   const t = performance.now();
-  const decisions = await Promise.all(inputs.map((text) => evaluateStage(trace.policy, 'input', text, { signal })));
+  // Each input is read as a one-message chat request, so rules select it as they would a user's message.
+  const decisions = await Promise.all(
+    inputs.map((text) => evaluateStage(trace.policy, { stage: 'input', doc: { messages: [{ role: 'user', content: text }] }, meta: trace.meta, signal })),
+  );
   // One stage record for the request: spans move to their input's offset in the joined text.
   const merged: StageDecision = {
     stage: 'input',
     action: decisions.reduce<Action>((a, d) => strongest(a, d.action), 'allow'),
     matches: decisions.flatMap((d) => d.matches),
+    shadow: decisions.flatMap((d) => d.shadow),
     redactions: [],
+    rewrites: new Map(),
+    trace: decisions.flatMap((d) => d.trace),
     classifiers: decisions.flatMap((d, i) =>
       d.classifiers.map((c) => ({ ...c, spans: c.spans?.map((s) => ({ ...s, start: s.start + joined.segments[i].start, end: s.end + joined.segments[i].start })) })),
     ),

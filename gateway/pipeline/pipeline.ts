@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Action, AuditSink, ContentMode, DecisionRecord } from '../../audit/types.js';
 import { GeneratorError, type ChatCompletion, type ChatRequest, type Generator } from '../../generator/types.js';
-import { ACTION_RANK, applyRedactions, evaluateStage, type StageDecision } from '../../policies/engine.js';
+import { ACTION_RANK, evaluateStage, type RequestMeta, type StageDecision } from '../../policies/engine.js';
+import { DEFAULT_INPUT_SELECT, replaceAt, textSelector } from '../../policies/select.js';
 import type { LoadedPolicy } from '../../policies/load.js';
 import { GatewayError } from './errors.js';
 import { recordContent, round, stageRecord } from './record.js';
 import { refusalCompletion } from './refusal.js';
 import type { StreamOptions } from './stream-options.js';
-import { inputSegments, joinSegments, redactSegments, rewriteRequest } from './text.js';
 
 /** Who is asking, and by which route. Built by the edge; the pipeline never sees HTTP objects. */
 export interface RequestContext {
@@ -17,7 +17,14 @@ export interface RequestContext {
   route: string;
   /** performance.now() when the request arrived. */
   started: number;
+  /** Request headers rules may test (lower-cased; credentials removed by the edge). */
+  headers?: Record<string, string>;
 }
+
+const defaultInput = textSelector(DEFAULT_INPUT_SELECT, 'input');
+
+/** The prompt as content modes store it and as output classifiers read it: the default input selection. */
+export const promptText = (request: ChatRequest) => defaultInput.select(request).text;
 
 /** Hooks for metrics; the pipeline calls them and knows nothing of Prometheus. */
 export interface PipelineObserver {
@@ -61,9 +68,14 @@ export class Trace {
     this.policy = deps.policy();
   }
 
-  async inputStage(text: string, signal: AbortSignal): Promise<StageDecision> {
+  /** Request metadata the policy's rules can test. */
+  get meta(): RequestMeta {
+    return { tenant: this.ctx.tenant, key: this.ctx.keyId, model: this.request?.model ?? null, route: this.ctx.route, headers: this.ctx.headers ?? {} };
+  }
+
+  async inputStage(doc: unknown, signal: AbortSignal): Promise<StageDecision> {
     const t = performance.now();
-    return this.setInput(await evaluateStage(this.policy, 'input', text, { signal }), t);
+    return this.setInput(await evaluateStage(this.policy, { stage: 'input', doc, meta: this.meta, signal }), t);
   }
 
   /** Records an input decision made elsewhere (the moderation route), with its metrics. */
@@ -72,9 +84,11 @@ export class Trace {
     return decision;
   }
 
-  async outputStage(text: string, signal: AbortSignal): Promise<StageDecision> {
+  /** The output stage over a response document, or over streamed text (read as one choice's content). */
+  async outputStage(output: string | object, signal: AbortSignal): Promise<StageDecision> {
     const t = performance.now();
-    const decision = await evaluateStage(this.policy, 'output', text, { prompt: this.promptText, signal });
+    const doc = typeof output === 'string' ? { choices: [{ index: 0, message: { role: 'assistant', content: output } }] } : output;
+    const decision = await evaluateStage(this.policy, { stage: 'output', doc, meta: this.meta, prompt: this.promptText, signal });
     // A stream checks its output window by window: the record keeps the strongest decision (the later one on a
     // tie) and the summed time.
     const prev = this.output?.decision;
@@ -197,14 +211,11 @@ export class Pipeline {
    * (with redactions applied).
    */
   async admit(request: ChatRequest, ctx: RequestContext, signal: AbortSignal) {
-    const { text, segments } = inputSegments(request);
-    const trace = this.trace(ctx, request, text);
-    const decision = await trace.inputStage(text, signal);
+    const trace = this.trace(ctx, request, promptText(request));
+    const decision = await trace.inputStage(request, signal);
     if (decision.action === 'refuse') return { trace, refusal: decision.message!, upstream: request };
-    const upstream =
-      decision.action === 'redact'
-        ? rewriteRequest(request, redactSegments(segments, decision.redactions, applyRedactions))
-        : request;
+    let upstream = decision.rewrites.size ? replaceAt(request, decision.rewrites) : request;
+    if (decision.route) upstream = { ...upstream, model: decision.route.model };
     return { trace, refusal: undefined, upstream };
   }
 
@@ -227,28 +238,14 @@ export class Pipeline {
     trace.generatorMs = performance.now() - t;
     this.deps.observer?.stage('generator', trace.generatorMs);
 
-    const parts = completion.choices.map((c, i) => ({
-      path: `choices[${i}].message.content`,
-      text: typeof c.message?.content === 'string' ? c.message.content : '',
-    }));
-    const { text, segments } = joinSegments(parts);
-    const out = await trace.outputStage(text, signal);
+    const out = await trace.outputStage(completion, signal);
     const action = strongest(trace.input!.decision.action, out.action);
     if (out.action === 'refuse') {
       completion = { ...refusalCompletion(completion.id, completion.model, out.message!), usage: completion.usage };
       await trace.finish('refuse', 200, out.message);
       return { completion, action };
     }
-    if (out.action === 'redact') {
-      const replaced = redactSegments(segments, out.redactions, applyRedactions);
-      completion = {
-        ...completion,
-        choices: completion.choices.map((c, i) => {
-          const t2 = replaced.get(`choices[${i}].message.content`);
-          return t2 === undefined ? c : { ...c, message: { ...c.message, content: t2 } };
-        }),
-      };
-    }
+    if (out.rewrites.size) completion = replaceAt(completion, out.rewrites);
     await trace.finish(action, 200, completion.choices.map((c) => c.message?.content ?? '').join('\n\n'));
     return { completion, action };
   }

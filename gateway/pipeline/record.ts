@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { ClassifierRecord, ContentMode, DecisionRecord, StageRecord } from '../../audit/types.js';
+import type { ClassifierRecord, ContentMode, DecisionRecord, RuleMatch as RecordRuleMatch, StageRecord } from '../../audit/types.js';
 import type { Classifier } from '../../classifiers/types.js';
-import { applyRedactions, type StageDecision } from '../../policies/engine.js';
+import { applyRedactions, type RuleMatch, type StageDecision } from '../../policies/engine.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -10,7 +10,9 @@ export function stageRecord(d: StageDecision, latencyMs: number, classifiers: Ma
   return {
     action: d.action,
     latencyMs: round(latencyMs),
-    rules: d.matches.map(({ onError: _, ...m }) => m),
+    rules: d.matches.map(toRecordMatch),
+    ...(d.shadow.length && { shadow_rules: d.shadow.map(toRecordMatch) }),
+    ...(d.route && { route: d.route }),
     classifiers: d.classifiers.map(
       (c): ClassifierRecord => ({
         id: c.id,
@@ -24,6 +26,9 @@ export function stageRecord(d: StageDecision, latencyMs: number, classifiers: Ma
     ),
   };
 }
+
+/** A rule match as the record stores it. */
+const toRecordMatch = ({ onError, mode: _mode, ...m }: RuleMatch): RecordRuleMatch => ({ ...m, ...(onError && { on_error: true }) });
 
 export const round = (n: number) => Math.round(n * 1000) / 1000;
 

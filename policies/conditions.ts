@@ -1,0 +1,153 @@
+import type { ClassifierResult, Span } from '../classifiers/types.js';
+import type { Condition, MetaCondition, ScoreCondition, TextCondition } from './schema.js';
+import type { Selection } from './select.js';
+
+/** Request metadata a rule can test. Headers are lower-cased; credentials are never included. */
+export interface RequestMeta {
+  tenant: string | null;
+  key: string | null;
+  model: string | null;
+  route: string;
+  headers: Record<string, string>;
+}
+
+/** One condition's outcome, for the decision trace. */
+export interface ConditionTrace {
+  condition: string;
+  value: unknown;
+  result: boolean;
+}
+
+export interface EvalContext {
+  selection: Selection;
+  meta: RequestMeta;
+  /** Results of the classifiers on this rule's selection, by classifier id. */
+  results: Map<string, ClassifierResult>;
+  trace: ConditionTrace[];
+  /** Spans that made conditions hold, for redaction. */
+  spans: Span[];
+}
+
+/** Thrown while evaluating a condition whose classifier failed; the rule then takes its onError action. */
+export class ClassifierFailed extends Error {
+  constructor(readonly classifier: string, reason: string) {
+    super(`classifier ${classifier} failed: ${reason}`);
+  }
+}
+
+export interface CompiledCondition {
+  /** Classifier ids the condition reads. */
+  classifiers: Set<string>;
+  test(ctx: EvalContext): boolean;
+}
+
+const round = (n: number) => Math.round(n * 1e4) / 1e4;
+
+const compare = (op: ScoreCondition['op'], a: number, b: number) =>
+  op === '>=' ? a >= b : op === '>' ? a > b : op === '<=' ? a <= b : op === '<' ? a < b : a === b;
+
+function score(c: ScoreCondition): CompiledCondition {
+  const name = `${c.classifier}.${c.label} ${c.op} ${c.threshold}`;
+  return {
+    classifiers: new Set([c.classifier]),
+    test(ctx) {
+      const r = ctx.results.get(c.classifier);
+      if (!r || r.error !== undefined) throw new ClassifierFailed(c.classifier, r?.error ?? 'did not run');
+      const v = r.scores[c.label] ?? 0;
+      const result = compare(c.op, v, c.threshold);
+      ctx.trace.push({ condition: name, value: round(v), result });
+      if (result) for (const s of r.spans ?? []) if (s.label === c.label) ctx.spans.push(s);
+      return result;
+    },
+  };
+}
+
+function text(c: TextCondition): CompiledCondition {
+  const t = c.text;
+  if ('regex' in t) {
+    const re = new RegExp(t.regex, `${t.flags}g`);
+    return {
+      classifiers: new Set(),
+      test(ctx) {
+        re.lastIndex = 0;
+        const spans = [...ctx.selection.text.matchAll(re)].filter((m) => m[0].length > 0).map((m) => ({ label: 'text', start: m.index, end: m.index + m[0].length }));
+        ctx.trace.push({ condition: `text matches /${t.regex}/${t.flags}`, value: spans.length, result: spans.length > 0 });
+        ctx.spans.push(...spans);
+        return spans.length > 0;
+      },
+    };
+  }
+  if ('contains' in t) {
+    const needle = t.caseSensitive ? t.contains : t.contains.toLowerCase();
+    return {
+      classifiers: new Set(),
+      test(ctx) {
+        const hay = t.caseSensitive ? ctx.selection.text : ctx.selection.text.toLowerCase();
+        const at = hay.indexOf(needle);
+        ctx.trace.push({ condition: `text contains ${JSON.stringify(t.contains)}`, value: at >= 0, result: at >= 0 });
+        if (at >= 0) ctx.spans.push({ label: 'text', start: at, end: at + needle.length });
+        return at >= 0;
+      },
+    };
+  }
+  const { min = 0, max = Infinity } = t.length;
+  return {
+    classifiers: new Set(),
+    test(ctx) {
+      const n = ctx.selection.text.length;
+      const result = n >= min && n <= max;
+      ctx.trace.push({ condition: `text length in [${min}, ${max}]`, value: n, result });
+      return result;
+    },
+  };
+}
+
+function meta(c: MetaCondition): CompiledCondition {
+  const re = c.regex === undefined ? undefined : new RegExp(c.regex);
+  const label = c.meta === 'header' ? `header ${c.name}` : c.meta;
+  return {
+    classifiers: new Set(),
+    test(ctx) {
+      const v = c.meta === 'header' ? (ctx.meta.headers[c.name!.toLowerCase()] ?? null) : ctx.meta[c.meta];
+      const result = v !== null && (c.equals !== undefined ? v === c.equals : c.in !== undefined ? c.in.includes(v) : re!.test(v));
+      ctx.trace.push({ condition: `${label} ${c.equals !== undefined ? `== ${c.equals}` : c.in !== undefined ? `in [${c.in.join(', ')}]` : `matches /${c.regex}/`}`, value: v, result });
+      return result;
+    },
+  };
+}
+
+/**
+ * Compiles a condition tree. Every branch is evaluated (no short-circuit), so the trace is complete and a
+ * failed classifier anywhere in the tree sends the rule to its onError action.
+ * Throws with the path of a regex that does not compile.
+ */
+export function compileCondition(c: Condition, path = 'when'): CompiledCondition {
+  const join = (parts: CompiledCondition[]) => new Set(parts.flatMap((p) => [...p.classifiers]));
+  if ('all' in c) {
+    const parts = c.all.map((x, i) => compileCondition(x, `${path}.all[${i}]`));
+    return { classifiers: join(parts), test: (ctx) => parts.map((p) => p.test(ctx)).every(Boolean) };
+  }
+  if ('any' in c) {
+    const parts = c.any.map((x, i) => compileCondition(x, `${path}.any[${i}]`));
+    return { classifiers: join(parts), test: (ctx) => parts.map((p) => p.test(ctx)).some(Boolean) };
+  }
+  if ('not' in c) {
+    const inner = compileCondition(c.not, `${path}.not`);
+    return {
+      classifiers: inner.classifiers,
+      test(ctx) {
+        const spans = ctx.spans.length;
+        const result = !inner.test(ctx);
+        ctx.spans.length = spans; // spans under a negation explain nothing to redact
+        return result;
+      },
+    };
+  }
+  try {
+    if ('classifier' in c) return score(c);
+    if ('text' in c) return text(c);
+    return meta(c);
+  } catch (e) {
+    throw new Error(`${path}${'text' in c ? '.text.regex' : '.regex'}: ${(e as Error).message}`);
+  }
+}
