@@ -7,7 +7,7 @@ import { sign, verify, type KeyObject } from 'node:crypto';
 import { open, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, GENESIS_HASH, sha256Hex } from './canonical.js';
-import { CHECKPOINTS_FILE, readLines } from './segments.js';
+import { CHECKPOINTS_FILE, readLines, syncDir } from './segments.js';
 import type { Checkpoint } from './types.js';
 import type { SigningKey } from './keys.js';
 
@@ -121,13 +121,21 @@ export async function truncateCheckpoints(dir: string, offset: number): Promise<
   await truncate(join(dir, CHECKPOINTS_FILE), offset);
 }
 
-/** Appends one checkpoint and fsyncs it. */
+/**
+ * Appends one checkpoint and fsyncs it. On a failed write the file is cut back to its previous length, so a
+ * retry does not land after a torn line.
+ */
 export async function appendCheckpoint(dir: string, cp: Checkpoint): Promise<void> {
   const fh = await open(join(dir, CHECKPOINTS_FILE), 'a', 0o644);
+  const before = (await fh.stat()).size;
   try {
     await fh.write(`${canonicalJson(cp)}\n`);
     await fh.datasync();
+  } catch (err) {
+    await fh.truncate(before).catch(() => undefined);
+    throw err;
   } finally {
     await fh.close();
   }
+  if (before === 0) await syncDir(dir);
 }
