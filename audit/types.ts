@@ -47,6 +47,13 @@ export interface StageRecord {
   latencyMs: number;
 }
 
+export interface ShadowRecord {
+  policy: { id: string; revision: string };
+  /** The action the shadow policy would have taken. Never enforced. */
+  action: Action;
+  stages: { input?: StageRecord; output?: StageRecord };
+}
+
 export interface DecisionRecord {
   /** Also returned to the client in `x-gateway-decision-id`. */
   decision_id: string;
@@ -66,6 +73,8 @@ export interface DecisionRecord {
   stages: { input?: StageRecord; output?: StageRecord };
   latency_ms: { total: number; input?: number; generator?: number; output?: number };
   content: { mode: ContentMode; prompt?: unknown; output?: unknown };
+  /** A candidate policy run beside the enforced one on the same traffic: what it would have decided. */
+  shadow?: ShadowRecord;
   /** Set when the request failed (upstream error, client abort). */
   error?: { type: string; message: string };
 }
