@@ -9,6 +9,7 @@ import { hashAndSerialise } from './canonical.js';
 import { appendCheckpoint, signCheckpoint } from './checkpoints.js';
 import { parseAuditConfig, type AuditConfig, type AuditConfigInput } from './config.js';
 import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
+import { lockDir, type DirLock } from './lock.js';
 import { createMasker, type Masked } from './mask.js';
 import { recoverTail, type TornLineRepair } from './recovery.js';
 import { deleteSegments, planRetention } from './retention.js';
@@ -20,6 +21,7 @@ import type { AuditSink, Checkpoint, DecisionRecord, RepairMarker, RetentionMark
 export type AuditEvent =
   | { type: 'key-generated'; fingerprint: string; publicKeyFile: string; publicPem: string }
   | { type: 'key-warning'; message: string }
+  | { type: 'lock-taken-over'; pid: number; hostname: string }
   | { type: 'repaired'; repair: TornLineRepair }
   | { type: 'checkpoint'; checkpoint: Checkpoint }
   | { type: 'retention'; first_seq: number; last_seq: number; segments: string[] }
@@ -63,6 +65,7 @@ export class ChainLog implements AuditSink {
   private closed = false;
   private readonly mask: ReturnType<typeof createMasker>;
   private writer!: SegmentWriter;
+  private lock!: DirLock;
 
   private constructor(
     private readonly config: AuditConfig & { keyFile: string },
@@ -84,6 +87,17 @@ export class ChainLog implements AuditSink {
     const { onEvent = () => {}, ...input } = options;
     const config = parseAuditConfig(input);
     await mkdir(config.dir, { recursive: true, mode: 0o750 });
+    const lock = await lockDir(config.dir);
+    try {
+      return await ChainLog.start(config, lock, onEvent);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  private static async start(config: AuditConfig & { keyFile: string }, lock: DirLock, onEvent: (e: AuditEvent) => void): Promise<ChainLog> {
+    if (lock.takenOver) onEvent({ type: 'lock-taken-over', ...lock.takenOver });
     const key = await loadOrCreateSigningKey(config.keyFile);
     if (key.generated) onEvent({ type: 'key-generated', fingerprint: key.fingerprint, publicKeyFile: key.publicKeyFile, publicPem: key.publicPem });
     if (key.warning) onEvent({ type: 'key-warning', message: key.warning });
@@ -95,6 +109,7 @@ export class ChainLog implements AuditSink {
       key: { fingerprint: key.fingerprint, publicKeyFile: key.publicKeyFile, generated: key.generated },
     };
     const log = new ChainLog(config, key, state.head, state.lastCheckpoint, startup, onEvent);
+    log.lock = lock;
     log.writer = await SegmentWriter.open(
       { ...config, dir: config.dir, onRotate: () => log.scheduleRetention() },
       state.current,
@@ -127,6 +142,9 @@ export class ChainLog implements AuditSink {
       masked = this.mask(record);
     } catch (err) {
       return Promise.reject(new Error('audit record is not plain JSON data', { cause: err }));
+    }
+    if (typeof masked.value !== 'object' || masked.value === null || Array.isArray(masked.value)) {
+      return Promise.reject(new TypeError('audit record must be an object'));
     }
     // The masked value is our own copy: add the stored fields in place (spreading a large object costs more
     // than serialising it).
@@ -228,5 +246,6 @@ export class ChainLog implements AuditSink {
     await this.writer.drain();
     await this.checkpoint();
     await this.writer.close();
+    await this.lock.release();
   }
 }

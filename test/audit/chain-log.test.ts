@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ChainLog, type AuditEvent } from '../../audit/chain-log.js';
@@ -177,6 +178,30 @@ describe('ChainLog', () => {
     assert.equal(b.startup.key.generated, false);
     assert.equal(b.startup.key.fingerprint, a.startup.key.fingerprint);
     await b.close();
+  });
+
+  it('allows one writer per directory', async (t) => {
+    const dir = await tempDir(t);
+    const a = await ChainLog.open({ dir });
+    await assert.rejects(ChainLog.open({ dir }), /already open in this process/);
+    await a.close();
+    await writeFile(join(dir, 'LOCK'), JSON.stringify({ pid: 1, hostname: hostname() }));
+    await assert.rejects(ChainLog.open({ dir }), /held by process 1 on this host/);
+  });
+
+  it('takes over a lock left by a dead process and says so', async (t) => {
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'LOCK'), JSON.stringify({ pid: 2 ** 22 + 12345, hostname: hostname() }));
+    const events: AuditEvent[] = [];
+    const log = await ChainLog.open({ dir, onEvent: (e) => events.push(e) });
+    assert.ok(events.some((e) => e.type === 'lock-taken-over'));
+    await log.close();
+  });
+
+  it('rejects a record that is not an object without throwing synchronously', async (t) => {
+    const log = await ChainLog.open({ dir: await tempDir(t) });
+    await assert.rejects(log.append(null as unknown as ReturnType<typeof decision>), /must be an object/);
+    await log.close();
   });
 
   it('rejects appends after close', async (t) => {
