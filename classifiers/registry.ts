@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { hfSequenceType } from './hf/index.js';
 import { RulesClassifier, RulesParamsSchema } from './rules.js';
 import type { Classifier } from './types.js';
 
@@ -28,3 +29,5 @@ registerClassifierType('rules', {
   params: RulesParamsSchema,
   create: ({ id, timeoutMs, params }) => new RulesClassifier(id, params, timeoutMs),
 });
+
+registerClassifierType('hf-sequence', hfSequenceType);
