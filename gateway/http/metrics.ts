@@ -32,6 +32,20 @@ export function createMetrics() {
     buckets,
     registers: [registry],
   });
+  const ttft = new client.Histogram({
+    name: 'gateway_stream_ttft_seconds',
+    help: 'Streams: time from the request to the first content chunk sent to the client, by moderation mode',
+    labelNames: ['mode'] as const,
+    buckets,
+    registers: [registry],
+  });
+  const gap = new client.Histogram({
+    name: 'gateway_stream_chunk_gap_seconds',
+    help: 'Streams: time between consecutive content chunks sent to the client, by moderation mode',
+    labelNames: ['mode'] as const,
+    buckets,
+    registers: [registry],
+  });
   // Label children are looked up once and kept, so the hot path does not hash label sets on every observation.
   const memo = <T>(make: (key: string) => T) => {
     const cache = new Map<string, T>();
@@ -50,7 +64,10 @@ export function createMetrics() {
     const [route, decision] = k.split('\0');
     return requests.labels({ route, decision });
   });
+  const ttftChild = memo((m) => ttft.labels({ mode: m }));
+  const gapChild = memo((m) => gap.labels({ mode: m }));
   const observer: PipelineObserver = {
+    stream: (mode, metric, ms) => (metric === 'ttft' ? ttftChild : gapChild)(mode).observe(ms / 1000),
     stage: (s, ms) => stageChild(s).observe(ms / 1000),
     classifier: (id, ms, failed) => classifierChild(`${id}\0${failed ? 'error' : 'ok'}`).observe(ms / 1000),
     decision: (route, action) => requestChild(`${route}\0${action}`).inc(),

@@ -15,39 +15,51 @@ export function rebuild(held: ChatCompletionChunk[], text: string): ChatCompleti
 }
 
 /**
- * `buffer` mode: chunks are held until the held text fills a window, then the window is checked with the last
- * `overlapChars` of released text as context and released only if it passes (redacted if a rule redacts).
- * Work is linear: each character is checked once as new text and at most once as context, plus the one final
- * check over the whole answer. No unchecked text reaches the client.
+ * `buffer` mode: chunks are held until `windowChars` of new text have arrived; the held text is then checked and
+ * released if it passes — all but its last `overlapChars`, which stay held as the next window's context. So a
+ * violation up to `overlapChars` long is always checked whole before any of it reaches the client, even when it
+ * straddles two windows. After a redaction the whole window is released (redacted) and the next window takes its
+ * context from the released text instead. Work is linear: each character is checked at most twice, plus the one
+ * final check over the whole answer. No unchecked text reaches the client.
  */
 export async function* bufferMode(run: StreamRun, out: Emitted): AsyncGenerator<ChatCompletionChunk, void> {
   const { windowChars, overlapChars, finalCheck } = run.options;
   let held: ChatCompletionChunk[] = [];
+  let lengths: number[] = [];
   let heldText = '';
+  /** Characters at the start of heldText that were checked already and held back as context. */
+  let carried = 0;
 
   /** Checks the held text; returns the chunks to release, or the refusal to cut the stream with. */
   const check = async (final: boolean): Promise<ChatCompletionChunk[] | string> => {
-    const context = final && finalCheck ? out.text : overlapChars ? out.text.slice(-overlapChars) : '';
+    const context = final && finalCheck ? out.text : carried || !overlapChars ? '' : out.text.slice(-overlapChars);
     const d = await run.trace.outputStage(context + heldText, run.signal);
     if (d.action === 'refuse') return d.message!;
     out.action = strongest(out.action, d.action);
-    let release = held;
-    if (d.action === 'redact') {
-      // Spans in the context were released already; only the held text can still change.
-      const mine = d.redactions
-        .filter((r) => r.end > context.length)
-        .map((r) => ({ ...r, start: Math.max(0, r.start - context.length), end: r.end - context.length }));
-      if (mine.length) release = rebuild(held, applyRedactions(heldText, mine));
+    // Spans in the context were released already; only the held text can still change.
+    const mine =
+      d.action === 'redact'
+        ? d.redactions.filter((r) => r.end > context.length).map((r) => ({ ...r, start: Math.max(0, r.start - context.length), end: r.end - context.length }))
+        : [];
+    let keep = 0;
+    if (!final && !mine.length) {
+      // Hold back whole chunks covering at least the last overlapChars.
+      for (let kept = 0; keep < held.length && kept < overlapChars; keep++) kept += lengths[held.length - 1 - keep];
     }
-    held = [];
-    heldText = '';
+    const release = mine.length ? rebuild(held, applyRedactions(heldText, mine)) : held.slice(0, held.length - keep);
+    held = held.slice(held.length - keep);
+    lengths = lengths.slice(lengths.length - keep);
+    heldText = keep ? heldText.slice(heldText.length - lengths.reduce((a, b) => a + b, 0)) : '';
+    carried = heldText.length;
     return release;
   };
 
   for (let next = run.first; !next.done; next = await run.upstream.next()) {
+    const text = contentOf(next.value);
     held.push(next.value);
-    heldText += contentOf(next.value);
-    if (heldText.length < windowChars) continue;
+    lengths.push(text.length);
+    heldText += text;
+    if (heldText.length - carried < windowChars) continue;
     const release = await check(false);
     if (typeof release === 'string') {
       yield out.cut(release);

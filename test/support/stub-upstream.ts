@@ -18,6 +18,18 @@ export interface StubOptions {
   slowMs?: number;
   /** Characters per SSE chunk. */
   chunkChars?: number;
+  /** Scripted deltas: the exact content pieces to stream (overrides `reply` + `chunkChars` for streams). */
+  pieces?: (lastUser: string) => string[];
+  /** Scripted timing: the wait before piece `i`, in ms (overrides `chunkDelayMs`). */
+  delayMs?: (i: number) => number;
+  /** Send a usage chunk (`choices: []`) after the finish chunk; also sent when the request asks for it. */
+  usage?: boolean;
+  /** Send an SSE comment (`: keep-alive`) before every piece. */
+  keepAlive?: boolean;
+  /** Split each event's JSON over several `data:` lines. */
+  multiLineData?: boolean;
+  /** Leave out the opening role chunk. */
+  noRole?: boolean;
 }
 
 export interface StubRequest {
@@ -32,6 +44,8 @@ export interface StubUpstream {
   requests: StubRequest[];
   /** Streams whose client went away before the end. */
   aborted: number;
+  /** Streams sent to the end. */
+  completed: number;
   close(): Promise<void>;
 }
 
@@ -46,7 +60,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUpstream> {
   const { chunkDelayMs = 0, slowMs = 2000, chunkChars = 8 } = opts;
   const requests: StubRequest[] = [];
-  const state = { aborted: 0 };
+  const state = { aborted: 0, completed: 0 };
   let n = 0;
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -99,13 +113,22 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
         state.aborted++;
       }
     });
+    const event = (data: object) => {
+      const json = JSON.stringify(data);
+      if (!opts.multiLineData) return res.write(`data: ${json}\n\n`);
+      const cut = json.indexOf(',"choices"');
+      return res.write(`data: ${json.slice(0, cut + 1)}\ndata: ${json.slice(cut + 1)}\n\n`);
+    };
     const send = (delta: object, finish: string | null = null) =>
-      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
-    send({ role: 'assistant', content: '' });
-    const pieces = text.match(new RegExp(`[\\s\\S]{1,${chunkChars}}`, 'g')) ?? [];
+      event({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] });
+    if (!opts.noRole) send({ role: 'assistant', content: '' });
+    const pieces = opts.pieces ? opts.pieces(lastUser(body)) : (text.match(new RegExp(`[\\s\\S]{1,${chunkChars}}`, 'g')) ?? []);
     for (let i = 0; i < pieces.length; i++) {
       if (closed) return;
-      if (chunkDelayMs) await sleep(chunkDelayMs);
+      const wait = opts.delayMs ? opts.delayMs(i) : chunkDelayMs;
+      if (wait) await sleep(wait);
+      if (closed) return;
+      if (opts.keepAlive) res.write(': keep-alive\n\n');
       if (model === 'die' && i === 2) {
         await sleep(50);
         return res.destroy();
@@ -114,6 +137,10 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
     }
     if (closed) return;
     send({}, 'stop');
+    if (opts.usage || body?.stream_options?.include_usage) {
+      event({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: { prompt_tokens: 5, completion_tokens: pieces.length, total_tokens: 5 + pieces.length } });
+    }
+    state.completed++;
     res.end('data: [DONE]\n\n');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -124,6 +151,9 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
     requests,
     get aborted() {
       return state.aborted;
+    },
+    get completed() {
+      return state.completed;
     },
     close: () =>
       new Promise<void>((r) => {

@@ -1,0 +1,77 @@
+import { createParser } from 'eventsource-parser';
+import { Agent, request } from 'undici';
+
+/** One SSE event as the client saw it: its data (parsed JSON, or `[DONE]`) and when it arrived (performance.now()). */
+export interface SseEvent {
+  at: number;
+  data: any;
+}
+
+export interface SseResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  started: number;
+  events: SseEvent[];
+  /** SSE comments received (`: keep-alive`). */
+  comments: string[];
+}
+
+const agent = new Agent({ connections: 1024, keepAliveTimeout: 10_000 });
+
+/**
+ * Posts a streamed chat completion and collects every event with its arrival time. `abortAfter` destroys the
+ * connection once that many events have arrived (a client that goes away).
+ *
+ * @example
+ * const r = await sseChat(`${gw.url}/v1/chat/completions`, chat('hi'), auth);
+ * textOf(r.events); // the assistant's text
+ */
+export async function sseChat(
+  url: string,
+  body: object,
+  headers: Record<string, string> = {},
+  { abortAfter, dispatcher = agent }: { abortAfter?: number; dispatcher?: Agent } = {},
+): Promise<SseResult> {
+  const controller = new AbortController();
+  const started = performance.now();
+  const res = await request(url, {
+    method: 'POST',
+    dispatcher,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ ...body, stream: true }),
+    signal: controller.signal,
+  });
+  const events: SseEvent[] = [];
+  const comments: string[] = [];
+  const parser = createParser({
+    onEvent: (e) => events.push({ at: performance.now(), data: e.data === '[DONE]' ? e.data : JSON.parse(e.data) }),
+    onComment: (c) => comments.push(c.trim()),
+  });
+  const decoder = new TextDecoder();
+  try {
+    for await (const bytes of res.body) {
+      parser.feed(decoder.decode(bytes as Uint8Array, { stream: true }));
+      if (abortAfter !== undefined && events.length >= abortAfter) {
+        controller.abort();
+        break;
+      }
+    }
+  } catch (e) {
+    if (!controller.signal.aborted) throw e;
+  }
+  return { status: res.statusCode, headers: res.headers, started, events, comments };
+}
+
+/** The assistant's text across the events. */
+export const textOf = (events: SseEvent[]) =>
+  events
+    .filter((e) => e.data !== '[DONE]' && e.data.choices)
+    .map((e) => e.data.choices.map((c: any) => c.delta?.content ?? '').join(''))
+    .join('');
+
+/** Events that carry content, in order. */
+export const contentEvents = (events: SseEvent[]) => events.filter((e) => e.data !== '[DONE]' && e.data.choices?.some((c: any) => c.delta?.content));
+
+/** The last finish_reason sent. */
+export const finishOf = (events: SseEvent[]) =>
+  events.flatMap((e) => (e.data !== '[DONE]' && e.data.choices ? e.data.choices.map((c: any) => c.finish_reason) : [])).filter(Boolean).at(-1) ?? null;
