@@ -28,7 +28,18 @@ export type AuditEvent =
   | { type: 'error'; error: Error };
 
 export interface ChainLogOptions extends AuditConfigInput {
+  /** Defaults to one line on stderr for what an operator must see (new key, repair, lock takeover, errors). */
   onEvent?: (event: AuditEvent) => void;
+}
+
+/** The default event sink: the gateway passes its own, forwarding to winston. */
+function printEvent(event: AuditEvent): void {
+  const say = (text: string) => process.stderr.write(`audit: ${text}\n`);
+  if (event.type === 'key-generated') say(`generated checkpoint signing key ${event.fingerprint}; public key in ${event.publicKeyFile}`);
+  else if (event.type === 'repaired') say(`truncated a torn final line in ${event.repair.segment} (${event.repair.truncated_bytes} bytes at ${event.repair.truncated_at})`);
+  else if (event.type === 'lock-taken-over') say(`took over a stale lock of pid ${event.pid} on ${event.hostname}`);
+  else if (event.type === 'key-warning') say(event.message);
+  else if (event.type === 'error') say(`error: ${event.error.message}`);
 }
 
 export interface StartupReport {
@@ -84,7 +95,7 @@ export class ChainLog implements AuditSink {
 
   /** Validates the config, loads or creates the key, verifies and repairs the tail, and opens for appending. */
   static async open(options: ChainLogOptions): Promise<ChainLog> {
-    const { onEvent = () => {}, ...input } = options;
+    const { onEvent = printEvent, ...input } = options;
     const config = parseAuditConfig(input);
     await mkdir(config.dir, { recursive: true, mode: 0o750 });
     const lock = await lockDir(config.dir);

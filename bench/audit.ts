@@ -48,7 +48,7 @@ interface Round { records_per_s: number; p50_ms: number; p99_ms: number; records
 async function measure(durability: Durability): Promise<Round> {
   const dir = await mkdtemp(join(tmpdir(), `bench-audit-${durability}-`));
   try {
-    const log = await ChainLog.open({ dir, durability, checkpointEvery: 10_000, ...tuning });
+    const log = await ChainLog.open({ dir, durability, checkpointEvery: 10_000, onEvent: () => {}, ...tuning });
     const latencies: number[] = [];
     const deadline = performance.now() + seconds * 1000;
     let i = 0;

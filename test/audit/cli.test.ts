@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { EXIT, main } from '../../audit/cli.js';
-import { segmentLines, tempDir, writeLines, writeLog } from './helpers.js';
+import { segmentLines, tempDir, writeLines, writeLog, quiet } from './helpers.js';
 
 async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const stdout = new PassThrough();
@@ -97,7 +97,7 @@ describe('audit CLI', () => {
         if (seen.length === 6) ac.abort();
       }
     })();
-    const log = await ChainLog.open({ dir, segmentMaxBytes: 2500, groupWindowMs: 0 });
+    const log = await ChainLog.open({ ...quiet, dir, segmentMaxBytes: 2500, groupWindowMs: 0 });
     for (let i = 3; i <= 8; i++) await log.append(decision(i));
     await log.close();
     await following;

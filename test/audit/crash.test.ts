@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { ChainLog } from '../../audit/chain-log.js';
 import { readRecords } from '../../audit/reader.js';
-import { tempDir, verifyDir } from './helpers.js';
+import { tempDir, verifyDir, quiet } from './helpers.js';
 
 const child = fileURLToPath(new URL('./fixtures/append-loop.js', import.meta.url));
 
@@ -33,7 +33,7 @@ describe('crash safety', () => {
     it(`keeps every acknowledged record through SIGKILL under concurrent load, and restarts cleanly (${durability})`, { timeout: 60_000 }, async (t) => {
       const dir = await tempDir(t);
       const acked = await crashAfter(dir, durability === 'fsync-per-record' ? 300 : 3000, durability);
-      const log = await ChainLog.open({ dir });
+      const log = await ChainLog.open({ ...quiet, dir });
       const restartedAt = log.startup.head.seq;
       await log.close();
       const report = await verifyDir(dir);

@@ -10,7 +10,7 @@ import { verifyCheckpointSignature } from '../../audit/checkpoints.js';
 import { CSV_COLUMNS, csvRow, escapeFormula, exportLog, loadCsvStringify, type ExportFilter } from '../../audit/export.js';
 import { loadPublicKey } from '../../audit/keys.js';
 import type { StoredDecision } from '../../audit/types.js';
-import { decision, tempDir, writeLog } from './helpers.js';
+import { decision, tempDir, writeLog, quiet } from './helpers.js';
 
 const csvAvailable = await loadCsvStringify().then(() => true, () => false);
 
@@ -72,7 +72,7 @@ describe('audit export', async () => {
 
   it('writes a manifest with the count, seq range, sha256 of the bytes and the covering signed checkpoint', async (t) => {
     const dir = await tempDir(t);
-    const log = await ChainLog.open({ dir, checkpointEvery: 4, groupWindowMs: 0 });
+    const log = await ChainLog.open({ ...quiet, dir, checkpointEvery: 4, groupWindowMs: 0 });
     for (let i = 1; i <= 10; i++) {
       await log.append(decision(i));
       if (i % 4 === 0) await log.checkpoint();
@@ -110,7 +110,7 @@ describe('audit export', async () => {
 
   it('writes CSV through csv-stringify that survives commas, quotes, newlines and formulas', { skip: !csvAvailable && 'csv-stringify is not installed' }, async (t) => {
     const dir = await tempDir(t);
-    const log = await ChainLog.open({ dir });
+    const log = await ChainLog.open({ ...quiet, dir });
     const hostile = ['=cmd|" /C calc"!A0', 'a,b', 'say "hi"', 'line1\nline2', '@SUM(1)', '-1', '+1'];
     for (const [i, tenant] of hostile.entries()) await log.append(decision(i + 1, { tenant }));
     await log.close();

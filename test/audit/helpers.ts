@@ -44,7 +44,7 @@ export async function tempDir(t: { after: (fn: () => Promise<void>) => void }): 
 
 /** Writes `n` decisions through a fresh log and closes it (which signs a final checkpoint). */
 export async function writeLog(dir: string, n: number, opts: Partial<ChainLogOptions> = {}): Promise<void> {
-  const log = await ChainLog.open({ dir, ...opts });
+  const log = await ChainLog.open({ dir, onEvent: () => {}, ...opts });
   await Promise.all(Array.from({ length: n }, (_, i) => log.append(decision(i + 1))));
   await log.close();
 }
@@ -63,3 +63,6 @@ export async function segmentLines(dir: string, index = 0): Promise<{ path: stri
 export async function writeLines(path: string, lines: string[]): Promise<void> {
   await writeFile(path, lines.map((l) => `${l}\n`).join(''));
 }
+
+/** Spread first into ChainLog options to keep test output free of the default stderr events. */
+export const quiet = { onEvent: () => {} };

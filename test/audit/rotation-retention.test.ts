@@ -6,7 +6,7 @@ import { ChainLog } from '../../audit/chain-log.js';
 import { readRecords } from '../../audit/reader.js';
 import { listSegments } from '../../audit/segments.js';
 import type { StoredRecord } from '../../audit/types.js';
-import { decision, segmentLines, tempDir, verifyDir, writeLines } from './helpers.js';
+import { decision, segmentLines, tempDir, verifyDir, writeLines, quiet } from './helpers.js';
 
 async function all(dir: string): Promise<StoredRecord[]> {
   const out: StoredRecord[] = [];
@@ -17,7 +17,7 @@ async function all(dir: string): Promise<StoredRecord[]> {
 describe('rotation and retention', () => {
   it('rotates by size, names segments by first seq, and the chain spans them', async (t) => {
     const dir = await tempDir(t);
-    const log = await ChainLog.open({ dir, segmentMaxBytes: 4000, checkpointEvery: 7 });
+    const log = await ChainLog.open({ ...quiet, dir, segmentMaxBytes: 4000, checkpointEvery: 7 });
     await Promise.all(Array.from({ length: 30 }, (_, i) => log.append(decision(i + 1))));
     await log.close();
     const segs = await listSegments(dir);
@@ -35,7 +35,7 @@ describe('rotation and retention', () => {
 
   it('rotates by age', async (t) => {
     const dir = await tempDir(t);
-    const log = await ChainLog.open({ dir, segmentMaxAgeMs: 5, groupWindowMs: 0 });
+    const log = await ChainLog.open({ ...quiet, dir, segmentMaxAgeMs: 5, groupWindowMs: 0 });
     for (let i = 1; i <= 4; i++) {
       await log.append(decision(i));
       await sleep(10);
@@ -47,7 +47,7 @@ describe('rotation and retention', () => {
 
   it('deletes whole old segments, records a retention marker, and verification still passes', async (t) => {
     const dir = await tempDir(t);
-    const log = await ChainLog.open({ dir, segmentMaxBytes: 4000, retention: { maxSegments: 3 }, groupWindowMs: 0 });
+    const log = await ChainLog.open({ ...quiet, dir, segmentMaxBytes: 4000, retention: { maxSegments: 3 }, groupWindowMs: 0 });
     for (let i = 1; i <= 40; i++) await log.append(decision(i));
     await log.applyRetention();
     await log.close();
@@ -66,7 +66,7 @@ describe('rotation and retention', () => {
 
   it('deletes segments older than maxAgeMs', async (t) => {
     const dir = await tempDir(t);
-    const log = await ChainLog.open({ dir, segmentMaxBytes: 4000, groupWindowMs: 0, retention: { maxAgeMs: 3600_000 } });
+    const log = await ChainLog.open({ ...quiet, dir, segmentMaxBytes: 4000, groupWindowMs: 0, retention: { maxAgeMs: 3600_000 } });
     for (let i = 1; i <= 20; i++) await log.append(decision(i));
     const before = await listSegments(dir);
     const old = new Date(Date.now() - 2 * 3600_000);
@@ -81,7 +81,7 @@ describe('rotation and retention', () => {
 
   it('flags segments deleted without a retention marker', async (t) => {
     const dir = await tempDir(t);
-    const log = await ChainLog.open({ dir, segmentMaxBytes: 4000 });
+    const log = await ChainLog.open({ ...quiet, dir, segmentMaxBytes: 4000 });
     await Promise.all(Array.from({ length: 30 }, (_, i) => log.append(decision(i + 1))));
     await log.close();
     const segs = await listSegments(dir);
@@ -95,7 +95,7 @@ describe('rotation and retention', () => {
 
   it('flags a retention marker whose deleted hash was altered', async (t) => {
     const dir = await tempDir(t);
-    const log = await ChainLog.open({ dir, segmentMaxBytes: 4000, retention: { maxSegments: 2 }, groupWindowMs: 0 });
+    const log = await ChainLog.open({ ...quiet, dir, segmentMaxBytes: 4000, retention: { maxSegments: 2 }, groupWindowMs: 0 });
     for (let i = 1; i <= 20; i++) await log.append(decision(i));
     await log.applyRetention();
     await log.close();

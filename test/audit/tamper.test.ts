@@ -8,13 +8,13 @@ import { checkpointHash } from '../../audit/checkpoints.js';
 import { keyFingerprint } from '../../audit/keys.js';
 import { ChainLog } from '../../audit/chain-log.js';
 import type { Checkpoint } from '../../audit/types.js';
-import { decision, segmentLines, tempDir, verifyDir, writeLines } from './helpers.js';
+import { decision, segmentLines, tempDir, verifyDir, writeLines, quiet } from './helpers.js';
 import { sign } from 'node:crypto';
 
 /** 20 records appended one by one, with a checkpoint every 5. */
 async function log20(t: Parameters<typeof tempDir>[0]): Promise<string> {
   const dir = await tempDir(t);
-  const log = await ChainLog.open({ dir, checkpointEvery: 5, groupWindowMs: 0 });
+  const log = await ChainLog.open({ ...quiet, dir, checkpointEvery: 5, groupWindowMs: 0 });
   for (let i = 1; i <= 20; i++) {
     await log.append(decision(i));
     if (i % 5 === 0) await log.checkpoint();
