@@ -33,6 +33,8 @@ export interface StubOptions {
 }
 
 export interface StubRequest {
+  /** performance.now() when the request's body had arrived. */
+  at: number;
   path: string;
   headers: IncomingHttpHeaders;
   body: any;
@@ -72,7 +74,7 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
     } catch {
       body = raw;
     }
-    requests.push({ path: req.url ?? '', headers: req.headers, body });
+    requests.push({ at: performance.now(), path: req.url ?? '', headers: req.headers, body });
     if (req.method === 'GET' && req.url?.endsWith('/models')) {
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end(JSON.stringify({ object: 'list', data: [{ id: 'stub-model', object: 'model', created: 0, owned_by: 'stub' }] }));
