@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { ExportFilter, ExportFormat } from './export.js';
+import type { Action } from './types.js';
 
 const bound = z
   .string()
@@ -15,7 +16,7 @@ export const exportQuerySchema = z.object({
   from: bound,
   to: bound,
   tenant: z.string().min(1).optional(),
-  action: z.enum(['allow', 'refuse', 'redact', 'flag']).optional(),
+  action: z.enum(['allow', 'refuse', 'redact', 'route', 'flag'] as const satisfies readonly Action[]).optional(),
   rule: z.string().min(1).optional(),
   category: z.string().min(1).optional(),
   revision: z.string().min(1).optional(),

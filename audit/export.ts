@@ -8,7 +8,7 @@ import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { readCheckpoints } from './checkpoints.js';
 import { readRecords } from './reader.js';
-import type { Checkpoint, StoredDecision, StoredRecord } from './types.js';
+import type { Checkpoint, RuleMatch, StoredDecision, StoredRecord } from './types.js';
 import { canonicalJson } from './canonical.js';
 
 export interface ExportFilter {
@@ -19,9 +19,9 @@ export interface ExportFilter {
   until?: string;
   tenant?: string;
   action?: string;
-  /** A rule id that matched in either stage. */
+  /** A rule id that matched in either stage, enforced or shadow. */
   rule?: string;
-  /** A category: the classifier label of a matched rule in either stage. */
+  /** A matched rule's taxonomy category (e.g. `S1`), or its classifier label when it declares none. */
   category?: string;
   /** Policy revision. */
   revision?: string;
@@ -44,7 +44,9 @@ export interface ExportManifest {
   covering_checkpoint: Checkpoint | null;
 }
 
-const rulesOf = (r: StoredDecision) => [...(r.stages?.input?.rules ?? []), ...(r.stages?.output?.rules ?? [])];
+const rulesOf = (r: StoredDecision): RuleMatch[] => [...(r.stages?.input?.rules ?? []), ...(r.stages?.output?.rules ?? [])];
+const shadowRulesOf = (r: StoredDecision): RuleMatch[] => [...(r.stages?.input?.shadow_rules ?? []), ...(r.stages?.output?.shadow_rules ?? [])];
+const categoryOf = (m: RuleMatch): string | undefined => m.category ?? m.label;
 
 /** Whether a stored record passes the filter. Markers (retention, repair) never do. */
 export function matchesFilter(rec: StoredRecord, f: ExportFilter): rec is StoredDecision {
@@ -55,8 +57,8 @@ export function matchesFilter(rec: StoredRecord, f: ExportFilter): rec is Stored
   if (f.action !== undefined && rec.action !== f.action) return false;
   if (f.revision !== undefined && rec.policy?.revision !== f.revision) return false;
   if (f.decisionId !== undefined && rec.decision_id !== f.decisionId) return false;
-  if (f.rule !== undefined && !rulesOf(rec).some((m) => m.id === f.rule)) return false;
-  if (f.category !== undefined && !rulesOf(rec).some((m) => m.label === f.category)) return false;
+  if (f.rule !== undefined && ![...rulesOf(rec), ...shadowRulesOf(rec)].some((m) => m.id === f.rule)) return false;
+  if (f.category !== undefined && !rulesOf(rec).some((m) => m.category === f.category || m.label === f.category)) return false;
   return true;
 }
 
@@ -71,7 +73,7 @@ export function escapeFormula(cell: string): string {
 
 export const CSV_COLUMNS = [
   'seq', 'time', 'decision_id', 'instance', 'tenant', 'key_id', 'route', 'model', 'stream', 'policy_id',
-  'policy_revision', 'action', 'status', 'input_action', 'output_action', 'rules', 'categories', 'classifiers',
+  'policy_revision', 'action', 'status', 'input_action', 'output_action', 'rules', 'shadow_rules', 'categories', 'classifiers',
   'latency_total_ms', 'error_type', 'error_message', 'content_mode', 'masked_paths', 'hash', 'prev_hash',
 ] as const;
 
@@ -84,7 +86,8 @@ export function csvRow(r: StoredDecision): string[] {
     route: r.route, model: r.model, stream: r.stream, policy_id: r.policy?.id, policy_revision: r.policy?.revision,
     action: r.action, status: r.status, input_action: r.stages?.input?.action, output_action: r.stages?.output?.action,
     rules: rules.map((m) => m.id).join(' '),
-    categories: [...new Set(rules.map((m) => m.label).filter(Boolean))].join(' '),
+    shadow_rules: shadowRulesOf(r).map((m) => m.id).join(' '),
+    categories: [...new Set(rules.map(categoryOf).filter(Boolean))].join(' '),
     classifiers: classifiers.map((c) => `${c.id}@${c.version}`).join(' '),
     latency_total_ms: r.latency_ms?.total, error_type: r.error?.type, error_message: r.error?.message,
     content_mode: r.content?.mode, masked_paths: (r.masked_paths ?? []).join(' '), hash: r.hash, prev_hash: r.prev_hash,

@@ -61,6 +61,21 @@ describe('audit export', async () => {
     assert.deepEqual(ids((await run(dir, 'jsonl', { tenant: 'nobody' })).text), []);
   });
 
+  it('matches rule ids in shadow rules too, and categories by taxonomy category or label', async (t) => {
+    const dir = await tempDir(t);
+    const log = await ChainLog.open({ ...quiet, dir });
+    const shadow = { id: 'shadow-jailbreak', action: 'refuse' as const, reason: 'jailbreak 0.7 >= 0.6', category: 'jailbreak' };
+    const enforced = { id: 'deny-s1', action: 'refuse' as const, reason: 'violence', label: 'violence', category: 'S1' };
+    const base = decision(1);
+    await log.append({ ...base, stages: { input: { ...base.stages.input!, rules: [], shadow_rules: [shadow] } } });
+    await log.append({ ...decision(2), stages: { input: { ...base.stages.input!, rules: [enforced] } } });
+    await log.close();
+    assert.deepEqual(ids((await run(dir, 'jsonl', { rule: 'shadow-jailbreak' })).text), [1]);
+    assert.deepEqual(ids((await run(dir, 'jsonl', { category: 'S1' })).text), [2]);
+    assert.deepEqual(ids((await run(dir, 'jsonl', { category: 'violence' })).text), [2]);
+    assert.deepEqual(ids((await run(dir, 'jsonl', { category: 'jailbreak' })).text), []);
+  });
+
   it('exports stored lines that still match their hashes', async (t) => {
     const dir = await tempDir(t);
     await writeLog(dir, 3);
