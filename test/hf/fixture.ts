@@ -82,11 +82,11 @@ export function buildModel(m: TinyModel, { withTypeIds = true, output = 'logits'
   });
 }
 
-/** The same arithmetic in JS, for one unpadded text. */
-export function referenceLogits(m: TinyModel, ids: readonly number[], typeIds: readonly number[] = ids.map(() => 0)): number[] {
+/** The same arithmetic in JS, for one unpadded text; pass `typeIds` for a model built with them. */
+export function referenceLogits(m: TinyModel, ids: readonly number[], typeIds?: readonly number[]): number[] {
   const pooled = new Array<number>(DIM).fill(0);
   ids.forEach((id, t) => {
-    for (let d = 0; d < DIM; d++) pooled[d] += m.embeddings[id * DIM + d] + m.segments[typeIds[t] * DIM + d];
+    for (let d = 0; d < DIM; d++) pooled[d] += m.embeddings[id * DIM + d] + (typeIds ? m.segments[typeIds[t] * DIM + d] : 0);
   });
   const n = Math.max(1, ids.length);
   return Array.from({ length: m.labels }, (_, l) => m.bias[l] + pooled.reduce((acc, v, d) => acc + (v / n) * m.weights[d * m.labels + l], 0));
