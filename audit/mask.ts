@@ -117,6 +117,20 @@ const SECRET_TEXT = /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}|\bsk-[A-Za-z0-9_-]{16,}/g
 
 const mightHoldSecret = (s: string): boolean => s.includes('Bearer') || s.includes('sk-');
 
+const SECRET = 1;
+const INTEGER = 2;
+const keyKinds = new Map<string, number>();
+
+/** SECRET and INTEGER bits of a member name, memoised: records repeat the same few dozen keys. */
+function classifyKey(key: string): number {
+  let kind = keyKinds.get(key);
+  if (kind === undefined) {
+    kind = (SECRET_KEY.test(key) ? SECRET : 0) | (isIntegerKey(key) ? INTEGER : 0);
+    if (keyKinds.size < 10_000) keyKinds.set(key, kind); // bounded: keys inside details can be arbitrary
+  }
+  return kind;
+}
+
 /**
  * Deep-copies JSON data and removes credentials in the same pass: members named like credentials become
  * `MASK`, and bearer tokens or `sk-` keys inside strings are replaced. Concrete paths touched go to `hits`.
@@ -144,9 +158,10 @@ export function cloneScrubbed(node: unknown, hits: string[], at: Array<string | 
   // is integer-like: JavaScript puts those first whatever the insertion order.
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(node).sort()) {
-    if (order.sorted && isIntegerKey(key)) order.sorted = false;
+    const kind = classifyKey(key);
+    if (kind & INTEGER) order.sorted = false;
     const value = (node as Record<string, unknown>)[key];
-    if (value !== undefined && value !== null && SECRET_KEY.test(key)) {
+    if (kind & SECRET && value !== undefined && value !== null) {
       out[key] = MASK;
       hits.push(formatPath([...at, key]));
       continue;
