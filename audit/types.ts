@@ -65,7 +65,8 @@ export interface DecisionRecord {
   route: string;
   model: string | null;
   stream: boolean;
-  policy: { id: string; revision: string };
+  /** The policy that decided, and the revision of the whole bundle it belongs to. */
+  policy: { id: string; revision: string; bundle?: string };
   /** The final action the client saw. */
   action: Action;
   /** HTTP status returned to the client. */

@@ -19,8 +19,12 @@ export const ConfigSchema = z.strictObject({
       models: z.record(z.string(), z.string()).default({}),
     })
     .prefault({}),
-  /** A policy file, or a folder holding `policy.json`. Default: the shipped pack in policies/default. */
+  /** A policy file, or a folder holding `policy.json` (and optionally `bindings.json`). Default: policies/default. */
   policy: z.string().min(1).optional(),
+  /** A candidate policy run in shadow beside the enforced one: recorded, never enforced. */
+  shadowPolicy: z.string().min(1).optional(),
+  /** Reload the policy when its files change (also on SIGHUP and POST /v1/policies/reload). */
+  policyWatch: z.boolean().default(true),
   audit: z
     .strictObject({
       dir: z.string().min(1).default('.data/audit'),
@@ -68,6 +72,8 @@ const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
   GATEWAY_UPSTREAM_API_KEY: (c, v) => ((c.upstream ??= {}).apiKey = v),
   GATEWAY_UPSTREAM_TIMEOUT_MS: (c, v) => ((c.upstream ??= {}).timeoutMs = Number(v)),
   GATEWAY_POLICY: (c, v) => (c.policy = v),
+  GATEWAY_SHADOW_POLICY: (c, v) => (c.shadowPolicy = v),
+  GATEWAY_POLICY_WATCH: (c, v) => (c.policyWatch = v === 'on' || v === 'true' ? true : v === 'off' || v === 'false' ? false : v),
   GATEWAY_AUDIT_DIR: (c, v) => ((c.audit ??= {}).dir = v),
   GATEWAY_AUDIT_CONTENT: (c, v) => ((c.audit ??= {}).content = v),
   GATEWAY_API_KEYS: (c, v) => ((c.auth ??= {}).apiKeys = list(v)),
@@ -81,7 +87,7 @@ const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
 const ENV_PATH: Record<string, string> = {
   port: 'GATEWAY_PORT', host: 'GATEWAY_HOST', 'upstream.url': 'GATEWAY_UPSTREAM_URL',
   'upstream.apiKey': 'GATEWAY_UPSTREAM_API_KEY', 'upstream.timeoutMs': 'GATEWAY_UPSTREAM_TIMEOUT_MS',
-  policy: 'GATEWAY_POLICY', 'audit.dir': 'GATEWAY_AUDIT_DIR', 'audit.content': 'GATEWAY_AUDIT_CONTENT',
+  policy: 'GATEWAY_POLICY', shadowPolicy: 'GATEWAY_SHADOW_POLICY', policyWatch: 'GATEWAY_POLICY_WATCH', 'audit.dir': 'GATEWAY_AUDIT_DIR', 'audit.content': 'GATEWAY_AUDIT_CONTENT',
   'auth.apiKeys': 'GATEWAY_API_KEYS', 'auth.adminKeys': 'GATEWAY_ADMIN_KEYS', 'auth.mode': 'GATEWAY_AUTH',
   'log.level': 'GATEWAY_LOG_LEVEL', instance: 'GATEWAY_INSTANCE',
 };

@@ -19,6 +19,7 @@ async function main() {
     await gw.close();
     process.exit(0);
   };
+  process.on('SIGHUP', () => void gw.policies.store.reload('SIGHUP'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

@@ -6,18 +6,21 @@ import { JsonlSink } from '../audit/jsonl-sink.js';
 import type { AuditSink } from '../audit/types.js';
 import { OpenAIHttpGenerator } from '../generator/openai-http.js';
 import type { Generator } from '../generator/types.js';
-import { DEFAULT_POLICY_PATH, loadPolicy, type LoadedPolicy } from '../policies/load.js';
+import { DEFAULT_POLICY_PATH } from '../policies/load.js';
+import type { PolicyBundle } from '../policies/bundle.js';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { createLogger } from './http/logger.js';
 import { createMetrics } from './http/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { openPolicies, policyStatus, type GatewayPolicies } from './policies.js';
 
 export interface Gateway {
   url: string;
   port: number;
   server: Server;
   pipeline: Pipeline;
+  policies: GatewayPolicies;
   logger: winston.Logger;
   close(): Promise<void>;
 }
@@ -26,6 +29,8 @@ export interface GatewayOverrides {
   logger?: winston.Logger;
   audit?: AuditSink;
   generator?: Generator;
+  /** Extra checks a policy candidate must pass before it goes live (the policy-test runner). */
+  verifyPolicy?: (bundle: PolicyBundle) => Promise<string[]>;
 }
 
 /**
@@ -39,17 +44,23 @@ export interface GatewayOverrides {
  */
 export async function startGateway(config: Config, overrides: GatewayOverrides = {}): Promise<Gateway> {
   const logger = overrides.logger ?? createLogger(config.log.level);
-  const policyPath = config.policy ?? DEFAULT_POLICY_PATH;
-  const policy: LoadedPolicy = loadPolicy(policyPath);
+  const metrics = createMetrics();
+  const policies = await openPolicies({
+    path: config.policy ?? DEFAULT_POLICY_PATH,
+    shadowPath: config.shadowPolicy,
+    watch: config.policyWatch,
+    logger,
+    metrics,
+    verify: overrides.verifyPolicy,
+  });
   const generator =
     overrides.generator ??
     (config.upstream.url
       ? new OpenAIHttpGenerator({ baseUrl: config.upstream.url, apiKey: config.upstream.apiKey, timeoutMs: config.upstream.timeoutMs, models: config.upstream.models })
       : undefined);
   const audit = overrides.audit ?? new JsonlSink(config.audit.dir);
-  const metrics = createMetrics();
   const pipeline = new Pipeline({
-    policy: () => policy,
+    policies: policies.source,
     generator,
     audit,
     contentMode: config.audit.content,
@@ -59,7 +70,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
 
   let classifiersReady = false;
   let classifierError: string | undefined;
-  Promise.all([...policy.classifiers.values()].map((c) => c.ready?.()))
+  Promise.all(policies.classifiers().map((c) => c.ready?.()))
     .then(() => (classifiersReady = true))
     .catch((e) => {
       classifierError = String(e?.message ?? e);
@@ -71,11 +82,13 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     metrics,
     logger,
     auth: { mode: config.auth.mode ?? 'keys', keys: config.auth.apiKeys },
+    adminKeys: config.auth.adminKeys,
+    policies,
     bodyLimitBytes: config.bodyLimitBytes,
     readiness: () => ({
       ready: classifiersReady,
       details: {
-        policy: { id: policy.policy.id, revision: policy.revision },
+        policy: policyStatus(policies),
         classifiers: classifiersReady ? 'loaded' : (classifierError ?? 'loading'),
         upstream: generator ? 'configured' : 'not configured (chat completions answer 503)',
       },
@@ -91,8 +104,8 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info('gateway listening', {
     url,
-    policy: policy.policy.id,
-    revision: policy.revision,
+    policy: policies.store.current().default.policy.id,
+    revision: policies.store.current().revision,
     upstream: config.upstream.url ?? null,
     auth: config.auth.mode,
     audit_dir: config.audit.dir,
@@ -103,6 +116,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     port,
     server,
     pipeline,
+    policies,
     logger,
     async close() {
       await new Promise<void>((resolve) => {
@@ -111,7 +125,8 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
       });
       await audit.close();
       await (generator as { close?: () => Promise<void> } | undefined)?.close?.();
-      for (const c of policy.classifiers.values()) await c.close?.();
+      await policies.close();
     },
   };
 }
+

@@ -2,6 +2,8 @@ import express, { type ErrorRequestHandler } from 'express';
 import type winston from 'winston';
 import { GatewayError, toGatewayError } from '../pipeline/errors.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import type { GatewayPolicies } from '../policies.js';
+import { adminRoutes } from './admin.js';
 import { apiKeyAuth } from './auth.js';
 import { jsonBody } from './body.js';
 import type { Metrics } from './metrics.js';
@@ -12,6 +14,10 @@ export interface AppOptions {
   metrics: Metrics;
   logger: winston.Logger;
   auth: { mode: 'keys' | 'off'; keys: string[] };
+  /** Keys for the admin routes (/v1/policies). */
+  adminKeys?: string[];
+  /** The policy lifecycle, for the admin routes. */
+  policies?: GatewayPolicies;
   bodyLimitBytes: number;
   /** Readiness: null when ready, else what is still missing. */
   readiness: () => { ready: boolean; details: Record<string, unknown> };
@@ -57,6 +63,7 @@ export function createApp(o: AppOptions): express.Express {
     res.set('content-type', o.metrics.registry.contentType).send(await o.metrics.registry.metrics());
   });
 
+  if (o.policies) app.use(adminRoutes(o.policies, { mode: o.auth.mode, keys: o.adminKeys ?? [] }));
   app.use('/v1', apiKeyAuth(o.auth), jsonBody({ limit: o.bodyLimitBytes }));
   app.use(apiRoutes(o.pipeline));
 

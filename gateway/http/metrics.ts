@@ -72,7 +72,23 @@ export function createMetrics() {
     classifier: (id, ms, failed) => classifierChild(`${id}\0${failed ? 'error' : 'ok'}`).observe(ms / 1000),
     decision: (route, action) => requestChild(`${route}\0${action}`).inc(),
   };
-  return { registry, observer, errors };
+  const policyReloads = new client.Counter({
+    name: 'gateway_policy_reloads_total',
+    help: 'Policy reload attempts by result; a failed candidate never goes live',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const policyInfo = new client.Gauge({
+    name: 'gateway_policy_info',
+    help: 'The policy bundle in force (value 1), by policy id and bundle revision',
+    labelNames: ['policy', 'revision'] as const,
+    registers: [registry],
+  });
+  const setPolicy = (policy: string, revision: string) => {
+    policyInfo.reset();
+    policyInfo.set({ policy, revision }, 1);
+  };
+  return { registry, observer, errors, policyReloads, setPolicy };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Action, AuditSink, ContentMode, DecisionRecord } from '../../audit/types.js';
+import type { Action, AuditSink, ContentMode, DecisionRecord, ShadowRecord } from '../../audit/types.js';
 import { GeneratorError, type ChatCompletion, type ChatRequest, type Generator } from '../../generator/types.js';
 import { ACTION_RANK, evaluateStage, type RequestMeta, type StageDecision } from '../../policies/engine.js';
 import { DEFAULT_INPUT_SELECT, replaceAt, textSelector } from '../../policies/select.js';
@@ -35,9 +35,20 @@ export interface PipelineObserver {
   stream?(mode: string, metric: 'ttft' | 'gap', ms: number): void;
 }
 
+/** Where the pipeline gets its policies: the bundle in force (with bindings) and an optional shadow candidate. */
+export interface PolicySource {
+  /** The policy for a request, and the revision of the bundle it came from. */
+  select(meta: Omit<RequestMeta, 'headers'>): { policy: LoadedPolicy; bundle: string };
+  /** A candidate evaluated beside the enforced policy and recorded, never enforced. */
+  shadow?(): LoadedPolicy | undefined;
+}
+
+/** A PolicySource over one fixed policy (tests, tools). */
+export const fixedPolicy = (policy: LoadedPolicy): PolicySource => ({ select: () => ({ policy, bundle: policy.revision }) });
+
 export interface PipelineDeps {
-  /** The policy in force; read once per request, so a reload never changes a request midway. */
-  policy: () => LoadedPolicy;
+  /** The policies in force; read once per request, so a reload never changes a request midway. */
+  policies: PolicySource;
   generator?: Generator;
   audit: AuditSink;
   contentMode: ContentMode;
@@ -58,6 +69,11 @@ export class Trace {
   output?: { decision: StageDecision; ms: number };
   generatorMs?: number;
   readonly policy: LoadedPolicy;
+  readonly bundle: string;
+  /** The shadow candidate and what it decided at each stage. */
+  readonly shadowPolicy: LoadedPolicy | undefined;
+  shadowInput?: StageDecision;
+  shadowOutput?: StageDecision;
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -65,7 +81,15 @@ export class Trace {
     readonly request: ChatRequest | null,
     readonly promptText: string,
   ) {
-    this.policy = deps.policy();
+    const chosen = deps.policies.select({ tenant: ctx.tenant, key: ctx.keyId, model: request?.model ?? null, route: ctx.route });
+    this.policy = chosen.policy;
+    this.bundle = chosen.bundle;
+    this.shadowPolicy = deps.policies.shadow?.();
+  }
+
+  /** Evaluates the shadow candidate on the same stage; its failures are recorded as nothing, never raised. */
+  private shadowStage(req: Parameters<typeof evaluateStage>[1]): Promise<StageDecision | undefined> {
+    return this.shadowPolicy ? evaluateStage(this.shadowPolicy, req).catch(() => undefined) : Promise.resolve(undefined);
   }
 
   /** Request metadata the policy's rules can test. */
@@ -75,7 +99,10 @@ export class Trace {
 
   async inputStage(doc: unknown, signal: AbortSignal): Promise<StageDecision> {
     const t = performance.now();
-    return this.setInput(await evaluateStage(this.policy, { stage: 'input', doc, meta: this.meta, signal }), t);
+    const req = { stage: 'input', doc, meta: this.meta, signal } as const;
+    const [decision, shadow] = await Promise.all([evaluateStage(this.policy, req), this.shadowStage(req)]);
+    this.shadowInput = shadow;
+    return this.setInput(decision, t);
   }
 
   /** Records an input decision made elsewhere (the moderation route), with its metrics. */
@@ -88,7 +115,9 @@ export class Trace {
   async outputStage(output: string | object, signal: AbortSignal): Promise<StageDecision> {
     const t = performance.now();
     const doc = typeof output === 'string' ? { choices: [{ index: 0, message: { role: 'assistant', content: output } }] } : output;
-    const decision = await evaluateStage(this.policy, { stage: 'output', doc, meta: this.meta, prompt: this.promptText, signal });
+    const req = { stage: 'output', doc, meta: this.meta, prompt: this.promptText, signal } as const;
+    const [decision, shadow] = await Promise.all([evaluateStage(this.policy, req), this.shadowStage(req)]);
+    if (shadow && (!this.shadowOutput || ACTION_RANK[shadow.action] >= ACTION_RANK[this.shadowOutput.action])) this.shadowOutput = shadow;
     // A stream checks its output window by window: the record keeps the strongest decision (the later one on a
     // tie) and the summed time.
     const prev = this.output?.decision;
@@ -102,6 +131,21 @@ export class Trace {
     this.deps.observer?.stage(stage, ms);
     for (const c of d.classifiers) this.deps.observer?.classifier(c.id, c.latencyMs, c.error !== undefined);
     return ms;
+  }
+
+  /** What the shadow candidate would have done: refusing at input ends its run there, as it would have. */
+  private shadowRecord(): ShadowRecord {
+    const p = this.shadowPolicy!;
+    const input = this.shadowInput;
+    const output = input?.action === 'refuse' ? undefined : this.shadowOutput;
+    return {
+      policy: { id: p.policy.id, revision: p.revision },
+      action: strongest(input?.action ?? 'allow', output?.action ?? 'allow'),
+      stages: {
+        ...(input && { input: stageRecord(input, 0, p.classifiers) }),
+        ...(output && { output: stageRecord(output, 0, p.classifiers) }),
+      },
+    };
   }
 
   /** Records a request that failed after its input stage, and returns the error for the caller to throw. */
@@ -122,7 +166,7 @@ export class Trace {
       route: this.ctx.route,
       model: this.request?.model ?? null,
       stream: this.request?.stream === true,
-      policy: { id: policy.id, revision: this.policy.revision },
+      policy: { id: policy.id, revision: this.policy.revision, bundle: this.bundle },
       action,
       status,
       stages: {
@@ -140,6 +184,7 @@ export class Trace {
         { text: this.promptText, decision: this.input?.decision },
         outputText === undefined ? undefined : { text: outputText, decision: this.output?.decision },
       ),
+      ...(this.shadowPolicy && (this.shadowInput || this.shadowOutput) && { shadow: this.shadowRecord() }),
       ...(error && { error }),
     };
     this.deps.observer?.decision(this.ctx.route, action);
