@@ -23,7 +23,10 @@ function signedBytes(cp: CheckpointBody): Buffer {
   return Buffer.from(canonicalJson({ first_seq, last_seq, head_hash, prev_checkpoint_hash, time, key_fingerprint }));
 }
 
-/** Ed25519 signature check; false (never a throw) for a malformed signature. */
+/**
+ * Ed25519 signature check; false (never a throw) for a malformed signature.
+ * @example if (!verifyCheckpointSignature(cp, publicKey)) report('checkpoint-forged');
+ */
 export function verifyCheckpointSignature(cp: Checkpoint, publicKey: KeyObject): boolean {
   try {
     return verify(null, signedBytes(cp), publicKey, Buffer.from(cp.signature, 'base64'));
@@ -50,7 +53,10 @@ export function checkpointInconsistency(prev: Checkpoint | null, next: Checkpoin
   return null;
 }
 
-/** Builds and signs the checkpoint after `prev`; throws rather than sign anything inconsistent. */
+/**
+ * Builds and signs the checkpoint after `prev`; throws rather than sign anything inconsistent.
+ * @example const cp = signCheckpoint(last, { first_seq: last.last_seq + 1, last_seq: 2000, head_hash }, key);
+ */
 export function signCheckpoint(
   prev: Checkpoint | null,
   range: { first_seq: number; last_seq: number; head_hash: string },

@@ -47,7 +47,10 @@ export type AuditConfigInput = z.input<typeof auditConfigSchema>;
 /** After defaults are applied. */
 export type AuditConfig = z.output<typeof auditConfigSchema>;
 
-/** Validates options and fills defaults; throws a readable error on a bad value. */
+/**
+ * Validates options and fills defaults; throws a readable error on a bad value.
+ * @example parseAuditConfig({ dir: '/var/lib/gateway/audit', durability: 'group', masks: ['$.content.prompt'] })
+ */
 export function parseAuditConfig(input: AuditConfigInput): AuditConfig & { keyFile: string } {
   const result = auditConfigSchema.safeParse(input);
   if (!result.success) {

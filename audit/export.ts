@@ -48,7 +48,10 @@ const rulesOf = (r: StoredDecision): RuleMatch[] => [...(r.stages?.input?.rules 
 const shadowRulesOf = (r: StoredDecision): RuleMatch[] => [...(r.stages?.input?.shadow_rules ?? []), ...(r.stages?.output?.shadow_rules ?? [])];
 const categoryOf = (m: RuleMatch): string | undefined => m.category ?? m.label;
 
-/** Whether a stored record passes the filter. Markers (retention, repair) never do. */
+/**
+ * Whether a stored record passes the filter. Markers (retention, repair) never do.
+ * @example matchesFilter(rec, { tenant: 'acme', action: 'refuse' })
+ */
 export function matchesFilter(rec: StoredRecord, f: ExportFilter): rec is StoredDecision {
   if (rec.kind !== 'decision') return false;
   if (f.since && Date.parse(rec.time) < Date.parse(f.since)) return false;
@@ -77,7 +80,10 @@ export const CSV_COLUMNS = [
   'latency_total_ms', 'error_type', 'error_message', 'content_mode', 'masked_paths', 'hash', 'prev_hash',
 ] as const;
 
-/** One CSV row, every cell a string with formulas escaped. */
+/**
+ * One CSV row in `CSV_COLUMNS` order, every cell a string with formulas escaped.
+ * @example csvRow(rec)[CSV_COLUMNS.indexOf('tenant')] // "'=cmd" for a tenant named "=cmd"
+ */
 export function csvRow(r: StoredDecision): string[] {
   const rules = rulesOf(r);
   const classifiers = [...(r.stages?.input?.classifiers ?? []), ...(r.stages?.output?.classifiers ?? [])];

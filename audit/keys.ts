@@ -26,12 +26,18 @@ export function publicKeyPathFor(privateKeyFile: string): string {
   return privateKeyFile.replace(/(\.pem)?$/, '.pub.pem');
 }
 
-/** sha256 (hex) of a public key's SPKI DER encoding. */
+/**
+ * sha256 (hex) of a public key's SPKI DER encoding; checkpoints name their key by it.
+ * @example keyFingerprint(await loadPublicKey('audit-key.pub.pem')) // '4f4e2f…'
+ */
 export function keyFingerprint(publicKey: KeyObject): string {
   return sha256Hex(publicKey.export({ type: 'spki', format: 'der' }));
 }
 
-/** Reads an SPKI PEM public key and checks that it is Ed25519. */
+/**
+ * Reads an SPKI PEM public key and checks that it is Ed25519.
+ * @example const key = await loadPublicKey('audit-key.pub.pem');
+ */
 export async function loadPublicKey(file: string): Promise<KeyObject> {
   const key = createPublicKey(await readFile(file, 'utf8'));
   if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${file}: expected an Ed25519 public key, got ${key.asymmetricKeyType}`);

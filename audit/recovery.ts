@@ -87,6 +87,7 @@ async function hashAt(segments: SegmentInfo[], seq: number): Promise<string | nu
 /**
  * Verifies the last segment record by record, truncates a torn final line, links it to the previous segment,
  * and checks the last checkpoint against the records. Throws `AuditTailError` for anything else.
+ * @example const { head, repair } = await recoverTail(dir); // repair: null, or what was truncated
  */
 export async function recoverTail(dir: string): Promise<RecoveredState> {
   const segments = await listSegments(dir);

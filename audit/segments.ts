@@ -21,7 +21,10 @@ export function segmentName(firstSeq: number): string {
   return `segment-${String(firstSeq).padStart(16, '0')}.ndjson`;
 }
 
-/** Segments in chain order. A missing directory reads as an empty log. */
+/**
+ * Segments in chain order. A missing directory reads as an empty log.
+ * @example for (const s of await listSegments(dir)) console.log(s.name, s.firstSeq);
+ */
 export async function listSegments(dir: string): Promise<SegmentInfo[]> {
   let names: string[];
   try {
@@ -46,7 +49,10 @@ export interface Line {
   terminated: boolean;
 }
 
-/** Streams the lines of a file with their byte offsets; memory stays at one chunk plus one line. */
+/**
+ * Streams the lines of a file with their byte offsets; memory stays at one chunk plus one line.
+ * @example for await (const { text, terminated } of readLines(path)) if (terminated) JSON.parse(text);
+ */
 export async function* readLines(path: string, start = 0): AsyncGenerator<Line> {
   let pending: Buffer[] = [];
   let pendingLen = 0;

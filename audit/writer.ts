@@ -35,6 +35,11 @@ interface Entry {
   reject: (err: Error) => void;
 }
 
+/**
+ * @example
+ * const w = await SegmentWriter.open(options, current, nextSeq);
+ * await w.enqueue(seq, Buffer.from(line + '\n')); // durable when it resolves (group mode)
+ */
 export class SegmentWriter {
   private pending: Entry[] = [];
   private pendingBytes = 0;
