@@ -171,6 +171,15 @@ describe('audit verify detects every tamper class', () => {
     assert.match(r.first_bad!.detail, /unknown key/);
   });
 
+  it('treats a torn final line as a crash or a write in progress, not tampering', async (t) => {
+    const dir = await log20(t);
+    const { path } = await segmentLines(dir);
+    await writeFile(path, `${await readFile(path, 'utf8')}{"seq":21,"kin`);
+    const r = await verifyDir(dir);
+    assert.equal(r.ok, true);
+    assert.ok(r.warnings.some((w) => /torn final line/.test(w)));
+  });
+
   it('limits the report to --from..--to', async (t) => {
     const dir = await log20(t);
     const { path, lines } = await segmentLines(dir);
