@@ -1,0 +1,111 @@
+import type { Stage } from '../../classifiers/types.js';
+import { ACTION_RANK, type RuleMatch, type StageDecision } from '../engine.js';
+import type { CompiledRule, LoadedPolicy } from '../load.js';
+import type { Action, Condition } from '../schema.js';
+
+/**
+ * A stage decision explained rule by rule: what each rule read, each condition with its value, whether it
+ * matched and why, and why the winner won (precedence refuse > redact > route > flag > allow, then priority,
+ * then order in the policy).
+ */
+
+export interface ExplainedRule {
+  id: string;
+  /** `matched`, `no-match`, `error` (its classifier failed and onError applied), or `skipped`. */
+  outcome: 'matched' | 'no-match' | 'error' | 'skipped';
+  /** The action it takes (its onError action when its classifier failed). */
+  action: Action;
+  mode: string;
+  priority: number;
+  /** 1-based position in the policy. */
+  order: number;
+  select?: string;
+  /** The condition tree, in one line. */
+  when: string;
+  conditions: { condition: string; value: unknown; result: boolean }[];
+  /** Why it matched or not, in one line. */
+  why: string;
+}
+
+export interface ExplainedStage {
+  stage: Stage;
+  action: Action;
+  winner?: { id: string; action: Action; why: string[] };
+  rules: ExplainedRule[];
+  shadow: { id: string; action: Action; reason: string }[];
+  message?: string;
+  route?: { model: string };
+  redactions: { pointer: string; label: string; start: number; end: number; replacement: string }[];
+  rewrites: Record<string, string>;
+  classifiers: { id: string; scores: Record<string, number>; latencyMs: number; error?: string; explanation: string }[];
+}
+
+/** A condition tree in one line: `all(hazards.S9 >= 0.5, not(text contains "x"))`. */
+export function conditionText(c: Condition): string {
+  if ('all' in c) return `all(${c.all.map(conditionText).join(', ')})`;
+  if ('any' in c) return `any(${c.any.map(conditionText).join(', ')})`;
+  if ('not' in c) return `not(${conditionText(c.not)})`;
+  if ('classifier' in c) return `${c.classifier}.${c.label} ${c.op} ${c.threshold}`;
+  if ('text' in c) {
+    const t = c.text;
+    if ('regex' in t) return `text matches /${t.regex}/${t.flags}`;
+    if ('contains' in t) return `text contains ${JSON.stringify(t.contains)}`;
+    return `text length in [${t.length.min ?? 0}, ${t.length.max ?? '∞'}]`;
+  }
+  const label = c.meta === 'header' ? `header ${c.name}` : c.meta;
+  return `${label} ${c.equals !== undefined ? `== ${JSON.stringify(c.equals)}` : c.in !== undefined ? `in ${JSON.stringify(c.in)}` : `matches /${c.regex}/`}`;
+}
+
+/** Why rule `a` (action `aa`) wins over rule `b` (action `ba`). */
+export function beats(a: CompiledRule, aa: Action, b: CompiledRule, ba: Action): string {
+  if (ACTION_RANK[aa] !== ACTION_RANK[ba]) return `${aa} outranks ${ba}`;
+  if (a.rule.priority !== b.rule.priority) return `higher priority (${a.rule.priority} > ${b.rule.priority})`;
+  return `same action and priority, earlier in the policy (#${a.order + 1} before #${b.order + 1})`;
+}
+
+const fmt = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+
+/** Explains one stage decision against the policy that made it. */
+export function explainStage(loaded: LoadedPolicy, d: StageDecision): ExplainedStage {
+  const byId = new Map(loaded.rules.map((r) => [r.rule.id, r]));
+  const matches = new Map<string, RuleMatch>([...d.matches, ...d.shadow].map((m) => [m.id, m]));
+  const traced = new Map(d.trace.map((t) => [t.id, t]));
+  const rules: ExplainedRule[] = loaded.rules.map((c) => {
+    const t = traced.get(c.rule.id);
+    const m = matches.get(c.rule.id);
+    const base = { id: c.rule.id, mode: c.rule.mode, priority: c.rule.priority, order: c.order + 1, when: conditionText(c.rule.when) };
+    if (!t) {
+      const why = c.rule.mode === 'disabled' || loaded.policy.mode === 'disabled' ? 'disabled' : `runs on ${c.rule.stage}, not on ${d.stage}`;
+      return { ...base, outcome: 'skipped', action: c.rule.action, conditions: [], why };
+    }
+    const held = t.conditions.filter((x) => x.result).map((x) => `${x.condition} (${fmt(x.value)})`);
+    const failed = t.conditions.filter((x) => !x.result).map((x) => `${x.condition} (${fmt(x.value)})`);
+    const outcome = t.error ? 'error' : t.matched ? 'matched' : 'no-match';
+    const why = t.error
+      ? `${t.error}; onError ${m ? `→ ${m.action}` : '→ allow (ignored)'}`
+      : t.matched
+        ? `held: ${held.join('; ') || 'no positive condition (a negation held)'}`
+        : `did not hold: ${failed.join('; ') || '(the tree is false)'}`;
+    return { ...base, outcome, action: m?.action ?? c.rule.action, select: t.select, conditions: t.conditions, why: m?.mode === 'shadow' ? `${why} (shadow: recorded, not enforced)` : why };
+  });
+  const winner = d.matches[0];
+  let explainedWinner: ExplainedStage['winner'];
+  if (winner) {
+    const w = byId.get(winner.id)!;
+    const why = [`${winner.action}, priority ${w.rule.priority}, #${w.order + 1} in the policy`];
+    for (const other of d.matches.slice(1)) why.push(`beats ${other.id} (${other.action}): ${beats(w, winner.action, byId.get(other.id)!, other.action)}`);
+    explainedWinner = { id: winner.id, action: winner.action, why };
+  }
+  return {
+    stage: d.stage,
+    action: d.action,
+    winner: explainedWinner,
+    rules,
+    shadow: d.shadow.map((m) => ({ id: m.id, action: m.action, reason: m.reason })),
+    message: d.message,
+    route: d.route,
+    redactions: d.redactions.map(({ pointer, label, start, end, replacement }) => ({ pointer, label, start, end, replacement })),
+    rewrites: Object.fromEntries(d.rewrites),
+    classifiers: d.classifiers.map((c) => ({ id: c.id, scores: c.scores, latencyMs: Math.round(c.latencyMs * 1000) / 1000, explanation: c.explanation, ...(c.error !== undefined && { error: c.error }) })),
+  };
+}
