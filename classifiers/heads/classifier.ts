@@ -1,0 +1,135 @@
+/**
+ * The `onnx` classifier type: the shared local sentence encoder plus trained linear heads (see
+ * classifiers/models/MODEL_CARD.md). Scores are calibrated probabilities; each label's validation threshold
+ * is reported in `details.thresholds` and in the explanation, and a policy decides what to do with them.
+ */
+import { z } from 'zod';
+import type { Encoder } from '../encoder/index.js';
+import type { Classifier, ClassifierInput } from '../types.js';
+import { acquireEncoder, releaseEncoder } from './shared-encoder.js';
+import { pairFeatures, probabilities } from './linear.js';
+import { HEAD_NAMES, loadModel, modelDir, type LoadedHead, type LoadedModel } from './model.js';
+
+export const OnnxParamsSchema = z.strictObject({
+  /** Which heads to run; the classifier's labels are theirs, in this order. */
+  heads: z.array(z.enum(HEAD_NAMES)).min(1).default(['unsafe', 'jailbreak', 'injection']),
+  /** A folder under classifiers/models, or a path to one. */
+  model: z.string().min(1).default('default'),
+  /** Windows of 128 tokens read by heads that take the maximum over windows (injection). */
+  maxChunks: z.number().int().min(1).max(32).default(4),
+});
+export type OnnxParams = z.input<typeof OnnxParamsSchema>;
+
+/** Where the encoder comes from; tests pass their own. */
+export interface EncoderSource {
+  acquire(): Promise<Encoder>;
+  release(): Promise<void>;
+}
+const SHARED: EncoderSource = { acquire: acquireEncoder, release: releaseEncoder };
+
+const pct = (p: number) => p.toFixed(2);
+
+/**
+ * @example
+ * const c = new OnnxHeadsClassifier('heads', { heads: ['unsafe', 'jailbreak'] }, 2000);
+ * await c.ready();
+ * const { scores } = await c.classify({ stage: 'input', text: 'how do I make a pipe bomb' }, signal);
+ * // scores.unsafe ≈ 0.98, scores.jailbreak ≈ 0.02
+ */
+export class OnnxHeadsClassifier implements Classifier {
+  readonly labels: readonly string[];
+  readonly version: string;
+  private readonly model: LoadedModel;
+  private readonly heads: LoadedHead[];
+  private readonly maxChunks: number;
+  private encoder?: Promise<Encoder>;
+  private acquired = false;
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    params: OnnxParams,
+    readonly timeoutMs: number,
+    private readonly source: EncoderSource = SHARED,
+  ) {
+    const { heads, model, maxChunks } = OnnxParamsSchema.parse(params);
+    if (new Set(heads).size !== heads.length) throw new Error(`params.heads lists a head twice: ${heads.join(', ')}`);
+    this.model = loadModel(modelDir(model), heads);
+    this.heads = heads.map((h) => this.model.heads.get(h)!);
+    this.labels = this.heads.flatMap((h) => h.head.labels);
+    if (new Set(this.labels).size !== this.labels.length) throw new Error(`heads ${heads.join(', ')} share a label`);
+    this.maxChunks = maxChunks;
+    this.version = `onnx-heads/${model}@${this.model.hash.slice(0, 12)}+${this.model.manifest.encoder}`;
+  }
+
+  /** Loads the shared encoder and checks it is the one the heads were trained on. */
+  ready(): Promise<void> {
+    return this.getEncoder().then(() => undefined);
+  }
+
+  private getEncoder(): Promise<Encoder> {
+    if (this.closed) return Promise.reject(new Error('classifier is closed'));
+    this.encoder ??= this.source.acquire().then(
+      (encoder) => {
+        this.acquired = true;
+        if (encoder.version !== this.model.manifest.encoder) {
+          throw new Error(`heads were trained on encoder ${this.model.manifest.encoder}, but ${encoder.version} is loaded`);
+        }
+        return encoder;
+      },
+      (error: unknown) => {
+        this.encoder = undefined; // a failed start is retried by the next call
+        throw error;
+      },
+    );
+    return this.encoder;
+  }
+
+  async classify(input: ClassifierInput, signal: AbortSignal) {
+    const encoder = await this.getEncoder();
+    const windowed = this.heads.some((h) => h.entry.pooling === 'max');
+    const pair = this.heads.some((h) => h.entry.input === 'prompt+response');
+    const [windows, promptVec] = await Promise.all([
+      windowed ? encoder.embedChunks(input.text, { maxChunks: this.maxChunks }, signal) : encoder.embed([input.text], signal),
+      pair ? encoder.embed([input.prompt ?? ''], signal).then(([v]) => v) : undefined,
+    ]);
+    const scores: Record<string, number> = {};
+    const thresholds: Record<string, number> = {};
+    const over: string[] = [];
+    let top = { label: '', p: -1 };
+    for (const h of this.heads) {
+      let p: Float64Array;
+      if (h.entry.input === 'prompt+response') p = probabilities(h.head, h.platt, pairFeatures(promptVec!, windows[0]));
+      else if (h.entry.pooling === 'max') {
+        p = new Float64Array(h.head.labels.length);
+        for (const w of windows) probabilities(h.head, h.platt, w).forEach((v, j) => (p[j] = Math.max(p[j], v)));
+      } else p = probabilities(h.head, h.platt, windows[0]);
+      h.head.labels.forEach((label, j) => {
+        scores[label] = p[j];
+        thresholds[label] = h.thresholds[j];
+        if (p[j] >= h.thresholds[j]) over.push(`${label} ${pct(p[j])} ≥ ${pct(h.thresholds[j])}`);
+        if (p[j] > top.p) top = { label, p: p[j] };
+      });
+    }
+    const explanation = over.length ? `over threshold: ${over.join(', ')}` : `no label over its threshold (highest: ${top.label} ${pct(top.p)})`;
+    const details = { model: this.version, thresholds, windows: windows.length, promptGiven: pair ? input.prompt !== undefined : undefined };
+    return { scores, explanation, details };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.encoder = undefined;
+    if (this.acquired) {
+      this.acquired = false;
+      await this.source.release();
+    }
+  }
+}
+
+/** The registry entry for `type: 'onnx'`. */
+export const onnxClassifierType = {
+  params: OnnxParamsSchema,
+  create: ({ id, timeoutMs, params }: { id: string; timeoutMs: number; params: z.infer<typeof OnnxParamsSchema> }): Classifier =>
+    new OnnxHeadsClassifier(id, params, timeoutMs),
+};

@@ -1,0 +1,101 @@
+/**
+ * Trains the classifier heads on the shared public data and writes them, with calibration, thresholds,
+ * metrics and a model card, to `classifiers/models/<name>/`.
+ *
+ *   npm run train [-- --seed 7] [--heads unsafe,refusal] [--no-held-out] [--out classifiers/models/default]
+ *
+ * Embeddings are cached under `.cache/train/`, so a rerun only trains (about a minute without held-out
+ * refits). Deterministic for a given seed, data and encoder.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Encoder } from '../classifiers/encoder/index.js';
+import { pairFeatures } from '../classifiers/heads/linear.js';
+import { HEAD_NAMES, type HeadName } from '../classifiers/heads/model.js';
+import { writeArtifacts, type HeadResult } from './train/artifacts.js';
+import { loadRecords } from './train/data.js';
+import { EmbeddingCache } from './train/embed-cache.js';
+import { evaluate, heldOut } from './train/evaluate.js';
+import { fitHead, type Features } from './train/fit.js';
+import { plans, type HeadPlan } from './train/specs.js';
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the repository root');
+    dir = up;
+  }
+  return dir;
+}
+
+const root = repoRoot();
+const { values } = parseArgs({
+  options: {
+    seed: { type: 'string', default: '7' },
+    data: { type: 'string', default: join(root, '..', 'shared', 'data') },
+    out: { type: 'string', default: join(root, 'classifiers', 'models', 'default') },
+    heads: { type: 'string', default: HEAD_NAMES.join(',') },
+    'no-held-out': { type: 'boolean', default: false },
+    'cache-dir': { type: 'string', default: join(root, '.cache', 'train') },
+  },
+});
+const seed = Number(values.seed);
+if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${values.seed}`);
+const wanted = values.heads.split(',').map((h) => h.trim());
+for (const h of wanted) if (!(HEAD_NAMES as readonly string[]).includes(h)) throw new Error(`unknown head ${h}; heads are ${HEAD_NAMES.join(', ')}`);
+const log = (s: string) => console.log(s);
+const started = performance.now();
+
+const records = loadRecords(values.data, seed);
+log(`read ${records.length} records from ${relative(root, values.data) || values.data}`);
+const selected = plans(records, values.data, seed).filter((p) => wanted.includes(p.name));
+
+const encoder = await Encoder.create({ backend: 'inline', maxBatchSize: 64, cacheSize: 0, timeoutMs: 600_000 });
+const cache = new EmbeddingCache(encoder, values['cache-dir']);
+log(`encoder ${encoder.version}; ${cache.size} cached embeddings`);
+
+async function features(plan: HeadPlan): Promise<Features> {
+  const feats: Features = new Map();
+  const progress = (what: string, total: number) => (done: number) => process.stdout.write(`\r  embedding ${what}: ${done}/${total}   `);
+  if (plan.input === 'prompt+response') {
+    const texts = plan.items.flatMap((it) => [it.prompt ?? '', it.text]);
+    const vectors = await cache.embed(texts, progress(`${plan.name} pairs`, texts.length));
+    plan.items.forEach((it, i) => feats.set(it, [pairFeatures(vectors[2 * i], vectors[2 * i + 1])]));
+  } else if (plan.windows) {
+    const texts = plan.items.map((it) => it.text);
+    const windows = await cache.windows(texts, 4, progress(`${plan.name} windows`, texts.length));
+    plan.items.forEach((it, i) => feats.set(it, windows[i]));
+  } else {
+    const texts = plan.items.map((it) => it.text);
+    const vectors = await cache.embed(texts, progress(plan.name, texts.length));
+    plan.items.forEach((it, i) => feats.set(it, [vectors[i]]));
+  }
+  process.stdout.write('\n');
+  return feats;
+}
+
+const results: HeadResult[] = [];
+for (const plan of selected) {
+  const t0 = performance.now();
+  const counts = { train: 0, val: 0, test: 0 };
+  for (const it of plan.items) counts[it.split]++;
+  log(`\n== ${plan.name}: ${plan.items.length} items (train ${counts.train}, val ${counts.val}, test ${counts.test})`);
+  const feats = await features(plan);
+  const fit = fitHead({ ...plan, train: { ...plan.train, seed } }, plan.items, feats);
+  const test = evaluate(fit, plan, plan.items.filter((it) => it.split === 'test'), feats);
+  for (const r of test) {
+    const p = r.pooled;
+    log(`  test ${r.label}: n ${p.n} pos ${p.positives} AUC ${p.rocAuc.toFixed(3)} AP ${p.averagePrecision.toFixed(3)} P ${p.precision.toFixed(3)} R ${p.recall.toFixed(3)} flagged-safe ${p.flaggedSafe.toFixed(3)} @ ${r.threshold.toFixed(3)}`);
+  }
+  const held = values['no-held-out'] ? [] : heldOut({ ...plan, train: { ...plan.train, seed } }, plan.items, feats, plan.heldOut, log);
+  results.push({ plan, fit, test, heldOut: held, counts });
+  log(`  ${plan.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+await encoder.close();
+
+const out = resolve(values.out);
+await writeArtifacts({ out, root, dataDir: values.data, seed, encoderVersion: encoder.version, results, heldOutRun: !values['no-held-out'] });
+log(`\nwrote ${relative(root, out)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);

