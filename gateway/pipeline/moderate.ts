@@ -49,6 +49,22 @@ function toResult(d: StageDecision): ModerationResult {
   };
 }
 
+/** One stage decision for several inputs: the strongest action; spans move to their input's offset in the joined text. */
+function merge(decisions: StageDecision[], offsets: number[]): StageDecision {
+  return {
+    stage: 'input',
+    action: decisions.reduce<Action>((a, d) => strongest(a, d.action), 'allow'),
+    matches: decisions.flatMap((d) => d.matches),
+    shadow: decisions.flatMap((d) => d.shadow),
+    redactions: [],
+    rewrites: new Map(),
+    trace: decisions.flatMap((d) => d.trace),
+    classifiers: decisions.flatMap((d, i) =>
+      d.classifiers.map((c) => ({ ...c, spans: c.spans?.map((s) => ({ ...s, start: s.start + offsets[i], end: s.end + offsets[i] })) })),
+    ),
+  };
+}
+
 /**
  * The moderation endpoint's work: the input stage on each input, independent of any upstream. One decision
  * record covers the whole request; its input stage merges the per-input decisions (strongest action wins).
@@ -58,22 +74,13 @@ export async function moderate(pipeline: Pipeline, inputs: string[], ctx: Reques
   const trace = pipeline.trace(ctx, null, joined.text);
   const t = performance.now();
   // Each input is read as a one-message chat request, so rules select it as they would a user's message.
-  const decisions = await Promise.all(
-    inputs.map((text) => evaluateStage(trace.policy, { stage: 'input', doc: { messages: [{ role: 'user', content: text }] }, meta: trace.meta, signal })),
-  );
-  // One stage record for the request: spans move to their input's offset in the joined text.
-  const merged: StageDecision = {
-    stage: 'input',
-    action: decisions.reduce<Action>((a, d) => strongest(a, d.action), 'allow'),
-    matches: decisions.flatMap((d) => d.matches),
-    shadow: decisions.flatMap((d) => d.shadow),
-    redactions: [],
-    rewrites: new Map(),
-    trace: decisions.flatMap((d) => d.trace),
-    classifiers: decisions.flatMap((d, i) =>
-      d.classifiers.map((c) => ({ ...c, spans: c.spans?.map((s) => ({ ...s, start: s.start + joined.segments[i].start, end: s.end + joined.segments[i].start })) })),
-    ),
-  };
+  const reqs = inputs.map((text) => ({ stage: 'input', doc: { messages: [{ role: 'user', content: text }] }, meta: trace.meta, signal }) as const);
+  const [decisions, shadows] = await Promise.all([
+    Promise.all(reqs.map((r) => evaluateStage(trace.policy, r))),
+    Promise.all(reqs.map((r) => trace.shadowStage(r))),
+  ]);
+  const merged = merge(decisions, joined.segments.map((s) => s.start));
+  if (shadows.every(Boolean)) trace.shadowInput = merge(shadows as StageDecision[], joined.segments.map((s) => s.start));
   trace.setInput(merged, t);
   await trace.finish(merged.action, 200);
   return {

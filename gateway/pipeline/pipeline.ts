@@ -88,7 +88,7 @@ export class Trace {
   }
 
   /** Evaluates the shadow candidate on the same stage; its failures are recorded as nothing, never raised. */
-  private shadowStage(req: Parameters<typeof evaluateStage>[1]): Promise<StageDecision | undefined> {
+  shadowStage(req: Parameters<typeof evaluateStage>[1]): Promise<StageDecision | undefined> {
     return this.shadowPolicy ? evaluateStage(this.shadowPolicy, req).catch(() => undefined) : Promise.resolve(undefined);
   }
 
