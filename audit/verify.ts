@@ -147,8 +147,10 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     unconfirmed = { rec, at };
     expect = rec.seq + 1;
     prevHash = rec.hash;
-    count++;
-    first ??= rec.seq;
+    if (rec.seq >= from) {
+      count++;
+      first ??= rec.seq;
+    }
     head = { seq: rec.seq, hash: rec.hash };
     if (rec.kind === 'retention') retentions.set(rec.deleted.last_seq, { last_hash: rec.deleted.last_hash, at });
   };

@@ -188,7 +188,8 @@ describe('audit verify detects every tamper class', () => {
     const { verifyLog } = await import('../../audit/verify.js');
     const { loadPublicKey } = await import('../../audit/keys.js');
     const publicKeys = [await loadPublicKey(join(dir, 'checkpoint-key.pub.pem'))];
-    assert.equal((await verifyLog({ dir, publicKeys, from: 10, to: 20 })).ok, true);
+    const later = await verifyLog({ dir, publicKeys, from: 10, to: 20 });
+    assert.deepEqual([later.ok, later.records, later.first_seq, later.last_seq], [true, 11, 10, 20]);
     assert.equal((await verifyLog({ dir, publicKeys, from: 1, to: 9 })).first_bad?.seq, 4);
   });
 });
