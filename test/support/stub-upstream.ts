@@ -30,6 +30,8 @@ export interface StubOptions {
   multiLineData?: boolean;
   /** Leave out the opening role chunk. */
   noRole?: boolean;
+  /** Add `stub_ms` to every chunk: milliseconds from the request's arrival to the chunk's send (for benchmarks). */
+  stamp?: boolean;
 }
 
 export interface StubRequest {
@@ -115,8 +117,9 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
         state.aborted++;
       }
     });
+    const arrived = performance.now();
     const event = (data: object) => {
-      const json = JSON.stringify(data);
+      const json = JSON.stringify(opts.stamp ? { ...data, stub_ms: performance.now() - arrived } : data);
       if (!opts.multiLineData) return res.write(`data: ${json}\n\n`);
       const cut = json.indexOf(',"choices"');
       return res.write(`data: ${json.slice(0, cut + 1)}\ndata: ${json.slice(cut + 1)}\n\n`);

@@ -1,0 +1,130 @@
+/**
+ * `npm run bench:stream`: streamed chat completions side by side on loopback, against a stub upstream that sends
+ * a few dozen deltas 20 ms apart — the stub directly, this gateway (default policy, records on) in `buffer` mode,
+ * in `stream-first` mode, and in `stream-first` with the concurrent input check, and Portkey's gateway with a regex guardrail on input and output. Interleaved rounds, so
+ * drift on a shared machine hits every target alike.
+ *
+ * Reports per target: time to first token (TTFT) p50/p99 and what each adds over direct, the mean inter-chunk gap
+ * relative to direct, how many of `--concurrency` simultaneous streams finish without a stall (no gap over
+ * `--stall-ms`, ending in [DONE]), and whether an answer carrying an API key reaches the client unchanged.
+ *
+ * Options: --streams N (sampled per target per round, default 40), --parallel N (of those at once, default 8),
+ * --rounds N (default 3), --concurrency N (default 200), --deltas N (default 40), --gap-ms N (default 20),
+ * --stall-ms N (default 250).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Agent } from 'undici';
+import { contentEvents, sseChat, textOf, type SseResult } from '../test/support/sse-client.js';
+import { fmt, percentile, startProcess } from './load.js';
+
+const { values } = parseArgs({
+  options: Object.fromEntries(
+    ['streams', 'parallel', 'rounds', 'concurrency', 'deltas', 'gap-ms', 'stall-ms'].map((k) => [k, { type: 'string' as const }]),
+  ),
+});
+const num = (k: string, d: number) => Number(values[k] ?? d);
+const o = { streams: num('streams', 40), parallel: num('parallel', 8), rounds: num('rounds', 3), concurrency: num('concurrency', 200), deltas: num('deltas', 40), gap: num('gap-ms', 20), stall: num('stall-ms', 250) };
+const root = join(import.meta.dirname, '..');
+
+const stub = await startProcess([join(root, 'bench/servers/stream-stub.js')], { STUB_DELTAS: String(o.deltas), STUB_GAP_MS: String(o.gap) });
+const upstream = `http://127.0.0.1:${stub.port}/v1`;
+const key = 'sk-bench-key-0123456789';
+const auditDirs: string[] = [];
+const ours = (stream: object) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-stream-audit-'));
+  auditDirs.push(dir);
+  const env = { GATEWAY_PORT: '0', GATEWAY_UPSTREAM_URL: upstream, GATEWAY_API_KEYS: key, GATEWAY_AUDIT_DIR: dir, GATEWAY_LOG_LEVEL: 'warn', BENCH_STREAM: JSON.stringify(stream) };
+  return startProcess([join(root, 'bench/servers/stream-gateway.js')], env);
+};
+const buffer = await ours({ mode: 'buffer' });
+const first = await ours({ mode: 'stream-first' });
+const firstConcurrent = await ours({ mode: 'stream-first', concurrentInput: true });
+const portkey = await startProcess([join(root, 'bench/servers/portkey.js')], {}, 'http://127.0.0.1:8787/');
+
+const guard = { type: 'guardrail', deny: true, checks: [{ id: 'default.regexMatch', parameters: { rule: 'sk-proj-|bomb', not: true } }] };
+const portkeyConfig = JSON.stringify({ provider: 'openai', api_key: 'sk-test', custom_host: upstream, before_request_hooks: [{ ...guard, id: 'in' }], after_request_hooks: [{ ...guard, id: 'out' }] });
+const bearer = { authorization: `Bearer ${key}` };
+const targets: { name: string; url: string; headers: Record<string, string> }[] = [
+  { name: 'direct (stub)', url: `${upstream}/chat/completions`, headers: {} },
+  { name: 'this gateway, buffer', url: `http://127.0.0.1:${buffer.port}/v1/chat/completions`, headers: bearer },
+  { name: 'this gateway, stream-first', url: `http://127.0.0.1:${first.port}/v1/chat/completions`, headers: bearer },
+  { name: '  + concurrent input check', url: `http://127.0.0.1:${firstConcurrent.port}/v1/chat/completions`, headers: bearer },
+  { name: 'portkey + output guardrail', url: 'http://127.0.0.1:8787/v1/chat/completions', headers: { 'x-portkey-config': portkeyConfig } },
+];
+const runs = targets.map((t) => ({ ...t, agent: new Agent({ connections: o.concurrency + 16 }), ttft: [] as number[], lag: [] as number[], gaps: [] as number[], ok: 0, total: 0, probe: '' }));
+
+const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Write a short answer.' }] };
+const ttftOf = (r: SseResult) => (contentEvents(r.events)[0]?.at ?? NaN) - r.started;
+/** What the path added to the first token: the client's TTFT less the stub's own wait before sending it. */
+const lagOf = (r: SseResult) => {
+  const c = contentEvents(r.events)[0];
+  return c && typeof c.data.stub_ms === 'number' ? c.at - r.started - c.data.stub_ms : NaN;
+};
+const gapsOf = (r: SseResult) => {
+  const c = contentEvents(r.events);
+  return c.slice(1).map((e, i) => e.at - c[i].at);
+};
+const finished = (r: SseResult) => r.status === 200 && r.events.at(-1)?.data === '[DONE]';
+
+try {
+  for (const t of runs) await sseChat(t.url, body, t.headers, { dispatcher: t.agent }); // warm-up
+  for (let round = 0; round < o.rounds; round++) {
+    // Latency samples: batch by batch, every target in turn, so a noisy moment hits all of them.
+    for (let done = 0; done < o.streams; done += o.parallel) {
+      for (const t of runs) {
+        const batch = await Promise.all(Array.from({ length: Math.min(o.parallel, o.streams - done) }, () => sseChat(t.url, body, t.headers, { dispatcher: t.agent })));
+        for (const r of batch) {
+          t.ttft.push(ttftOf(r));
+          t.lag.push(lagOf(r));
+          t.gaps.push(...gapsOf(r));
+        }
+      }
+    }
+    for (const t of runs) {
+      const many = await Promise.all(Array.from({ length: o.concurrency }, () => sseChat(t.url, body, t.headers, { dispatcher: t.agent }).catch(() => null)));
+      t.total += many.length;
+      t.ok += many.filter((r) => r && finished(r) && Math.max(0, ...gapsOf(r)) <= o.stall).length;
+    }
+    process.stderr.write(`round ${round + 1}/${o.rounds} done\n`);
+  }
+  for (const t of runs) {
+    const r = await sseChat(t.url, { ...body, messages: [{ role: 'user', content: 'probe' }] }, t.headers, { dispatcher: t.agent });
+    const text = textOf(r.events);
+    const finish = r.events.flatMap((e) => (e.data !== '[DONE]' && e.data.choices ? e.data.choices.map((c: any) => c.finish_reason) : [])).filter(Boolean).at(-1);
+    t.probe = `${text.includes('sk-proj-abcdef') ? 'reached the client' : 'withheld'}${finish === 'content_filter' ? ', stream cut' : ''}`;
+  }
+} finally {
+  for (const p of [buffer, first, firstConcurrent, portkey, stub]) p.child.kill('SIGTERM');
+  for (const t of runs) await t.agent.close();
+  for (const d of auditDirs) rmSync(d, { recursive: true, force: true });
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sorted = (xs: number[]) => xs.filter(Number.isFinite).sort((a, b) => a - b);
+const stats = runs.map((t) => {
+  const ttft = sorted(t.ttft);
+  const lag = sorted(t.lag);
+  const gaps = sorted(t.gaps);
+  return { t, p50: percentile(ttft, 50), p99: percentile(ttft, 99), lag50: percentile(lag, 50), lag99: percentile(lag, 99), gap: mean(gaps), gap99: percentile(gaps, 99) };
+});
+const [direct] = stats;
+const pad = (v: string, n: number) => v.padStart(n);
+console.log(`\nbench:stream — ${o.deltas} deltas ${o.gap} ms apart; ${o.rounds} interleaved rounds of ${o.streams} streams (${o.parallel} at a time) per target, then ${o.concurrency} at once`);
+console.log('TTFT: first content chunk, from the request. added: TTFT less the stub\'s own wait (stub_ms), less the same for direct.');
+console.log(`${'target'.padEnd(30)} ${pad('TTFT p50', 9)} ${pad('p99', 7)} ${pad('added p50', 10)} ${pad('p99', 7)} ${pad('gap ms', 7)} ${pad('gap p99', 8)} ${pad('ratio', 6)} ${pad('no stall', 9)}  API key in the answer`);
+for (const s of stats) {
+  const self = s.t === direct.t;
+  const added = (a: number, b: number) => (self ? '' : Number.isFinite(a) ? fmt(a - b, 3) : 'n/a');
+  console.log(
+    `${s.t.name.padEnd(30)} ${pad(fmt(s.p50), 9)} ${pad(fmt(s.p99), 7)} ${pad(added(s.lag50, direct.lag50), 10)} ${pad(added(s.lag99, direct.lag99), 7)} ` +
+      `${pad(fmt(s.gap), 7)} ${pad(fmt(s.gap99), 8)} ${pad(fmt(s.gap / direct.gap), 6)} ${pad(`${s.t.ok}/${s.t.total}`, 9)}  ${s.t.probe}`,
+  );
+}
+const [, , sf, sfc] = stats;
+console.log('\ngoals in stream-first mode');
+console.log(`  added TTFT p99           ${fmt(sf.lag99 - direct.lag99, 3)} ms; with the concurrent input check ${fmt(sfc.lag99 - direct.lag99, 3)} ms   (goal <= 2 ms)`);
+console.log(`  inter-chunk gap ratio    ${fmt(sf.gap / direct.gap, 3)}      (goal 0.9-1.1)`);
+console.log(`  streams without a stall  ${sf.t.ok}/${sf.t.total}   (a gap over ${o.stall} ms, or no [DONE], is a stall)`);
