@@ -117,6 +117,7 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
   let count = 0;
   let first: number | null = null;
   let head: { seq: number; hash: string } | null = null;
+  let lastRead = 0; // the highest seq accepted, in range or not
 
   const it = items(segments);
   const buffer: Item[] = [];
@@ -147,11 +148,13 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     unconfirmed = { rec, at };
     expect = rec.seq + 1;
     prevHash = rec.hash;
-    if (rec.seq >= from) {
+    lastRead = Math.max(lastRead, rec.seq);
+    // Seq to+1 is read only to confirm that seq `to` was not rewritten; it is not part of the report.
+    if (rec.seq >= from && rec.seq <= to) {
       count++;
       first ??= rec.seq;
+      head = { seq: rec.seq, hash: rec.hash };
     }
-    head = { seq: rec.seq, hash: rec.hash };
     if (rec.kind === 'retention') retentions.set(rec.deleted.last_seq, { last_hash: rec.deleted.last_hash, at });
   };
 
@@ -232,7 +235,7 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     else if (marker.last_hash !== a.prev_hash) report({ seq: a.seq - 1, reason: 'record-changed', detail: `seq ${a.seq} does not link to the last deleted record named by the retention marker`, at: a.at });
   }
   const h = head as { seq: number; hash: string } | null;
-  const lastSeq = h?.seq ?? 0;
+  const lastSeq = lastRead;
   if (lastCp && lastCp.last_seq > lastSeq && to >= lastCp.last_seq) {
     report({ seq: lastSeq + 1, reason: 'record-missing', detail: `a signed checkpoint covers up to seq ${lastCp.last_seq} but the log ends at seq ${lastSeq}` });
   }

@@ -190,6 +190,8 @@ describe('audit verify detects every tamper class', () => {
     const publicKeys = [await loadPublicKey(join(dir, 'checkpoint-key.pub.pem'))];
     const later = await verifyLog({ dir, publicKeys, from: 10, to: 20 });
     assert.deepEqual([later.ok, later.records, later.first_seq, later.last_seq], [true, 11, 10, 20]);
+    const middle = await verifyLog({ dir, publicKeys, from: 10, to: 15 });
+    assert.deepEqual([middle.ok, middle.records, middle.first_seq, middle.last_seq], [true, 6, 10, 15]);
     assert.equal((await verifyLog({ dir, publicKeys, from: 1, to: 9 })).first_bad?.seq, 4);
   });
 });
