@@ -40,7 +40,15 @@ export const ConfigSchema = z.strictObject({
        */
       mode: z.enum(['keys', 'off']).optional(),
       /** Keys clients must present as `Authorization: Bearer <key>`. */
-      apiKeys: z.array(z.string().min(8, 'an API key must be at least 8 characters')).default([]),
+      apiKeys: z
+        .array(
+          z.union([
+            z.string().min(8, 'an API key must be at least 8 characters'),
+            z.strictObject({ key: z.string().min(8, 'an API key must be at least 8 characters'), tenant: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant is 1-64 letters, digits, _ . -') }),
+          ]),
+        )
+        .default([])
+        .transform((keys) => keys.map((k) => (typeof k === 'string' ? { key: k, tenant: null } : k))),
       /** Keys for /v1/policies and other admin routes. Client keys are not admin keys. */
       adminKeys: z.array(z.string().min(8)).default([]),
     })
@@ -76,7 +84,12 @@ const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
   GATEWAY_POLICY_WATCH: (c, v) => (c.policyWatch = v === 'on' || v === 'true' ? true : v === 'off' || v === 'false' ? false : v),
   GATEWAY_AUDIT_DIR: (c, v) => ((c.audit ??= {}).dir = v),
   GATEWAY_AUDIT_CONTENT: (c, v) => ((c.audit ??= {}).content = v),
-  GATEWAY_API_KEYS: (c, v) => ((c.auth ??= {}).apiKeys = list(v)),
+  // `key` or `tenant:key`: the tenant is recorded with every decision and can select a policy by binding.
+  GATEWAY_API_KEYS: (c, v) =>
+    ((c.auth ??= {}).apiKeys = list(v).map((k) => {
+      const m = /^([A-Za-z0-9_.-]{1,64}):(.{8,})$/.exec(k);
+      return m ? { tenant: m[1], key: m[2] } : k;
+    })),
   GATEWAY_ADMIN_KEYS: (c, v) => ((c.auth ??= {}).adminKeys = list(v)),
   GATEWAY_AUTH: (c, v) => ((c.auth ??= {}).mode = v),
   GATEWAY_LOG_LEVEL: (c, v) => ((c.log ??= {}).level = v),

@@ -8,7 +8,7 @@ export interface RequestMeta {
   key: string | null;
   model: string | null;
   route: string;
-  headers: Record<string, string>;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /** One condition's outcome, for the decision trace. */
@@ -42,6 +42,15 @@ export interface CompiledCondition {
 }
 
 const round = (n: number) => Math.round(n * 1e4) / 1e4;
+
+/** Headers a rule may never read: credentials stay out of policies and traces. */
+const CREDENTIALS = new Set(['authorization', 'proxy-authorization', 'cookie', 'x-api-key']);
+
+const header = (headers: Record<string, string | string[] | undefined>, name: string): string | null => {
+  if (CREDENTIALS.has(name)) return null;
+  const v = headers[name];
+  return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+};
 
 const compare = (op: ScoreCondition['op'], a: number, b: number) =>
   op === '>=' ? a >= b : op === '>' ? a > b : op === '<=' ? a <= b : op === '<' ? a < b : a === b;
@@ -108,7 +117,7 @@ function meta(c: MetaCondition): CompiledCondition {
   return {
     classifiers: new Set(),
     test(ctx) {
-      const v = c.meta === 'header' ? (ctx.meta.headers[c.name!.toLowerCase()] ?? null) : ctx.meta[c.meta];
+      const v = c.meta === 'header' ? header(ctx.meta.headers, c.name!.toLowerCase()) : ctx.meta[c.meta];
       const result = v !== null && (c.equals !== undefined ? v === c.equals : c.in !== undefined ? c.in.includes(v) : re!.test(v));
       ctx.trace.push({ condition: `${label} ${c.equals !== undefined ? `== ${c.equals}` : c.in !== undefined ? `in [${c.in.join(', ')}]` : `matches /${c.regex}/`}`, value: v, result });
       return result;

@@ -78,6 +78,9 @@ export const MetaConditionSchema = z
     const tests = [c.equals, c.in, c.regex].filter((x) => x !== undefined).length;
     if (tests !== 1) ctx.addIssue({ code: 'custom', message: 'a meta condition needs exactly one of equals, in or regex' });
     if (c.meta === 'header' && !c.name) ctx.addIssue({ code: 'custom', path: ['name'], message: 'a header condition names the header' });
+    if (c.meta === 'header' && c.name && ['authorization', 'proxy-authorization', 'cookie', 'x-api-key'].includes(c.name.toLowerCase())) {
+      ctx.addIssue({ code: 'custom', path: ['name'], message: 'credential headers cannot be read by policies' });
+    }
   });
 
 export type Condition =

@@ -27,7 +27,7 @@ describe('configuration', () => {
     assert.equal(c.port, 9100);
     assert.equal(c.upstream.url, 'http://127.0.0.1:1/v1');
     assert.deepEqual(c.upstream.models, { a: 'b' });
-    assert.deepEqual(c.auth.apiKeys, ['key-one-123', 'key-two-456']);
+    assert.deepEqual(c.auth.apiKeys, [{ key: 'key-one-123', tenant: null }, { key: 'key-two-456', tenant: null }]);
     assert.equal(c.auth.mode, 'keys');
   });
 
@@ -48,5 +48,14 @@ describe('configuration', () => {
 
   it('rejects keys too short to be secret', () => {
     assert.throws(() => loadConfig({ env: { GATEWAY_API_KEYS: 'abc' } }), /auth\.apiKeys\.0: an API key must be at least 8 characters/);
+  });
+});
+
+describe('tenants', () => {
+  it('reads tenant:key pairs from GATEWAY_API_KEYS and objects from the file', () => {
+    const c = loadConfig({ env: { GATEWAY_API_KEYS: 'acme:sk-acme-0123456789,sk-plain-0123456789' } });
+    assert.deepEqual(c.auth.apiKeys, [{ key: 'sk-acme-0123456789', tenant: 'acme' }, { key: 'sk-plain-0123456789', tenant: null }]);
+    const f = file(JSON.stringify({ auth: { apiKeys: [{ key: 'sk-globex-012345', tenant: 'globex' }] } }));
+    assert.deepEqual(loadConfig({ file: f }).auth.apiKeys, [{ key: 'sk-globex-012345', tenant: 'globex' }]);
   });
 });

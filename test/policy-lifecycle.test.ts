@@ -188,4 +188,21 @@ describe('shadow policies and bindings', () => {
       await stub.close();
     }
   });
+
+  it('chooses the policy by the tenant of the API key, and records the tenant', async () => {
+    const dir = policyDir(refusing('default', 'apple'), {
+      'strict.json': refusing('strict', 'banana'),
+      'bindings.json': { bindings: [{ match: { tenant: ['kids'] }, policy: 'strict.json' }] },
+    });
+    const gw = await startTestGateway({ GATEWAY_POLICY: dir, GATEWAY_API_KEYS: 'kids:sk-kids-key-0123456789,sk-adult-key-0123456789', GATEWAY_POLICY_WATCH: 'off' });
+    try {
+      const kids = await request(gw.server).post('/v1/moderations').set('authorization', 'Bearer sk-kids-key-0123456789').send({ input: 'a banana' });
+      const adult = await request(gw.server).post('/v1/moderations').set('authorization', 'Bearer sk-adult-key-0123456789').send({ input: 'a banana' });
+      assert.equal(kids.body.results[0].flagged, true);
+      assert.equal(adult.body.results[0].flagged, false);
+      assert.deepEqual(gw.records().map((r) => [r.tenant, r.policy.id]), [['kids', 'strict'], [null, 'default']]);
+    } finally {
+      await gw.close();
+    }
+  });
 });

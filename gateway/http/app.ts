@@ -4,7 +4,7 @@ import { GatewayError, toGatewayError } from '../pipeline/errors.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { GatewayPolicies } from '../policies.js';
 import { adminRoutes } from './admin.js';
-import { apiKeyAuth } from './auth.js';
+import { apiKeyAuth, type ClientKey } from './auth.js';
 import { jsonBody } from './body.js';
 import type { Metrics } from './metrics.js';
 import { apiRoutes } from './routes.js';
@@ -13,7 +13,7 @@ export interface AppOptions {
   pipeline: Pipeline;
   metrics: Metrics;
   logger: winston.Logger;
-  auth: { mode: 'keys' | 'off'; keys: string[] };
+  auth: { mode: 'keys' | 'off'; keys: ClientKey[] };
   /** Keys for the admin routes (/v1/policies). */
   adminKeys?: string[];
   /** The policy lifecycle, for the admin routes. */

@@ -16,15 +16,21 @@ export function presentedKey(header: string | undefined, alt: string | string[] 
   return typeof alt === 'string' && alt ? alt : undefined;
 }
 
+export interface ClientKey {
+  key: string;
+  tenant: string | null;
+}
+
 /**
- * Checks the client's API key against the configured keys in constant time and stores its hashed id on
- * `res.locals.keyId`. With auth off, every request passes with `keyId = null`.
+ * Checks the client's API key against the configured keys in constant time and stores its hashed id and
+ * tenant on `res.locals.keyId` / `res.locals.tenant`. With auth off, every request passes with neither.
  */
-export const apiKeyAuth = ({ mode, keys }: { mode: 'keys' | 'off'; keys: string[] }): RequestHandler => {
-  const digests = keys.map(digest);
+export const apiKeyAuth = ({ mode, keys }: { mode: 'keys' | 'off'; keys: ClientKey[] }): RequestHandler => {
+  const digests = keys.map((k) => ({ d: digest(k.key), id: keyId(k.key), tenant: k.tenant }));
   return function apiKeyAuth(req, res, next) {
     if (mode === 'off') {
       res.locals.keyId = null;
+      res.locals.tenant = null;
       return next();
     }
     const key = presentedKey(req.headers.authorization, req.headers['x-api-key']);
@@ -32,10 +38,11 @@ export const apiKeyAuth = ({ mode, keys }: { mode: 'keys' | 'off'; keys: string[
       return next(new GatewayError('invalid_api_key', 'missing API key: send it as "Authorization: Bearer <key>"'));
     }
     const d = digest(key);
-    if (!digests.some((k) => timingSafeEqual(k, d))) {
-      return next(new GatewayError('invalid_api_key', 'incorrect API key provided'));
-    }
-    res.locals.keyId = keyId(key);
+    let found: (typeof digests)[number] | undefined;
+    for (const k of digests) if (timingSafeEqual(k.d, d)) found = k;
+    if (!found) return next(new GatewayError('invalid_api_key', 'incorrect API key provided'));
+    res.locals.keyId = found.id;
+    res.locals.tenant = found.tenant;
     next();
   };
 };

@@ -29,7 +29,8 @@ function begin(req: Request, res: Response, route: string): { ctx: RequestContex
   const ctx: RequestContext = {
     decisionId: newDecisionId(),
     keyId: res.locals.keyId ?? null,
-    tenant: null,
+    tenant: res.locals.tenant ?? null,
+    headers: req.headers,
     route,
     started: res.locals.started ?? performance.now(),
   };

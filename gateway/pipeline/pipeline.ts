@@ -17,8 +17,8 @@ export interface RequestContext {
   route: string;
   /** performance.now() when the request arrived. */
   started: number;
-  /** Request headers rules may test (lower-cased; credentials removed by the edge). */
-  headers?: Record<string, string>;
+  /** Request headers (lower-cased names) that header conditions read; credential headers are never readable. */
+  headers?: Record<string, string | string[] | undefined>;
 }
 
 const defaultInput = textSelector(DEFAULT_INPUT_SELECT, 'input');
