@@ -77,7 +77,7 @@ export async function explainCommand(args: string[], io: Io): Promise<ExitCode> 
   const run = await runCase(loaded.policy, input, problems);
   const stages = { input: explainStage(loaded.policy, run.input), ...(run.output && { output: explainStage(loaded.policy, run.output) }) };
   const final = finalOf(run);
-  const outputSkipped = run.output ? undefined : input.output === undefined ? 'no output given (--output)' : 'the input stage refused';
+  const outputSkipped = run.output ? undefined : run.input.action === 'refuse' ? 'the input stage refused' : 'no output given (--output)';
   const { policy, revision } = loaded.policy;
   if (values.json) {
     sayJson(io, { policy: { id: policy.id, revision }, final, stages, ...(outputSkipped && { outputSkipped }), request: run.request, ...(run.answer !== undefined && { answer: run.answer }), problems });

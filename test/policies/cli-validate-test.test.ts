@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { cli, DEFAULT_PACK, folder, json, rule, small } from './helpers.js';
+
+const good = small([rule('refuse-a', 'a', 'refuse', { category: 'cat', message: 'no a' }), rule('redact-b', 'b', 'redact')]);
+const suite = (cases: object[]) => ({ cases });
+const ok = (name: string, request: string, action: string, rules: string[]) => ({ name, request, expect: { action, rules } });
+
+describe('policy CLI: usage and exit codes', () => {
+  it('prints usage and exits 2 without a command, 0 for help, 2 for an unknown command', async () => {
+    const none = await cli([]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /usage: npm run policy -- <command>/);
+    assert.match(none.stderr, /exit codes: 0 ok, 1 the policy or its tests failed, 2 usage or I\/O error, 3 internal error/);
+    const help = await cli(['help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /shadow-report/);
+    const unknown = await cli(['frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  });
+
+  it('exits 2 on a missing argument or an unknown option', async () => {
+    const missing = await cli(['validate']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /missing <path>/);
+    const option = await cli(['validate', DEFAULT_PACK, '--frob']);
+    assert.equal(option.code, 2);
+    assert.match(option.stderr, /--frob/);
+  });
+});
+
+describe('policy CLI: validate', () => {
+  it('accepts the default pack (human output) and exits 0', async () => {
+    const r = await cli(['validate', DEFAULT_PACK]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^OK .*policy\.json: policy "default" \(enforce\), revision [0-9a-f]{12}, 12 rules, 4 classifiers/);
+  });
+
+  it('describes a valid policy as JSON with its revision', async () => {
+    const r = await cli(['validate', folder({ 'policy.json': good }), '--json']);
+    assert.equal(r.code, 0);
+    const out = json(r);
+    assert.equal(out.ok, true);
+    assert.equal(out.id, 'small');
+    assert.match(out.revision, /^[0-9a-f]{64}$/);
+    assert.equal(out.rules, 2);
+  });
+
+  it('prints every fault as path: reason and exits 1', async () => {
+    const bad = small([
+      rule('r1', 'a', 'refuse', { when: { any: [{ classifier: 'c', label: 'a', threshold: 0.5 }, { classifier: 'c', label: 'a', threshold: 2 }] } }),
+      rule('r1', 'b', 'flag'),
+    ]);
+    const r = await cli(['validate', folder({ 'policy.json': bad })]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^INVALID .*policy\.json: 1 issue/);
+    assert.match(r.stdout, /  rules\[0\]\.when\.any\[1\]\.threshold: expected a number between 0 and 1/);
+    const dup = await cli(['validate', folder({ 'policy.json': small([rule('r1', 'a', 'refuse'), rule('r1', 'b', 'flag')]) }), '--json']);
+    assert.equal(dup.code, 1);
+    assert.deepEqual(json(dup).issues, [{ path: 'rules[1].id', message: 'duplicate rule id "r1"' }]);
+  });
+
+  it('reports a file that is not JSON, or not there, as an invalid policy (exit 1)', async () => {
+    const r = await cli(['validate', folder({ 'policy.json': '{ nope' }), '--json']);
+    assert.equal(r.code, 1);
+    assert.match(json(r).issues[0].message, /not valid JSON/);
+    const gone = await cli(['validate', '/nonexistent/policy.json']);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stdout, /cannot read/);
+  });
+});
+
+describe('policy CLI: test', () => {
+  it('runs the default pack suites: everything passes and every rule is exercised', async () => {
+    const r = await cli(['test', DEFAULT_PACK]);
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stdout, /\d+ passed, 0 failed, 0 errors/);
+    assert.match(r.stdout, /every rule was exercised/);
+    const j = json(await cli(['test', DEFAULT_PACK, '--json']));
+    assert.equal(j.ok, true);
+    assert.ok(j.summary.total >= 60, `only ${j.summary.total} cases`);
+    assert.deepEqual(j.unexercised, []);
+    assert.ok(j.cases.every((c: { status: string; todo?: string }) => c.status === 'PASS' || c.todo));
+  });
+
+  it('reports FAIL and ERROR per case, lists unexercised rules, and exits 1', async () => {
+    const dir = folder({
+      'policy.json': good,
+      'a.test.json': suite([
+        ok('refuses aaa', 'aaa', 'refuse', ['refuse-a']),
+        ok('wrongly expects allow', 'aaa', 'allow', []),
+        { name: 'pins an unknown classifier', request: 'x', scores: { nope: { a: 1 } }, expect: { action: 'allow' } },
+      ]),
+    });
+    const r = await cli(['test', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /FAIL  .*a\.test\.json › wrongly expects allow\n +action: expected allow, got refuse \(rules: refuse-a\)/);
+    assert.match(r.stdout, /ERROR .*› pins an unknown classifier\n +scores names classifier "nope"/);
+    assert.doesNotMatch(r.stdout, /PASS/);
+    assert.match(r.stdout, /1 passed, 1 failed, 1 errors \(3 cases in 1 suite\)/);
+    assert.match(r.stdout, /rules no case exercised: redact-b/);
+    const verbose = await cli(['test', dir, '--verbose']);
+    assert.match(verbose.stdout, /PASS  .*› refuses aaa \(refuse: refuse-a\)/);
+    const j = json(await cli(['test', dir, '--json']));
+    assert.equal(j.ok, false);
+    assert.deepEqual(j.cases.map((c: { status: string }) => c.status), ['PASS', 'FAIL', 'ERROR']);
+    assert.deepEqual(j.unexercised, ['redact-b']);
+    assert.deepEqual(j.summary, { total: 3, pass: 1, fail: 1, error: 1, todo: 0 });
+  });
+
+  it('rejects a malformed test file with the path of the fault (exit 1)', async () => {
+    const dir = folder({ 'policy.json': good, 'bad.test.json': suite([{ name: 'x', request: 'hi', expect: { action: 'explode' } }]) });
+    const r = await cli(['test', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /INVALID test file .*bad\.test\.json:\n  cases\[0\]\.expect\.action: /);
+    assert.equal(json(await cli(['test', dir, '--json'])).issues[0].path, 'cases[0].expect.action');
+  });
+
+  it('fails when there are no cases, and when the policy itself is invalid', async () => {
+    const empty = await cli(['test', folder({ 'policy.json': good })]);
+    assert.equal(empty.code, 1);
+    assert.match(empty.stdout, /no test cases/);
+    const invalid = await cli(['test', folder({ 'policy.json': { ...good, apiVersion: 'v0' } }), '--json']);
+    assert.equal(invalid.code, 1);
+    assert.equal(json(invalid).issues[0].path, 'apiVersion');
+  });
+});
