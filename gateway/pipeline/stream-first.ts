@@ -25,7 +25,7 @@ export async function* streamFirstMode(run: StreamRun, out: Emitted): AsyncGener
   const tail: ChatCompletionChunk[] = [];
 
   const verdict = (d: StageDecision) => {
-    if (d.action === 'refuse' || d.action === 'redact') {
+    if (d.action === 'refuse' || d.action === 'redact' || d.redactions.length) {
       refusal ??= d.message ?? defaults.refusal;
       wake();
     } else out.action = strongest(out.action, d.action);
