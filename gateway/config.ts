@@ -30,6 +30,21 @@ export const ConfigSchema = z.strictObject({
       dir: z.string().min(1).default('.data/audit'),
       /** How much conversation text each decision record keeps. */
       content: z.enum(['full', 'redacted', 'hash', 'none']).default('none'),
+      /** `chain`: the hash-chained, checkpointed compliance log. `jsonl`: plain lines, no chain, no fsync (development). */
+      sink: z.enum(['chain', 'jsonl']).default('chain'),
+      /** When an answer waits for its record: `group` (fsynced, shared fsyncs), `fsync-per-record`, `none` (OS cache). */
+      durability: z.enum(['group', 'fsync-per-record', 'none']).default('group'),
+      /** JSONPath-like paths masked before anything is stored, e.g. `$.content.prompt`. */
+      masks: z.array(z.string()).default([]),
+      /** Ed25519 private key (PKCS#8 PEM) for checkpoints; default `<dir>/checkpoint-key.pem`, generated on first start. */
+      keyFile: z.string().min(1).optional(),
+      checkpointEvery: z.number().int().positive().default(1000),
+      checkpointIntervalMs: z.number().int().positive().default(60_000),
+      segmentMaxBytes: z.number().int().positive().default(64 << 20),
+      segmentMaxAgeMs: z.number().int().positive().default(24 * 3600_000),
+      retention: z
+        .strictObject({ maxSegments: z.number().int().positive().optional(), maxAgeMs: z.number().int().positive().optional(), maxBytes: z.number().int().positive().optional() })
+        .optional(),
     })
     .prefault({}),
   auth: z
@@ -84,6 +99,10 @@ const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
   GATEWAY_POLICY_WATCH: (c, v) => (c.policyWatch = v === 'on' || v === 'true' ? true : v === 'off' || v === 'false' ? false : v),
   GATEWAY_AUDIT_DIR: (c, v) => ((c.audit ??= {}).dir = v),
   GATEWAY_AUDIT_CONTENT: (c, v) => ((c.audit ??= {}).content = v),
+  GATEWAY_AUDIT_SINK: (c, v) => ((c.audit ??= {}).sink = v),
+  GATEWAY_AUDIT_DURABILITY: (c, v) => ((c.audit ??= {}).durability = v),
+  GATEWAY_AUDIT_MASKS: (c, v) => ((c.audit ??= {}).masks = list(v)),
+  GATEWAY_AUDIT_KEY_FILE: (c, v) => ((c.audit ??= {}).keyFile = v),
   // `key` or `tenant:key`: the tenant is recorded with every decision and can select a policy by binding.
   GATEWAY_API_KEYS: (c, v) =>
     ((c.auth ??= {}).apiKeys = list(v).map((k) => {
@@ -101,6 +120,7 @@ const ENV_PATH: Record<string, string> = {
   port: 'GATEWAY_PORT', host: 'GATEWAY_HOST', 'upstream.url': 'GATEWAY_UPSTREAM_URL',
   'upstream.apiKey': 'GATEWAY_UPSTREAM_API_KEY', 'upstream.timeoutMs': 'GATEWAY_UPSTREAM_TIMEOUT_MS',
   policy: 'GATEWAY_POLICY', shadowPolicy: 'GATEWAY_SHADOW_POLICY', policyWatch: 'GATEWAY_POLICY_WATCH', 'audit.dir': 'GATEWAY_AUDIT_DIR', 'audit.content': 'GATEWAY_AUDIT_CONTENT',
+  'audit.sink': 'GATEWAY_AUDIT_SINK', 'audit.durability': 'GATEWAY_AUDIT_DURABILITY', 'audit.masks': 'GATEWAY_AUDIT_MASKS', 'audit.keyFile': 'GATEWAY_AUDIT_KEY_FILE',
   'auth.apiKeys': 'GATEWAY_API_KEYS', 'auth.adminKeys': 'GATEWAY_ADMIN_KEYS', 'auth.mode': 'GATEWAY_AUTH',
   'log.level': 'GATEWAY_LOG_LEVEL', instance: 'GATEWAY_INSTANCE',
 };

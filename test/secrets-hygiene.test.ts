@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import request from 'supertest';
@@ -17,7 +17,9 @@ describe('secrets hygiene', () => {
       await request(gw.server).post('/v1/chat/completions').set(auth).send({ ...chat('hi'), model: 'error-500' });
       await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'x' });
       assert.ok(gw.logs.some((l) => l.includes('"message":"request"')), 'request log lines are missing');
-      const everything = gw.logs.join('\n') + readFileSync(join(gw.auditDir, 'decisions.jsonl'), 'utf8');
+      const stored = readdirSync(gw.auditDir).filter((f) => !f.endsWith('.pem')).map((f) => readFileSync(join(gw.auditDir, f), 'utf8'));
+      assert.ok(stored.join('').includes('"kind":"decision"'), 'no decision records were read');
+      const everything = gw.logs.join('\n') + stored.join('\n');
       for (const secret of [CLIENT_KEY, UPSTREAM_KEY, 'sk-wrong-key-000000000', 'Bearer ']) {
         assert.ok(!everything.includes(secret), `found ${secret}`);
       }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -36,15 +36,28 @@ export async function startTestGateway(env: Record<string, string> = {}, overrid
     auditDir,
     logs,
     records() {
-      const file = join(auditDir, 'decisions.jsonl');
-      if (!existsSync(file)) return [];
-      return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      return readDecisions(auditDir);
     },
     async close() {
       await gw.close();
       rmSync(auditDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Every decision record in an audit directory: the chain log's segments, or a plain decisions.jsonl. */
+export function readDecisions(dir: string): DecisionRecord[] {
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^segment-\d+\.ndjson$|^decisions\.jsonl$/.test(f)).sort() : [];
+  return files
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l)];
+      } catch {
+        return []; // a line still being written
+      }
+    })
+    .filter((r) => r.kind === undefined || r.kind === 'decision');
 }
 
 export const auth = { authorization: `Bearer ${CLIENT_KEY}` };
