@@ -47,6 +47,9 @@ describe('SequenceTokenizer over the real all-MiniLM-L6-v2 tokenizer.json', { sk
     assert.deepEqual(e.ids.slice(1, 7), ['one', 'two', 'three', 'four', 'five', 'six'].map((w) => v[w]));
     assert.equal(e.truncated, true);
     assert.equal(t.encode('one two').truncated, false);
+    const wide = tok(256).encode('word '.repeat(1000)).ids;
+    assert.equal(wide.length, 256, "a window past tokenizer.json's own truncation (128) is honoured; nothing is padded");
+    assert.equal(wide[255], v['[SEP]']);
   });
 
   test('tokenizes only maxChars characters of a huge text, without splitting a surrogate pair', () => {
