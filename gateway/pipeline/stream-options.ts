@@ -1,8 +1,9 @@
 import { z } from 'zod';
 
 /**
- * How streamed output is moderated. The gateway's configuration carries this as its `stream` block; until the
- * policy language grows a per-policy / per-rule `stream` field, one setting applies to every stream.
+ * How streamed output is moderated. The gateway's configuration carries this as its `stream` block
+ * (`stream: StreamOptionsSchema.prefault({})`); until the policy language grows a per-policy / per-rule `stream`
+ * field, one setting applies to every stream.
  */
 export const StreamOptionsSchema = z.strictObject({
   /**
@@ -23,7 +24,7 @@ export const StreamOptionsSchema = z.strictObject({
   concurrentInput: z.boolean().default(false),
   /** Milliseconds without a write after which the client gets an SSE comment (`: keep-alive`); 0 turns it off. */
   keepAliveMs: z.number().int().min(0).default(15_000),
-});
+}).refine((o) => o.overlapChars < o.windowChars, { path: ['overlapChars'], message: 'must be smaller than windowChars' });
 
 export type StreamOptions = z.infer<typeof StreamOptionsSchema>;
 export type StreamMode = StreamOptions['mode'];
@@ -37,7 +38,8 @@ export const DEFAULT_STREAM_OPTIONS: StreamOptions = StreamOptionsSchema.parse({
  * const o = streamOptions({ mode: 'stream-first', windowChars: 200, overlapChars: 50 });
  */
 export function streamOptions(partial: Partial<StreamOptions> = {}): StreamOptions {
-  const o = StreamOptionsSchema.parse(partial);
-  if (o.overlapChars >= o.windowChars) throw new Error(`stream.overlapChars (${o.overlapChars}) must be smaller than stream.windowChars (${o.windowChars})`);
-  return o;
+  const parsed = StreamOptionsSchema.safeParse(partial);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new Error(`stream.${issue.path.map(String).join('.')}: ${issue.message}`);
 }
