@@ -116,17 +116,25 @@ export class SegmentWriter {
   }
 
   private startFlush(): Promise<void> {
-    if (!this.flushing) {
-      this.flushing = this.flushLoop().finally(() => {
-        this.flushing = null;
-      });
-    }
+    if (this.flushing) return this.flushing;
+    if (!this.pending.length) return Promise.resolve();
+    // flushPending runs synchronously up to its first write, so `flushing` is set before it can be cleared.
+    this.flushing = this.flushPending();
     return this.flushing;
   }
 
-  private async flushLoop(): Promise<void> {
+  /**
+   * Writes batches until nothing is pending. `flushing` is cleared in the same synchronous step as the final
+   * "nothing pending" check (not a microtask later), so an append made by a caller that this very flush just
+   * resumed sees no flush in flight and schedules its own instead of waiting for one that is over.
+   */
+  private async flushPending(): Promise<void> {
     const perRecord = this.opts.durability === 'fsync-per-record';
-    while (this.pending.length && !this.failed) {
+    for (;;) {
+      if (!this.pending.length || this.failed) {
+        this.flushing = null;
+        return;
+      }
       let take = 0;
       let bytes = 0;
       const max = perRecord ? 1 : this.opts.groupMaxRecords;
@@ -145,6 +153,7 @@ export class SegmentWriter {
         const all = [...batch, ...this.pending.splice(0)];
         this.pendingBytes = 0;
         for (const e of all) e.reject(new Error('audit log write failed', { cause: err }));
+        this.flushing = null;
         return;
       }
       for (const e of batch) e.resolve();

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SegmentWriter, type Durability, type WriterOptions } from '../../audit/writer.js';
+import { listSegments } from '../../audit/segments.js';
+import { tempDir } from './helpers.js';
+
+const options = (dir: string, durability: Durability, over: Partial<WriterOptions> = {}): WriterOptions => ({
+  dir, durability, groupWindowMs: 0, groupMaxRecords: 512, groupMaxBytes: 1 << 20, segmentMaxBytes: 1 << 20, segmentMaxAgeMs: 3600_000, ...over,
+});
+
+const within = <T>(p: Promise<T>, ms: number): Promise<T> =>
+  Promise.race([p, sleep(ms).then(() => { throw new Error(`not settled within ${ms} ms`); })]);
+
+describe('SegmentWriter', () => {
+  for (const durability of ['group', 'fsync-per-record', 'none'] as const) {
+    for (const groupWindowMs of [0, 2]) {
+      it(`flushes a record appended from the callback of the previous flush (${durability}, window ${groupWindowMs})`, async (t) => {
+        const dir = await tempDir(t);
+        const w = await SegmentWriter.open(options(dir, durability, { groupWindowMs }), null, 1);
+        // Wrapped in an object so that awaiting `second` does not also wait for the inner promise.
+        const second = new Promise<{ p: Promise<void> }>((resolve) => {
+          void w.enqueue(1, Buffer.from('{"seq":1}\n')).then(() => resolve({ p: w.enqueue(2, Buffer.from('{"seq":2}\n')) }));
+        });
+        await within((await second).p, 1000);
+        await w.close();
+        const [seg] = await listSegments(dir);
+        assert.equal(await readFile(seg.path, 'utf8'), '{"seq":1}\n{"seq":2}\n');
+      });
+    }
+  }
+
+  it('fails the batch and every later append once a write fails, so no acknowledged record follows a hole', async (t) => {
+    const dir = await tempDir(t);
+    const w = await SegmentWriter.open(options(dir, 'group'), null, 1);
+    await (w as unknown as { fh: { close(): Promise<void> } }).fh.close(); // the disk "goes away"
+    const batch = [1, 2, 3].map((seq) => w.enqueue(seq, Buffer.from(`{"seq":${seq}}\n`)));
+    for (const p of batch) await assert.rejects(p, /audit log write failed/);
+    await assert.rejects(w.enqueue(4, Buffer.from('{"seq":4}\n')), /failed earlier/);
+  });
+
+  it('splits a batch across a size rotation at a record boundary', async (t) => {
+    const dir = await tempDir(t);
+    const w = await SegmentWriter.open(options(dir, 'group', { segmentMaxBytes: 25 }), null, 1);
+    await Promise.all([1, 2, 3, 4, 5].map((seq) => w.enqueue(seq, Buffer.from(`{"seq":${seq}}\n`))));
+    await w.close();
+    const segs = await listSegments(dir);
+    assert.deepEqual(segs.map((s) => s.firstSeq), [1, 3, 5]);
+  });
+});
