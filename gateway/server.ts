@@ -85,6 +85,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     auth: { mode: config.auth.mode ?? 'keys', keys: config.auth.apiKeys },
     adminKeys: config.auth.adminKeys,
     policies,
+    auditDir: !overrides.audit && config.audit.sink === 'chain' ? config.audit.dir : undefined,
     bodyLimitBytes: config.bodyLimitBytes,
     readiness: () => ({
       ready: classifiersReady,

@@ -4,6 +4,7 @@ import { GatewayError, toGatewayError } from '../pipeline/errors.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { GatewayPolicies } from '../policies.js';
 import { adminRoutes } from './admin.js';
+import { auditRoutes } from './audit-export.js';
 import { apiKeyAuth, type ClientKey } from './auth.js';
 import { jsonBody } from './body.js';
 import type { Metrics } from './metrics.js';
@@ -16,6 +17,8 @@ export interface AppOptions {
   auth: { mode: 'keys' | 'off'; keys: ClientKey[] };
   /** Keys for the admin routes (/v1/policies). */
   adminKeys?: string[];
+  /** The chain log's directory, for the admin export route (unset: no export over HTTP). */
+  auditDir?: string;
   /** The policy lifecycle, for the admin routes. */
   policies?: GatewayPolicies;
   bodyLimitBytes: number;
@@ -64,6 +67,7 @@ export function createApp(o: AppOptions): express.Express {
   });
 
   if (o.policies) app.use(adminRoutes(o.policies, { mode: o.auth.mode, keys: o.adminKeys ?? [] }));
+  if (o.auditDir) app.use(auditRoutes(o.auditDir, { mode: o.auth.mode, keys: o.adminKeys ?? [] }));
   app.use('/v1', apiKeyAuth(o.auth), jsonBody({ limit: o.bodyLimitBytes }));
   app.use(apiRoutes(o.pipeline));
 
