@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import OpenAI from 'openai';
 import { Agent } from 'undici';
-import { auth, chat, eventually, type TestGateway } from './support/harness.js';
+import { CLIENT_KEY, auth, chat, eventually, type TestGateway } from './support/harness.js';
 import { finishOf, sseChat, textOf } from './support/sse-client.js';
 import { REFUSAL, SCRIPTS, WINDOWS, scripted, streamGateway } from './support/stream-fixtures.js';
 import { startStubUpstream, type StubUpstream } from './support/stub-upstream.js';
@@ -132,6 +133,26 @@ describe('upstream stream hygiene', () => {
       assert.equal(r.events[0].data.choices[0].delta.role, 'assistant');
       assert.equal(finishOf(r.events), 'stop');
       assert.ok(r.events.at(-2)!.data.usage);
+    } finally {
+      await gw.close();
+      await stub.close();
+    }
+  });
+
+  it('lets the official openai client read a stream cut in stream-first mode', async () => {
+    const stub = await startStubUpstream(scripted);
+    const gw = await streamGateway(stub.url, { mode: 'stream-first', ...WINDOWS });
+    try {
+      const client = new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+      const stream = await client.chat.completions.create({ model: 'stub-model', messages: [{ role: 'user', content: 'middle' }], stream: true });
+      let text = '';
+      let finish: string | null = null;
+      for await (const c of stream) {
+        text += c.choices[0]?.delta?.content ?? '';
+        finish = c.choices[0]?.finish_reason ?? finish;
+      }
+      assert.ok(text.endsWith(REFUSAL));
+      assert.equal(finish, 'content_filter');
     } finally {
       await gw.close();
       await stub.close();

@@ -76,7 +76,7 @@ export class Emitted {
     this.action = 'refuse';
     const m = this.meta ?? { ...this.fallback, created: Math.floor(Date.now() / 1000) };
     const text = (this.text ? '\n\n' : '') + message;
-    return this.stamp(chunk(m.id, m.model, m.created, { role: 'assistant', content: text }, 'content_filter'));
+    return this.stamp(chunk(m.id, m.model, m.created, { content: text }, 'content_filter'));
   }
 
   private observe() {

@@ -1,7 +1,6 @@
 import type { Action } from '../../audit/types.js';
 import type { ChatCompletionChunk, ChatRequest, Generator } from '../../generator/types.js';
-import { upstreamError, type Pipeline, type Trace } from './pipeline.js';
-import type { RequestContext } from './pipeline.js';
+import { upstreamError, type Pipeline, type RequestContext, type Trace } from './pipeline.js';
 import { refusalChunks } from './refusal.js';
 import { bufferMode } from './stream-buffer.js';
 import { streamFirstMode } from './stream-first.js';
