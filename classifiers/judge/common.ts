@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import type { ClassifierInput } from '../types.js';
+import { LruCache } from './cache.js';
+
+/** Parameters every judge shares: where it is, how sure a bare answer is, and its cache. */
+export const EndpointParams = {
+  /** OpenAI-compatible base URL, e.g. `http://127.0.0.1:8000/v1`. */
+  url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+  /** Sent as `Authorization: Bearer …`; never recorded. */
+  apiKey: z.string().min(1).optional(),
+  model: z.string().min(1),
+  /** The probability given to the parsed answer when the server sends no logprobs; the rest is spread evenly. */
+  confidence: z.number().gt(0).max(1).default(0.9),
+  /** An LRU of graded (revision, stage, prompt, output); off unless a size is given. */
+  cache: z.strictObject({ size: z.number().int().min(0).max(1_000_000) }).optional(),
+};
+
+/** Probabilities from a bare answer: `confidence` on it, the rest spread evenly over the other choices. */
+export function confidenceSpread(choice: string, choices: readonly string[], confidence: number): Record<string, number> {
+  const rest = choices.length > 1 ? (1 - confidence) / (choices.length - 1) : 0;
+  return Object.fromEntries(choices.map((c) => [c, c === choice ? (choices.length > 1 ? confidence : 1) : rest]));
+}
+
+/** The request and the answer a grade is about: on the input stage the text is the request itself. */
+export function conversationOf(input: ClassifierInput): { prompt?: string; output?: string } {
+  return input.stage === 'input' ? { prompt: input.prompt ?? input.text } : { prompt: input.prompt, output: input.text };
+}
+
+/** A judge's cache, or none. */
+export const cacheOf = <V>(cache: { size: number } | undefined): LruCache<V> | undefined => (cache && cache.size > 0 ? new LruCache<V>(cache.size) : undefined);

@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
+import type { LruCache } from './cache.js';
+import { EndpointParams, cacheOf, confidenceSpread, conversationOf } from './common.js';
+import { choiceProbabilities, type TokenLogprobs } from './logprobs.js';
+import { SAFETY_TEMPLATES, render, safetyTemplate, templateRevision, type SafetyTemplate } from './templates.js';
+import { JudgeError, askJudge, callSignal } from './wire.js';
+
+/** Parameters of the `safety-model` classifier type, as a policy declares them. */
+export const SafetyModelParamsSchema = z.strictObject({
+  ...EndpointParams,
+  template: z.enum(SAFETY_TEMPLATES),
+  /** Llama Guard S-code → taxonomy id, e.g. `{"S14": "malware"}`; unlisted codes keep their own name. */
+  categories: z.record(z.string().regex(/^S\d{1,2}$/, 'expected an S-code such as S1'), z.string().min(1)).default({}),
+  /** ShieldGemma: which of the model card's guidelines to check (one harm type per call). */
+  guideline: z.enum(['dangerous', 'harassment', 'hate', 'sexual']).optional(),
+  /** ShieldGemma: your own safety principle instead of a guideline, e.g. `"No Medical Dosing": The chatbot shall not …`. */
+  policyText: z.string().min(1).optional(),
+  /** p(unsafe) at or above which `details.flagged` is true. Rules compare scores themselves; this is for the record. */
+  threshold: z.number().min(0).max(1).default(0.5),
+  /** `completions`: the exact prompt with the model's turn markers (vLLM, llama.cpp). `chat`: the body as one user message. */
+  api: z.enum(['completions', 'chat']).default('completions'),
+  /** Default: 20 for Llama Guard (a verdict line and S-codes), 1 for ShieldGemma (Yes or No). */
+  maxTokens: z.number().int().min(1).max(64).optional(),
+  logprobs: z.boolean().default(true),
+});
+export type SafetyModelParams = z.infer<typeof SafetyModelParamsSchema>;
+
+type Graded = Omit<ClassifierResult, 'id' | 'latencyMs'>;
+
+/** The prompt text a safety model gets for one input: the body, and for /completions the turn markers around it. */
+export function safetyPrompt(t: SafetyTemplate, input: ClassifierInput, policy?: string): { body: string; raw: string } {
+  const c = conversationOf(input);
+  const categories = (t.categories ?? []).map((cat) => render(t.categoryLine ?? '', { code: cat.code, name: cat.name })).join('\n');
+  const body = render(t.body[input.stage], { categories, prompt: c.prompt ?? '', output: c.output ?? '', policy: policy ?? '' });
+  return { body, raw: `${t.completion.prefix}${body}${t.completion.suffix}` };
+}
+
+/** A Llama Guard answer: `safe`, or `unsafe` and (usually on the next line) comma-separated S-codes. */
+export function parseLlamaGuard(answer: string): { verdict: 'safe' | 'unsafe'; codes: string[] } {
+  const m = /^\s*(safe|unsafe)\b([\s\S]*)$/i.exec(answer);
+  if (!m) throw new JudgeError(`malformed safety-model answer ${JSON.stringify(answer.slice(0, 80))}: expected "safe" or "unsafe"`);
+  const verdict = m[1].toLowerCase() as 'safe' | 'unsafe';
+  const codes = verdict === 'unsafe' ? [...new Set((m[2].match(/\bS\d{1,2}\b/gi) ?? []).map((s) => s.toUpperCase()))] : [];
+  return { verdict, codes };
+}
+
+/** A ShieldGemma answer: starts with Yes (violates) or No. */
+export function parseYesNo(answer: string): 'Yes' | 'No' {
+  const m = /^[\s"'*]*(yes|no)\b/i.exec(answer);
+  if (!m) throw new JudgeError(`malformed safety-model answer ${JSON.stringify(answer.slice(0, 80))}: expected "Yes" or "No"`);
+  return m[1].toLowerCase() === 'yes' ? 'Yes' : 'No';
+}
+
+/** p(unsafe) from the first generated token's alternatives: Llama Guard's safe/unsafe, ShieldGemma's Yes/No. */
+export function unsafeProbability(format: SafetyTemplate['format'], first: TokenLogprobs | undefined): number | undefined {
+  if (!first?.top.length) return undefined;
+  if (format === 'yes-no') return choiceProbabilities(first.top, ['Yes', 'No'], (b) => b.charAt(0).toUpperCase() + b.slice(1).toLowerCase())?.Yes;
+  return choiceProbabilities(first.top, ['safe', 'unsafe'], (b) => (b.toLowerCase() === 'un' ? 'unsafe' : b.toLowerCase()))?.unsafe;
+}
+
+/**
+ * A safety model behind an OpenAI-compatible server, prompted with its official template (templates/*.json):
+ * Llama Guard 3/4 (label `unsafe` plus one label per hazard category, mapped onto the taxonomy) or ShieldGemma
+ * (label `unsafe` = p(Yes)). A malformed or failed answer throws, so the rule's onError applies.
+ * @example
+ * const guard = new SafetyModel('guard', SafetyModelParamsSchema.parse({ url, model: 'meta-llama/Llama-Guard-3-8B', template: 'llama-guard-3', categories: { S14: 'malware' } }), 3000);
+ * await guard.classify({ stage: 'output', prompt, text }, signal); // scores: { unsafe: 0.97, S1: 0.97, S2: 0, …, malware: 0 }
+ */
+export class SafetyModel implements Classifier {
+  readonly labels: readonly string[];
+  readonly version: string;
+  readonly revision: string;
+  readonly template: SafetyTemplate;
+  readonly cache: LruCache<Graded> | undefined;
+  readonly #policy: { input?: string; output?: string };
+  readonly #labelOf: Map<string, string>;
+
+  constructor(
+    readonly id: string,
+    readonly params: SafetyModelParams,
+    readonly timeoutMs: number,
+  ) {
+    const t = safetyTemplate(params.template);
+    this.template = t;
+    const codes = (t.categories ?? []).map((c) => c.code);
+    if (t.format === 'llama-guard') {
+      for (const code of Object.keys(params.categories)) if (!codes.includes(code)) throw new Error(`params.categories.${code}: ${params.template} has no category ${code}; it has ${codes.join(', ')}`);
+      if (params.policyText || params.guideline) throw new Error(`params: policyText and guideline are for shieldgemma, not ${params.template}`);
+    } else if (Object.keys(params.categories).length) throw new Error('params.categories: shieldgemma has no S-codes; it scores one label, unsafe');
+    this.#labelOf = new Map(codes.map((code) => [code, params.categories[code] ?? code]));
+    this.labels = [...new Set(['unsafe', ...this.#labelOf.values()])];
+    const g = params.guideline ?? t.defaultGuideline ?? '';
+    this.#policy = t.guidelines ? { input: params.policyText ?? t.guidelines.input[g], output: params.policyText ?? t.guidelines.output[g] } : {};
+    this.revision = templateRevision({ template: t, policy: this.#policy, categories: params.categories });
+    this.version = `safety-model/${params.template}/${params.model}@${this.revision.slice(0, 12)}`;
+    this.cache = cacheOf(params.cache);
+  }
+
+  async classify(input: ClassifierInput, signal: AbortSignal): Promise<Graded> {
+    const c = conversationOf(input);
+    const key = [this.revision, input.stage, c.prompt ?? null, c.output ?? null];
+    const hit = this.cache?.get(key);
+    if (hit) return { ...hit, details: { ...hit.details, cached: true } };
+
+    const { url, apiKey, model, api, confidence, threshold, logprobs } = this.params;
+    const t = this.template;
+    const { body, raw } = safetyPrompt(t, input, this.#policy[input.stage]);
+    const answer = await askJudge(
+      { url, apiKey, model, api },
+      { ...(api === 'chat' ? { messages: [{ role: 'user' as const, content: body }] } : { prompt: raw }), maxTokens: this.params.maxTokens ?? (t.format === 'yes-no' ? 1 : 20), topLogprobs: logprobs ? 5 : 0 },
+      callSignal(signal, this.timeoutMs),
+    );
+    const lg = t.format === 'llama-guard' ? parseLlamaGuard(answer.text) : undefined;
+    const unsafeSaid = lg ? lg.verdict === 'unsafe' : parseYesNo(answer.text) === 'Yes';
+    const fromLogprobs = unsafeProbability(t.format, answer.tokens[0]);
+    const p = fromLogprobs ?? confidenceSpread(unsafeSaid ? 'unsafe' : 'safe', ['safe', 'unsafe'], confidence).unsafe;
+    const scores: Record<string, number> = Object.fromEntries(this.labels.map((l) => [l, 0]));
+    scores.unsafe = p;
+    const known = (lg?.codes ?? []).filter((code) => this.#labelOf.has(code));
+    for (const code of known) scores[this.#labelOf.get(code)!] = p;
+    const mapped = [...new Set(known.map((code) => this.#labelOf.get(code)!))];
+    const result: Graded = {
+      scores,
+      explanation: `${this.params.template}: ${unsafeSaid ? 'unsafe' : 'safe'}${mapped.length ? ` (${mapped.join(', ')})` : ''}, p(unsafe)=${p.toFixed(2)} from ${fromLogprobs !== undefined ? 'logprobs' : 'the configured confidence'}`,
+      details: {
+        template: this.params.template,
+        template_revision: this.revision,
+        verdict: unsafeSaid ? 'unsafe' : 'safe',
+        flagged: p >= threshold,
+        ...(lg && { codes: lg.codes, categories: mapped, unknown_codes: lg.codes.filter((code) => !this.#labelOf.has(code)) }),
+        probability_source: fromLogprobs !== undefined ? 'logprobs' : 'confidence',
+        answer: answer.text,
+        model,
+        prompt_tokens: answer.usage.prompt_tokens,
+        completion_tokens: answer.usage.completion_tokens,
+        judge_ms: Math.round(answer.httpMs * 10) / 10,
+        cached: false,
+      },
+    };
+    this.cache?.set(key, result);
+    return result;
+  }
+}
