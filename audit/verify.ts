@@ -82,9 +82,13 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
   if (publicKeys.length === 0) throw new Error('verifyLog needs at least one public key');
   const problems: VerifyProblem[] = [];
   const warnings: string[] = [];
-  const report = (p: VerifyProblem): void => {
-    if (p.seq >= from && p.seq <= to && problems.length < maxProblems) problems.push(p);
+  const report = (p: VerifyProblem): VerifyProblem | null => {
+    if (p.seq < from || p.seq > to || problems.length >= maxProblems) return null;
+    problems.push(p);
+    return p;
   };
+  // Seqs reported missing, so that records turning up later re-label the gap as reordered instead.
+  const gaps: Array<{ first: number; last: number; problem: VerifyProblem; found: Set<number> }> = [];
 
   // Checkpoints first: signatures, their own chain, and an index by last_seq for the record walk.
   const fingerprints = new Map(publicKeys.map((k) => [keyFingerprint(k), k]));
@@ -209,7 +213,8 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
         report({ seq: want, reason: 'record-inserted', detail: `a record claiming seq ${rec.seq} sits where seq ${want} belongs`, at });
         continue;
       }
-      report({ seq: want, reason: 'record-missing', detail: rec.seq - want === 1 ? `seq ${want} is missing` : `seqs ${want}..${rec.seq - 1} are missing`, at });
+      const problem = report({ seq: want, reason: 'record-missing', detail: rec.seq - want === 1 ? `seq ${want} is missing` : `seqs ${want}..${rec.seq - 1} are missing`, at });
+      if (problem) gaps.push({ first: want, last: rec.seq - 1, problem, found: new Set() });
       if (hashOk) accept(rec, at);
       else {
         report({ seq: rec.seq, reason: 'record-changed', detail: 'content does not match its hash', at });
@@ -219,11 +224,25 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     } else if (rec.seq === want - 1 && hashOk && ahead?.rec?.prev_hash === rec.hash && rec.prev_hash !== prevHash) {
       // Two records claim the same seq and the later one is what the chain continues from: the earlier was forged.
       report({ seq: rec.seq, reason: 'record-inserted', detail: `two records claim seq ${rec.seq}; the earlier one is not in the chain`, at });
-      count--;
+      if (rec.seq >= from && rec.seq <= to) count--;
       unconfirmed = null;
       accept(rec, at);
     } else {
-      report({ seq: want, reason: 'record-inserted', detail: `a record claiming seq ${rec.seq} appears where seq ${want} belongs`, at });
+      const gap = hashOk ? gaps.find((g) => g.first <= rec.seq && rec.seq <= g.last && !g.found.has(rec.seq)) : undefined;
+      if (gap) {
+        gap.found.add(rec.seq);
+        gap.problem.reason = 'record-reordered';
+        gap.problem.detail = `seqs ${gap.first}..${gap.last} are out of order (found later: ${[...gap.found].sort((a, b) => a - b).join(', ')})`;
+      } else {
+        report({ seq: want, reason: 'record-inserted', detail: `a record claiming seq ${rec.seq} appears where seq ${want} belongs`, at });
+      }
+    }
+  }
+  for (const g of gaps) {
+    const size = g.last - g.first + 1;
+    if (g.found.size && g.found.size < size) {
+      const lost = Array.from({ length: size }, (_, i) => g.first + i).filter((n) => !g.found.has(n));
+      report({ seq: lost[0], reason: 'record-missing', detail: `seqs ${lost.join(', ')} are missing` });
     }
   }
 

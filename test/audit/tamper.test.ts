@@ -75,6 +75,15 @@ describe('audit verify detects every tamper class', () => {
     assert.equal(r.problems.length, 1, JSON.stringify(r.problems));
   });
 
+  it('names two records swapped far apart as reordered', async (t) => {
+    const dir = await log20(t);
+    const { path, lines } = await segmentLines(dir);
+    [lines[4], lines[8]] = [lines[8], lines[4]];
+    await writeLines(path, lines);
+    const r = await verifyDir(dir);
+    assert.deepEqual([r.first_bad?.seq, r.first_bad?.reason], [5, 'record-reordered'], JSON.stringify(r.problems));
+  });
+
   it('names a replayed copy of an earlier record as inserted', async (t) => {
     const dir = await log20(t);
     const { path, lines } = await segmentLines(dir);
