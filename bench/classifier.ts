@@ -11,7 +11,7 @@
  * (`@energetic-ai/embeddings`, a dev dependency) runs the same texts in the same process, for the speedup.
  * Modes run in interleaved rounds and each figure is the median round, so a noisy neighbour hits all modes.
  * Options: --seconds N per round (default 2), --rounds N (default 3), --concurrency N (default 32),
- * --no-reference, --json.
+ * --threads N (onnxruntime intra-op threads; default all cores), --no-reference, --json.
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -22,8 +22,9 @@ import { sessionOptions } from '../classifiers/encoder/session.js';
 
 const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '32' },
-  'no-reference': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+  'no-reference': { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, threads: { type: 'string' },
 } });
+const intraOpThreads = values.threads === undefined ? undefined : Number(values.threads);
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
@@ -120,8 +121,8 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0];
   const probe = await matmulProbe();
   const gflopsRuns: Array<{ mean: number; best: number }> = [];
-  const single = await Encoder.create({ maxBatchSize: 1, maxWaitMs: 0, cacheSize: 0, maxQueue: 100_000 });
-  const batched = await Encoder.create({ maxBatchSize: 32, maxWaitMs: 2, cacheSize: 0, maxQueue: 100_000 });
+  const single = await Encoder.create({ maxBatchSize: 1, maxWaitMs: 0, cacheSize: 0, maxQueue: 100_000, intraOpThreads });
+  const batched = await Encoder.create({ maxBatchSize: 32, maxWaitMs: 2, cacheSize: 0, maxQueue: 100_000, intraOpThreads });
   const tf = values['no-reference'] ? undefined : await loadTfReference();
   const tokenizer = new Tokenizer(await loadVocabulary());
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
