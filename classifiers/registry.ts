@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { hfSequenceType } from './hf/index.js';
+import { rbrmJudgeType, safetyModelType } from './judge/index.js';
 import { RulesClassifier, RulesParamsSchema } from './rules.js';
 import type { Classifier } from './types.js';
 
@@ -31,3 +32,6 @@ registerClassifierType('rules', {
 });
 
 registerClassifierType('hf-sequence', hfSequenceType);
+
+registerClassifierType('rbrm-judge', rbrmJudgeType);
+registerClassifierType('safety-model', safetyModelType);
