@@ -78,18 +78,22 @@ describe('hf-sequence refuses a model folder it cannot serve, naming the file an
     await failsToLoad({ outputs: 2 }, /output "logits" has 2 values per text, but config.json's id2label names 3 labels/);
   });
 
-  test('a policy that names a bad folder fails to load with the reason', () => {
-    const dir = modelFolder({ omit: ['tokenizer.json'] });
+  test('a policy that names a bad folder fails to load with the reason; a good one exposes id2label to its rules', () => {
+    const bad = modelFolder({ omit: ['tokenizer.json'] });
+    const good = modelFolder();
+    const policy = (dir: string, label: string) => ({
+      apiVersion: 'gateway/v1',
+      id: 'byo',
+      classifiers: [{ id: 'pi', type: 'hf-sequence', params: { dir } }],
+      rules: [{ id: 'r', stage: 'input', when: { classifier: 'pi', label, threshold: 0.5 }, action: 'refuse' }],
+    });
     try {
-      const policy = {
-        apiVersion: 'gateway/v1',
-        id: 'byo',
-        classifiers: [{ id: 'pi', type: 'hf-sequence', params: { dir: dir.dir } }],
-        rules: [{ id: 'r', stage: 'input', when: { classifier: 'pi', label: 'threat', threshold: 0.5 }, action: 'refuse' }],
-      };
-      assert.throws(() => compilePolicy(policy), (e: unknown) => e instanceof PolicyError && e.message.includes(`${join(dir.dir, 'tokenizer.json')}: is missing`));
+      assert.throws(() => compilePolicy(policy(bad.dir, 'threat')), (e: unknown) => e instanceof PolicyError && e.message.includes(`${join(bad.dir, 'tokenizer.json')}: is missing`));
+      assert.deepEqual(compilePolicy(policy(good.dir, 'threat')).classifiers.get('pi')?.labels, ['neutral', 'greeting', 'threat']);
+      assert.throws(() => compilePolicy(policy(good.dir, 'toxic')), /has no such label; it has: neutral, greeting, threat/);
     } finally {
-      dir.dispose();
+      bad.dispose();
+      good.dispose();
     }
   });
 });
