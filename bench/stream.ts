@@ -12,8 +12,8 @@
  * --rounds N (default 3), --concurrency N (default 200), --deltas N (default 40), --gap-ms N (default 20),
  * --stall-ms N (default 250).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
@@ -36,7 +36,7 @@ const auditDirs: string[] = [];
 const ours = (stream: object) => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-stream-audit-'));
   auditDirs.push(dir);
-  const env = { GATEWAY_PORT: '0', GATEWAY_UPSTREAM_URL: upstream, GATEWAY_API_KEYS: key, GATEWAY_AUDIT_DIR: dir, GATEWAY_LOG_LEVEL: 'warn', BENCH_STREAM: JSON.stringify(stream) };
+  const env = { GATEWAY_PORT: '0', GATEWAY_UPSTREAM_URL: upstream, GATEWAY_API_KEYS: key, GATEWAY_AUDIT_DIR: dir, GATEWAY_LOG_LEVEL: 'error', BENCH_STREAM: JSON.stringify(stream) };
   return startProcess([join(root, 'bench/servers/stream-gateway.js')], env);
 };
 const buffer = await ours({ mode: 'buffer' });
@@ -47,14 +47,23 @@ const portkey = await startProcess([join(root, 'bench/servers/portkey.js')], {},
 const guard = { type: 'guardrail', deny: true, checks: [{ id: 'default.regexMatch', parameters: { rule: 'sk-proj-|bomb', not: true } }] };
 const portkeyConfig = JSON.stringify({ provider: 'openai', api_key: 'sk-test', custom_host: upstream, before_request_hooks: [{ ...guard, id: 'in' }], after_request_hooks: [{ ...guard, id: 'out' }] });
 const bearer = { authorization: `Bearer ${key}` };
-const targets: { name: string; url: string; headers: Record<string, string> }[] = [
-  { name: 'direct (stub)', url: `${upstream}/chat/completions`, headers: {} },
-  { name: 'this gateway, buffer', url: `http://127.0.0.1:${buffer.port}/v1/chat/completions`, headers: bearer },
-  { name: 'this gateway, stream-first', url: `http://127.0.0.1:${first.port}/v1/chat/completions`, headers: bearer },
-  { name: '  + concurrent input check', url: `http://127.0.0.1:${firstConcurrent.port}/v1/chat/completions`, headers: bearer },
-  { name: 'portkey + output guardrail', url: 'http://127.0.0.1:8787/v1/chat/completions', headers: { 'x-portkey-config': portkeyConfig } },
+const targets: { name: string; url: string; headers: Record<string, string>; pid?: number }[] = [
+  { name: 'direct (stub)', url: `${upstream}/chat/completions`, headers: {}, pid: stub.child.pid },
+  { name: 'this gateway, buffer', url: `http://127.0.0.1:${buffer.port}/v1/chat/completions`, headers: bearer, pid: buffer.child.pid },
+  { name: 'this gateway, stream-first', url: `http://127.0.0.1:${first.port}/v1/chat/completions`, headers: bearer, pid: first.child.pid },
+  { name: '  + concurrent input check', url: `http://127.0.0.1:${firstConcurrent.port}/v1/chat/completions`, headers: bearer, pid: firstConcurrent.child.pid },
+  { name: 'portkey + output guardrail', url: 'http://127.0.0.1:8787/v1/chat/completions', headers: { 'x-portkey-config': portkeyConfig }, pid: portkey.child.pid },
 ];
-const runs = targets.map((t) => ({ ...t, agent: new Agent({ connections: o.concurrency + 16 }), ttft: [] as number[], lag: [] as number[], gaps: [] as number[], ok: 0, total: 0, probe: '' }));
+/** CPU time a process has used, in ms (Linux /proc; NaN elsewhere). Robust to a busy machine, unlike latency. */
+const cpuMs = (pid?: number) => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in 100 Hz ticks
+  } catch {
+    return NaN;
+  }
+};
+const runs = targets.map((t) => ({ ...t, agent: new Agent({ connections: o.concurrency + 16 }), ttft: [] as number[], lag: [] as number[], gaps: [] as number[], ok: 0, total: 0, cpu: 0, probe: '' }));
 
 const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Write a short answer.' }] };
 const ttftOf = (r: SseResult) => (contentEvents(r.events)[0]?.at ?? NaN) - r.started;
@@ -84,7 +93,9 @@ try {
       }
     }
     for (const t of runs) {
+      const cpu0 = cpuMs(t.pid);
       const many = await Promise.all(Array.from({ length: o.concurrency }, () => sseChat(t.url, body, t.headers, { dispatcher: t.agent }).catch(() => null)));
+      t.cpu += cpuMs(t.pid) - cpu0;
       t.total += many.length;
       t.ok += many.filter((r) => r && finished(r) && Math.max(0, ...gapsOf(r)) <= o.stall).length;
     }
@@ -114,13 +125,14 @@ const [direct] = stats;
 const pad = (v: string, n: number) => v.padStart(n);
 console.log(`\nbench:stream — ${o.deltas} deltas ${o.gap} ms apart; ${o.rounds} interleaved rounds of ${o.streams} streams (${o.parallel} at a time) per target, then ${o.concurrency} at once`);
 console.log('TTFT: first content chunk, from the request. added: TTFT less the stub\'s own wait (stub_ms), less the same for direct.');
-console.log(`${'target'.padEnd(30)} ${pad('TTFT p50', 9)} ${pad('p99', 7)} ${pad('added p50', 10)} ${pad('p99', 7)} ${pad('gap ms', 7)} ${pad('gap p99', 8)} ${pad('ratio', 6)} ${pad('no stall', 9)}  API key in the answer`);
+console.log(`CPU ms/stream: the target process's CPU time over the ${o.concurrency}-stream runs (for direct, the stub's). Load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(`${'target'.padEnd(30)} ${pad('TTFT p50', 9)} ${pad('p99', 7)} ${pad('added p50', 10)} ${pad('p99', 7)} ${pad('gap ms', 7)} ${pad('gap p99', 8)} ${pad('ratio', 6)} ${pad('no stall', 9)} ${pad('CPU ms/stream', 13)}  API key in the answer`);
 for (const s of stats) {
   const self = s.t === direct.t;
   const added = (a: number, b: number) => (self ? '' : Number.isFinite(a) ? fmt(a - b, 3) : 'n/a');
   console.log(
     `${s.t.name.padEnd(30)} ${pad(fmt(s.p50), 9)} ${pad(fmt(s.p99), 7)} ${pad(added(s.lag50, direct.lag50), 10)} ${pad(added(s.lag99, direct.lag99), 7)} ` +
-      `${pad(fmt(s.gap), 7)} ${pad(fmt(s.gap99), 8)} ${pad(fmt(s.gap / direct.gap), 6)} ${pad(`${s.t.ok}/${s.t.total}`, 9)}  ${s.t.probe}`,
+      `${pad(fmt(s.gap), 7)} ${pad(fmt(s.gap99), 8)} ${pad(fmt(s.gap / direct.gap), 6)} ${pad(`${s.t.ok}/${s.t.total}`, 9)} ${pad(fmt(s.t.cpu / s.t.total, 2), 13)}  ${s.t.probe}`,
   );
 }
 const [, , sf, sfc] = stats;
