@@ -28,11 +28,11 @@ const generator = (text: string, size: number): Generator => ({
 });
 
 /** Streams `text` through the pipeline and returns what the client got and every text the output stage checked. */
-async function run(text: string, options: Partial<StreamOptions>, size = 7) {
+async function run(text: string, options: Partial<StreamOptions>, size = 7, upstream = generator(text, size)) {
   const records: DecisionRecord[] = [];
   const pipeline = new Pipeline({
     policies: fixedPolicy(policy),
-    generator: generator(text, size),
+    generator: upstream,
     audit: { append: async (r) => void records.push(r), close: async () => undefined },
     contentMode: 'full',
     instance: 'test',
@@ -41,8 +41,12 @@ async function run(text: string, options: Partial<StreamOptions>, size = 7) {
   const ctx = { decisionId: newDecisionId(), keyId: null, tenant: null, route: '/v1/chat/completions', started: performance.now() };
   const { chunks } = await openStream(pipeline, request, ctx, new AbortController().signal, options);
   let got = '';
-  for await (const c of chunks) got += c.choices[0]?.delta?.content ?? '';
-  return { got, checked: [...checked], record: records[0] };
+  const sent: ChatCompletionChunk[] = [];
+  for await (const c of chunks) {
+    sent.push(c);
+    got += c.choices[0]?.delta?.content ?? '';
+  }
+  return { got, sent, checked: [...checked], record: records[0] };
 }
 
 let checked: string[] = [];
@@ -90,6 +94,25 @@ for (const mode of ['buffer', 'stream-first'] as const) {
     });
   });
 }
+
+describe('stream identity', () => {
+  for (const mode of ['buffer', 'stream-first'] as const) {
+    it(`gives every chunk the first chunk's id, model and created, and a role first (${mode})`, async () => {
+      const drifting: Generator = {
+        id: 'drifting',
+        complete: () => Promise.reject(new Error('not used')),
+        async *stream() {
+          for (let i = 0; i < 5; i++) yield { ...piece(`p${i} `), id: `up-${i}`, created: 100 + i, model: i ? 'm-2024' : 'm' };
+          yield { ...piece('', 'stop'), id: 'up-last' };
+        },
+      };
+      const { got, sent } = await run('', { mode }, 7, drifting);
+      assert.equal(got, 'p0 p1 p2 p3 p4 ');
+      assert.equal(sent[0].choices[0].delta.role, 'assistant');
+      assert.ok(sent.every((c) => c.id === 'up-0' && c.created === 100 && c.model === 'm'));
+    });
+  }
+});
 
 describe('stream options', () => {
   it('rejects an overlap that is not smaller than the window', () => {
