@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { unlink, utimes } from 'node:fs/promises';
+import { unlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ChainLog } from '../../audit/chain-log.js';
 import { readRecords } from '../../audit/reader.js';
-import { listSegments } from '../../audit/segments.js';
+import { listSegments, segmentName } from '../../audit/segments.js';
 import type { StoredRecord } from '../../audit/types.js';
 import { decision, segmentLines, tempDir, verifyDir, writeLines, quiet } from './helpers.js';
 
@@ -31,6 +32,29 @@ describe('rotation and retention', () => {
     const report = await verifyDir(dir);
     assert.equal(report.ok, true, JSON.stringify(report.problems));
     assert.equal(report.records, 30);
+  });
+
+  it('continues into an empty segment left by a crash right after a rotation', async (t) => {
+    const dir = await tempDir(t);
+    const log = await ChainLog.open({ ...quiet, dir });
+    for (let i = 1; i <= 3; i++) await log.append(decision(i));
+    await log.close();
+    await writeFile(join(dir, segmentName(4)), '');
+    const again = await ChainLog.open({ ...quiet, dir });
+    assert.equal(again.startup.head.seq, 3);
+    await again.append(decision(4));
+    await again.close();
+    assert.deepEqual((await listSegments(dir)).map((s) => s.firstSeq), [1, 4]);
+    assert.equal((await verifyDir(dir)).ok, true);
+  });
+
+  it('refuses an empty last segment whose name does not follow the chain', async (t) => {
+    const dir = await tempDir(t);
+    const log = await ChainLog.open({ ...quiet, dir });
+    for (let i = 1; i <= 3; i++) await log.append(decision(i));
+    await log.close();
+    await writeFile(join(dir, segmentName(9)), '');
+    await assert.rejects(ChainLog.open({ ...quiet, dir }), { name: 'AuditTailError' });
   });
 
   it('rotates by age', async (t) => {
