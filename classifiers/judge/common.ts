@@ -21,10 +21,20 @@ export function confidenceSpread(choice: string, choices: readonly string[], con
   return Object.fromEntries(choices.map((c) => [c, c === choice ? (choices.length > 1 ? confidence : 1) : rest]));
 }
 
-/** The request and the answer a grade is about: on the input stage the text is the request itself. */
+/** The request and the answer a grade is about: on the input stage the selected text is the request itself. */
 export function conversationOf(input: ClassifierInput): { prompt?: string; output?: string } {
-  return input.stage === 'input' ? { prompt: input.prompt ?? input.text } : { prompt: input.prompt, output: input.text };
+  return input.stage === 'input' ? { prompt: input.text } : { prompt: input.prompt, output: input.text };
 }
+
+/**
+ * A cached grade as served again: its own copy of the scores, marked cached, and no tokens or time spent,
+ * so summing `prompt_tokens` over records counts what the judge was actually asked.
+ */
+export const servedFromCache = <G extends { scores: Record<string, number>; details?: Record<string, unknown> }>(hit: G): G => ({
+  ...hit,
+  scores: { ...hit.scores },
+  details: { ...hit.details, cached: true, prompt_tokens: 0, completion_tokens: 0, judge_ms: 0 },
+});
 
 /** A judge's cache, or none. */
 export const cacheOf = <V>(cache: { size: number } | undefined): LruCache<V> | undefined => (cache && cache.size > 0 ? new LruCache<V>(cache.size) : undefined);

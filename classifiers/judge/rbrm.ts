@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
 import type { LruCache } from './cache.js';
-import { EndpointParams, cacheOf, confidenceSpread, conversationOf } from './common.js';
+import { EndpointParams, cacheOf, confidenceSpread, conversationOf, servedFromCache } from './common.js';
 import { argmax, bareToken, choiceProbabilities } from './logprobs.js';
 import { JudgeRubricSchema, rubricRevision, type JudgeRubric } from './rubric.js';
 import { rbrmTemplate, render, type RbrmTemplate } from './templates.js';
@@ -103,7 +103,7 @@ export class RbrmJudge implements Classifier {
     const c = conversationOf(input);
     const key = [this.revision, input.stage, c.prompt ?? null, c.output ?? null];
     const hit = this.cache?.get(key);
-    if (hit) return { ...hit, details: { ...hit.details, cached: true } };
+    if (hit) return servedFromCache(hit);
 
     const { url, apiKey, model, rubric, maxTokens, logprobs, confidence } = this.params;
     const answer = await askJudge(

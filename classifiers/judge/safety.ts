@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
 import type { LruCache } from './cache.js';
-import { EndpointParams, cacheOf, confidenceSpread, conversationOf } from './common.js';
-import { choiceProbabilities, type TokenLogprobs } from './logprobs.js';
+import { EndpointParams, cacheOf, confidenceSpread, conversationOf, servedFromCache } from './common.js';
+import { bareToken, choiceProbabilities, type TokenLogprobs } from './logprobs.js';
 import { SAFETY_TEMPLATES, render, safetyTemplate, templateRevision, type SafetyTemplate } from './templates.js';
 import { JudgeError, askJudge, callSignal } from './wire.js';
 
@@ -52,7 +52,7 @@ export function parseYesNo(answer: string): 'Yes' | 'No' {
   return m[1].toLowerCase() === 'yes' ? 'Yes' : 'No';
 }
 
-/** p(unsafe) from the first generated token's alternatives: Llama Guard's safe/unsafe, ShieldGemma's Yes/No. */
+/** p(unsafe) from the alternatives at the first token that is not whitespace: Llama Guard's safe/unsafe, ShieldGemma's Yes/No. */
 export function unsafeProbability(format: SafetyTemplate['format'], first: TokenLogprobs | undefined): number | undefined {
   if (!first?.top.length) return undefined;
   if (format === 'yes-no') return choiceProbabilities(first.top, ['Yes', 'No'], (b) => b.charAt(0).toUpperCase() + b.slice(1).toLowerCase())?.Yes;
@@ -101,7 +101,7 @@ export class SafetyModel implements Classifier {
     const c = conversationOf(input);
     const key = [this.revision, input.stage, c.prompt ?? null, c.output ?? null];
     const hit = this.cache?.get(key);
-    if (hit) return { ...hit, details: { ...hit.details, cached: true } };
+    if (hit) return servedFromCache(hit);
 
     const { url, apiKey, model, api, confidence, threshold, logprobs } = this.params;
     const t = this.template;
@@ -113,7 +113,7 @@ export class SafetyModel implements Classifier {
     );
     const lg = t.format === 'llama-guard' ? parseLlamaGuard(answer.text) : undefined;
     const unsafeSaid = lg ? lg.verdict === 'unsafe' : parseYesNo(answer.text) === 'Yes';
-    const fromLogprobs = unsafeProbability(t.format, answer.tokens[0]);
+    const fromLogprobs = unsafeProbability(t.format, answer.tokens.find((tok) => bareToken(tok.token) !== ''));
     const p = fromLogprobs ?? confidenceSpread(unsafeSaid ? 'unsafe' : 'safe', ['safe', 'unsafe'], confidence).unsafe;
     const scores: Record<string, number> = Object.fromEntries(this.labels.map((l) => [l, 0]));
     scores.unsafe = p;

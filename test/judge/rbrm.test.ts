@@ -164,6 +164,8 @@ describe('rbrm-judge against a stub judge server', () => {
     assert.deepEqual(second.scores, first.scores);
     assert.equal(first.details?.cached, false);
     assert.equal(second.details?.cached, true);
+    assert.deepEqual([second.details?.prompt_tokens, second.details?.completion_tokens], [0, 0], 'a hit spends no tokens');
+    assert.equal(first.details?.prompt_tokens, 321);
     await j.classify(out('a different answer'), NEVER);
     await j.classify(out('a third answer'), NEVER); // evicts the first (LRU of 2)
     await j.classify(out(), NEVER);

@@ -114,6 +114,19 @@ describe('safety-model against a stub server', () => {
     assert.ok(S_CODES.every((c) => s.scores[c] === 0));
   });
 
+  it('reads p(unsafe) at the first token that is not whitespace ("\\n\\nunsafe")', async () => {
+    reply = () => ({ text: '\n\nunsafe\nS2', tokens: [token('\n\n'), token('unsafe', { safe: -2 })] });
+    const r = await make().classify(output, NEVER);
+    assert.equal(r.details?.probability_source, 'logprobs');
+    assert.ok(Math.abs(r.scores.S2 - Math.exp(-0.05) / (Math.exp(-0.05) + Math.exp(-2))) < 1e-12);
+  });
+
+  it('on the input stage classifies the selected text, not the whole prompt', async () => {
+    reply = () => ({ text: 'safe' });
+    await make().classify({ stage: 'input', text: 'the selected message', prompt: 'the whole request' }, NEVER);
+    assert.match(server.requests.at(-1)?.body.prompt, /User: the selected message\n/);
+  });
+
   it('keeps "unsafe" with a code it does not know, recording the code', async () => {
     reply = () => ({ text: 'unsafe\nS15' });
     const r = await make().classify(output, NEVER);
