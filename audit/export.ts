@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { stringify as csvStringifyLib } from 'csv-stringify';
 import { readCheckpoints } from './checkpoints.js';
 import { readRecords } from './reader.js';
 import type { Checkpoint, RuleMatch, StoredDecision, StoredRecord } from './types.js';
@@ -106,25 +107,14 @@ export function csvRow(r: StoredDecision): string[] {
 }
 
 /** The part of csv-stringify's API this module uses: `stringify(options)` returns a Transform stream. */
-export type CsvStringify = (options: { header: boolean; columns: readonly string[]; eof?: boolean }) => Transform;
-
-/** Loads csv-stringify lazily so JSONL export and the rest of the log work without it. */
-export async function loadCsvStringify(): Promise<CsvStringify> {
-  const specifier = 'csv-stringify';
-  try {
-    const mod = (await import(specifier)) as { stringify: CsvStringify };
-    return mod.stringify;
-  } catch (err) {
-    throw new Error('CSV export needs the csv-stringify package (npm install csv-stringify@6.6.0)', { cause: err });
-  }
-}
+export type CsvStringify = (options: { header: boolean; columns: string[]; eof?: boolean }) => Transform;
 
 export interface ExportOptions {
   dir: string;
   format: ExportFormat;
   filter?: ExportFilter;
   out: Writable;
-  /** Injected for tests; defaults to csv-stringify's `stringify`. */
+  /** Defaults to csv-stringify's `stringify`; replaceable for tests. */
   csvStringify?: CsvStringify;
 }
 
@@ -160,7 +150,7 @@ export async function exportLog({ dir, format, filter = {}, out, csvStringify }:
       for await (const rec of matching()) yield `${canonicalJson(rec)}\n`;
     })()), digest, out);
   } else {
-    const stringify = csvStringify ?? (await loadCsvStringify());
+    const stringify = csvStringify ?? csvStringifyLib;
     const rows = Readable.from((async function* () {
       // Objects keyed by column, the form csv-stringify's `columns` documents for both header and order.
       for await (const rec of matching()) {
@@ -168,7 +158,7 @@ export async function exportLog({ dir, format, filter = {}, out, csvStringify }:
         yield Object.fromEntries(CSV_COLUMNS.map((c, i) => [c, row[i]]));
       }
     })());
-    await pipeline(rows, stringify({ header: true, columns: CSV_COLUMNS }), digest, out);
+    await pipeline(rows, stringify({ header: true, columns: [...CSV_COLUMNS] }), digest, out);
   }
   const { checkpoints } = await readCheckpoints(dir);
   const lastSeq = last as number | null;
