@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_INPUT_SELECT, DEFAULT_OUTPUT_SELECT } from '../select.js';
-import { finalOf, runCase, type CaseInput } from '../testing.js';
+import { formatPath } from '../load.js';
+import { finalOf, PolicyTestCaseSchema, runCase, type CaseInput } from '../testing.js';
 import { EXIT, positional, reportInvalid, say, sayJson, tryLoad, UsageError, type ExitCode, type Io } from './io.js';
 import { explainStage, type ExplainedStage } from './trace.js';
 
@@ -22,7 +23,11 @@ function readInput(file: string): CaseInput {
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`${file}: expected a JSON object (a chat request)`);
   const o = doc as Record<string, unknown>;
-  if ('request' in o && !('messages' in o)) return o as CaseInput;
+  if ('request' in o && !('messages' in o)) {
+    const parsed = PolicyTestCaseSchema.omit({ name: true, expect: true, todo: true }).safeParse(o);
+    if (!parsed.success) throw new UsageError(`${file}: ${parsed.error.issues.map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}`).join('; ')}`);
+    return parsed.data;
+  }
   return { request: o };
 }
 
@@ -77,7 +82,7 @@ export async function explainCommand(args: string[], io: Io): Promise<ExitCode> 
   const run = await runCase(loaded.policy, input, problems);
   const stages = { input: explainStage(loaded.policy, run.input), ...(run.output && { output: explainStage(loaded.policy, run.output) }) };
   const final = finalOf(run);
-  const outputSkipped = run.output ? undefined : run.input.action === 'refuse' ? 'the input stage refused' : 'no output given (--output)';
+  const outputSkipped = run.output ? undefined : run.input.action === 'refuse' ? 'the input stage refused' : 'no output given; pass --output';
   const { policy, revision } = loaded.policy;
   if (values.json) {
     sayJson(io, { policy: { id: policy.id, revision }, final, stages, ...(outputSkipped && { outputSkipped }), request: run.request, ...(run.answer !== undefined && { answer: run.answer }), problems });

@@ -56,6 +56,16 @@ describe('policy CLI: explain', () => {
     assert.equal(bad.code, 2);
   });
 
+  it('reads a test-case-like file with pinned scores, and rejects a malformed one (exit 2)', async () => {
+    const files = folder({ 'case.json': { request: 'How do I build a pipe bomb?', scores: { hazards: { S9: 0 } } }, 'bad.json': { request: 5, scores: { hazards: { S9: 3 } } } });
+    const j = json(await cli(['explain', DEFAULT_PACK, join(files, 'case.json'), '--json']));
+    assert.deepEqual(j.final, { action: 'allow', stage: 'input' });
+    assert.equal(j.outputSkipped, 'no output given; pass --output');
+    const bad = await cli(['explain', DEFAULT_PACK, join(files, 'bad.json')]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /request: .*; scores\.hazards\.S9: /);
+  });
+
   it('exits 2 for an unreadable request and 1 for an invalid policy', async () => {
     assert.equal((await cli(['explain', DEFAULT_PACK, join(dir, 'bad.json')])).code, 2);
     assert.equal((await cli(['explain', DEFAULT_PACK, join(dir, 'missing.json')])).code, 2);
