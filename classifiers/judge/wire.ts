@@ -104,14 +104,14 @@ export async function askJudge(endpoint: JudgeEndpoint, ask: JudgeAsk, signal: A
   });
   const raw = await res.body.text();
   const httpMs = performance.now() - started;
-  if (res.statusCode < 200 || res.statusCode >= 300) {
-    throw new JudgeError(`judge answered HTTP ${res.statusCode}: ${raw.slice(0, MAX_ERROR_BODY)}`, res.statusCode);
-  }
+  // An error body goes into the result's error and the record; a server that echoes the key must not leak it.
+  const excerpt = () => (endpoint.apiKey ? raw.replaceAll(endpoint.apiKey, '[api key]') : raw).slice(0, MAX_ERROR_BODY);
+  if (res.statusCode < 200 || res.statusCode >= 300) throw new JudgeError(`judge answered HTTP ${res.statusCode}: ${excerpt()}`, res.statusCode);
   let json: unknown;
   try {
     json = JSON.parse(raw);
   } catch {
-    throw new JudgeError(`judge answered a body that is not JSON: ${raw.slice(0, MAX_ERROR_BODY)}`, res.statusCode);
+    throw new JudgeError(`judge answered a body that is not JSON: ${excerpt()}`, res.statusCode);
   }
   return endpoint.api === 'chat' ? fromChat(json, httpMs) : fromCompletion(json, httpMs);
 }

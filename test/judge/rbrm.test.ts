@@ -144,6 +144,15 @@ describe('rbrm-judge against a stub judge server', () => {
     });
   }
 
+  it('never puts its API key in a result, even when the server echoes it in an error', async () => {
+    reply = () => ({ status: 401, raw: '{"error":{"message":"bad key Bearer sk-judge"}}' });
+    const failed = await runClassifier(make(), out());
+    assert.match(failed.error ?? '', /HTTP 401: .*bad key Bearer \[api key\]/);
+    reply = () => ({ text: 'A' });
+    const ok = await runClassifier(make(), out());
+    for (const r of [failed, ok]) assert.ok(!JSON.stringify(r).includes('sk-judge'));
+  });
+
   it('past its timeout fails closed through runClassifier, and the HTTP call is aborted', async () => {
     reply = () => ({ text: 'D', delayMs: 1000 });
     const abortedBefore = judge.aborted;
