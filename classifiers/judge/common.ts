@@ -15,7 +15,10 @@ export const EndpointParams = {
   cache: z.strictObject({ size: z.number().int().min(0).max(1_000_000) }).optional(),
 };
 
-/** Probabilities from a bare answer: `confidence` on it, the rest spread evenly over the other choices. */
+/**
+ * Probabilities from a bare answer: `confidence` on it, the rest spread evenly over the other choices.
+ * @example confidenceSpread('C', ['A', 'B', 'C', 'D'], 0.7) // { A: 0.1, B: 0.1, C: 0.7, D: 0.1 }
+ */
 export function confidenceSpread(choice: string, choices: readonly string[], confidence: number): Record<string, number> {
   const rest = choices.length > 1 ? (1 - confidence) / (choices.length - 1) : 0;
   return Object.fromEntries(choices.map((c) => [c, c === choice ? (choices.length > 1 ? confidence : 1) : rest]));

@@ -54,6 +54,7 @@ export function rbrmMessages(rubric: JudgeRubric, c: { prompt?: string; output?:
  * The option letter an answer names: the first standalone capital letter that is an option ("C", " C",
  * "(C)", "Answer: C", "C. Disallowed"), else a lone lower-case option letter followed by punctuation or the
  * end ("c.", "c)"). Undefined when there is none.
+ * @example parseLetter('Answer: C', ['A', 'B', 'C', 'D']) // 'C'
  */
 export function parseLetter(answer: string, letters: readonly string[]): string | undefined {
   for (const [, l] of answer.matchAll(/(?<![A-Za-z])([A-Z])(?![A-Za-z])/g)) if (letters.includes(l)) return l;
@@ -64,6 +65,7 @@ export function parseLetter(answer: string, letters: readonly string[]): string 
 /**
  * A probability per option from the alternatives at the first answer token that reads as an option letter;
  * undefined when the server sent no usable logprobs.
+ * @example letterProbabilities(answer, ['A', 'B', 'C', 'D']) // { A: 0, B: 0, C: 0.95, D: 0.05 }
  */
 export function letterProbabilities(answer: JudgeAnswer, letters: readonly string[]): Record<string, number> | undefined {
   const normalise = (bare: string) => (bare.length === 1 ? bare.toUpperCase() : bare);

@@ -28,7 +28,10 @@ export type SafetyModelParams = z.infer<typeof SafetyModelParamsSchema>;
 
 type Graded = Omit<ClassifierResult, 'id' | 'latencyMs'>;
 
-/** The prompt text a safety model gets for one input: the body, and for /completions the turn markers around it. */
+/**
+ * The prompt text a safety model gets for one input: the body, and for /completions the turn markers around it.
+ * @example safetyPrompt(safetyTemplate('llama-guard-3'), { stage: 'input', text: 'hi' }).raw // '<|begin_of_text|>…User: hi…'
+ */
 export function safetyPrompt(t: SafetyTemplate, input: ClassifierInput, policy?: string): { body: string; raw: string } {
   const c = conversationOf(input);
   const categories = (t.categories ?? []).map((cat) => render(t.categoryLine ?? '', { code: cat.code, name: cat.name })).join('\n');
@@ -36,7 +39,10 @@ export function safetyPrompt(t: SafetyTemplate, input: ClassifierInput, policy?:
   return { body, raw: `${t.completion.prefix}${body}${t.completion.suffix}` };
 }
 
-/** A Llama Guard answer: `safe`, or `unsafe` and (usually on the next line) comma-separated S-codes. */
+/**
+ * A Llama Guard answer: `safe`, or `unsafe` and (usually on the next line) comma-separated S-codes.
+ * @example parseLlamaGuard('unsafe\nS1,S10') // { verdict: 'unsafe', codes: ['S1', 'S10'] }
+ */
 export function parseLlamaGuard(answer: string): { verdict: 'safe' | 'unsafe'; codes: string[] } {
   const m = /^\s*(safe|unsafe)\b([\s\S]*)$/i.exec(answer);
   if (!m) throw new JudgeError(`malformed safety-model answer ${JSON.stringify(answer.slice(0, 80))}: expected "safe" or "unsafe"`);
@@ -45,14 +51,20 @@ export function parseLlamaGuard(answer: string): { verdict: 'safe' | 'unsafe'; c
   return { verdict, codes };
 }
 
-/** A ShieldGemma answer: starts with Yes (violates) or No. */
+/**
+ * A ShieldGemma answer: starts with Yes (violates) or No.
+ * @example parseYesNo('Yes, because …') // 'Yes'
+ */
 export function parseYesNo(answer: string): 'Yes' | 'No' {
   const m = /^[\s"'*]*(yes|no)\b/i.exec(answer);
   if (!m) throw new JudgeError(`malformed safety-model answer ${JSON.stringify(answer.slice(0, 80))}: expected "Yes" or "No"`);
   return m[1].toLowerCase() === 'yes' ? 'Yes' : 'No';
 }
 
-/** p(unsafe) from the alternatives at the first token that is not whitespace: Llama Guard's safe/unsafe, ShieldGemma's Yes/No. */
+/**
+ * p(unsafe) from the alternatives at the first token that is not whitespace: Llama Guard's safe/unsafe, ShieldGemma's Yes/No.
+ * @example unsafeProbability('yes-no', { token: 'Yes', logprob: -0.2, top: [{ token: 'Yes', logprob: -0.2 }, { token: 'No', logprob: -1.8 }] }) // 0.83
+ */
 export function unsafeProbability(format: SafetyTemplate['format'], first: TokenLogprobs | undefined): number | undefined {
   if (!first?.top.length) return undefined;
   if (format === 'yes-no') return choiceProbabilities(first.top, ['Yes', 'No'], (b) => b.charAt(0).toUpperCase() + b.slice(1).toLowerCase())?.Yes;
