@@ -188,6 +188,11 @@ describe('malformed policies', () => {
     assert.deepEqual(wrong, []);
   });
 
+  it('names an unknown key itself in the path', { todo: 'engine: zod reports unrecognized keys at the parent ("(root): Unrecognized key: rulez"); formatPath could append the key' }, () => {
+    assert.throws(() => compilePolicy({ ...small(), rulez: [] }), (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'rulez');
+    assert.throws(() => compilePolicy(small([{ ...rule('r', 'a', 'flag'), enabled: true }])), (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'rules[0].enabled');
+  });
+
   it('rejects a document that is not an object at all, as a PolicyError at the root', () => {
     for (const doc of [null, [], 'policy', 42, true, {}]) {
       assert.throws(() => compilePolicy(doc), (e: unknown) => e instanceof PolicyError && e.issues.length > 0 && e.issues.every((i) => i.message.length > 0));
