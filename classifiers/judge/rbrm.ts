@@ -95,6 +95,7 @@ export class RbrmJudge implements Classifier {
     readonly timeoutMs: number,
   ) {
     this.labels = params.rubric.options.map((o) => o.letter);
+    if (params.confidence <= 1 / this.labels.length) throw new Error(`params.confidence: ${params.confidence} would not favour the parsed letter among ${this.labels.length} options; use more than ${(1 / this.labels.length).toFixed(3)}`);
     this.revision = rubricRevision(params.rubric);
     this.version = `rbrm-judge/${params.model}@${this.revision.slice(0, 12)}`;
     this.cache = cacheOf(params.cache);

@@ -94,6 +94,7 @@ export class SafetyModel implements Classifier {
     readonly timeoutMs: number,
   ) {
     const t = safetyTemplate(params.template);
+    if (params.confidence <= 0.5) throw new Error(`params.confidence: ${params.confidence} would not favour the model's own answer; use more than 0.5`);
     this.template = t;
     const codes = (t.categories ?? []).map((c) => c.code);
     if (t.format === 'llama-guard') {

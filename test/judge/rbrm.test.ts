@@ -199,6 +199,10 @@ describe('rbrm-judge against a stub judge server', () => {
     assert.equal((await j.classify(out(), NEVER)).details?.grade, 'D');
   });
 
+  it('refuses at load a confidence that would not favour the parsed letter', () => {
+    assert.throws(() => make({ confidence: 0.25 }), /more than 0\.250/);
+  });
+
   it('gives a rubric with other wording a different revision, so no cache entry or record is shared', () => {
     const a = make();
     const b = new RbrmJudge('b', RbrmJudgeParamsSchema.parse({ url: judge.url, model: 'm', rubric: { ...OUTPUT_RUBRIC, question: `${OUTPUT_RUBRIC.question} ` } }), 1000);

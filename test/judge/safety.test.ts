@@ -186,6 +186,7 @@ describe('safety-model against a stub server', () => {
     assert.throws(() => create({ template: 'llama-guard-3', categories: { S15: 'x' } }), /has no category S15/);
     assert.throws(() => create({ template: 'llama-guard-4', policyText: 'x' }), /for shieldgemma/);
     assert.throws(() => create({ template: 'shieldgemma', categories: { S1: 'x' } }), /no S-codes/);
+    assert.throws(() => create({ template: 'llama-guard-3', confidence: 0.5 }), /more than 0\.5/);
     assert.equal(type.params.safeParse({ url: 'file:///etc', model: 'm', template: 'llama-guard-3' }).success, false);
     assert.equal(type.params.safeParse({ url: 'http://x/v1', model: 'm', template: 'llama-guard-2' }).success, false);
   });
