@@ -8,7 +8,7 @@
  * relative to direct, how many of `--concurrency` simultaneous streams finish without a stall (no gap over
  * `--stall-ms`, ending in [DONE]), and whether an answer carrying an API key reaches the client unchanged.
  *
- * Options: --streams N (sampled per target per round, default 40), --parallel N (of those at once, default 8),
+ * Options: --streams N (sampled per target per round, default 40), --parallel N (of those at once, default 4),
  * --rounds N (default 3), --concurrency N (default 200), --deltas N (default 40), --gap-ms N (default 20),
  * --stall-ms N (default 250).
  */
@@ -26,7 +26,7 @@ const { values } = parseArgs({
   ),
 });
 const num = (k: string, d: number) => Number(values[k] ?? d);
-const o = { streams: num('streams', 40), parallel: num('parallel', 8), rounds: num('rounds', 3), concurrency: num('concurrency', 200), deltas: num('deltas', 40), gap: num('gap-ms', 20), stall: num('stall-ms', 250) };
+const o = { streams: num('streams', 40), parallel: num('parallel', 4), rounds: num('rounds', 3), concurrency: num('concurrency', 200), deltas: num('deltas', 40), gap: num('gap-ms', 20), stall: num('stall-ms', 250) };
 const root = join(import.meta.dirname, '..');
 
 const stub = await startProcess([join(root, 'bench/servers/stream-stub.js')], { STUB_DELTAS: String(o.deltas), STUB_GAP_MS: String(o.gap) });
