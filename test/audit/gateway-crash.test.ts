@@ -20,7 +20,13 @@ describe('gateway crash safety', () => {
       if (proc.exitCode === null) proc.kill('SIGKILL');
     });
     const lines = createInterface({ input: proc.stdout });
-    const [first] = (await once(lines, 'line')) as [string];
+    const exited = once(proc, 'exit');
+    const first = await Promise.race([
+      once(lines, 'line').then(([line]) => line as string),
+      exited.then(([code]) => {
+        throw new Error(`the gateway child exited (code ${code}) before listening`);
+      }),
+    ]);
     const url = first.replace(/^url /, '');
     for (let i = 0; i < 600; i++) {
       const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
@@ -51,7 +57,7 @@ describe('gateway crash safety', () => {
       }
     };
     await Promise.all(Array.from({ length: 32 }, (_, c) => client(c)));
-    const [, signal] = (await once(proc, 'exit')) as [number | null, string | null];
+    const [, signal] = (await exited) as [number | null, string | null];
     assert.equal(signal, 'SIGKILL');
     assert.ok(acked.size >= 400, `only ${acked.size} requests were answered before the gateway died`);
 
