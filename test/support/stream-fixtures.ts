@@ -41,7 +41,7 @@ export const SCRIPTS: Record<string, string[]> = {
   split: [...clean(0, 2), 'ab FORBI', 'DDEN ', ...clean(2, 40), 'END'],
   // "FORBI" closes one 40-character window and "DDEN" opens the next.
   edge: [...clean(0, 6), 'ab FORBI', 'DDEN ', ...clean(6, 40), 'END'],
-  long: [...clean(0, 150), 'END'],
+  long: [...clean(0, 400), 'END'],
   email: [...clean(0, 10), 'mail jane.doe@example.com ', ...clean(10, 10), 'END'],
 };
 
