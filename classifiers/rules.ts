@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DETECTORS, DETECTOR_NAMES, type Detector } from './detectors.js';
+import { authorRegex } from './regex.js';
 import type { Classifier, ClassifierInput, Span } from './types.js';
 
 /** Parameters of the rules classifier, as a policy declares them. */
@@ -44,7 +45,7 @@ function compile(params: RulesParams): Matcher[] {
   params.patterns.forEach((p, i) => {
     let pattern: RegExp;
     try {
-      pattern = new RegExp(p.regex, `${p.flags.replace('g', '')}g`);
+      pattern = authorRegex(p.regex, `${p.flags.replace('g', '')}g`);
     } catch (e) {
       throw new Error(`params.patterns[${i}].regex: ${(e as Error).message}`);
     }

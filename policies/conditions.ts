@@ -1,3 +1,4 @@
+import { authorRegex } from '../classifiers/regex.js';
 import type { ClassifierResult, Span } from '../classifiers/types.js';
 import type { Condition, MetaCondition, ScoreCondition, TextCondition } from './schema.js';
 import type { Selection } from './select.js';
@@ -74,7 +75,7 @@ function score(c: ScoreCondition): CompiledCondition {
 function text(c: TextCondition): CompiledCondition {
   const t = c.text;
   if ('regex' in t) {
-    const re = new RegExp(t.regex, `${t.flags}g`);
+    const re = authorRegex(t.regex, `${t.flags}g`);
     return {
       classifiers: new Set(),
       test(ctx) {
@@ -87,15 +88,15 @@ function text(c: TextCondition): CompiledCondition {
     };
   }
   if ('contains' in t) {
-    const needle = t.caseSensitive ? t.contains : t.contains.toLowerCase();
+    // A regex over the original text keeps match offsets right (lower-casing can change a string's length).
+    const re = new RegExp(t.contains.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), t.caseSensitive ? 'u' : 'iu');
     return {
       classifiers: new Set(),
       test(ctx) {
-        const hay = t.caseSensitive ? ctx.selection.text : ctx.selection.text.toLowerCase();
-        const at = hay.indexOf(needle);
-        ctx.trace.push({ condition: `text contains ${JSON.stringify(t.contains)}`, value: at >= 0, result: at >= 0 });
-        if (at >= 0) ctx.spans.push({ label: 'text', start: at, end: at + needle.length });
-        return at >= 0;
+        const m = re.exec(ctx.selection.text);
+        ctx.trace.push({ condition: `text contains ${JSON.stringify(t.contains)}`, value: m !== null, result: m !== null });
+        if (m) ctx.spans.push({ label: 'text', start: m.index, end: m.index + m[0].length });
+        return m !== null;
       },
     };
   }
@@ -112,7 +113,7 @@ function text(c: TextCondition): CompiledCondition {
 }
 
 function meta(c: MetaCondition): CompiledCondition {
-  const re = c.regex === undefined ? undefined : new RegExp(c.regex);
+  const re = c.regex === undefined ? undefined : authorRegex(c.regex, '');
   const label = c.meta === 'header' ? `header ${c.name}` : c.meta;
   return {
     classifiers: new Set(),

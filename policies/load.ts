@@ -53,8 +53,28 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
 }
 
+/** zod issues as policy issues; an unknown field is reported at its own path. */
 const zodIssues = (error: z.ZodError, prefix: readonly PropertyKey[] = []): PolicyIssue[] =>
-  error.issues.map((i) => ({ path: formatPath([...prefix, ...i.path]), message: i.message }));
+  error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ path: formatPath([...prefix, ...i.path, k]), message: `unknown field "${k}"` }))
+      : [{ path: formatPath([...prefix, ...i.path]), message: i.message }],
+  );
+
+/** How many objects and arrays deep a policy may nest: far past any readable `when` tree, short of overflowing the validator. */
+export const MAX_DEPTH = 600;
+
+/** The path of the first value nested deeper than MAX_DEPTH, walked without recursion. */
+function tooDeep(doc: unknown): string | undefined {
+  const stack: { v: unknown; path: PropertyKey[]; depth: number }[] = [{ v: doc, path: [], depth: 0 }];
+  while (stack.length) {
+    const { v, path, depth } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_DEPTH) return formatPath(path.slice(0, 4)) + '…';
+    for (const [k, x] of Object.entries(v)) stack.push({ v: x, path: depth < 8 ? [...path, Array.isArray(v) ? Number(k) : k] : path, depth: depth + 1 });
+  }
+  return undefined;
+}
 
 /** Resolves a policy path: a file, or a folder holding `policy.json`. */
 export function policyFile(path: string): string {
@@ -104,10 +124,6 @@ function build(policy: Policy, issues: PolicyIssue[], origin: (kind: string, i: 
   seen('classifiers', policy.classifiers);
   seen('rubrics', policy.rubrics);
   seen('rules', policy.rules);
-  policy.rubrics.forEach((r, i) => {
-    const letters = r.options.map((o) => o.letter);
-    if (new Set(letters).size !== letters.length) issues.push({ path: `${origin('rubrics', i)}.options`, message: 'option letters must be unique' });
-  });
   for (const [category] of Object.entries(policy.defaults.messages)) {
     if (!categories.has(category)) issues.push({ path: `defaults.messages.${category}`, message: `no category "${category}" in the taxonomy` });
   }
@@ -166,13 +182,13 @@ function hasLabels(when: unknown, id: string, labels: readonly string[]): boolea
   return Object.values(w).every((v) => (Array.isArray(v) ? v.every((x) => hasLabels(x, id, labels)) : hasLabels(v, id, labels)));
 }
 
-/** Reads and parses one JSON file, as a PolicyError on failure. */
-function readJson(file: string): unknown {
+/** Reads and parses one JSON file, as a PolicyError on failure; `path` names where the file was referenced. */
+function readJson(file: string, source = file, path = ''): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new PolicyError(file, [{ path: '', message: `cannot read: ${(e as Error).message}` }]);
+    throw new PolicyError(source, [{ path, message: `cannot read ${path ? file : ''}${path ? ': ' : ''}${(e as Error).message}`.replace(/^cannot read : /, 'cannot read: ') }]);
   }
   try {
     return JSON.parse(text);
@@ -192,6 +208,8 @@ export function compilePolicy(doc: unknown, source = '(inline)', resolveExtends?
   let cur: { doc: unknown; source: string } | undefined = { doc, source };
   while (cur) {
     if (chain.length > 8) throw new PolicyError(source, [{ path: 'extends', message: 'more than 8 levels of extends (a cycle?)' }]);
+    const deep = tooDeep(cur.doc);
+    if (deep !== undefined) throw new PolicyError(cur.source, [{ path: deep, message: `nested more than ${MAX_DEPTH} levels deep` }]);
     const parsed = PolicySchema.safeParse(cur.doc);
     if (!parsed.success) throw new PolicyError(cur.source, zodIssues(parsed.error));
     docs.push(cur.doc);
@@ -217,7 +235,8 @@ export function loadPolicy(path: string = DEFAULT_POLICY_PATH): LoadedPolicy {
   let from = file;
   return compilePolicy(readJson(file), file, (ref) => {
     const next = resolve(dirname(from), ref);
+    const doc = readJson(next, from, 'extends');
     from = next;
-    return { doc: readJson(next), source: next };
+    return { doc, source: next };
   });
 }

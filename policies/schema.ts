@@ -33,20 +33,8 @@ export const CategorySchema = z.strictObject({
   parent: IdSchema.optional(),
 });
 
-export const RubricOptionSchema = z.strictObject({
-  letter: z.string().regex(/^[A-Z]$/, 'expected one capital letter'),
-  meaning: z.string().min(1),
-  /** Whether this answer is the one we want, for a safe prompt and for an unsafe one. */
-  desired: z.strictObject({ safe: z.boolean(), unsafe: z.boolean() }),
-  exemplars: z.array(z.string().min(1)).default([]),
-});
-
-export const RubricSchema = z.strictObject({
-  id: IdSchema,
-  description: z.string().default(''),
-  question: z.string().min(1),
-  options: z.array(RubricOptionSchema).min(2, 'a rubric has at least two options'),
-});
+export { RubricOptionSchema, RubricSchema } from '../classifiers/rubric.js';
+import { RubricSchema } from '../classifiers/rubric.js';
 
 /** classifier.label compared with a value; `threshold` alone means `>= threshold`. */
 export const ScoreConditionSchema = z.strictObject({

@@ -14,7 +14,7 @@ describe('engine gaps', () => {
     assert.equal(d.rewrites.get('/messages/0/content'), 'İİİ [X] code');
   });
 
-  it('redacts a case-insensitive `contains` match in place, even after characters whose lower case is longer', { todo: 'engine: text.contains lower-cases the text, so offsets shift after "İ" and the redaction leaks "sec"' }, async () => {
+  it('redacts a case-insensitive `contains` match in place, even after characters whose lower case is longer', async () => {
     const d = await evaluateStage(redactWhen({ contains: 'secret' }), { stage: 'input', doc });
     assert.equal(d.rewrites.get('/messages/0/content'), 'İİİ [X] code');
   });
