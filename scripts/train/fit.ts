@@ -45,18 +45,19 @@ function rawItem(head: LinearHead, pooling: 'first' | 'max', windows: Float32Arr
   return out;
 }
 
-/** Weights that give each (source, class) cell of label `j` the same total, and each class half. */
-export function balancedWeights(items: readonly Item[], j: number): Float64Array {
+/**
+ * Weights that give each (source, class) cell of label `j` the same total (cells smaller than `minCell`
+ * weigh proportionally less, so a source with 2 validation positives cannot swing a threshold), and each
+ * class half of the total.
+ */
+export function balancedWeights(items: readonly Item[], j: number, minCell = 20): Float64Array {
   const count = new Map<string, number>();
   const key = (it: Item) => `${it.source}\0${it.y[j]}`;
   for (const it of items) count.set(key(it), (count.get(key(it)) ?? 0) + 1);
-  const cells = { pos: new Set<string>(), neg: new Set<string>() };
-  for (const it of items) if (!Number.isNaN(it.y[j])) cells[it.y[j] === 1 ? 'pos' : 'neg'].add(it.source);
-  return Float64Array.from(items, (it) => {
-    if (Number.isNaN(it.y[j])) return 0;
-    const classCells = it.y[j] === 1 ? cells.pos.size : cells.neg.size;
-    return 1 / (count.get(key(it))! * classCells);
-  });
+  const raw = Float64Array.from(items, (it) => (Number.isNaN(it.y[j]) ? 0 : 1 / Math.max(minCell, count.get(key(it))!)));
+  const total = [0, 0];
+  items.forEach((it, i) => raw[i] > 0 && (total[it.y[j]] += raw[i]));
+  return raw.map((v, i) => (v > 0 ? v / (2 * total[items[i].y[j]]) : 0));
 }
 
 /**
@@ -84,6 +85,7 @@ export function fitHead(spec: HeadSpec, items: readonly Item[], features: Featur
   const head = trainLogistic({ x, dim, y, weight, labels }, spec.train);
 
   const raw = val.map((it) => rawItem(head, spec.pooling, features.get(it)!));
+  const sourceIndex = new Map([...new Set(val.map((it) => it.source))].map((s, i) => [s, i]));
   const platt: Platt[] = [];
   const thresholds: number[] = [];
   for (let j = 0; j < k; j++) {
@@ -94,7 +96,8 @@ export function fitHead(spec: HeadSpec, items: readonly Item[], features: Featur
     const ww = keep.map((i) => w[i]);
     const p = fitPlatt(z, t, ww);
     platt.push(p);
-    thresholds.push(chooseThreshold(z.map((v) => sigmoid(p.a * v + p.c)), t, ww));
+    const group = keep.map((i) => sourceIndex.get(val[i].source)!);
+    thresholds.push(chooseThreshold(z.map((v) => sigmoid(p.a * v + p.c)), t, ww, group));
   }
   return { head, platt, thresholds };
 }
