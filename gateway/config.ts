@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { StreamOptionsSchema } from './pipeline/stream-options.js';
 
 /** The gateway's configuration. Every field has a default, so `npm start` serves with no file at all. */
 export const ConfigSchema = z.strictObject({
@@ -68,6 +69,8 @@ export const ConfigSchema = z.strictObject({
       adminKeys: z.array(z.string().min(8)).default([]),
     })
     .prefault({}),
+  /** How streamed output is moderated (gateway/pipeline/stream-options.ts). */
+  stream: StreamOptionsSchema.prefault({}),
   log: z.strictObject({ level: z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info') }).prefault({}),
   /** A name for this gateway instance, recorded in every decision. */
   instance: z.string().min(1).optional(),
@@ -81,6 +84,10 @@ export class ConfigError extends Error {
 
 const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
 
+/** A number, or the raw text so that validation names the variable and says what was expected. */
+const num = (v: string): number | string => (v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v);
+const bool = (v: string): boolean | string => (['on', 'true', '1'].includes(v) ? true : ['off', 'false', '0'].includes(v) ? false : v);
+
 const list = (v: string) =>
   v
     .split(',')
@@ -89,14 +96,14 @@ const list = (v: string) =>
 
 /** Environment overrides: variable → where it lands in the configuration and how it is parsed. */
 const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
-  GATEWAY_PORT: (c, v) => (c.port = Number.isNaN(Number(v)) || v.trim() === '' ? v : Number(v)),
+  GATEWAY_PORT: (c, v) => (c.port = num(v)),
   GATEWAY_HOST: (c, v) => (c.host = v),
   GATEWAY_UPSTREAM_URL: (c, v) => ((c.upstream ??= {}).url = v),
   GATEWAY_UPSTREAM_API_KEY: (c, v) => ((c.upstream ??= {}).apiKey = v),
-  GATEWAY_UPSTREAM_TIMEOUT_MS: (c, v) => ((c.upstream ??= {}).timeoutMs = Number(v)),
+  GATEWAY_UPSTREAM_TIMEOUT_MS: (c, v) => ((c.upstream ??= {}).timeoutMs = num(v)),
   GATEWAY_POLICY: (c, v) => (c.policy = v),
   GATEWAY_SHADOW_POLICY: (c, v) => (c.shadowPolicy = v),
-  GATEWAY_POLICY_WATCH: (c, v) => (c.policyWatch = v === 'on' || v === 'true' ? true : v === 'off' || v === 'false' ? false : v),
+  GATEWAY_POLICY_WATCH: (c, v) => (c.policyWatch = bool(v)),
   GATEWAY_AUDIT_DIR: (c, v) => ((c.audit ??= {}).dir = v),
   GATEWAY_AUDIT_CONTENT: (c, v) => ((c.audit ??= {}).content = v),
   GATEWAY_AUDIT_SINK: (c, v) => ((c.audit ??= {}).sink = v),
@@ -112,6 +119,12 @@ const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
   GATEWAY_ADMIN_KEYS: (c, v) => ((c.auth ??= {}).adminKeys = list(v)),
   GATEWAY_AUTH: (c, v) => ((c.auth ??= {}).mode = v),
   GATEWAY_LOG_LEVEL: (c, v) => ((c.log ??= {}).level = v),
+  GATEWAY_STREAM_MODE: (c, v) => ((c.stream ??= {}).mode = v),
+  GATEWAY_STREAM_WINDOW_CHARS: (c, v) => ((c.stream ??= {}).windowChars = num(v)),
+  GATEWAY_STREAM_OVERLAP_CHARS: (c, v) => ((c.stream ??= {}).overlapChars = num(v)),
+  GATEWAY_STREAM_FINAL_CHECK: (c, v) => ((c.stream ??= {}).finalCheck = bool(v)),
+  GATEWAY_STREAM_CONCURRENT_INPUT: (c, v) => ((c.stream ??= {}).concurrentInput = bool(v)),
+  GATEWAY_STREAM_KEEPALIVE_MS: (c, v) => ((c.stream ??= {}).keepAliveMs = num(v)),
   GATEWAY_INSTANCE: (c, v) => (c.instance = v),
 };
 
@@ -122,7 +135,9 @@ const ENV_PATH: Record<string, string> = {
   policy: 'GATEWAY_POLICY', shadowPolicy: 'GATEWAY_SHADOW_POLICY', policyWatch: 'GATEWAY_POLICY_WATCH', 'audit.dir': 'GATEWAY_AUDIT_DIR', 'audit.content': 'GATEWAY_AUDIT_CONTENT',
   'audit.sink': 'GATEWAY_AUDIT_SINK', 'audit.durability': 'GATEWAY_AUDIT_DURABILITY', 'audit.masks': 'GATEWAY_AUDIT_MASKS', 'audit.keyFile': 'GATEWAY_AUDIT_KEY_FILE',
   'auth.apiKeys': 'GATEWAY_API_KEYS', 'auth.adminKeys': 'GATEWAY_ADMIN_KEYS', 'auth.mode': 'GATEWAY_AUTH',
-  'log.level': 'GATEWAY_LOG_LEVEL', instance: 'GATEWAY_INSTANCE',
+  'log.level': 'GATEWAY_LOG_LEVEL', 'stream.mode': 'GATEWAY_STREAM_MODE', 'stream.windowChars': 'GATEWAY_STREAM_WINDOW_CHARS',
+  'stream.overlapChars': 'GATEWAY_STREAM_OVERLAP_CHARS', 'stream.finalCheck': 'GATEWAY_STREAM_FINAL_CHECK',
+  'stream.concurrentInput': 'GATEWAY_STREAM_CONCURRENT_INPUT', 'stream.keepAliveMs': 'GATEWAY_STREAM_KEEPALIVE_MS', instance: 'GATEWAY_INSTANCE',
 };
 
 /**

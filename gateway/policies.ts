@@ -4,6 +4,7 @@ import type { PolicyBundle } from '../policies/bundle.js';
 import { selectPolicy } from '../policies/bundle.js';
 import type { LoadedPolicy } from '../policies/load.js';
 import { PolicyStore, type ReloadResult } from '../policies/store.js';
+import { loadPolicyTests, runPolicyTests } from '../policies/testing.js';
 import type { Metrics } from './http/metrics.js';
 import type { PolicySource } from './pipeline/pipeline.js';
 
@@ -17,6 +18,23 @@ export interface GatewayPolicies {
 
 const policiesOf = (b: PolicyBundle) => [b.default, ...b.bindings.map((x) => x.policy)];
 const classifiersOf = (ps: (LoadedPolicy | undefined)[]) => [...new Set(ps.flatMap((p) => (p ? [...p.classifiers.values()] : [])))];
+
+/**
+ * A candidate's own tests (`*.test.json` beside each policy of the bundle) must pass before it goes live.
+ * Cases marked todo report without failing.
+ */
+export async function policyTestsPass(bundle: PolicyBundle): Promise<string[]> {
+  const problems: string[] = [];
+  for (const policy of new Set(policiesOf(bundle))) {
+    const suites = loadPolicyTests(policy.source);
+    if (!suites.length) continue;
+    const report = await runPolicyTests(policy, suites);
+    for (const c of report.cases) {
+      if (c.status !== 'PASS' && !c.todo) problems.push(`${policy.policy.id}: test "${c.name}" ${c.status}: ${c.problems.join('; ')}`);
+    }
+  }
+  return problems;
+}
 
 /** A candidate's classifiers must load before it goes live. */
 async function classifiersReady(bundle: PolicyBundle): Promise<string[]> {

@@ -14,7 +14,7 @@ import { createApp } from './http/app.js';
 import { createLogger } from './http/logger.js';
 import { createMetrics } from './http/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
-import { openPolicies, policyStatus, type GatewayPolicies } from './policies.js';
+import { openPolicies, policyStatus, policyTestsPass, type GatewayPolicies } from './policies.js';
 
 export interface Gateway {
   url: string;
@@ -30,7 +30,7 @@ export interface GatewayOverrides {
   logger?: winston.Logger;
   audit?: AuditSink;
   generator?: Generator;
-  /** Extra checks a policy candidate must pass before it goes live (the policy-test runner). */
+  /** Checks a policy candidate must pass before it goes live; default: its own tests beside it. */
   verifyPolicy?: (bundle: PolicyBundle) => Promise<string[]>;
 }
 
@@ -52,7 +52,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     watch: config.policyWatch,
     logger,
     metrics,
-    verify: overrides.verifyPolicy,
+    verify: overrides.verifyPolicy ?? policyTestsPass,
   });
   const generator =
     overrides.generator ??
@@ -67,6 +67,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     contentMode: config.audit.content,
     instance: config.instance ?? hostname(),
     observer: metrics.observer,
+    stream: config.stream,
   });
 
   let classifiersReady = false;

@@ -153,7 +153,7 @@ describe('policy administration and hot reload', () => {
 
 describe('shadow policies and bindings', () => {
   it('records what a shadow candidate would have decided without enforcing it', async () => {
-    const gw = await startTestGateway({ GATEWAY_POLICY: policyDir(refusing('live', 'apple')), GATEWAY_SHADOW_POLICY: policyDir(refusing('candidate', 'banana')), GATEWAY_POLICY_WATCH: 'off' });
+    const gw = await startTestGateway({ GATEWAY_POLICY: policyDir(refusing('live', 'apple')), GATEWAY_SHADOW_POLICY: policyDir(refusing('candidate', 'banana')), GATEWAY_POLICY_WATCH: 'off', GATEWAY_ADMIN_KEYS: ADMIN });
     try {
       const res = await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'a banana' });
       assert.equal(res.body.results[0].flagged, false, 'the shadow policy was enforced');
@@ -162,6 +162,12 @@ describe('shadow policies and bindings', () => {
       assert.equal(r.shadow?.policy.id, 'candidate');
       assert.equal(r.shadow?.action, 'refuse');
       assert.deepEqual(r.shadow?.stages.input?.rules.map((m) => m.id), ['no-banana']);
+      const report = await request(gw.server).get('/v1/policies/shadow-report').set(admin);
+      assert.equal(report.status, 200);
+      assert.equal(report.body.withShadow, 1);
+      assert.equal(report.body.disagree, 1);
+      assert.equal(report.body.rules[0].id, 'no-banana');
+      assert.deepEqual(report.body.rules[0].examples, [r.decision_id]);
     } finally {
       await gw.close();
     }

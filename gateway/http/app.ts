@@ -66,7 +66,7 @@ export function createApp(o: AppOptions): express.Express {
     res.set('content-type', o.metrics.registry.contentType).send(await o.metrics.registry.metrics());
   });
 
-  if (o.policies) app.use(adminRoutes(o.policies, { mode: o.auth.mode, keys: o.adminKeys ?? [] }));
+  if (o.policies) app.use(adminRoutes(o.policies, { mode: o.auth.mode, keys: o.adminKeys ?? [] }, o.auditDir));
   if (o.auditDir) app.use(auditRoutes(o.auditDir, { mode: o.auth.mode, keys: o.adminKeys ?? [] }));
   app.use('/v1', apiKeyAuth(o.auth), jsonBody({ limit: o.bodyLimitBytes }));
   app.use(apiRoutes(o.pipeline));

@@ -5,6 +5,7 @@
 import { pathToFileURL } from 'node:url';
 import { diffCommand, DIFF_USAGE } from './diff.js';
 import { EXPLAIN_USAGE, explainCommand } from './explain.js';
+import { RecordsError } from '../records.js';
 import { EXIT, say, UsageError, type ExitCode, type Io } from './io.js';
 import { SCHEMA_USAGE, schemaCommand } from './schema.js';
 import { SHADOW_USAGE, shadowReportCommand } from './shadow-report.js';
@@ -42,7 +43,7 @@ export async function main(argv: string[], io: Io): Promise<ExitCode> {
   try {
     return await command(args, io);
   } catch (e) {
-    const usage = e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const usage = e instanceof UsageError || e instanceof RecordsError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (usage) {
       say(io.stderr, `policy ${name}: ${(e as Error).message}`);
       return EXIT.usage;

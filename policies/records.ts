@@ -1,9 +1,12 @@
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { readRecords } from '../../audit/reader.js';
-import type { DecisionRecord } from '../../audit/types.js';
-import { UsageError } from './io.js';
+import { readRecords } from '../audit/reader.js';
+import type { DecisionRecord } from '../audit/types.js';
+/** Audit records that cannot be found or read (the CLI reports it as a usage or I/O error, exit 2). */
+export class RecordsError extends Error {
+  override name = 'RecordsError';
+}
 
 export interface ReadSummary {
   files: string[];
@@ -41,7 +44,7 @@ export async function readDecisionRecords(path: string, each: (r: DecisionRecord
     each(r);
   };
   const st = statSync(path, { throwIfNoEntry: false });
-  if (!st) throw new UsageError(`no audit records at ${path}`);
+  if (!st) throw new RecordsError(`no audit records at ${path}`);
   try {
     if (st.isFile()) {
       sum.files.push(path);
@@ -59,9 +62,9 @@ export async function readDecisionRecords(path: string, each: (r: DecisionRecord
       await readJsonl(jsonl, once, sum);
     }
   } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`cannot read audit records in ${path}: ${(e as Error).message}`);
+    if (e instanceof RecordsError) throw e;
+    throw new RecordsError(`cannot read audit records in ${path}: ${(e as Error).message}`);
   }
-  if (!sum.files.length) throw new UsageError(`no decision records in ${path} (no segment-*.ndjson, no decisions.jsonl)`);
+  if (!sum.files.length) throw new RecordsError(`no decision records in ${path} (no segment-*.ndjson, no decisions.jsonl)`);
   return sum;
 }
