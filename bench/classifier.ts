@@ -3,7 +3,8 @@
  * in a worker thread) for short (~20-token) and long (~200-token, read as 128) texts:
  *  - unbatched: one call at a time (batch 1);
  *  - batch 1 under load: `--concurrency` callers, `maxBatchSize` 1;
- *  - micro-batched under the same load: `maxBatchSize` 32, `maxWaitMs` 2.
+ *  - micro-batched under the same load: `maxBatchSize` 32, `maxWaitMs` 2;
+ *  - 32 texts per call from one caller (batching without the batcher's waiting).
  * Under the same offered load, micro-batching should give ≥ 2× the batch-1 throughput at a p99 no worse.
  * Each figure is set beside the compute bound: the graph's FLOPs (9.3 MFLOP per token + 0.5 MFLOP per text,
  * see classifiers/encoder/README.md) over this machine's float32 GFLOP/s, measured here with a MatMul of the
@@ -112,7 +113,7 @@ async function loadTfReference(): Promise<{ embed(texts: string[]): Promise<numb
 }
 
 // ---- run -----------------------------------------------------------------------------------------------
-const MODES = ['unbatched', 'batch1_load', 'microbatched', 'tfjs_b1', 'tfjs_b32'] as const;
+const MODES = ['unbatched', 'batch1_load', 'microbatched', 'batch32_calls', 'tfjs_b1', 'tfjs_b32'] as const;
 type Mode = (typeof MODES)[number];
 const LENGTHS = { short: shortTexts(600), long: longTexts(200) };
 type Length = keyof typeof LENGTHS;
@@ -139,6 +140,7 @@ async function main(): Promise<void> {
       runs[length].unbatched.push(await closedLoop((t) => single.embed(t), texts, 1));
       runs[length].batch1_load.push(await closedLoop((t) => single.embed(t), texts, concurrency));
       runs[length].microbatched.push(await closedLoop((t) => batched.embed(t), texts, concurrency));
+      runs[length].batch32_calls.push(await closedLoop((t) => batched.embed(t), texts, 1, 32));
       if (tf) {
         runs[length].tfjs_b1.push(await closedLoop((t) => tf.embed(t), texts, 1));
         runs[length].tfjs_b32.push(await closedLoop((t) => tf.embed(t), texts, 1, 32));
@@ -173,7 +175,7 @@ async function main(): Promise<void> {
 }
 
 function emptyModes(): Record<Mode, Figure[]> {
-  return { unbatched: [], batch1_load: [], microbatched: [], tfjs_b1: [], tfjs_b32: [] };
+  return { unbatched: [], batch1_load: [], microbatched: [], batch32_calls: [], tfjs_b1: [], tfjs_b32: [] };
 }
 
 const f0 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(0));
@@ -188,6 +190,7 @@ function printTable(machine: { cpu: string; cores: number; matmul_gflops: number
     ['ours, unbatched (1 caller, batch 1)', (l) => cell(s[l].unbatched)],
     [`ours, batch 1 under load (${concurrency} callers)`, (l) => cell(s[l].batch1_load)],
     [`ours, micro-batched (${concurrency} callers, ≤32)`, (l) => cell(s[l].microbatched)],
+    ['ours, 32 texts per call (1 caller)', (l) => cell(s[l].batch32_calls)],
     ['micro-batched ÷ batch 1, same load (goal ≥ 2×)', (l) => `${ratio(s[l].microbatched?.texts_per_s, s[l].batch1_load?.texts_per_s)} throughput, p99 ${ratio(s[l].microbatched?.p99_ms, s[l].batch1_load?.p99_ms)}`],
     ['micro-batched ÷ compute bound (goal ≥ 50%)', (l) => `${f0((100 * (s[l].microbatched?.texts_per_s ?? NaN)) / s[l].compute_bound_texts_per_s)}%`],
     ['unbatched ÷ compute bound', (l) => `${f0((100 * (s[l].unbatched?.texts_per_s ?? NaN)) / s[l].compute_bound_texts_per_s)}%`],
