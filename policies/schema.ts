@@ -117,6 +117,8 @@ export const RuleSchema = z
     route: z.strictObject({ model: z.string().min(1) }).optional(),
     /** When a classifier this rule reads fails. Default: the policy's defaults.onError. */
     onError: OnErrorSchema.optional(),
+    /** For output rules on streams: `buffer` makes every stream this policy moderates hold text until it passes. */
+    streamMode: z.enum(['buffer', 'stream-first']).optional(),
   })
   .superRefine((rule, ctx) => {
     if (rule.action === 'route' && !rule.route) ctx.addIssue({ code: 'custom', path: ['route'], message: 'a route rule names route.model' });
@@ -144,6 +146,15 @@ export const PolicySchema = z.strictObject({
       messages: z.record(z.string(), z.string().min(1)).default({}),
     })
     .prefault({}),
+  /** How this policy's streamed answers are moderated; unset fields fall back to the gateway's `stream` settings. */
+  stream: z
+    .strictObject({
+      mode: z.enum(['buffer', 'stream-first']).optional(),
+      windowChars: z.number().int().positive().optional(),
+      overlapChars: z.number().int().min(0).optional(),
+      finalCheck: z.boolean().optional(),
+    })
+    .optional(),
   taxonomy: z.array(CategorySchema).default([]),
   classifiers: z.array(ClassifierDeclSchema).default([]),
   rubrics: z.array(RubricSchema).default([]),

@@ -1,6 +1,7 @@
 import type { Action } from '../../audit/types.js';
 import type { ChatCompletionChunk, ChatRequest, Generator } from '../../generator/types.js';
 import { upstreamError, type Pipeline, type RequestContext, type Trace } from './pipeline.js';
+import type { LoadedPolicy } from '../../policies/load.js';
 import { refusalChunks } from './refusal.js';
 import { bufferMode } from './stream-buffer.js';
 import { streamFirstMode } from './stream-first.js';
@@ -87,6 +88,8 @@ export async function openStream(
     throw e;
   }
   const { trace, refusal, upstream } = admitted;
+  const mode = policyStreamMode(trace.policy);
+  const effective = mode || trace.policy.policy.stream ? optionsOf({ ...settings, ...trace.policy.policy.stream, ...(mode && { mode }) }) : options;
   if (refusal !== undefined) {
     early?.drop();
     return { action: 'refuse', chunks: replay(trace, refusalChunks(ctx.decisionId, request.model, refusal), refusal) };
@@ -107,12 +110,17 @@ export async function openStream(
     first: first.value,
     controller: c.controller,
     signal,
-    options,
+    options: effective,
     startedAt: c.startedAt,
     observer: pipeline.deps.observer,
     detach: c.detach,
   };
-  return { action: trace.input!.decision.action, chunks: recorded(run, MODES[options.mode]) };
+  return { action: trace.input!.decision.action, chunks: recorded(run, MODES[effective.mode]) };
+}
+
+/** `buffer` when an enforced output rule of the policy asks for it (the strictest mode wins), else nothing. */
+function policyStreamMode(p: LoadedPolicy): 'buffer' | undefined {
+  return p.rules.some((r) => r.stages.includes('output') && r.rule.mode === 'enforce' && r.rule.streamMode === 'buffer') ? 'buffer' : undefined;
 }
 
 async function* replay(trace: Trace, chunks: ChatCompletionChunk[], text: string): AsyncGenerator<ChatCompletionChunk> {
