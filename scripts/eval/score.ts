@@ -25,7 +25,7 @@ function raisingConditions(when: Condition | undefined, out: ScoreRef[], negated
 
 /**
  * The labels behind the policy's main score at a stage: every classifier label that a score condition of
- * an active `refuse` rule for that stage tests upwards (`>=`, `>`, `==`; a `<` under `not` counts too).
+ * an enforced `refuse` rule for that stage tests upwards (`>=`, `>`, `==`; a `<` under `not` counts too).
  * The main score of an item is the highest of these scores (see `mainScore`).
  *
  * @example
@@ -34,7 +34,7 @@ function raisingConditions(when: Condition | undefined, out: ScoreRef[], negated
 export function mainScoreRefs(loaded: LoadedPolicy, stage: Stage): ScoreRef[] {
   const refs: ScoreRef[] = [];
   for (const c of loaded.rules) {
-    if (c.rule.action !== 'refuse' || c.rule.mode === 'disabled' || !c.stages.includes(stage)) continue;
+    if (c.rule.action !== 'refuse' || c.rule.mode !== 'enforce' || !c.stages.includes(stage)) continue;
     raisingConditions(c.rule.when, refs);
   }
   const seen = new Set<string>();
