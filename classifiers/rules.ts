@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DETECTORS, DETECTOR_NAMES, type Detector } from './detectors.js';
+import { normalize } from './normalize.js';
 import { authorRegex } from './regex.js';
 import type { Classifier, ClassifierInput, Span } from './types.js';
 
@@ -28,6 +29,12 @@ export const RulesParamsSchema = z.strictObject({
   detectors: z
     .array(z.strictObject({ detector: z.enum(DETECTOR_NAMES), label: z.string().min(1) }))
     .default([]),
+  /**
+   * Also match the normalised text (look-alikes, invisibles, spelled-out letters, leetspeak) and the decoded
+   * base64, hex and rot13 spans in it. Spans always point into the original text: a match in the folded text
+   * is mapped back character by character, a match in a decoded span covers the whole encoded run.
+   */
+  normalize: z.boolean().default(true),
 });
 export type RulesParams = z.infer<typeof RulesParamsSchema>;
 
@@ -75,13 +82,16 @@ export class RulesClassifier implements Classifier {
   readonly labels: readonly string[];
   readonly version: string;
   private readonly matchers: Matcher[];
+  private readonly normalize: boolean;
 
   constructor(
     readonly id: string,
     params: RulesParams,
     readonly timeoutMs: number,
   ) {
-    this.matchers = compile(RulesParamsSchema.parse(params));
+    const parsed = RulesParamsSchema.parse(params);
+    this.matchers = compile(parsed);
+    this.normalize = parsed.normalize;
     this.labels = [...new Set(this.matchers.map((m) => m.label))];
     this.version = `rules/${this.matchers.length}`;
   }
@@ -90,19 +100,29 @@ export class RulesClassifier implements Classifier {
     const scores: Record<string, number> = {};
     for (const label of this.labels) scores[label] = 0;
     const spans: Span[] = [];
+    const seen = new Set<string>();
     const hits: string[] = [];
+    const n = this.normalize ? normalize(text) : undefined;
     for (const m of this.matchers) {
-      m.pattern.lastIndex = 0;
-      let found = false;
-      for (const match of text.matchAll(m.pattern)) {
-        if (match[0].length === 0 || (m.verify && !m.verify(match[0]))) continue;
-        spans.push({ label: m.label, start: match.index, end: match.index + match[0].length });
-        found = true;
-      }
-      if (found) {
-        scores[m.label] = Math.max(scores[m.label], m.score);
-        hits.push(`${m.label} (${m.source})`);
-      }
+      const where: string[] = [];
+      const scan = (t: string, toOriginal: (s: number, e: number) => { start: number; end: number }, via: string) => {
+        m.pattern.lastIndex = 0;
+        for (const match of t.matchAll(m.pattern)) {
+          if (match[0].length === 0 || (m.verify && !m.verify(match[0]))) continue;
+          const at = toOriginal(match.index, match.index + match[0].length);
+          const key = `${at.start}:${at.end}`;
+          if (!seen.has(m.label + '\0' + key)) spans.push({ label: m.label, ...at });
+          seen.add(m.label + '\0' + key);
+          if (!where.includes(via)) where.push(via);
+        }
+      };
+      scan(text, (start, end) => ({ start, end }), 'text');
+      // Every reading is scanned, not only when the text missed: redaction needs every span.
+      if (n?.changed) scan(n.text, n.toOriginal, 'normalised text');
+      for (const v of n?.variants ?? []) scan(v.text, () => ({ start: v.start, end: v.end }), `${v.kind} span`);
+      if (!where.length) continue;
+      scores[m.label] = Math.max(scores[m.label], m.score);
+      hits.push(`${m.label} (${m.source}${where[0] === 'text' ? '' : `, in ${where.join(', ')}`})`);
     }
     return {
       scores,

@@ -1,0 +1,67 @@
+import { createRequire } from 'node:module';
+
+/**
+ * Per-character folding: compatibility decomposition without diacritics, invisible characters removed, and
+ * non-ASCII look-alikes of ASCII letters and digits folded to them.
+ *
+ * The confusables come from Unicode's own table (UTS #39 confusables.txt) as packaged by nodeca/unhomoglyph
+ * (MIT). Only the entries that map a non-ASCII character onto ASCII letters or digits are kept: the raw
+ * table also maps ASCII onto ASCII (`m` → `rn`, `1` → `l`, `0` → `O`), which would garble ordinary text.
+ */
+
+const require = createRequire(import.meta.url);
+const CONFUSABLES = require('unhomoglyph/data.json') as Record<string, string>;
+
+/** Non-ASCII code point → its ASCII skeleton (letters and digits only, at most three of them). */
+const TO_ASCII = new Map<number, string>();
+for (const [from, to] of Object.entries(CONFUSABLES)) {
+  const cp = from.codePointAt(0)!;
+  if (cp < 0x80 || from.length !== String.fromCodePoint(cp).length) continue;
+  if (/^[A-Za-z0-9]{1,3}$/.test(to)) TO_ASCII.set(cp, to);
+}
+
+/**
+ * Characters that render as nothing or only steer rendering: zero-width spaces and joiners, bidi embeddings,
+ * overrides and isolates, the BOM, soft hyphen, word joiner and invisible operators, variation selectors,
+ * Mongolian vowel separator, Hangul fillers, and the tag block (used to smuggle text invisibly).
+ */
+const INVISIBLE =
+  /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\u{e0000}-\u{e007f}\u{e0100}-\u{e01ef}]/u;
+const MARK = /\p{M}/gu;
+/** Spaces of every width become a plain space. */
+const SPACE = /^[\p{Zs}\u2028\u2029]$/u;
+
+const cache = new Map<number, string>();
+
+/**
+ * The folded form of one non-ASCII code point: '' for invisible characters and combining marks, else its
+ * NFKD decomposition without marks, recomposed (NFC), with each remaining look-alike mapped to ASCII.
+ *
+ * @example foldChar(0x0430) // 'a' (Cyrillic а)
+ * @example foldChar(0x1d41b) // 'b' (mathematical bold b)
+ * @example foldChar(0x200b) // '' (zero-width space)
+ */
+export function foldChar(cp: number): string {
+  let out = cache.get(cp);
+  if (out !== undefined) return out;
+  const ch = String.fromCodePoint(cp);
+  if (INVISIBLE.test(ch)) out = '';
+  else if (SPACE.test(ch)) out = ' ';
+  else {
+    const base = ch.normalize('NFKD').replace(MARK, '').normalize('NFC');
+    out = '';
+    for (const c of base) {
+      const p = c.codePointAt(0)!;
+      out += p < 0x80 ? c : (TO_ASCII.get(p) ?? c);
+    }
+  }
+  if (cache.size < 50_000) cache.set(cp, out);
+  return out;
+}
+
+/** Leetspeak: symbol or digit → the letter it stands for (1 also reads as `l`: see `LEET_ONE_AS_L`). */
+export const LEET: Readonly<Record<string, string>> = {
+  '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g',
+  '@': 'a', $: 's', '!': 'i', '|': 'l',
+};
+export const LEET_ONE_AS_L = 'l';
