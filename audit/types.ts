@@ -36,6 +36,22 @@ export interface RuleMatch {
   on_error?: boolean;
 }
 
+export interface GradeRecord {
+  rubric: string;
+  /** sha256 of the rubric's canonical JSON. */
+  revision: string;
+  /** The option with the highest probability. */
+  grade: string;
+  probabilities: Record<string, number>;
+  /** Whether the prompt was judged safe or unsafe, which picks the reward column. */
+  prompt: 'safe' | 'unsafe';
+  reward: number | null;
+  /** A refusal (an undesired option) of a safe prompt. */
+  over_refusal: boolean;
+  /** When the policy retried an over-refusal: the retry's grade and which answer the client got. */
+  retry?: { grade: string; probabilities: Record<string, number>; reward: number | null; chosen: 'original' | 'retry' };
+}
+
 export interface StageRecord {
   action: Action;
   rules: RuleMatch[];
@@ -76,6 +92,8 @@ export interface DecisionRecord {
   content: { mode: ContentMode; prompt?: unknown; output?: unknown };
   /** A candidate policy run beside the enforced one on the same traffic: what it would have decided. */
   shadow?: ShadowRecord;
+  /** The RBRM grade of the model's answer under the policy's grading rubric. */
+  rbrm?: GradeRecord;
   /** Set when the request failed (upstream error, client abort). */
   error?: { type: string; message: string };
 }

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { hfSequenceType } from './hf/index.js';
 import { rbrmJudgeType, safetyModelType } from './judge/index.js';
+import { onnxClassifierType } from './heads/index.js';
 import { RulesClassifier, RulesParamsSchema } from './rules.js';
 import type { Classifier } from './types.js';
 
@@ -8,7 +9,8 @@ import type { Classifier } from './types.js';
 export interface ClassifierType<S extends z.ZodType = z.ZodType> {
   /** The parameter schema; a policy's `params` are validated against it at load. */
   params: S;
-  create(decl: { id: string; timeoutMs: number; params: z.infer<S> }): Classifier;
+  /** `baseDir` is the folder of the policy file that declares the classifier, for relative paths in params. */
+  create(decl: { id: string; timeoutMs: number; params: z.infer<S>; baseDir?: string }): Classifier;
 }
 
 const TYPES = new Map<string, ClassifierType>();
@@ -32,6 +34,8 @@ registerClassifierType('rules', {
 });
 
 registerClassifierType('hf-sequence', hfSequenceType);
+
+registerClassifierType('onnx', onnxClassifierType);
 
 registerClassifierType('rbrm-judge', rbrmJudgeType);
 registerClassifierType('safety-model', safetyModelType);

@@ -107,7 +107,7 @@ function extend(parent: Policy, child: Policy): Policy {
 }
 
 /** Checks the semantics of an effective policy and builds its classifiers and compiled rules. */
-function build(policy: Policy, issues: PolicyIssue[], origin: (kind: string, i: number) => string) {
+function build(policy: Policy, issues: PolicyIssue[], origin: (kind: string, i: number) => string, baseDir?: string) {
   const classifiers = new Map<string, Classifier>();
   const categories = new Set(policy.taxonomy.map((c) => c.id));
   policy.taxonomy.forEach((c, i) => {
@@ -137,11 +137,30 @@ function build(policy: Policy, issues: PolicyIssue[], origin: (kind: string, i: 
     const params = type.params.safeParse(decl.params);
     if (!params.success) return void issues.push(...zodIssues(params.error, [origin('classifiers', i), 'params']));
     try {
-      classifiers.set(decl.id, type.create({ id: decl.id, timeoutMs: decl.timeoutMs, params: params.data }));
+      classifiers.set(decl.id, type.create({ id: decl.id, timeoutMs: decl.timeoutMs, params: params.data, baseDir }));
     } catch (e) {
       issues.push({ path: origin('classifiers', i), message: (e as Error).message });
     }
   });
+
+  const g = policy.grading;
+  if (g) {
+    const rubric = policy.rubrics.find((r) => r.id === g.rubric);
+    if (!rubric) issues.push({ path: 'grading.rubric', message: `no rubric "${g.rubric}" is declared` });
+    const grader = classifiers.get(g.classifier);
+    if (!policy.classifiers.some((c) => c.id === g.classifier)) issues.push({ path: 'grading.classifier', message: `no classifier "${g.classifier}" is declared` });
+    else if (grader && rubric && !rubric.options.every((o) => grader.labels.includes(o.letter))) {
+      issues.push({ path: 'grading.classifier', message: `classifier "${g.classifier}" does not score every letter of rubric "${rubric.id}" (it has: ${grader.labels.join(', ')})` });
+    }
+    const letters = new Set(rubric?.options.map((o) => o.letter) ?? []);
+    for (const l of [...Object.keys(g.reward), ...g.refusals]) {
+      if (rubric && !letters.has(l)) issues.push({ path: Object.hasOwn(g.reward, l) ? `grading.reward.${l}` : 'grading.refusals', message: `rubric "${rubric.id}" has no option ${l}` });
+    }
+    const ps = g.promptSafety;
+    const safety = ps && classifiers.get(ps.classifier);
+    if (ps && !policy.classifiers.some((c) => c.id === ps.classifier)) issues.push({ path: 'grading.promptSafety.classifier', message: `no classifier "${ps.classifier}" is declared` });
+    else if (ps && safety && !safety.labels.includes(ps.label)) issues.push({ path: 'grading.promptSafety.label', message: `classifier "${ps.classifier}" has no label "${ps.label}"` });
+  }
 
   const rules: CompiledRule[] = [];
   policy.rules.forEach((rule, i) => {
@@ -224,7 +243,7 @@ export function compilePolicy(doc: unknown, source = '(inline)', resolveExtends?
   // Paths point into the document the author wrote when nothing was inherited; else into the merged policy.
   const origin = (kind: string, i: number) => `${kind}[${i}]`;
   if (policy.classifiers.length === 0) issues.push({ path: 'classifiers', message: 'a policy declares at least one classifier (here or in what it extends)' });
-  const { classifiers, rules } = build(policy, issues, origin);
+  const { classifiers, rules } = build(policy, issues, origin, source.startsWith('(') ? undefined : dirname(source));
   if (issues.length) throw new PolicyError(source, issues);
   return { policy, revision: revisionOf(docs), source, classifiers, rules };
 }

@@ -155,6 +155,26 @@ export const PolicySchema = z.strictObject({
       finalCheck: z.boolean().optional(),
     })
     .optional(),
+  /**
+   * RBRM grading of every answer: which rubric, which classifier grades it (its labels are the rubric's
+   * letters), how the prompt's safety is judged, the reward table, and an optional retry of over-refusals.
+   */
+  grading: z
+    .strictObject({
+      rubric: IdSchema,
+      classifier: IdSchema,
+      /** The prompt counts as unsafe when this classifier's label reaches the threshold; without it, every prompt counts as safe. */
+      promptSafety: z.strictObject({ classifier: IdSchema, label: z.string().min(1), threshold: unit }).optional(),
+      /** Reward per option letter, for safe and for unsafe prompts. */
+      reward: z.record(z.string().regex(/^[A-Z]$/, 'expected an option letter'), z.strictObject({ safe: z.number(), unsafe: z.number() })).default({}),
+      /** The letters that mean a refusal; one of them on a safe prompt is an over-refusal. */
+      refusals: z.array(z.string().regex(/^[A-Z]$/)).default(['A', 'B']),
+      /** Retry an over-refused safe prompt once with this system reminder, and keep whichever answer earns more reward. */
+      retry: z.strictObject({ system: z.string().min(1) }).optional(),
+      /** Replace a refusal in an undesired style (a refusal letter not desired for unsafe prompts) of an unsafe prompt with the policy's refusal. */
+      restyle: z.boolean().default(false),
+    })
+    .optional(),
   taxonomy: z.array(CategorySchema).default([]),
   classifiers: z.array(ClassifierDeclSchema).default([]),
   rubrics: z.array(RubricSchema).default([]),

@@ -72,6 +72,21 @@ export function createMetrics() {
     classifier: (id, ms, failed) => classifierChild(`${id}\0${failed ? 'error' : 'ok'}`).observe(ms / 1000),
     decision: (route, action) => requestChild(`${route}\0${action}`).inc(),
   };
+  const grades = new client.Counter({
+    name: 'gateway_rbrm_grades_total',
+    help: 'Answers graded with the policy rubric, by grade',
+    labelNames: ['grade'] as const,
+    registers: [registry],
+  });
+  const overRefusals = new client.Counter({
+    name: 'gateway_over_refusals_total',
+    help: 'Safe prompts whose answer was graded a refusal',
+    registers: [registry],
+  });
+  observer.grade = (grade, over) => {
+    grades.inc({ grade });
+    if (over) overRefusals.inc();
+  };
   const policyReloads = new client.Counter({
     name: 'gateway_policy_reloads_total',
     help: 'Policy reload attempts by result; a failed candidate never goes live',

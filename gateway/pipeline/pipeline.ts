@@ -1,196 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import type { Action, AuditSink, ContentMode, DecisionRecord, ShadowRecord } from '../../audit/types.js';
 import { GeneratorError, type ChatCompletion, type ChatRequest, type Generator } from '../../generator/types.js';
-import { ACTION_RANK, evaluateStage, type RequestMeta, type StageDecision } from '../../policies/engine.js';
-import { DEFAULT_INPUT_SELECT, replaceAt, textSelector } from '../../policies/select.js';
-import type { LoadedPolicy } from '../../policies/load.js';
+import type { Action } from '../../audit/types.js';
+import { evaluateStage, type StageDecision } from '../../policies/engine.js';
+import { replaceAt } from '../../policies/select.js';
+import { promptText, strongest, type PipelineDeps, type RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
-import { recordContent, round, stageRecord } from './record.js';
+import { gradeAnswer } from './grading.js';
 import { refusalCompletion } from './refusal.js';
-import type { StreamOptions } from './stream-options.js';
+import { Trace } from './trace.js';
 
-/** Who is asking, and by which route. Built by the edge; the pipeline never sees HTTP objects. */
-export interface RequestContext {
-  decisionId: string;
-  keyId: string | null;
-  tenant: string | null;
-  route: string;
-  /** performance.now() when the request arrived. */
-  started: number;
-  /** Request headers (lower-cased names) that header conditions read; credential headers are never readable. */
-  headers?: Record<string, string | string[] | undefined>;
-}
+export * from './context.js';
 
-const defaultInput = textSelector(DEFAULT_INPUT_SELECT, 'input');
-
-/** The prompt as content modes store it and as output classifiers read it: the default input selection. */
-export const promptText = (request: ChatRequest) => defaultInput.select(request).text;
-
-/** Hooks for metrics; the pipeline calls them and knows nothing of Prometheus. */
-export interface PipelineObserver {
-  stage(stage: 'input' | 'generator' | 'output', ms: number): void;
-  classifier(id: string, ms: number, failed: boolean): void;
-  decision(route: string, action: Action): void;
-  /** Streams: time to the first content chunk, and each gap between chunks, by moderation mode. */
-  stream?(mode: string, metric: 'ttft' | 'gap', ms: number): void;
-}
-
-/** Where the pipeline gets its policies: the bundle in force (with bindings) and an optional shadow candidate. */
-export interface PolicySource {
-  /** The policy for a request, and the revision of the bundle it came from. */
-  select(meta: Omit<RequestMeta, 'headers'>): { policy: LoadedPolicy; bundle: string };
-  /** A candidate evaluated beside the enforced policy and recorded, never enforced. */
-  shadow?(): LoadedPolicy | undefined;
-}
-
-/** A PolicySource over one fixed policy (tests, tools). */
-export const fixedPolicy = (policy: LoadedPolicy): PolicySource => ({ select: () => ({ policy, bundle: policy.revision }) });
-
-export interface PipelineDeps {
-  /** The policies in force; read once per request, so a reload never changes a request midway. */
-  policies: PolicySource;
-  generator?: Generator;
-  audit: AuditSink;
-  contentMode: ContentMode;
-  instance: string;
-  observer?: PipelineObserver;
-  /** How streamed output is moderated (gateway/pipeline/stream-options.ts); defaults apply when unset. */
-  stream?: Partial<StreamOptions>;
-}
-
-/** The action of higher precedence: what the client finally got. */
-export const strongest = (a: Action, b: Action): Action => (ACTION_RANK[b] > ACTION_RANK[a] ? b : a);
-
-export const newDecisionId = () => `dec_${randomUUID().replaceAll('-', '')}`;
-
-/** Everything a request accumulates on its way through, turned into one decision record at the end. */
-export class Trace {
-  input?: { decision: StageDecision; ms: number };
-  output?: { decision: StageDecision; ms: number };
-  generatorMs?: number;
-  readonly policy: LoadedPolicy;
-  readonly bundle: string;
-  /** The shadow candidate and what it decided at each stage. */
-  readonly shadowPolicy: LoadedPolicy | undefined;
-  shadowInput?: StageDecision;
-  shadowOutput?: StageDecision;
-
-  constructor(
-    private readonly deps: PipelineDeps,
-    readonly ctx: RequestContext,
-    readonly request: ChatRequest | null,
-    readonly promptText: string,
-  ) {
-    const chosen = deps.policies.select({ tenant: ctx.tenant, key: ctx.keyId, model: request?.model ?? null, route: ctx.route });
-    this.policy = chosen.policy;
-    this.bundle = chosen.bundle;
-    this.shadowPolicy = deps.policies.shadow?.();
-  }
-
-  /** Evaluates the shadow candidate on the same stage; its failures are recorded as nothing, never raised. */
-  shadowStage(req: Parameters<typeof evaluateStage>[1]): Promise<StageDecision | undefined> {
-    return this.shadowPolicy ? evaluateStage(this.shadowPolicy, req).catch(() => undefined) : Promise.resolve(undefined);
-  }
-
-  /** Request metadata the policy's rules can test. */
-  get meta(): RequestMeta {
-    return { tenant: this.ctx.tenant, key: this.ctx.keyId, model: this.request?.model ?? null, route: this.ctx.route, headers: this.ctx.headers ?? {} };
-  }
-
-  async inputStage(doc: unknown, signal: AbortSignal): Promise<StageDecision> {
-    const t = performance.now();
-    const req = { stage: 'input', doc, meta: this.meta, signal } as const;
-    const [decision, shadow] = await Promise.all([evaluateStage(this.policy, req), this.shadowStage(req)]);
-    this.shadowInput = shadow;
-    return this.setInput(decision, t);
-  }
-
-  /** Records an input decision made elsewhere (the moderation route), with its metrics. */
-  setInput(decision: StageDecision, startedAt: number): StageDecision {
-    this.input = { decision, ms: this.observe('input', startedAt, decision) };
-    return decision;
-  }
-
-  /** The output stage over a response document, or over streamed text (read as one choice's content). */
-  async outputStage(output: string | object, signal: AbortSignal): Promise<StageDecision> {
-    const t = performance.now();
-    const doc = typeof output === 'string' ? { choices: [{ index: 0, message: { role: 'assistant', content: output } }] } : output;
-    const req = { stage: 'output', doc, meta: this.meta, prompt: this.promptText, signal } as const;
-    const [decision, shadow] = await Promise.all([evaluateStage(this.policy, req), this.shadowStage(req)]);
-    if (shadow && (!this.shadowOutput || ACTION_RANK[shadow.action] >= ACTION_RANK[this.shadowOutput.action])) this.shadowOutput = shadow;
-    // A stream checks its output window by window: the record keeps the strongest decision (the later one on a
-    // tie) and the summed time.
-    const prev = this.output?.decision;
-    const kept = prev && ACTION_RANK[prev.action] > ACTION_RANK[decision.action] ? prev : decision;
-    this.output = { decision: kept, ms: (this.output?.ms ?? 0) + this.observe('output', t, decision) };
-    return decision;
-  }
-
-  private observe(stage: 'input' | 'output', t: number, d: StageDecision): number {
-    const ms = performance.now() - t;
-    this.deps.observer?.stage(stage, ms);
-    for (const c of d.classifiers) this.deps.observer?.classifier(c.id, c.latencyMs, c.error !== undefined);
-    return ms;
-  }
-
-  /** What the shadow candidate would have done: refusing at input ends its run there, as it would have. */
-  private shadowRecord(): ShadowRecord {
-    const p = this.shadowPolicy!;
-    const input = this.shadowInput;
-    const output = input?.action === 'refuse' ? undefined : this.shadowOutput;
-    return {
-      policy: { id: p.policy.id, revision: p.revision },
-      action: strongest(input?.action ?? 'allow', output?.action ?? 'allow'),
-      stages: {
-        ...(input && { input: stageRecord(input, 0, p.classifiers) }),
-        ...(output && { output: stageRecord(output, 0, p.classifiers) }),
-      },
-    };
-  }
-
-  /** Records a request that failed after its input stage, and returns the error for the caller to throw. */
-  async fail(err: GatewayError, outputText?: string): Promise<GatewayError> {
-    await this.finish(this.input?.decision.action ?? 'allow', err.status, outputText, { type: err.code, message: err.message });
-    return err;
-  }
-
-  /** Builds the decision record and appends it; resolves once the sink has stored it. */
-  async finish(action: Action, status: number, outputText?: string, error?: { type: string; message: string }) {
-    const { policy, classifiers } = this.policy;
-    const record: DecisionRecord = {
-      decision_id: this.ctx.decisionId,
-      time: new Date().toISOString(),
-      instance: this.deps.instance,
-      key_id: this.ctx.keyId,
-      tenant: this.ctx.tenant,
-      route: this.ctx.route,
-      model: this.request?.model ?? null,
-      stream: this.request?.stream === true,
-      policy: { id: policy.id, revision: this.policy.revision, bundle: this.bundle },
-      action,
-      status,
-      stages: {
-        ...(this.input && { input: stageRecord(this.input.decision, this.input.ms, classifiers) }),
-        ...(this.output && { output: stageRecord(this.output.decision, this.output.ms, classifiers) }),
-      },
-      latency_ms: {
-        total: round(performance.now() - this.ctx.started),
-        ...(this.input && { input: round(this.input.ms) }),
-        ...(this.generatorMs !== undefined && { generator: round(this.generatorMs) }),
-        ...(this.output && { output: round(this.output.ms) }),
-      },
-      content: recordContent(
-        this.deps.contentMode,
-        { text: this.promptText, decision: this.input?.decision },
-        outputText === undefined ? undefined : { text: outputText, decision: this.output?.decision },
-      ),
-      ...(this.shadowPolicy && (this.shadowInput || this.shadowOutput) && { shadow: this.shadowRecord() }),
-      ...(error && { error }),
-    };
-    this.deps.observer?.decision(this.ctx.route, action);
-    await this.deps.audit.append(record);
-  }
-}
+/** The answer's text as records keep it: every choice's content, joined by a blank line. */
+const answerText = (c: ChatCompletion) => c.choices.map((ch) => ch.message?.content ?? '').join('\n\n');
+export { Trace } from './trace.js';
 
 /** Maps a generator failure to the HTTP error the client gets. */
 export function upstreamError(e: unknown): GatewayError {
@@ -283,7 +105,8 @@ export class Pipeline {
     trace.generatorMs = performance.now() - t;
     this.deps.observer?.stage('generator', trace.generatorMs);
 
-    const out = await trace.outputStage(completion, signal);
+    let out = await trace.outputStage(completion, signal);
+    if (trace.policy.policy.grading) ({ completion, out } = await this.grade(trace, generator, upstream, completion, out, signal));
     const action = strongest(trace.input!.decision.action, out.action);
     if (out.action === 'refuse') {
       completion = { ...refusalCompletion(completion.id, completion.model, out.message!), usage: completion.usage };
@@ -291,7 +114,40 @@ export class Pipeline {
       return { completion, action };
     }
     if (out.rewrites.size) completion = replaceAt(completion, out.rewrites);
-    await trace.finish(action, 200, completion.choices.map((c) => c.message?.content ?? '').join('\n\n'));
+    await trace.finish(action, 200, answerText(completion));
     return { completion, action };
+  }
+
+  /**
+   * Grades the answer with the policy's rubric. An over-refusal (a refusal letter on a safe prompt) is retried
+   * once when the policy says so, with its system reminder first; the answer that earns more reward goes to the
+   * client (the original on a tie, or when the retry fails or is refused by the output stage).
+   */
+  private async grade(trace: Trace, generator: Generator, upstream: ChatRequest, completion: ChatCompletion, out: StageDecision, signal: AbortSignal) {
+    const policy = trace.policy;
+    const prompt = trace.promptText;
+    const grade = await gradeAnswer(policy, { input: trace.input?.decision, output: out }, { prompt, output: answerText(completion) }, signal);
+    trace.grade = grade;
+    const { retry, restyle, refusals } = policy.policy.grading!;
+    const option = grade && policy.policy.rubrics.find((r) => r.id === grade.rubric)?.options.find((o) => o.letter === grade.grade);
+    if (restyle && grade?.prompt === 'unsafe' && option && refusals.includes(option.letter) && !option.desired.unsafe && out.action !== 'refuse') {
+      // A refusal in an undesired style becomes the policy's own, desired-style refusal.
+      return { completion, out: { ...out, action: 'refuse' as const, message: policy.policy.defaults.refusal } };
+    }
+    if (!grade?.over_refusal || !retry) return { completion, out };
+    try {
+      const again = await generator.complete({ ...upstream, messages: [{ role: 'system', content: retry.system }, ...upstream.messages] }, signal);
+      const out2 = await evaluateStage(policy, { stage: 'output', doc: again, meta: trace.meta, prompt, signal });
+      const grade2 = await gradeAnswer(policy, { input: trace.input?.decision, output: out2 }, { prompt, output: answerText(again) }, signal);
+      const better = out2.action !== 'refuse' && grade2 && (grade2.reward ?? -Infinity) > (grade.reward ?? -Infinity);
+      grade.retry = grade2 && { grade: grade2.grade, probabilities: grade2.probabilities, reward: grade2.reward, chosen: better ? 'retry' : 'original' };
+      if (better) {
+        trace.output = { decision: out2, ms: trace.output?.ms ?? 0 };
+        return { completion: again, out: out2 };
+      }
+    } catch {
+      // The retry is best effort: the original answer stands.
+    }
+    return { completion, out };
   }
 }

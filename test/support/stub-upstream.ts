@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
  */
 export interface StubOptions {
   /** Fixed answer text; default echoes the last user message. */
-  reply?: (lastUser: string) => string;
+  reply?: (lastUser: string, body: any) => string;
   /** Delay between SSE chunks, in ms. */
   chunkDelayMs?: number;
   slowMs?: number;
@@ -96,7 +96,7 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end('{"id": "x", "choices": [');
     }
-    const text = opts.reply ? opts.reply(lastUser(body)) : `Echo: ${lastUser(body)}`;
+    const text = opts.reply ? opts.reply(lastUser(body), body) : `Echo: ${lastUser(body)}`;
     const id = `chatcmpl-stub${++n}`;
     const created = 1_700_000_000;
     if (!body?.stream) {

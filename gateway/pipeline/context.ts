@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import type { Action, AuditSink, ContentMode } from '../../audit/types.js';
+import type { ChatRequest, Generator } from '../../generator/types.js';
+import { ACTION_RANK, type RequestMeta } from '../../policies/engine.js';
+import type { LoadedPolicy } from '../../policies/load.js';
+import { DEFAULT_INPUT_SELECT, textSelector } from '../../policies/select.js';
+import type { StreamOptions } from './stream-options.js';
+
+/** Who is asking, and by which route. Built by the edge; the pipeline never sees HTTP objects. */
+export interface RequestContext {
+  decisionId: string;
+  keyId: string | null;
+  tenant: string | null;
+  route: string;
+  /** performance.now() when the request arrived. */
+  started: number;
+  /** Request headers (lower-cased names) that header conditions read; credential headers are never readable. */
+  headers?: Record<string, string | string[] | undefined>;
+}
+
+const defaultInput = textSelector(DEFAULT_INPUT_SELECT, 'input');
+
+/** The prompt as content modes store it and as output classifiers read it: the default input selection. */
+export const promptText = (request: ChatRequest) => defaultInput.select(request).text;
+
+/** Hooks for metrics; the pipeline calls them and knows nothing of Prometheus. */
+export interface PipelineObserver {
+  stage(stage: 'input' | 'generator' | 'output', ms: number): void;
+  classifier(id: string, ms: number, failed: boolean): void;
+  decision(route: string, action: Action): void;
+  /** Streams: time to the first content chunk, and each gap between chunks, by moderation mode. */
+  stream?(mode: string, metric: 'ttft' | 'gap', ms: number): void;
+  /** An answer graded with the policy's rubric; over-refusals are counted apart. */
+  grade?(grade: string, overRefusal: boolean): void;
+}
+
+/** Where the pipeline gets its policies: the bundle in force (with bindings) and an optional shadow candidate. */
+export interface PolicySource {
+  /** The policy for a request, and the revision of the bundle it came from. */
+  select(meta: Omit<RequestMeta, 'headers'>): { policy: LoadedPolicy; bundle: string };
+  /** A candidate evaluated beside the enforced policy and recorded, never enforced. */
+  shadow?(): LoadedPolicy | undefined;
+}
+
+/** A PolicySource over one fixed policy (tests, tools). */
+export const fixedPolicy = (policy: LoadedPolicy): PolicySource => ({ select: () => ({ policy, bundle: policy.revision }) });
+
+export interface PipelineDeps {
+  /** The policies in force; read once per request, so a reload never changes a request midway. */
+  policies: PolicySource;
+  generator?: Generator;
+  audit: AuditSink;
+  contentMode: ContentMode;
+  instance: string;
+  observer?: PipelineObserver;
+  /** How streamed output is moderated (gateway/pipeline/stream-options.ts); defaults apply when unset. */
+  stream?: Partial<StreamOptions>;
+}
+
+/** The action of higher precedence: what the client finally got. */
+export const strongest = (a: Action, b: Action): Action => (ACTION_RANK[b] > ACTION_RANK[a] ? b : a);
+
+export const newDecisionId = () => `dec_${randomUUID().replaceAll('-', '')}`;
