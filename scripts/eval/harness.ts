@@ -18,7 +18,10 @@ export interface EvalOptions {
   concurrency?: number;
   /** `classifier.label`: use this score instead of the policy's main score. */
   score?: string;
-  /** A classifier of the policy whose labels are rubric letters, to grade output records carrying `rbrm`. */
+  /**
+   * A classifier of the policy whose labels are rubric letters, to grade output records carrying `rbrm`
+   * (default: the policy's `grading.classifier`).
+   */
   rubricClassifier?: string;
   /** List bad lines in the report instead of stopping at the first. */
   skipBad?: boolean;
@@ -44,7 +47,7 @@ export interface EvalReport {
   files: (TimedReport & { file: string })[];
   sources: Record<string, GroupReport>;
   stages: Record<string, GroupReport>;
-  /** Present when a rubric classifier was asked for: its figures, or why they were skipped. */
+  /** Present when a rubric classifier was named or graded records were read: its figures, or why they were skipped. */
   rubric?: RubricReport | { skipped: string };
   bad: BadLine[];
   items?: ItemResult[];
@@ -77,14 +80,18 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
   try {
     const pinned: ScoreRef[] | undefined = opts.score ? [parseScoreOption(opts.score, loaded)] : undefined;
     const refs = { input: pinned ?? mainScoreRefs(loaded, 'input'), output: pinned ?? mainScoreRefs(loaded, 'output') };
+    const { files, bad } = readAll(opts);
+    const rubricId = opts.rubricClassifier ?? loaded.policy.grading?.classifier;
+    const graded = files.reduce((s, f) => s + f.items.filter((i) => i.record.stage === 'output' && i.record.rbrm).length, 0);
     let rubric: Classifier | undefined;
     let skipped: string | undefined;
-    if (opts.rubricClassifier) {
-      const c = loaded.classifiers.get(opts.rubricClassifier);
-      skipped = rubricProblem(c, opts.rubricClassifier, [...loaded.classifiers.keys()]);
+    if (rubricId) {
+      const c = loaded.classifiers.get(rubricId);
+      skipped = rubricProblem(c, rubricId, [...loaded.classifiers.keys()]);
       if (!skipped) rubric = c;
+    } else if (graded) {
+      skipped = `${graded} output record(s) carry an rbrm grade, but the policy declares no grading classifier and no --rubric-classifier was given; rubric evaluation skipped`;
     }
-    const { files, bad } = readAll(opts);
     await ready(classifiers);
 
     const total = files.reduce((s, f) => s + f.items.length, 0);
@@ -115,14 +122,15 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
       policy: { id: loaded.policy.id, revision: loaded.revision, source: loaded.source },
       decision: DECISION_NOTE,
       score: { definition: SCORE_NOTE, input: refs.input.map(refName), output: refs.output.map(refName) },
-      options: { concurrency: opts.concurrency ?? 4, limit: opts.limit ?? null, pipeline: opts.pipeline ?? false, score: opts.score ?? null, rubricClassifier: opts.rubricClassifier ?? null },
+      options: { concurrency: opts.concurrency ?? 4, limit: opts.limit ?? null, pipeline: opts.pipeline ?? false, score: opts.score ?? null, rubricClassifier: rubricId ?? null },
       overall: timed(all, perFile.reduce((s, f) => s + f.wallMs, 0)),
       files: perFile.map((f) => ({ file: f.file, ...timed(f.items, f.wallMs) })),
       sources: groupBy(all, (r) => r.source),
       stages: groupBy(all, (r) => r.stage),
       bad,
     };
-    if (opts.rubricClassifier) report.rubric = skipped ? { skipped } : rubricReport(opts.rubricClassifier, all);
+    if (skipped) report.rubric = { skipped };
+    else if (rubricId) report.rubric = rubricReport(rubricId, all);
     if (opts.items) report.items = all;
     return report;
   } finally {

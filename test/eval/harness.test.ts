@@ -127,6 +127,17 @@ describe('rubric evaluation of output records', () => {
     assert.equal(r.rubric.n, 7);
   });
 
+  it("grades with the policy's grading classifier when none is named, and says so when there is none", async () => {
+    const option = (letter: string) => ({ letter, meaning: `grade ${letter}`, desired: { safe: letter === 'D', unsafe: letter === 'A' } });
+    const withGrading = { ...tinyPolicy(), rubrics: [{ id: 'r', question: 'grade it', options: ['A', 'B', 'C', 'D'].map(option) }], grading: { rubric: 'r', classifier: 'grader' } };
+    const r = await runEval({ data: [file], policy: compilePolicy(withGrading) });
+    assert.ok(r.rubric && !('skipped' in r.rubric));
+    assert.equal(r.rubric.classifier, 'grader');
+    assert.equal(r.options.rubricClassifier, 'grader');
+    const none = await runEval({ data: [file], policy: loaded });
+    assert.deepEqual(none.rubric, { skipped: '8 output record(s) carry an rbrm grade, but the policy declares no grading classifier and no --rubric-classifier was given; rubric evaluation skipped' });
+  });
+
   it('says why it skips when the classifier is missing or has no rubric letters', async () => {
     const missing = await runEval({ data: [file], policy: loaded, rubricClassifier: 'rbrm' });
     assert.deepEqual(missing.rubric, { skipped: 'the policy has no classifier "rbrm" (it has: risk, grader); rubric evaluation skipped' });
