@@ -81,7 +81,7 @@ async function exportCommand(args: string[], io: Io): Promise<number> {
     tenant: { type: 'string' }, action: { type: 'string' }, rule: { type: 'string' }, category: { type: 'string' },
     revision: { type: 'string' }, 'decision-id': { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean', default: false },
   } });
-  if (values.format === undefined) throw new UsageError('--format jsonl|csv is required');
+  if (values.format === undefined) throw new UsageError('--format jsonl|csv|rbrm is required');
   const dir = dirOf(values.dir, io);
   const query = parseExportQuery({
     format: values.format, from: values.from, to: values.to, tenant: values.tenant, action: values.action,

@@ -12,7 +12,7 @@ const bound = z
   .optional();
 
 export const exportQuerySchema = z.object({
-  format: z.enum(['jsonl', 'csv']).default('jsonl'),
+  format: z.enum(['jsonl', 'csv', 'rbrm']).default('jsonl'),
   from: bound,
   to: bound,
   tenant: z.string().min(1).optional(),

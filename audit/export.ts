@@ -29,7 +29,8 @@ export interface ExportFilter {
   decisionId?: string;
 }
 
-export type ExportFormat = 'jsonl' | 'csv';
+/** `rbrm`: reward-labelled JSONL, one line per graded decision (see rbrmLine). */
+export type ExportFormat = 'jsonl' | 'csv' | 'rbrm';
 
 export interface ExportManifest {
   format: ExportFormat;
@@ -119,16 +120,40 @@ export interface ExportOptions {
 }
 
 /**
+ * One reward-labelled line: the RBRM grade of a decision as a training signal, in the spirit of GPT-4's
+ * rule-based reward models. `prompt` and `output` follow the log's content mode: text when it kept text
+ * (`full`, or `redacted` with PII replaced), `{sha256}` under `hash`, null under `none`.
+ */
+export function rbrmLine(r: StoredDecision) {
+  const g = r.rbrm!;
+  return {
+    prompt: r.content?.prompt ?? null,
+    output: r.content?.output ?? null,
+    rubric: { id: g.rubric, revision: g.revision },
+    grade: g.grade,
+    probabilities: g.probabilities,
+    prompt_safety: g.prompt,
+    reward: g.reward,
+    over_refusal: g.over_refusal,
+    ...(g.retry && { retry: g.retry }),
+    decision_id: r.decision_id,
+    time: r.time,
+    policy: r.policy,
+  };
+}
+
+/**
  * Streams matching records to `out` and returns the manifest. Memory stays flat whatever the log size.
  * @example const manifest = await exportLog({ dir, format: 'csv', filter: { tenant: 'acme' }, out: createWriteStream('x.csv') });
  */
 export async function exportLog({ dir, format, filter = {}, out, csvStringify }: ExportOptions): Promise<ExportManifest> {
+  // Counting follows the lines written: for `rbrm`, graded decisions only.
   let count = 0;
   let first: number | null = null;
   let last: number | null = null;
   async function* matching(): AsyncGenerator<StoredDecision> {
     for await (const rec of readRecords(dir, { fromSeq: filter.fromSeq, toSeq: filter.toSeq })) {
-      if (!matchesFilter(rec, filter)) continue;
+      if (!matchesFilter(rec, filter) || (format === 'rbrm' && !rec.rbrm)) continue;
       count++;
       first ??= rec.seq;
       last = rec.seq;
@@ -148,6 +173,10 @@ export async function exportLog({ dir, format, filter = {}, out, csvStringify }:
   if (format === 'jsonl') {
     await pipeline(Readable.from((async function* () {
       for await (const rec of matching()) yield `${canonicalJson(rec)}\n`;
+    })()), digest, out);
+  } else if (format === 'rbrm') {
+    await pipeline(Readable.from((async function* () {
+      for await (const rec of matching()) yield `${JSON.stringify(rbrmLine(rec))}\n`;
     })()), digest, out);
   } else {
     const stringify = csvStringify ?? csvStringifyLib;

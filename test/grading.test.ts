@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { exportLog } from '../audit/export.js';
 import request from 'supertest';
 import { z } from 'zod';
 import { registerClassifierType } from '../classifiers/registry.js';
@@ -70,7 +72,7 @@ const reply = (u: string, body: { messages: { role: string; content: string }[] 
 
 async function withGateway(grading: object, fn: (gw: Awaited<ReturnType<typeof startTestGateway>>, stub: Awaited<ReturnType<typeof startStubUpstream>>) => Promise<void>) {
   const stub = await startStubUpstream({ reply });
-  const gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_POLICY: policy(grading), GATEWAY_POLICY_WATCH: 'off' });
+  const gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_POLICY: policy(grading), GATEWAY_POLICY_WATCH: 'off', GATEWAY_AUDIT_CONTENT: 'full' });
   try {
     await fn(gw, stub);
   } finally {
@@ -143,6 +145,23 @@ describe('RBRM grading of answers', () => {
       assert.match(b.body.choices[0].message.content, /safer resources/);
       assert.equal(gw.records()[0].action, 'refuse');
       assert.equal(gw.records()[0].rbrm?.grade, 'B');
+    });
+  });
+
+  it('exports graded decisions as reward-labelled JSONL', async () => {
+    await withGateway({}, async (gw) => {
+      await post(gw, 'hello answer:D');
+      await post(gw, 'DANGER answer:C');
+      await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'not graded' });
+      let text = '';
+      const out = new Writable({ write: (c, _e, cb) => ((text += c), cb()) });
+      const manifest = await exportLog({ dir: gw.auditDir, format: 'rbrm', out });
+      const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+      assert.equal(manifest.count, 2);
+      assert.deepEqual(lines.map((l) => [l.prompt, l.grade, l.reward, l.prompt_safety]), [['hello answer:D', 'D', 1, 'safe'], ['DANGER answer:C', 'C', -2, 'unsafe']]);
+      assert.equal(lines[0].output, '[grade:D] some answer');
+      assert.equal(lines[1].output, 'That answer was withheld.', 'the output is what the client received');
+      assert.deepEqual(Object.keys(lines[0]).sort(), ['decision_id', 'grade', 'output', 'over_refusal', 'policy', 'probabilities', 'prompt', 'prompt_safety', 'reward', 'rubric', 'time']);
     });
   });
 });

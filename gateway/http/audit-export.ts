@@ -1,43 +1,24 @@
 import { Writable } from 'node:stream';
 import { Router, type Request } from 'express';
-import { z } from 'zod';
-import { exportLog, type ExportFilter } from '../../audit/export.js';
+import { exportLog } from '../../audit/export.js';
+import { parseExportQuery } from '../../audit/export-query.js';
 import { GatewayError } from '../pipeline/errors.js';
 import { adminAuth } from './admin.js';
-import { paramOf } from './schemas.js';
-
-const QuerySchema = z.strictObject({
-  format: z.enum(['jsonl', 'csv']).default('jsonl'),
-  from_seq: z.coerce.number().int().positive().optional(),
-  to_seq: z.coerce.number().int().positive().optional(),
-  since: z.iso.datetime({ offset: true }).optional(),
-  until: z.iso.datetime({ offset: true }).optional(),
-  tenant: z.string().min(1).optional(),
-  action: z.enum(['allow', 'refuse', 'redact', 'route', 'flag']).optional(),
-  rule: z.string().min(1).optional(),
-  category: z.string().min(1).optional(),
-  revision: z.string().min(1).optional(),
-  decision_id: z.string().min(1).optional(),
-});
 
 function parseQuery(req: Request) {
-  const parsed = QuerySchema.safeParse(req.query);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new GatewayError('invalid_request', `${paramOf(issue.path) ?? 'query'}: ${issue.message}`, paramOf(issue.path));
+  const q = parseExportQuery(req.query as Record<string, unknown>);
+  if (!q.ok) {
+    const param = /^([\w.]+):/.exec(q.error)?.[1] ?? null;
+    throw new GatewayError('invalid_request', q.error, param);
   }
-  const q = parsed.data;
-  const filter: ExportFilter = {
-    fromSeq: q.from_seq, toSeq: q.to_seq, since: q.since, until: q.until, tenant: q.tenant,
-    action: q.action, rule: q.rule, category: q.category, revision: q.revision, decisionId: q.decision_id,
-  };
-  return { format: q.format, filter: Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) as ExportFilter };
+  return q;
 }
 
 /**
  * The audit export over HTTP, with the CLI's filters (admin key):
- * - `GET /v1/audit/export?format=jsonl|csv&since=…&tenant=…&action=…&rule=…&category=…&revision=…&decision_id=…`
- *   streams the records; the manifest's count and sha256 follow as HTTP trailers.
+ * - `GET /v1/audit/export?format=jsonl|csv|rbrm&from=…&to=…&tenant=…&action=…&rule=…&category=…&revision=…&decision_id=…`
+ *   (`from`/`to`: a seq number or an ISO time) streams the records; the manifest's count and sha256 follow as
+ *   HTTP trailers.
  * - `GET /v1/audit/export/manifest?…` answers the manifest alone (count, seq range, sha256, covering checkpoint).
  */
 export function auditRoutes(dir: string, auth: { mode: 'keys' | 'off'; keys: string[] }): Router {
