@@ -35,7 +35,7 @@ export interface EvalOptions {
 }
 
 export const DECISION_NOTE = 'flagged: the final action is not allow (refuse, redact, flag or route count); refused: the final action is refuse. Positive = label unsafe.';
-export const SCORE_NOTE = 'main score: the highest score, over every run of the classifiers involved, of the classifier labels that the enforced refuse rules of the record\'s stage test upwards (or the --score label). Records without one (every such classifier failed) are left out of AUPRC and ROC-AUC. AUPRC is average precision with tied scores as one threshold.';
+export const SCORE_NOTE = 'main score: the highest score, over every run of the classifiers involved, of the classifier labels that the enforced refuse rules of the record\'s stage test upwards (or the --score label). Records without one (every such classifier failed) are left out of AUPRC and ROC-AUC. AUPRC is average precision with tied scores as one threshold. Both are null for a group without both labels.';
 
 export interface EvalReport {
   date: string;

@@ -13,7 +13,7 @@ export interface GroupReport {
   refused: BinaryFigures;
   /** How many records ended in each action. */
   actions: Partial<Record<Action, number>>;
-  /** Ranking quality of the main score, over the records that have one. */
+  /** Ranking quality of the main score, over the records that have one; null unless both labels are among them. */
   score: { scored: number; auprc: number | null; rocAuc: number | null };
   /** Records on which at least one classifier failed (the policy's onError applied). */
   errors: number;
@@ -47,7 +47,8 @@ export function summarize(items: readonly ItemResult[]): GroupReport {
     flagged: binaryFigures(confusion(items.map((r) => r.action !== 'allow'), gold)),
     refused: binaryFigures(confusion(items.map((r) => r.action === 'refuse'), gold)),
     actions,
-    score: { scored: scored.length, auprc: averagePrecision(scores, scoredGold), rocAuc: rocAuc(scores, scoredGold) },
+    // A ranking needs both classes: with safe items missing, average precision is 1 whatever the scores.
+    score: { scored: scored.length, auprc: scoredGold.includes(false) ? averagePrecision(scores, scoredGold) : null, rocAuc: rocAuc(scores, scoredGold) },
     errors: items.filter((r) => r.errors.length > 0).length,
     latencyMs: {
       p50: quantile(latencies, 0.5),

@@ -32,6 +32,7 @@ describe('the evaluation harness with the default pack', () => {
     assert.deepEqual(Object.keys(r.sources), ['attack', 'benign', 'fixture-out', 'hazard']);
     assert.equal(r.sources.hazard.flagged.recall, 0.5);
     assert.equal(r.sources.benign.flagged.flaggedSafe, 1 / 3);
+    assert.deepEqual(r.sources.hazard.score, { scored: 2, auprc: null, rocAuc: null }, 'no ranking without safe items');
     assert.equal(r.stages.input.n, 6);
     assert.equal(r.stages.output.n, 1);
     // Scores are 0 or 1: the two refused records at 1, the rest at 0.
