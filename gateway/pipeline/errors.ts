@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   /** An upstream 4xx, passed through with its own status. */
   upstream_client_error: 400,
   not_ready: 503,
+  audit_unavailable: 503,
   internal_error: 500,
 } as const satisfies Record<string, number>;
 
@@ -35,6 +36,7 @@ const TYPE: Record<ErrorCode, string> = {
   upstream_timeout: 'api_error',
   upstream_client_error: 'invalid_request_error',
   not_ready: 'api_error',
+  audit_unavailable: 'api_error',
   internal_error: 'api_error',
 };
 

@@ -3,7 +3,7 @@ import type { ChatRequest } from '../../generator/types.js';
 import { ACTION_RANK, evaluateStage, type RequestMeta, type StageDecision } from '../../policies/engine.js';
 import type { LoadedPolicy } from '../../policies/load.js';
 import { strongest, type PipelineDeps, type RequestContext } from './context.js';
-import type { GatewayError } from './errors.js';
+import { GatewayError } from './errors.js';
 import { gradeFromStages } from './grading.js';
 import { recordContent, round, stageRecord } from './record.js';
 
@@ -137,6 +137,11 @@ export class Trace {
       ...(error && { error }),
     };
     this.deps.observer?.decision(this.ctx.route, action);
-    await this.deps.audit.append(record);
+    try {
+      await this.deps.audit.append(record);
+    } catch (e) {
+      // Fail closed: an answer is never sent as if its decision were recorded when it was not.
+      throw new GatewayError('audit_unavailable', 'the decision could not be recorded, so the request was not answered; try again later', null, { cause: e });
+    }
   }
 }
