@@ -14,6 +14,9 @@ export interface DataFile {
   sha256: string;
 }
 
+const CATEGORY_NOTE =
+  'For categories, the negatives of a code include unsafe inputs of other codes, so "flagged safe" there is the share of all negatives flagged. Test positives per code are few (4 to 300): read these rows as rough.';
+
 const f3 = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(3));
 
 function testTable(m: HeadMetrics): string[] {
@@ -61,6 +64,7 @@ export function renderCard({ manifest, metrics, files, modelDir }: { manifest: M
   out.push('', '## Metrics', '', 'Thresholds and Platt calibration were fitted on the validation split. Everything below is on data not used for fitting: the test split, and held-out sources (the head refitted, calibrated and thresholded without that source or any text it contains, then scored on all of it). "flagged safe" is the share of safe items flagged: the over-refusal rate.', '');
   for (const [name, m] of Object.entries(metrics)) {
     out.push(`### ${name}`, '', ...testTable(m), '');
+    if (name === 'categories') out.push(CATEGORY_NOTE, '');
     const first = m.test[0]?.label;
     if (first && name !== 'categories') out.push(...bySourceTable(m, first), '');
     out.push('Held-out sources:', '', ...heldOutTable(m), '');

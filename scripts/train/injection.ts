@@ -130,6 +130,8 @@ export function injectionItems(bipia: string, seed: number): Item[] {
       for (let k = 0; k < perDoc; k++) {
         const words = crop(doc.text, 30 + Math.floor(random() * 50), random);
         items.push({ text: words.join(' '), y: [0], source: 'bipia_clean', split: s });
+        const other = crop(doc.text, 30 + Math.floor(random() * 50), random).join(' ');
+        if (other !== words.join(' ')) items.push({ text: other, y: [0], source: 'bipia_clean', split: s });
         if (doc.question) items.push({ text: `${words.join(' ')}\n\nQuestion: ${doc.question}`, y: [0], source: 'bipia_question', split: s });
         const a = atk[Math.floor(random() * atk.length)];
         const f = framings[Math.floor(random() * framings.length)];
@@ -143,8 +145,10 @@ export function injectionItems(bipia: string, seed: number): Item[] {
       const s = split();
       // The attack alone is usually a plain request: benign when a user types it.
       items.push({ text: a, y: [0], source: 'bipia_attack_alone', split: s });
-      const f = framings[Math.floor(random() * framings.length)];
-      items.push({ text: f.replace('{a}', lowerFirst(a)), y: [1], source: 'direct_framed', split: s });
+      for (let k = 0; k < (part === 'train' ? 3 : 1); k++) {
+        const f = framings[Math.floor(random() * framings.length)];
+        items.push({ text: f.replace('{a}', lowerFirst(a)), y: [1], source: 'direct_framed', split: s });
+      }
     }
   }
   for (const t of DIRECT_TRAIN) items.push({ text: t, y: [1], source: 'direct_handwritten', split: random() < 0.8 ? 'train' : 'val' });
