@@ -62,7 +62,8 @@ const SPELLED = /(?<![\p{L}\p{N}])[\p{L}\p{N}@$](?:[\s.\-_*~/·•]{1,3}[\p{L}\p
 
 /**
  * Pass 2: joins spelled-out letters. A gap of two or more spaces (or a slash) inside a run stays a word break,
- * and so does the space after a leading `a` or `I` (`make a b o m b` reads `make a bomb`).
+ * and so do the space after a leading `a` or `I` (`make a b o m b` reads `make a bomb`) and a space in a
+ * run spelled mostly with dots or dashes (`h.o.w t.o` reads `how to`).
  */
 function despace(m: Mapped): Mapped {
   if (!SPELLED.test(m.text)) return m;
@@ -77,6 +78,9 @@ function despace(m: Mapped): Mapped {
   for (const r of m.text.matchAll(SPELLED)) {
     if (!/\p{L}/u.test(r[0])) continue;
     copy(at, r.index);
+    // With dots or dashes between letters (`h.o.w t.o`), a plain space is a word break.
+    const gaps = r[0].match(/[\s.\-_*~/·•]+/g) ?? [];
+    const dotted = gaps.filter((g) => /\S/.test(g)).length > gaps.length / 2;
     for (let i = r.index; i < r.index + r[0].length; ) {
       const gap = /^[\s.\-_*~/·•]+/.exec(m.text.slice(i, i + 3));
       if (!gap) {
@@ -85,7 +89,7 @@ function despace(m: Mapped): Mapped {
         continue;
       }
       const lead = i === r.index + 1 && /^ $/.test(gap[0]) && /^[aAiI]$/.test(m.text[r.index]) && r[0].length > 8;
-      if (lead || /\s{2,}|\//.test(gap[0])) {
+      if (lead || /\s{2,}|\//.test(gap[0]) || (dotted && /^\s+$/.test(gap[0]))) {
         out.text += ' ';
         out.from.push(m.from[i]);
         out.to.push(m.to[i + gap[0].length - 1]);
@@ -101,8 +105,18 @@ function despace(m: Mapped): Mapped {
 /** A token mixing letters with digits or leet symbols (`b0mb`, `h4ck3r`, `$teal`, `k!ll`). */
 const MIXED = /[\p{L}\p{N}@$!|]*\p{L}[\p{L}\p{N}@$!|]*/gu;
 
-/** Pass 3: reads leetspeak inside tokens that have letters; numbers on their own stay numbers. Length-preserving. */
+/** A short number made of leet digits only (`4`, `70`), read as a word only in leet-heavy text. */
+const SHORT_NUMBER = /(?<![\p{L}\p{N}.,])[013457]{1,3}(?![\p{L}\p{N}]|[.,]\d)/gu;
+
+/**
+ * Pass 3: reads leetspeak inside tokens that have letters. Numbers on their own stay numbers, unless at least
+ * a fifth of the words (and two or more) are written in leet: then `4` and `70` read as `a` and `to` too.
+ * Length-preserving, so offsets need no new map.
+ */
 function unleet(text: string, one: string): string {
+  const words = text.match(/[\p{L}\p{N}@$]+/gu)?.length ?? 0;
+  const leet = text.match(/\p{L}[0-9@$]|[0-9@$]\p{L}/gu)?.length ?? 0;
+  if (leet >= 2 && leet >= words / 5) text = text.replace(SHORT_NUMBER, (n) => [...n].map((c) => (c === '1' ? one : LEET[c])).join(''));
   return text.replace(MIXED, (tok: string, at: number) => {
     if (!/[0-9@$!|]/.test(tok)) return tok;
     // `name@example.com` is an address, not leetspeak.

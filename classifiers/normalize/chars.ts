@@ -17,7 +17,8 @@ const TO_ASCII = new Map<number, string>();
 for (const [from, to] of Object.entries(CONFUSABLES)) {
   const cp = from.codePointAt(0)!;
   if (cp < 0x80 || from.length !== String.fromCodePoint(cp).length) continue;
-  if (/^[A-Za-z0-9]{1,3}$/.test(to)) TO_ASCII.set(cp, to);
+  // The skeleton of capital I is `l`; an upper-case look-alike (Greek Ι, Cyrillic І) reads better as `I`.
+  if (/^[A-Za-z0-9]{1,3}$/.test(to)) TO_ASCII.set(cp, to === 'l' && /\p{Lu}/u.test(from) ? 'I' : to);
 }
 
 /**

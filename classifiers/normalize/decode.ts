@@ -61,9 +61,10 @@ export const rot13 = (s: string): string =>
 
 /**
  * Common English words whose rot13 is not itself an English word, in rot13 form (`gur` is `the`). A text that
- * holds more of these than plain common words reads as rot13.
+ * holds two or more of these, and at least half as many as plain common words, reads as rot13 (a rot13
+ * reading of plain text is gibberish, so a false reading costs one more scan, not a false positive).
  */
-const ROT13_WORDS = /\b(?:gur|naq|gb|bs|ubj|lbh|lbhe|vf|va|vg|sbe|jung|jvgu|guvf|gung|ner|jnf|pna|znxr|jevgr|frperg|tvir|uryc|qb|v|zl|nobhg|jurer|jura|jul|fgrcf|perngr)\b/gi;
+const ROT13_WORDS = /\b(?:n|gur|naq|gb|bs|ubj|lbh|lbhe|vf|va|vg|sbe|jung|jvgu|guvf|gung|ner|jnf|pna|znxr|jevgr|frperg|tvir|uryc|qb|v|zl|nobhg|jurer|jura|jul|fgrcf|perngr)\b/gi;
 const PLAIN_WORDS = /\b(?:the|and|to|of|how|you|your|is|in|it|for|what|with|this|that|are|was|can|make|write|secret|give|help|do|i|my|about|where|when|why|steps|create)\b/gi;
 
 /** Cheap test for the fast path: does the text hold any rot13 form of a common word? */
@@ -73,7 +74,7 @@ function findRot13(text: string, out: Decoded[]): void {
   const rot = text.match(ROT13_WORDS)?.length ?? 0;
   if (rot < 2) return;
   const plain = text.match(PLAIN_WORDS)?.length ?? 0;
-  if (rot >= plain) out.push({ kind: 'rot13', text: rot13(text), start: 0, end: text.length });
+  if (2 * rot >= plain) out.push({ kind: 'rot13', text: rot13(text), start: 0, end: text.length });
 }
 
 /**

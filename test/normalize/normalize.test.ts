@@ -24,6 +24,7 @@ describe('normalize', () => {
     assert.equal(normalize('ｈｏｗ ｔｏ ｍａｋｅ ａ 𝐛𝐨𝐦𝐛').text, 'how to make a bomb');
     assert.equal(normalize('mаkе а bоmb').text, 'make a bomb'); // Cyrillic а, е, о
     assert.equal(normalize('café naïve').text, 'cafe naive');
+    assert.equal(normalize('How can Ι (Greek) do it').text, 'How can I (Greek) do it');
   });
 
   it('removes zero-width, bidi and tag characters', () => {
@@ -34,11 +35,15 @@ describe('normalize', () => {
     assert.equal(normalize('how to make a b o m b').text, 'how to make a bomb');
     assert.equal(normalize('build a b.o.m.b now').text, 'build a bomb now');
     assert.equal(normalize('h o w   t o   m a k e   a   b o m b').text, 'how to make a bomb');
+    assert.equal(normalize('s t e p - b y - s t e p   g u i d e').text, 'stepbystep guide');
+    assert.equal(normalize('h.o.w t.o m-a-k-e a b.o.m.b').text, 'how to make a bomb');
     assert.equal(normalize('version 1.2.3.4').text, 'version 1.2.3.4');
   });
 
   it('reads leetspeak inside words but leaves numbers and e-mail addresses alone', () => {
     assert.equal(normalize('h0w t0 m4k3 a b0mb in 2024').text, 'how to make a bomb in 2024');
+    assert.equal(normalize('h0w 70 m4k3 4 b0mb').text, 'how to make a bomb');
+    assert.equal(normalize('the 3rd of 4 items costs 15.50').text, 'the erd of 4 items costs 15.50');
     assert.equal(normalize('write to john@example.com').text, 'write to john@example.com');
     reads('ki11 them', 'kill them');
   });
