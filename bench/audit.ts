@@ -3,7 +3,8 @@
  * load, fsync-per-record against group commit (and `none` for reference), with the group/per-record ratio.
  * Modes run in interleaved rounds and each figure is the median round, so a noisy neighbour hits all modes.
  * Options: --seconds N per round (default 2), --rounds N (default 3), --concurrency N (in-flight appends,
- * default 128), --window MS and --max-batch N (group commit tuning, default the config defaults), --json.
+ * default 128), --window MS and --max-batch N (group commit tuning, default the config defaults), --json,
+ * --no-gateway (skip the second part: a real gateway's throughput with the log off and on).
  */
 import { open, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,8 +13,10 @@ import { parseArgs } from 'node:util';
 import { ChainLog } from '../audit/chain-log.js';
 import type { DecisionRecord } from '../audit/types.js';
 import type { Durability } from '../audit/writer.js';
+import { gatewayAuditBench } from './audit-gateway.js';
 
 const { values } = parseArgs({ options: {
+  'no-gateway': { type: 'boolean', default: false },
   seconds: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' },
   concurrency: { type: 'string', default: '128' }, window: { type: 'string' }, 'max-batch': { type: 'string' }, json: { type: 'boolean', default: false },
 } });
@@ -101,3 +104,5 @@ else {
   for (const r of results) console.log(`${r.durability.padEnd(17)} ${r.records_per_s.toFixed(0).padStart(10)} ${r.p50_ms.toFixed(2).padStart(9)} ${r.p99_ms.toFixed(2).padStart(9)}`);
   console.log(`group commit / fsync-per-record: ${ratio.toFixed(1)}x (goal >= 20x) ${ratio >= 20 ? 'PASS' : 'FAIL'}`);
 }
+
+if (!values['no-gateway']) await gatewayAuditBench({ seconds, rounds, concurrency: 32 });

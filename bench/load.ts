@@ -66,11 +66,23 @@ export async function startProcess(args: string[], env: Record<string, string>, 
     child.kill();
     throw new Error(`${args.join(' ')} did not become ready at ${readyUrl}`);
   }
+  // The port comes as a JSON line `{"port": N}`; log lines before it are skipped.
   const lines = createInterface({ input: child.stdout! });
-  const [line] = (await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => [null])])) as [string | null];
-  if (!line) throw new Error(`${args.join(' ')} exited before printing its port`);
-  lines.on('line', () => undefined);
-  return { child, port: JSON.parse(line).port };
+  const exited = once(child, 'exit').then(() => null);
+  for (;;) {
+    const next = await Promise.race([once(lines, 'line').then(([l]) => l as string), exited]);
+    if (next === null) throw new Error(`${args.join(' ')} exited before printing its port`);
+    let port: unknown;
+    try {
+      port = JSON.parse(next).port;
+    } catch {
+      continue;
+    }
+    if (typeof port === 'number') {
+      lines.on('line', () => undefined);
+      return { child, port };
+    }
+  }
 }
 
 export const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
