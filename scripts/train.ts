@@ -3,6 +3,7 @@
  * metrics and a model card, to `classifiers/models/<name>/`.
  *
  *   npm run train [-- --seed 7] [--heads unsafe,refusal] [--no-held-out] [--out classifiers/models/default]
+ *   npm run train -- --card-only     (re-render MODEL_CARD.md from heads.json and metrics.json)
  *
  * Embeddings are cached under `.cache/train/`, so a rerun only trains (about a minute without held-out
  * refits). Deterministic for a given seed, data and encoder.
@@ -14,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { Encoder } from '../classifiers/encoder/index.js';
 import { pairFeatures } from '../classifiers/heads/linear.js';
 import { HEAD_NAMES, type HeadName } from '../classifiers/heads/model.js';
-import { writeArtifacts, type HeadResult } from './train/artifacts.js';
+import { rewriteCard, writeArtifacts, type HeadResult } from './train/artifacts.js';
 import { loadRecords } from './train/data.js';
 import { EmbeddingCache } from './train/embed-cache.js';
 import { evaluate, heldOut } from './train/evaluate.js';
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: join(root, 'classifiers', 'models', 'default') },
     heads: { type: 'string', default: HEAD_NAMES.join(',') },
     'no-held-out': { type: 'boolean', default: false },
+    'card-only': { type: 'boolean', default: false },
     'cache-dir': { type: 'string', default: join(root, '.cache', 'train') },
   },
 });
@@ -48,6 +50,10 @@ const wanted = values.heads.split(',').map((h) => h.trim());
 for (const h of wanted) if (!(HEAD_NAMES as readonly string[]).includes(h)) throw new Error(`unknown head ${h}; heads are ${HEAD_NAMES.join(', ')}`);
 const log = (s: string) => console.log(s);
 const started = performance.now();
+if (values['card-only']) {
+  log(`wrote ${relative(root, rewriteCard(resolve(values.out), root, values.data))}`);
+  process.exit(0);
+}
 
 const records = loadRecords(values.data, seed);
 log(`read ${records.length} records from ${relative(root, values.data) || values.data}`);

@@ -13,7 +13,7 @@ import { HEAD_NAMES, loadModel, modelDir, type LoadedHead, type LoadedModel } fr
 export const OnnxParamsSchema = z.strictObject({
   /** Which heads to run; the classifier's labels are theirs, in this order. */
   heads: z.array(z.enum(HEAD_NAMES)).min(1).default(['unsafe', 'jailbreak', 'injection']),
-  /** A folder under classifiers/models, or a path to one. */
+  /** A folder under classifiers/models, or a path to one (relative to the policy's folder). */
   model: z.string().min(1).default('default'),
   /** Windows of 128 tokens read by heads that take the maximum over windows (injection). */
   maxChunks: z.number().int().min(1).max(32).default(4),
@@ -46,15 +46,19 @@ export class OnnxHeadsClassifier implements Classifier {
   private acquired = false;
   private closed = false;
 
+  private readonly source: EncoderSource;
+
   constructor(
     readonly id: string,
     params: OnnxParams,
     readonly timeoutMs: number,
-    private readonly source: EncoderSource = SHARED,
+    /** `baseDir`: the declaring policy's folder, against which a `model` path is resolved. */
+    { encoder = SHARED, baseDir }: { encoder?: EncoderSource; baseDir?: string } = {},
   ) {
     const { heads, model, maxChunks } = OnnxParamsSchema.parse(params);
     if (new Set(heads).size !== heads.length) throw new Error(`params.heads lists a head twice: ${heads.join(', ')}`);
-    this.model = loadModel(modelDir(model), heads);
+    this.source = encoder;
+    this.model = loadModel(modelDir(model, baseDir), heads);
     this.heads = heads.map((h) => this.model.heads.get(h)!);
     this.labels = this.heads.flatMap((h) => h.head.labels);
     if (new Set(this.labels).size !== this.labels.length) throw new Error(`heads ${heads.join(', ')} share a label`);
@@ -130,6 +134,6 @@ export class OnnxHeadsClassifier implements Classifier {
 /** The registry entry for `type: 'onnx'`. */
 export const onnxClassifierType = {
   params: OnnxParamsSchema,
-  create: ({ id, timeoutMs, params }: { id: string; timeoutMs: number; params: z.infer<typeof OnnxParamsSchema> }): Classifier =>
-    new OnnxHeadsClassifier(id, params, timeoutMs),
+  create: ({ id, timeoutMs, params, baseDir }: { id: string; timeoutMs: number; params: z.infer<typeof OnnxParamsSchema>; baseDir?: string }): Classifier =>
+    new OnnxHeadsClassifier(id, params, timeoutMs, { baseDir }),
 };

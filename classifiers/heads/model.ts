@@ -65,9 +65,13 @@ export function modelsRoot(): string {
   throw new Error('cannot find classifiers/models above the heads module');
 }
 
-/** A model name (`default`) is a folder under `classifiers/models`; a path with a slash is used as is. */
-export function modelDir(model: string): string {
-  return model.includes('/') ? resolve(model) : join(modelsRoot(), model);
+/**
+ * A model name (`default`) is a folder under `classifiers/models`; a path (it has a slash) is resolved
+ * against `baseDir` (the declaring policy's folder), or the working directory.
+ */
+export function modelDir(model: string, baseDir?: string): string {
+  if (!model.includes('/')) return join(modelsRoot(), model);
+  return baseDir ? resolve(baseDir, model) : resolve(model);
 }
 
 /**

@@ -79,6 +79,15 @@ export async function writeArtifacts(o: {
   writeFileSync(cardPath, renderCard({ manifest, metrics, files, modelDir: relative(o.root, o.out) }));
 }
 
+/** Re-renders the model card from a model directory's heads.json and metrics.json (after prose edits). */
+export function rewriteCard(out: string, root: string, dataDir: string): string {
+  const manifest = ManifestSchema.parse(JSON.parse(readFileSync(join(out, 'heads.json'), 'utf8')));
+  const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Record<string, HeadMetrics>;
+  const cardPath = basename(out) === 'default' ? join(out, '..', 'MODEL_CARD.md') : join(out, 'MODEL_CARD.md');
+  writeFileSync(cardPath, renderCard({ manifest, metrics, files: readDataFiles(dataDir), modelDir: relative(root, out) }));
+  return cardPath;
+}
+
 function readDataFiles(dir: string): DataFile[] {
   const readme = readFileSync(join(dir, 'README.md'), 'utf8');
   const rows = readme.split('\n').filter((l) => /^\| [\w/]+(\.jsonl|\/) \|/.test(l));

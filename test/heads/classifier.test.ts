@@ -75,6 +75,12 @@ describe('the onnx classifier type', () => {
     assert.ok(refused.scores.refusal > 0.5 && complied.scores.refusal < 0.5, `refusal ${refused.scores.refusal} vs ${complied.scores.refusal}`);
   });
 
+  test('a model path is resolved against the declaring policy\'s folder', () => {
+    const c = classifierType('onnx')!.create({ id: 'x', timeoutMs: 100, params: { heads: ['unsafe'], model: './default', maxChunks: 4 }, baseDir: modelDir('default').replace(/default$/, '') });
+    assert.deepEqual(c.labels, ['unsafe']);
+    assert.throws(() => classifierType('onnx')!.create({ id: 'x', timeoutMs: 100, params: { heads: ['unsafe'], model: './default', maxChunks: 4 }, baseDir: '/nonexistent' }), /ENOENT/);
+  });
+
   test('a bad declaration fails at construction', () => {
     assert.throws(() => new OnnxHeadsClassifier('x', { heads: ['unsafe'], model: 'no-such-model' }, 100), /ENOENT/);
     assert.throws(() => new OnnxHeadsClassifier('x', { heads: ['unsafe', 'unsafe'] }, 100), /twice/);
@@ -82,7 +88,7 @@ describe('the onnx classifier type', () => {
 
   test('an encoder failure surfaces as a thrown error, which the runner turns into a fail-closed result', async () => {
     const source = fakeSource(manifest.encoder, new Error('encoder exploded'));
-    const c = new OnnxHeadsClassifier('x', { heads: ['unsafe', 'injection'] }, 1000, source);
+    const c = new OnnxHeadsClassifier('x', { heads: ['unsafe', 'injection'] }, 1000, { encoder: source });
     await assert.rejects(c.classify({ stage: 'input', text: 'hi' }, signal), /encoder exploded/);
     const result = await runClassifier(c, { stage: 'input', text: 'hi' }, signal);
     assert.equal(result.error, 'encoder exploded');
@@ -91,13 +97,13 @@ describe('the onnx classifier type', () => {
   });
 
   test('refuses an encoder other than the one the heads were trained on', async () => {
-    const c = new OnnxHeadsClassifier('x', { heads: ['unsafe'] }, 1000, fakeSource('use-lite@9.9.9+b9'));
+    const c = new OnnxHeadsClassifier('x', { heads: ['unsafe'] }, 1000, { encoder: fakeSource('use-lite@9.9.9+b9') });
     await assert.rejects(c.ready(), /trained on encoder/);
     await c.close();
   });
 
   test('max-pooled heads read every window; the others read the first', async () => {
-    const c = new OnnxHeadsClassifier('x', { heads: ['unsafe', 'injection'] }, 1000, fakeSource(manifest.encoder));
+    const c = new OnnxHeadsClassifier('x', { heads: ['unsafe', 'injection'] }, 1000, { encoder: fakeSource(manifest.encoder) });
     const r = await c.classify({ stage: 'input', text: 'anything' }, signal);
     assert.equal(r.details.windows, 2);
     await c.close();
