@@ -2,8 +2,29 @@ import type { RequestHandler } from 'express';
 import { GatewayError } from '../pipeline/errors.js';
 
 /**
+ * How deep a request body may nest objects and arrays. Far past any real request (tool schemas included), and
+ * far short of what JSON.stringify and the validators can recurse through: a body nested 10,000 levels deep
+ * used to overflow the stack while being forwarded and come back as a misleading 502.
+ */
+export const MAX_BODY_DEPTH = 128;
+
+/** The path of the first value nested deeper than `max`, walked without recursion; undefined when none is. */
+export function depthPast(doc: unknown, max: number): string | undefined {
+  const stack: { v: unknown; depth: number; path: string }[] = [{ v: doc, depth: 0, path: '' }];
+  while (stack.length) {
+    const { v, depth, path } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return path || '(root)';
+    const short = depth < 4;
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) stack.push({ v: v[i], depth: depth + 1, path: short ? `${path}[${i}]` : path });
+    else for (const k in v) stack.push({ v: (v as Record<string, unknown>)[k], depth: depth + 1, path: short ? (path ? `${path}.${k}` : k) : path });
+  }
+  return undefined;
+}
+
+/**
  * Reads a JSON body into `req.body`: 415 unless `Content-Type` is JSON in UTF-8, 413 past `limit` bytes
- * (checked on Content-Length first, then while reading), 400 for malformed JSON. A lean replacement for
+ * (checked on Content-Length first, then while reading), 400 for malformed JSON or nesting past MAX_BODY_DEPTH. A lean replacement for
  * express.json() on the hot path: one Buffer.concat and one JSON.parse, no charset conversion layer.
  */
 export const jsonBody = ({ limit }: { limit: number }): RequestHandler =>
@@ -54,6 +75,8 @@ export const jsonBody = ({ limit }: { limit: number }): RequestHandler =>
       } catch (e) {
         return next(new GatewayError('invalid_json', `request body is not valid JSON: ${(e as Error).message}`));
       }
+      const deep = depthPast(req.body, MAX_BODY_DEPTH);
+      if (deep !== undefined) return next(new GatewayError('invalid_request', `request body is nested more than ${MAX_BODY_DEPTH} levels deep (at ${deep})`, deep));
       next();
     });
   };
