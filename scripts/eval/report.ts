@@ -13,6 +13,8 @@ export interface GroupReport {
   refused: BinaryFigures;
   /** How many records ended in each action. */
   actions: Partial<Record<Action, number>>;
+  /** How many safe and unsafe records each enforced rule matched: which rules refuse (or over-refuse) where. */
+  rules: Record<string, { safe: number; unsafe: number }>;
   /** Ranking quality of the main score, over the records that have one; null unless both labels are among them. */
   score: { scored: number; auprc: number | null; rocAuc: number | null };
   /** Records on which at least one classifier failed (the policy's onError applied). */
@@ -36,7 +38,11 @@ export interface TimedReport extends GroupReport {
 export function summarize(items: readonly ItemResult[]): GroupReport {
   const gold = items.map((r) => r.label === 'unsafe');
   const actions: Partial<Record<Action, number>> = {};
-  for (const r of items) actions[r.action] = (actions[r.action] ?? 0) + 1;
+  const rules: Record<string, { safe: number; unsafe: number }> = {};
+  for (const r of items) {
+    actions[r.action] = (actions[r.action] ?? 0) + 1;
+    for (const id of r.rules) (rules[id] ??= { safe: 0, unsafe: 0 })[r.label]++;
+  }
   const scored = items.filter((r) => r.score !== undefined);
   const scoredGold = scored.map((r) => r.label === 'unsafe');
   const scores = scored.map((r) => r.score!);
@@ -47,6 +53,7 @@ export function summarize(items: readonly ItemResult[]): GroupReport {
     flagged: binaryFigures(confusion(items.map((r) => r.action !== 'allow'), gold)),
     refused: binaryFigures(confusion(items.map((r) => r.action === 'refuse'), gold)),
     actions,
+    rules: Object.fromEntries(Object.entries(rules).sort((a, b) => b[1].safe - a[1].safe || b[1].unsafe - a[1].unsafe || a[0].localeCompare(b[0]))),
     // A ranking needs both classes: with safe items missing, average precision is 1 whatever the scores.
     score: { scored: scored.length, auprc: scoredGold.includes(false) ? averagePrecision(scores, scoredGold) : null, rocAuc: rocAuc(scores, scoredGold) },
     errors: items.filter((r) => r.errors.length > 0).length,

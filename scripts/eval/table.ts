@@ -50,6 +50,11 @@ export function formatReport(r: EvalReport): string {
   out.push(markdownTable(HEAD.map((h, i) => (i === 0 ? 'file' : h)), [...r.files.map((f) => row(name(f.file), f)), row('overall', r.overall)]));
   out.push('');
   out.push(markdownTable(HEAD.slice(0, -1).map((h, i) => (i === 0 ? 'source' : h)), Object.entries(r.sources).map(([s, g]) => row(s, g).slice(0, -1))));
+  const overFlagging = r.files.flatMap((f) => {
+    const safe = Object.entries(f.rules).filter(([, c]) => c.safe > 0);
+    return safe.length ? [`  ${name(f.file)}: ${safe.map(([id, c]) => `${id} ${c.safe}`).join(', ')}`] : [];
+  });
+  if (overFlagging.length) out.push('', 'rules that matched safe records:', ...overFlagging);
   const errors = r.overall.errors;
   if (errors) out.push('', `${errors} record(s) had a classifier failure (the policy's onError applied).`);
   if (r.bad.length) out.push('', `${r.bad.length} bad line(s) skipped, first: ${r.bad[0].file}:${r.bad[0].line}: ${r.bad[0].message}`);
