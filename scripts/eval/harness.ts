@@ -39,7 +39,8 @@ export const SCORE_NOTE = 'main score: the highest score, over every run of the 
 
 export interface EvalReport {
   date: string;
-  policy: { id: string; revision: string; source: string };
+  /** The policy, and the version of each classifier (a model's version names its exact artifact). */
+  policy: { id: string; revision: string; source: string; classifiers: Record<string, string> };
   decision: string;
   score: { definition: string; input: string[]; output: string[] };
   options: { concurrency: number; limit: number | null; pipeline: boolean; score: string | null; rubricClassifier: string | null };
@@ -119,7 +120,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
     const all = perFile.flatMap((f) => f.items);
     const report: EvalReport = {
       date: new Date().toISOString(),
-      policy: { id: loaded.policy.id, revision: loaded.revision, source: loaded.source },
+      policy: { id: loaded.policy.id, revision: loaded.revision, source: loaded.source, classifiers: Object.fromEntries(classifiers.map((c) => [c.id, c.version])) },
       decision: DECISION_NOTE,
       score: { definition: SCORE_NOTE, input: refs.input.map(refName), output: refs.output.map(refName) },
       options: { concurrency: opts.concurrency ?? 4, limit: opts.limit ?? null, pipeline: opts.pipeline ?? false, score: opts.score ?? null, rubricClassifier: rubricId ?? null },

@@ -44,6 +44,7 @@ const name = (file: string) => file.split('/').at(-1)!.replace(/\.jsonl$/, '');
 export function formatReport(r: EvalReport): string {
   const out: string[] = [];
   out.push(`policy ${r.policy.id} @ ${r.policy.revision.slice(0, 12)} (${r.policy.source})`);
+  out.push(`classifiers: ${Object.entries(r.policy.classifiers).map(([id, v]) => `${id} ${v}`).join(', ')}`);
   out.push(`${r.decision}`);
   out.push(`main score: input ${r.score.input.join(', ') || '(none)'}; output ${r.score.output.join(', ') || '(none)'}`);
   out.push('');

@@ -38,6 +38,7 @@ describe('npm run eval', () => {
     assert.deepEqual(Object.keys(report), ['date', 'policy', 'decision', 'score', 'options', 'overall', 'files', 'sources', 'stages', 'bad', 'rubric']);
     assert.equal(report.policy.id, 'default');
     assert.match(report.policy.revision, /^[0-9a-f]{64}$/);
+    assert.deepEqual(Object.keys(report.policy.classifiers), ['hazards', 'injection', 'pii', 'secrets']);
     assert.deepEqual(Object.keys(report.overall), ['n', 'positives', 'flagged', 'refused', 'actions', 'rules', 'score', 'errors', 'latencyMs', 'wallMs', 'throughput']);
     assert.deepEqual(Object.keys(report.overall.flagged), ['tp', 'fp', 'fn', 'tn', 'precision', 'recall', 'f1', 'flaggedSafe']);
     assert.deepEqual(Object.keys(report.overall.latencyMs), ['p50', 'p99', 'mean']);
