@@ -26,11 +26,56 @@ export interface Normalized {
   toOriginal(start: number, end: number): { start: number; end: number };
 }
 
-/** A folded string and, for each of its UTF-16 units, the span of the source it came from. */
-interface Mapped {
-  text: string;
-  from: number[];
-  to: number[];
+/** A folded string and, for each of its UTF-16 units, the span of the source it came from (none: the identity). */
+class Mapped {
+  constructor(
+    readonly text: string,
+    private readonly starts: Int32Array | null = null,
+    private readonly ends: Int32Array | null = null,
+  ) {}
+  start(i: number): number {
+    return this.starts ? this.starts[i] : i;
+  }
+  end(i: number): number {
+    return this.ends ? this.ends[i] : i + 1;
+  }
+}
+
+/** Builds a Mapped string piece by piece, with typed arrays (prompts can be a megabyte long). */
+class Builder {
+  private readonly parts: string[] = [];
+  private starts = new Int32Array(256);
+  private ends = new Int32Array(256);
+  private n = 0;
+  private grow(k: number): void {
+    if (this.n + k <= this.starts.length) return;
+    const size = Math.max(this.starts.length * 2, this.n + k);
+    const [s, e] = [new Int32Array(size), new Int32Array(size)];
+    s.set(this.starts);
+    e.set(this.ends);
+    [this.starts, this.ends] = [s, e];
+  }
+  /** Appends `text`, every unit of which came from the source span [start, end). */
+  push(text: string, start: number, end: number): void {
+    this.grow(text.length);
+    for (let k = 0; k < text.length; k++, this.n++) {
+      this.starts[this.n] = start;
+      this.ends[this.n] = end;
+    }
+    this.parts.push(text);
+  }
+  /** Appends units [s, e) of `m`, keeping their spans. */
+  copy(m: Mapped, s: number, e: number): void {
+    this.grow(e - s);
+    for (let i = s; i < e; i++, this.n++) {
+      this.starts[this.n] = m.start(i);
+      this.ends[this.n] = m.end(i);
+    }
+    this.parts.push(m.text.slice(s, e));
+  }
+  done(): Mapped {
+    return new Mapped(this.parts.join(''), this.starts.subarray(0, this.n), this.ends.subarray(0, this.n));
+  }
 }
 
 /** Plain ASCII with none of the shapes the pass looks for: letters mixed with digits or symbols, spelled-out
@@ -38,23 +83,26 @@ interface Mapped {
 const SUSPICIOUS =
   /[^\t\n\r\x20-\x7e]|[a-z][0-9@$!|]|[0-9@$|][a-z]|(?:^|[^a-z0-9])[a-z0-9@$](?:[\s.\-_*~/]{1,3}[a-z0-9@$]){3}(?![a-z0-9])|[a-z0-9+/_-]{12}|(?:[0-9a-f]{2}[\s,:]?){6}|\\x[0-9a-f]{2}|%[0-9a-f]{2}/i;
 
-/** Pass 1: per code point — compatibility folding, diacritics, invisibles, look-alikes. */
+/** Pass 1: per code point — compatibility folding, diacritics, invisibles, look-alikes. ASCII passes as it is. */
 function foldChars(src: string): Mapped {
-  const out: Mapped = { text: '', from: [], to: [] };
-  const parts: string[] = [];
+  const ascii = new Mapped(src);
+  if (!/[^\x00-\x7f]/.test(src)) return ascii;
+  const out = new Builder();
+  let run = 0;
   for (let i = 0; i < src.length; ) {
     const cp = src.codePointAt(i)!;
-    const len = cp > 0xffff ? 2 : 1;
-    const f = cp < 0x80 ? src[i] : foldChar(cp);
-    parts.push(f);
-    for (let k = 0; k < f.length; k++) {
-      out.from.push(i);
-      out.to.push(i + len);
+    if (cp < 0x80) {
+      i++;
+      continue;
     }
+    out.copy(ascii, run, i);
+    const len = cp > 0xffff ? 2 : 1;
+    out.push(foldChar(cp), i, i + len);
     i += len;
+    run = i;
   }
-  out.text = parts.join('');
-  return out;
+  out.copy(ascii, run, src.length);
+  return out.done();
 }
 
 /** Letters (or leet symbols) spelled one at a time with separators: `b o m b`, `b.o.m.b`, `b-0-m-b`. */
@@ -68,13 +116,9 @@ const SPELLED = /(?<![\p{L}\p{N}])[\p{L}\p{N}@$](?:[\s.\-_*~/·•]{1,3}[\p{L}\p
 function despace(m: Mapped): Mapped {
   if (!SPELLED.test(m.text)) return m;
   SPELLED.lastIndex = 0;
-  const out: Mapped = { text: '', from: [], to: [] };
+  const out = new Builder();
   let at = 0;
-  const copy = (s: number, e: number) => {
-    out.text += m.text.slice(s, e);
-    out.from.push(...m.from.slice(s, e));
-    out.to.push(...m.to.slice(s, e));
-  };
+  const copy = (s: number, e: number) => out.copy(m, s, e);
   for (const r of m.text.matchAll(SPELLED)) {
     if (!/\p{L}/u.test(r[0])) continue;
     copy(at, r.index);
@@ -89,17 +133,13 @@ function despace(m: Mapped): Mapped {
         continue;
       }
       const lead = i === r.index + 1 && /^ $/.test(gap[0]) && /^[aAiI]$/.test(m.text[r.index]) && r[0].length > 8;
-      if (lead || /\s{2,}|\//.test(gap[0]) || (dotted && /^\s+$/.test(gap[0]))) {
-        out.text += ' ';
-        out.from.push(m.from[i]);
-        out.to.push(m.to[i + gap[0].length - 1]);
-      }
+      if (lead || /\s{2,}|\//.test(gap[0]) || (dotted && /^\s+$/.test(gap[0]))) out.push(' ', m.start(i), m.end(i + gap[0].length - 1));
       i += gap[0].length;
     }
     at = r.index + r[0].length;
   }
   copy(at, m.text.length);
-  return out;
+  return out.done();
 }
 
 /** A token mixing letters with digits or leet symbols (`b0mb`, `h4ck3r`, `$teal`, `k!ll`). */
@@ -148,11 +188,12 @@ export function normalize(text: string, depth = 0): Normalized {
   const chars = foldChars(text);
   const spelled = despace(chars);
   const folded = unleet(spelled.text, LEET['1']);
-  const { from, to } = spelled;
-  const toOriginal = (start: number, end: number) =>
-    end <= start || start >= from.length
-      ? { start: from[Math.min(start, from.length - 1)] ?? 0, end: from[Math.min(start, from.length - 1)] ?? 0 }
-      : { start: from[start], end: to[Math.min(end, to.length) - 1] };
+  const last = spelled.text.length - 1;
+  const toOriginal = (start: number, end: number) => {
+    if (last < 0) return { start: 0, end: 0 };
+    const s = Math.min(start, last);
+    return end <= start ? { start: spelled.start(s), end: spelled.start(s) } : { start: spelled.start(s), end: spelled.end(Math.min(end - 1, last)) };
+  };
 
   const variants: Variant[] = [];
   if (/[a-z]1|1[a-z]/i.test(spelled.text)) {
@@ -160,7 +201,7 @@ export function normalize(text: string, depth = 0): Normalized {
   }
   if (depth < 2) {
     for (const d of findEncoded(chars.text)) {
-      const span = { start: chars.from[d.start] ?? 0, end: chars.to[d.end - 1] ?? text.length };
+      const span = { start: chars.start(d.start), end: chars.end(d.end - 1) };
       const inner = normalize(d.text, depth + 1);
       variants.push({ kind: d.kind, text: inner.text, ...span });
       for (const v of inner.variants) variants.push({ ...v, ...span });
