@@ -5,6 +5,7 @@
  * inline one exists for tools and tests that do not care.
  */
 import { Worker } from 'node:worker_threads';
+import { closeWorker } from '../worker-close.js';
 import { EncoderError, toEncoderError } from './errors.js';
 import { createSession, runSession } from './session.js';
 import type { BatchInput, SessionSettings } from './session.js';
@@ -110,18 +111,8 @@ class WorkerBackend implements InferenceBackend {
     for (const job of this.pending.values()) job.reject(new EncoderError('CLOSED'));
     this.pending.clear();
     if (!worker) return;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const request: WorkerRequest = { type: 'close' };
-    worker.postMessage(request);
-    worker.ref();
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
-      timer.unref();
-    });
-    await Promise.race([exited, grace]);
-    clearTimeout(timer);
-    worker.unref();
+    await closeWorker(worker, request, graceMs);
   }
 }
 

@@ -3,6 +3,7 @@
  * sends batches of texts, and restarts it on the next batch if it crashed.
  */
 import { Worker } from 'node:worker_threads';
+import { closeWorker } from '../worker-close.js';
 import { HfError, HfModelError } from './errors.js';
 import type { HfBatchResult, HfWorkerData, HfWorkerReply, HfWorkerRequest } from './worker.js';
 
@@ -88,17 +89,7 @@ export class HfWorker {
     for (const job of this.pending.values()) job.reject(new HfError('CLOSED', 'the classifier is closed'));
     this.pending.clear();
     if (!worker) return;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const request: HfWorkerRequest = { type: 'close' };
-    worker.postMessage(request);
-    worker.ref();
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
-      timer.unref();
-    });
-    await Promise.race([exited, grace]);
-    clearTimeout(timer);
-    worker.unref();
+    await closeWorker(worker, request, graceMs);
   }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ClassifierInput } from '../types.js';
 import { LruCache } from './cache.js';
+import type { JudgeAnswer } from './wire.js';
 
 /** Parameters every judge shares: where it is, how sure a bare answer is, and its cache. */
 export const EndpointParams = {
@@ -41,3 +42,13 @@ export const servedFromCache = <G extends { scores: Record<string, number>; deta
 
 /** A judge's cache, or none. */
 export const cacheOf = <V>(cache: { size: number } | undefined): LruCache<V> | undefined => (cache && cache.size > 0 ? new LruCache<V>(cache.size) : undefined);
+
+/** What a judge call cost, for the decision record: the raw answer, the model, tokens and time. */
+export const accounting = (answer: JudgeAnswer, model: string) => ({
+  answer: answer.text,
+  model,
+  prompt_tokens: answer.usage.prompt_tokens,
+  completion_tokens: answer.usage.completion_tokens,
+  judge_ms: Math.round(answer.httpMs * 10) / 10,
+  cached: false,
+});

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
 import type { LruCache } from './cache.js';
-import { EndpointParams, cacheOf, confidenceSpread, conversationOf, servedFromCache } from './common.js';
+import { EndpointParams, accounting, cacheOf, confidenceSpread, conversationOf, servedFromCache } from './common.js';
 import { argmax, bareToken, choiceProbabilities } from './logprobs.js';
 import { JudgeRubricSchema, rubricRevision, type JudgeRubric } from './rubric.js';
 import { rbrmTemplate, render, type RbrmTemplate } from './templates.js';
@@ -129,12 +129,7 @@ export class RbrmJudge implements Classifier {
         grade,
         probabilities: scores,
         probability_source: fromLogprobs ? 'logprobs' : 'confidence',
-        answer: answer.text,
-        model,
-        prompt_tokens: answer.usage.prompt_tokens,
-        completion_tokens: answer.usage.completion_tokens,
-        judge_ms: Math.round(answer.httpMs * 10) / 10,
-        cached: false,
+        ...accounting(answer, model),
       },
     };
     this.cache?.set(key, result);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
 import type { LruCache } from './cache.js';
-import { EndpointParams, cacheOf, confidenceSpread, conversationOf, servedFromCache } from './common.js';
+import { EndpointParams, accounting, cacheOf, confidenceSpread, conversationOf, servedFromCache } from './common.js';
 import { bareToken, choiceProbabilities, type TokenLogprobs } from './logprobs.js';
 import { SAFETY_TEMPLATES, render, safetyTemplate, templateRevision, type SafetyTemplate } from './templates.js';
 import { JudgeError, askJudge, callSignal } from './wire.js';
@@ -143,12 +143,7 @@ export class SafetyModel implements Classifier {
         flagged: p >= threshold,
         ...(lg && { codes: lg.codes, categories: mapped, unknown_codes: lg.codes.filter((code) => !this.#labelOf.has(code)) }),
         probability_source: fromLogprobs !== undefined ? 'logprobs' : 'confidence',
-        answer: answer.text,
-        model,
-        prompt_tokens: answer.usage.prompt_tokens,
-        completion_tokens: answer.usage.completion_tokens,
-        judge_ms: Math.round(answer.httpMs * 10) / 10,
-        cached: false,
+        ...accounting(answer, model),
       },
     };
     this.cache?.set(key, result);

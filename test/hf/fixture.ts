@@ -5,6 +5,7 @@
  * The same arithmetic is done in plain JS (`referenceLogits`) so the tests can check the runtime end to end.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { rng } from '../../classifiers/heads/train.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,16 +23,6 @@ export function vocabulary(): Record<string, number> {
 
 const DIM = 4;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface TinyModel {
   embeddings: Float32Array; // [vocab, DIM]
@@ -48,7 +39,7 @@ export interface TinyModel {
 export function tinyModel(labels: number, seed = 7): TinyModel {
   const vocab = vocabulary();
   const size = Math.max(...Object.values(vocab)) + 1;
-  const random = mulberry32(seed);
+  const random = rng(seed);
   const small = (n: number) => Float32Array.from({ length: n }, () => (random() - 0.5) * 0.2);
   const embeddings = small(size * DIM);
   embeddings.set([0, 4, 0, 0], vocab.hello * DIM);
