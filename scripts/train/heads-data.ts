@@ -88,9 +88,14 @@ export function refusalTarget(response: string): number {
   return PARTIAL.test(response.trim().slice(0, 600)) ? NaN : 1;
 }
 
+/**
+ * Responses with their prompts, and each once more with an empty prompt (source `<source>_noprompt`), so the
+ * head also works when the gateway has no prompt to give it.
+ */
 export function refusalItems(records: DataRecord[]): Item[] {
-  return records
+  const items = records
     .filter((r) => r.stage === 'output' && r.prompt !== undefined)
     .map((r) => ({ text: r.text, prompt: r.prompt, y: [refusalTarget(r.text)], source: r.source, split: r.split }))
     .filter((it) => !Number.isNaN(it.y[0]));
+  return [...items, ...items.map((it) => ({ ...it, prompt: '', source: `${it.source}_noprompt` }))];
 }
