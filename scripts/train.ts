@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Encoder } from '../classifiers/encoder/index.js';
 import { pairFeatures } from '../classifiers/heads/linear.js';
-import { HEAD_NAMES, type HeadName } from '../classifiers/heads/model.js';
+import { HEAD_NAMES } from '../classifiers/heads/model.js';
 import { rewriteCard, writeArtifacts, type HeadResult } from './train/artifacts.js';
 import { loadRecords } from './train/data.js';
 import { EmbeddingCache } from './train/embed-cache.js';
