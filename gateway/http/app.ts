@@ -7,6 +7,8 @@ import { adminRoutes } from './admin.js';
 import { auditRoutes } from './audit-export.js';
 import { apiKeyAuth, type ClientKey } from './auth.js';
 import { jsonBody } from './body.js';
+import { admission } from './limits.js';
+import { errorBody } from './error-body.js';
 import type { Metrics } from './metrics.js';
 import { apiRoutes } from './routes.js';
 
@@ -22,6 +24,7 @@ export interface AppOptions {
   /** The policy lifecycle, for the admin routes. */
   policies?: GatewayPolicies;
   bodyLimitBytes: number;
+  limits: { maxConcurrent: number; perKey?: { rps: number; burst: number } };
   /** Readiness: null when ready, else what is still missing. */
   readiness: () => { ready: boolean; details: Record<string, unknown> };
 }
@@ -68,7 +71,7 @@ export function createApp(o: AppOptions): express.Express {
 
   if (o.policies) app.use(adminRoutes(o.policies, { mode: o.auth.mode, keys: o.adminKeys ?? [] }, o.auditDir));
   if (o.auditDir) app.use(auditRoutes(o.auditDir, { mode: o.auth.mode, keys: o.adminKeys ?? [] }));
-  app.use('/v1', apiKeyAuth(o.auth), jsonBody({ limit: o.bodyLimitBytes }));
+  app.use('/v1', apiKeyAuth(o.auth), admission({ ...o.limits, onReject: (r) => o.metrics.rejected.inc({ reason: r }) }), jsonBody({ limit: o.bodyLimitBytes }));
   app.use(apiRoutes(o.pipeline));
 
   app.use(function notFound(req, _res, next) {
@@ -83,7 +86,7 @@ export function createApp(o: AppOptions): express.Express {
     }
     if (res.headersSent) return void res.end();
     if (res.locals.decisionId) res.set('x-gateway-decision-id', res.locals.decisionId);
-    res.status(e.status).json(e.toBody());
+    res.status(e.status).json(errorBody(e));
   };
   app.use(onError);
   return app;

@@ -4,6 +4,7 @@ import { GatewayError, toGatewayError } from '../pipeline/errors.js';
 import { moderate } from '../pipeline/moderate.js';
 import { newDecisionId, upstreamError, type Pipeline, type RequestContext } from '../pipeline/pipeline.js';
 import { DEFAULT_STREAM_OPTIONS, openStream } from '../pipeline/stream.js';
+import { errorBody } from './error-body.js';
 import { keepAlive, startSse, writeEvent } from './sse.js';
 import { ChatBodySchema, ModerationBodySchema, paramOf } from './schemas.js';
 import type { z } from 'zod';
@@ -75,7 +76,7 @@ export function apiRoutes(pipeline: Pipeline): Router {
       if (!res.destroyed) await writeEvent(res, '[DONE]');
     } catch (e) {
       // Headers are gone: report the failure as an error event, as OpenAI's streaming API does.
-      if (!res.destroyed) await writeEvent(res, upstreamOrInternal(e).toBody());
+      if (!res.destroyed) await writeEvent(res, errorBody(upstreamOrInternal(e)));
     } finally {
       ka.stop();
     }

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { auth, chat, startTestGateway, type TestGateway } from '../support/harness.js';
+
+/** An upstream that answers every call with the status and body named in the model (`<status> <body>`). */
+async function scriptedUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer(async (req, res) => {
+    let raw = '';
+    for await (const c of req) raw += c;
+    const model: string = JSON.parse(raw).model;
+    const [status, ...body] = model.split(' ');
+    res.writeHead(Number(status), { 'content-type': 'application/json' });
+    res.end(body.join(' '));
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, close: () => new Promise((ok) => (server.closeAllConnections(), server.close(() => ok()))) };
+}
+
+describe('upstream 4xx bodies passed through (found by npm run fuzz)', () => {
+  let up: Awaited<ReturnType<typeof scriptedUpstream>>;
+  let gw: TestGateway;
+  before(async () => {
+    up = await scriptedUpstream();
+    gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: up.url, GATEWAY_POLICY_WATCH: 'off' });
+  });
+  after(async () => {
+    await gw.close();
+    await up.close();
+  });
+
+  const post = async (model: string, stream = false) => {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(chat('hi', { model, stream })) });
+    return { status: res.status, body: (await res.json()) as { error: Record<string, unknown> } };
+  };
+
+  it('fills in message, type, code and param when the upstream error body lacks them (it went out as {"error":{}})', async () => {
+    for (const stream of [false, true]) {
+      const { status, body } = await post('429 {"error":{}}', stream);
+      assert.equal(status, 429);
+      assert.deepEqual(body, { error: { message: 'upstream answered 429', type: 'invalid_request_error', code: null, param: null } });
+    }
+  });
+
+  it('keeps what the upstream said, and its extra fields', async () => {
+    const { status, body } = await post('400 {"error":{"message":"context too long","type":"invalid_request_error","max":8192}}');
+    assert.equal(status, 400);
+    assert.deepEqual(body.error, { message: 'context too long', type: 'invalid_request_error', code: null, param: null, max: 8192 });
+  });
+});
