@@ -69,6 +69,13 @@ export const ConfigSchema = z.strictObject({
       adminKeys: z.array(z.string().min(8)).default([]),
     })
     .prefault({}),
+  /** Admission control: requests in flight, and per-key rates. Past either, 429 with retry-after. */
+  limits: z
+    .strictObject({
+      maxConcurrent: z.number().int().positive().default(512),
+      perKey: z.strictObject({ rps: z.number().positive(), burst: z.number().int().positive() }).optional(),
+    })
+    .prefault({}),
   /** How streamed output is moderated (gateway/pipeline/stream-options.ts). */
   stream: StreamOptionsSchema.prefault({}),
   log: z.strictObject({ level: z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info') }).prefault({}),
@@ -119,6 +126,12 @@ const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
   GATEWAY_ADMIN_KEYS: (c, v) => ((c.auth ??= {}).adminKeys = list(v)),
   GATEWAY_AUTH: (c, v) => ((c.auth ??= {}).mode = v),
   GATEWAY_LOG_LEVEL: (c, v) => ((c.log ??= {}).level = v),
+  GATEWAY_MAX_CONCURRENT: (c, v) => ((c.limits ??= {}).maxConcurrent = num(v)),
+  // `rps` or `rps/burst`, e.g. 20/40
+  GATEWAY_KEY_RATE: (c, v) => {
+    const [rps, burst] = v.split('/').map(num);
+    (c.limits ??= {}).perKey = { rps, burst: burst ?? (typeof rps === 'number' ? Math.max(1, Math.ceil(rps)) : rps) };
+  },
   GATEWAY_STREAM_MODE: (c, v) => ((c.stream ??= {}).mode = v),
   GATEWAY_STREAM_WINDOW_CHARS: (c, v) => ((c.stream ??= {}).windowChars = num(v)),
   GATEWAY_STREAM_OVERLAP_CHARS: (c, v) => ((c.stream ??= {}).overlapChars = num(v)),
@@ -135,7 +148,7 @@ const ENV_PATH: Record<string, string> = {
   policy: 'GATEWAY_POLICY', shadowPolicy: 'GATEWAY_SHADOW_POLICY', policyWatch: 'GATEWAY_POLICY_WATCH', 'audit.dir': 'GATEWAY_AUDIT_DIR', 'audit.content': 'GATEWAY_AUDIT_CONTENT',
   'audit.sink': 'GATEWAY_AUDIT_SINK', 'audit.durability': 'GATEWAY_AUDIT_DURABILITY', 'audit.masks': 'GATEWAY_AUDIT_MASKS', 'audit.keyFile': 'GATEWAY_AUDIT_KEY_FILE',
   'auth.apiKeys': 'GATEWAY_API_KEYS', 'auth.adminKeys': 'GATEWAY_ADMIN_KEYS', 'auth.mode': 'GATEWAY_AUTH',
-  'log.level': 'GATEWAY_LOG_LEVEL', 'stream.mode': 'GATEWAY_STREAM_MODE', 'stream.windowChars': 'GATEWAY_STREAM_WINDOW_CHARS',
+  'log.level': 'GATEWAY_LOG_LEVEL', 'limits.maxConcurrent': 'GATEWAY_MAX_CONCURRENT', 'limits.perKey.rps': 'GATEWAY_KEY_RATE', 'limits.perKey.burst': 'GATEWAY_KEY_RATE', 'stream.mode': 'GATEWAY_STREAM_MODE', 'stream.windowChars': 'GATEWAY_STREAM_WINDOW_CHARS',
   'stream.overlapChars': 'GATEWAY_STREAM_OVERLAP_CHARS', 'stream.finalCheck': 'GATEWAY_STREAM_FINAL_CHECK',
   'stream.concurrentInput': 'GATEWAY_STREAM_CONCURRENT_INPUT', 'stream.keepAliveMs': 'GATEWAY_STREAM_KEEPALIVE_MS', instance: 'GATEWAY_INSTANCE',
 };

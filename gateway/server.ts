@@ -88,6 +88,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     policies,
     auditDir: !overrides.audit && config.audit.sink === 'chain' ? config.audit.dir : undefined,
     bodyLimitBytes: config.bodyLimitBytes,
+    limits: config.limits,
     readiness: () => ({
       ready: classifiersReady,
       details: {

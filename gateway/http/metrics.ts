@@ -87,6 +87,12 @@ export function createMetrics() {
     grades.inc({ grade });
     if (over) overRefusals.inc();
   };
+  const rejected = new client.Counter({
+    name: 'gateway_rejected_total',
+    help: 'Requests turned away before any work (429), by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const policyReloads = new client.Counter({
     name: 'gateway_policy_reloads_total',
     help: 'Policy reload attempts by result; a failed candidate never goes live',
@@ -103,7 +109,7 @@ export function createMetrics() {
     policyInfo.reset();
     policyInfo.set({ policy, revision }, 1);
   };
-  return { registry, observer, errors, policyReloads, setPolicy };
+  return { registry, observer, errors, rejected, policyReloads, setPolicy };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
