@@ -20,6 +20,20 @@ export interface OpenAIHttpOptions {
   connections?: number;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** Text the output stage can read: a string, or nothing. Anything else would reach the client unchecked. */
+const isText = (v: unknown) => v === undefined || v === null || typeof v === 'string';
+
+/**
+ * A chunk the pipeline can check: an object with a choices array (empty for a usage chunk) whose deltas carry
+ * text content only. Found by fuzzing: a bare `"text"` event was spread into a chunk, and `{"content": 5}` or
+ * `{"content": {…}}` went to the client past the output stage, which reads strings only.
+ */
+function isChunk(v: unknown): v is ChatCompletionChunk {
+  if (!isObject(v) || !Array.isArray(v.choices)) return false;
+  return v.choices.every((ch) => isObject(ch) && (ch.delta === undefined || (isObject(ch.delta) && isText(ch.delta.content))));
+}
+
 /**
  * The generator for any OpenAI-compatible server: vLLM, llama.cpp server, Ollama, OpenAI. Client headers are
  * never forwarded; only the configured key goes upstream.
@@ -108,6 +122,9 @@ export class OpenAIHttpGenerator implements Generator {
     if (!c || typeof c !== 'object' || !Array.isArray(c.choices)) {
       throw new GeneratorError('bad_response', 'upstream response has no choices array', undefined, body);
     }
+    if (!c.choices.every((ch) => isObject(ch) && (ch.message === undefined || (isObject(ch.message) && isText(ch.message.content))))) {
+      throw new GeneratorError('bad_response', 'upstream response has a choice whose message content is not text', undefined, body);
+    }
     return c;
   }
 
@@ -129,9 +146,10 @@ export class OpenAIHttpGenerator implements Generator {
           } catch {
             throw new GeneratorError('bad_response', 'upstream sent an SSE event that is not JSON');
           }
-          if ((chunk as { error?: unknown }).error) {
+          if (chunk && typeof chunk === 'object' && (chunk as { error?: unknown }).error) {
             throw new GeneratorError('upstream_status', 'upstream sent an error event', 502, chunk);
           }
+          if (!isChunk(chunk)) throw new GeneratorError('bad_response', 'upstream sent an SSE event that is not a chat completion chunk', undefined, event.data.slice(0, 200));
           if (chunk.choices?.some((c) => c.finish_reason)) finished = true;
           yield chunk;
         }

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { auth, chat, startTestGateway, type TestGateway } from '../support/harness.js';
+
+const role = { id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] };
+const BAD_EVENTS = ['"text"', 'null', '{"choices":[null]}', '{"choices":[{"delta":{"content":5}}]}', '{"choices":[{"delta":{"content":[{"type":"text","text":"hidden"}]}}]}'];
+const BAD_ANSWERS = ['{"choices":[{"message":{"role":"assistant","content":{"a":1}}}]}', '{"choices":[{"message":{"content":[{"type":"text","text":"hidden"}]}}]}', '{"choices":[null]}'];
+
+/** Streams a role chunk then BAD_EVENTS[n] for model `sse-n`; answers BAD_ANSWERS[n] for model `json-n`. */
+async function badUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer(async (req, res) => {
+    let raw = '';
+    for await (const c of req) raw += c;
+    const [kind, n] = String(JSON.parse(raw).model).split('-');
+    if (kind === 'json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(BAD_ANSWERS[Number(n)]);
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(`data: ${JSON.stringify(role)}\n\ndata: ${BAD_EVENTS[Number(n)]}\n\ndata: [DONE]\n\n`);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, close: () => new Promise((ok) => (server.closeAllConnections(), server.close(() => ok()))) };
+}
+
+describe('upstream answers that are not chat completions (found by npm run fuzz)', () => {
+  let up: Awaited<ReturnType<typeof badUpstream>>;
+  let gw: TestGateway;
+  before(async () => {
+    up = await badUpstream();
+    gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: up.url, GATEWAY_POLICY_WATCH: 'off' });
+  });
+  after(async () => {
+    await gw.close();
+    await up.close();
+  });
+  const post = (model: string, stream: boolean) =>
+    fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(chat('hi', { model, stream })) });
+
+  it('ends a stream with an upstream_error event, never forwarding a chunk the output stage cannot read', async () => {
+    for (let n = 0; n < BAD_EVENTS.length; n++) {
+      const res = await post(`sse-${n}`, true);
+      const text = await res.text();
+      assert.doesNotMatch(text, /hidden|"content":5|"0":"t"/, BAD_EVENTS[n]);
+      if (res.status === 200) assert.match(text, /data: \{"error":\{[^\n]*"code":"upstream_error"/, BAD_EVENTS[n]);
+      else assert.equal(res.status, 502, BAD_EVENTS[n]);
+    }
+  });
+
+  it('answers 502 for a completion whose content is not text', async () => {
+    for (let n = 0; n < BAD_ANSWERS.length; n++) {
+      const res = await post(`json-${n}`, false);
+      assert.equal(res.status, 502, BAD_ANSWERS[n]);
+      assert.doesNotMatch(await res.text(), /hidden/);
+    }
+  });
+});
