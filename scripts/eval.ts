@@ -43,7 +43,10 @@ async function main(): Promise<number> {
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
-    if (values.help) return void console.log(USAGE), 0;
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
     if (values.data.length === 0) throw new Error('give at least one --data file');
     limit = positive('limit', values.limit);
     concurrency = positive('concurrency', values.concurrency);
