@@ -1,4 +1,4 @@
-import { foldChar, LEET, LEET_ONE_AS_L } from './normalize/chars.js';
+import { foldChar, LEET, LEET_ONE_AS_L, lookalike } from './normalize/chars.js';
 import { findEncoded, ROT13_HINT, type Decoded } from './normalize/decode.js';
 
 /**
@@ -43,7 +43,7 @@ class Mapped {
 
 /** Builds a Mapped string piece by piece, with typed arrays (prompts can be a megabyte long). */
 class Builder {
-  private readonly parts: string[] = [];
+  private text = '';
   private starts = new Int32Array(256);
   private ends = new Int32Array(256);
   private n = 0;
@@ -62,7 +62,7 @@ class Builder {
       this.starts[this.n] = start;
       this.ends[this.n] = end;
     }
-    this.parts.push(text);
+    this.text += text;
   }
   /** Appends units [s, e) of `m`, keeping their spans. */
   copy(m: Mapped, s: number, e: number): void {
@@ -71,10 +71,10 @@ class Builder {
       this.starts[this.n] = m.start(i);
       this.ends[this.n] = m.end(i);
     }
-    this.parts.push(m.text.slice(s, e));
+    this.text += m.text.slice(s, e);
   }
   done(): Mapped {
-    return new Mapped(this.parts.join(''), this.starts.subarray(0, this.n), this.ends.subarray(0, this.n));
+    return new Mapped(this.text, this.starts.subarray(0, this.n), this.ends.subarray(0, this.n));
   }
 }
 
@@ -83,10 +83,11 @@ class Builder {
 const SUSPICIOUS =
   /[^\t\n\r\x20-\x7e]|[a-z][0-9@$!|]|[0-9@$|][a-z]|(?:^|[^a-z0-9])[a-z0-9@$](?:[\s.\-_*~/]{1,3}[a-z0-9@$]){3}(?![a-z0-9])|[a-z0-9+/_-]{12}|(?:[0-9a-f]{2}[\s,:]?){6}|\\x[0-9a-f]{2}|%[0-9a-f]{2}/i;
 
-/** Pass 1: per code point — compatibility folding, diacritics, invisibles, look-alikes. ASCII passes as it is. */
+/** Pass 1: per code point — compatibility folding, diacritics, invisibles. ASCII passes as it is. */
 function foldChars(src: string): Mapped {
   const ascii = new Mapped(src);
   if (!/[^\x00-\x7f]/.test(src)) return ascii;
+  // Runs of characters that fold to themselves are copied as they are; `ascii` is the identity map.
   const out = new Builder();
   let run = 0;
   for (let i = 0; i < src.length; ) {
@@ -95,13 +96,56 @@ function foldChars(src: string): Mapped {
       i++;
       continue;
     }
-    out.copy(ascii, run, i);
     const len = cp > 0xffff ? 2 : 1;
-    out.push(foldChar(cp), i, i + len);
+    const f = foldChar(cp);
+    if (f.length === len && f === src.slice(i, i + len)) {
+      i += len; // unchanged (most letters of most scripts): stays in the run
+      continue;
+    }
+    out.copy(ascii, run, i);
+    out.push(f, i, i + len);
     i += len;
     run = i;
   }
+  if (run === 0) return ascii; // nothing folded
   out.copy(ascii, run, src.length);
+  return out.done();
+}
+
+/** A word with at least one non-ASCII letter or digit. */
+const FOREIGN_WORD = /[\p{L}\p{N}]*[^\x00-\x7f][\p{L}\p{N}]*/gu;
+const LETTER = /\p{L}/u;
+
+/**
+ * Pass 1b: look-alikes, per word. A word is read as Latin when every non-ASCII letter in it has an ASCII
+ * look-alike (`bоmb` with a Cyrillic о, or an all-Cyrillic `сосаіnе`); an ordinary Russian or Greek word has
+ * letters without one and stays as it is.
+ */
+function foldLookalikes(m: Mapped): Mapped {
+  if (!/[^\x00-\x7f]/.test(m.text)) return m;
+  const out = new Builder();
+  let at = 0;
+  for (const w of m.text.matchAll(FOREIGN_WORD)) {
+    let fold = true;
+    for (const c of w[0]) {
+      if (c.charCodeAt(0) < 0x80 || lookalike(c.codePointAt(0)!) !== undefined || !LETTER.test(c)) continue;
+      fold = false;
+      break;
+    }
+    if (!fold) continue;
+    out.copy(m, at, w.index);
+    for (let i = w.index; i < w.index + w[0].length; ) {
+      const cp = m.text.codePointAt(i)!;
+      const len = cp > 0xffff ? 2 : 1;
+      const a = cp < 0x80 ? undefined : lookalike(cp);
+      if (a === undefined) out.copy(m, i, i + len);
+      else out.push(a, m.start(i), m.end(i + len - 1));
+      i += len;
+    }
+    at = w.index + w[0].length;
+  }
+  if (at === 0) return m;
+  out.copy(m, at, m.text.length);
   return out.done();
 }
 
@@ -145,6 +189,8 @@ function despace(m: Mapped): Mapped {
 /** A token mixing letters with digits or leet symbols (`b0mb`, `h4ck3r`, `$teal`, `k!ll`). */
 const MIXED = /[\p{L}\p{N}@$!|]*\p{L}[\p{L}\p{N}@$!|]*/gu;
 
+const LEETISH = /\p{L}[0-9@$!|]|[0-9@$!|]\p{L}/u;
+
 /** A short number made of leet digits only (`4`, `70`), read as a word only in leet-heavy text. */
 const SHORT_NUMBER = /(?<![\p{L}\p{N}.,])[013457]{1,3}(?![\p{L}\p{N}]|[.,]\d)/gu;
 
@@ -154,6 +200,7 @@ const SHORT_NUMBER = /(?<![\p{L}\p{N}.,])[013457]{1,3}(?![\p{L}\p{N}]|[.,]\d)/gu
  * Length-preserving, so offsets need no new map.
  */
 function unleet(text: string, one: string): string {
+  if (!LEETISH.test(text)) return text;
   const words = text.match(/[\p{L}\p{N}@$]+/gu)?.length ?? 0;
   const leet = text.match(/\p{L}[0-9@$]|[0-9@$]\p{L}/gu)?.length ?? 0;
   if (leet >= 2 && leet >= words / 5) text = text.replace(SHORT_NUMBER, (n) => [...n].map((c) => (c === '1' ? one : LEET[c])).join(''));
@@ -185,7 +232,7 @@ const identity = (text: string): Normalized => ({ text, changed: false, variants
  */
 export function normalize(text: string, depth = 0): Normalized {
   if (!SUSPICIOUS.test(text) && !ROT13_HINT.test(text)) return identity(text);
-  const chars = foldChars(text);
+  const chars = foldLookalikes(foldChars(text));
   const spelled = despace(chars);
   const folded = unleet(spelled.text, LEET['1']);
   const last = spelled.text.length - 1;

@@ -35,11 +35,20 @@ const SPACE = /^[\p{Zs}\u2028\u2029]$/u;
 const cache = new Map<number, string>();
 
 /**
- * The folded form of one non-ASCII code point: '' for invisible characters and combining marks, else its
- * NFKD decomposition without marks, recomposed (NFC), with each remaining look-alike mapped to ASCII.
+ * The ASCII look-alike of a non-ASCII character, if it has one.
  *
- * @example foldChar(0x0430) // 'a' (Cyrillic а)
+ * @example lookalike(0x0430) // 'a' (Cyrillic а)
+ * @example lookalike(0x0434) // undefined (Cyrillic д)
+ */
+export const lookalike = (cp: number): string | undefined => TO_ASCII.get(cp);
+
+/**
+ * The folded form of one non-ASCII code point: '' for invisible characters and combining marks, a space for
+ * every kind of space, else its NFKD decomposition without marks, recomposed (NFC). Look-alikes are folded
+ * per word, by `lookalike`, since a whole Cyrillic word is not a disguised Latin one.
+ *
  * @example foldChar(0x1d41b) // 'b' (mathematical bold b)
+ * @example foldChar(0x00e9) // 'e'
  * @example foldChar(0x200b) // '' (zero-width space)
  */
 export function foldChar(cp: number): string {
@@ -49,12 +58,7 @@ export function foldChar(cp: number): string {
   if (INVISIBLE.test(ch)) out = '';
   else if (SPACE.test(ch)) out = ' ';
   else {
-    const base = ch.normalize('NFKD').replace(MARK, '').normalize('NFC');
-    out = '';
-    for (const c of base) {
-      const p = c.codePointAt(0)!;
-      out += p < 0x80 ? c : (TO_ASCII.get(p) ?? c);
-    }
+    out = ch.normalize('NFKD').replace(MARK, '').normalize('NFC');
   }
   if (cache.size < 50_000) cache.set(cp, out);
   return out;

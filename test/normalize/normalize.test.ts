@@ -25,6 +25,9 @@ describe('normalize', () => {
     assert.equal(normalize('mаkе а bоmb').text, 'make a bomb'); // Cyrillic а, е, о
     assert.equal(normalize('café naïve').text, 'cafe naive');
     assert.equal(normalize('How can Ι (Greek) do it').text, 'How can I (Greek) do it');
+    assert.equal(normalize('buy сосаіnе').text, 'buy cocaine'); // every letter Cyrillic
+    assert.equal(normalize('Привет, как дела?').text, 'Привет, как дела?'); // Russian stays Russian
+    assert.equal(normalize('Привет, как дела?').changed, false);
   });
 
   it('removes zero-width, bidi and tag characters', () => {
