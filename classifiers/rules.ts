@@ -70,6 +70,16 @@ function compile(params: RulesParams): Matcher[] {
 }
 
 /**
+ * The stage's classifiers read the same text one after another: the normalisation of the last text is kept,
+ * so it is computed once per text rather than once per rules classifier.
+ */
+let lastNormalized: { text: string; result: ReturnType<typeof normalize> } | undefined;
+function normalizeOnce(text: string): ReturnType<typeof normalize> {
+  if (lastNormalized?.text !== text) lastNormalized = { text, result: normalize(text) };
+  return lastNormalized.result;
+}
+
+/**
  * The rules classifier: regexes, keyword lists and built-in PII/secret detectors declared in the policy.
  * A label's score is the highest score of its matching patterns (0 when none match); every match is a span,
  * so `redact` rules can replace it.
@@ -102,7 +112,7 @@ export class RulesClassifier implements Classifier {
     const spans: Span[] = [];
     const seen = new Set<string>();
     const hits: string[] = [];
-    const n = this.normalize ? normalize(text) : undefined;
+    const n = this.normalize ? normalizeOnce(text) : undefined;
     for (const m of this.matchers) {
       const where: string[] = [];
       const scan = (t: string, toOriginal: (s: number, e: number) => { start: number; end: number }, via: string) => {
