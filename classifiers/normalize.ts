@@ -8,7 +8,7 @@ import { findEncoded, ROT13_HINT, type Decoded } from './normalize/decode.js';
 
 /** One more reading of the text to scan: a decoded span, or an alternative folding. */
 export interface Variant {
-  kind: Decoded['kind'] | 'leet-l';
+  kind: Decoded['kind'] | 'leet-l' | 'spelled';
   text: string;
   /** The span of the ORIGINAL text this reading came from (the whole encoded run, for decoded spans). */
   start: number;
@@ -149,24 +149,25 @@ function foldLookalikes(m: Mapped): Mapped {
   return out.done();
 }
 
-/** Letters (or leet symbols) spelled one at a time with separators: `b o m b`, `b.o.m.b`, `b-0-m-b`. */
-const SPELLED = /(?<![\p{L}\p{N}])[\p{L}\p{N}@$](?:[\s.\-_*~/·•]{1,3}[\p{L}\p{N}@$]){3,}(?![\p{L}\p{N}])/gu;
+/** Letters (or leet symbols) spelled one at a time with separators: `b o m b`, `b.o.m.b`, `b-0-m-b`, `d o n ' t`. */
+const SPELLED = /(?<![\p{L}\p{N}])[\p{L}\p{N}@$](?:[\s.\-_*~/·•]{1,3}[\p{L}\p{N}@$'’]){3,}(?![\p{L}\p{N}])/gu;
 
 /**
  * Pass 2: joins spelled-out letters. A gap of two or more spaces (or a slash) inside a run stays a word break,
  * and so do the space after a leading `a` or `I` (`make a b o m b` reads `make a bomb`) and a space in a
  * run spelled mostly with dots or dashes (`h.o.w t.o` reads `how to`).
  */
-function despace(m: Mapped): Mapped {
+function despace(m: Mapped, leadBreak = true): Mapped & { leadBroken?: boolean } {
   if (!SPELLED.test(m.text)) return m;
   SPELLED.lastIndex = 0;
   const out = new Builder();
   let at = 0;
+  let leadBroken = false;
   const copy = (s: number, e: number) => out.copy(m, s, e);
   for (const r of m.text.matchAll(SPELLED)) {
     if (!/\p{L}/u.test(r[0])) continue;
     copy(at, r.index);
-    // With dots or dashes between letters (`h.o.w t.o`), a plain space is a word break.
+    // With dots or dashes between letters (`h.o.w t.o`), any gap with a space in it is a word break.
     const gaps = r[0].match(/[\s.\-_*~/·•]+/g) ?? [];
     const dotted = gaps.filter((g) => /\S/.test(g)).length > gaps.length / 2;
     for (let i = r.index; i < r.index + r[0].length; ) {
@@ -176,14 +177,16 @@ function despace(m: Mapped): Mapped {
         i++;
         continue;
       }
-      const lead = i === r.index + 1 && /^ $/.test(gap[0]) && /^[aAiI]$/.test(m.text[r.index]) && r[0].length > 8;
-      if (lead || /\s{2,}|\//.test(gap[0]) || (dotted && /^\s+$/.test(gap[0]))) out.push(' ', m.start(i), m.end(i + gap[0].length - 1));
+      // `make a b o m b` (one spelled word after an article), not `I g n o r e   a l l` (a spelled sentence).
+      const lead = leadBreak && i === r.index + 1 && gap[0] === ' ' && /^[aAiI]$/.test(m.text[r.index]) && r[0].length > 8 && !/\s{2,}/.test(r[0]);
+      if (lead) leadBroken = true;
+      if (lead || /\s{2,}|\//.test(gap[0]) || (dotted && /\s/.test(gap[0]))) out.push(' ', m.start(i), m.end(i + gap[0].length - 1));
       i += gap[0].length;
     }
     at = r.index + r[0].length;
   }
   copy(at, m.text.length);
-  return out.done();
+  return Object.assign(out.done(), { leadBroken });
 }
 
 /** A token mixing letters with digits or leet symbols (`b0mb`, `h4ck3r`, `$teal`, `k!ll`). */
@@ -243,6 +246,8 @@ export function normalize(text: string, depth = 0): Normalized {
   };
 
   const variants: Variant[] = [];
+  // The break after a leading `a` or `I` is a guess (`a b o m b` or `I g n o r e`?): the other reading is scanned too.
+  if (spelled.leadBroken) variants.push({ kind: 'spelled', text: unleet(despace(chars, false).text, LEET['1']), start: 0, end: text.length });
   if (/[a-z]1|1[a-z]/i.test(spelled.text)) {
     variants.push({ kind: 'leet-l', text: unleet(spelled.text, LEET_ONE_AS_L), start: 0, end: text.length });
   }

@@ -2,7 +2,7 @@
  * `npm run eval:evasion`: how much recall each obfuscation costs the default policy's input stage, with the
  * normalisation pass on and off, and the false-positive rate on benign sets with and without it.
  *
- *   npm run eval:evasion -- [--seed 1] [--limit N] [--json out.json]
+ *   npm run eval:evasion -- [--seed 1] [--limit N] [--sets advbench,forbidden_questions,jailbreak_llms] [--json out.json]
  *
  * Data is read in place from ../shared/data (relative to the repository root); nothing is copied.
  */
@@ -16,7 +16,8 @@ import { prng, TRANSFORMS } from './evasion/transforms.js';
 
 const ROOT = join(DEFAULT_POLICY_PATH, '..', '..');
 const DATA = join(ROOT, '..', 'shared', 'data');
-const UNSAFE_SETS = ['advbench', 'forbidden_questions'];
+/** Harmful requests (few caught by the rules-only default pack), and in-the-wild jailbreaks (a quarter caught). */
+const DEFAULT_UNSAFE = 'advbench,forbidden_questions,jailbreak_llms';
 const BENIGN_SETS = ['gsm8k', 'arena_hard', 'benign_instructions', 'cyberseceval_frr', 'coconot_pref'];
 
 interface Item {
@@ -56,7 +57,8 @@ const pct = (x: number) => (100 * x).toFixed(1).padStart(5);
 const pts = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`.padStart(6);
 
 async function main() {
-  const { values } = parseArgs({ options: { seed: { type: 'string', default: '1' }, limit: { type: 'string', default: '100000' }, json: { type: 'string' } } });
+  const { values } = parseArgs({ options: { seed: { type: 'string', default: '1' }, limit: { type: 'string', default: '100000' }, sets: { type: 'string', default: DEFAULT_UNSAFE }, json: { type: 'string' } } });
+  const UNSAFE_SETS = values.sets.split(',').filter(Boolean);
   const seed = Number(values.seed);
   const limit = Number(values.limit);
   const on = loadPolicy();
@@ -67,7 +69,7 @@ async function main() {
   console.log(`Recall (refused, %) of the default policy's input stage on unsafe items, normalisation on and off; Δ = points against the`);
   console.log(`untransformed text (normalisation on); kept = share of the items caught untransformed that are still caught.`);
   console.log(`seed ${seed}; sets: ${UNSAFE_SETS.map((s) => `${s} (${unsafe[s].length})`).join(', ')}\n`);
-  const header = ['transformation'.padEnd(26), ...UNSAFE_SETS.flatMap((s) => [`${s} on`.padStart(22), 'off'.padStart(6), 'Δ'.padStart(6), 'kept'.padStart(6)])].join(' ');
+  const header = ['transformation'.padEnd(26), ...UNSAFE_SETS.flatMap((s) => [`${s} on`.padStart(Math.max(8, s.length + 3)), 'off'.padStart(6), 'Δ'.padStart(6), 'kept'.padStart(6)])].join(' ');
   console.log(header);
   const base: Record<string, boolean[]> = {};
   const rows: Record<string, Record<string, { on: number; off: number; delta: number; kept: number }>> = {};
@@ -84,9 +86,10 @@ async function main() {
       row[set] = r;
     }
     rows[name] = row;
-    console.log([name.padEnd(26), ...UNSAFE_SETS.flatMap((s) => [pct(row[s].on).padStart(22), pct(row[s].off), pts(row[s].delta), pct(row[s].kept)])].join(' '));
+    console.log([name.padEnd(26), ...UNSAFE_SETS.flatMap((s) => [pct(row[s].on).padStart(Math.max(8, s.length + 3)), pct(row[s].off), pts(row[s].delta), pct(row[s].kept)])].join(' '));
   }
   console.log(`\nWorst loss with normalisation: ${(100 * -worst).toFixed(1)} points (goal: at most 10).`);
+  console.log(`Baseline caught: ${UNSAFE_SETS.map((s) => `${s} ${base[s].filter(Boolean).length}/${base[s].length}`).join(', ')} (rules only: 'kept' is the telling column).`);
   out.recall = rows;
   out.worstLossPoints = Math.round(-worst * 1000) / 10;
 
