@@ -103,7 +103,7 @@ export class RulesClassifier implements Classifier {
     this.matchers = compile(parsed);
     this.normalize = parsed.normalize;
     this.labels = [...new Set(this.matchers.map((m) => m.label))];
-    this.version = `rules/${this.matchers.length}`;
+    this.version = `rules/${this.matchers.length}${this.normalize ? '+normalize' : ''}`;
   }
 
   async classify({ text }: ClassifierInput) {

@@ -8,7 +8,11 @@ import { GatewayError } from '../pipeline/errors.js';
  */
 export const MAX_BODY_DEPTH = 128;
 
-/** The path of the first value nested deeper than `max`, walked without recursion; undefined when none is. */
+/**
+ * The path of the first value nested deeper than `max`, walked without recursion; undefined when none is.
+ *
+ * @example depthPast({ a: [[1]] }, 2) // 'a[0]'
+ */
 export function depthPast(doc: unknown, max: number): string | undefined {
   const stack: { v: unknown; depth: number; path: string }[] = [{ v: doc, depth: 0, path: '' }];
   while (stack.length) {
