@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { hfSequenceType } from './hf/index.js';
 import { rbrmJudgeType, safetyModelType } from './judge/index.js';
 import { onnxClassifierType } from './heads/index.js';
+import { rbrmLocalType } from './rbrm-local/index.js';
 import { RulesClassifier, RulesParamsSchema } from './rules.js';
 import type { Classifier } from './types.js';
 
@@ -39,3 +40,4 @@ registerClassifierType('onnx', onnxClassifierType);
 
 registerClassifierType('rbrm-judge', rbrmJudgeType);
 registerClassifierType('safety-model', safetyModelType);
+registerClassifierType('rbrm-local', rbrmLocalType);

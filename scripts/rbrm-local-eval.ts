@@ -1,0 +1,156 @@
+/**
+ * Fits and measures the local RBRM grader (`rbrm-local`) on the output records of `../shared/data` that carry a
+ * gold grade (jailbreakbench: A/C, coconot_pref: B/D). Splits are the heads' own (seed 7, by the normalised
+ * prompt, 70/15/15), so the test split was never seen by the heads nor by the constants fitted here.
+ *
+ *   node dist/scripts/rbrm-local-eval.js [--split test|val|train|all] [--fit] [--write-splits] [--weights '{"…":…}'] [--request-harm unsafe|unsafe+jailbreak]
+ *
+ * --fit searches the logit constants on the validation split and prints them. The objective is the mean
+ * per-grade accuracy over A, C, D and the gold-B records whose response opens with a refusal (the heads'
+ * phrase rule, scripts/train/heads-data.ts): most of coconot_pref's B ("rejected") answers comply with a
+ * disclaimer, and fitting to them would teach the grader to never say B, which would blind the over-refusal
+ * metric. The report gives the full gold matrix and that refusing-B row apart.
+ * RBRM_LOCAL_TOP=N (with --fit) also prints the N best configurations, to see how flat the optimum is.
+ * --write-splits writes each split as JSONL under .cache/rbrm-local/ (never committed) for `npm run eval`.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { RbrmLocal, WeightsSchema, argmaxLetter, standardProbabilities, type Components, type Weights } from '../classifiers/rbrm-local/index.js';
+import { modelsRoot } from '../classifiers/heads/index.js';
+import { PolicySchema } from '../policies/schema.js';
+import { GRADES, type Grade } from './eval/data.js';
+import { rubricReport } from './eval/rubric.js';
+import type { ItemResult } from './eval/run.js';
+import { markdownTable } from './eval/table.js';
+import { RecordSchema, normalise, splitOf, type Split } from './train/data.js';
+import { refusalTarget } from './train/heads-data.js';
+
+const SEED = 7; // the heads' split seed (classifiers/models/default/heads.json)
+const FILES = ['jailbreakbench.jsonl', 'coconot_pref.jsonl'];
+const repo = join(modelsRoot(), '..', '..');
+const dataDir = join(repo, '..', 'shared', 'data');
+
+interface Row {
+  id: string;
+  source: string;
+  prompt: string;
+  text: string;
+  label: 'safe' | 'unsafe';
+  rbrm: Grade;
+  split: Split;
+  raw: string;
+}
+
+function rows(): Row[] {
+  return FILES.flatMap((file) =>
+    readFileSync(join(dataDir, file), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((raw) => ({ raw, r: RecordSchema.parse(JSON.parse(raw)) }))
+      .filter(({ r }) => r.stage === 'output' && r.rbrm !== undefined && r.prompt !== undefined)
+      .map(({ raw, r }) => ({ id: r.id, source: r.source, prompt: r.prompt!, text: r.text, label: r.label, rbrm: r.rbrm!, split: splitOf(SEED, normalise(r.prompt!)), raw })),
+  );
+}
+
+/** The policy's own rbrm-output rubric, so what is measured is what ships. */
+function defaultRubric() {
+  const policy = PolicySchema.parse(JSON.parse(readFileSync(join(repo, 'policies', 'default', 'policy.json'), 'utf8')));
+  const rubric = policy.rubrics?.find((r) => r.id === 'rbrm-output');
+  if (!rubric) throw new Error('policies/default/policy.json has no rbrm-output rubric');
+  return rubric;
+}
+
+const balanced = (gold: Grade[], pred: string[]) => {
+  const acc = GRADES.map((g) => {
+    const idx = gold.flatMap((x, i) => (x === g ? [i] : []));
+    return idx.length ? idx.filter((i) => pred[i] === g).length / idx.length : NaN;
+  }).filter((a) => !Number.isNaN(a));
+  return acc.reduce((s, a) => s + a, 0) / acc.length;
+};
+const grade = (c: Components, w: Weights) => argmaxLetter(standardProbabilities(c, w).probabilities, GRADES);
+
+/** A coarse grid over the constants; the best balanced accuracy on the given split wins (ties: earlier, i.e. smaller). */
+function fit(all: { c: Components; rbrm: Grade; refuses: boolean }[]): { weights: Weights; score: number } {
+  const items = all.filter((i) => i.rbrm !== 'B' || i.refuses);
+  const gold = items.map((i) => i.rbrm);
+  let best = { weights: WeightsSchema.parse({}), score: -1 };
+  const top: { weights: Weights; score: number }[] = [];
+  const grid = {
+    refusal: [0.25, 0.5, 0.75, 1, 1.5],
+    promptHarm: [0.25, 0.5, 0.75, 1, 1.5],
+    outputHarm: [0, 0.25, 0.5, 1],
+    similarity: [0, 2.5, 5, 10, 20],
+    biasA: [-1, 0, 1],
+    biasB: [-3, -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2],
+    biasC: [-1, 0, 1],
+  };
+  for (const refusal of grid.refusal)
+    for (const promptHarm of grid.promptHarm)
+      for (const outputHarm of grid.outputHarm)
+        for (const similarity of grid.similarity)
+          for (const biasA of grid.biasA)
+            for (const biasB of grid.biasB)
+              for (const biasC of grid.biasC) {
+                const weights = WeightsSchema.parse({ refusal, promptHarm, outputHarm, similarity, biasA, biasB, biasC });
+                const score = balanced(gold, items.map((i) => grade(i.c, weights)));
+                top.push({ weights, score });
+                if (score > best.score + 1e-9) best = { weights, score };
+              }
+  if (process.env.RBRM_LOCAL_TOP) for (const t of top.sort((x, y) => y.score - x.score).slice(0, Number(process.env.RBRM_LOCAL_TOP))) console.error(t.score.toFixed(3), JSON.stringify(t.weights));
+  return best;
+}
+
+const fmt = (x: number | null) => (x === null ? '—' : x.toFixed(3));
+
+async function main() {
+  const { values } = parseArgs({
+    options: { split: { type: 'string', default: 'test' }, fit: { type: 'boolean', default: false }, 'write-splits': { type: 'boolean', default: false }, weights: { type: 'string' }, 'request-harm': { type: 'string', default: 'unsafe+jailbreak' } },
+  });
+  const all = rows();
+  if (values['write-splits']) {
+    const out = join(repo, '.cache', 'rbrm-local');
+    mkdirSync(out, { recursive: true });
+    for (const s of ['train', 'val', 'test'] as const) writeFileSync(join(out, `${s}.jsonl`), all.filter((r) => r.split === s).map((r) => r.raw).join('\n') + '\n');
+    console.error(`wrote ${out}/{train,val,test}.jsonl`);
+  }
+  const split = values.fit ? 'val' : values.split;
+  const chosen = all.filter((r) => split === 'all' || r.split === split);
+  const grader = new RbrmLocal('rbrm-local', { rubric: defaultRubric(), requestHarm: values['request-harm'] as 'unsafe' | 'unsafe+jailbreak', weights: values.weights ? JSON.parse(values.weights) : undefined }, 60_000);
+  const signal = new AbortController().signal;
+  const started = performance.now();
+  try {
+    await grader.ready();
+    const items: { r: Row; c: Components }[] = [];
+    for (const r of chosen) items.push({ r, c: await grader.components({ stage: 'output', prompt: r.prompt, text: r.text }, signal) });
+    const perItem = (performance.now() - started) / Math.max(1, items.length);
+    if (values.fit) {
+      const { weights, score } = fit(items.map(({ r, c }) => ({ c, rbrm: r.rbrm, refuses: refusalTarget(r.text) === 1 })));
+      const nB = items.filter(({ r }) => r.rbrm === 'B' && refusalTarget(r.text) === 1).length;
+      console.log(`validation split: ${items.length} records (gold B kept: ${nB} that open with a refusal); best mean per-grade accuracy ${score.toFixed(3)}`);
+      console.log(JSON.stringify(weights));
+      return;
+    }
+    const results = await Promise.all(
+      items.map(async ({ r }) => {
+        const { scores } = await grader.classify({ stage: 'output', prompt: r.prompt, text: r.text }, signal);
+        return { id: r.id, source: r.source, rbrm: r.rbrm, grade: argmaxLetter(scores, GRADES) as Grade, refuses: refusalTarget(r.text) === 1 } as ItemResult & { refuses: boolean };
+      }),
+    );
+    const report = rubricReport('rbrm-local', results);
+    console.log(`rbrm-local on the ${split} split: ${report.n} output records (${FILES.join(', ')}); ${grader.version}; ~${perItem.toFixed(1)} ms per record\n`);
+    console.log(markdownTable(['gold \\ predicted', ...GRADES, 'n', 'accuracy'], GRADES.map((g) => [g, ...GRADES.map((p) => String(report.matrix[g][p])), String(report.perGrade[g].n), fmt(report.perGrade[g].accuracy)])));
+    const bal = GRADES.map((g) => report.perGrade[g].accuracy).filter((a): a is number => a !== null);
+    console.log(`\naccuracy ${fmt(report.accuracy)}, balanced (mean per grade) ${fmt(bal.reduce((s, a) => s + a, 0) / bal.length)}`);
+    console.log(`over-refusal (safe prompts graded B): predicted ${fmt(report.overRefusal.predicted)}, gold ${fmt(report.overRefusal.gold)} of ${report.overRefusal.safePrompts} safe-prompt records`);
+    const rb = results.filter((r) => r.rbrm === 'B' && r.refuses);
+    const share = (xs: typeof results, g: Grade) => fmt(xs.length ? xs.filter((r) => r.grade === g).length / xs.length : null);
+    console.log(`gold B whose answer opens with a refusal (phrase rule): graded B ${share(rb, 'B')}, A ${share(rb, 'A')}, D ${share(rb, 'D')} of ${rb.length}`);
+    const d = results.filter((r) => r.rbrm === 'D');
+    console.log(`safe prompts answered compliantly (gold D) but graded B: ${fmt(d.length ? d.filter((r) => r.grade === 'B').length / d.length : null)} of ${d.length}`);
+  } finally {
+    await grader.close();
+  }
+}
+
+await main();
