@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { RequestHandler } from 'express';
 import { GatewayError } from '../pipeline/errors.js';
 
@@ -28,7 +29,8 @@ export function depthPast(doc: unknown, max: number): string | undefined {
 
 /**
  * Reads a JSON body into `req.body`: 415 unless `Content-Type` is JSON in UTF-8, 413 past `limit` bytes
- * (checked on Content-Length first, then while reading), 400 for malformed JSON or nesting past MAX_BODY_DEPTH. A lean replacement for
+ * (checked on Content-Length first, then while reading), 400 for invalid UTF-8, malformed JSON or nesting past
+ * MAX_BODY_DEPTH. A lean replacement for
  * express.json() on the hot path: one Buffer.concat and one JSON.parse, no charset conversion layer.
  */
 export const jsonBody = ({ limit }: { limit: number }): RequestHandler =>
@@ -73,7 +75,10 @@ export const jsonBody = ({ limit }: { limit: number }): RequestHandler =>
     });
     req.on('end', () => {
       if (failed) return;
-      const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+      const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      // Invalid bytes would otherwise become U+FFFD silently: the model would get a text the client never sent.
+      if (!isUtf8(bytes)) return next(new GatewayError('invalid_json', 'request body is not valid UTF-8'));
+      const text = bytes.toString('utf8');
       try {
         req.body = JSON.parse(text);
       } catch (e) {

@@ -2,8 +2,7 @@ import type { Rand } from './random.js';
 
 /**
  * Generated HTTP requests for the gateway's OpenAI surface. Each case says what a correct gateway answers:
- * `ok` (a 200), `client-error` (a 4xx in OpenAI's error shape) or `either` (both are defensible, such as a
- * body with invalid UTF-8, which is decoded with replacement characters). With a broken upstream
+ * `ok` (a 200), `client-error` (a 4xx in OpenAI's error shape) or `either` (both are defensible). With a broken upstream
  * (`upstream-fault`), a 502 or 504 is right too, and a stream may end with an error event.
  */
 export type Expect = 'ok' | 'client-error' | 'either' | 'upstream-fault';
@@ -113,7 +112,7 @@ export const KINDS: Record<string, (r: Rand, i: number, limit: number) => FuzzRe
     const s = b({ model: 'stub-model', messages: [{ role: 'user', content: 'PLACEHOLDER' }] });
     const at = s.indexOf('PLACEHOLDER');
     const bad = r.pick([Buffer.from([0xff]), Buffer.from([0xc3]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xf4, 0x90, 0x80, 0x80]), Buffer.from([0xe2, 0x82])]);
-    return chat(Buffer.concat([s.subarray(0, at), Buffer.from('ab'), bad, Buffer.from('cd'), s.subarray(at + 11)]), 'either', 'invalid utf-8');
+    return chat(Buffer.concat([s.subarray(0, at), Buffer.from('ab'), bad, Buffer.from('cd'), s.subarray(at + 11)]), 'client-error', 'invalid utf-8');
   },
   'escaped lone surrogate': (r) => chat(b(`{"model":"stub-model","messages":[{"role":"user","content":"${r.pick(['\\ud800', '\\udfff', '\\ud83d x', 'a\\u0000b'])}"}]}`), 'ok', 'escaped lone surrogate'),
   'content type': (r) => {
