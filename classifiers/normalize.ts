@@ -1,5 +1,5 @@
 import { foldChar, LEET, LEET_ONE_AS_L, lookalike } from './normalize/chars.js';
-import { findEncoded, ROT13_HINT, type Decoded } from './normalize/decode.js';
+import { findEncoded, findTags, ROT13_HINT, type Decoded } from './normalize/decode.js';
 
 /**
  * The normalisation pass that runs before classification, so obfuscated text reads like the plain text it
@@ -20,7 +20,7 @@ export interface Normalized {
   text: string;
   /** True when `text` differs from the input. */
   changed: boolean;
-  /** Further readings to scan too: decoded base64, hex and rot13 spans (themselves normalised), and `1` read as `l`. */
+  /** Further readings to scan too: decoded base64, hex, rot13 and tag-character spans (themselves normalised), `1` read as `l`. */
   variants: Variant[];
   /** Maps a span of `text` back to the span of the original text it came from. */
   toOriginal(start: number, end: number): { start: number; end: number };
@@ -252,8 +252,10 @@ export function normalize(text: string, depth = 0): Normalized {
     variants.push({ kind: 'leet-l', text: unleet(spelled.text, LEET_ONE_AS_L), start: 0, end: text.length });
   }
   if (depth < 2) {
-    for (const d of findEncoded(chars.text)) {
-      const span = { start: chars.start(d.start), end: chars.end(d.end - 1) };
+    // Tag characters are invisible, so pass 1 drops them; what they spell is read from the original text.
+    const found = [...findTags(text), ...findEncoded(chars.text).map((d) => ({ ...d, start: chars.start(d.start), end: chars.end(d.end - 1) }))];
+    for (const d of found) {
+      const span = { start: d.start, end: d.end };
       const inner = normalize(d.text, depth + 1);
       variants.push({ kind: d.kind, text: inner.text, ...span });
       for (const v of inner.variants) variants.push({ ...v, ...span });

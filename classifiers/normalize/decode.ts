@@ -5,7 +5,7 @@
  */
 
 export interface Decoded {
-  kind: 'base64' | 'hex' | 'rot13';
+  kind: 'base64' | 'hex' | 'rot13' | 'tags';
   text: string;
   /** Offsets of the encoded span in the text that was searched. */
   start: number;
@@ -75,6 +75,24 @@ function findRot13(text: string, out: Decoded[]): void {
   if (rot < 2) return;
   const plain = text.match(PLAIN_WORDS)?.length ?? 0;
   if (2 * rot >= plain) out.push({ kind: 'rot13', text: rot13(text), start: 0, end: text.length });
+}
+
+/** Unicode tag characters (U+E0020–U+E007E) shadow ASCII invisibly: "ASCII smuggling" to a model that reads them. */
+const TAGS = /[\u{e0020}-\u{e007e}]{3,}/gu;
+
+/**
+ * Runs of tag characters in `text`, read as the ASCII they shadow.
+ *
+ * @example findTags('hi' + [...'bomb'].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join('')) // [{ kind: 'tags', text: 'bomb', start: 2, end: 10 }]
+ */
+export function findTags(text: string): Decoded[] {
+  if (!/[\u{e0020}-\u{e007e}]/u.test(text)) return [];
+  return [...text.matchAll(TAGS)].map((m) => ({
+    kind: 'tags' as const,
+    text: [...m[0]].map((c) => String.fromCharCode(c.codePointAt(0)! - 0xe0000)).join(''),
+    start: m.index,
+    end: m.index + m[0].length,
+  }));
 }
 
 /**
