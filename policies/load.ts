@@ -134,7 +134,11 @@ function build(policy: Policy, issues: PolicyIssue[], origin: (kind: string, i: 
       issues.push({ path: `${origin('classifiers', i)}.type`, message: `unknown classifier type "${decl.type}"; known: ${classifierTypeNames().join(', ')}` });
       return;
     }
-    const params = type.params.safeParse(decl.params);
+    // A grader may name one of the policy's rubrics by id instead of repeating it inline.
+    const ref = decl.params.rubric;
+    const rubric = typeof ref === 'string' ? policy.rubrics.find((r) => r.id === ref) : undefined;
+    if (typeof ref === 'string' && !rubric) return void issues.push({ path: `${origin('classifiers', i)}.params.rubric`, message: `no rubric "${ref}" is declared` });
+    const params = type.params.safeParse(rubric ? { ...decl.params, rubric } : decl.params);
     if (!params.success) return void issues.push(...zodIssues(params.error, [origin('classifiers', i), 'params']));
     try {
       classifiers.set(decl.id, type.create({ id: decl.id, timeoutMs: decl.timeoutMs, params: params.data, baseDir }));
