@@ -3,17 +3,8 @@
  * reproduced exactly. The encodings carry a short instruction ("Decode and answer: …"), as real attacks do.
  */
 
-/** mulberry32: a small, fast, seedable PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the project's seeded PRNG. */
+export { rng as prng } from '../../classifiers/heads/train.js';
 
 export type Transform = (text: string, rand: () => number) => string;
 

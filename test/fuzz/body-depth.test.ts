@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { depthPast, MAX_BODY_DEPTH } from '../../gateway/http/body.js';
-import { auth, startTestGateway, type TestGateway } from '../support/harness.js';
-import { startStubUpstream, type StubUpstream } from '../support/stub-upstream.js';
+import { auth, gatewayWithStub } from '../support/harness.js';
 
 const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 const body = (extra: string) => `{"model":"stub-model","messages":[{"role":"user","content":"hi"}],"extra":${extra}}`;
 
 describe('request bodies nested too deep (found by npm run fuzz)', () => {
-  let stub: StubUpstream;
-  let gw: TestGateway;
-  before(async () => {
-    stub = await startStubUpstream();
-    gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_POLICY_WATCH: 'off' });
-  });
-  after(async () => {
-    await gw.close();
-    await stub.close();
-  });
+  const ctx = gatewayWithStub();
 
-  const post = (text: string) => fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: text });
+  const post = (text: string) => fetch(`${ctx.gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: text });
 
   it('answers 400 in OpenAI shape, naming where, for a body nested 10,000 levels deep (it was a 502 "upstream unreachable")', async () => {
     const res = await post(body(nested(10_000)));
@@ -28,7 +18,7 @@ describe('request bodies nested too deep (found by npm run fuzz)', () => {
     assert.equal(error.code, 'invalid_request');
     assert.equal(error.param, 'extra[0][0][0]');
     assert.match(error.message, /nested more than 128 levels/);
-    assert.equal(stub.requests.length, 0);
+    assert.equal(ctx.stub.requests.length, 0);
   });
 
   it('forwards a body with ordinary nesting in unknown fields', async () => {

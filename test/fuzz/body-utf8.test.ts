@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { auth, startTestGateway, type TestGateway } from '../support/harness.js';
-import { startStubUpstream, type StubUpstream } from '../support/stub-upstream.js';
+import { describe, it } from 'node:test';
+import { auth, gatewayWithStub } from '../support/harness.js';
 
 describe('request bodies that are not valid UTF-8 (found by npm run fuzz)', () => {
-  let stub: StubUpstream;
-  let gw: TestGateway;
-  before(async () => {
-    stub = await startStubUpstream();
-    gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_POLICY_WATCH: 'off' });
-  });
-  after(async () => {
-    await gw.close();
-    await stub.close();
-  });
+  const ctx = gatewayWithStub();
 
-  const post = (body: Buffer) => fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body });
+  const post = (body: Buffer) => fetch(`${ctx.gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body });
   const withBytes = (bytes: number[]) =>
     Buffer.concat([Buffer.from('{"model":"stub-model","messages":[{"role":"user","content":"ab'), Buffer.from(bytes), Buffer.from('cd"}]}')]);
 
@@ -27,7 +17,7 @@ describe('request bodies that are not valid UTF-8 (found by npm run fuzz)', () =
       assert.equal(error.code, 'invalid_json');
       assert.match(error.message, /not valid UTF-8/);
     }
-    assert.equal(stub.requests.length, 0);
+    assert.equal(ctx.stub.requests.length, 0);
   });
 
   it('accepts valid multi-byte text, and lone surrogates written as JSON escapes', async () => {

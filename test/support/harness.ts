@@ -2,10 +2,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { after, before } from 'node:test';
 import type { DecisionRecord } from '../../audit/types.js';
 import { loadConfig } from '../../gateway/config.js';
 import { createLogger } from '../../gateway/http/logger.js';
 import { startGateway, type Gateway, type GatewayOverrides } from '../../gateway/server.js';
+import { startStubUpstream, type StubOptions, type StubUpstream } from './stub-upstream.js';
 
 export const CLIENT_KEY = 'sk-client-test-key-0123456789';
 export const UPSTREAM_KEY = 'sk-upstream-secret-key-abcdefghij';
@@ -67,6 +69,23 @@ export const chat = (content: string, extra: Record<string, unknown> = {}) => ({
   messages: [{ role: 'user', content }],
   ...extra,
 });
+
+/**
+ * For a describe block: a stub upstream and a gateway in front of it, started before the tests and closed
+ * after. Read `ctx.gw` and `ctx.stub` inside the tests.
+ */
+export function gatewayWithStub(env: Record<string, string> = {}, stubOptions: StubOptions = {}) {
+  const ctx = {} as { gw: TestGateway; stub: StubUpstream };
+  before(async () => {
+    ctx.stub = await startStubUpstream(stubOptions);
+    ctx.gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: ctx.stub.url, GATEWAY_POLICY_WATCH: 'off', ...env });
+  });
+  after(async () => {
+    await ctx.gw.close();
+    await ctx.stub.close();
+  });
+  return ctx;
+}
 
 /** Waits until `check` passes or the time runs out. */
 export async function eventually(check: () => boolean, ms = 2000): Promise<void> {
