@@ -144,6 +144,7 @@ describe('RBRM grading of answers', () => {
       assert.equal(b.body.choices[0].finish_reason, 'content_filter');
       assert.match(b.body.choices[0].message.content, /safer resources/);
       assert.equal(gw.records()[0].action, 'refuse');
+      assert.equal(gw.records()[0].stages.output?.action, 'refuse');
       assert.equal(gw.records()[0].rbrm?.grade, 'B');
     });
   });

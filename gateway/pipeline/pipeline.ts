@@ -131,8 +131,10 @@ export class Pipeline {
     const { retry, restyle, refusals } = policy.policy.grading!;
     const option = grade && policy.policy.rubrics.find((r) => r.id === grade.rubric)?.options.find((o) => o.letter === grade.grade);
     if (restyle && grade?.prompt === 'unsafe' && option && refusals.includes(option.letter) && !option.desired.unsafe && out.action !== 'refuse') {
-      // A refusal in an undesired style becomes the policy's own, desired-style refusal.
-      return { completion, out: { ...out, action: 'refuse' as const, message: policy.policy.defaults.refusal } };
+      // A refusal in an undesired style becomes the policy's own, desired-style refusal; the record says so.
+      const restyled = { ...out, action: 'refuse' as const, message: policy.policy.defaults.refusal };
+      trace.output = { decision: restyled, ms: trace.output?.ms ?? 0 };
+      return { completion, out: restyled };
     }
     if (!grade?.over_refusal || !retry) return { completion, out };
     try {
