@@ -4,8 +4,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { ChainLog } from '../../audit/chain-log.js';
-import { readRecords } from '../../audit/reader.js';
-import { tempDir, verifyDir, quiet } from './helpers.js';
+import { assertAckedStored, quiet, tempDir } from './helpers.js';
 
 const child = fileURLToPath(new URL('./fixtures/append-loop.js', import.meta.url));
 
@@ -36,12 +35,7 @@ describe('crash safety', () => {
       const log = await ChainLog.open({ ...quiet, dir });
       const restartedAt = log.startup.head.seq;
       await log.close();
-      const report = await verifyDir(dir);
-      assert.equal(report.ok, true, JSON.stringify(report.problems.slice(0, 3)));
-      const stored = new Set<string>();
-      for await (const r of readRecords(dir)) if (r.kind === 'decision') stored.add(r.decision_id);
-      const lost = [...acked].filter((id) => !stored.has(id));
-      assert.deepEqual(lost, [], `${lost.length} acknowledged records missing`);
+      await assertAckedStored(dir, acked);
       assert.ok(restartedAt >= acked.size);
     });
   }

@@ -6,9 +6,8 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ChainLog } from '../../audit/chain-log.js';
-import { readRecords } from '../../audit/reader.js';
 import { auth, chat } from '../support/harness.js';
-import { quiet, tempDir, verifyDir } from './helpers.js';
+import { assertAckedStored, quiet, tempDir } from './helpers.js';
 
 const child = fileURLToPath(new URL('./fixtures/gateway-child.js', import.meta.url));
 
@@ -63,11 +62,6 @@ describe('gateway crash safety', () => {
 
     const log = await ChainLog.open({ ...quiet, dir });
     await log.close();
-    const report = await verifyDir(dir);
-    assert.equal(report.ok, true, JSON.stringify(report.problems.slice(0, 3)));
-    const stored = new Set<string>();
-    for await (const r of readRecords(dir)) if (r.kind === 'decision') stored.add(r.decision_id);
-    const lost = [...acked].filter((id) => !stored.has(id));
-    assert.deepEqual(lost, [], `${lost.length} of ${acked.size} answered requests have no record`);
+    await assertAckedStored(dir, acked);
   });
 });

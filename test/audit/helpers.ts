@@ -7,6 +7,8 @@ import { loadPublicKey } from '../../audit/keys.js';
 import { listSegments } from '../../audit/segments.js';
 import { verifyLog, type VerifyReport } from '../../audit/verify.js';
 import type { DecisionRecord } from '../../audit/types.js';
+import { readRecords } from '../../audit/reader.js';
+import assert from 'node:assert/strict';
 
 export function decision(i: number, over: Partial<DecisionRecord> = {}): DecisionRecord {
   return {
@@ -66,3 +68,13 @@ export async function writeLines(path: string, lines: string[]): Promise<void> {
 
 /** Spread first into ChainLog options to keep test output free of the default stderr events. */
 export const quiet = { onEvent: () => {} };
+
+/** After a crash: the log verifies and every acknowledged decision id has its record. */
+export async function assertAckedStored(dir: string, acked: Set<string>): Promise<void> {
+  const report = await verifyDir(dir);
+  assert.equal(report.ok, true, JSON.stringify(report.problems.slice(0, 3)));
+  const stored = new Set<string>();
+  for await (const r of readRecords(dir)) if (r.kind === 'decision') stored.add(r.decision_id);
+  const lost = [...acked].filter((id) => !stored.has(id));
+  assert.deepEqual(lost, [], `${lost.length} of ${acked.size} acknowledged records missing`);
+}
