@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHandler } from 'express';
 import { GatewayError } from '../pipeline/errors.js';
 
@@ -21,28 +22,46 @@ export interface ClientKey {
   tenant: string | null;
 }
 
+/** Who sent a request: the hashed key id and the key's tenant (both null with auth off). */
+export interface Caller {
+  keyId: string | null;
+  tenant: string | null;
+}
+
+const ANONYMOUS: Caller = { keyId: null, tenant: null };
+
 /**
- * Checks the client's API key against the configured keys in constant time and stores its hashed id and
- * tenant on `res.locals.keyId` / `res.locals.tenant`. With auth off, every request passes with neither.
+ * Returns a check of the client's API key against the configured keys, in constant time: the caller it
+ * identifies, or a 401 GatewayError. With auth off, every request passes as anonymous.
+ *
+ * @example
+ * const authenticate = keyChecker({ mode: 'keys', keys: [{ key: 'sk-1', tenant: 'acme' }] });
+ * authenticate(req.headers); // { keyId: 'key_…', tenant: 'acme' }
  */
-export const apiKeyAuth = ({ mode, keys }: { mode: 'keys' | 'off'; keys: ClientKey[] }): RequestHandler => {
-  const digests = keys.map((k) => ({ d: digest(k.key), id: keyId(k.key), tenant: k.tenant }));
-  return function apiKeyAuth(req, res, next) {
-    if (mode === 'off') {
-      res.locals.keyId = null;
-      res.locals.tenant = null;
-      return next();
-    }
-    const key = presentedKey(req.headers.authorization, req.headers['x-api-key']);
-    if (!key) {
-      return next(new GatewayError('invalid_api_key', 'missing API key: send it as "Authorization: Bearer <key>"'));
-    }
+export function keyChecker({ mode, keys }: { mode: 'keys' | 'off'; keys: ClientKey[] }): (headers: IncomingHttpHeaders) => Caller {
+  const digests = keys.map((k) => ({ d: digest(k.key), caller: { keyId: keyId(k.key), tenant: k.tenant } }));
+  return function authenticate(headers) {
+    if (mode === 'off') return ANONYMOUS;
+    const key = presentedKey(headers.authorization, headers['x-api-key']);
+    if (!key) throw new GatewayError('invalid_api_key', 'missing API key: send it as "Authorization: Bearer <key>"');
     const d = digest(key);
-    let found: (typeof digests)[number] | undefined;
-    for (const k of digests) if (timingSafeEqual(k.d, d)) found = k;
-    if (!found) return next(new GatewayError('invalid_api_key', 'incorrect API key provided'));
-    res.locals.keyId = found.id;
-    res.locals.tenant = found.tenant;
-    next();
+    let found: Caller | undefined;
+    for (const k of digests) if (timingSafeEqual(k.d, d)) found = k.caller;
+    if (!found) throw new GatewayError('invalid_api_key', 'incorrect API key provided');
+    return found;
   };
-};
+}
+
+/** The key check as Express middleware: stores the caller on `res.locals.keyId` / `res.locals.tenant`. */
+export const apiKeyAuth =
+  (authenticate: ReturnType<typeof keyChecker>): RequestHandler =>
+  (req, res, next) => {
+    try {
+      const caller = authenticate(req.headers);
+      res.locals.keyId = caller.keyId;
+      res.locals.tenant = caller.tenant;
+      next();
+    } catch (e) {
+      next(e);
+    }
+  };

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { GatewayError } from '../pipeline/errors.js';
 
@@ -15,9 +16,15 @@ export interface LimitOptions {
  * answered 429 with `retry-after` before anything else happens — it is never checked halfway or forwarded, so
  * overload cannot make the gateway fail open. Accepted requests run to completion unaffected.
  *
- * @example app.use('/v1', admission({ maxConcurrent: 256, perKey: { rps: 20, burst: 40 } }));
+ * The returned function admits one request for `key` (its key id, or the client address when auth is off) and
+ * counts it in flight until `res` finishes or closes; over a limit, it sets `retry-after` on `res` and throws the
+ * 429 GatewayError.
+ *
+ * @example
+ * const admit = admissionControl({ maxConcurrent: 256, perKey: { rps: 20, burst: 40 } });
+ * admit(caller.keyId ?? req.socket.remoteAddress, res);
  */
-export const admission = ({ maxConcurrent, perKey, onReject }: LimitOptions): RequestHandler => {
+export function admissionControl({ maxConcurrent, perKey, onReject }: LimitOptions): (key: string, res: ServerResponse) => void {
   let inFlight = 0;
   const buckets = new Map<string, { tokens: number; at: number }>();
   const take = (key: string): number => {
@@ -34,17 +41,17 @@ export const admission = ({ maxConcurrent, perKey, onReject }: LimitOptions): Re
     }
     return Math.ceil((1 - b.tokens) / perKey.rps);
   };
-  return function admission(req, res, next) {
+  return function admit(key, res) {
     if (inFlight >= maxConcurrent) {
       onReject?.('overloaded');
-      res.set('retry-after', '1');
-      return next(new GatewayError('overloaded', `the gateway is at its limit of ${maxConcurrent} requests in flight; retry shortly`));
+      res.setHeader('retry-after', '1');
+      throw new GatewayError('overloaded', `the gateway is at its limit of ${maxConcurrent} requests in flight; retry shortly`);
     }
-    const wait = take(res.locals.keyId ?? req.socket.remoteAddress ?? 'unknown');
+    const wait = take(key);
     if (wait > 0) {
       onReject?.('rate_limited');
-      res.set('retry-after', String(wait));
-      return next(new GatewayError('rate_limited', `rate limit of ${perKey!.rps} requests per second for this key reached; retry after ${wait} s`));
+      res.setHeader('retry-after', String(wait));
+      throw new GatewayError('rate_limited', `rate limit of ${perKey!.rps} requests per second for this key reached; retry after ${wait} s`);
     }
     inFlight++;
     let done = false;
@@ -56,6 +63,17 @@ export const admission = ({ maxConcurrent, perKey, onReject }: LimitOptions): Re
     };
     res.once('finish', release);
     res.once('close', release);
-    next();
   };
-};
+}
+
+/** Admission as Express middleware, after apiKeyAuth (it reads `res.locals.keyId`). */
+export const admission =
+  (admit: ReturnType<typeof admissionControl>): RequestHandler =>
+  (req, res, next) => {
+    try {
+      admit(res.locals.keyId ?? req.socket.remoteAddress ?? 'unknown', res);
+      next();
+    } catch (e) {
+      next(e);
+    }
+  };

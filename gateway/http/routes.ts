@@ -1,9 +1,11 @@
-import { Router, type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Router } from 'express';
 import type { ChatRequest } from '../../generator/types.js';
 import { GatewayError, toGatewayError } from '../pipeline/errors.js';
 import { moderate } from '../pipeline/moderate.js';
 import { newDecisionId, upstreamError, type Pipeline, type RequestContext } from '../pipeline/pipeline.js';
 import { DEFAULT_STREAM_OPTIONS, openStream } from '../pipeline/stream.js';
+import type { Caller } from './auth.js';
 import { errorBody } from './error-body.js';
 import { keepAlive, startSse, writeEvent } from './sse.js';
 import { ChatBodySchema, ModerationBodySchema, paramOf } from './schemas.js';
@@ -21,28 +23,34 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   throw new GatewayError('invalid_request', `${param ?? 'body'}: ${issue.message}`, param);
 }
 
-/** The request's context, and an AbortSignal that fires when the client goes away before the answer. */
-function begin(req: Request, res: Response, route: string): { ctx: RequestContext; signal: AbortSignal } {
+/**
+ * The request's context, and an AbortSignal that fires when the client goes away before the answer.
+ * `res.decisionId` is set too, for the error responder.
+ */
+export function begin(req: IncomingMessage, res: ServerResponse, route: string, caller: Caller, started: number): { ctx: RequestContext; signal: AbortSignal } {
   const controller = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
   });
   const ctx: RequestContext = {
     decisionId: newDecisionId(),
-    keyId: res.locals.keyId ?? null,
-    tenant: res.locals.tenant ?? null,
+    keyId: caller.keyId,
+    tenant: caller.tenant,
     headers: req.headers,
     route,
-    started: res.locals.started ?? performance.now(),
+    started,
   };
-  res.locals.decisionId = ctx.decisionId;
+  decisionIds.set(res, ctx.decisionId);
   return { ctx, signal: controller.signal };
 }
+
+/** The decision id of a response's request, once the route has begun (for error responses and logs). */
+export const decisionIds = new WeakMap<ServerResponse, string>();
 
 const decisionHeaders = (action: string, id: string) => ({ 'x-gateway-decision': action, 'x-gateway-decision-id': id });
 
 /** Writes a JSON answer with the decision headers in one go (res.json's extra work buys nothing here). */
-function sendJson(res: Response, body: unknown, action: string, id: string): void {
+function sendJson(res: ServerResponse, body: unknown, action: string, id: string): void {
   const text = JSON.stringify(body);
   res.writeHead(200, {
     'content-type': 'application/json; charset=utf-8',
@@ -52,13 +60,18 @@ function sendJson(res: Response, body: unknown, action: string, id: string): voi
   res.end(text);
 }
 
-/** The OpenAI-compatible routes. Each adapts HTTP to the pipeline and back; the pipeline does the work. */
-export function apiRoutes(pipeline: Pipeline): Router {
-  const router = Router();
+/** A hot route: the request is authenticated, admitted and its JSON body read before this runs. */
+export type HotRoute = (body: unknown, req: IncomingMessage, res: ServerResponse, caller: Caller, started: number) => Promise<void>;
 
-  router.post('/v1/chat/completions', async (req, res) => {
-    const body = parseBody(ChatBodySchema, req.body) as ChatRequest;
-    const { ctx, signal } = begin(req, res, '/v1/chat/completions');
+/**
+ * The two hot OpenAI-compatible routes, POST /v1/chat/completions and POST /v1/moderations, on plain node:http
+ * objects: the edge (app.ts) dispatches to them without Express's router. Each adapts HTTP to the pipeline and
+ * back; the pipeline does the work.
+ */
+export function hotRoutes(pipeline: Pipeline): Map<string, HotRoute> {
+  const chat: HotRoute = async (raw, req, res, caller, started) => {
+    const body = parseBody(ChatBodySchema, raw) as ChatRequest;
+    const { ctx, signal } = begin(req, res, '/v1/chat/completions', caller, started);
     if (!body.stream) {
       const { completion, action } = await pipeline.complete(body, ctx, signal);
       sendJson(res, completion, action, ctx.decisionId);
@@ -81,19 +94,28 @@ export function apiRoutes(pipeline: Pipeline): Router {
       ka.stop();
     }
     res.end();
-  });
+  };
 
-  router.post('/v1/moderations', async (req, res) => {
-    const body = parseBody(ModerationBodySchema, req.body);
-    const { ctx, signal } = begin(req, res, '/v1/moderations');
+  const moderations: HotRoute = async (raw, req, res, caller, started) => {
+    const body = parseBody(ModerationBodySchema, raw);
+    const { ctx, signal } = begin(req, res, '/v1/moderations', caller, started);
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     const out = await moderate(pipeline, inputs, ctx, signal);
     sendJson(res, out, out.gateway.action, ctx.decisionId);
-  });
+  };
 
+  return new Map([
+    ['/v1/chat/completions', chat],
+    ['/v1/moderations', moderations],
+  ]);
+}
+
+/** The other API routes, on Express after its key check and admission: GET /v1/models. */
+export function apiRoutes(pipeline: Pipeline): Router {
+  const router = Router();
   router.get('/v1/models', async (req, res) => {
     const generator = pipeline.requireGenerator();
-    const { signal } = begin(req, res, '/v1/models');
+    const { signal } = begin(req, res, '/v1/models', res.locals as Caller, res.locals.started ?? performance.now());
     if (!generator.models) throw new GatewayError('not_found', 'this upstream does not list models');
     try {
       res.json(await generator.models(signal));
@@ -101,7 +123,6 @@ export function apiRoutes(pipeline: Pipeline): Router {
       throw upstreamError(e);
     }
   });
-
   return router;
 }
 

@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse as Response } from 'node:http';
 import type { ChatCompletionChunk } from '../../generator/types.js';
 import type { ErrorBody } from '../pipeline/errors.js';
 
