@@ -82,6 +82,8 @@ export async function openStream(
   const early = options.concurrentInput && pipeline.deps.generator ? call(pipeline.deps.generator, request, signal) : undefined;
   let admitted: Awaited<ReturnType<Pipeline['admit']>>;
   try {
+    // undici writes the early request from the event loop: let it go out before the input stage takes the CPU.
+    if (early) await new Promise((resolve) => setImmediate(resolve));
     admitted = await pipeline.admit(request, ctx, signal);
   } catch (e) {
     early?.drop();
