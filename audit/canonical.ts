@@ -65,22 +65,24 @@ const INTEGER_KEY = /^(?:0|[1-9]\d*)$/;
 export const isIntegerKey = (key: string): boolean => INTEGER_KEY.test(key);
 
 /**
- * Hashes a record (which must not have `hash`) and returns the canonical line with `hash` in its sorted place,
- * serialising the record once. Equivalent to `canonicalJson({ ...record, hash: recordHash(record) })`.
+ * Hashes a record with `extra` members added (the chain fields; they win over the record's own) and returns the
+ * canonical line with `hash` in its sorted place, serialising once. Any `hash` member is ignored and replaced.
+ * Equivalent to `canonicalJson({ ...record, ...extra, hash: recordHash({ ...record, ...extra }) })`; neither
+ * argument is changed.
  *
  * With `nestedSorted` (every nested object already has its keys in sorted insertion order and none is
- * integer-like, as `cloneScrubbed` produces), the work is done by the native `JSON.stringify`, which then
- * emits canonical JSON: this is the hot path of `append`.
+ * integer-like, as the masker produces), the work is done by the native `JSON.stringify`, which then emits
+ * canonical JSON: this is the hot path of `append`.
  */
-export function hashAndSerialise(record: Record<string, unknown>, nestedSorted = false): { hash: string; line: string } {
+export function hashAndSerialise(record: Record<string, unknown>, nestedSorted = false, extra: Record<string, unknown> = {}): { hash: string; line: string } {
   if (nestedSorted) {
     try {
-      return fastHashAndSerialise(record);
+      return fastHashAndSerialise(record, extra);
     } catch {
       // e.g. a BigInt somewhere: the slow path serialises it the way the verifier will.
     }
   }
-  const parts = members(record).filter(([k]) => k !== 'hash');
+  const parts = members({ ...record, ...extra }).filter(([k]) => k !== 'hash');
   const hash = sha256Hex(`{${parts.map((p) => p[1]).join(',')}}`);
   let at = parts.findIndex(([k]) => k > 'hash');
   if (at < 0) at = parts.length;
@@ -89,15 +91,19 @@ export function hashAndSerialise(record: Record<string, unknown>, nestedSorted =
   return { hash, line: `{${all.join(',')}}` };
 }
 
-function fastHashAndSerialise(record: Record<string, unknown>): { hash: string; line: string } {
+function fastHashAndSerialise(record: Record<string, unknown>, extra: Record<string, unknown>): { hash: string; line: string } {
+  const keys = Object.keys(record);
+  for (const key in extra) if (!Object.prototype.hasOwnProperty.call(record, key)) keys.push(key);
+  keys.sort();
   const lo: Record<string, unknown> = {};
   const hi: Record<string, unknown> = {};
-  for (const key of Object.keys(record).sort()) {
+  for (const key of keys) {
     if (key === 'hash') continue;
     if (isIntegerKey(key)) throw new Error('integer-like key');
     const half = key < 'hash' ? lo : hi;
-    if (key === '__proto__') Object.defineProperty(half, key, { value: record[key], enumerable: true, writable: true, configurable: true });
-    else half[key] = record[key];
+    const value = Object.prototype.hasOwnProperty.call(extra, key) ? extra[key] : record[key];
+    if (key === '__proto__') Object.defineProperty(half, key, { value, enumerable: true, writable: true, configurable: true });
+    else half[key] = value;
   }
   const a = JSON.stringify(lo).slice(1, -1);
   const b = JSON.stringify(hi).slice(1, -1);

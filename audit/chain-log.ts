@@ -157,25 +157,18 @@ export class ChainLog implements AuditSink {
     if (typeof masked.value !== 'object' || masked.value === null || Array.isArray(masked.value)) {
       return Promise.reject(new TypeError('audit record must be an object'));
     }
-    // The masked value is our own copy: add the stored fields in place (spreading a large object costs more
-    // than serialising it).
-    const body = masked.value as DecisionRecord & Partial<StoredDecision>;
-    body.kind = 'decision';
-    body.masked_paths = masked.maskedPaths;
-    return this.appendStored<StoredDecision>(body as unknown as Unchained<StoredDecision>, masked.sorted);
+    const stored = { kind: 'decision', masked_paths: masked.maskedPaths };
+    return this.appendStored<StoredDecision>(masked.value as unknown as Unchained<StoredDecision>, masked.sorted, stored);
   }
 
   /**
-   * Chains `body` (which this class owns: it is mutated) and queues it. `nestedSorted`: the body came from the
-   * masker with canonical key order, which enables the fast serialiser.
+   * Chains `body` (left unchanged: the chain fields and `extra` are added as it is serialised) and queues it.
+   * `nestedSorted`: the body came from the masker with canonical key order, which enables the fast serialiser.
    */
-  private appendStored<T extends StoredRecord>(body: Unchained<T>, nestedSorted = false): Promise<AppendReceipt> {
+  private appendStored<T extends StoredRecord>(body: Unchained<T>, nestedSorted = false, extra: Record<string, unknown> = {}): Promise<AppendReceipt> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
     const seq = this.seq + 1;
-    const chained = body as Unchained<T> & { seq: number; prev_hash: string };
-    chained.seq = seq;
-    chained.prev_hash = this.headHash; // any `hash` member is ignored by hashAndSerialise and replaced
-    const { hash, line: text } = hashAndSerialise(chained, nestedSorted);
+    const { hash, line: text } = hashAndSerialise(body as Record<string, unknown>, nestedSorted, { ...extra, seq, prev_hash: this.headHash });
     const line = Buffer.from(`${text}\n`);
     this.seq = seq;
     this.headHash = hash;

@@ -131,65 +131,105 @@ function classifyKey(key: string): number {
   return kind;
 }
 
+interface Scrub {
+  hits: string[];
+  at: Array<string | number>;
+  /** Cleared when an object has an integer-like key (JavaScript puts those first whatever the insertion order). */
+  sorted: boolean;
+  /** Return unchanged parts as they are (copy-on-write) rather than copying everything. */
+  share: boolean;
+}
+
+/** Sets a member of a copy; a parsed "__proto__" member is data, which plain assignment would not keep. */
+function put(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}
+
 /**
- * Deep-copies JSON data and removes credentials in the same pass: members named like credentials become
- * `MASK`, and bearer tokens or `sk-` keys inside strings are replaced. Concrete paths touched go to `hits`.
+ * Removes credentials from JSON data and gives every object its keys in sorted order, in one pass: members
+ * named like credentials become `MASK`, and bearer tokens or `sk-` keys inside strings are replaced; concrete
+ * paths touched go to `s.hits`. With `s.share`, an object or array that needs no change (keys already sorted,
+ * nothing to remove) is returned as it is, so records built in canonical order cost a walk, not a copy.
  */
-export function cloneScrubbed(node: unknown, hits: string[], at: Array<string | number> = [], order = { sorted: true }): unknown {
+function scrub(node: unknown, s: Scrub): unknown {
   if (typeof node === 'string') {
     if (!mightHoldSecret(node)) return node;
     const cleaned = node.replace(SECRET_TEXT, MASK);
-    if (cleaned !== node) hits.push(formatPath(at));
+    if (cleaned !== node) s.hits.push(formatPath(s.at));
     return cleaned;
   }
   if (node === null || typeof node !== 'object') return node;
   const json = (node as { toJSON?: () => unknown }).toJSON;
-  if (typeof json === 'function') return cloneScrubbed(json.call(node), hits, at, order);
+  if (typeof json === 'function') return scrub(json.call(node), s);
   if (Array.isArray(node)) {
-    const out = new Array<unknown>(node.length);
+    let out: unknown[] | undefined = s.share ? undefined : new Array<unknown>(node.length);
     for (let i = 0; i < node.length; i++) {
-      at.push(i);
-      out[i] = cloneScrubbed(node[i], hits, at, order);
-      at.pop();
+      s.at.push(i);
+      const v = scrub(node[i], s);
+      s.at.pop();
+      if (out) out[i] = v;
+      else if (v !== node[i]) (out = node.slice(0, i))[i] = v;
     }
-    return out;
+    return out ?? node;
   }
-  // Keys are inserted sorted, so JSON.stringify of the copy is canonical (see hashAndSerialise) unless a key
-  // is integer-like: JavaScript puts those first whatever the insertion order.
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(node).sort()) {
+  const src = node as Record<string, unknown>;
+  const keys = Object.keys(src);
+  let inOrder = true;
+  for (let i = 1; i < keys.length && inOrder; i++) inOrder = keys[i - 1] < keys[i];
+  if (!inOrder) keys.sort();
+  let out: Record<string, unknown> | undefined = s.share && inOrder ? undefined : {};
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     const kind = classifyKey(key);
-    if (kind & INTEGER) order.sorted = false;
-    const value = (node as Record<string, unknown>)[key];
+    if (kind & INTEGER) s.sorted = false;
+    const value = src[key];
+    let v: unknown;
     if (kind & SECRET && value !== undefined && value !== null) {
-      out[key] = MASK;
-      hits.push(formatPath([...at, key]));
-      continue;
+      v = MASK;
+      s.hits.push(formatPath([...s.at, key]));
+    } else {
+      s.at.push(key);
+      v = scrub(value, s);
+      s.at.pop();
     }
-    at.push(key);
-    const copy = cloneScrubbed(value, hits, at, order);
-    at.pop();
-    // A parsed "__proto__" member is data; plain assignment would set the copy's prototype instead.
-    if (key === '__proto__') Object.defineProperty(out, key, { value: copy, enumerable: true, writable: true, configurable: true });
-    else out[key] = copy;
+    if (!out) {
+      if (v === value) continue;
+      out = {};
+      for (let j = 0; j < i; j++) put(out, keys[j], src[keys[j]]);
+    }
+    put(out, key, v);
   }
+  return out ?? node;
+}
+
+/**
+ * Deep-copies JSON data and removes credentials in the same pass (see `scrub`); every object of the copy has
+ * its keys in sorted insertion order. Concrete paths touched go to `hits`.
+ */
+export function cloneScrubbed(node: unknown, hits: string[], at: Array<string | number> = [], order = { sorted: true }): unknown {
+  const s: Scrub = { hits, at, sorted: true, share: false };
+  const out = scrub(node, s);
+  order.sorted &&= s.sorted;
   return out;
 }
 
 /**
- * Compiles mask paths once; the returned function masks a deep copy and reports what it replaced.
+ * Compiles mask paths once; the returned function masks a copy and reports what it replaced. Without mask
+ * paths, parts that need no change (the whole record, possibly) are shared with the input rather than copied:
+ * treat the result as read-only, and serialise it before the input can change.
  * @example
  * const mask = createMasker(['$.content.prompt']);
  * const { value, maskedPaths } = mask(record); // maskedPaths: ['$.content.prompt']
  */
 export function createMasker(paths: readonly string[]): <T>(record: T) => Masked<T> {
   const compiled = paths.map(parseMaskPath);
+  const share = compiled.length === 0;
   return function mask<T>(record: T) {
-    const hits: string[] = [];
-    const order = { sorted: true };
-    const value = cloneScrubbed(record, hits, [], order) as T;
-    for (const steps of compiled) hits.push(...applyMask(value, steps));
-    return { value, maskedPaths: hits.length ? [...new Set(hits)] : hits, sorted: order.sorted };
+    const s: Scrub = { hits: [], at: [], sorted: true, share };
+    const value = scrub(record, s) as T;
+    for (const steps of compiled) s.hits.push(...applyMask(value, steps));
+    return { value, maskedPaths: s.hits.length ? [...new Set(s.hits)] : s.hits, sorted: s.sorted };
   };
 }
 

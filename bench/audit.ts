@@ -29,17 +29,19 @@ const tuning = {
 };
 const MODES = ['fsync-per-record', 'group', 'none'] as const;
 
+/** A decision record like the gateway's, with members in the sorted order Trace.finish writes them in. */
 function record(i: number): DecisionRecord {
   return {
-    decision_id: `bench-${i}`, time: new Date().toISOString(), instance: 'bench', key_id: 'k-0000', tenant: 'acme',
-    route: '/v1/chat/completions', model: 'gpt-bench', stream: false, policy: { id: 'default', revision: 'rev-1' },
-    action: 'allow', status: 200,
-    stages: { input: { action: 'allow', rules: [], latencyMs: 3, classifiers: [
-      { id: 'pii', version: '1.0.0', scores: { email: 0.01, phone: 0 }, explanation: 'no match', latencyMs: 1 },
-      { id: 'onnx', version: '1.0.0', scores: { violence: 0.02, self_harm: 0.01, hate: 0.03 }, explanation: 'encoder heads', latencyMs: 2 },
-    ] } },
-    latency_ms: { total: 25, input: 3, generator: 20 },
+    action: 'allow',
     content: { mode: 'hash', prompt: 'sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' },
+    decision_id: `bench-${i}`, instance: 'bench', key_id: 'k-0000',
+    latency_ms: { generator: 20, input: 3, total: 25 },
+    model: 'gpt-bench', policy: { id: 'default', revision: 'rev-1' }, route: '/v1/chat/completions',
+    stages: { input: { action: 'allow', classifiers: [
+      { explanation: 'no match', id: 'pii', latencyMs: 1, scores: { email: 0.01, phone: 0 }, version: '1.0.0' },
+      { explanation: 'encoder heads', id: 'onnx', latencyMs: 2, scores: { hate: 0.03, self_harm: 0.01, violence: 0.02 }, version: '1.0.0' },
+    ], latencyMs: 3, rules: [] } },
+    status: 200, stream: false, tenant: 'acme', time: new Date().toISOString(),
   };
 }
 

@@ -93,6 +93,8 @@ export class RulesClassifier implements Classifier {
   readonly version: string;
   private readonly matchers: Matcher[];
   private readonly normalize: boolean;
+  /** Labels in sorted order: scores are built in the canonical order the audit log stores. */
+  private readonly scoreOrder: readonly string[];
 
   constructor(
     readonly id: string,
@@ -103,12 +105,13 @@ export class RulesClassifier implements Classifier {
     this.matchers = compile(parsed);
     this.normalize = parsed.normalize;
     this.labels = [...new Set(this.matchers.map((m) => m.label))];
+    this.scoreOrder = [...this.labels].sort();
     this.version = `rules/${this.matchers.length}${this.normalize ? '+normalize' : ''}`;
   }
 
   async classify({ text }: ClassifierInput) {
     const scores: Record<string, number> = {};
-    for (const label of this.labels) scores[label] = 0;
+    for (const label of this.scoreOrder) scores[label] = 0;
     const spans: Span[] = [];
     const seen = new Set<string>();
     const hits: string[] = [];

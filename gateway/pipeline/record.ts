@@ -7,23 +7,24 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** A stage decision as the decision record stores it. */
 export function stageRecord(d: StageDecision, latencyMs: number, classifiers: Map<string, Classifier>): StageRecord {
+  // In sorted member order, like the decision record (see Trace.finish).
   return {
     action: d.action,
-    latencyMs: round(latencyMs),
-    rules: d.matches.map(toRecordMatch),
-    ...(d.shadow.length && { shadow_rules: d.shadow.map(toRecordMatch) }),
-    ...(d.route && { route: d.route }),
     classifiers: d.classifiers.map(
       (c): ClassifierRecord => ({
-        id: c.id,
-        version: classifiers.get(c.id)?.version ?? 'unknown',
-        scores: c.scores,
-        explanation: c.explanation,
-        latencyMs: round(c.latencyMs),
-        ...(c.error !== undefined && { error: c.error }),
         ...(c.details && { details: c.details }),
+        ...(c.error !== undefined && { error: c.error }),
+        explanation: c.explanation,
+        id: c.id,
+        latencyMs: round(c.latencyMs),
+        scores: c.scores,
+        version: classifiers.get(c.id)?.version ?? 'unknown',
       }),
     ),
+    latencyMs: round(latencyMs),
+    ...(d.route && { route: d.route }),
+    rules: d.matches.map(toRecordMatch),
+    ...(d.shadow.length && { shadow_rules: d.shadow.map(toRecordMatch) }),
   };
 }
 
@@ -48,5 +49,5 @@ export function recordContent(
     return applyRedactions(p.text, spans.map((s) => ({ ...s, replacement: `[REDACTED:${s.label}]` })));
   };
   if (mode === 'none') return { mode };
-  return { mode, prompt: keep(prompt), ...(output && { output: keep(output) }) };
+  return { mode, ...(output && { output: keep(output) }), prompt: keep(prompt) };
 }

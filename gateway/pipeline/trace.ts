@@ -105,36 +105,38 @@ export class Trace {
     const grade = this.grade ?? (this.output ? gradeFromStages(this.policy, { input: this.input?.decision, output: this.output.decision }) : undefined);
     if (grade) this.deps.observer?.grade?.(grade.grade, grade.over_refusal);
     const { policy, classifiers } = this.policy;
+    // Members are written in sorted order, at every depth: the audit log stores canonical JSON, and its masker
+    // shares (rather than copies) any part that is already in that order.
     const record: DecisionRecord = {
-      decision_id: this.ctx.decisionId,
-      time: new Date().toISOString(),
-      instance: this.deps.instance,
-      key_id: this.ctx.keyId,
-      tenant: this.ctx.tenant,
-      route: this.ctx.route,
-      model: this.request?.model ?? null,
-      stream: this.request?.stream === true,
-      policy: { id: policy.id, revision: this.policy.revision, bundle: this.bundle },
       action,
-      status,
-      stages: {
-        ...(this.input && { input: stageRecord(this.input.decision, this.input.ms, classifiers) }),
-        ...(this.output && { output: stageRecord(this.output.decision, this.output.ms, classifiers) }),
-      },
-      latency_ms: {
-        total: round(performance.now() - this.ctx.started),
-        ...(this.input && { input: round(this.input.ms) }),
-        ...(this.generatorMs !== undefined && { generator: round(this.generatorMs) }),
-        ...(this.output && { output: round(this.output.ms) }),
-      },
       content: recordContent(
         this.deps.contentMode,
         { text: this.promptText, decision: this.input?.decision },
         outputText === undefined ? undefined : { text: outputText, decision: this.output?.decision },
       ),
-      ...(this.shadowPolicy && (this.shadowInput || this.shadowOutput) && { shadow: this.shadowRecord() }),
-      ...(grade && { rbrm: grade }),
+      decision_id: this.ctx.decisionId,
       ...(error && { error }),
+      instance: this.deps.instance,
+      key_id: this.ctx.keyId,
+      latency_ms: {
+        ...(this.generatorMs !== undefined && { generator: round(this.generatorMs) }),
+        ...(this.input && { input: round(this.input.ms) }),
+        ...(this.output && { output: round(this.output.ms) }),
+        total: round(performance.now() - this.ctx.started),
+      },
+      model: this.request?.model ?? null,
+      policy: { bundle: this.bundle, id: policy.id, revision: this.policy.revision },
+      ...(grade && { rbrm: grade }),
+      route: this.ctx.route,
+      ...(this.shadowPolicy && (this.shadowInput || this.shadowOutput) && { shadow: this.shadowRecord() }),
+      stages: {
+        ...(this.input && { input: stageRecord(this.input.decision, this.input.ms, classifiers) }),
+        ...(this.output && { output: stageRecord(this.output.decision, this.output.ms, classifiers) }),
+      },
+      status,
+      stream: this.request?.stream === true,
+      tenant: this.ctx.tenant,
+      time: new Date().toISOString(),
     };
     this.deps.observer?.decision(this.ctx.route, action);
     try {

@@ -44,6 +44,37 @@ describe('the append fast path (masked copy + native JSON.stringify)', () => {
   }
 });
 
+describe('the masker without mask paths (copy-on-write)', () => {
+  const sortedRecord = () => ({ a: 1, b: { c: [1, { d: 'x', e: null }], f: 'ok' }, g: 'plain' });
+  it('shares a record already in canonical order and leaves it unchanged', () => {
+    const rec = sortedRecord();
+    const { value, sorted, maskedPaths } = createMasker([])(rec);
+    assert.equal(value, rec);
+    assert.ok(sorted);
+    assert.deepEqual(maskedPaths, []);
+    assert.deepEqual(rec, sortedRecord());
+  });
+  it('copies only the objects that change, and never the caller’s', () => {
+    const rec = { a: { z: 1, y: 2 }, b: { keep: [1, 2] }, c: { note: 'Bearer abcdefghijkl' } };
+    const { value, maskedPaths } = createMasker([])(rec) as { value: typeof rec; maskedPaths: string[] };
+    assert.notEqual(value, rec);
+    assert.deepEqual(Object.keys(value.a), ['y', 'z']);
+    assert.equal(value.b, rec.b);
+    assert.equal(value.c.note, MASK);
+    assert.deepEqual(maskedPaths, ['$.c.note']);
+    assert.deepEqual(Object.keys(rec.a), ['z', 'y']);
+    assert.equal(rec.c.note, 'Bearer abcdefghijkl');
+  });
+  it('serialises with the chain fields added, without changing the record', () => {
+    const rec = sortedRecord();
+    const { value, sorted } = createMasker([])(rec);
+    const { hash, line } = hashAndSerialise(value as Record<string, unknown>, sorted, { kind: 'decision', seq: 7, prev_hash: 'p' });
+    assert.equal(line, canonicalJson({ ...rec, kind: 'decision', seq: 7, prev_hash: 'p', hash }));
+    assert.equal(recordHash(JSON.parse(line)), hash);
+    assert.deepEqual(rec, sortedRecord());
+  });
+});
+
 describe('mask paths', () => {
   it('parses dotted, bracket, index and wildcard steps', () => {
     assert.deepEqual(parseMaskPath(`$.stages.input.classifiers[*].details`), [
