@@ -109,7 +109,11 @@ export class RulesClassifier implements Classifier {
     this.version = `rules/${this.matchers.length}${this.normalize ? '+normalize' : ''}`;
   }
 
-  async classify({ text }: ClassifierInput) {
+  async classify(input: ClassifierInput) {
+    return this.classifySync(input);
+  }
+
+  classifySync({ text }: ClassifierInput) {
     const scores: Record<string, number> = {};
     for (const label of this.scoreOrder) scores[label] = 0;
     const spans: Span[] = [];

@@ -46,6 +46,11 @@ export interface Classifier {
   /** Per-call timeout in milliseconds; past it the call counts as an error. */
   readonly timeoutMs: number;
   classify(input: ClassifierInput, signal: AbortSignal): Promise<Omit<ClassifierResult, 'id' | 'latencyMs'>>;
+  /**
+   * The same work done synchronously, for classifiers that never wait (rules): the runner calls it directly,
+   * without a timeout timer, which could never fire before synchronous work returns anyway.
+   */
+  classifySync?(input: ClassifierInput): Omit<ClassifierResult, 'id' | 'latencyMs'>;
   /** Resolves once the classifier can serve (models loaded). */
   ready?(): Promise<void>;
   close?(): Promise<void>;

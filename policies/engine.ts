@@ -3,7 +3,7 @@ import type { ClassifierResult, Span, Stage } from '../classifiers/types.js';
 import { ClassifierFailed, type ConditionTrace, type RequestMeta } from './conditions.js';
 import type { CompiledRule, LoadedPolicy } from './load.js';
 import type { Action, Rule } from './schema.js';
-import type { Selection } from './select.js';
+import type { Selection, TextSelector } from './select.js';
 
 export type { RequestMeta } from './conditions.js';
 
@@ -106,6 +106,33 @@ function toRedactions(sel: Selection, spans: Span[], replacement: string): Redac
   return out;
 }
 
+const NO_RESULTS = new Map<string, ClassifierResult>();
+
+/** What a stage of a policy runs, worked out once per loaded policy: its rules, their selectors, and each classifier once per selector. */
+interface StagePlan {
+  rules: CompiledRule[];
+  selectors: TextSelector[];
+  runs: { id: string; path: string }[];
+}
+const plans = new WeakMap<LoadedPolicy, Partial<Record<Stage, StagePlan>>>();
+
+function planOf(loaded: LoadedPolicy, stage: Stage): StagePlan {
+  let byStage = plans.get(loaded);
+  if (!byStage) plans.set(loaded, (byStage = {}));
+  let plan = byStage[stage];
+  if (plan) return plan;
+  const rules = loaded.policy.mode === 'disabled' ? [] : loaded.rules.filter((r) => r.stages.includes(stage) && r.rule.mode !== 'disabled');
+  const selectors = new Map<string, TextSelector>();
+  const runs = new Map<string, { id: string; path: string }>();
+  for (const r of rules) {
+    const selector = r.selectors[stage]!;
+    selectors.set(selector.path, selector);
+    for (const id of r.condition.classifiers) runs.set(`${id}\0${selector.path}`, { id, path: selector.path });
+  }
+  byStage[stage] = plan = { rules, selectors: [...selectors.values()], runs: [...runs.values()] };
+  return plan;
+}
+
 /**
  * Evaluates a policy's rules for one stage: selects each rule's text, runs the classifiers the rules read
  * (once per classifier and selection, concurrently), evaluates the condition trees and picks one action.
@@ -114,24 +141,23 @@ function toRedactions(sel: Selection, spans: Span[], replacement: string): Redac
 export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Promise<StageDecision> {
   const { stage, doc, meta = NO_META, prompt, signal, pinned } = req;
   const policyMode = loaded.policy.mode;
-  const rules = policyMode === 'disabled' ? [] : loaded.rules.filter((r) => r.stages.includes(stage) && r.rule.mode !== 'disabled');
+  const { rules, selectors, runs: planned } = planOf(loaded, stage);
 
   const selections = new Map<string, Selection>();
-  const runs = new Map<string, Promise<ClassifierResult>>();
-  for (const r of rules) {
-    const selector = r.selectors[stage]!;
-    let sel = selections.get(selector.path);
-    if (!sel) selections.set(selector.path, (sel = selector.select(doc)));
-    for (const id of r.condition.classifiers) {
-      const key = `${id}\0${selector.path}`;
-      if (runs.has(key)) continue;
+  for (const selector of selectors) selections.set(selector.path, selector.select(doc));
+  const results = await Promise.all(
+    planned.map(({ id, path }) => {
       const pin = pinned?.[id];
-      runs.set(key, pin ? Promise.resolve({ id, scores: pin, explanation: 'pinned score', latencyMs: 0 }) : runClassifier(loaded.classifiers.get(id)!, { stage, text: sel.text, prompt }, signal));
-    }
-  }
-  const keys = [...runs.keys()];
-  const results = await Promise.all(runs.values());
-  const byKey = new Map(keys.map((k, i) => [k, results[i]]));
+      return pin ? Promise.resolve({ id, scores: pin, explanation: 'pinned score', latencyMs: 0 }) : runClassifier(loaded.classifiers.get(id)!, { stage, text: selections.get(path)!.text, prompt }, signal);
+    }),
+  );
+  /** Per selector path: classifier id → its result on that path's text. */
+  const byPath = new Map<string, Map<string, ClassifierResult>>();
+  planned.forEach(({ id, path }, i) => {
+    let m = byPath.get(path);
+    if (!m) byPath.set(path, (m = new Map()));
+    m.set(id, results[i]);
+  });
 
   const { defaults } = loaded.policy;
   const fired: { c: CompiledRule; match: RuleMatch; spans: Span[]; sel: Selection }[] = [];
@@ -139,8 +165,7 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
   for (const c of rules) {
     const path = c.selectors[stage]!.path;
     const sel = selections.get(path)!;
-    const ctx = { selection: sel, meta, results: new Map<string, ClassifierResult>(), trace: [] as ConditionTrace[], spans: [] as Span[] };
-    for (const id of c.condition.classifiers) ctx.results.set(id, byKey.get(`${id}\0${path}`)!);
+    const ctx = { selection: sel, meta, results: byPath.get(path) ?? NO_RESULTS, trace: [] as ConditionTrace[], spans: [] as Span[] };
     const mode = policyMode === 'shadow' || c.rule.mode === 'shadow' ? 'shadow' : 'enforce';
     const base = { id: c.rule.id, category: c.rule.category, severity: c.rule.severity, mode } as const;
     try {
