@@ -70,6 +70,27 @@ function compile(params: RulesParams): Matcher[] {
 }
 
 /**
+ * A quick test for "no pattern matches anywhere": the matchers' patterns joined into one alternation per flag
+ * set. Only a filter — when it finds something, every matcher still scans on its own. A pattern that cannot be
+ * joined (a backreference, or a named group, whose meaning depends on its own group numbering) gets a group of
+ * its own.
+ */
+function prefilter(matchers: Matcher[]): RegExp[] {
+  const groups = new Map<string, string[]>();
+  const alone: RegExp[] = [];
+  for (const m of matchers) {
+    const source = m.pattern.source;
+    if (/\\[1-9]|\\k<|\(\?</.test(source.replace(/\(\?<[=!]/g, ''))) {
+      alone.push(new RegExp(source, m.pattern.flags.replace('g', '')));
+      continue;
+    }
+    const flags = [...m.pattern.flags.replace('g', '')].sort().join('');
+    groups.set(flags, [...(groups.get(flags) ?? []), `(?:${source})`]);
+  }
+  return [...[...groups].map(([flags, sources]) => new RegExp(sources.join('|'), flags)), ...alone];
+}
+
+/**
  * The stage's classifiers read the same text one after another: the normalisation of the last text is kept,
  * so it is computed once per text rather than once per rules classifier.
  */
@@ -92,6 +113,7 @@ export class RulesClassifier implements Classifier {
   readonly labels: readonly string[];
   readonly version: string;
   private readonly matchers: Matcher[];
+  private readonly anyMatch: RegExp[];
   private readonly normalize: boolean;
   /** Labels in sorted order: scores are built in the canonical order the audit log stores. */
   private readonly scoreOrder: readonly string[];
@@ -103,6 +125,7 @@ export class RulesClassifier implements Classifier {
   ) {
     const parsed = RulesParamsSchema.parse(params);
     this.matchers = compile(parsed);
+    this.anyMatch = prefilter(this.matchers);
     this.normalize = parsed.normalize;
     this.labels = [...new Set(this.matchers.map((m) => m.label))];
     this.scoreOrder = [...this.labels].sort();
@@ -120,6 +143,8 @@ export class RulesClassifier implements Classifier {
     const seen = new Set<string>();
     const hits: string[] = [];
     const n = this.normalize ? normalizeOnce(text) : undefined;
+    const readings = [text, ...(n?.changed ? [n.text] : []), ...(n?.variants ?? []).map((v) => v.text)];
+    if (!this.anyMatch.some((re) => readings.some((t) => re.test(t)))) return { scores, spans, explanation: 'no pattern matched' };
     for (const m of this.matchers) {
       const where: string[] = [];
       const scan = (t: string, toOriginal: (s: number, e: number) => { start: number; end: number }, via: string) => {

@@ -16,6 +16,35 @@ describe('rules classifier', () => {
     void signal;
   });
 
+  it('scores alike whatever mix of flags, backreferences and named groups the patterns use (the joined pre-test is only a filter)', async () => {
+    const params = {
+      patterns: [
+        { label: 'echo', regex: '(\\w{3})-\\1' },
+        { label: 'named', regex: '(?<w>zz)top' },
+        { label: 'case', regex: 'ExAcT', flags: '' },
+        { label: 'dot', regex: 'a.b', flags: 's' },
+        { label: 'back', regex: '(?<!x)yq' },
+      ],
+      keywords: [{ label: 'kw', words: ['nitro'] }],
+    };
+    const c = new RulesClassifier('r', params as never, 100);
+    const cases: [string, string[]][] = [
+      ['abc-abc', ['echo']],
+      ['abc-abd', []],
+      ['zztop', ['named']],
+      ['exact', []],
+      ['ExAcT', ['case']],
+      ['a\nb', ['dot']],
+      ['xyq', []],
+      ['ayq and NITRO', ['back', 'kw']],
+      ['nothing here', []],
+    ];
+    for (const [text, labels] of cases) {
+      const r = await classify(c, text);
+      assert.deepEqual(Object.keys(r.scores).filter((l) => r.scores[l] > 0).sort(), labels, text);
+    }
+  });
+
   it('matches keywords as whole words only, across unicode letters', async () => {
     const c = new RulesClassifier('r', { keywords: [{ label: 'k', words: ['kill'] }] } as never, 100);
     assert.equal((await classify(c, 'skill and killer')).scores.k, 0);
