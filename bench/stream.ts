@@ -1,6 +1,6 @@
 /**
  * `npm run bench:stream`: streamed chat completions side by side on loopback, against a stub upstream that sends
- * a few dozen deltas 20 ms apart — the stub directly, this gateway (default policy, records on) in `buffer` mode,
+ * a few dozen deltas 20 ms apart — the stub directly, a bare node:http proxy (the floor for any extra hop), this gateway (default policy, records on) in `buffer` mode,
  * in `stream-first` mode, and in `stream-first` with the concurrent input check, and Portkey's gateway with a regex guardrail on input and output. Interleaved rounds, so
  * drift on a shared machine hits every target alike.
  *
@@ -39,6 +39,8 @@ const ours = (stream: object) => {
   const env = { GATEWAY_PORT: '0', GATEWAY_UPSTREAM_URL: upstream, GATEWAY_API_KEYS: key, GATEWAY_AUDIT_DIR: dir, GATEWAY_LOG_LEVEL: 'error', BENCH_STREAM: JSON.stringify(stream) };
   return startProcess([join(root, 'bench/servers/stream-gateway.js')], env);
 };
+// The floor for any proxy hop: a bare node:http pass-through that does nothing but pipe the bytes.
+const bare = await startProcess([join(root, 'bench/servers/bare-proxy.js')], { UPSTREAM_PORT: String(stub.port) });
 const buffer = await ours({ mode: 'buffer' });
 const first = await ours({ mode: 'stream-first' });
 const firstConcurrent = await ours({ mode: 'stream-first', concurrentInput: true });
@@ -49,6 +51,7 @@ const portkeyConfig = JSON.stringify({ provider: 'openai', api_key: 'sk-test', c
 const bearer = { authorization: `Bearer ${key}` };
 const targets: { name: string; url: string; headers: Record<string, string>; pid?: number }[] = [
   { name: 'direct (stub)', url: `${upstream}/chat/completions`, headers: {}, pid: stub.child.pid },
+  { name: 'bare node:http proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions`, headers: {}, pid: bare.child.pid },
   { name: 'this gateway, buffer', url: `http://127.0.0.1:${buffer.port}/v1/chat/completions`, headers: bearer, pid: buffer.child.pid },
   { name: 'this gateway, stream-first', url: `http://127.0.0.1:${first.port}/v1/chat/completions`, headers: bearer, pid: first.child.pid },
   { name: '  + concurrent input check', url: `http://127.0.0.1:${firstConcurrent.port}/v1/chat/completions`, headers: bearer, pid: firstConcurrent.child.pid },
@@ -108,7 +111,7 @@ try {
     t.probe = `${text.includes('sk-proj-abcdef') ? 'reached the client' : 'withheld'}${finish === 'content_filter' ? ', stream cut' : ''}`;
   }
 } finally {
-  for (const p of [buffer, first, firstConcurrent, portkey, stub]) p.child.kill('SIGTERM');
+  for (const p of [bare, buffer, first, firstConcurrent, portkey, stub]) p.child.kill('SIGTERM');
   for (const t of runs) await t.agent.close();
   for (const d of auditDirs) rmSync(d, { recursive: true, force: true });
 }
@@ -135,7 +138,7 @@ for (const s of stats) {
       `${pad(fmt(s.gap), 7)} ${pad(fmt(s.gap99), 8)} ${pad(fmt(s.gap / direct.gap), 6)} ${pad(`${s.t.ok}/${s.t.total}`, 9)} ${pad(fmt(s.t.cpu / s.t.total, 2), 13)}  ${s.t.probe}`,
   );
 }
-const [, , sf, sfc] = stats;
+const [, bareStats, , sf, sfc] = stats;
 console.log('\ngoals in stream-first mode');
 console.log(`  added TTFT p99           ${fmt(sf.lag99 - direct.lag99, 3)} ms; with the concurrent input check ${fmt(sfc.lag99 - direct.lag99, 3)} ms   (goal <= 2 ms)`);
 console.log(`  inter-chunk gap ratio    ${fmt(sf.gap / direct.gap, 3)}      (goal 0.9-1.1)`);
