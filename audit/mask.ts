@@ -204,6 +204,29 @@ function scrub(node: unknown, s: Scrub): unknown {
 }
 
 /**
+ * True when `scrub` would return `node` unchanged and in canonical order: plain objects with their own keys in
+ * sorted insertion order, no integer-like or credential-like member names, no credential-like strings, no
+ * `toJSON`. A read-only walk without allocation — the common case for records the gateway builds — so the
+ * masker can skip `scrub` entirely.
+ */
+function pristine(node: unknown): boolean {
+  if (typeof node === 'string') return !mightHoldSecret(node);
+  if (node === null || typeof node !== 'object') return true;
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) if (!pristine(node[i])) return false;
+    return true;
+  }
+  if (Object.getPrototypeOf(node) !== Object.prototype) return false;
+  let prev: string | undefined;
+  for (const key in node) {
+    if ((prev !== undefined && !(prev < key)) || classifyKey(key) !== 0) return false;
+    if (!pristine((node as Record<string, unknown>)[key])) return false;
+    prev = key;
+  }
+  return true;
+}
+
+/**
  * Deep-copies JSON data and removes credentials in the same pass (see `scrub`); every object of the copy has
  * its keys in sorted insertion order. Concrete paths touched go to `hits`.
  */
@@ -226,6 +249,7 @@ export function createMasker(paths: readonly string[]): <T>(record: T) => Masked
   const compiled = paths.map(parseMaskPath);
   const share = compiled.length === 0;
   return function mask<T>(record: T) {
+    if (share && pristine(record)) return { value: record, maskedPaths: [], sorted: true };
     const s: Scrub = { hits: [], at: [], sorted: true, share };
     const value = scrub(record, s) as T;
     for (const steps of compiled) s.hits.push(...applyMask(value, steps));
