@@ -92,16 +92,28 @@ export function hashAndSerialise(record: Record<string, unknown>, nestedSorted =
 }
 
 function fastHashAndSerialise(record: Record<string, unknown>, extra: Record<string, unknown>): { hash: string; line: string } {
+  // Both key lists sorted (the record's usually is already), then merged; an extra key wins over the record's.
   const keys = Object.keys(record);
-  for (const key in extra) if (!Object.prototype.hasOwnProperty.call(record, key)) keys.push(key);
-  keys.sort();
+  let inOrder = true;
+  for (let i = 1; i < keys.length && inOrder; i++) inOrder = keys[i - 1] < keys[i];
+  if (!inOrder) keys.sort();
+  const extraKeys = Object.keys(extra).sort();
   const lo: Record<string, unknown> = {};
   const hi: Record<string, unknown> = {};
-  for (const key of keys) {
+  for (let i = 0, j = 0; i < keys.length || j < extraKeys.length; ) {
+    let key: string;
+    let value: unknown;
+    if (j < extraKeys.length && (i >= keys.length || extraKeys[j] <= keys[i])) {
+      key = extraKeys[j++];
+      value = extra[key];
+      if (keys[i] === key) i++;
+    } else {
+      key = keys[i++];
+      value = record[key];
+    }
     if (key === 'hash') continue;
-    if (isIntegerKey(key)) throw new Error('integer-like key');
+    if (key.charCodeAt(0) - 48 < 10 && isIntegerKey(key)) throw new Error('integer-like key'); // digits first: skip the regex
     const half = key < 'hash' ? lo : hi;
-    const value = Object.prototype.hasOwnProperty.call(extra, key) ? extra[key] : record[key];
     if (key === '__proto__') Object.defineProperty(half, key, { value, enumerable: true, writable: true, configurable: true });
     else half[key] = value;
   }

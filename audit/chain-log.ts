@@ -168,8 +168,7 @@ export class ChainLog implements AuditSink {
   private appendStored<T extends StoredRecord>(body: Unchained<T>, nestedSorted = false, extra: Record<string, unknown> = {}): Promise<AppendReceipt> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
     const seq = this.seq + 1;
-    const { hash, line: text } = hashAndSerialise(body as Record<string, unknown>, nestedSorted, { ...extra, seq, prev_hash: this.headHash });
-    const line = Buffer.from(`${text}\n`);
+    const { hash, line } = hashAndSerialise(body as Record<string, unknown>, nestedSorted, { ...extra, seq, prev_hash: this.headHash });
     this.seq = seq;
     this.headHash = hash;
     return this.writer.enqueue(seq, line).then(() => {

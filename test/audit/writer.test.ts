@@ -11,7 +11,7 @@ const options = (dir: string, durability: Durability, over: Partial<WriterOption
 });
 
 const within = <T>(p: Promise<T>, ms: number): Promise<T> =>
-  Promise.race([p, sleep(ms).then(() => { throw new Error(`not settled within ${ms} ms`); })]);
+  Promise.race([p, sleep(ms, undefined, { ref: false }).then(() => { throw new Error(`not settled within ${ms} ms`); })]);
 
 describe('SegmentWriter', () => {
   for (const durability of ['group', 'fsync-per-record', 'none'] as const) {
@@ -21,7 +21,7 @@ describe('SegmentWriter', () => {
         const w = await SegmentWriter.open(options(dir, durability, { groupWindowMs }), null, 1);
         // Wrapped in an object so that awaiting `second` does not also wait for the inner promise.
         const second = new Promise<{ p: Promise<void> }>((resolve) => {
-          void w.enqueue(1, Buffer.from('{"seq":1}\n')).then(() => resolve({ p: w.enqueue(2, Buffer.from('{"seq":2}\n')) }));
+          void w.enqueue(1, '{"seq":1}').then(() => resolve({ p: w.enqueue(2, '{"seq":2}') }));
         });
         await within((await second).p, 1000);
         await w.close();
@@ -31,19 +31,33 @@ describe('SegmentWriter', () => {
     }
   }
 
+  it('keeps order when a burst starts writing before it ends (the eager flush), across unicode line lengths', async (t) => {
+    const dir = await tempDir(t);
+    const w = await SegmentWriter.open(options(dir, 'group', { segmentMaxBytes: 4096 }), null, 1);
+    const line = (seq: number) => `{"seq":${seq},"t":"${'é'.repeat(seq % 7)}"}`;
+    // 200 appends in one turn of the event loop: the first flush starts while the rest are still queueing.
+    await within(Promise.all(Array.from({ length: 200 }, (_, i) => w.enqueue(i + 1, line(i + 1)))), 5000);
+    await w.close();
+    const segs = await listSegments(dir);
+    assert.ok(segs.length > 1, 'the burst crossed segment rotations');
+    const text = (await Promise.all(segs.map((g) => readFile(g.path, 'utf8')))).join('');
+    assert.equal(text, Array.from({ length: 200 }, (_, i) => `${line(i + 1)}\n`).join(''));
+    for (const g of segs) assert.ok(Buffer.byteLength(await readFile(g.path)) <= 4096, `${g.name} is within the size limit`);
+  });
+
   it('fails the batch and every later append once a write fails, so no acknowledged record follows a hole', async (t) => {
     const dir = await tempDir(t);
     const w = await SegmentWriter.open(options(dir, 'group'), null, 1);
     await (w as unknown as { fh: { close(): Promise<void> } }).fh.close(); // the disk "goes away"
-    const batch = [1, 2, 3].map((seq) => w.enqueue(seq, Buffer.from(`{"seq":${seq}}\n`)));
+    const batch = [1, 2, 3].map((seq) => w.enqueue(seq, `{"seq":${seq}}`));
     for (const p of batch) await assert.rejects(p, /audit log write failed/);
-    await assert.rejects(w.enqueue(4, Buffer.from('{"seq":4}\n')), /failed earlier/);
+    await assert.rejects(w.enqueue(4, '{"seq":4}'), /failed earlier/);
   });
 
   it('splits a batch across a size rotation at a record boundary', async (t) => {
     const dir = await tempDir(t);
     const w = await SegmentWriter.open(options(dir, 'group', { segmentMaxBytes: 25 }), null, 1);
-    await Promise.all([1, 2, 3, 4, 5].map((seq) => w.enqueue(seq, Buffer.from(`{"seq":${seq}}\n`))));
+    await Promise.all([1, 2, 3, 4, 5].map((seq) => w.enqueue(seq, `{"seq":${seq}}`)));
     await w.close();
     const segs = await listSegments(dir);
     assert.deepEqual(segs.map((s) => s.firstSeq), [1, 3, 5]);
