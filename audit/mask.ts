@@ -227,17 +227,6 @@ function pristine(node: unknown): boolean {
 }
 
 /**
- * Deep-copies JSON data and removes credentials in the same pass (see `scrub`); every object of the copy has
- * its keys in sorted insertion order. Concrete paths touched go to `hits`.
- */
-export function cloneScrubbed(node: unknown, hits: string[], at: Array<string | number> = [], order = { sorted: true }): unknown {
-  const s: Scrub = { hits, at, sorted: true, share: false };
-  const out = scrub(node, s);
-  order.sorted &&= s.sorted;
-  return out;
-}
-
-/**
  * Compiles mask paths once; the returned function masks a copy and reports what it replaced. Without mask
  * paths, parts that need no change (the whole record, possibly) are shared with the input rather than copied:
  * treat the result as read-only, and serialise it before the input can change.
