@@ -1,5 +1,5 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { serveLocal } from '../../test/support/local-server.js';
 import { Rand } from './random.js';
 
 /**
@@ -72,7 +72,7 @@ export interface ChaosUpstream {
 
 export async function startChaosUpstream(seed: number): Promise<ChaosUpstream> {
   const scenarios: Record<string, number> = {};
-  const server: Server = createServer(async (req, res) => {
+  const server = await serveLocal(async (req, res) => {
     let raw = '';
     for await (const c of req) raw += c;
     let body: { model?: string; stream?: boolean } = {};
@@ -88,11 +88,5 @@ export async function startChaosUpstream(seed: number): Promise<ChaosUpstream> {
     res.writeHead(s.status, { 'content-type': s.type });
     await write(res, r, s.pieces, s.destroy ?? false);
   });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    scenarios,
-    close: () => new Promise<void>((ok) => (server.closeAllConnections(), server.close(() => ok()))),
-  };
+  return { url: server.url, scenarios, close: server.close };
 }

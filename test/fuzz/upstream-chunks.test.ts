@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { auth, chat, startTestGateway, type TestGateway } from '../support/harness.js';
+import { serveLocal } from '../support/local-server.js';
 
 const role = { id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] };
 const BAD_EVENTS = ['"text"', 'null', '{"choices":[null]}', '{"choices":[{"delta":{"content":5}}]}', '{"choices":[{"delta":{"content":[{"type":"text","text":"hidden"}]}}]}'];
@@ -10,7 +9,7 @@ const BAD_ANSWERS = ['{"choices":[{"message":{"role":"assistant","content":{"a":
 
 /** Streams a role chunk then BAD_EVENTS[n] for model `sse-n`; answers BAD_ANSWERS[n] for model `json-n`. */
 async function badUpstream(): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer(async (req, res) => {
+  return serveLocal(async (req, res) => {
     let raw = '';
     for await (const c of req) raw += c;
     const [kind, n] = String(JSON.parse(raw).model).split('-');
@@ -21,8 +20,6 @@ async function badUpstream(): Promise<{ url: string; close(): Promise<void> }> {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.end(`data: ${JSON.stringify(role)}\n\ndata: ${BAD_EVENTS[Number(n)]}\n\ndata: [DONE]\n\n`);
   });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, close: () => new Promise((ok) => (server.closeAllConnections(), server.close(() => ok()))) };
 }
 
 describe('upstream answers that are not chat completions (found by npm run fuzz)', () => {

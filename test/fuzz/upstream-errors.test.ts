@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { auth, chat, startTestGateway, type TestGateway } from '../support/harness.js';
+import { serveLocal } from '../support/local-server.js';
 
 /** An upstream that answers every call with the status and body named in the model (`<status> <body>`). */
 async function scriptedUpstream(): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer(async (req, res) => {
+  return serveLocal(async (req, res) => {
     let raw = '';
     for await (const c of req) raw += c;
     const model: string = JSON.parse(raw).model;
@@ -14,8 +13,6 @@ async function scriptedUpstream(): Promise<{ url: string; close(): Promise<void>
     res.writeHead(Number(status), { 'content-type': 'application/json' });
     res.end(body.join(' '));
   });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, close: () => new Promise((ok) => (server.closeAllConnections(), server.close(() => ok()))) };
 }
 
 describe('upstream 4xx bodies passed through (found by npm run fuzz)', () => {

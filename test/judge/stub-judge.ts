@@ -1,5 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import { serveLocal } from '../support/local-server.js';
 
 /**
  * A stub judge: a real HTTP server on loopback speaking the OpenAI wire format for `/v1/chat/completions`
@@ -93,7 +93,7 @@ const completionBody = (req: any, r: JudgeReply) => ({
 export async function startStubJudge(script: (req: JudgeRequest) => JudgeReply): Promise<StubJudge> {
   const requests: JudgeRequest[] = [];
   const state = { aborted: 0 };
-  const server: Server = createServer(async (req, res) => {
+  const server = await serveLocal(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     let body: any;
@@ -131,19 +131,13 @@ export async function startStubJudge(script: (req: JudgeRequest) => JudgeReply):
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(req.url === '/v1/chat/completions' ? chatBody(body, reply) : completionBody(body, reply)));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url: server.url,
     requests,
     get aborted() {
       return state.aborted;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
 }
 

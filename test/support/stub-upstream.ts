@@ -1,5 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import { serveLocal } from './local-server.js';
 
 /**
  * A stub OpenAI-compatible model server: a real HTTP server on loopback that answers chat completions in JSON
@@ -66,7 +66,7 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
   const requests: StubRequest[] = [];
   const state = { aborted: 0, completed: 0 };
   let n = 0;
-  const server: Server = createServer(async (req, res) => {
+  const server = await serveLocal(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
@@ -148,11 +148,9 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
     state.completed++;
     res.end('data: [DONE]\n\n');
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
-    port,
+    url: server.url,
+    port: server.port,
     requests,
     get aborted() {
       return state.aborted;
@@ -160,10 +158,6 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
     get completed() {
       return state.completed;
     },
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+    close: server.close,
   };
 }
