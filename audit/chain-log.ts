@@ -122,7 +122,7 @@ export class ChainLog implements AuditSink {
     const log = new ChainLog(config, key, state.head, state.lastCheckpoint, startup, onEvent);
     log.lock = lock;
     log.writer = await SegmentWriter.open(
-      { ...config, dir: config.dir, onRotate: () => log.scheduleRetention() },
+      { ...config, dir: config.dir, onRotate: () => log.scheduleRetention(), onWritten: (seq, hash) => log.written(seq, hash) },
       state.current,
       state.head.seq + 1,
     );
@@ -143,11 +143,6 @@ export class ChainLog implements AuditSink {
 
   /** Masks, chains and queues the record; resolves once it is durable (per the configured mode). */
   append(record: DecisionRecord): Promise<void> {
-    return this.appendWithReceipt(record).then(() => undefined);
-  }
-
-  /** `append`, resolving with the record's seq and hash (for callers that report them, and for tests). */
-  appendWithReceipt(record: DecisionRecord): Promise<AppendReceipt> {
     let masked: Masked<DecisionRecord>;
     try {
       masked = this.mask(record);
@@ -157,32 +152,45 @@ export class ChainLog implements AuditSink {
     if (typeof masked.value !== 'object' || masked.value === null || Array.isArray(masked.value)) {
       return Promise.reject(new TypeError('audit record must be an object'));
     }
-    const stored = { kind: 'decision', masked_paths: masked.maskedPaths };
-    return this.appendStored<StoredDecision>(masked.value as unknown as Unchained<StoredDecision>, masked.sorted, stored);
+    const extra = { kind: 'decision', masked_paths: masked.maskedPaths };
+    return this.appendStored<StoredDecision>(masked.value as unknown as Unchained<StoredDecision>, masked.sorted, extra);
+  }
+
+  /** `append`, resolving with the record's seq and hash (for callers that report them, and for tests). */
+  appendWithReceipt(record: DecisionRecord): Promise<AppendReceipt> {
+    const durable = this.append(record);
+    // append chains synchronously, so the head is now this record (if it failed, `durable` rejects).
+    const receipt = { seq: this.seq, hash: this.headHash };
+    return durable.then(() => receipt);
   }
 
   /**
    * Chains `body` (left unchanged: the chain fields and `extra` are added as it is serialised) and queues it.
    * `nestedSorted`: the body came from the masker with canonical key order, which enables the fast serialiser.
+   * The returned promise is the writer's own: the chain's bookkeeping runs once per batch, in `written`.
    */
-  private appendStored<T extends StoredRecord>(body: Unchained<T>, nestedSorted = false, extra: Record<string, unknown> = {}): Promise<AppendReceipt> {
+  private appendStored<T extends StoredRecord>(body: Unchained<T>, nestedSorted = false, extra: Record<string, unknown> = {}): Promise<void> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
     const seq = this.seq + 1;
-    const { hash, line } = hashAndSerialise(body as Record<string, unknown>, nestedSorted, { ...extra, seq, prev_hash: this.headHash });
+    extra.seq = seq;
+    extra.prev_hash = this.headHash;
+    const { hash, line } = hashAndSerialise(body as Record<string, unknown>, nestedSorted, extra);
     this.seq = seq;
     this.headHash = hash;
-    return this.writer.enqueue(seq, line).then(() => {
-      if (seq > this.durable.seq) this.durable = { seq, hash };
-      if (!this.checkpointQueued && seq - (this.lastCheckpoint?.last_seq ?? 0) >= this.config.checkpointEvery) {
-        this.checkpointQueued = true;
-        this.checkpoint()
-          .catch((error: Error) => this.onEvent({ type: 'error', error }))
-          .finally(() => {
-            this.checkpointQueued = false;
-          });
-      }
-      return { seq, hash };
-    });
+    return this.writer.enqueue(seq, line, hash);
+  }
+
+  /** A batch up to `seq` is durable: advance the durable head, and sign a checkpoint when one is due. */
+  private written(seq: number, hash: string): void {
+    if (seq > this.durable.seq) this.durable = { seq, hash };
+    if (!this.checkpointQueued && seq - (this.lastCheckpoint?.last_seq ?? 0) >= this.config.checkpointEvery) {
+      this.checkpointQueued = true;
+      this.checkpoint()
+        .catch((error: Error) => this.onEvent({ type: 'error', error }))
+        .finally(() => {
+          this.checkpointQueued = false;
+        });
+    }
   }
 
   /** Writes everything queued and waits for it to be durable. */

@@ -39,10 +39,14 @@ export interface WriterOptions {
   segmentMaxAgeMs: number;
   /** Called after a new segment is opened; errors are the caller's to handle. */
   onRotate?: (closed: SegmentInfo, opened: SegmentInfo) => void;
+  /** Called once per batch, after it is written and before its appends resolve, with its last entry. */
+  onWritten?: (seq: number, tag: string) => void;
 }
 
 interface Entry {
   seq: number;
+  /** The caller's label for the entry (the chain log's record hash), reported back by `onWritten`. */
+  tag: string;
   /** One canonical line, without its newline. */
   line: string;
   /** Its UTF-8 length plus the newline. */
@@ -84,13 +88,12 @@ export class SegmentWriter {
     return this.segment;
   }
 
-  /** Queues one serialised record; resolves when it is as durable as the mode promises. */
   /** Queues one line (the newline is added here); resolves once it is durable per the mode. */
-  enqueue(seq: number, line: string): Promise<void> {
+  enqueue(seq: number, line: string, tag = ''): Promise<void> {
     if (this.failed) return Promise.reject(new Error('audit log writer failed earlier', { cause: this.failed }));
     return new Promise<void>((resolve, reject) => {
       const bytes = Buffer.byteLength(line) + 1;
-      this.pending.push({ seq, line, bytes, resolve, reject });
+      this.pending.push({ seq, tag, line, bytes, resolve, reject });
       this.pendingBytes += bytes;
       this.schedule();
     });
@@ -177,6 +180,8 @@ export class SegmentWriter {
         this.flushing = null;
         return;
       }
+      const last = batch[batch.length - 1];
+      this.opts.onWritten?.(last.seq, last.tag);
       for (const e of batch) e.resolve();
     }
   }
