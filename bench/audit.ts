@@ -4,7 +4,8 @@
  * Modes run in interleaved rounds and each figure is the median round, so a noisy neighbour hits all modes.
  * Options: --seconds N per round (default 2), --rounds N (default 3), --concurrency N (in-flight appends,
  * default 128), --window MS and --max-batch N (group commit tuning, default the config defaults), --json,
- * --no-gateway (skip the second part: a real gateway's throughput with the log off and on).
+ * --no-gateway (skip the second part: a real gateway's throughput with the log off and on), --slices N and
+ * --slice-seconds S for that part (default 12 slices of 1.5 s per log mode; see bench/audit-gateway.ts).
  */
 import { open, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import type { Durability } from '../audit/writer.js';
 import { gatewayAuditBench } from './audit-gateway.js';
 
 const { values } = parseArgs({ options: {
-  'no-gateway': { type: 'boolean', default: false },
+  'no-gateway': { type: 'boolean', default: false }, slices: { type: 'string', default: '12' }, 'slice-seconds': { type: 'string', default: '1.5' },
   seconds: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' },
   concurrency: { type: 'string', default: '128' }, window: { type: 'string' }, 'max-batch': { type: 'string' }, json: { type: 'boolean', default: false },
 } });
@@ -113,4 +114,4 @@ else {
   console.log(`group commit / fsync-per-record: ${ratio.toFixed(1)}x (goal >= 20x) ${ratio >= 20 ? 'PASS' : 'FAIL'}`);
 }
 
-if (!values['no-gateway']) await gatewayAuditBench({ seconds, rounds, concurrency: 32 });
+if (!values['no-gateway']) await gatewayAuditBench({ slices: Number(values.slices), sliceSeconds: Number(values['slice-seconds']), concurrency: 32 });
