@@ -166,6 +166,7 @@ export class ChainLog implements AuditSink {
 
   /**
    * Chains `body` (left unchanged: the chain fields and `extra` are added as it is serialised) and queues it.
+   * `extra` must be the caller's own fresh object: `seq` and `prev_hash` are set on it.
    * `nestedSorted`: the body came from the masker with canonical key order, which enables the fast serialiser.
    * The returned promise is the writer's own: the chain's bookkeeping runs once per batch, in `written`.
    */
