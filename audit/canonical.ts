@@ -64,6 +64,21 @@ const INTEGER_KEY = /^(?:0|[1-9]\d*)$/;
 /** True for keys that JavaScript orders numerically ahead of all others, whatever the insertion order. */
 export const isIntegerKey = (key: string): boolean => INTEGER_KEY.test(key);
 
+/** An object's own keys in sorted order, and whether they were in that order already (no sort then). */
+export function sortedKeys(obj: object): { keys: string[]; inOrder: boolean } {
+  const keys = Object.keys(obj);
+  let inOrder = true;
+  for (let i = 1; i < keys.length && inOrder; i++) inOrder = keys[i - 1] < keys[i];
+  if (!inOrder) keys.sort();
+  return { keys, inOrder };
+}
+
+/** Sets a member of a new object; a parsed "__proto__" member is data, which plain assignment would not keep. */
+export function setMember(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}
+
 /**
  * Hashes a record with `extra` members added (the chain fields; they win over the record's own) and returns the
  * canonical line with `hash` in its sorted place, serialising once. Any `hash` member is ignored and replaced.
@@ -93,10 +108,7 @@ export function hashAndSerialise(record: Record<string, unknown>, nestedSorted =
 
 function fastHashAndSerialise(record: Record<string, unknown>, extra: Record<string, unknown>): { hash: string; line: string } {
   // Both key lists sorted (the record's usually is already), then merged; an extra key wins over the record's.
-  const keys = Object.keys(record);
-  let inOrder = true;
-  for (let i = 1; i < keys.length && inOrder; i++) inOrder = keys[i - 1] < keys[i];
-  if (!inOrder) keys.sort();
+  const { keys } = sortedKeys(record);
   const extraKeys = Object.keys(extra).sort();
   const lo: Record<string, unknown> = {};
   const hi: Record<string, unknown> = {};
@@ -113,9 +125,7 @@ function fastHashAndSerialise(record: Record<string, unknown>, extra: Record<str
     }
     if (key === 'hash') continue;
     if (key.charCodeAt(0) - 48 < 10 && isIntegerKey(key)) throw new Error('integer-like key'); // digits first: skip the regex
-    const half = key < 'hash' ? lo : hi;
-    if (key === '__proto__') Object.defineProperty(half, key, { value, enumerable: true, writable: true, configurable: true });
-    else half[key] = value;
+    setMember(key < 'hash' ? lo : hi, key, value);
   }
   const a = JSON.stringify(lo).slice(1, -1);
   const b = JSON.stringify(hi).slice(1, -1);

@@ -6,7 +6,7 @@
  * X-Api-Key, Cookie, api_key, …) and bearer tokens or `sk-…` keys inside any string.
  */
 
-import { isIntegerKey } from './canonical.js';
+import { isIntegerKey, setMember, sortedKeys } from './canonical.js';
 
 export type PathStep = { kind: 'key'; name: string } | { kind: 'index'; index: number } | { kind: 'wildcard' };
 
@@ -140,12 +140,6 @@ interface Scrub {
   share: boolean;
 }
 
-/** Sets a member of a copy; a parsed "__proto__" member is data, which plain assignment would not keep. */
-function put(out: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-  else out[key] = value;
-}
-
 /**
  * Removes credentials from JSON data and gives every object its keys in sorted order, in one pass: members
  * named like credentials become `MASK`, and bearer tokens or `sk-` keys inside strings are replaced; concrete
@@ -174,10 +168,7 @@ function scrub(node: unknown, s: Scrub): unknown {
     return out ?? node;
   }
   const src = node as Record<string, unknown>;
-  const keys = Object.keys(src);
-  let inOrder = true;
-  for (let i = 1; i < keys.length && inOrder; i++) inOrder = keys[i - 1] < keys[i];
-  if (!inOrder) keys.sort();
+  const { keys, inOrder } = sortedKeys(src);
   let out: Record<string, unknown> | undefined = s.share && inOrder ? undefined : {};
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
@@ -196,9 +187,9 @@ function scrub(node: unknown, s: Scrub): unknown {
     if (!out) {
       if (v === value) continue;
       out = {};
-      for (let j = 0; j < i; j++) put(out, keys[j], src[keys[j]]);
+      for (let j = 0; j < i; j++) setMember(out, keys[j], src[keys[j]]);
     }
-    put(out, key, v);
+    setMember(out, key, v);
   }
   return out ?? node;
 }

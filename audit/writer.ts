@@ -1,7 +1,8 @@
 /**
  * The group-commit writer. Records queue in memory in chain order; one flush writes the whole queue with one
- * synchronous write (O_DSYNC, or write + fdatasync), then settles every promise in it. While a flush is in flight new records keep queueing
- * and go out together in the next one, so N concurrent requests cost about one fsync, not N.
+ * synchronous write (O_DSYNC, or write + fdatasync), then settles every promise in it. While a flush is in
+ * flight new records keep queueing and go out together in the next one, so N concurrent requests cost about
+ * one fsync, not N.
  *
  * Durability modes (see audit/README.md for the trade-offs):
  * - `group`: a record is acknowledged after the fsync of the batch that carried it (the default);
@@ -23,6 +24,8 @@ export type Durability = 'group' | 'fsync-per-record' | 'none';
 const DSYNC = constants.O_DSYNC;
 const openFlags = (durability: Durability) =>
   durability !== 'none' && DSYNC !== undefined ? constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | DSYNC : 'a';
+/** Durable writes need an explicit fdatasync only where O_DSYNC is missing. */
+const needsDatasync = (durability: Durability) => durability !== 'none' && DSYNC === undefined;
 
 /** With no flush in flight, this many queued records start one at once rather than at the end of the tick. */
 const EAGER_RECORDS = 32;
@@ -203,7 +206,7 @@ export class SegmentWriter {
       chunkBytes += e.bytes;
     }
     await this.writeAll(chunk, chunkBytes);
-    if (this.opts.durability !== 'none' && DSYNC === undefined) await this.fh.datasync();
+    if (needsDatasync(this.opts.durability)) await this.fh.datasync();
   }
 
   /** Writes lines (and their newlines) in one buffer, looping over short writes. */
@@ -219,7 +222,7 @@ export class SegmentWriter {
   }
 
   private async rotate(nextSeq: number): Promise<void> {
-    if (this.opts.durability !== 'none') await this.fh.datasync();
+    if (needsDatasync(this.opts.durability)) await this.fh.datasync();
     await this.fh.close();
     const closed = this.segment;
     const name = segmentName(nextSeq);

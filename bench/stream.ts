@@ -1,8 +1,9 @@
 /**
  * `npm run bench:stream`: streamed chat completions side by side on loopback, against a stub upstream that sends
- * a few dozen deltas 20 ms apart — the stub directly, a bare node:http proxy (the floor for any extra hop), this gateway (default policy, records on) in `buffer` mode,
- * in `stream-first` mode, and in `stream-first` with the concurrent input check, and Portkey's gateway with a regex guardrail on input and output. Interleaved rounds, so
- * drift on a shared machine hits every target alike.
+ * a few dozen deltas 20 ms apart — the stub directly, a bare node:http proxy (the floor for any extra hop),
+ * this gateway (default policy, records on) in `buffer` mode, in `stream-first` mode, and in `stream-first`
+ * with the concurrent input check, and Portkey's gateway with a regex guardrail on input and output.
+ * Interleaved rounds, so drift on a shared machine hits every target alike.
  *
  * Reports per target: time to first token (TTFT) p50/p99 and what each adds over direct, the mean inter-chunk gap
  * relative to direct, how many of `--concurrency` simultaneous streams finish without a stall (no gap over

@@ -23,6 +23,8 @@ export interface OpenAIHttpOptions {
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 /** Text the output stage can read: a string, or nothing. Anything else would reach the client unchecked. */
 const isText = (v: unknown) => v === undefined || v === null || typeof v === 'string';
+/** A choice whose `message` (or `delta`) is absent or carries text content only. */
+const textOnly = (ch: unknown, part: 'message' | 'delta') => isObject(ch) && (ch[part] === undefined || (isObject(ch[part]) && isText(ch[part].content)));
 
 /**
  * A chunk the pipeline can check: an object with a choices array (empty for a usage chunk) whose deltas carry
@@ -31,7 +33,7 @@ const isText = (v: unknown) => v === undefined || v === null || typeof v === 'st
  */
 function isChunk(v: unknown): v is ChatCompletionChunk {
   if (!isObject(v) || !Array.isArray(v.choices)) return false;
-  return v.choices.every((ch) => isObject(ch) && (ch.delta === undefined || (isObject(ch.delta) && isText(ch.delta.content))));
+  return v.choices.every((ch) => textOnly(ch, 'delta'));
 }
 
 /**
@@ -122,7 +124,7 @@ export class OpenAIHttpGenerator implements Generator {
     if (!c || typeof c !== 'object' || !Array.isArray(c.choices)) {
       throw new GeneratorError('bad_response', 'upstream response has no choices array', undefined, body);
     }
-    if (!c.choices.every((ch) => isObject(ch) && (ch.message === undefined || (isObject(ch.message) && isText(ch.message.content))))) {
+    if (!c.choices.every((ch) => textOnly(ch, 'message'))) {
       throw new GeneratorError('bad_response', 'upstream response has a choice whose message content is not text', undefined, body);
     }
     return c;

@@ -24,10 +24,10 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
 }
 
 /**
- * The request's context, and an AbortSignal that fires when the client goes away before the answer.
- * `res.decisionId` is set too, for the error responder.
+ * The request's context, and an AbortSignal that fires when the client goes away before the answer. The
+ * decision id is registered in `decisionIds` too, for the error responder and the request log.
  */
-export function begin(req: IncomingMessage, res: ServerResponse, route: string, caller: Caller, started: number): { ctx: RequestContext; signal: AbortSignal } {
+function begin(req: IncomingMessage, res: ServerResponse, route: string, caller: Caller, started: number): { ctx: RequestContext; signal: AbortSignal } {
   const controller = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) controller.abort(new Error('client closed the connection'));

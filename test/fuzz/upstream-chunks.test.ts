@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { auth, chat, startTestGateway, type TestGateway } from '../support/harness.js';
-import { serveLocal } from '../support/local-server.js';
+import { describe, it } from 'node:test';
+import { auth, chat, gatewayWith } from '../support/harness.js';
+import { serveLocal, type LocalServer } from '../support/local-server.js';
 
 const role = { id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] };
 const BAD_EVENTS = ['"text"', 'null', '{"choices":[null]}', '{"choices":[{"delta":{"content":5}}]}', '{"choices":[{"delta":{"content":[{"type":"text","text":"hidden"}]}}]}'];
 const BAD_ANSWERS = ['{"choices":[{"message":{"role":"assistant","content":{"a":1}}}]}', '{"choices":[{"message":{"content":[{"type":"text","text":"hidden"}]}}]}', '{"choices":[null]}'];
 
 /** Streams a role chunk then BAD_EVENTS[n] for model `sse-n`; answers BAD_ANSWERS[n] for model `json-n`. */
-async function badUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+async function badUpstream(): Promise<LocalServer> {
   return serveLocal(async (req, res) => {
     let raw = '';
     for await (const c of req) raw += c;
@@ -23,18 +23,9 @@ async function badUpstream(): Promise<{ url: string; close(): Promise<void> }> {
 }
 
 describe('upstream answers that are not chat completions (found by npm run fuzz)', () => {
-  let up: Awaited<ReturnType<typeof badUpstream>>;
-  let gw: TestGateway;
-  before(async () => {
-    up = await badUpstream();
-    gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: up.url, GATEWAY_POLICY_WATCH: 'off' });
-  });
-  after(async () => {
-    await gw.close();
-    await up.close();
-  });
+  const ctx = gatewayWith(badUpstream);
   const post = (model: string, stream: boolean) =>
-    fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(chat('hi', { model, stream })) });
+    fetch(`${ctx.gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(chat('hi', { model, stream })) });
 
   it('ends a stream with an upstream_error event, never forwarding a chunk the output stage cannot read', async () => {
     for (let n = 0; n < BAD_EVENTS.length; n++) {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { auth, chat, startTestGateway, type TestGateway } from '../support/harness.js';
-import { serveLocal } from '../support/local-server.js';
+import { describe, it } from 'node:test';
+import { auth, chat, gatewayWith } from '../support/harness.js';
+import { serveLocal, type LocalServer } from '../support/local-server.js';
 
 /** An upstream that answers every call with the status and body named in the model (`<status> <body>`). */
-async function scriptedUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+async function scriptedUpstream(): Promise<LocalServer> {
   return serveLocal(async (req, res) => {
     let raw = '';
     for await (const c of req) raw += c;
@@ -16,19 +16,10 @@ async function scriptedUpstream(): Promise<{ url: string; close(): Promise<void>
 }
 
 describe('upstream 4xx bodies passed through (found by npm run fuzz)', () => {
-  let up: Awaited<ReturnType<typeof scriptedUpstream>>;
-  let gw: TestGateway;
-  before(async () => {
-    up = await scriptedUpstream();
-    gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: up.url, GATEWAY_POLICY_WATCH: 'off' });
-  });
-  after(async () => {
-    await gw.close();
-    await up.close();
-  });
+  const ctx = gatewayWith(scriptedUpstream);
 
   const post = async (model: string, stream = false) => {
-    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(chat('hi', { model, stream })) });
+    const res = await fetch(`${ctx.gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(chat('hi', { model, stream })) });
     return { status: res.status, body: (await res.json()) as { error: Record<string, unknown> } };
   };
 

@@ -71,13 +71,13 @@ export const chat = (content: string, extra: Record<string, unknown> = {}) => ({
 });
 
 /**
- * For a describe block: a stub upstream and a gateway in front of it, started before the tests and closed
- * after. Read `ctx.gw` and `ctx.stub` inside the tests.
+ * For a describe block: an upstream (any server with a base `url` and `close`) and a gateway in front of it,
+ * started before the tests and closed after. Read `ctx.gw` and `ctx.stub` inside the tests.
  */
-export function gatewayWithStub(env: Record<string, string> = {}, stubOptions: StubOptions = {}) {
-  const ctx = {} as { gw: TestGateway; stub: StubUpstream };
+export function gatewayWith<U extends { url: string; close(): Promise<void> }>(startUpstream: () => Promise<U>, env: Record<string, string> = {}) {
+  const ctx = {} as { gw: TestGateway; stub: U };
   before(async () => {
-    ctx.stub = await startStubUpstream(stubOptions);
+    ctx.stub = await startUpstream();
     ctx.gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: ctx.stub.url, GATEWAY_POLICY_WATCH: 'off', ...env });
   });
   after(async () => {
@@ -86,6 +86,10 @@ export function gatewayWithStub(env: Record<string, string> = {}, stubOptions: S
   });
   return ctx;
 }
+
+/** `gatewayWith` the stub upstream (test/support/stub-upstream.ts). */
+export const gatewayWithStub = (env: Record<string, string> = {}, stubOptions: StubOptions = {}) =>
+  gatewayWith<StubUpstream>(() => startStubUpstream(stubOptions), env);
 
 /** Waits until `check` passes or the time runs out. */
 export async function eventually(check: () => boolean, ms = 2000): Promise<void> {
