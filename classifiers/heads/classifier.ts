@@ -4,11 +4,12 @@
  * is reported in `details.thresholds` and in the explanation, and a policy decides what to do with them.
  */
 import { z } from 'zod';
-import type { Encoder } from '../encoder/index.js';
 import type { Classifier, ClassifierInput } from '../types.js';
-import { acquireEncoder, releaseEncoder } from './shared-encoder.js';
+import { EncoderLease, SHARED_ENCODER, type EncoderSource } from './shared-encoder.js';
 import { pairFeatures, probabilities } from './linear.js';
 import { HEAD_NAMES, loadModel, modelDir, type LoadedHead, type LoadedModel } from './model.js';
+
+export type { EncoderSource } from './shared-encoder.js';
 
 export const OnnxParamsSchema = z.strictObject({
   /** Which heads to run; the classifier's labels are theirs, in this order. */
@@ -19,13 +20,6 @@ export const OnnxParamsSchema = z.strictObject({
   maxChunks: z.number().int().min(1).max(32).default(4),
 });
 export type OnnxParams = z.input<typeof OnnxParamsSchema>;
-
-/** Where the encoder comes from; tests pass their own. */
-export interface EncoderSource {
-  acquire(): Promise<Encoder>;
-  release(): Promise<void>;
-}
-const SHARED: EncoderSource = { acquire: acquireEncoder, release: releaseEncoder };
 
 const pct = (p: number) => p.toFixed(2);
 
@@ -42,23 +36,19 @@ export class OnnxHeadsClassifier implements Classifier {
   private readonly model: LoadedModel;
   private readonly heads: LoadedHead[];
   private readonly maxChunks: number;
-  private encoder?: Promise<Encoder>;
-  private acquired = false;
-  private closed = false;
-
-  private readonly source: EncoderSource;
+  private readonly encoder: EncoderLease;
 
   constructor(
     readonly id: string,
     params: OnnxParams,
     readonly timeoutMs: number,
     /** `baseDir`: the declaring policy's folder, against which a `model` path is resolved. */
-    { encoder = SHARED, baseDir }: { encoder?: EncoderSource; baseDir?: string } = {},
+    { encoder = SHARED_ENCODER, baseDir }: { encoder?: EncoderSource; baseDir?: string } = {},
   ) {
     const { heads, model, maxChunks } = OnnxParamsSchema.parse(params);
     if (new Set(heads).size !== heads.length) throw new Error(`params.heads lists a head twice: ${heads.join(', ')}`);
-    this.source = encoder;
     this.model = loadModel(modelDir(model, baseDir), heads);
+    this.encoder = new EncoderLease(encoder, this.model.manifest.encoder);
     this.heads = heads.map((h) => this.model.heads.get(h)!);
     this.labels = this.heads.flatMap((h) => h.head.labels);
     if (new Set(this.labels).size !== this.labels.length) throw new Error(`heads ${heads.join(', ')} share a label`);
@@ -68,29 +58,11 @@ export class OnnxHeadsClassifier implements Classifier {
 
   /** Loads the shared encoder and checks it is the one the heads were trained on. */
   ready(): Promise<void> {
-    return this.getEncoder().then(() => undefined);
-  }
-
-  private getEncoder(): Promise<Encoder> {
-    if (this.closed) return Promise.reject(new Error('classifier is closed'));
-    this.encoder ??= this.source.acquire().then(
-      (encoder) => {
-        this.acquired = true;
-        if (encoder.version !== this.model.manifest.encoder) {
-          throw new Error(`heads were trained on encoder ${this.model.manifest.encoder}, but ${encoder.version} is loaded`);
-        }
-        return encoder;
-      },
-      (error: unknown) => {
-        this.encoder = undefined; // a failed start is retried by the next call
-        throw error;
-      },
-    );
-    return this.encoder;
+    return this.encoder.get().then(() => undefined);
   }
 
   async classify(input: ClassifierInput, signal: AbortSignal) {
-    const encoder = await this.getEncoder();
+    const encoder = await this.encoder.get();
     const windowed = this.heads.some((h) => h.entry.pooling === 'max');
     const pair = this.heads.some((h) => h.entry.input === 'prompt+response');
     const [windows, promptVec] = await Promise.all([
@@ -120,14 +92,8 @@ export class OnnxHeadsClassifier implements Classifier {
     return { scores, explanation, details };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.encoder = undefined;
-    if (this.acquired) {
-      this.acquired = false;
-      await this.source.release();
-    }
+  close(): Promise<void> {
+    return this.encoder.close();
   }
 }
 

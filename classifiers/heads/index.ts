@@ -1,6 +1,6 @@
 /** Trained heads over the local sentence encoder, and the `onnx` classifier type that runs them. See classifiers/models/MODEL_CARD.md. */
 export { OnnxHeadsClassifier, OnnxParamsSchema, onnxClassifierType } from './classifier.js';
-export type { EncoderSource, OnnxParams } from './classifier.js';
+export type { OnnxParams } from './classifier.js';
 export { HEAD_NAMES, MANIFEST_FORMAT, ManifestSchema, loadModel, modelDir, modelsRoot } from './model.js';
 export type { HeadName, LoadedModel, Manifest } from './model.js';
 export { exportHead, readHead } from './onnx-head.js';
@@ -11,4 +11,5 @@ export type { TrainOptions, TrainSet } from './train.js';
 export { chooseThreshold, fitPlatt } from './calibrate.js';
 export { averagePrecision, countsAt, rocAuc } from './metrics.js';
 export type { Counts } from './metrics.js';
-export { acquireEncoder, releaseEncoder } from './shared-encoder.js';
+export { EncoderLease, SHARED_ENCODER, acquireEncoder, releaseEncoder } from './shared-encoder.js';
+export type { EncoderSource } from './shared-encoder.js';

@@ -1,6 +1,7 @@
 /**
- * One sentence encoder per process, shared by every `onnx` classifier: reference-counted, created on first
- * use, closed when the last user releases it. A failed start is not cached, so the next call retries.
+ * One sentence encoder per process, shared by the `onnx` and `rbrm-local` classifiers: reference-counted,
+ * created on first use, closed when the last user releases it. A failed start is not cached, so the next call
+ * retries. `EncoderLease` is one classifier's hold on it.
  */
 import type { Encoder } from '../encoder/index.js';
 
@@ -29,4 +30,62 @@ export async function releaseEncoder(): Promise<void> {
   const closing = current;
   current = undefined;
   await (await closing.catch(() => undefined))?.close();
+}
+
+/** Where a classifier's encoder comes from: the shared one by default; tests pass their own. */
+export interface EncoderSource {
+  acquire(): Promise<Encoder>;
+  release(): Promise<void>;
+}
+export const SHARED_ENCODER: EncoderSource = { acquire: acquireEncoder, release: releaseEncoder };
+
+/**
+ * One classifier's hold on an encoder: acquired on first use and checked against the encoder the heads were
+ * trained on; released on close, or at once when the start fails (so the next call retries with a fresh
+ * reference). After close, `get` rejects.
+ *
+ * @example
+ * const lease = new EncoderLease(SHARED_ENCODER, model.manifest.encoder);
+ * const encoder = await lease.get();
+ * await lease.close();
+ */
+export class EncoderLease {
+  private encoder?: Promise<Encoder>;
+  private acquired = false;
+  private closed = false;
+
+  constructor(
+    private readonly source: EncoderSource,
+    private readonly trainedOn: string,
+  ) {}
+
+  get(): Promise<Encoder> {
+    if (this.closed) return Promise.reject(new Error('classifier is closed'));
+    this.encoder ??= (async () => {
+      const encoder = await this.source.acquire();
+      this.acquired = true;
+      if (encoder.version !== this.trainedOn) throw new Error(`heads were trained on encoder ${this.trainedOn}, but ${encoder.version} is loaded`);
+      return encoder;
+    })().catch(async (error: unknown) => {
+      this.encoder = undefined;
+      await this.release();
+      throw error;
+    });
+    return this.encoder;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const starting = this.encoder;
+    this.encoder = undefined;
+    await starting?.catch(() => undefined);
+    await this.release();
+  }
+
+  private async release(): Promise<void> {
+    if (!this.acquired) return;
+    this.acquired = false;
+    await this.source.release();
+  }
 }

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { Encoder } from '../encoder/index.js';
-import { acquireEncoder, loadModel, modelDir, pairFeatures, probabilities, releaseEncoder, type EncoderSource, type LoadedModel } from '../heads/index.js';
+import { EncoderLease, SHARED_ENCODER, loadModel, modelDir, pairFeatures, probabilities, type EncoderSource, type LoadedModel } from '../heads/index.js';
 import { RubricSchema, rubricRevision, type Rubric } from '../rubric.js';
 import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
 import { WeightsSchema, argmaxLetter, isStandardRubric, similarityProbabilities, standardProbabilities, type Components, type Weights } from './grade.js';
@@ -27,7 +27,6 @@ export const RbrmLocalParamsSchema = z.strictObject({
 });
 export type RbrmLocalParams = z.input<typeof RbrmLocalParamsSchema>;
 
-const SHARED: EncoderSource = { acquire: acquireEncoder, release: releaseEncoder };
 type Graded = Omit<ClassifierResult, 'id' | 'latencyMs'>;
 const dot = (a: Float32Array, b: Float32Array) => {
   let s = 0;
@@ -52,16 +51,14 @@ export class RbrmLocal implements Classifier {
   private readonly weights: Weights;
   private readonly requestHarm: 'unsafe' | 'unsafe+jailbreak';
   private readonly model: LoadedModel;
-  private readonly source: EncoderSource;
+  private readonly encoder: EncoderLease;
   private loading?: Promise<{ encoder: Encoder; options: Map<string, Float32Array[]> }>;
-  private acquired = false;
-  private closed = false;
 
   constructor(
     readonly id: string,
     params: RbrmLocalParams,
     readonly timeoutMs: number,
-    { encoder = SHARED, baseDir }: { encoder?: EncoderSource; baseDir?: string } = {},
+    { encoder = SHARED_ENCODER, baseDir }: { encoder?: EncoderSource; baseDir?: string } = {},
   ) {
     const { rubric, model, weights, requestHarm } = RbrmLocalParamsSchema.parse(params);
     this.requestHarm = requestHarm;
@@ -70,8 +67,8 @@ export class RbrmLocal implements Classifier {
     this.labels = rubric.options.map((o) => o.letter);
     this.standard = isStandardRubric(rubric);
     this.revision = rubricRevision(rubric);
-    this.source = encoder;
     this.model = loadModel(modelDir(model, baseDir), ['unsafe', 'jailbreak', 'refusal']);
+    this.encoder = new EncoderLease(encoder, this.model.manifest.encoder);
     const heads = `onnx-heads/${model}@${this.model.hash.slice(0, 12)}+${this.model.manifest.encoder}`;
     this.version = `rbrm-local@${this.revision.slice(0, 12)}/${heads}`;
   }
@@ -82,24 +79,15 @@ export class RbrmLocal implements Classifier {
   }
 
   private load() {
-    if (this.closed) return Promise.reject(new Error('classifier is closed'));
     this.loading ??= (async () => {
-      const encoder = await this.source.acquire();
-      this.acquired = true;
-      if (encoder.version !== this.model.manifest.encoder) {
-        throw new Error(`heads were trained on encoder ${this.model.manifest.encoder}, but ${encoder.version} is loaded`);
-      }
+      const encoder = await this.encoder.get();
       const texts = this.rubric.options.map((o) => [o.meaning, ...o.exemplars]);
       const vectors = await encoder.embed(texts.flat());
       let at = 0;
       const options = new Map(this.rubric.options.map((o, i) => [o.letter, vectors.slice(at, (at += texts[i].length))]));
       return { encoder, options };
-    })().catch(async (error: unknown) => {
-      this.loading = undefined; // a failed start is retried by the next call, with a fresh reference
-      if (this.acquired) {
-        this.acquired = false;
-        await this.source.release();
-      }
+    })().catch((error: unknown) => {
+      this.loading = undefined; // a failed start is retried by the next call
       throw error;
     });
     return this.loading;
@@ -157,15 +145,10 @@ export class RbrmLocal implements Classifier {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
     const loading = this.loading;
     this.loading = undefined;
     await loading?.catch(() => undefined);
-    if (this.acquired) {
-      this.acquired = false;
-      await this.source.release();
-    }
+    await this.encoder.close();
   }
 }
 
