@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import type { PipelineObserver } from '../pipeline/pipeline.js';
+import { LatencyHistogram } from './histogram.js';
 
 /** Prometheus metrics for one gateway: requests by decision, stage and classifier latency. */
 export function createMetrics() {
@@ -18,35 +19,12 @@ export function createMetrics() {
     registers: [registry],
   });
   const buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-  const stage = new client.Histogram({
-    name: 'gateway_stage_duration_seconds',
-    help: 'Time spent in each pipeline stage',
-    labelNames: ['stage'] as const,
-    buckets,
-    registers: [registry],
-  });
-  const classifier = new client.Histogram({
-    name: 'gateway_classifier_duration_seconds',
-    help: 'Classifier latency by classifier and outcome',
-    labelNames: ['classifier', 'outcome'] as const,
-    buckets,
-    registers: [registry],
-  });
-  const ttft = new client.Histogram({
-    name: 'gateway_stream_ttft_seconds',
-    help: 'Streams: time from the request to the first content chunk sent to the client, by moderation mode',
-    labelNames: ['mode'] as const,
-    buckets,
-    registers: [registry],
-  });
-  const gap = new client.Histogram({
-    name: 'gateway_stream_chunk_gap_seconds',
-    help: 'Streams: time between consecutive content chunks sent to the client, by moderation mode',
-    labelNames: ['mode'] as const,
-    buckets,
-    registers: [registry],
-  });
-  // Label children are looked up once and kept, so the hot path does not hash label sets on every observation.
+  // The per-request histograms: each label set's series is made once and kept (see LatencyHistogram).
+  const histogram = (name: string, help: string) => new LatencyHistogram(registry, { name, help, buckets });
+  const stage = histogram('gateway_stage_duration_seconds', 'Time spent in each pipeline stage');
+  const classifier = histogram('gateway_classifier_duration_seconds', 'Classifier latency by classifier and outcome');
+  const ttft = histogram('gateway_stream_ttft_seconds', 'Streams: time from the request to the first content chunk sent to the client, by moderation mode');
+  const gap = histogram('gateway_stream_chunk_gap_seconds', 'Streams: time between consecutive content chunks sent to the client, by moderation mode');
   const memo = <T>(make: (key: string) => T) => {
     const cache = new Map<string, T>();
     return (key: string) => {
@@ -55,21 +33,21 @@ export function createMetrics() {
       return v;
     };
   };
-  const stageChild = memo((s) => stage.labels({ stage: s }));
-  const classifierChild = memo((k) => {
+  const stageSeries = memo((s) => stage.series({ stage: s }));
+  const classifierSeries = memo((k) => {
     const [id, outcome] = k.split('\0');
-    return classifier.labels({ classifier: id, outcome });
+    return classifier.series({ classifier: id, outcome });
   });
   const requestChild = memo((k) => {
     const [route, decision] = k.split('\0');
     return requests.labels({ route, decision });
   });
-  const ttftChild = memo((m) => ttft.labels({ mode: m }));
-  const gapChild = memo((m) => gap.labels({ mode: m }));
+  const ttftSeries = memo((m) => ttft.series({ mode: m }));
+  const gapSeries = memo((m) => gap.series({ mode: m }));
   const observer: PipelineObserver = {
-    stream: (mode, metric, ms) => (metric === 'ttft' ? ttftChild : gapChild)(mode).observe(ms / 1000),
-    stage: (s, ms) => stageChild(s).observe(ms / 1000),
-    classifier: (id, ms, failed) => classifierChild(`${id}\0${failed ? 'error' : 'ok'}`).observe(ms / 1000),
+    stream: (mode, metric, ms) => (metric === 'ttft' ? ttftSeries : gapSeries)(mode)(ms / 1000),
+    stage: (s, ms) => stageSeries(s)(ms / 1000),
+    classifier: (id, ms, failed) => classifierSeries(`${id}\0${failed ? 'error' : 'ok'}`)(ms / 1000),
     decision: (route, action) => requestChild(`${route}\0${action}`).inc(),
   };
   const grades = new client.Counter({
