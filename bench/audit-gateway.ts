@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { fmt, load, startProcess } from './load.js';
+import { fmt, load, startProcess, stopProcesses } from './load.js';
 
 /**
  * The gateway half of bench:audit: the same gateway with the decision log off (records built, then dropped)
@@ -22,7 +22,7 @@ export async function gatewayAuditBench({ slices, sliceSeconds, concurrency }: {
     for (const i of modes.keys()) await load(url(i), { concurrency: 4, seconds: 1, body });
     for (let s = 0; s < slices; s++) for (const i of modes.keys()) runs[i].push(await load(url(i), { concurrency, seconds: sliceSeconds, body }));
   } finally {
-    for (const p of [...gws, stub]) p.child.kill('SIGTERM');
+    await stopProcesses([...gws, stub]);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const out = modes.map((mode, i) => ({

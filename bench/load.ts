@@ -85,4 +85,16 @@ export async function startProcess(args: string[], env: Record<string, string>, 
   }
 }
 
+/** Sends SIGTERM to each process and waits for them all to exit (a gateway closes its log before it does). */
+export async function stopProcesses(procs: Array<{ child: ChildProcess }>): Promise<void> {
+  await Promise.all(
+    procs.map(({ child }) => {
+      if (child.exitCode !== null || child.signalCode !== null) return undefined;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      return exited;
+    }),
+  );
+}
+
 export const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fmt, load, startProcess, type LoadResult } from './load.js';
+import { fmt, load, startProcess, stopProcesses, type LoadResult } from './load.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' }, rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '32' } } });
 const seconds = Number(values.seconds);
@@ -67,7 +67,7 @@ try {
     process.stderr.write(`round ${r + 1}/${rounds} done\n`);
   }
 } finally {
-  for (const p of [gateway, gatewayNone, portkey, bare, stub]) p.child.kill('SIGTERM');
+  await stopProcesses([gateway, gatewayNone, portkey, bare, stub]); // before the audit dir goes: gateways write on close
   rmSync(auditDir, { recursive: true, force: true });
 }
 

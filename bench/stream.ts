@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
 import { contentEvents, sseChat, textOf, type SseResult } from '../test/support/sse-client.js';
-import { fmt, percentile, startProcess } from './load.js';
+import { fmt, percentile, startProcess, stopProcesses } from './load.js';
 
 const { values } = parseArgs({
   options: Object.fromEntries(
@@ -112,7 +112,7 @@ try {
     t.probe = `${text.includes('sk-proj-abcdef') ? 'reached the client' : 'withheld'}${finish === 'content_filter' ? ', stream cut' : ''}`;
   }
 } finally {
-  for (const p of [bare, buffer, first, firstConcurrent, portkey, stub]) p.child.kill('SIGTERM');
+  await stopProcesses([bare, buffer, first, firstConcurrent, portkey, stub]); // before their audit dirs go
   for (const t of runs) await t.agent.close();
   for (const d of auditDirs) rmSync(d, { recursive: true, force: true });
 }
