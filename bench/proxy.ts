@@ -1,7 +1,9 @@
 /**
- * `npm run bench:proxy`: the stub upstream called directly, a bare node:http proxy, Portkey's gateway with a
- * regex guardrail on input and output, and this gateway with the default rules-only policy and decision
- * records on — side by side on loopback, in interleaved rounds so drift on a shared machine hits all alike.
+ * `npm run bench:proxy`: the stub upstream called directly, a bare node:http proxy, the same proxy with one
+ * durable (O_DSYNC) record write before each answer (the latency floor of any gateway that records before it
+ * answers), Portkey's gateway with a regex guardrail on input and output, and this gateway with the default
+ * rules-only policy and decision records on — side by side on loopback, in interleaved rounds so drift on a
+ * shared machine hits all alike.
  *
  * Options: --seconds N (per run, default 4), --rounds N (default 3), --concurrency N (throughput runs, default 32).
  */
@@ -20,6 +22,7 @@ const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', c
 
 const stub = await startProcess([join(root, 'bench/servers/stub.js')], {});
 const bare = await startProcess([join(root, 'bench/servers/bare-proxy.js')], { UPSTREAM_PORT: String(stub.port) });
+const floor = await startProcess([join(root, 'bench/servers/durable-floor.js')], { UPSTREAM_PORT: String(stub.port) });
 const portkey = await startProcess([join(root, '..', 'node_modules/@portkey-ai/gateway/build/start-server.js')], {}, 'http://127.0.0.1:8787/');
 const auditDir = mkdtempSync(join(tmpdir(), 'bench-audit-'));
 const key = 'sk-bench-key-0123456789';
@@ -49,6 +52,7 @@ const portkeyConfig = JSON.stringify({
 const targets: { name: string; url: string; headers?: Record<string, string> }[] = [
   { name: 'direct (stub)', url: `http://127.0.0.1:${stub.port}/v1/chat/completions` },
   { name: 'bare node:http proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions` },
+  { name: 'bare proxy + one O_DSYNC record write', url: `http://127.0.0.1:${floor.port}/v1/chat/completions` },
   { name: 'portkey + regex guardrails', url: 'http://127.0.0.1:8787/v1/chat/completions', headers: { 'x-portkey-config': portkeyConfig } },
   { name: 'this gateway (records, fsync before answer)', url: 'http://127.0.0.1:18080/v1/chat/completions', headers: { authorization: `Bearer ${key}` } },
   { name: 'this gateway (records, durability none)', url: 'http://127.0.0.1:18081/v1/chat/completions', headers: { authorization: `Bearer ${key}` } },
@@ -67,7 +71,7 @@ try {
     process.stderr.write(`round ${r + 1}/${rounds} done\n`);
   }
 } finally {
-  await stopProcesses([gateway, gatewayNone, portkey, bare, stub]); // before the audit dir goes: gateways write on close
+  await stopProcesses([gateway, gatewayNone, portkey, floor, bare, stub]); // before the audit dir goes: gateways write on close
   rmSync(auditDir, { recursive: true, force: true });
 }
 
@@ -88,7 +92,7 @@ console.log(`${'target'.padEnd(44)} ${`RPS@c${concurrency}`.padStart(9)} ${'p50 
 for (const s of summary) {
   console.log(`${s.name.padEnd(44)} ${fmt(s.rps, 0).padStart(9)} ${fmt(s.p50).padStart(8)} ${fmt(s.p99).padStart(8)}   ${fmt(s.c1p50, 3).padStart(7)} ${fmt(s.c1p99, 3).padStart(7)} ${s.errors}`);
 }
-const [direct, bareS, pk, ...ours] = summary;
+const [direct, bareS, floorS, pk, ...ours] = summary;
 for (const o of ours) {
   console.log(`\nratios for ${o.name}`);
   console.log(`  / bare proxy RPS             ${fmt(o.rps / bareS.rps)}   (goal >= 0.6)`);
@@ -97,3 +101,5 @@ for (const o of ours) {
   console.log(`  added p50 at c1 vs bare      ${fmt(o.c1p50 - bareS.c1p50, 3)} ms`);
 }
 console.log(`\nportkey added p50 at c1 vs direct: ${fmt(pk.c1p50 - direct.c1p50, 3)} ms`);
+// What the disk alone costs: a proxy that does nothing but wait for one durable write before answering.
+console.log(`durable floor (bare proxy + one O_DSYNC record write) added p50 at c1 vs direct: ${fmt(floorS.c1p50 - direct.c1p50, 3)} ms`);
