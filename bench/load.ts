@@ -48,13 +48,31 @@ export async function load(
   return { requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-/** Starts a node process and waits for the first JSON line it prints (its port), or for `readyUrl` to answer. */
+/** Every process startProcess started and that has not exited: stopped when the bench exits, whatever the reason. */
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGTERM');
+});
+// A bench interrupted by a signal exits through 'exit' too, so it leaves no server holding a port.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
+
+/**
+ * Starts a node process and waits for the first JSON line it prints (its port), or for `readyUrl` to answer.
+ * A fixed port that already answers is refused: the bench would otherwise measure whatever holds it (a server
+ * left by an interrupted run, say) while the new process dies on EADDRINUSE.
+ */
 export async function startProcess(args: string[], env: Record<string, string>, readyUrl?: string): Promise<{ child: ChildProcess; port?: number }> {
+  if (readyUrl && (await fetch(readyUrl).then(() => true, () => false))) {
+    throw new Error(`${readyUrl} already answers before ${args.join(' ')} started: stop whatever listens there (a server left by an interrupted bench?)`);
+  }
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   child.stderr!.on('data', (d) => process.env.BENCH_VERBOSE && process.stderr.write(d));
   if (readyUrl) {
     child.stdout!.resume();
     for (let i = 0; i < 200; i++) {
+      if (child.exitCode !== null) break;
       try {
         const r = await fetch(readyUrl);
         if (r.status < 500) return { child };
@@ -64,7 +82,7 @@ export async function startProcess(args: string[], env: Record<string, string>, 
       await new Promise((r) => setTimeout(r, 100));
     }
     child.kill();
-    throw new Error(`${args.join(' ')} did not become ready at ${readyUrl}`);
+    throw new Error(`${args.join(' ')} did not become ready at ${readyUrl}${child.exitCode === null ? '' : ` (it exited with code ${child.exitCode})`}`);
   }
   // The port comes as a JSON line `{"port": N}`; log lines before it are skipped.
   const lines = createInterface({ input: child.stdout! });
