@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 
@@ -116,3 +117,28 @@ export async function stopProcesses(procs: Array<{ child: ChildProcess }>): Prom
 }
 
 export const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+/**
+ * CPU time a process has used, in ms: all its threads, or with `mainThread` only its JavaScript thread (kernel
+ * time of writes run on libuv's pool then counts elsewhere). Linux /proc, in its 100 Hz ticks; NaN elsewhere.
+ * Robust to a busy machine, unlike latency.
+ */
+export function cpuMs(pid: number | undefined, mainThread = false): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/${mainThread ? `task/${pid}/` : ''}stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime
+  } catch {
+    return NaN;
+  }
+}
+
+/** The whole machine's busy and idle CPU time so far, in ms summed over its CPUs (Linux /proc; NaN elsewhere). */
+export function machineMs(): { busy: number; idle: number } {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + f[4]; // idle + iowait
+    return { busy: (f.reduce((a, b) => a + b, 0) - idle) * 10, idle: idle * 10 };
+  } catch {
+    return { busy: NaN, idle: NaN };
+  }
+}

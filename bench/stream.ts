@@ -13,13 +13,13 @@
  * --rounds N (default 3), --concurrency N (default 200), --deltas N (default 40), --gap-ms N (default 20),
  * --stall-ms N (default 250).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
 import { contentEvents, sseChat, textOf, type SseResult } from '../test/support/sse-client.js';
-import { fmt, percentile, startProcess, stopProcesses } from './load.js';
+import { cpuMs, fmt, percentile, startProcess, stopProcesses } from './load.js';
 
 const { values } = parseArgs({
   options: Object.fromEntries(
@@ -58,15 +58,6 @@ const targets: { name: string; url: string; headers: Record<string, string>; pid
   { name: '  + concurrent input check', url: `http://127.0.0.1:${firstConcurrent.port}/v1/chat/completions`, headers: bearer, pid: firstConcurrent.child.pid },
   { name: 'portkey + output guardrail', url: 'http://127.0.0.1:8787/v1/chat/completions', headers: { 'x-portkey-config': portkeyConfig }, pid: portkey.child.pid },
 ];
-/** CPU time a process has used, in ms (Linux /proc; NaN elsewhere). Robust to a busy machine, unlike latency. */
-const cpuMs = (pid?: number) => {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in 100 Hz ticks
-  } catch {
-    return NaN;
-  }
-};
 const runs = targets.map((t) => ({ ...t, agent: new Agent({ connections: o.concurrency + 16 }), ttft: [] as number[], lag: [] as number[], gaps: [] as number[], ok: 0, total: 0, cpu: 0, probe: '' }));
 
 const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Write a short answer.' }] };
