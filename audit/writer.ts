@@ -209,7 +209,11 @@ export class SegmentWriter {
     if (needsDatasync(this.opts.durability)) await this.fh.datasync();
   }
 
-  /** Writes lines (and their newlines) in one buffer, looping over short writes. */
+  /**
+   * Writes lines (and their newlines) in one buffer, looping over short writes. The first write is issued
+   * synchronously, in the caller's microtask: an `await` before it (even of a settled promise) would start it
+   * only after the rest of a burst of appends, not beside it, which cost a third of group throughput when tried.
+   */
   private async writeAll(chunk: string[], bytes: number): Promise<void> {
     if (!bytes) return;
     const buf = Buffer.from(chunk.join(''));
