@@ -16,7 +16,8 @@ type Slice = LoadResult & { mainUs: number; mainBusy: number; idle: number };
  *
  * Beside each mode it prints what limits it (Linux only): the CPU the gateway's JavaScript thread spends per
  * request, how busy that thread was, and how idle the whole machine was. The thread is the bottleneck, so the
- * first says what the log costs in work and the second how long the thread sat waiting for fsyncs instead.
+ * first says what the log costs in work, and the second how much of the time the thread sat idle instead,
+ * waiting for fsyncs or for clients.
  */
 export async function gatewayAuditBench({ slices, sliceSeconds, concurrency }: { slices: number; sliceSeconds: number; concurrency: number }) {
   const root = join(import.meta.dirname);
