@@ -1,8 +1,8 @@
 /**
  * The group-commit writer. Records queue in memory in chain order; one flush writes the whole queue with one
  * synchronous write (O_DSYNC, or write + fdatasync), then settles every promise in it. While a flush is in
- * flight new records keep queueing and go out together in the next one, so N concurrent requests cost about
- * one fsync, not N.
+ * flight new records keep queueing and go out together in the next one (at the end of the tick in which the
+ * flush completes), so N concurrent requests cost about one fsync, not N.
  *
  * Durability modes (see audit/README.md for the trade-offs):
  * - `group`: a record is acknowledged after the fsync of the batch that carried it (the default);
@@ -117,11 +117,7 @@ export class SegmentWriter {
 
   private schedule(): void {
     if (this.flushing) return; // the running flush picks these up when it finishes
-    // With the disk idle, a burst of appends (requests resuming in one turn of the event loop) starts writing
-    // as soon as a few have queued: the write then runs while the rest of the burst is still being built.
-    const eager = DSYNC !== undefined && this.opts.groupWindowMs === 0 && this.pending.length >= Math.min(EAGER_RECORDS, this.opts.groupMaxRecords);
-    const full = eager || this.pending.length >= this.opts.groupMaxRecords || this.pendingBytes >= this.opts.groupMaxBytes;
-    if (full || this.opts.durability === 'fsync-per-record') {
+    if (this.due() || this.opts.durability === 'fsync-per-record') {
       this.clearTimer();
       void this.startFlush();
     } else if (!this.timer) {
@@ -133,6 +129,19 @@ export class SegmentWriter {
       };
       this.timer = this.opts.groupWindowMs > 0 ? setTimeout(fire, this.opts.groupWindowMs) : setImmediate(fire);
     }
+  }
+
+  /** The queue is big enough to write now rather than at the end of the tick (or of the window). */
+  private due(): boolean {
+    // With the disk idle, a burst of appends (requests resuming in one turn of the event loop) starts writing
+    // as soon as a few have queued: the write then runs while the rest of the burst is still being built.
+    const eager = DSYNC !== undefined && this.opts.groupWindowMs === 0 && this.pending.length >= Math.min(EAGER_RECORDS, this.opts.groupMaxRecords);
+    return eager || this.pending.length >= this.opts.groupMaxRecords || this.pendingBytes >= this.opts.groupMaxBytes;
+  }
+
+  /** The end of the current tick (window 0), or the window. */
+  private pause(): Promise<void> {
+    return new Promise((resolve) => (this.opts.groupWindowMs > 0 ? setTimeout(resolve, this.opts.groupWindowMs) : setImmediate(resolve)));
   }
 
   private clearTimer(): void {
@@ -186,6 +195,12 @@ export class SegmentWriter {
       const last = batch[batch.length - 1];
       this.opts.onWritten?.(last.seq, last.tag);
       for (const e of batch) e.resolve();
+      // The next batch waits, as the first did, for the end of this tick (or the window) unless it is already
+      // due. The records made in the rest of this tick (the I/O callbacks still to run in it) then share its
+      // write, rather than start the one after. A busy thread loses no time by that: it reaches the end of the
+      // tick when it is done anyway, and an idle one at once. The fewer, larger fsyncs cost the machine less
+      // (a synchronous write costs about the same kernel CPU at 2 KB as at 30 KB).
+      if (!perRecord && this.pending.length && !this.due()) await this.pause();
     }
   }
 

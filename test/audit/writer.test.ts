@@ -31,6 +31,28 @@ describe('SegmentWriter', () => {
     }
   }
 
+  for (const [durability, groupWindowMs] of [['group', 0], ['none', 0], ['group', 200]] as const) {
+    it(`lets the batch after a flush wait for the end of the tick, so what that tick appends shares it (${durability}, window ${groupWindowMs})`, async (t) => {
+      const dir = await tempDir(t);
+      const batches: number[] = [];
+      const w = await SegmentWriter.open(options(dir, durability, { groupWindowMs, onWritten: (seq) => batches.push(seq) }), null, 1);
+      let third!: Promise<void>;
+      // Record 3 is appended when record 1 is acknowledged: in the same tick as that flush's completion.
+      const first = w.enqueue(1, '{"seq":1}').then(() => {
+        third = w.enqueue(3, '{"seq":3}');
+      });
+      // The writer's own timer (or setImmediate), set first, runs first: record 1 is being written after this.
+      await new Promise((resolve) => (groupWindowMs > 0 ? setTimeout(resolve, groupWindowMs) : setImmediate(resolve)));
+      const second = w.enqueue(2, '{"seq":2}');
+      await within(Promise.all([first, second]), 2000);
+      await within(third, 2000);
+      await w.close();
+      assert.deepEqual(batches, [1, 3], 'records 2 and 3 went out in one write');
+      const [seg] = await listSegments(dir);
+      assert.equal(await readFile(seg.path, 'utf8'), '{"seq":1}\n{"seq":2}\n{"seq":3}\n');
+    });
+  }
+
   it('keeps order when a burst starts writing before it ends (the eager flush), across unicode line lengths', async (t) => {
     const dir = await tempDir(t);
     const w = await SegmentWriter.open(options(dir, 'group', { segmentMaxBytes: 4096 }), null, 1);
