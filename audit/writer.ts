@@ -127,7 +127,7 @@ export class SegmentWriter {
         this.timer = null;
         void this.startFlush();
       };
-      this.timer = this.opts.groupWindowMs > 0 ? setTimeout(fire, this.opts.groupWindowMs) : setImmediate(fire);
+      this.timer = this.later(fire);
     }
   }
 
@@ -139,9 +139,9 @@ export class SegmentWriter {
     return eager || this.pending.length >= this.opts.groupMaxRecords || this.pendingBytes >= this.opts.groupMaxBytes;
   }
 
-  /** The end of the current tick (window 0), or the window. */
-  private pause(): Promise<void> {
-    return new Promise((resolve) => (this.opts.groupWindowMs > 0 ? setTimeout(resolve, this.opts.groupWindowMs) : setImmediate(resolve)));
+  /** Runs `fn` at the end of the current tick (window 0) or after the window. */
+  private later(fn: () => void): NodeJS.Timeout | NodeJS.Immediate {
+    return this.opts.groupWindowMs > 0 ? setTimeout(fn, this.opts.groupWindowMs) : setImmediate(fn);
   }
 
   private clearTimer(): void {
@@ -200,7 +200,7 @@ export class SegmentWriter {
       // write, rather than start the one after. A busy thread loses no time by that: it reaches the end of the
       // tick when it is done anyway, and an idle one at once. The fewer, larger fsyncs cost the machine less
       // (a synchronous write costs about the same kernel CPU at 2 KB as at 30 KB).
-      if (!perRecord && this.pending.length && !this.due()) await this.pause();
+      if (!perRecord && this.pending.length && !this.due()) await new Promise<void>((resolve) => this.later(resolve));
     }
   }
 
@@ -227,7 +227,8 @@ export class SegmentWriter {
   /**
    * Writes lines (and their newlines) in one buffer, looping over short writes. The first write is issued
    * synchronously, in the caller's microtask: an `await` before it (even of a settled promise) would start it
-   * only after the rest of a burst of appends, not beside it, which cost about 30% of group throughput when tried.
+   * only after the rest of a burst of appends, not beside it: that cost about 30% of group throughput when
+   * tried.
    */
   private async writeAll(chunk: string[], bytes: number): Promise<void> {
     if (!bytes) return;

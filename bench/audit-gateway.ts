@@ -35,7 +35,8 @@ export async function gatewayAuditBench({ slices, sliceSeconds, concurrency }: {
         const [main0, m0, t0] = [cpuMs(pid, true), machineMs(), performance.now()];
         const r = await load(url(i), { concurrency, seconds: sliceSeconds, body });
         const [main1, m1, t1] = [cpuMs(pid, true), machineMs(), performance.now()];
-        runs[i].push({ ...r, mainUs: ((main1 - main0) * 1000) / r.requests, mainBusy: (main1 - main0) / (t1 - t0), idle: (m1.idle - m0.idle) / (m1.idle - m0.idle + m1.busy - m0.busy) });
+        const idle = (m1.idle - m0.idle) / (m1.idle - m0.idle + m1.busy - m0.busy);
+        runs[i].push({ ...r, mainUs: ((main1 - main0) * 1000) / r.requests, mainBusy: (main1 - main0) / (t1 - t0), idle });
       }
     }
   } finally {
