@@ -35,17 +35,19 @@ describe('SegmentWriter', () => {
     it(`lets the batch after a flush wait for the end of the tick, so what that tick appends shares it (${durability}, window ${groupWindowMs})`, async (t) => {
       const dir = await tempDir(t);
       const batches: number[] = [];
-      const w = await SegmentWriter.open(options(dir, durability, { groupWindowMs, onWritten: (seq) => batches.push(seq) }), null, 1);
+      let second!: Promise<void>;
       let third!: Promise<void>;
+      const onWritten = (seq: number) => {
+        batches.push(seq);
+        // Record 2 arrives as record 1's write finishes, before its acknowledgement: queued behind that flush.
+        if (seq === 1) second = w.enqueue(2, '{"seq":2}');
+      };
+      const w = await SegmentWriter.open(options(dir, durability, { groupWindowMs, onWritten }), null, 1);
       // Record 3 is appended when record 1 is acknowledged: in the same tick as that flush's completion.
-      const first = w.enqueue(1, '{"seq":1}').then(() => {
+      await within(w.enqueue(1, '{"seq":1}').then(() => {
         third = w.enqueue(3, '{"seq":3}');
-      });
-      // The writer's own timer (or setImmediate), set first, runs first: record 1 is being written after this.
-      await new Promise((resolve) => (groupWindowMs > 0 ? setTimeout(resolve, groupWindowMs) : setImmediate(resolve)));
-      const second = w.enqueue(2, '{"seq":2}');
-      await within(Promise.all([first, second]), 2000);
-      await within(third, 2000);
+      }), 2000);
+      await within(Promise.all([second, third]), 2000);
       await w.close();
       assert.deepEqual(batches, [1, 3], 'records 2 and 3 went out in one write');
       const [seg] = await listSegments(dir);
