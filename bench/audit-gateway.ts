@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { cpuMs, fmt, load, machineMs, startProcess, stopProcesses, type LoadResult } from './load.js';
+import { cpuMs, fmt, load, machineMs, median, startProcess, stopProcesses, type LoadResult } from './load.js';
 
 /** One slice: the load result, the gateway main thread's CPU per request and share of the slice, the machine's idle share. */
 type Slice = LoadResult & { mainUs: number; mainBusy: number; idle: number };
@@ -43,7 +43,6 @@ export async function gatewayAuditBench({ slices, sliceSeconds, concurrency }: {
     await stopProcesses([...gws, stub]);
   }
   const at = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * q + 0.5)];
-  const median = (xs: number[]) => at(xs, 0.5);
   const out = modes.map((mode, i) => {
     const ratios = runs[i].map((x, s) => x.rps / runs[0][s].rps);
     // The spread of the paired ratios says how far this machine's noise reaches: the middle half of the slices.

@@ -15,6 +15,7 @@ import { ChainLog } from '../audit/chain-log.js';
 import type { DecisionRecord } from '../audit/types.js';
 import type { Durability } from '../audit/writer.js';
 import { gatewayAuditBench } from './audit-gateway.js';
+import { median, percentile } from './load.js';
 
 const { values } = parseArgs({ options: {
   'no-gateway': { type: 'boolean', default: false }, slices: { type: 'string', default: '12' }, 'slice-seconds': { type: 'string', default: '1.5' },
@@ -52,8 +53,6 @@ function record(i: number): DecisionRecord {
  */
 const records = Array.from({ length: 4096 }, (_, i) => record(i));
 
-const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 interface Round { records_per_s: number; p50_ms: number; p99_ms: number; records: number }
 
@@ -76,7 +75,7 @@ async function measure(durability: Durability): Promise<Round> {
     const elapsed = (performance.now() - start) / 1000;
     await log.close();
     latencies.sort((a, b) => a - b);
-    return { records_per_s: latencies.length / elapsed, p50_ms: pct(latencies, 50), p99_ms: pct(latencies, 99), records: latencies.length };
+    return { records_per_s: latencies.length / elapsed, p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99), records: latencies.length };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

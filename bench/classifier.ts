@@ -20,6 +20,7 @@ import ort from 'onnxruntime-node';
 import { Encoder, Tokenizer, loadVocabulary } from '../classifiers/encoder/index.js';
 import { GraphBuilder } from '../classifiers/encoder/onnx-graph.js';
 import { sessionOptions } from '../classifiers/encoder/session.js';
+import { median, percentile } from './load.js';
 
 const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '32' },
@@ -48,8 +49,6 @@ function longTexts(n: number): string[] {
 }
 
 // ---- measurement ---------------------------------------------------------------------------------------
-const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 interface Figure { texts_per_s: number; p50_ms: number; p99_ms: number }
 
 /** Closed loop: `callers` callers each send `perCall` texts, wait, and send again, for `seconds`. */
@@ -69,7 +68,7 @@ async function closedLoop(call: (texts: string[]) => Promise<unknown>, texts: st
   await Promise.all(Array.from({ length: callers }, caller));
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { texts_per_s: (latencies.length * perCall) / elapsed, p50_ms: pct(latencies, 50), p99_ms: pct(latencies, 99) };
+  return { texts_per_s: (latencies.length * perCall) / elapsed, p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99) };
 }
 
 /**

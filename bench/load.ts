@@ -13,6 +13,8 @@ export interface LoadResult {
 }
 
 export const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
+/** The middle value of an unsorted list (the upper of the two middle ones for an even count). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
  * A closed-loop load generator: `concurrency` loops each send a request, await the full body, repeat, for

@@ -19,7 +19,7 @@ import { loadConfig } from '../gateway/config.js';
 import { newDecisionId } from '../gateway/pipeline/context.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
 import { createLogger } from '../gateway/http/logger.js';
-import { fmt } from './load.js';
+import { fmt, median } from './load.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '4000' }, rounds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '32' } } });
 const requests = Number(values.requests);
@@ -75,7 +75,6 @@ try {
   for (const v of variants) await v.gw.close();
   rmSync(dir, { recursive: true, force: true });
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const [on, logOff, metricsOff, bothOff] = us.map(median);
 console.log(`bench:pipeline — ${rounds} interleaved rounds of ${requests} requests at concurrency ${concurrency}, in-process; medians`);
 for (const [i, v] of variants.entries()) console.log(`${v.name.padEnd(22)} ${fmt(median(us[i]), 1).padStart(7)} us/request`);

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fmt, load, startProcess, stopProcesses, type LoadResult } from './load.js';
+import { fmt, load, median, startProcess, stopProcesses, type LoadResult } from './load.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' }, rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '32' } } });
 const seconds = Number(values.seconds);
@@ -58,7 +58,6 @@ const targets: { name: string; url: string; headers?: Record<string, string> }[]
   { name: 'this gateway (records, durability none)', url: 'http://127.0.0.1:18081/v1/chat/completions', headers: { authorization: `Bearer ${key}` } },
 ];
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = new Map<string, { c1: LoadResult[]; cN: LoadResult[] }>(targets.map((t) => [t.name, { c1: [], cN: [] }]));
 try {
   for (const t of targets) await load(t.url, { concurrency: 4, seconds: 1, body, headers: t.headers }); // warm-up
