@@ -75,7 +75,8 @@ export function sortedKeys(obj: object): { keys: string[]; inOrder: boolean } {
 
 /** Sets a member of a new object; a parsed "__proto__" member is data, which plain assignment would not keep. */
 export function setMember(out: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   else out[key] = value;
 }
 
@@ -89,7 +90,11 @@ export function setMember(out: Record<string, unknown>, key: string, value: unkn
  * integer-like, as the masker produces), the work is done by the native `JSON.stringify`, which then emits
  * canonical JSON: this is the hot path of `append`.
  */
-export function hashAndSerialise(record: Record<string, unknown>, nestedSorted = false, extra: Record<string, unknown> = {}): { hash: string; line: string } {
+export function hashAndSerialise(
+  record: Record<string, unknown>,
+  nestedSorted = false,
+  extra: Record<string, unknown> = {},
+): { hash: string; line: string } {
   if (nestedSorted) {
     try {
       return fastHashAndSerialise(record, extra);
@@ -106,13 +111,16 @@ export function hashAndSerialise(record: Record<string, unknown>, nestedSorted =
   return { hash, line: `{${all.join(',')}}` };
 }
 
-function fastHashAndSerialise(record: Record<string, unknown>, extra: Record<string, unknown>): { hash: string; line: string } {
+function fastHashAndSerialise(
+  record: Record<string, unknown>,
+  extra: Record<string, unknown>,
+): { hash: string; line: string } {
   // Both key lists sorted (the record's usually is already), then merged; an extra key wins over the record's.
   const { keys } = sortedKeys(record);
   const extraKeys = Object.keys(extra).sort();
   const lo: Record<string, unknown> = {};
   const hi: Record<string, unknown> = {};
-  for (let i = 0, j = 0; i < keys.length || j < extraKeys.length; ) {
+  for (let i = 0, j = 0; i < keys.length || j < extraKeys.length;) {
     let key: string;
     let value: unknown;
     if (j < extraKeys.length && (i >= keys.length || extraKeys[j] <= keys[i])) {

@@ -15,7 +15,15 @@ import { recoverTail, type TornLineRepair } from './recovery.js';
 import { deleteSegments, planRetention } from './retention.js';
 import { listSegments } from './segments.js';
 import { SegmentWriter } from './writer.js';
-import type { AuditSink, Checkpoint, DecisionRecord, RepairMarker, RetentionMarker, StoredDecision, StoredRecord } from './types.js';
+import type {
+  AuditSink,
+  Checkpoint,
+  DecisionRecord,
+  RepairMarker,
+  RetentionMarker,
+  StoredDecision,
+  StoredRecord,
+} from './types.js';
 
 /** Things an operator should hear about; the gateway forwards them to its operational log. */
 export type AuditEvent =
@@ -35,8 +43,12 @@ export interface ChainLogOptions extends AuditConfigInput {
 /** The default event sink: the gateway passes its own, forwarding to winston. */
 function printEvent(event: AuditEvent): void {
   const say = (text: string) => process.stderr.write(`audit: ${text}\n`);
-  if (event.type === 'key-generated') say(`generated checkpoint signing key ${event.fingerprint}; public key in ${event.publicKeyFile}`);
-  else if (event.type === 'repaired') say(`truncated a torn final line in ${event.repair.segment} (${event.repair.truncated_bytes} bytes at ${event.repair.truncated_at})`);
+  if (event.type === 'key-generated')
+    say(`generated checkpoint signing key ${event.fingerprint}; public key in ${event.publicKeyFile}`);
+  else if (event.type === 'repaired')
+    say(
+      `truncated a torn final line in ${event.repair.segment} (${event.repair.truncated_bytes} bytes at ${event.repair.truncated_at})`,
+    );
   else if (event.type === 'lock-taken-over') say(`took over a stale lock of pid ${event.pid} on ${event.hostname}`);
   else if (event.type === 'key-warning') say(event.message);
   else if (event.type === 'error') say(`error: ${event.error.message}`);
@@ -107,10 +119,20 @@ export class ChainLog implements AuditSink {
     }
   }
 
-  private static async start(config: AuditConfig & { keyFile: string }, lock: DirLock, onEvent: (e: AuditEvent) => void): Promise<ChainLog> {
+  private static async start(
+    config: AuditConfig & { keyFile: string },
+    lock: DirLock,
+    onEvent: (e: AuditEvent) => void,
+  ): Promise<ChainLog> {
     if (lock.takenOver) onEvent({ type: 'lock-taken-over', ...lock.takenOver });
     const key = await loadOrCreateSigningKey(config.keyFile);
-    if (key.generated) onEvent({ type: 'key-generated', fingerprint: key.fingerprint, publicKeyFile: key.publicKeyFile, publicPem: key.publicPem });
+    if (key.generated)
+      onEvent({
+        type: 'key-generated',
+        fingerprint: key.fingerprint,
+        publicKeyFile: key.publicKeyFile,
+        publicPem: key.publicPem,
+      });
     if (key.warning) onEvent({ type: 'key-warning', message: key.warning });
     const state = await recoverTail(config.dir);
     const startup: StartupReport = {
@@ -122,15 +144,28 @@ export class ChainLog implements AuditSink {
     const log = new ChainLog(config, key, state.head, state.lastCheckpoint, startup, onEvent);
     log.lock = lock;
     log.writer = await SegmentWriter.open(
-      { ...config, dir: config.dir, onRotate: () => log.scheduleRetention(), onWritten: (seq, hash) => log.written(seq, hash) },
+      {
+        ...config,
+        dir: config.dir,
+        onRotate: () => log.scheduleRetention(),
+        onWritten: (seq, hash) => log.written(seq, hash),
+      },
       state.current,
       state.head.seq + 1,
     );
     if (state.repair) {
       onEvent({ type: 'repaired', repair: state.repair });
-      await log.appendStored<RepairMarker>({ kind: 'repair', time: new Date().toISOString(), instance: config.instance, repair: state.repair });
+      await log.appendStored<RepairMarker>({
+        kind: 'repair',
+        time: new Date().toISOString(),
+        instance: config.instance,
+        repair: state.repair,
+      });
     }
-    log.timer = setInterval(() => void log.checkpoint().catch((error: Error) => onEvent({ type: 'error', error })), config.checkpointIntervalMs);
+    log.timer = setInterval(
+      () => void log.checkpoint().catch((error: Error) => onEvent({ type: 'error', error })),
+      config.checkpointIntervalMs,
+    );
     log.timer.unref();
     if (config.retention) log.scheduleRetention();
     return log;
@@ -153,7 +188,11 @@ export class ChainLog implements AuditSink {
       return Promise.reject(new TypeError('audit record must be an object'));
     }
     const extra = { kind: 'decision', masked_paths: masked.maskedPaths };
-    return this.appendStored<StoredDecision>(masked.value as unknown as Unchained<StoredDecision>, masked.sorted, extra);
+    return this.appendStored<StoredDecision>(
+      masked.value as unknown as Unchained<StoredDecision>,
+      masked.sorted,
+      extra,
+    );
   }
 
   /** `append`, resolving with the record's seq and hash (for callers that report them, and for tests). */
@@ -170,7 +209,11 @@ export class ChainLog implements AuditSink {
    * `nestedSorted`: the body came from the masker with canonical key order, which enables the fast serialiser.
    * The returned promise is the writer's own: the chain's bookkeeping runs once per batch, in `written`.
    */
-  private appendStored<T extends StoredRecord>(body: Unchained<T>, nestedSorted = false, extra: Record<string, unknown> = {}): Promise<void> {
+  private appendStored<T extends StoredRecord>(
+    body: Unchained<T>,
+    nestedSorted = false,
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
     const seq = this.seq + 1;
     extra.seq = seq;
@@ -231,7 +274,10 @@ export class ChainLog implements AuditSink {
     this.retaining = (async () => {
       const all = await listSegments(this.config.dir);
       const current = this.writer.currentSegment.name;
-      const cut = await planRetention(all.filter((s) => s.firstSeq <= this.writer.currentSegment.firstSeq), policy);
+      const cut = await planRetention(
+        all.filter((s) => s.firstSeq <= this.writer.currentSegment.firstSeq),
+        policy,
+      );
       if (!cut || cut.segments.some((s) => s.name === current)) return;
       const segments = cut.segments.map((s) => s.name);
       await this.appendStored<RetentionMarker>({

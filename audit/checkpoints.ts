@@ -40,16 +40,20 @@ export function verifyCheckpointSignature(cp: Checkpoint, publicKey: KeyObject):
  * checks it again for every pair in the file.
  */
 export function checkpointInconsistency(prev: Checkpoint | null, next: CheckpointBody): string | null {
-  if (!Number.isSafeInteger(next.first_seq) || !Number.isSafeInteger(next.last_seq)) return 'seq bounds are not integers';
+  if (!Number.isSafeInteger(next.first_seq) || !Number.isSafeInteger(next.last_seq))
+    return 'seq bounds are not integers';
   if (next.last_seq < next.first_seq) return `last_seq ${next.last_seq} < first_seq ${next.first_seq}`;
   if (!/^[0-9a-f]{64}$/.test(next.head_hash)) return 'head_hash is not a sha256 hex digest';
   if (prev === null) {
     if (next.prev_checkpoint_hash !== GENESIS_HASH) return 'first checkpoint does not start from the genesis hash';
     return null;
   }
-  if (next.first_seq !== prev.last_seq + 1) return `first_seq ${next.first_seq} does not follow previous last_seq ${prev.last_seq}`;
-  if (next.prev_checkpoint_hash !== checkpointHash(prev)) return 'prev_checkpoint_hash does not match the previous checkpoint';
-  if (Date.parse(next.time) < Date.parse(prev.time)) return `time ${next.time} is before the previous checkpoint (${prev.time})`;
+  if (next.first_seq !== prev.last_seq + 1)
+    return `first_seq ${next.first_seq} does not follow previous last_seq ${prev.last_seq}`;
+  if (next.prev_checkpoint_hash !== checkpointHash(prev))
+    return 'prev_checkpoint_hash does not match the previous checkpoint';
+  if (Date.parse(next.time) < Date.parse(prev.time))
+    return `time ${next.time} is before the previous checkpoint (${prev.time})`;
   return null;
 }
 

@@ -46,16 +46,24 @@ function seqOnly(v: string | undefined, name: string): number | undefined {
 }
 
 async function verifyCommand(args: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({ args, options: {
-    dir: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
-    pubkey: { type: 'string', multiple: true }, json: { type: 'boolean', default: false },
-  } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      dir: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      pubkey: { type: 'string', multiple: true },
+      json: { type: 'boolean', default: false },
+    },
+  });
   const dir = dirOf(values.dir, io);
   const warnings: string[] = [];
   let keyFiles = values.pubkey ?? (io.env.GATEWAY_AUDIT_PUBKEY ? [io.env.GATEWAY_AUDIT_PUBKEY] : []);
   if (keyFiles.length === 0) {
     keyFiles = [publicKeyPathFor(join(dir, 'checkpoint-key.pem'))];
-    warnings.push('public key taken from the log directory: anyone who can rewrite the log can replace it; pass --pubkey');
+    warnings.push(
+      'public key taken from the log directory: anyone who can rewrite the log can replace it; pass --pubkey',
+    );
   }
   const publicKeys = await Promise.all(keyFiles.map(loadPublicKey));
   const report = await verifyLog({ dir, publicKeys, from: seqOnly(values.from, 'from'), to: seqOnly(values.to, 'to') });
@@ -64,11 +72,15 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
   else {
     for (const w of report.warnings) say(io.stderr, `warning: ${w}`);
     if (report.ok) {
-      say(io.stdout, `OK: ${report.records} records (seq ${report.first_seq ?? '-'}..${report.last_seq ?? '-'}), ${report.checkpoints.total} checkpoints (covering up to seq ${report.checkpoints.last_covered_seq ?? '-'}), head ${report.head_hash ?? '-'}`);
+      say(
+        io.stdout,
+        `OK: ${report.records} records (seq ${report.first_seq ?? '-'}..${report.last_seq ?? '-'}), ${report.checkpoints.total} checkpoints (covering up to seq ${report.checkpoints.last_covered_seq ?? '-'}), head ${report.head_hash ?? '-'}`,
+      );
     } else {
       const b = report.first_bad!;
       say(io.stdout, `TAMPERED: first bad seq ${b.seq}: ${b.reason}: ${b.detail}${b.at ? ` (${b.at})` : ''}`);
-      for (const p of report.problems.slice(1, 20)) say(io.stdout, `  also seq ${p.seq}: ${p.reason}: ${p.detail}${p.at ? ` (${p.at})` : ''}`);
+      for (const p of report.problems.slice(1, 20))
+        say(io.stdout, `  also seq ${p.seq}: ${p.reason}: ${p.detail}${p.at ? ` (${p.at})` : ''}`);
       if (report.problems.length > 20) say(io.stdout, `  … ${report.problems.length - 20} more`);
     }
   }
@@ -76,16 +88,35 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
 }
 
 async function exportCommand(args: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({ args, options: {
-    dir: { type: 'string' }, format: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
-    tenant: { type: 'string' }, action: { type: 'string' }, rule: { type: 'string' }, category: { type: 'string' },
-    revision: { type: 'string' }, 'decision-id': { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean', default: false },
-  } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      dir: { type: 'string' },
+      format: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      tenant: { type: 'string' },
+      action: { type: 'string' },
+      rule: { type: 'string' },
+      category: { type: 'string' },
+      revision: { type: 'string' },
+      'decision-id': { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
   if (values.format === undefined) throw new UsageError('--format jsonl|csv|rbrm is required');
   const dir = dirOf(values.dir, io);
   const query = parseExportQuery({
-    format: values.format, from: values.from, to: values.to, tenant: values.tenant, action: values.action,
-    rule: values.rule, category: values.category, revision: values.revision, decision_id: values['decision-id'],
+    format: values.format,
+    from: values.from,
+    to: values.to,
+    tenant: values.tenant,
+    action: values.action,
+    rule: values.rule,
+    category: values.category,
+    revision: values.revision,
+    decision_id: values['decision-id'],
   });
   if (!query.ok) throw new UsageError(query.error);
   const { format, filter } = query;
@@ -96,18 +127,29 @@ async function exportCommand(args: string[], io: Io): Promise<number> {
     const path = `${resolve(values.out)}.manifest.json`;
     await writeFile(path, `${text}\n`, { flag: 'wx' });
     if (values.json) say(io.stdout, text);
-    else say(io.stderr, `exported ${manifest.count} records (seq ${manifest.first_seq ?? '-'}..${manifest.last_seq ?? '-'}) sha256 ${manifest.sha256}; manifest ${path}`);
+    else
+      say(
+        io.stderr,
+        `exported ${manifest.count} records (seq ${manifest.first_seq ?? '-'}..${manifest.last_seq ?? '-'}) sha256 ${manifest.sha256}; manifest ${path}`,
+      );
   } else say(io.stderr, text);
-  if (!manifest.covering_checkpoint && manifest.count) say(io.stderr, 'warning: the last exported record is not yet covered by a signed checkpoint');
+  if (!manifest.covering_checkpoint && manifest.count)
+    say(io.stderr, 'warning: the last exported record is not yet covered by a signed checkpoint');
   return EXIT.ok;
 }
 
 async function tailCommand(args: string[], io: Io, signal?: AbortSignal): Promise<number> {
-  const { values } = parseArgs({ args, options: {
-    dir: { type: 'string' }, n: { type: 'string', short: 'n', default: '10' }, follow: { type: 'boolean', short: 'f', default: false },
-  } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      dir: { type: 'string' },
+      n: { type: 'string', short: 'n', default: '10' },
+      follow: { type: 'boolean', short: 'f', default: false },
+    },
+  });
   const lines = seqOnly(values.n, 'n') ?? 10;
-  for await (const rec of tailLog(dirOf(values.dir, io), { lines, follow: values.follow, signal })) say(io.stdout, JSON.stringify(rec));
+  for await (const rec of tailLog(dirOf(values.dir, io), { lines, follow: values.follow, signal }))
+    say(io.stdout, JSON.stringify(rec));
   return EXIT.ok;
 }
 
@@ -121,14 +163,23 @@ function dirOf(dir: string | undefined, io: Io): string {
  * Runs one CLI command and returns its exit code; never throws.
  * @example process.exitCode = await main(['verify', '--dir', 'audit-log', '--pubkey', 'audit.pub.pem']);
  */
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }, signal?: AbortSignal): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+  signal?: AbortSignal,
+): Promise<number> {
   const [command, ...args] = argv;
   try {
     switch (command) {
-      case 'verify': return await verifyCommand(args, io);
-      case 'export': return await exportCommand(args, io);
-      case 'tail': return await tailCommand(args, io, signal);
-      case 'help': case '--help': case '-h':
+      case 'verify':
+        return await verifyCommand(args, io);
+      case 'export':
+        return await exportCommand(args, io);
+      case 'tail':
+        return await tailCommand(args, io, signal);
+      case 'help':
+      case '--help':
+      case '-h':
         say(io.stdout, USAGE);
         return EXIT.ok;
       default:
@@ -137,7 +188,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   } catch (err) {
     const e = err as Error & { code?: string };
     say(io.stderr, `audit ${command ?? ''}: ${e.message}`);
-    if (err instanceof UsageError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code?.startsWith('ERR_PARSE_ARGS')) say(io.stderr, USAGE);
+    if (err instanceof UsageError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code?.startsWith('ERR_PARSE_ARGS'))
+      say(io.stderr, USAGE);
     return EXIT.usage;
   }
 }

@@ -86,7 +86,14 @@ export function auditConfigFromEnv(env: NodeJS.ProcessEnv): AuditConfigInput | n
     checkpointIntervalMs: num(env.GATEWAY_AUDIT_CHECKPOINT_INTERVAL_MS),
     keyFile: env.GATEWAY_AUDIT_KEY_FILE || undefined,
     // A JSON array, or comma-separated paths when no path needs a comma.
-    masks: masks ? (masks.startsWith('[') ? JSON.parse(masks) : masks.split(',').map((s) => s.trim()).filter(Boolean)) : undefined,
+    masks: masks
+      ? masks.startsWith('[')
+        ? JSON.parse(masks)
+        : masks
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+      : undefined,
     retention: Object.values(retention).some((v) => v !== undefined)
       ? Object.fromEntries(Object.entries(retention).filter(([, v]) => v !== undefined))
       : undefined,

@@ -37,14 +37,18 @@ export type ParsedExportQuery = { ok: true; format: ExportFormat; filter: Export
 export function parseExportQuery(query: Record<string, unknown>): ParsedExportQuery {
   const parsed = exportQuerySchema.safeParse(query);
   if (!parsed.success) {
-    return { ok: false, error: parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ') };
+    return {
+      ok: false,
+      error: parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '),
+    };
   }
   const q = parsed.data;
   const filter: ExportFilter = {};
   const put = <K extends keyof ExportFilter>(k: K, v: ExportFilter[K] | undefined): void => {
     if (v !== undefined) filter[k] = v;
   };
-  const split = (v: string | undefined) => (v === undefined ? {} : /^\d+$/.test(v) ? { seq: Number(v) } : { time: new Date(v).toISOString() });
+  const split = (v: string | undefined) =>
+    v === undefined ? {} : /^\d+$/.test(v) ? { seq: Number(v) } : { time: new Date(v).toISOString() };
   const from = split(q.from);
   const to = split(q.to);
   put('fromSeq', from.seq);

@@ -46,8 +46,14 @@ export interface ExportManifest {
   covering_checkpoint: Checkpoint | null;
 }
 
-const rulesOf = (r: StoredDecision): RuleMatch[] => [...(r.stages?.input?.rules ?? []), ...(r.stages?.output?.rules ?? [])];
-const shadowRulesOf = (r: StoredDecision): RuleMatch[] => [...(r.stages?.input?.shadow_rules ?? []), ...(r.stages?.output?.shadow_rules ?? [])];
+const rulesOf = (r: StoredDecision): RuleMatch[] => [
+  ...(r.stages?.input?.rules ?? []),
+  ...(r.stages?.output?.rules ?? []),
+];
+const shadowRulesOf = (r: StoredDecision): RuleMatch[] => [
+  ...(r.stages?.input?.shadow_rules ?? []),
+  ...(r.stages?.output?.shadow_rules ?? []),
+];
 const categoryOf = (m: RuleMatch): string | undefined => m.category ?? m.label;
 
 /**
@@ -63,7 +69,8 @@ export function matchesFilter(rec: StoredRecord, f: ExportFilter): rec is Stored
   if (f.revision !== undefined && rec.policy?.revision !== f.revision) return false;
   if (f.decisionId !== undefined && rec.decision_id !== f.decisionId) return false;
   if (f.rule !== undefined && ![...rulesOf(rec), ...shadowRulesOf(rec)].some((m) => m.id === f.rule)) return false;
-  if (f.category !== undefined && !rulesOf(rec).some((m) => m.category === f.category || m.label === f.category)) return false;
+  if (f.category !== undefined && !rulesOf(rec).some((m) => m.category === f.category || m.label === f.category))
+    return false;
   return true;
 }
 
@@ -77,9 +84,32 @@ export function escapeFormula(cell: string): string {
 }
 
 export const CSV_COLUMNS = [
-  'seq', 'time', 'decision_id', 'instance', 'tenant', 'key_id', 'route', 'model', 'stream', 'policy_id',
-  'policy_revision', 'action', 'status', 'input_action', 'output_action', 'rules', 'shadow_rules', 'categories', 'classifiers',
-  'latency_total_ms', 'error_type', 'error_message', 'content_mode', 'masked_paths', 'hash', 'prev_hash',
+  'seq',
+  'time',
+  'decision_id',
+  'instance',
+  'tenant',
+  'key_id',
+  'route',
+  'model',
+  'stream',
+  'policy_id',
+  'policy_revision',
+  'action',
+  'status',
+  'input_action',
+  'output_action',
+  'rules',
+  'shadow_rules',
+  'categories',
+  'classifiers',
+  'latency_total_ms',
+  'error_type',
+  'error_message',
+  'content_mode',
+  'masked_paths',
+  'hash',
+  'prev_hash',
 ] as const;
 
 /**
@@ -90,15 +120,34 @@ export function csvRow(r: StoredDecision): string[] {
   const rules = rulesOf(r);
   const classifiers = [...(r.stages?.input?.classifiers ?? []), ...(r.stages?.output?.classifiers ?? [])];
   const cells: Record<(typeof CSV_COLUMNS)[number], unknown> = {
-    seq: r.seq, time: r.time, decision_id: r.decision_id, instance: r.instance, tenant: r.tenant, key_id: r.key_id,
-    route: r.route, model: r.model, stream: r.stream, policy_id: r.policy?.id, policy_revision: r.policy?.revision,
-    action: r.action, status: r.status, input_action: r.stages?.input?.action, output_action: r.stages?.output?.action,
+    seq: r.seq,
+    time: r.time,
+    decision_id: r.decision_id,
+    instance: r.instance,
+    tenant: r.tenant,
+    key_id: r.key_id,
+    route: r.route,
+    model: r.model,
+    stream: r.stream,
+    policy_id: r.policy?.id,
+    policy_revision: r.policy?.revision,
+    action: r.action,
+    status: r.status,
+    input_action: r.stages?.input?.action,
+    output_action: r.stages?.output?.action,
     rules: rules.map((m) => m.id).join(' '),
-    shadow_rules: shadowRulesOf(r).map((m) => m.id).join(' '),
+    shadow_rules: shadowRulesOf(r)
+      .map((m) => m.id)
+      .join(' '),
     categories: [...new Set(rules.map(categoryOf).filter(Boolean))].join(' '),
     classifiers: classifiers.map((c) => `${c.id}@${c.version}`).join(' '),
-    latency_total_ms: r.latency_ms?.total, error_type: r.error?.type, error_message: r.error?.message,
-    content_mode: r.content?.mode, masked_paths: (r.masked_paths ?? []).join(' '), hash: r.hash, prev_hash: r.prev_hash,
+    latency_total_ms: r.latency_ms?.total,
+    error_type: r.error?.type,
+    error_message: r.error?.message,
+    content_mode: r.content?.mode,
+    masked_paths: (r.masked_paths ?? []).join(' '),
+    hash: r.hash,
+    prev_hash: r.prev_hash,
   };
   return CSV_COLUMNS.map((c) => {
     const v = cells[c];
@@ -146,7 +195,13 @@ export function rbrmLine(r: StoredDecision) {
  * Streams matching records to `out` and returns the manifest. Memory stays flat whatever the log size.
  * @example const manifest = await exportLog({ dir, format: 'csv', filter: { tenant: 'acme' }, out: createWriteStream('x.csv') });
  */
-export async function exportLog({ dir, format, filter = {}, out, csvStringify }: ExportOptions): Promise<ExportManifest> {
+export async function exportLog({
+  dir,
+  format,
+  filter = {},
+  out,
+  csvStringify,
+}: ExportOptions): Promise<ExportManifest> {
   // Counting follows the lines written: for `rbrm`, graded decisions only.
   let count = 0;
   let first: number | null = null;
@@ -171,29 +226,50 @@ export async function exportLog({ dir, format, filter = {}, out, csvStringify }:
     },
   });
   if (format === 'jsonl') {
-    await pipeline(Readable.from((async function* () {
-      for await (const rec of matching()) yield `${canonicalJson(rec)}\n`;
-    })()), digest, out);
+    await pipeline(
+      Readable.from(
+        (async function* () {
+          for await (const rec of matching()) yield `${canonicalJson(rec)}\n`;
+        })(),
+      ),
+      digest,
+      out,
+    );
   } else if (format === 'rbrm') {
-    await pipeline(Readable.from((async function* () {
-      for await (const rec of matching()) yield `${JSON.stringify(rbrmLine(rec))}\n`;
-    })()), digest, out);
+    await pipeline(
+      Readable.from(
+        (async function* () {
+          for await (const rec of matching()) yield `${JSON.stringify(rbrmLine(rec))}\n`;
+        })(),
+      ),
+      digest,
+      out,
+    );
   } else {
     const stringify = csvStringify ?? csvStringifyLib;
-    const rows = Readable.from((async function* () {
-      // Objects keyed by column, the form csv-stringify's `columns` documents for both header and order.
-      for await (const rec of matching()) {
-        const row = csvRow(rec);
-        yield Object.fromEntries(CSV_COLUMNS.map((c, i) => [c, row[i]]));
-      }
-    })());
+    const rows = Readable.from(
+      (async function* () {
+        // Objects keyed by column, the form csv-stringify's `columns` documents for both header and order.
+        for await (const rec of matching()) {
+          const row = csvRow(rec);
+          yield Object.fromEntries(CSV_COLUMNS.map((c, i) => [c, row[i]]));
+        }
+      })(),
+    );
     await pipeline(rows, stringify({ header: true, columns: [...CSV_COLUMNS] }), digest, out);
   }
   const { checkpoints } = await readCheckpoints(dir);
   const lastSeq = last as number | null;
-  const covering = lastSeq === null ? null : checkpoints.find((cp) => cp.last_seq >= lastSeq) ?? null;
+  const covering = lastSeq === null ? null : (checkpoints.find((cp) => cp.last_seq >= lastSeq) ?? null);
   return {
-    format, count, first_seq: first, last_seq: lastSeq, bytes, sha256: hash.digest('hex'), filters: filter,
-    generated_at: new Date().toISOString(), covering_checkpoint: covering,
+    format,
+    count,
+    first_seq: first,
+    last_seq: lastSeq,
+    bytes,
+    sha256: hash.digest('hex'),
+    filters: filter,
+    generated_at: new Date().toISOString(),
+    covering_checkpoint: covering,
   };
 }

@@ -40,7 +40,8 @@ export function keyFingerprint(publicKey: KeyObject): string {
  */
 export async function loadPublicKey(file: string): Promise<KeyObject> {
   const key = createPublicKey(await readFile(file, 'utf8'));
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${file}: expected an Ed25519 public key, got ${key.asymmetricKeyType}`);
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new Error(`${file}: expected an Ed25519 public key, got ${key.asymmetricKeyType}`);
   return key;
 }
 
@@ -65,10 +66,18 @@ export async function loadOrCreateSigningKey(keyFile: string): Promise<SigningKe
     await writeFile(keyFile, privatePem, { mode: 0o600, flag: 'wx' });
     await chmod(keyFile, 0o600);
     await writeFile(publicKeyFile, publicPem, { mode: 0o644 });
-    return { privateKey: pair.privateKey, publicKey: pair.publicKey, publicPem, fingerprint: keyFingerprint(pair.publicKey), generated: true, publicKeyFile };
+    return {
+      privateKey: pair.privateKey,
+      publicKey: pair.publicKey,
+      publicPem,
+      fingerprint: keyFingerprint(pair.publicKey),
+      generated: true,
+      publicKeyFile,
+    };
   }
   const privateKey = createPrivateKey(pem);
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`${keyFile}: expected an Ed25519 private key, got ${privateKey.asymmetricKeyType}`);
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new Error(`${keyFile}: expected an Ed25519 private key, got ${privateKey.asymmetricKeyType}`);
   const publicKey = createPublicKey(privateKey);
   const publicPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
   try {
@@ -77,6 +86,15 @@ export async function loadOrCreateSigningKey(keyFile: string): Promise<SigningKe
     await writeFile(publicKeyFile, publicPem, { mode: 0o644 });
   }
   const mode = (await stat(keyFile)).mode & 0o777;
-  const warning = mode & 0o077 ? `${keyFile} is readable by group or others (mode ${mode.toString(8)}); use chmod 600` : undefined;
-  return { privateKey, publicKey, publicPem, fingerprint: keyFingerprint(publicKey), generated: false, publicKeyFile, warning };
+  const warning =
+    mode & 0o077 ? `${keyFile} is readable by group or others (mode ${mode.toString(8)}); use chmod 600` : undefined;
+  return {
+    privateKey,
+    publicKey,
+    publicPem,
+    fingerprint: keyFingerprint(publicKey),
+    generated: false,
+    publicKeyFile,
+    warning,
+  };
 }

@@ -47,7 +47,9 @@ export async function lockDir(dir: string): Promise<DirLock> {
     const pid = typeof other.pid === 'number' ? other.pid : -1;
     const host = typeof other.hostname === 'string' ? other.hostname : '?';
     if (host === me.hostname && pid !== me.pid && pid > 0 && alive(pid)) {
-      throw new Error(`audit log ${key} is held by process ${pid} on this host; one writer per directory (if that process is not a gateway, delete ${path})`);
+      throw new Error(
+        `audit log ${key} is held by process ${pid} on this host; one writer per directory (if that process is not a gateway, delete ${path})`,
+      );
     }
     await writeFile(path, JSON.stringify(me), { mode: 0o644 });
     takenOver = { pid, hostname: host };

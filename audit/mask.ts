@@ -112,7 +112,8 @@ export function applyMask(root: unknown, steps: readonly PathStep[]): string[] {
   return hits;
 }
 
-const SECRET_KEY = /^(?:(?:proxy-)?authorization|x-api-key|api[-_]?key|(?:set-)?cookie|(?:client[-_])?secret|password|(?:x-)?(?:access|refresh|auth|api|session)[-_]?token)$/i;
+const SECRET_KEY =
+  /^(?:(?:proxy-)?authorization|x-api-key|api[-_]?key|(?:set-)?cookie|(?:client[-_])?secret|password|(?:x-)?(?:access|refresh|auth|api|session)[-_]?token)$/i;
 const SECRET_TEXT = /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}|\bsk-[A-Za-z0-9_-]{16,}/g;
 
 const mightHoldSecret = (s: string): boolean => s.includes('Bearer') || s.includes('sk-');

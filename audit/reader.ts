@@ -13,7 +13,10 @@ export interface ReadRange {
  * JSON throws with its location, since exporting around damage would hide it.
  * @example for await (const rec of readRecords(dir, { fromSeq: 100 })) console.log(rec.seq);
  */
-export async function* readRecords(dir: string, { fromSeq = 1, toSeq = Number.MAX_SAFE_INTEGER }: ReadRange = {}): AsyncGenerator<StoredRecord> {
+export async function* readRecords(
+  dir: string,
+  { fromSeq = 1, toSeq = Number.MAX_SAFE_INTEGER }: ReadRange = {},
+): AsyncGenerator<StoredRecord> {
   const segments = await listSegments(dir);
   for (let i = 0; i < segments.length; i++) {
     const seg = segments[i];

@@ -91,7 +91,13 @@ async function hashAt(segments: SegmentInfo[], seq: number): Promise<string | nu
  */
 export async function recoverTail(dir: string): Promise<RecoveredState> {
   const segments = await listSegments(dir);
-  const state: RecoveredState = { head: { seq: 0, hash: GENESIS_HASH }, current: null, lastCheckpoint: null, repair: null, checkpointRepair: null };
+  const state: RecoveredState = {
+    head: { seq: 0, hash: GENESIS_HASH },
+    current: null,
+    lastCheckpoint: null,
+    repair: null,
+    checkpointRepair: null,
+  };
   const last = segments.at(-1);
   if (last) {
     state.current = last;
@@ -102,7 +108,8 @@ export async function recoverTail(dir: string): Promise<RecoveredState> {
       const line = await readLastLine(before.path);
       const r = line === null ? 'empty segment' : parseStored(line);
       if (typeof r === 'string') throw new AuditTailError(`${before.name}: last record unreadable (${r})`);
-      if (r.seq !== last.firstSeq - 1) throw new AuditTailError(`${before.name} ends at seq ${r.seq} but ${last.name} starts at ${last.firstSeq}`);
+      if (r.seq !== last.firstSeq - 1)
+        throw new AuditTailError(`${before.name} ends at seq ${r.seq} but ${last.name} starts at ${last.firstSeq}`);
       state.head = { seq: r.seq, hash: r.hash };
       expectPrev = r.hash;
     } else if (last.firstSeq === 1) {
@@ -116,8 +123,10 @@ export async function recoverTail(dir: string): Promise<RecoveredState> {
       }
       const r = parseStored(line.text);
       if (typeof r === 'string') throw new AuditTailError(`${last.name} at byte ${line.offset}: ${r}`);
-      if (r.seq !== expectSeq) throw new AuditTailError(`${last.name} at byte ${line.offset}: seq ${r.seq}, expected ${expectSeq}`);
-      if (expectPrev !== null && r.prev_hash !== expectPrev) throw new AuditTailError(`seq ${r.seq}: prev_hash does not link to seq ${r.seq - 1}`);
+      if (r.seq !== expectSeq)
+        throw new AuditTailError(`${last.name} at byte ${line.offset}: seq ${r.seq}, expected ${expectSeq}`);
+      if (expectPrev !== null && r.prev_hash !== expectPrev)
+        throw new AuditTailError(`seq ${r.seq}: prev_hash does not link to seq ${r.seq - 1}`);
       state.head = { seq: r.seq, hash: r.hash };
       expectSeq = r.seq + 1;
       expectPrev = r.hash;
@@ -139,15 +148,19 @@ export async function recoverTail(dir: string): Promise<RecoveredState> {
   if (file.bad.length) throw new AuditTailError(`checkpoints file line ${file.bad[0].line}: ${file.bad[0].reason}`);
   const cps = file.checkpoints;
   for (let i = 1; i < cps.length; i++) {
-    if (cps[i].prev_checkpoint_hash !== checkpointHash(cps[i - 1])) throw new AuditTailError(`checkpoint ${i + 1} does not chain to the one before it`);
+    if (cps[i].prev_checkpoint_hash !== checkpointHash(cps[i - 1]))
+      throw new AuditTailError(`checkpoint ${i + 1} does not chain to the one before it`);
   }
   const lastCp = cps.at(-1) ?? null;
   if (lastCp) {
     if (lastCp.last_seq > state.head.seq) {
-      throw new AuditTailError(`last checkpoint covers seq ${lastCp.last_seq} but the log ends at ${state.head.seq}: signed records are missing`);
+      throw new AuditTailError(
+        `last checkpoint covers seq ${lastCp.last_seq} but the log ends at ${state.head.seq}: signed records are missing`,
+      );
     }
     const h = lastCp.last_seq === state.head.seq ? state.head.hash : await hashAt(segments, lastCp.last_seq);
-    if (h !== null && h !== lastCp.head_hash) throw new AuditTailError(`record ${lastCp.last_seq} does not match the last signed checkpoint`);
+    if (h !== null && h !== lastCp.head_hash)
+      throw new AuditTailError(`record ${lastCp.last_seq} does not match the last signed checkpoint`);
   }
   state.lastCheckpoint = lastCp;
   return state;

@@ -24,7 +24,11 @@ export interface RetentionCut {
 }
 
 /** Chooses the oldest segments to delete (a prefix, never the last) and reads where the cut ends. */
-export async function planRetention(all: SegmentInfo[], policy: RetentionPolicy, now = Date.now()): Promise<RetentionCut | null> {
+export async function planRetention(
+  all: SegmentInfo[],
+  policy: RetentionPolicy,
+  now = Date.now(),
+): Promise<RetentionCut | null> {
   if (all.length < 2) return null;
   const stats = await Promise.all(all.map((s) => stat(s.path)));
   let total = stats.reduce((n, s) => n + s.size, 0);
@@ -46,7 +50,10 @@ export async function planRetention(all: SegmentInfo[], policy: RetentionPolicy,
   const line = await readLastLine(lastVictim.path);
   const rec = line === null ? 'empty' : parseStored(line);
   if (typeof rec === 'string') throw new Error(`retention: cannot read the last record of ${lastVictim.name} (${rec})`);
-  if (rec.seq !== all[cut].firstSeq - 1) throw new Error(`retention: ${lastVictim.name} ends at seq ${rec.seq}, next segment starts at ${all[cut].firstSeq}`);
+  if (rec.seq !== all[cut].firstSeq - 1)
+    throw new Error(
+      `retention: ${lastVictim.name} ends at seq ${rec.seq}, next segment starts at ${all[cut].firstSeq}`,
+    );
   return { segments: victims, first_seq: victims[0].firstSeq, last_seq: rec.seq, last_hash: rec.hash };
 }
 

@@ -16,7 +16,10 @@ export interface TailOptions {
  * Yields the last `lines` records, then keeps yielding new complete lines while `follow` is on.
  * @example for await (const rec of tailLog(dir, { follow: true, signal })) console.log(rec.seq, rec.kind);
  */
-export async function* tailLog(dir: string, { lines = 10, follow = false, pollMs = 500, signal }: TailOptions = {}): AsyncGenerator<StoredRecord> {
+export async function* tailLog(
+  dir: string,
+  { lines = 10, follow = false, pollMs = 500, signal }: TailOptions = {},
+): AsyncGenerator<StoredRecord> {
   let segments = await listSegments(dir);
   const ring: StoredRecord[] = [];
   let current: SegmentInfo | undefined = segments.at(-1);
@@ -35,7 +38,10 @@ export async function* tailLog(dir: string, { lines = 10, follow = false, pollMs
   yield* ring;
   while (follow && !signal?.aborted) {
     if (current) {
-      const size = await stat(current.path).then((s) => s.size, () => 0);
+      const size = await stat(current.path).then(
+        (s) => s.size,
+        () => 0,
+      );
       if (size > offset) {
         for await (const line of readLines(current.path, offset)) {
           if (!line.terminated) break;

@@ -11,7 +11,13 @@ import { keyFingerprint } from './keys.js';
 import { listSegments, readLines, type SegmentInfo } from './segments.js';
 import type { Checkpoint, StoredRecord } from './types.js';
 
-export const VERIFY_REASONS = ['record-changed', 'record-missing', 'record-reordered', 'record-inserted', 'checkpoint-forged'] as const;
+export const VERIFY_REASONS = [
+  'record-changed',
+  'record-missing',
+  'record-reordered',
+  'record-inserted',
+  'checkpoint-forged',
+] as const;
 export type VerifyReason = (typeof VERIFY_REASONS)[number];
 
 export interface VerifyProblem {
@@ -66,7 +72,13 @@ async function* items(segments: SegmentInfo[]): AsyncGenerator<Item> {
         rec = null;
       }
       const hashOk = rec !== null && typeof rec.hash === 'string' && recordHash(rec) === rec.hash;
-      yield { rec, hashOk, at: `${segments[i].name}:${n}`, terminated: line.terminated, last: i === segments.length - 1 };
+      yield {
+        rec,
+        hashOk,
+        at: `${segments[i].name}:${n}`,
+        terminated: line.terminated,
+        last: i === segments.length - 1,
+      };
     }
   }
 }
@@ -93,17 +105,32 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
   // Checkpoints first: signatures, their own chain, and an index by last_seq for the record walk.
   const fingerprints = new Map(publicKeys.map((k) => [keyFingerprint(k), k]));
   const file = await readCheckpoints(dir);
-  for (const b of file.bad) report({ seq: from, reason: 'checkpoint-forged', detail: `unreadable checkpoint (${b.reason})`, at: `checkpoints.ndjson:${b.line}` });
-  if (file.tornAt) warnings.push('checkpoints.ndjson ends in a torn line (a crash mid-write); the gateway truncates it on start');
+  for (const b of file.bad)
+    report({
+      seq: from,
+      reason: 'checkpoint-forged',
+      detail: `unreadable checkpoint (${b.reason})`,
+      at: `checkpoints.ndjson:${b.line}`,
+    });
+  if (file.tornAt)
+    warnings.push('checkpoints.ndjson ends in a torn line (a crash mid-write); the gateway truncates it on start');
   const bySeq = new Map<number, Checkpoint>();
   let prevCp: Checkpoint | null = null;
   file.checkpoints.forEach((cp, i) => {
     const at = `checkpoints.ndjson:${i + 1}`;
     const key = fingerprints.get(cp.key_fingerprint);
-    if (!key) report({ seq: cp.first_seq, reason: 'checkpoint-forged', detail: `signed by unknown key ${cp.key_fingerprint}`, at });
-    else if (!verifyCheckpointSignature(cp, key)) report({ seq: cp.first_seq, reason: 'checkpoint-forged', detail: 'signature does not verify', at });
+    if (!key)
+      report({
+        seq: cp.first_seq,
+        reason: 'checkpoint-forged',
+        detail: `signed by unknown key ${cp.key_fingerprint}`,
+        at,
+      });
+    else if (!verifyCheckpointSignature(cp, key))
+      report({ seq: cp.first_seq, reason: 'checkpoint-forged', detail: 'signature does not verify', at });
     const problem = checkpointInconsistency(prevCp, cp);
-    if (problem) report({ seq: cp.first_seq, reason: 'checkpoint-forged', detail: `checkpoint chain broken: ${problem}`, at });
+    if (problem)
+      report({ seq: cp.first_seq, reason: 'checkpoint-forged', detail: `checkpoint chain broken: ${problem}`, at });
     bySeq.set(cp.last_seq, cp);
     prevCp = cp;
   });
@@ -144,7 +171,12 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     unconfirmed = null;
     const cp = bySeq.get(rec.seq);
     if (cp && cp.head_hash !== rec.hash) {
-      report({ seq: cp.first_seq, reason: 'record-changed', detail: `records ${cp.first_seq}..${cp.last_seq} were rewritten: hash at seq ${cp.last_seq} differs from the signed checkpoint`, at });
+      report({
+        seq: cp.first_seq,
+        reason: 'record-changed',
+        detail: `records ${cp.first_seq}..${cp.last_seq} were rewritten: hash at seq ${cp.last_seq} differs from the signed checkpoint`,
+        at,
+      });
     }
   };
   const accept = (rec: StoredRecord, at: string): void => {
@@ -166,17 +198,25 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     const { rec, hashOk, at } = item;
     if (rec && rec.seq > to + 1) break;
     if (!item.terminated && item.last && !(await peek())) {
-      warnings.push(`${at} is a torn final line (a crash mid-write, or a write in progress); the gateway truncates it on start`);
+      warnings.push(
+        `${at} is a torn final line (a crash mid-write, or a write in progress); the gateway truncates it on start`,
+      );
       break;
     }
     if (expect === null) {
       // The first record read: anchored on genesis, on a retention marker (checked at the end), or on --from.
       if (!rec || !hashOk) {
-        report({ seq: rec?.seq ?? from, reason: 'record-changed', detail: rec ? 'content does not match its hash' : 'unreadable line', at });
+        report({
+          seq: rec?.seq ?? from,
+          reason: 'record-changed',
+          detail: rec ? 'content does not match its hash' : 'unreadable line',
+          at,
+        });
         if (rec) expect = rec.seq + 1;
         continue;
       }
-      if (rec.seq === 1 && rec.prev_hash !== GENESIS_HASH) report({ seq: 1, reason: 'record-changed', detail: 'seq 1 does not start from the genesis hash', at });
+      if (rec.seq === 1 && rec.prev_hash !== GENESIS_HASH)
+        report({ seq: 1, reason: 'record-changed', detail: 'seq 1 does not start from the genesis hash', at });
       else if (rec.seq > 1 && startIdx === 0) anchor = { seq: rec.seq, prev_hash: rec.prev_hash, at };
       accept(rec, at);
       continue;
@@ -191,16 +231,31 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
         continue;
       }
       if (aheadSeq === want) {
-        report({ seq: want, reason: 'record-inserted', detail: `an extra record sits where seq ${want} belongs; the next line is the real seq ${want}`, at });
+        report({
+          seq: want,
+          reason: 'record-inserted',
+          detail: `an extra record sits where seq ${want} belongs; the next line is the real seq ${want}`,
+          at,
+        });
         continue; // drop the intruder, keep expecting `want`
       }
       if (!rec || !hashOk) {
-        report({ seq: want, reason: 'record-changed', detail: rec ? 'content does not match its hash' : 'unreadable line', at });
+        report({
+          seq: want,
+          reason: 'record-changed',
+          detail: rec ? 'content does not match its hash' : 'unreadable line',
+          at,
+        });
         expect = want + 1;
         prevHash = null; // unknown: do not blame the next record for this one
         continue;
       }
-      report({ seq: want - 1, reason: 'record-changed', detail: `seq ${want - 1} was rewritten: its hash is not the prev_hash of seq ${want}`, at });
+      report({
+        seq: want - 1,
+        reason: 'record-changed',
+        detail: `seq ${want - 1} was rewritten: its hash is not the prev_hash of seq ${want}`,
+        at,
+      });
       accept(rec, at);
     } else if (rec.seq > want) {
       if (aheadSeq === want && rec.prev_hash === ahead!.rec!.hash) {
@@ -210,10 +265,20 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
         continue;
       }
       if (aheadSeq === want) {
-        report({ seq: want, reason: 'record-inserted', detail: `a record claiming seq ${rec.seq} sits where seq ${want} belongs`, at });
+        report({
+          seq: want,
+          reason: 'record-inserted',
+          detail: `a record claiming seq ${rec.seq} sits where seq ${want} belongs`,
+          at,
+        });
         continue;
       }
-      const problem = report({ seq: want, reason: 'record-missing', detail: rec.seq - want === 1 ? `seq ${want} is missing` : `seqs ${want}..${rec.seq - 1} are missing`, at });
+      const problem = report({
+        seq: want,
+        reason: 'record-missing',
+        detail: rec.seq - want === 1 ? `seq ${want} is missing` : `seqs ${want}..${rec.seq - 1} are missing`,
+        at,
+      });
       if (problem) gaps.push({ first: want, last: rec.seq - 1, problem, found: new Set() });
       if (hashOk) accept(rec, at);
       else {
@@ -223,18 +288,30 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
       }
     } else if (rec.seq === want - 1 && hashOk && ahead?.rec?.prev_hash === rec.hash && rec.prev_hash !== prevHash) {
       // Two records claim the same seq and the later one is what the chain continues from: the earlier was forged.
-      report({ seq: rec.seq, reason: 'record-inserted', detail: `two records claim seq ${rec.seq}; the earlier one is not in the chain`, at });
+      report({
+        seq: rec.seq,
+        reason: 'record-inserted',
+        detail: `two records claim seq ${rec.seq}; the earlier one is not in the chain`,
+        at,
+      });
       if (rec.seq >= from && rec.seq <= to) count--;
       unconfirmed = null;
       accept(rec, at);
     } else {
-      const gap = hashOk ? gaps.find((g) => g.first <= rec.seq && rec.seq <= g.last && !g.found.has(rec.seq)) : undefined;
+      const gap = hashOk
+        ? gaps.find((g) => g.first <= rec.seq && rec.seq <= g.last && !g.found.has(rec.seq))
+        : undefined;
       if (gap) {
         gap.found.add(rec.seq);
         gap.problem.reason = 'record-reordered';
         gap.problem.detail = `seqs ${gap.first}..${gap.last} are out of order (found later: ${[...gap.found].sort((a, b) => a - b).join(', ')})`;
       } else {
-        report({ seq: want, reason: 'record-inserted', detail: `a record claiming seq ${rec.seq} appears where seq ${want} belongs`, at });
+        report({
+          seq: want,
+          reason: 'record-inserted',
+          detail: `a record claiming seq ${rec.seq} appears where seq ${want} belongs`,
+          at,
+        });
       }
     }
   }
@@ -250,13 +327,29 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
   if (anchor !== null) {
     const a: { seq: number; prev_hash: string; at: string } = anchor;
     const marker = retentions.get(a.seq - 1);
-    if (!marker) report({ seq: 1, reason: 'record-missing', detail: `the log starts at seq ${a.seq} and no retention marker records deleting 1..${a.seq - 1}`, at: a.at });
-    else if (marker.last_hash !== a.prev_hash) report({ seq: a.seq - 1, reason: 'record-changed', detail: `seq ${a.seq} does not link to the last deleted record named by the retention marker`, at: a.at });
+    if (!marker)
+      report({
+        seq: 1,
+        reason: 'record-missing',
+        detail: `the log starts at seq ${a.seq} and no retention marker records deleting 1..${a.seq - 1}`,
+        at: a.at,
+      });
+    else if (marker.last_hash !== a.prev_hash)
+      report({
+        seq: a.seq - 1,
+        reason: 'record-changed',
+        detail: `seq ${a.seq} does not link to the last deleted record named by the retention marker`,
+        at: a.at,
+      });
   }
   const h = head as { seq: number; hash: string } | null;
   const lastSeq = lastRead;
   if (lastCp && lastCp.last_seq > lastSeq && to >= lastCp.last_seq) {
-    report({ seq: lastSeq + 1, reason: 'record-missing', detail: `a signed checkpoint covers up to seq ${lastCp.last_seq} but the log ends at seq ${lastSeq}` });
+    report({
+      seq: lastSeq + 1,
+      reason: 'record-missing',
+      detail: `a signed checkpoint covers up to seq ${lastCp.last_seq} but the log ends at seq ${lastSeq}`,
+    });
   }
   if (h && (lastCp?.last_seq ?? 0) < h.seq && to >= h.seq) {
     warnings.push(`seqs ${(lastCp?.last_seq ?? 0) + 1}..${h.seq} are not yet covered by a signed checkpoint`);

@@ -23,7 +23,9 @@ export type Durability = 'group' | 'fsync-per-record' | 'none';
  */
 const DSYNC = constants.O_DSYNC;
 const openFlags = (durability: Durability) =>
-  durability !== 'none' && DSYNC !== undefined ? constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | DSYNC : 'a';
+  durability !== 'none' && DSYNC !== undefined
+    ? constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | DSYNC
+    : 'a';
 /** Durable writes need an explicit fdatasync only where O_DSYNC is missing. */
 const needsDatasync = (durability: Durability) => durability !== 'none' && DSYNC === undefined;
 
@@ -79,7 +81,11 @@ export class SegmentWriter {
 
   /** Opens `current` for appending, or a new segment starting at `nextSeq` when there is none. */
   static async open(opts: WriterOptions, current: SegmentInfo | null, nextSeq: number): Promise<SegmentWriter> {
-    const segment = current ?? { name: segmentName(nextSeq), path: join(opts.dir, segmentName(nextSeq)), firstSeq: nextSeq };
+    const segment = current ?? {
+      name: segmentName(nextSeq),
+      path: join(opts.dir, segmentName(nextSeq)),
+      firstSeq: nextSeq,
+    };
     const fh = await open(segment.path, openFlags(opts.durability), 0o640);
     const st = await stat(segment.path);
     if (!current) await syncDir(opts.dir);
@@ -135,7 +141,10 @@ export class SegmentWriter {
   private due(): boolean {
     // With the disk idle, a burst of appends (requests resuming in one turn of the event loop) starts writing
     // as soon as a few have queued: the write then runs while the rest of the burst is still being built.
-    const eager = DSYNC !== undefined && this.opts.groupWindowMs === 0 && this.pending.length >= Math.min(EAGER_RECORDS, this.opts.groupMaxRecords);
+    const eager =
+      DSYNC !== undefined &&
+      this.opts.groupWindowMs === 0 &&
+      this.pending.length >= Math.min(EAGER_RECORDS, this.opts.groupMaxRecords);
     return eager || this.pending.length >= this.opts.groupMaxRecords || this.pendingBytes >= this.opts.groupMaxBytes;
   }
 

@@ -19,12 +19,30 @@ type Slice = LoadResult & { mainUs: number; mainBusy: number; idle: number };
  * first says what the log costs in work, and the second how much of the time the thread sat idle instead,
  * waiting for fsyncs or for clients.
  */
-export async function gatewayAuditBench({ slices, sliceSeconds, concurrency }: { slices: number; sliceSeconds: number; concurrency: number }) {
+export async function gatewayAuditBench({
+  slices,
+  sliceSeconds,
+  concurrency,
+}: {
+  slices: number;
+  sliceSeconds: number;
+  concurrency: number;
+}) {
   const root = join(import.meta.dirname);
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'What is the capital of France?' }] });
+  const body = JSON.stringify({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'What is the capital of France?' }],
+  });
   const stub = await startProcess([join(root, 'servers/stub.js')], {});
   const modes = ['off', 'group', 'none'] as const;
-  const gws = await Promise.all(modes.map((m) => startProcess([join(root, 'servers/audit-gateway.js')], { BENCH_AUDIT: m, BENCH_UPSTREAM_URL: `http://127.0.0.1:${stub.port}/v1` })));
+  const gws = await Promise.all(
+    modes.map((m) =>
+      startProcess([join(root, 'servers/audit-gateway.js')], {
+        BENCH_AUDIT: m,
+        BENCH_UPSTREAM_URL: `http://127.0.0.1:${stub.port}/v1`,
+      }),
+    ),
+  );
   const url = (i: number) => `http://127.0.0.1:${gws[i].port}/v1/chat/completions`;
   const runs = modes.map(() => [] as Slice[]);
   try {
@@ -36,7 +54,12 @@ export async function gatewayAuditBench({ slices, sliceSeconds, concurrency }: {
         const r = await load(url(i), { concurrency, seconds: sliceSeconds, body });
         const [main1, m1, t1] = [cpuMs(pid, true), machineMs(), performance.now()];
         const idle = (m1.idle - m0.idle) / (m1.idle - m0.idle + m1.busy - m0.busy);
-        runs[i].push({ ...r, mainUs: ((main1 - main0) * 1000) / r.requests, mainBusy: (main1 - main0) / (t1 - t0), idle });
+        runs[i].push({
+          ...r,
+          mainUs: ((main1 - main0) * 1000) / r.requests,
+          mainBusy: (main1 - main0) / (t1 - t0),
+          idle,
+        });
       }
     }
   } finally {
@@ -48,18 +71,32 @@ export async function gatewayAuditBench({ slices, sliceSeconds, concurrency }: {
     // The spread of the paired ratios says how far this machine's noise reaches: the middle half of the slices.
     const m = (k: 'rps' | 'p99' | 'mainUs' | 'mainBusy' | 'idle') => median(runs[i].map((x) => x[k]));
     return {
-      mode, rps: m('rps'), p99: m('p99'), over_off: median(ratios), over_off_iqr: [at(ratios, 0.25), at(ratios, 0.75)],
-      main_thread_us_per_request: m('mainUs'), main_thread_busy: m('mainBusy'), machine_idle: m('idle'),
+      mode,
+      rps: m('rps'),
+      p99: m('p99'),
+      over_off: median(ratios),
+      over_off_iqr: [at(ratios, 0.25), at(ratios, 0.75)],
+      main_thread_us_per_request: m('mainUs'),
+      main_thread_busy: m('mainBusy'),
+      machine_idle: m('idle'),
     };
   });
-  console.log(`\ngateway with the decision log off and on: concurrency ${concurrency}, ${slices} slices x ${sliceSeconds}s per log mode, interleaved`);
-  console.log('log             RPS    p99 ms   / off (median of paired slices; middle half)   main thread: us/req  busy   machine idle');
+  console.log(
+    `\ngateway with the decision log off and on: concurrency ${concurrency}, ${slices} slices x ${sliceSeconds}s per log mode, interleaved`,
+  );
+  console.log(
+    'log             RPS    p99 ms   / off (median of paired slices; middle half)   main thread: us/req  busy   machine idle',
+  );
   for (const o of out) {
     const ratio = `${fmt(o.over_off).padStart(5)}x  ${fmt(o.over_off_iqr[0])}-${fmt(o.over_off_iqr[1])}`;
     const cpu = `${fmt(o.main_thread_us_per_request, 0).padStart(6)}  ${fmt(o.main_thread_busy * 100, 0).padStart(4)}%  ${fmt(o.machine_idle * 100, 0).padStart(5)}%`;
-    console.log(`${o.mode.padEnd(8)} ${fmt(o.rps, 0).padStart(8)} ${fmt(o.p99).padStart(9)}   ${ratio.padEnd(47)}${cpu}`);
+    console.log(
+      `${o.mode.padEnd(8)} ${fmt(o.rps, 0).padStart(8)} ${fmt(o.p99).padStart(9)}   ${ratio.padEnd(47)}${cpu}`,
+    );
   }
   const ratio = out[1].over_off;
-  console.log(`log on (group) / off: ${fmt(ratio)}x (goal >= 0.9) ${ratio >= 0.9 ? 'PASS' : 'FAIL'}; ratio of the median RPS ${fmt(out[1].rps / out[0].rps)}x`);
+  console.log(
+    `log on (group) / off: ${fmt(ratio)}x (goal >= 0.9) ${ratio >= 0.9 ? 'PASS' : 'FAIL'}; ratio of the median RPS ${fmt(out[1].rps / out[0].rps)}x`,
+  );
   return { gateway: out, gateway_on_over_off: ratio };
 }

@@ -17,11 +17,19 @@ import type { Durability } from '../audit/writer.js';
 import { gatewayAuditBench } from './audit-gateway.js';
 import { median, percentile } from './load.js';
 
-const { values } = parseArgs({ options: {
-  'no-gateway': { type: 'boolean', default: false }, slices: { type: 'string', default: '12' }, 'slice-seconds': { type: 'string', default: '1.5' },
-  seconds: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' },
-  concurrency: { type: 'string', default: '128' }, window: { type: 'string' }, 'max-batch': { type: 'string' }, json: { type: 'boolean', default: false },
-} });
+const { values } = parseArgs({
+  options: {
+    'no-gateway': { type: 'boolean', default: false },
+    slices: { type: 'string', default: '12' },
+    'slice-seconds': { type: 'string', default: '1.5' },
+    seconds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '128' },
+    window: { type: 'string' },
+    'max-batch': { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
@@ -36,14 +44,34 @@ function record(i: number): DecisionRecord {
   return {
     action: 'allow',
     content: { mode: 'hash', prompt: 'sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' },
-    decision_id: `bench-${i}`, instance: 'bench', key_id: 'k-0000',
+    decision_id: `bench-${i}`,
+    instance: 'bench',
+    key_id: 'k-0000',
     latency_ms: { generator: 20, input: 3, total: 25 },
-    model: 'gpt-bench', policy: { id: 'default', revision: 'rev-1' }, route: '/v1/chat/completions',
-    stages: { input: { action: 'allow', classifiers: [
-      { explanation: 'no match', id: 'pii', latencyMs: 1, scores: { email: 0.01, phone: 0 }, version: '1.0.0' },
-      { explanation: 'encoder heads', id: 'onnx', latencyMs: 2, scores: { hate: 0.03, self_harm: 0.01, violence: 0.02 }, version: '1.0.0' },
-    ], latencyMs: 3, rules: [] } },
-    status: 200, stream: false, tenant: 'acme', time: new Date().toISOString(),
+    model: 'gpt-bench',
+    policy: { id: 'default', revision: 'rev-1' },
+    route: '/v1/chat/completions',
+    stages: {
+      input: {
+        action: 'allow',
+        classifiers: [
+          { explanation: 'no match', id: 'pii', latencyMs: 1, scores: { email: 0.01, phone: 0 }, version: '1.0.0' },
+          {
+            explanation: 'encoder heads',
+            id: 'onnx',
+            latencyMs: 2,
+            scores: { hate: 0.03, self_harm: 0.01, violence: 0.02 },
+            version: '1.0.0',
+          },
+        ],
+        latencyMs: 3,
+        rules: [],
+      },
+    },
+    status: 200,
+    stream: false,
+    tenant: 'acme',
+    time: new Date().toISOString(),
   };
 }
 
@@ -53,8 +81,12 @@ function record(i: number): DecisionRecord {
  */
 const records = Array.from({ length: 4096 }, (_, i) => record(i));
 
-
-interface Round { records_per_s: number; p50_ms: number; p99_ms: number; records: number }
+interface Round {
+  records_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  records: number;
+}
 
 async function measure(durability: Durability): Promise<Round> {
   const dir = await mkdtemp(join(tmpdir(), `bench-audit-${durability}-`));
@@ -75,7 +107,12 @@ async function measure(durability: Durability): Promise<Round> {
     const elapsed = (performance.now() - start) / 1000;
     await log.close();
     latencies.sort((a, b) => a - b);
-    return { records_per_s: latencies.length / elapsed, p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99), records: latencies.length };
+    return {
+      records_per_s: latencies.length / elapsed,
+      p50_ms: percentile(latencies, 50),
+      p99_ms: percentile(latencies, 99),
+      records: latencies.length,
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -102,15 +139,33 @@ const byMode = new Map<Durability, Round[]>(MODES.map((m) => [m, []]));
 for (let r = 0; r < rounds; r++) for (const mode of MODES) byMode.get(mode)!.push(await measure(mode));
 const results = MODES.map((durability) => {
   const rs = byMode.get(durability)!;
-  return { durability, records_per_s: median(rs.map((x) => x.records_per_s)), p50_ms: median(rs.map((x) => x.p50_ms)), p99_ms: median(rs.map((x) => x.p99_ms)) };
+  return {
+    durability,
+    records_per_s: median(rs.map((x) => x.records_per_s)),
+    p50_ms: median(rs.map((x) => x.p50_ms)),
+    p99_ms: median(rs.map((x) => x.p99_ms)),
+  };
 });
 const ratio = results[1].records_per_s / results[0].records_per_s;
-if (values.json) console.log(JSON.stringify({ seconds, rounds, concurrency, fsync_ms: fsyncMs, results, group_over_per_record: ratio }, null, 2));
+if (values.json)
+  console.log(
+    JSON.stringify({ seconds, rounds, concurrency, fsync_ms: fsyncMs, results, group_over_per_record: ratio }, null, 2),
+  );
 else {
-  console.log(`audit log: ${concurrency} concurrent appends, ${rounds} rounds x ${seconds}s per mode (medians); fdatasync ${fsyncMs.toFixed(2)} ms on ${tmpdir()}`);
+  console.log(
+    `audit log: ${concurrency} concurrent appends, ${rounds} rounds x ${seconds}s per mode (medians); fdatasync ${fsyncMs.toFixed(2)} ms on ${tmpdir()}`,
+  );
   console.log('mode               records/s    p50 ms    p99 ms');
-  for (const r of results) console.log(`${r.durability.padEnd(17)} ${r.records_per_s.toFixed(0).padStart(10)} ${r.p50_ms.toFixed(2).padStart(9)} ${r.p99_ms.toFixed(2).padStart(9)}`);
+  for (const r of results)
+    console.log(
+      `${r.durability.padEnd(17)} ${r.records_per_s.toFixed(0).padStart(10)} ${r.p50_ms.toFixed(2).padStart(9)} ${r.p99_ms.toFixed(2).padStart(9)}`,
+    );
   console.log(`group commit / fsync-per-record: ${ratio.toFixed(1)}x (goal >= 20x) ${ratio >= 20 ? 'PASS' : 'FAIL'}`);
 }
 
-if (!values['no-gateway']) await gatewayAuditBench({ slices: Number(values.slices), sliceSeconds: Number(values['slice-seconds']), concurrency: 32 });
+if (!values['no-gateway'])
+  await gatewayAuditBench({
+    slices: Number(values.slices),
+    sliceSeconds: Number(values['slice-seconds']),
+    concurrency: 32,
+  });

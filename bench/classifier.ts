@@ -22,10 +22,16 @@ import { GraphBuilder } from '../classifiers/encoder/onnx-graph.js';
 import { sessionOptions } from '../classifiers/encoder/session.js';
 import { median, percentile } from './load.js';
 
-const { values } = parseArgs({ options: {
-  seconds: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '32' },
-  'no-reference': { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, threads: { type: 'string' },
-} });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '32' },
+    'no-reference': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    threads: { type: 'string' },
+  },
+});
 const intraOpThreads = values.threads === undefined ? undefined : Number(values.threads);
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
@@ -36,23 +42,54 @@ const FLOP_PER_TEXT = 0.5e6;
 const MAX_TOKENS = 128;
 
 // ---- texts ---------------------------------------------------------------------------------------------
-const OPENERS = ['Could you explain', 'Please tell me', 'I would like to know', 'Can you describe', 'Help me understand'];
-const TOPICS = ['how a Python process can be stopped safely', 'why the committee rejected the budget proposal', 'what makes sourdough bread rise overnight',
-  'how to configure a firewall on a small office network', 'which birds migrate across the Sahara each autumn', 'the causes of the First World War in Europe'];
-const TAILS = ['in simple words for a beginner?', 'with one short example, please.', 'and what I should avoid doing?', 'step by step, without jargon.'];
+const OPENERS = [
+  'Could you explain',
+  'Please tell me',
+  'I would like to know',
+  'Can you describe',
+  'Help me understand',
+];
+const TOPICS = [
+  'how a Python process can be stopped safely',
+  'why the committee rejected the budget proposal',
+  'what makes sourdough bread rise overnight',
+  'how to configure a firewall on a small office network',
+  'which birds migrate across the Sahara each autumn',
+  'the causes of the First World War in Europe',
+];
+const TAILS = [
+  'in simple words for a beginner?',
+  'with one short example, please.',
+  'and what I should avoid doing?',
+  'step by step, without jargon.',
+];
 function shortTexts(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => `${OPENERS[i % 5]} ${TOPICS[Math.floor(i / 5) % 6]} ${TAILS[Math.floor(i / 30) % 4]}`);
+  return Array.from(
+    { length: n },
+    (_, i) => `${OPENERS[i % 5]} ${TOPICS[Math.floor(i / 5) % 6]} ${TAILS[Math.floor(i / 30) % 4]}`,
+  );
 }
 function longTexts(n: number): string[] {
   const s = shortTexts(120);
-  return Array.from({ length: n }, (_, i) => Array.from({ length: 9 }, (_, k) => s[(i * 7 + k * 13) % s.length]).join(' '));
+  return Array.from({ length: n }, (_, i) =>
+    Array.from({ length: 9 }, (_, k) => s[(i * 7 + k * 13) % s.length]).join(' '),
+  );
 }
 
 // ---- measurement ---------------------------------------------------------------------------------------
-interface Figure { texts_per_s: number; p50_ms: number; p99_ms: number }
+interface Figure {
+  texts_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+}
 
 /** Closed loop: `callers` callers each send `perCall` texts, wait, and send again, for `seconds`. */
-async function closedLoop(call: (texts: string[]) => Promise<unknown>, texts: string[], callers: number, perCall = 1): Promise<Figure> {
+async function closedLoop(
+  call: (texts: string[]) => Promise<unknown>,
+  texts: string[],
+  callers: number,
+  perCall = 1,
+): Promise<Figure> {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -68,7 +105,11 @@ async function closedLoop(call: (texts: string[]) => Promise<unknown>, texts: st
   await Promise.all(Array.from({ length: callers }, caller));
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { texts_per_s: (latencies.length * perCall) / elapsed, p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99) };
+  return {
+    texts_per_s: (latencies.length * perCall) / elapsed,
+    p50_ms: percentile(latencies, 50),
+    p99_ms: percentile(latencies, 99),
+  };
 }
 
 /**
@@ -76,15 +117,31 @@ async function closedLoop(call: (texts: string[]) => Promise<unknown>, texts: st
  * cores, with the encoder's session options. `measure` runs it for `ms` and gives the mean GFLOP/s over the
  * window (what the encoder could get in the same conditions) and the best single run (a quiet moment).
  */
-async function matmulProbe(): Promise<{ measure(ms: number): Promise<{ mean: number; best: number }>; release(): Promise<void> }> {
+async function matmulProbe(): Promise<{
+  measure(ms: number): Promise<{ mean: number; best: number }>;
+  release(): Promise<void>;
+}> {
   const [m, k, n] = [640, 512, 1536];
   const g = new GraphBuilder();
-  const w = g.float('w', Float32Array.from({ length: k * n }, (_, i) => ((i * 2654435761) % 1000) / 1000 - 0.5), [k, n]);
+  const w = g.float(
+    'w',
+    Float32Array.from({ length: k * n }, (_, i) => ((i * 2654435761) % 1000) / 1000 - 0.5),
+    [k, n],
+  );
   g.output(g.op('MatMul', ['a', w]), 'y');
-  const bytes = g.build({ inputs: [{ name: 'a', type: 'float32', dims: [m, k] }], outputs: [{ name: 'y', type: 'float32', dims: [m, n] }],
-    graphName: 'matmul-probe', producer: { name: 'bench-classifier', version: '1' }, opset: 17 });
+  const bytes = g.build({
+    inputs: [{ name: 'a', type: 'float32', dims: [m, k] }],
+    outputs: [{ name: 'y', type: 'float32', dims: [m, n] }],
+    graphName: 'matmul-probe',
+    producer: { name: 'bench-classifier', version: '1' },
+    opset: 17,
+  });
   const session = await ort.InferenceSession.create(bytes, { ...sessionOptions({}), executionProviders: ['cpu'] });
-  const a = new ort.Tensor('float32', Float32Array.from({ length: m * k }, (_, i) => (i % 7) / 7), [m, k]);
+  const a = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: m * k }, (_, i) => (i % 7) / 7),
+    [m, k],
+  );
   const flop = 2 * m * k * n;
   for (let i = 0; i < 3; i++) await session.run({ a });
   return {
@@ -98,7 +155,10 @@ async function matmulProbe(): Promise<{ measure(ms: number): Promise<{ mean: num
         fastest = Math.min(fastest, performance.now() - t0);
         runs++;
       }
-      return { mean: (runs * flop) / ((performance.now() - started) / 1000) / 1e9, best: flop / (fastest / 1000) / 1e9 };
+      return {
+        mean: (runs * flop) / ((performance.now() - started) / 1000) / 1e9,
+        best: flop / (fastest / 1000) / 1e9,
+      };
     },
     release: () => session.release(),
   };
@@ -121,15 +181,29 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0];
   const probe = await matmulProbe();
   const gflopsRuns: Array<{ mean: number; best: number }> = [];
-  const single = await Encoder.create({ maxBatchSize: 1, maxWaitMs: 0, cacheSize: 0, maxQueue: 100_000, intraOpThreads });
-  const batched = await Encoder.create({ maxBatchSize: 32, maxWaitMs: 2, cacheSize: 0, maxQueue: 100_000, intraOpThreads });
+  const single = await Encoder.create({
+    maxBatchSize: 1,
+    maxWaitMs: 0,
+    cacheSize: 0,
+    maxQueue: 100_000,
+    intraOpThreads,
+  });
+  const batched = await Encoder.create({
+    maxBatchSize: 32,
+    maxWaitMs: 2,
+    cacheSize: 0,
+    maxQueue: 100_000,
+    intraOpThreads,
+  });
   const tf = values['no-reference'] ? undefined : await loadTfReference();
   const tokenizer = new Tokenizer(await loadVocabulary());
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const tokens = Object.fromEntries(Object.entries(LENGTHS).map(([k, texts]) => {
-    const full = texts.map((t) => tokenizer.encode(t).length);
-    return [k, { full: mean(full), read: mean(full.map((n) => Math.min(MAX_TOKENS, n))) }];
-  })) as Record<Length, { read: number; full: number }>;
+  const tokens = Object.fromEntries(
+    Object.entries(LENGTHS).map(([k, texts]) => {
+      const full = texts.map((t) => tokenizer.encode(t).length);
+      return [k, { full: mean(full), read: mean(full.map((n) => Math.min(MAX_TOKENS, n))) }];
+    }),
+  ) as Record<Length, { read: number; full: number }>;
 
   const runs: Record<Length, Record<Mode, Figure[]>> = { short: emptyModes(), long: emptyModes() };
   for (let r = 0; r < rounds; r++) {
@@ -153,19 +227,41 @@ async function main(): Promise<void> {
   const gflops = median(gflopsRuns.map((g) => g.mean));
   const peak = Math.max(...gflopsRuns.map((g) => g.best));
 
-  const summary = Object.fromEntries((Object.keys(LENGTHS) as Length[]).map((length) => {
-    const fig = (mode: Mode): Figure | undefined => runs[length][mode].length === 0 ? undefined : {
-      texts_per_s: median(runs[length][mode].map((f) => f.texts_per_s)),
-      p50_ms: median(runs[length][mode].map((f) => f.p50_ms)),
-      p99_ms: median(runs[length][mode].map((f) => f.p99_ms)),
-    };
-    const read = tokens[length].read;
-    const bound = (peak * 1e9) / (read * FLOP_PER_TOKEN + FLOP_PER_TEXT);
-    const figures = Object.fromEntries(MODES.map((m) => [m, fig(m)])) as Record<Mode, Figure | undefined>;
-    return [length, { tokens_read: read, tokens_in_text: tokens[length].full, compute_bound_texts_per_s: bound, ...figures }];
-  })) as Record<Length, Record<string, unknown> & Record<Mode, Figure | undefined> & { compute_bound_texts_per_s: number; tokens_read: number; tokens_in_text: number }>;
+  const summary = Object.fromEntries(
+    (Object.keys(LENGTHS) as Length[]).map((length) => {
+      const fig = (mode: Mode): Figure | undefined =>
+        runs[length][mode].length === 0
+          ? undefined
+          : {
+              texts_per_s: median(runs[length][mode].map((f) => f.texts_per_s)),
+              p50_ms: median(runs[length][mode].map((f) => f.p50_ms)),
+              p99_ms: median(runs[length][mode].map((f) => f.p99_ms)),
+            };
+      const read = tokens[length].read;
+      const bound = (peak * 1e9) / (read * FLOP_PER_TOKEN + FLOP_PER_TEXT);
+      const figures = Object.fromEntries(MODES.map((m) => [m, fig(m)])) as Record<Mode, Figure | undefined>;
+      return [
+        length,
+        { tokens_read: read, tokens_in_text: tokens[length].full, compute_bound_texts_per_s: bound, ...figures },
+      ];
+    }),
+  ) as Record<
+    Length,
+    Record<string, unknown> &
+      Record<Mode, Figure | undefined> & {
+        compute_bound_texts_per_s: number;
+        tokens_read: number;
+        tokens_in_text: number;
+      }
+  >;
 
-  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), matmul_gflops: gflops, matmul_peak_gflops: peak, load_average: [loadBefore, loadavg()[0]] };
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    matmul_gflops: gflops,
+    matmul_peak_gflops: peak,
+    load_average: [loadBefore, loadavg()[0]],
+  };
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ machine, seconds, rounds, concurrency, results: summary }, null, 2)}\n`);
     return;
@@ -179,10 +275,22 @@ function emptyModes(): Record<Mode, Figure[]> {
 
 const f0 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(0));
 const f1 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(1));
-const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '—' : `${(a / b).toFixed(2)}×`);
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined ? '—' : `${(a / b).toFixed(2)}×`;
 
-function printTable(machine: { cpu: string; cores: number; matmul_gflops: number; matmul_peak_gflops: number; load_average: number[] }, s: Record<Length, Record<Mode, Figure | undefined> & { compute_bound_texts_per_s: number; tokens_read: number; tokens_in_text: number }>): void {
-  const cell = (f: Figure | undefined) => (f ? `${f0(f.texts_per_s)}/s  p50 ${f1(f.p50_ms)} p99 ${f1(f.p99_ms)} ms` : '—');
+function printTable(
+  machine: { cpu: string; cores: number; matmul_gflops: number; matmul_peak_gflops: number; load_average: number[] },
+  s: Record<
+    Length,
+    Record<Mode, Figure | undefined> & {
+      compute_bound_texts_per_s: number;
+      tokens_read: number;
+      tokens_in_text: number;
+    }
+  >,
+): void {
+  const cell = (f: Figure | undefined) =>
+    f ? `${f0(f.texts_per_s)}/s  p50 ${f1(f.p50_ms)} p99 ${f1(f.p99_ms)} ms` : '—';
   const rows: Array<[string, (l: Length) => string]> = [
     ['tokens read per text (of ~ in the text)', (l) => `${f1(s[l].tokens_read)} (of ~${f0(s[l].tokens_in_text)})`],
     ['compute bound (texts/s)', (l) => f0(s[l].compute_bound_texts_per_s)],
@@ -190,22 +298,42 @@ function printTable(machine: { cpu: string; cores: number; matmul_gflops: number
     [`ours, batch 1 under load (${concurrency} callers)`, (l) => cell(s[l].batch1_load)],
     [`ours, micro-batched (${concurrency} callers, ≤32)`, (l) => cell(s[l].microbatched)],
     ['ours, 32 texts per call (1 caller)', (l) => cell(s[l].batch32_calls)],
-    ['micro-batched ÷ batch 1, same load (goal ≥ 2×)', (l) => `${ratio(s[l].microbatched?.texts_per_s, s[l].batch1_load?.texts_per_s)} throughput, p99 ${ratio(s[l].microbatched?.p99_ms, s[l].batch1_load?.p99_ms)}`],
-    ['micro-batched ÷ compute bound (goal ≥ 50%)', (l) => `${f0((100 * (s[l].microbatched?.texts_per_s ?? NaN)) / s[l].compute_bound_texts_per_s)}%`],
-    ['unbatched ÷ compute bound', (l) => `${f0((100 * (s[l].unbatched?.texts_per_s ?? NaN)) / s[l].compute_bound_texts_per_s)}%`],
-    ['batch 1 under load ÷ compute bound (caps the batching gain)', (l) => {
-      const share = (s[l].batch1_load?.texts_per_s ?? NaN) / s[l].compute_bound_texts_per_s;
-      return `${f0(100 * share)}%, so batching can add at most ${(1 / share).toFixed(1)}×`;
-    }],
+    [
+      'micro-batched ÷ batch 1, same load (goal ≥ 2×)',
+      (l) =>
+        `${ratio(s[l].microbatched?.texts_per_s, s[l].batch1_load?.texts_per_s)} throughput, p99 ${ratio(s[l].microbatched?.p99_ms, s[l].batch1_load?.p99_ms)}`,
+    ],
+    [
+      'micro-batched ÷ compute bound (goal ≥ 50%)',
+      (l) => `${f0((100 * (s[l].microbatched?.texts_per_s ?? NaN)) / s[l].compute_bound_texts_per_s)}%`,
+    ],
+    [
+      'unbatched ÷ compute bound',
+      (l) => `${f0((100 * (s[l].unbatched?.texts_per_s ?? NaN)) / s[l].compute_bound_texts_per_s)}%`,
+    ],
+    [
+      'batch 1 under load ÷ compute bound (caps the batching gain)',
+      (l) => {
+        const share = (s[l].batch1_load?.texts_per_s ?? NaN) / s[l].compute_bound_texts_per_s;
+        return `${f0(100 * share)}%, so batching can add at most ${(1 / share).toFixed(1)}×`;
+      },
+    ],
     ['TF.js reference, batch 1', (l) => cell(s[l].tfjs_b1)],
     ['TF.js reference, batch 32', (l) => cell(s[l].tfjs_b32)],
     ['speedup: unbatched ÷ TF.js batch 1', (l) => ratio(s[l].unbatched?.texts_per_s, s[l].tfjs_b1?.texts_per_s)],
-    ['speedup: micro-batched ÷ TF.js batch 32', (l) => ratio(s[l].microbatched?.texts_per_s, s[l].tfjs_b32?.texts_per_s)],
+    [
+      'speedup: micro-batched ÷ TF.js batch 32',
+      (l) => ratio(s[l].microbatched?.texts_per_s, s[l].tfjs_b32?.texts_per_s),
+    ],
   ];
   const w0 = Math.max(...rows.map(([k]) => k.length));
   const w1 = Math.max(5, ...rows.map(([, v]) => v('short').length));
-  console.log(`${machine.cpu}, ${machine.cores} cores, load average ${machine.load_average.map((x) => x.toFixed(1)).join(' → ')} (start → end)`);
-  console.log(`float32 MatMul: ${machine.matmul_peak_gflops.toFixed(1)} GFLOP/s in its best run (the compute bound below); ${machine.matmul_gflops.toFixed(1)} GFLOP/s mean over the probe windows interleaved with the modes (what a shared box gave)`);
+  console.log(
+    `${machine.cpu}, ${machine.cores} cores, load average ${machine.load_average.map((x) => x.toFixed(1)).join(' → ')} (start → end)`,
+  );
+  console.log(
+    `float32 MatMul: ${machine.matmul_peak_gflops.toFixed(1)} GFLOP/s in its best run (the compute bound below); ${machine.matmul_gflops.toFixed(1)} GFLOP/s mean over the probe windows interleaved with the modes (what a shared box gave)`,
+  );
   console.log(`${rounds} rounds × ${seconds} s per mode, medians; FLOPs per text = tokens × 9.3 M + 0.5 M\n`);
   console.log(`${''.padEnd(w0)} | ${'short'.padEnd(w1)} | long`);
   console.log(`${'-'.repeat(w0)}-|-${'-'.repeat(w1)}-|-${'-'.repeat(w1)}`);

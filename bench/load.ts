@@ -12,7 +12,8 @@ export interface LoadResult {
   p99: number;
 }
 
-export const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
+export const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
 /** The middle value of an unsorted list (the upper of the two middle ones for an even count). */
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -22,7 +23,13 @@ export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor
  */
 export async function load(
   url: string,
-  { concurrency, seconds, body, headers = {}, expectStatus = 200 }: { concurrency: number; seconds: number; body: string; headers?: Record<string, string>; expectStatus?: number },
+  {
+    concurrency,
+    seconds,
+    body,
+    headers = {},
+    expectStatus = 200,
+  }: { concurrency: number; seconds: number; body: string; headers?: Record<string, string>; expectStatus?: number },
 ): Promise<LoadResult> {
   const u = new URL(url);
   const pool = new Pool(u.origin, { connections: concurrency, pipelining: 1 });
@@ -35,7 +42,12 @@ export async function load(
       while (performance.now() < end) {
         const t = performance.now();
         try {
-          const res = await pool.request({ path: u.pathname, method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+          const res = await pool.request({
+            path: u.pathname,
+            method: 'POST',
+            body,
+            headers: { 'content-type': 'application/json', ...headers },
+          });
           await res.body.text();
           if (res.statusCode !== expectStatus) errors++;
           else latencies.push(performance.now() - t);
@@ -48,7 +60,13 @@ export async function load(
   const elapsed = (performance.now() - started) / 1000;
   await pool.close();
   latencies.sort((a, b) => a - b);
-  return { requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return {
+    requests: latencies.length,
+    errors,
+    rps: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
 }
 
 /** Every process startProcess started and that has not exited: stopped when the bench exits, whatever the reason. */
@@ -57,16 +75,29 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGTERM');
 });
 // A bench interrupted by a signal exits through 'exit' too, so it leaves no server holding a port.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
 
 /**
  * Starts a node process and waits for the first JSON line it prints (its port), or for `readyUrl` to answer.
  * A fixed port that already answers is refused: the bench would otherwise measure whatever holds it (a server
  * left by an interrupted run, say) while the new process dies on EADDRINUSE.
  */
-export async function startProcess(args: string[], env: Record<string, string>, readyUrl?: string): Promise<{ child: ChildProcess; port?: number }> {
-  if (readyUrl && (await fetch(readyUrl).then(() => true, () => false))) {
-    throw new Error(`${readyUrl} already answers before ${args.join(' ')} started: stop whatever listens there (a server left by an interrupted bench?)`);
+export async function startProcess(
+  args: string[],
+  env: Record<string, string>,
+  readyUrl?: string,
+): Promise<{ child: ChildProcess; port?: number }> {
+  if (
+    readyUrl &&
+    (await fetch(readyUrl).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    throw new Error(
+      `${readyUrl} already answers before ${args.join(' ')} started: stop whatever listens there (a server left by an interrupted bench?)`,
+    );
   }
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
@@ -85,7 +116,9 @@ export async function startProcess(args: string[], env: Record<string, string>, 
       await new Promise((r) => setTimeout(r, 100));
     }
     child.kill();
-    throw new Error(`${args.join(' ')} did not become ready at ${readyUrl}${child.exitCode === null ? '' : ` (it exited with code ${child.exitCode})`}`);
+    throw new Error(
+      `${args.join(' ')} did not become ready at ${readyUrl}${child.exitCode === null ? '' : ` (it exited with code ${child.exitCode})`}`,
+    );
   }
   // The port comes as a JSON line `{"port": N}`; log lines before it are skipped.
   const lines = createInterface({ input: child.stdout! });
@@ -127,7 +160,9 @@ export const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n
  */
 export function cpuMs(pid: number | undefined, mainThread = false): number {
   try {
-    const f = readFileSync(`/proc/${pid}/${mainThread ? `task/${pid}/` : ''}stat`, 'utf8').split(') ')[1].split(' ');
+    const f = readFileSync(`/proc/${pid}/${mainThread ? `task/${pid}/` : ''}stat`, 'utf8')
+      .split(') ')[1]
+      .split(' ');
     return (Number(f[11]) + Number(f[12])) * 10; // utime + stime
   } catch {
     return NaN;

@@ -15,19 +15,39 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const { values } = parseArgs({ options: { limit: { type: 'string', default: '64' }, seconds: { type: 'string', default: '8' }, 'upstream-ms': { type: 'string', default: '50' }, 'timeout-ms': { type: 'string', default: '5000' } } });
+const { values } = parseArgs({
+  options: {
+    limit: { type: 'string', default: '64' },
+    seconds: { type: 'string', default: '8' },
+    'upstream-ms': { type: 'string', default: '50' },
+    'timeout-ms': { type: 'string', default: '5000' },
+  },
+});
 const limit = Number(values.limit);
 const clients = limit * 2;
 const timeoutMs = Number(values['timeout-ms']);
 
 const stub = await startStubUpstream({ slowMs: Number(values['upstream-ms']), chunkDelayMs: 5, chunkChars: 8 });
 const gw = await startGateway(
-  loadConfig({ env: { GATEWAY_PORT: '0', GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_MAX_CONCURRENT: String(limit), GATEWAY_AUDIT_DIR: mkdtempSync(join(tmpdir(), 'bench-ovl-')), GATEWAY_LOG_LEVEL: 'error', GATEWAY_POLICY_WATCH: 'off' } }),
+  loadConfig({
+    env: {
+      GATEWAY_PORT: '0',
+      GATEWAY_UPSTREAM_URL: stub.url,
+      GATEWAY_MAX_CONCURRENT: String(limit),
+      GATEWAY_AUDIT_DIR: mkdtempSync(join(tmpdir(), 'bench-ovl-')),
+      GATEWAY_LOG_LEVEL: 'error',
+      GATEWAY_POLICY_WATCH: 'off',
+    },
+  }),
 );
 const pool = new Pool(gw.url, { connections: clients });
 const body = JSON.stringify({ model: 'slow', messages: [{ role: 'user', content: 'What is the capital of France?' }] });
 // Every fourth client streams: an accepted stream must run to [DONE] with no gap over 250 ms between events.
-const streamBody = JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'Tell me about the sea in a few sentences, please, and take your time.' }] });
+const streamBody = JSON.stringify({
+  model: 'm',
+  stream: true,
+  messages: [{ role: 'user', content: 'Tell me about the sea in a few sentences, please, and take your time.' }],
+});
 const streams = { accepted: 0, complete: 0, stalled: 0, maxGapMs: 0 };
 const counts = { accepted: 0, rejected: 0, timedOut: 0, other: 0 };
 const latencies: number[] = [];
@@ -38,7 +58,14 @@ await Promise.all(
     while (performance.now() < end) {
       const t = performance.now();
       try {
-        const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', body: streaming ? streamBody : body, headers: { 'content-type': 'application/json' }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+        const res = await pool.request({
+          path: '/v1/chat/completions',
+          method: 'POST',
+          body: streaming ? streamBody : body,
+          headers: { 'content-type': 'application/json' },
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
         if (streaming && res.statusCode === 200) {
           streams.accepted++;
           let last = performance.now();
@@ -74,10 +101,18 @@ await Promise.all(
 await pool.close();
 latencies.sort((a, b) => a - b);
 const forwarded = stub.requests.length;
-console.log(`bench:overload — limit ${limit} in flight, ${clients} clients (2x), upstream ${values['upstream-ms']} ms, ${values.seconds}s`);
-console.log(`accepted ${counts.accepted}  rejected (429) ${counts.rejected}  timed out ${counts.timedOut}  other ${counts.other}`);
+console.log(
+  `bench:overload — limit ${limit} in flight, ${clients} clients (2x), upstream ${values['upstream-ms']} ms, ${values.seconds}s`,
+);
+console.log(
+  `accepted ${counts.accepted}  rejected (429) ${counts.rejected}  timed out ${counts.timedOut}  other ${counts.other}`,
+);
 console.log(`accepted latency p50 ${fmt(percentile(latencies, 50))} ms  p99 ${fmt(percentile(latencies, 99))} ms`);
-console.log(`upstream calls ${forwarded} for ${counts.accepted} accepted: ${forwarded === counts.accepted ? 'no rejected request was forwarded' : 'MISMATCH'}`);
-console.log(`accepted streams ${streams.accepted}: ${streams.complete} complete without a stall, ${streams.stalled} stalled or cut; largest gap ${fmt(streams.maxGapMs)} ms`);
+console.log(
+  `upstream calls ${forwarded} for ${counts.accepted} accepted: ${forwarded === counts.accepted ? 'no rejected request was forwarded' : 'MISMATCH'}`,
+);
+console.log(
+  `accepted streams ${streams.accepted}: ${streams.complete} complete without a stall, ${streams.stalled} stalled or cut; largest gap ${fmt(streams.maxGapMs)} ms`,
+);
 await gw.close();
 await stub.close();

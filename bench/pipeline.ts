@@ -21,7 +21,13 @@ import { startGateway, type Gateway } from '../gateway/server.js';
 import { createLogger } from '../gateway/http/logger.js';
 import { fmt, median } from './load.js';
 
-const { values } = parseArgs({ options: { requests: { type: 'string', default: '4000' }, rounds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '32' } } });
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '4000' },
+    rounds: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '32' },
+  },
+});
 const requests = Number(values.requests);
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
@@ -31,17 +37,31 @@ const answer: ChatCompletion = {
   object: 'chat.completion',
   created: 1,
   model: 'gpt-4o-mini',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'The capital of France is Paris.' }, finish_reason: 'stop' }],
+  choices: [
+    { index: 0, message: { role: 'assistant', content: 'The capital of France is Paris.' }, finish_reason: 'stop' },
+  ],
   usage: { prompt_tokens: 14, completion_tokens: 8, total_tokens: 22 },
 };
 /** Answers at once with a fresh copy (the pipeline may rewrite what it gets). */
-const generator: Generator = { id: 'in-memory', complete: async () => structuredClone(answer), stream: async function* () {} };
+const generator: Generator = {
+  id: 'in-memory',
+  complete: async () => structuredClone(answer),
+  stream: async function* () {},
+};
 const dropRecords = { append: async () => undefined, close: async () => undefined };
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-pipeline-'));
 const open = (name: string, log: boolean) =>
   startGateway(
-    loadConfig({ env: { GATEWAY_PORT: '0', GATEWAY_UPSTREAM_URL: 'http://127.0.0.1:9/v1', GATEWAY_AUDIT_DIR: join(dir, name), GATEWAY_AUDIT_DURABILITY: 'none', GATEWAY_POLICY_WATCH: 'off' } }),
+    loadConfig({
+      env: {
+        GATEWAY_PORT: '0',
+        GATEWAY_UPSTREAM_URL: 'http://127.0.0.1:9/v1',
+        GATEWAY_AUDIT_DIR: join(dir, name),
+        GATEWAY_AUDIT_DURABILITY: 'none',
+        GATEWAY_POLICY_WATCH: 'off',
+      },
+    }),
     { generator, logger: createLogger('error'), ...(log ? {} : { audit: dropRecords }) },
   );
 const variants: Array<{ name: string; gw: Gateway }> = [
@@ -58,8 +78,19 @@ async function round(gw: Gateway): Promise<number> {
   let left = requests;
   const worker = async () => {
     while (left-- > 0) {
-      const ctx = { decisionId: newDecisionId(), keyId: null, tenant: null, route: '/v1/chat/completions', started: performance.now(), headers: {} };
-      await gw.pipeline.complete({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'What is the capital of France?' }] }, ctx, signal);
+      const ctx = {
+        decisionId: newDecisionId(),
+        keyId: null,
+        tenant: null,
+        route: '/v1/chat/completions',
+        started: performance.now(),
+        headers: {},
+      };
+      await gw.pipeline.complete(
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'What is the capital of France?' }] },
+        ctx,
+        signal,
+      );
     }
   };
   const t = performance.now();
@@ -76,8 +107,15 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 const [on, logOff, metricsOff, bothOff] = us.map(median);
-console.log(`bench:pipeline — ${rounds} interleaved rounds of ${requests} requests at concurrency ${concurrency}, in-process; medians`);
-for (const [i, v] of variants.entries()) console.log(`${v.name.padEnd(22)} ${fmt(median(us[i]), 1).padStart(7)} us/request`);
-console.log(`the chain log costs   ${fmt(on - logOff, 1).padStart(7)} us/request (${fmt((100 * (on - logOff)) / on, 0)}% of the full pipeline's time)`);
-console.log(`the metrics cost      ${fmt(on - metricsOff, 1).padStart(7)} us/request (${fmt((100 * (on - metricsOff)) / on, 0)}%)`);
+console.log(
+  `bench:pipeline — ${rounds} interleaved rounds of ${requests} requests at concurrency ${concurrency}, in-process; medians`,
+);
+for (const [i, v] of variants.entries())
+  console.log(`${v.name.padEnd(22)} ${fmt(median(us[i]), 1).padStart(7)} us/request`);
+console.log(
+  `the chain log costs   ${fmt(on - logOff, 1).padStart(7)} us/request (${fmt((100 * (on - logOff)) / on, 0)}% of the full pipeline's time)`,
+);
+console.log(
+  `the metrics cost      ${fmt(on - metricsOff, 1).padStart(7)} us/request (${fmt((100 * (on - metricsOff)) / on, 0)}%)`,
+);
 console.log(`pipeline alone        ${fmt(bothOff, 1).padStart(7)} us/request`);

@@ -13,20 +13,38 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt, load, median, startProcess, stopProcesses, type LoadResult } from './load.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' }, rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '32' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '32' },
+  },
+});
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
 const root = join(import.meta.dirname, '..');
-const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'What is the capital of France? Answer in one sentence.' }] });
+const body = JSON.stringify({
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'What is the capital of France? Answer in one sentence.' }],
+});
 
 const stub = await startProcess([join(root, 'bench/servers/stub.js')], {});
 const bare = await startProcess([join(root, 'bench/servers/bare-proxy.js')], { UPSTREAM_PORT: String(stub.port) });
 const floor = await startProcess([join(root, 'bench/servers/durable-floor.js')], { UPSTREAM_PORT: String(stub.port) });
-const portkey = await startProcess([join(root, '..', 'node_modules/@portkey-ai/gateway/build/start-server.js')], {}, 'http://127.0.0.1:8787/');
+const portkey = await startProcess(
+  [join(root, '..', 'node_modules/@portkey-ai/gateway/build/start-server.js')],
+  {},
+  'http://127.0.0.1:8787/',
+);
 const auditDir = mkdtempSync(join(tmpdir(), 'bench-audit-'));
 const key = 'sk-bench-key-0123456789';
-const gatewayEnv = { GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${stub.port}/v1`, GATEWAY_API_KEYS: key, GATEWAY_LOG_LEVEL: 'warn', GATEWAY_POLICY_WATCH: 'off' };
+const gatewayEnv = {
+  GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${stub.port}/v1`,
+  GATEWAY_API_KEYS: key,
+  GATEWAY_LOG_LEVEL: 'warn',
+  GATEWAY_POLICY_WATCH: 'off',
+};
 // The default: every answer waits for its record's group-commit fsync.
 const gateway = await startProcess(
   [join(root, 'gateway/main.js')],
@@ -40,7 +58,11 @@ const gatewayNone = await startProcess(
   'http://127.0.0.1:18081/readyz',
 );
 
-const guard = { type: 'guardrail', deny: true, checks: [{ id: 'default.regexMatch', parameters: { rule: 'bomb|explosive', not: true } }] };
+const guard = {
+  type: 'guardrail',
+  deny: true,
+  checks: [{ id: 'default.regexMatch', parameters: { rule: 'bomb|explosive', not: true } }],
+};
 const portkeyConfig = JSON.stringify({
   provider: 'openai',
   api_key: 'sk-test',
@@ -53,12 +75,26 @@ const targets: { name: string; url: string; headers?: Record<string, string> }[]
   { name: 'direct (stub)', url: `http://127.0.0.1:${stub.port}/v1/chat/completions` },
   { name: 'bare node:http proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions` },
   { name: 'bare proxy + one O_DSYNC record write', url: `http://127.0.0.1:${floor.port}/v1/chat/completions` },
-  { name: 'portkey + regex guardrails', url: 'http://127.0.0.1:8787/v1/chat/completions', headers: { 'x-portkey-config': portkeyConfig } },
-  { name: 'this gateway (records, fsync before answer)', url: 'http://127.0.0.1:18080/v1/chat/completions', headers: { authorization: `Bearer ${key}` } },
-  { name: 'this gateway (records, durability none)', url: 'http://127.0.0.1:18081/v1/chat/completions', headers: { authorization: `Bearer ${key}` } },
+  {
+    name: 'portkey + regex guardrails',
+    url: 'http://127.0.0.1:8787/v1/chat/completions',
+    headers: { 'x-portkey-config': portkeyConfig },
+  },
+  {
+    name: 'this gateway (records, fsync before answer)',
+    url: 'http://127.0.0.1:18080/v1/chat/completions',
+    headers: { authorization: `Bearer ${key}` },
+  },
+  {
+    name: 'this gateway (records, durability none)',
+    url: 'http://127.0.0.1:18081/v1/chat/completions',
+    headers: { authorization: `Bearer ${key}` },
+  },
 ];
 
-const results = new Map<string, { c1: LoadResult[]; cN: LoadResult[] }>(targets.map((t) => [t.name, { c1: [], cN: [] }]));
+const results = new Map<string, { c1: LoadResult[]; cN: LoadResult[] }>(
+  targets.map((t) => [t.name, { c1: [], cN: [] }]),
+);
 try {
   for (const t of targets) await load(t.url, { concurrency: 4, seconds: 1, body, headers: t.headers }); // warm-up
   for (let r = 0; r < rounds; r++) {
@@ -87,9 +123,13 @@ const summary = targets.map((t) => {
   };
 });
 console.log(`\nbench:proxy — ${rounds} interleaved rounds of ${seconds}s per target; medians of the rounds`);
-console.log(`${'target'.padEnd(44)} ${`RPS@c${concurrency}`.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}   ${'c1 p50'.padStart(7)} ${'c1 p99'.padStart(7)} errors`);
+console.log(
+  `${'target'.padEnd(44)} ${`RPS@c${concurrency}`.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}   ${'c1 p50'.padStart(7)} ${'c1 p99'.padStart(7)} errors`,
+);
 for (const s of summary) {
-  console.log(`${s.name.padEnd(44)} ${fmt(s.rps, 0).padStart(9)} ${fmt(s.p50).padStart(8)} ${fmt(s.p99).padStart(8)}   ${fmt(s.c1p50, 3).padStart(7)} ${fmt(s.c1p99, 3).padStart(7)} ${s.errors}`);
+  console.log(
+    `${s.name.padEnd(44)} ${fmt(s.rps, 0).padStart(9)} ${fmt(s.p50).padStart(8)} ${fmt(s.p99).padStart(8)}   ${fmt(s.c1p50, 3).padStart(7)} ${fmt(s.c1p99, 3).padStart(7)} ${s.errors}`,
+  );
 }
 const [direct, bareS, floorS, pk, ...ours] = summary;
 for (const o of ours) {
@@ -101,4 +141,6 @@ for (const o of ours) {
 }
 console.log(`\nportkey added p50 at c1 vs direct: ${fmt(pk.c1p50 - direct.c1p50, 3)} ms`);
 // What the disk alone costs: a proxy that does nothing but wait for one durable write before answering.
-console.log(`durable floor (bare proxy + one O_DSYNC record write) added p50 at c1 vs direct: ${fmt(floorS.c1p50 - direct.c1p50, 3)} ms`);
+console.log(
+  `durable floor (bare proxy + one O_DSYNC record write) added p50 at c1 vs direct: ${fmt(floorS.c1p50 - direct.c1p50, 3)} ms`,
+);

@@ -13,7 +13,14 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { fmt, percentile, startProcess } from './load.js';
 
-const { values } = parseArgs({ options: { minutes: { type: 'string', default: '2' }, concurrency: { type: 'string', default: '16' }, sample: { type: 'string', default: '15' }, warmup: { type: 'string', default: '30' } } });
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '2' },
+    concurrency: { type: 'string', default: '16' },
+    sample: { type: 'string', default: '15' },
+    warmup: { type: 'string', default: '30' },
+  },
+});
 const minutes = Number(values.minutes);
 const sampleMs = Number(values.sample) * 1000;
 const warmupMs = Number(values.warmup) * 1000;
@@ -22,7 +29,14 @@ const auditDir = mkdtempSync(join(tmpdir(), 'bench-soak-'));
 const stub = await startProcess([join(root, 'servers/stub.js')], {});
 const gw = await startProcess(
   [join(root, '..', 'gateway', 'main.js')],
-  { GATEWAY_PORT: '18099', GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${stub.port}/v1`, GATEWAY_AUDIT_DIR: auditDir, GATEWAY_LOG_LEVEL: 'warn', GATEWAY_POLICY_WATCH: 'off', GATEWAY_MAX_CONCURRENT: '10000' },
+  {
+    GATEWAY_PORT: '18099',
+    GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${stub.port}/v1`,
+    GATEWAY_AUDIT_DIR: auditDir,
+    GATEWAY_LOG_LEVEL: 'warn',
+    GATEWAY_POLICY_WATCH: 'off',
+    GATEWAY_MAX_CONCURRENT: '10000',
+  },
   'http://127.0.0.1:18099/readyz',
 );
 const rss = () => Number(readFileSync(`/proc/${gw.child.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)![1]) / 1024;
@@ -51,7 +65,12 @@ await Promise.all(
     for (let k = i; performance.now() < end; k++) {
       const t = performance.now();
       try {
-        const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', body: bodies[k % 3], headers: { 'content-type': 'application/json' } });
+        const res = await pool.request({
+          path: '/v1/chat/completions',
+          method: 'POST',
+          body: bodies[k % 3],
+          headers: { 'content-type': 'application/json' },
+        });
         await res.body.text();
         if (res.statusCode === 200) answered++;
         else failed++;
@@ -79,7 +98,15 @@ const slope = (pts: { t: number; rssMb: number }[]) => {
 };
 const growth = after.length > 2 ? slope(after) * 60 : NaN;
 const drift = after.length > 1 ? after.at(-1)!.p99 / after[0].p99 : NaN;
-const verify = JSON.parse(execFileSync(process.execPath, [join(root, '..', 'audit', 'cli.js'), 'verify', '--dir', auditDir, '--json'], { encoding: 'utf8' }));
+const verify = JSON.parse(
+  execFileSync(process.execPath, [join(root, '..', 'audit', 'cli.js'), 'verify', '--dir', auditDir, '--json'], {
+    encoding: 'utf8',
+  }),
+);
 console.log(`bench:soak — ${minutes} min, ${values.concurrency} clients, mixed plain / streamed / refused`);
-console.log(`answered ${answered}, failed ${failed}; audit verify ${verify.ok ? 'OK' : 'FAILED'} with ${verify.records ?? verify.count} records`);
-console.log(`RSS after ${values.warmup}s warm-up: ${fmt(Math.min(...after.map((s) => s.rssMb)), 1)}–${fmt(Math.max(...after.map((s) => s.rssMb)), 1)} MB; growth (least-squares slope) ${fmt(growth)} MB/min (goal < 1); p99 drift last/first: ${fmt(drift)}x (goal < 2)`);
+console.log(
+  `answered ${answered}, failed ${failed}; audit verify ${verify.ok ? 'OK' : 'FAILED'} with ${verify.records ?? verify.count} records`,
+);
+console.log(
+  `RSS after ${values.warmup}s warm-up: ${fmt(Math.min(...after.map((s) => s.rssMb)), 1)}–${fmt(Math.max(...after.map((s) => s.rssMb)), 1)} MB; growth (least-squares slope) ${fmt(growth)} MB/min (goal < 1); p99 drift last/first: ${fmt(drift)}x (goal < 2)`,
+);

@@ -23,21 +23,42 @@ import { cpuMs, fmt, percentile, startProcess, stopProcesses } from './load.js';
 
 const { values } = parseArgs({
   options: Object.fromEntries(
-    ['streams', 'parallel', 'rounds', 'concurrency', 'deltas', 'gap-ms', 'stall-ms'].map((k) => [k, { type: 'string' as const }]),
+    ['streams', 'parallel', 'rounds', 'concurrency', 'deltas', 'gap-ms', 'stall-ms'].map((k) => [
+      k,
+      { type: 'string' as const },
+    ]),
   ),
 });
 const num = (k: string, d: number) => Number(values[k] ?? d);
-const o = { streams: num('streams', 40), parallel: num('parallel', 4), rounds: num('rounds', 3), concurrency: num('concurrency', 200), deltas: num('deltas', 40), gap: num('gap-ms', 20), stall: num('stall-ms', 250) };
+const o = {
+  streams: num('streams', 40),
+  parallel: num('parallel', 4),
+  rounds: num('rounds', 3),
+  concurrency: num('concurrency', 200),
+  deltas: num('deltas', 40),
+  gap: num('gap-ms', 20),
+  stall: num('stall-ms', 250),
+};
 const root = join(import.meta.dirname, '..');
 
-const stub = await startProcess([join(root, 'bench/servers/stream-stub.js')], { STUB_DELTAS: String(o.deltas), STUB_GAP_MS: String(o.gap) });
+const stub = await startProcess([join(root, 'bench/servers/stream-stub.js')], {
+  STUB_DELTAS: String(o.deltas),
+  STUB_GAP_MS: String(o.gap),
+});
 const upstream = `http://127.0.0.1:${stub.port}/v1`;
 const key = 'sk-bench-key-0123456789';
 const auditDirs: string[] = [];
 const ours = (stream: object) => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-stream-audit-'));
   auditDirs.push(dir);
-  const env = { GATEWAY_PORT: '0', GATEWAY_UPSTREAM_URL: upstream, GATEWAY_API_KEYS: key, GATEWAY_AUDIT_DIR: dir, GATEWAY_LOG_LEVEL: 'error', BENCH_STREAM: JSON.stringify(stream) };
+  const env = {
+    GATEWAY_PORT: '0',
+    GATEWAY_UPSTREAM_URL: upstream,
+    GATEWAY_API_KEYS: key,
+    GATEWAY_AUDIT_DIR: dir,
+    GATEWAY_LOG_LEVEL: 'error',
+    BENCH_STREAM: JSON.stringify(stream),
+  };
   return startProcess([join(root, 'bench/servers/stream-gateway.js')], env);
 };
 // The floor for any proxy hop: a bare node:http pass-through that does nothing but pipe the bytes.
@@ -47,18 +68,63 @@ const first = await ours({ mode: 'stream-first' });
 const firstConcurrent = await ours({ mode: 'stream-first', concurrentInput: true });
 const portkey = await startProcess([join(root, 'bench/servers/portkey.js')], {}, 'http://127.0.0.1:8787/');
 
-const guard = { type: 'guardrail', deny: true, checks: [{ id: 'default.regexMatch', parameters: { rule: 'sk-proj-|bomb', not: true } }] };
-const portkeyConfig = JSON.stringify({ provider: 'openai', api_key: 'sk-test', custom_host: upstream, before_request_hooks: [{ ...guard, id: 'in' }], after_request_hooks: [{ ...guard, id: 'out' }] });
+const guard = {
+  type: 'guardrail',
+  deny: true,
+  checks: [{ id: 'default.regexMatch', parameters: { rule: 'sk-proj-|bomb', not: true } }],
+};
+const portkeyConfig = JSON.stringify({
+  provider: 'openai',
+  api_key: 'sk-test',
+  custom_host: upstream,
+  before_request_hooks: [{ ...guard, id: 'in' }],
+  after_request_hooks: [{ ...guard, id: 'out' }],
+});
 const bearer = { authorization: `Bearer ${key}` };
 const targets: { name: string; url: string; headers: Record<string, string>; pid?: number }[] = [
   { name: 'direct (stub)', url: `${upstream}/chat/completions`, headers: {}, pid: stub.child.pid },
-  { name: 'bare node:http proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions`, headers: {}, pid: bare.child.pid },
-  { name: 'this gateway, buffer', url: `http://127.0.0.1:${buffer.port}/v1/chat/completions`, headers: bearer, pid: buffer.child.pid },
-  { name: 'this gateway, stream-first', url: `http://127.0.0.1:${first.port}/v1/chat/completions`, headers: bearer, pid: first.child.pid },
-  { name: '  + concurrent input check', url: `http://127.0.0.1:${firstConcurrent.port}/v1/chat/completions`, headers: bearer, pid: firstConcurrent.child.pid },
-  { name: 'portkey + output guardrail', url: 'http://127.0.0.1:8787/v1/chat/completions', headers: { 'x-portkey-config': portkeyConfig }, pid: portkey.child.pid },
+  {
+    name: 'bare node:http proxy',
+    url: `http://127.0.0.1:${bare.port}/v1/chat/completions`,
+    headers: {},
+    pid: bare.child.pid,
+  },
+  {
+    name: 'this gateway, buffer',
+    url: `http://127.0.0.1:${buffer.port}/v1/chat/completions`,
+    headers: bearer,
+    pid: buffer.child.pid,
+  },
+  {
+    name: 'this gateway, stream-first',
+    url: `http://127.0.0.1:${first.port}/v1/chat/completions`,
+    headers: bearer,
+    pid: first.child.pid,
+  },
+  {
+    name: '  + concurrent input check',
+    url: `http://127.0.0.1:${firstConcurrent.port}/v1/chat/completions`,
+    headers: bearer,
+    pid: firstConcurrent.child.pid,
+  },
+  {
+    name: 'portkey + output guardrail',
+    url: 'http://127.0.0.1:8787/v1/chat/completions',
+    headers: { 'x-portkey-config': portkeyConfig },
+    pid: portkey.child.pid,
+  },
 ];
-const runs = targets.map((t) => ({ ...t, agent: new Agent({ connections: o.concurrency + 16 }), ttft: [] as number[], lag: [] as number[], gaps: [] as number[], ok: 0, total: 0, cpu: 0, probe: '' }));
+const runs = targets.map((t) => ({
+  ...t,
+  agent: new Agent({ connections: o.concurrency + 16 }),
+  ttft: [] as number[],
+  lag: [] as number[],
+  gaps: [] as number[],
+  ok: 0,
+  total: 0,
+  cpu: 0,
+  probe: '',
+}));
 
 const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Write a short answer.' }] };
 const ttftOf = (r: SseResult) => (contentEvents(r.events)[0]?.at ?? NaN) - r.started;
@@ -79,7 +145,11 @@ try {
     // Latency samples: batch by batch, every target in turn, so a noisy moment hits all of them.
     for (let done = 0; done < o.streams; done += o.parallel) {
       for (const t of runs) {
-        const batch = await Promise.all(Array.from({ length: Math.min(o.parallel, o.streams - done) }, () => sseChat(t.url, body, t.headers, { dispatcher: t.agent })));
+        const batch = await Promise.all(
+          Array.from({ length: Math.min(o.parallel, o.streams - done) }, () =>
+            sseChat(t.url, body, t.headers, { dispatcher: t.agent }),
+          ),
+        );
         for (const r of batch) {
           t.ttft.push(ttftOf(r));
           t.lag.push(lagOf(r));
@@ -89,7 +159,11 @@ try {
     }
     for (const t of runs) {
       const cpu0 = cpuMs(t.pid);
-      const many = await Promise.all(Array.from({ length: o.concurrency }, () => sseChat(t.url, body, t.headers, { dispatcher: t.agent }).catch(() => null)));
+      const many = await Promise.all(
+        Array.from({ length: o.concurrency }, () =>
+          sseChat(t.url, body, t.headers, { dispatcher: t.agent }).catch(() => null),
+        ),
+      );
       t.cpu += cpuMs(t.pid) - cpu0;
       t.total += many.length;
       t.ok += many.filter((r) => r && finished(r) && Math.max(0, ...gapsOf(r)) <= o.stall).length;
@@ -97,9 +171,14 @@ try {
     process.stderr.write(`round ${round + 1}/${o.rounds} done\n`);
   }
   for (const t of runs) {
-    const r = await sseChat(t.url, { ...body, messages: [{ role: 'user', content: 'probe' }] }, t.headers, { dispatcher: t.agent });
+    const r = await sseChat(t.url, { ...body, messages: [{ role: 'user', content: 'probe' }] }, t.headers, {
+      dispatcher: t.agent,
+    });
     const text = textOf(r.events);
-    const finish = r.events.flatMap((e) => (e.data !== '[DONE]' && e.data.choices ? e.data.choices.map((c: any) => c.finish_reason) : [])).filter(Boolean).at(-1);
+    const finish = r.events
+      .flatMap((e) => (e.data !== '[DONE]' && e.data.choices ? e.data.choices.map((c: any) => c.finish_reason) : []))
+      .filter(Boolean)
+      .at(-1);
     t.probe = `${text.includes('sk-proj-abcdef') ? 'reached the client' : 'withheld'}${finish === 'content_filter' ? ', stream cut' : ''}`;
   }
 } finally {
@@ -114,14 +193,32 @@ const stats = runs.map((t) => {
   const ttft = sorted(t.ttft);
   const lag = sorted(t.lag);
   const gaps = sorted(t.gaps);
-  return { t, p50: percentile(ttft, 50), p99: percentile(ttft, 99), lag50: percentile(lag, 50), lag99: percentile(lag, 99), gap: mean(gaps), gap99: percentile(gaps, 99) };
+  return {
+    t,
+    p50: percentile(ttft, 50),
+    p99: percentile(ttft, 99),
+    lag50: percentile(lag, 50),
+    lag99: percentile(lag, 99),
+    gap: mean(gaps),
+    gap99: percentile(gaps, 99),
+  };
 });
 const [direct] = stats;
 const pad = (v: string, n: number) => v.padStart(n);
-console.log(`\nbench:stream — ${o.deltas} deltas ${o.gap} ms apart; ${o.rounds} interleaved rounds of ${o.streams} streams (${o.parallel} at a time) per target, then ${o.concurrency} at once`);
-console.log('TTFT: first content chunk, from the request. added: TTFT less the stub\'s own wait (stub_ms), less the same for direct.');
-console.log(`CPU ms/stream: the target process's CPU time over the ${o.concurrency}-stream runs (for direct, the stub's). Load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-console.log(`${'target'.padEnd(30)} ${pad('TTFT p50', 9)} ${pad('p99', 7)} ${pad('added p50', 10)} ${pad('p99', 7)} ${pad('gap ms', 7)} ${pad('gap p99', 8)} ${pad('ratio', 6)} ${pad('no stall', 9)} ${pad('CPU ms/stream', 13)}  API key in the answer`);
+console.log(
+  `\nbench:stream — ${o.deltas} deltas ${o.gap} ms apart; ${o.rounds} interleaved rounds of ${o.streams} streams (${o.parallel} at a time) per target, then ${o.concurrency} at once`,
+);
+console.log(
+  "TTFT: first content chunk, from the request. added: TTFT less the stub's own wait (stub_ms), less the same for direct.",
+);
+console.log(
+  `CPU ms/stream: the target process's CPU time over the ${o.concurrency}-stream runs (for direct, the stub's). Load average at the end: ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
+console.log(
+  `${'target'.padEnd(30)} ${pad('TTFT p50', 9)} ${pad('p99', 7)} ${pad('added p50', 10)} ${pad('p99', 7)} ${pad('gap ms', 7)} ${pad('gap p99', 8)} ${pad('ratio', 6)} ${pad('no stall', 9)} ${pad('CPU ms/stream', 13)}  API key in the answer`,
+);
 for (const s of stats) {
   const self = s.t === direct.t;
   const added = (a: number, b: number) => (self ? '' : Number.isFinite(a) ? fmt(a - b, 3) : 'n/a');
@@ -132,6 +229,10 @@ for (const s of stats) {
 }
 const [, , , sf, sfc] = stats;
 console.log('\ngoals in stream-first mode');
-console.log(`  added TTFT p99           ${fmt(sf.lag99 - direct.lag99, 3)} ms; with the concurrent input check ${fmt(sfc.lag99 - direct.lag99, 3)} ms   (goal <= 2 ms)`);
+console.log(
+  `  added TTFT p99           ${fmt(sf.lag99 - direct.lag99, 3)} ms; with the concurrent input check ${fmt(sfc.lag99 - direct.lag99, 3)} ms   (goal <= 2 ms)`,
+);
 console.log(`  inter-chunk gap ratio    ${fmt(sf.gap / direct.gap, 3)}      (goal 0.9-1.1)`);
-console.log(`  streams without a stall  ${sf.t.ok}/${sf.t.total}   (a gap over ${o.stall} ms, or no [DONE], is a stall)`);
+console.log(
+  `  streams without a stall  ${sf.t.ok}/${sf.t.total}   (a gap over ${o.stall} ms, or no [DONE], is a stall)`,
+);

@@ -90,7 +90,7 @@ function foldChars(src: string): Mapped {
   // Runs of characters that fold to themselves are copied as they are; `ascii` is the identity map.
   const out = new Builder();
   let run = 0;
-  for (let i = 0; i < src.length; ) {
+  for (let i = 0; i < src.length;) {
     const cp = src.codePointAt(i)!;
     if (cp < 0x80) {
       i++;
@@ -134,7 +134,7 @@ function foldLookalikes(m: Mapped): Mapped {
     }
     if (!fold) continue;
     out.copy(m, at, w.index);
-    for (let i = w.index; i < w.index + w[0].length; ) {
+    for (let i = w.index; i < w.index + w[0].length;) {
       const cp = m.text.codePointAt(i)!;
       const len = cp > 0xffff ? 2 : 1;
       const a = cp < 0x80 ? undefined : lookalike(cp);
@@ -170,7 +170,7 @@ function despace(m: Mapped, leadBreak = true): Mapped & { leadBroken?: boolean }
     // With dots or dashes between letters (`h.o.w t.o`), any gap with a space in it is a word break.
     const gaps = r[0].match(/[\s.\-_*~/·•]+/g) ?? [];
     const dotted = gaps.filter((g) => /\S/.test(g)).length > gaps.length / 2;
-    for (let i = r.index; i < r.index + r[0].length; ) {
+    for (let i = r.index; i < r.index + r[0].length;) {
       const gap = /^[\s.\-_*~/·•]+/.exec(m.text.slice(i, i + 3));
       if (!gap) {
         copy(i, i + 1);
@@ -178,9 +178,16 @@ function despace(m: Mapped, leadBreak = true): Mapped & { leadBroken?: boolean }
         continue;
       }
       // `make a b o m b` (one spelled word after an article), not `I g n o r e   a l l` (a spelled sentence).
-      const lead = leadBreak && i === r.index + 1 && gap[0] === ' ' && /^[aAiI]$/.test(m.text[r.index]) && r[0].length > 8 && !/\s{2,}/.test(r[0]);
+      const lead =
+        leadBreak &&
+        i === r.index + 1 &&
+        gap[0] === ' ' &&
+        /^[aAiI]$/.test(m.text[r.index]) &&
+        r[0].length > 8 &&
+        !/\s{2,}/.test(r[0]);
       if (lead) leadBroken = true;
-      if (lead || /\s{2,}|\//.test(gap[0]) || (dotted && /\s/.test(gap[0]))) out.push(' ', m.start(i), m.end(i + gap[0].length - 1));
+      if (lead || /\s{2,}|\//.test(gap[0]) || (dotted && /\s/.test(gap[0])))
+        out.push(' ', m.start(i), m.end(i + gap[0].length - 1));
       i += gap[0].length;
     }
     at = r.index + r[0].length;
@@ -206,7 +213,8 @@ function unleet(text: string, one: string): string {
   if (!LEETISH.test(text)) return text;
   const words = text.match(/[\p{L}\p{N}@$]+/gu)?.length ?? 0;
   const leet = text.match(/\p{L}[0-9@$]|[0-9@$]\p{L}/gu)?.length ?? 0;
-  if (leet >= 2 && leet >= words / 5) text = text.replace(SHORT_NUMBER, (n) => [...n].map((c) => (c === '1' ? one : LEET[c])).join(''));
+  if (leet >= 2 && leet >= words / 5)
+    text = text.replace(SHORT_NUMBER, (n) => [...n].map((c) => (c === '1' ? one : LEET[c])).join(''));
   return text.replace(MIXED, (tok: string, at: number) => {
     if (!/[0-9@$!|]/.test(tok)) return tok;
     // `name@example.com` is an address, not leetspeak.
@@ -218,7 +226,12 @@ function unleet(text: string, one: string): string {
   });
 }
 
-const identity = (text: string): Normalized => ({ text, changed: false, variants: [], toOriginal: (start, end) => ({ start, end }) });
+const identity = (text: string): Normalized => ({
+  text,
+  changed: false,
+  variants: [],
+  toOriginal: (start, end) => ({ start, end }),
+});
 
 /**
  * Normalises a text for classification. Cheap for ordinary text: plain ASCII without suspicious shapes comes
@@ -242,18 +255,24 @@ export function normalize(text: string, depth = 0): Normalized {
   const toOriginal = (start: number, end: number) => {
     if (last < 0) return { start: 0, end: 0 };
     const s = Math.min(start, last);
-    return end <= start ? { start: spelled.start(s), end: spelled.start(s) } : { start: spelled.start(s), end: spelled.end(Math.min(end - 1, last)) };
+    return end <= start
+      ? { start: spelled.start(s), end: spelled.start(s) }
+      : { start: spelled.start(s), end: spelled.end(Math.min(end - 1, last)) };
   };
 
   const variants: Variant[] = [];
   // The break after a leading `a` or `I` is a guess (`a b o m b` or `I g n o r e`?): the other reading is scanned too.
-  if (spelled.leadBroken) variants.push({ kind: 'spelled', text: unleet(despace(chars, false).text, LEET['1']), start: 0, end: text.length });
+  if (spelled.leadBroken)
+    variants.push({ kind: 'spelled', text: unleet(despace(chars, false).text, LEET['1']), start: 0, end: text.length });
   if (/[a-z]1|1[a-z]/i.test(spelled.text)) {
     variants.push({ kind: 'leet-l', text: unleet(spelled.text, LEET_ONE_AS_L), start: 0, end: text.length });
   }
   if (depth < 2) {
     // Tag characters are invisible, so pass 1 drops them; what they spell is read from the original text.
-    const found = [...findTags(text), ...findEncoded(chars.text).map((d) => ({ ...d, start: chars.start(d.start), end: chars.end(d.end - 1) }))];
+    const found = [
+      ...findTags(text),
+      ...findEncoded(chars.text).map((d) => ({ ...d, start: chars.start(d.start), end: chars.end(d.end - 1) })),
+    ];
     for (const d of found) {
       const span = { start: d.start, end: d.end };
       const inner = normalize(d.text, depth + 1);

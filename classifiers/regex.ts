@@ -14,6 +14,9 @@ export function authorRegex(source: string, flags: string): RegExp {
   if (source.length > MAX_REGEX_LENGTH) throw new Error(`regex longer than ${MAX_REGEX_LENGTH} characters`);
   const re = new RegExp(source, flags);
   // The checker's parser does not know lookbehind; for nesting depth a lookbehind is just a group.
-  if (!safeRegex(source.replace(/(?<!\\)\(\?<[!=]/g, '(?:'))) throw new Error('regex has nested quantifiers (such as (a+)+) that can backtrack catastrophically; rewrite it without a repeated group that itself repeats');
+  if (!safeRegex(source.replace(/(?<!\\)\(\?<[!=]/g, '(?:')))
+    throw new Error(
+      'regex has nested quantifiers (such as (a+)+) that can backtrack catastrophically; rewrite it without a repeated group that itself repeats',
+    );
   return re;
 }

@@ -16,7 +16,12 @@ export const RubricOptionSchema = z.strictObject({
 
 export const RubricSchema = z
   .strictObject({
-    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'expected an id of letters, digits, _ . : - (at most 64 characters)'),
+    id: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/,
+        'expected an id of letters, digits, _ . : - (at most 64 characters)',
+      ),
     description: z.string().default(''),
     question: z.string().min(1),
     options: z.array(RubricOptionSchema).min(2, 'a rubric has at least two options'),

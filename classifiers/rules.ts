@@ -11,7 +11,10 @@ export const RulesParamsSchema = z.strictObject({
       z.strictObject({
         label: z.string().min(1),
         regex: z.string().min(1),
-        flags: z.string().regex(/^[imsu]*$/, 'allowed regex flags are i, m, s and u').default('i'),
+        flags: z
+          .string()
+          .regex(/^[imsu]*$/, 'allowed regex flags are i, m, s and u')
+          .default('i'),
         /** The score a match gives its label. */
         score: z.number().min(0).max(1).default(1),
       }),
@@ -26,9 +29,7 @@ export const RulesParamsSchema = z.strictObject({
       }),
     )
     .default([]),
-  detectors: z
-    .array(z.strictObject({ detector: z.enum(DETECTOR_NAMES), label: z.string().min(1) }))
-    .default([]),
+  detectors: z.array(z.strictObject({ detector: z.enum(DETECTOR_NAMES), label: z.string().min(1) })).default([]),
   /**
    * Also match the normalised text (look-alikes, invisibles, spelled-out letters, leetspeak) and the decoded
    * base64, hex and rot13 spans in it. Spans always point into the original text: a match in the folded text
@@ -60,11 +61,22 @@ function compile(params: RulesParams): Matcher[] {
   });
   params.keywords.forEach((k, i) => {
     const alt = k.words.map((w) => escape(w).replace(/\s+/g, '\\s+')).join('|');
-    out.push({ label: k.label, score: k.score, pattern: new RegExp(`(?<![\\p{L}\\p{N}])(?:${alt})(?![\\p{L}\\p{N}])`, 'giu'), source: `keywords ${i}` });
+    out.push({
+      label: k.label,
+      score: k.score,
+      pattern: new RegExp(`(?<![\\p{L}\\p{N}])(?:${alt})(?![\\p{L}\\p{N}])`, 'giu'),
+      source: `keywords ${i}`,
+    });
   });
   for (const d of params.detectors) {
     const det: Detector = DETECTORS[d.detector];
-    out.push({ label: d.label, score: 1, pattern: new RegExp(det.pattern.source, det.pattern.flags), verify: det.verify, source: d.detector });
+    out.push({
+      label: d.label,
+      score: 1,
+      pattern: new RegExp(det.pattern.source, det.pattern.flags),
+      verify: det.verify,
+      source: d.detector,
+    });
   }
   return out;
 }
@@ -144,7 +156,8 @@ export class RulesClassifier implements Classifier {
     const hits: string[] = [];
     const n = this.normalize ? normalizeOnce(text) : undefined;
     const readings = [text, ...(n?.changed ? [n.text] : []), ...(n?.variants ?? []).map((v) => v.text)];
-    if (!this.anyMatch.some((re) => readings.some((t) => re.test(t)))) return { scores, spans, explanation: 'no pattern matched' };
+    if (!this.anyMatch.some((re) => readings.some((t) => re.test(t))))
+      return { scores, spans, explanation: 'no pattern matched' };
     for (const m of this.matchers) {
       const where: string[] = [];
       const scan = (t: string, toOriginal: (s: number, e: number) => { start: number; end: number }, via: string) => {

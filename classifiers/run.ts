@@ -11,7 +11,11 @@ const NEVER = new AbortController().signal;
  * the classifier's own work (that would cost an AbortController per call on the hot path); its late result is
  * discarded. A classifier with `classifySync` is called directly: no timer could interrupt synchronous work.
  */
-export function runClassifier(c: Classifier, input: ClassifierInput, signal: AbortSignal = NEVER): Promise<ClassifierResult> {
+export function runClassifier(
+  c: Classifier,
+  input: ClassifierInput,
+  signal: AbortSignal = NEVER,
+): Promise<ClassifierResult> {
   if (!c.classifySync) return runAsync(c, input, signal);
   const started = performance.now();
   try {
@@ -40,7 +44,8 @@ async function runAsync(c: Classifier, input: ClassifierInput, signal: AbortSign
 function checked(c: Classifier, out: Omit<ClassifierResult, 'id' | 'latencyMs'>, started: number): ClassifierResult {
   for (const label in out.scores) {
     const v = out.scores[label];
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new Error(`score for label ${label} is ${String(v)}, not a number in [0, 1]`);
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+      throw new Error(`score for label ${label} is ${String(v)}, not a number in [0, 1]`);
   }
   return { id: c.id, ...out, latencyMs: performance.now() - started };
 }

@@ -41,10 +41,22 @@ export const ConfigSchema = z.strictObject({
       keyFile: z.string().min(1).optional(),
       checkpointEvery: z.number().int().positive().default(1000),
       checkpointIntervalMs: z.number().int().positive().default(60_000),
-      segmentMaxBytes: z.number().int().positive().default(64 << 20),
-      segmentMaxAgeMs: z.number().int().positive().default(24 * 3600_000),
+      segmentMaxBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 << 20),
+      segmentMaxAgeMs: z
+        .number()
+        .int()
+        .positive()
+        .default(24 * 3600_000),
       retention: z
-        .strictObject({ maxSegments: z.number().int().positive().optional(), maxAgeMs: z.number().int().positive().optional(), maxBytes: z.number().int().positive().optional() })
+        .strictObject({
+          maxSegments: z.number().int().positive().optional(),
+          maxAgeMs: z.number().int().positive().optional(),
+          maxBytes: z.number().int().positive().optional(),
+        })
         .optional(),
     })
     .prefault({}),
@@ -60,7 +72,10 @@ export const ConfigSchema = z.strictObject({
         .array(
           z.union([
             z.string().min(8, 'an API key must be at least 8 characters'),
-            z.strictObject({ key: z.string().min(8, 'an API key must be at least 8 characters'), tenant: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant is 1-64 letters, digits, _ . -') }),
+            z.strictObject({
+              key: z.string().min(8, 'an API key must be at least 8 characters'),
+              tenant: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant is 1-64 letters, digits, _ . -'),
+            }),
           ]),
         )
         .default([])
@@ -93,7 +108,8 @@ const isLoopback = (host: string) => host === 'localhost' || host === '::1' || h
 
 /** A number, or the raw text so that validation names the variable and says what was expected. */
 const num = (v: string): number | string => (v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v);
-const bool = (v: string): boolean | string => (['on', 'true', '1'].includes(v) ? true : ['off', 'false', '0'].includes(v) ? false : v);
+const bool = (v: string): boolean | string =>
+  ['on', 'true', '1'].includes(v) ? true : ['off', 'false', '0'].includes(v) ? false : v;
 
 const list = (v: string) =>
   v
@@ -143,14 +159,34 @@ const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
 
 /** Where in the configuration each environment variable lands, for error messages. */
 const ENV_PATH: Record<string, string> = {
-  port: 'GATEWAY_PORT', host: 'GATEWAY_HOST', 'upstream.url': 'GATEWAY_UPSTREAM_URL',
-  'upstream.apiKey': 'GATEWAY_UPSTREAM_API_KEY', 'upstream.timeoutMs': 'GATEWAY_UPSTREAM_TIMEOUT_MS',
-  policy: 'GATEWAY_POLICY', shadowPolicy: 'GATEWAY_SHADOW_POLICY', policyWatch: 'GATEWAY_POLICY_WATCH', 'audit.dir': 'GATEWAY_AUDIT_DIR', 'audit.content': 'GATEWAY_AUDIT_CONTENT',
-  'audit.sink': 'GATEWAY_AUDIT_SINK', 'audit.durability': 'GATEWAY_AUDIT_DURABILITY', 'audit.masks': 'GATEWAY_AUDIT_MASKS', 'audit.keyFile': 'GATEWAY_AUDIT_KEY_FILE',
-  'auth.apiKeys': 'GATEWAY_API_KEYS', 'auth.adminKeys': 'GATEWAY_ADMIN_KEYS', 'auth.mode': 'GATEWAY_AUTH',
-  'log.level': 'GATEWAY_LOG_LEVEL', 'limits.maxConcurrent': 'GATEWAY_MAX_CONCURRENT', 'limits.perKey.rps': 'GATEWAY_KEY_RATE', 'limits.perKey.burst': 'GATEWAY_KEY_RATE', 'stream.mode': 'GATEWAY_STREAM_MODE', 'stream.windowChars': 'GATEWAY_STREAM_WINDOW_CHARS',
-  'stream.overlapChars': 'GATEWAY_STREAM_OVERLAP_CHARS', 'stream.finalCheck': 'GATEWAY_STREAM_FINAL_CHECK',
-  'stream.concurrentInput': 'GATEWAY_STREAM_CONCURRENT_INPUT', 'stream.keepAliveMs': 'GATEWAY_STREAM_KEEPALIVE_MS', instance: 'GATEWAY_INSTANCE',
+  port: 'GATEWAY_PORT',
+  host: 'GATEWAY_HOST',
+  'upstream.url': 'GATEWAY_UPSTREAM_URL',
+  'upstream.apiKey': 'GATEWAY_UPSTREAM_API_KEY',
+  'upstream.timeoutMs': 'GATEWAY_UPSTREAM_TIMEOUT_MS',
+  policy: 'GATEWAY_POLICY',
+  shadowPolicy: 'GATEWAY_SHADOW_POLICY',
+  policyWatch: 'GATEWAY_POLICY_WATCH',
+  'audit.dir': 'GATEWAY_AUDIT_DIR',
+  'audit.content': 'GATEWAY_AUDIT_CONTENT',
+  'audit.sink': 'GATEWAY_AUDIT_SINK',
+  'audit.durability': 'GATEWAY_AUDIT_DURABILITY',
+  'audit.masks': 'GATEWAY_AUDIT_MASKS',
+  'audit.keyFile': 'GATEWAY_AUDIT_KEY_FILE',
+  'auth.apiKeys': 'GATEWAY_API_KEYS',
+  'auth.adminKeys': 'GATEWAY_ADMIN_KEYS',
+  'auth.mode': 'GATEWAY_AUTH',
+  'log.level': 'GATEWAY_LOG_LEVEL',
+  'limits.maxConcurrent': 'GATEWAY_MAX_CONCURRENT',
+  'limits.perKey.rps': 'GATEWAY_KEY_RATE',
+  'limits.perKey.burst': 'GATEWAY_KEY_RATE',
+  'stream.mode': 'GATEWAY_STREAM_MODE',
+  'stream.windowChars': 'GATEWAY_STREAM_WINDOW_CHARS',
+  'stream.overlapChars': 'GATEWAY_STREAM_OVERLAP_CHARS',
+  'stream.finalCheck': 'GATEWAY_STREAM_FINAL_CHECK',
+  'stream.concurrentInput': 'GATEWAY_STREAM_CONCURRENT_INPUT',
+  'stream.keepAliveMs': 'GATEWAY_STREAM_KEEPALIVE_MS',
+  instance: 'GATEWAY_INSTANCE',
 };
 
 /**
@@ -160,7 +196,10 @@ const ENV_PATH: Record<string, string> = {
  * @example
  * const config = loadConfig({ file: process.env.GATEWAY_CONFIG, env: process.env });
  */
-export function loadConfig({ file, env = {} }: { file?: string; env?: Record<string, string | undefined> } = {}): Config {
+export function loadConfig({
+  file,
+  env = {},
+}: { file?: string; env?: Record<string, string | undefined> } = {}): Config {
   let raw: Record<string, any> = {};
   if (file) {
     let text: string;

@@ -17,7 +17,9 @@ export interface GatewayPolicies {
 }
 
 const policiesOf = (b: PolicyBundle) => [b.default, ...b.bindings.map((x) => x.policy)];
-const classifiersOf = (ps: (LoadedPolicy | undefined)[]) => [...new Set(ps.flatMap((p) => (p ? [...p.classifiers.values()] : [])))];
+const classifiersOf = (ps: (LoadedPolicy | undefined)[]) => [
+  ...new Set(ps.flatMap((p) => (p ? [...p.classifiers.values()] : []))),
+];
 
 /**
  * A candidate's own tests (`*.test.json` beside each policy of the bundle) must pass before it goes live.
@@ -30,7 +32,8 @@ export async function policyTestsPass(bundle: PolicyBundle): Promise<string[]> {
     if (!suites.length) continue;
     const report = await runPolicyTests(policy, suites);
     for (const c of report.cases) {
-      if (c.status !== 'PASS' && !c.todo) problems.push(`${policy.policy.id}: test "${c.name}" ${c.status}: ${c.problems.join('; ')}`);
+      if (c.status !== 'PASS' && !c.todo)
+        problems.push(`${policy.policy.id}: test "${c.name}" ${c.status}: ${c.problems.join('; ')}`);
     }
   }
   return problems;
@@ -39,7 +42,9 @@ export async function policyTestsPass(bundle: PolicyBundle): Promise<string[]> {
 /** A candidate's classifiers must load before it goes live. */
 async function classifiersReady(bundle: PolicyBundle): Promise<string[]> {
   const results = await Promise.allSettled(classifiersOf(policiesOf(bundle)).map((c) => c.ready?.()));
-  return results.flatMap((r) => (r.status === 'rejected' ? [`a classifier failed to load: ${String(r.reason?.message ?? r.reason)}`] : []));
+  return results.flatMap((r) =>
+    r.status === 'rejected' ? [`a classifier failed to load: ${String(r.reason?.message ?? r.reason)}`] : [],
+  );
 }
 
 /**
@@ -63,7 +68,12 @@ export async function openPolicies(o: {
   const onReload = (r: ReloadResult) => {
     o.metrics.policyReloads.inc({ result: r.ok ? 'ok' : 'failed' });
     if (!r.ok) {
-      o.logger.warn('policy reload failed; the last good revision stays in force', { trigger: r.trigger, revision: r.revision, candidate: r.candidate, errors: r.errors });
+      o.logger.warn('policy reload failed; the last good revision stays in force', {
+        trigger: r.trigger,
+        revision: r.revision,
+        candidate: r.candidate,
+        errors: r.errors,
+      });
       return;
     }
     o.logger.info('policy reloaded', { trigger: r.trigger, revision: r.revision });
@@ -116,7 +126,12 @@ export function policyStatus(p: GatewayPolicies) {
     id: b.default.policy.id,
     revision: b.revision,
     source: b.source,
-    policies: [b.default, ...b.bindings.map((x) => x.policy)].map((x) => ({ id: x.policy.id, revision: x.revision, mode: x.policy.mode, rules: x.rules.length })),
+    policies: [b.default, ...b.bindings.map((x) => x.policy)].map((x) => ({
+      id: x.policy.id,
+      revision: x.revision,
+      mode: x.policy.mode,
+      rules: x.rules.length,
+    })),
     bindings: b.bindings.map((x) => ({ match: x.match, policy: x.policy.policy.id })),
     shadow: shadow ? { id: shadow.policy.id, revision: shadow.revision } : null,
     last_reload: p.store.lastReload ?? null,

@@ -57,7 +57,12 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
   const generator =
     overrides.generator ??
     (config.upstream.url
-      ? new OpenAIHttpGenerator({ baseUrl: config.upstream.url, apiKey: config.upstream.apiKey, timeoutMs: config.upstream.timeoutMs, models: config.upstream.models })
+      ? new OpenAIHttpGenerator({
+          baseUrl: config.upstream.url,
+          apiKey: config.upstream.apiKey,
+          timeoutMs: config.upstream.timeoutMs,
+          models: config.upstream.models,
+        })
       : undefined);
   const audit = overrides.audit ?? (await openAudit(config, logger));
   const pipeline = new Pipeline({
@@ -134,17 +139,30 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
   };
 }
 
-
 /** The decision log the configuration asks for; the chain log's events go to the operational log. */
 async function openAudit(config: Config, logger: winston.Logger): Promise<AuditSink> {
   const { dir, sink, content: _content, ...chain } = config.audit;
   if (sink === 'jsonl') return new JsonlSink(dir);
   const onEvent = (e: AuditEvent) => {
-    if (e.type === 'key-generated') logger.warn('generated an audit checkpoint signing key; keep the public key to verify the log', { fingerprint: e.fingerprint, public_key_file: e.publicKeyFile, public_key: e.publicPem });
-    else if (e.type === 'repaired') logger.warn('audit log: truncated a torn final line left by a crash, and continued the chain', { repair: e.repair });
-    else if (e.type === 'lock-taken-over') logger.warn('audit log: took over a stale lock', { pid: e.pid, host: e.hostname });
+    if (e.type === 'key-generated')
+      logger.warn('generated an audit checkpoint signing key; keep the public key to verify the log', {
+        fingerprint: e.fingerprint,
+        public_key_file: e.publicKeyFile,
+        public_key: e.publicPem,
+      });
+    else if (e.type === 'repaired')
+      logger.warn('audit log: truncated a torn final line left by a crash, and continued the chain', {
+        repair: e.repair,
+      });
+    else if (e.type === 'lock-taken-over')
+      logger.warn('audit log: took over a stale lock', { pid: e.pid, host: e.hostname });
     else if (e.type === 'key-warning') logger.warn(`audit log: ${e.message}`);
-    else if (e.type === 'retention') logger.info('audit log: retention deleted segments', { first_seq: e.first_seq, last_seq: e.last_seq, segments: e.segments });
+    else if (e.type === 'retention')
+      logger.info('audit log: retention deleted segments', {
+        first_seq: e.first_seq,
+        last_seq: e.last_seq,
+        segments: e.segments,
+      });
     else if (e.type === 'error') logger.error('audit log failure', { error: e.error.message });
   };
   return ChainLog.open({ dir, instance: config.instance ?? hostname(), ...chain, onEvent });

@@ -24,7 +24,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 /** Text the output stage can read: a string, or nothing. Anything else would reach the client unchecked. */
 const isText = (v: unknown) => v === undefined || v === null || typeof v === 'string';
 /** A choice whose `message` (or `delta`) is absent or carries text content only. */
-const textOnly = (ch: unknown, part: 'message' | 'delta') => isObject(ch) && (ch[part] === undefined || (isObject(ch[part]) && isText(ch[part].content)));
+const textOnly = (ch: unknown, part: 'message' | 'delta') =>
+  isObject(ch) && (ch[part] === undefined || (isObject(ch[part]) && isText(ch[part].content)));
 
 /**
  * A chunk the pipeline can check: an object with a choices array (empty for a usage chunk) whose deltas carry
@@ -96,16 +97,25 @@ export class OpenAIHttpGenerator implements Generator {
   /** Maps a failure to a GeneratorError kind, so the edge can answer 502, 504 or pass a 4xx through. */
   private classify(e: unknown, signal: AbortSignal): GeneratorError {
     if (e instanceof GeneratorError) return e;
-    if (signal.aborted) return new GeneratorError('aborted', 'request aborted by the client', undefined, undefined, { cause: e });
+    if (signal.aborted)
+      return new GeneratorError('aborted', 'request aborted by the client', undefined, undefined, { cause: e });
     if (
       e instanceof undiciErrors.HeadersTimeoutError ||
       e instanceof undiciErrors.BodyTimeoutError ||
       (e as Error)?.name === 'TimeoutError'
     ) {
-      return new GeneratorError('timeout', `upstream did not answer within ${this.timeoutMs} ms`, undefined, undefined, { cause: e });
+      return new GeneratorError(
+        'timeout',
+        `upstream did not answer within ${this.timeoutMs} ms`,
+        undefined,
+        undefined,
+        { cause: e },
+      );
     }
     const code = (e as { code?: string })?.code;
-    return new GeneratorError('unavailable', `upstream unreachable${code ? ` (${code})` : ''}`, undefined, undefined, { cause: e });
+    return new GeneratorError('unavailable', `upstream unreachable${code ? ` (${code})` : ''}`, undefined, undefined, {
+      cause: e,
+    });
   }
 
   private upstreamRequest(request: ChatRequest, stream: boolean): ChatRequest {
@@ -118,14 +128,22 @@ export class OpenAIHttpGenerator implements Generator {
     try {
       body = await res.body.json();
     } catch (e) {
-      throw this.classify(e instanceof SyntaxError ? new GeneratorError('bad_response', 'upstream sent invalid JSON') : e, signal);
+      throw this.classify(
+        e instanceof SyntaxError ? new GeneratorError('bad_response', 'upstream sent invalid JSON') : e,
+        signal,
+      );
     }
     const c = body as ChatCompletion;
     if (!c || typeof c !== 'object' || !Array.isArray(c.choices)) {
       throw new GeneratorError('bad_response', 'upstream response has no choices array', undefined, body);
     }
     if (!c.choices.every((ch) => textOnly(ch, 'message'))) {
-      throw new GeneratorError('bad_response', 'upstream response has a choice whose message content is not text', undefined, body);
+      throw new GeneratorError(
+        'bad_response',
+        'upstream response has a choice whose message content is not text',
+        undefined,
+        body,
+      );
     }
     return c;
   }
@@ -151,7 +169,13 @@ export class OpenAIHttpGenerator implements Generator {
           if (chunk && typeof chunk === 'object' && (chunk as { error?: unknown }).error) {
             throw new GeneratorError('upstream_status', 'upstream sent an error event', 502, chunk);
           }
-          if (!isChunk(chunk)) throw new GeneratorError('bad_response', 'upstream sent an SSE event that is not a chat completion chunk', undefined, event.data.slice(0, 200));
+          if (!isChunk(chunk))
+            throw new GeneratorError(
+              'bad_response',
+              'upstream sent an SSE event that is not a chat completion chunk',
+              undefined,
+              event.data.slice(0, 200),
+            );
           if (chunk.choices?.some((c) => c.finish_reason)) finished = true;
           yield chunk;
         }

@@ -16,13 +16,20 @@ import { loadPolicy, PolicyError, policyFile, type LoadedPolicy } from './load.j
  * The first binding whose every field matches wins; otherwise the default policy applies.
  */
 
-const matchList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]));
+const matchList = z
+  .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+  .transform((v) => (Array.isArray(v) ? v : [v]));
 
 export const BindingsSchema = z.strictObject({
   bindings: z.array(
     z.strictObject({
       match: z
-        .strictObject({ tenant: matchList.optional(), key: matchList.optional(), model: matchList.optional(), route: matchList.optional() })
+        .strictObject({
+          tenant: matchList.optional(),
+          key: matchList.optional(),
+          model: matchList.optional(),
+          route: matchList.optional(),
+        })
         .refine((m) => Object.keys(m).length > 0, 'a binding matches on at least one of tenant, key, model, route'),
       policy: z.string().min(1),
     }),
@@ -52,7 +59,16 @@ export function loadBundle(path: string): PolicyBundle {
     }
     const parsed = BindingsSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new PolicyError(bindingsFile, parsed.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, ''), message: i.message })));
+      throw new PolicyError(
+        bindingsFile,
+        parsed.error.issues.map((i) => ({
+          path: i.path
+            .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+            .join('')
+            .replace(/^\./, ''),
+          message: i.message,
+        })),
+      );
     }
     const cache = new Map<string, LoadedPolicy>();
     for (const b of parsed.data.bindings) {
@@ -71,9 +87,14 @@ export function loadBundle(path: string): PolicyBundle {
 }
 
 /** The policy that applies to a request. */
-export function selectPolicy(bundle: PolicyBundle, meta: Pick<RequestMeta, 'tenant' | 'key' | 'model' | 'route'>): LoadedPolicy {
+export function selectPolicy(
+  bundle: PolicyBundle,
+  meta: Pick<RequestMeta, 'tenant' | 'key' | 'model' | 'route'>,
+): LoadedPolicy {
   for (const b of bundle.bindings) {
-    const ok = (Object.entries(b.match) as [keyof typeof b.match, string[]][]).every(([k, values]) => meta[k] !== null && values.includes(meta[k]!));
+    const ok = (Object.entries(b.match) as [keyof typeof b.match, string[]][]).every(
+      ([k, values]) => meta[k] !== null && values.includes(meta[k]!),
+    );
     if (ok) return b.policy;
   }
   return bundle.default;

@@ -31,7 +31,10 @@ export interface EvalContext {
 
 /** Thrown while evaluating a condition whose classifier failed; the rule then takes its onError action. */
 export class ClassifierFailed extends Error {
-  constructor(readonly classifier: string, reason: string) {
+  constructor(
+    readonly classifier: string,
+    reason: string,
+  ) {
     super(`classifier ${classifier} failed: ${reason}`);
   }
 }
@@ -80,8 +83,14 @@ function text(c: TextCondition): CompiledCondition {
       classifiers: new Set(),
       test(ctx) {
         re.lastIndex = 0;
-        const spans = [...ctx.selection.text.matchAll(re)].filter((m) => m[0].length > 0).map((m) => ({ label: 'text', start: m.index, end: m.index + m[0].length }));
-        ctx.trace.push({ condition: `text matches /${t.regex}/${t.flags}`, value: spans.length, result: spans.length > 0 });
+        const spans = [...ctx.selection.text.matchAll(re)]
+          .filter((m) => m[0].length > 0)
+          .map((m) => ({ label: 'text', start: m.index, end: m.index + m[0].length }));
+        ctx.trace.push({
+          condition: `text matches /${t.regex}/${t.flags}`,
+          value: spans.length,
+          result: spans.length > 0,
+        });
         ctx.spans.push(...spans);
         return spans.length > 0;
       },
@@ -94,7 +103,11 @@ function text(c: TextCondition): CompiledCondition {
       classifiers: new Set(),
       test(ctx) {
         const m = re.exec(ctx.selection.text);
-        ctx.trace.push({ condition: `text contains ${JSON.stringify(t.contains)}`, value: m !== null, result: m !== null });
+        ctx.trace.push({
+          condition: `text contains ${JSON.stringify(t.contains)}`,
+          value: m !== null,
+          result: m !== null,
+        });
         if (m) ctx.spans.push({ label: 'text', start: m.index, end: m.index + m[0].length });
         return m !== null;
       },
@@ -119,8 +132,13 @@ function meta(c: MetaCondition): CompiledCondition {
     classifiers: new Set(),
     test(ctx) {
       const v = c.meta === 'header' ? header(ctx.meta.headers, c.name!.toLowerCase()) : ctx.meta[c.meta];
-      const result = v !== null && (c.equals !== undefined ? v === c.equals : c.in !== undefined ? c.in.includes(v) : re!.test(v));
-      ctx.trace.push({ condition: `${label} ${c.equals !== undefined ? `== ${c.equals}` : c.in !== undefined ? `in [${c.in.join(', ')}]` : `matches /${c.regex}/`}`, value: v, result });
+      const result =
+        v !== null && (c.equals !== undefined ? v === c.equals : c.in !== undefined ? c.in.includes(v) : re!.test(v));
+      ctx.trace.push({
+        condition: `${label} ${c.equals !== undefined ? `== ${c.equals}` : c.in !== undefined ? `in [${c.in.join(', ')}]` : `matches /${c.regex}/`}`,
+        value: v,
+        result,
+      });
       return result;
     },
   };

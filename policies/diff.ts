@@ -50,7 +50,10 @@ function diffItems<T extends { id: string }, S>(a: T[], b: T[], summary: (x: T) 
   return {
     added: b.filter((x) => !before.has(x.id)).map(summary),
     removed: a.filter((x) => !after.has(x.id)).map(summary),
-    changed: b.filter((x) => before.has(x.id)).map((x) => ({ id: x.id, fields: fieldChanges(before.get(x.id), x) })).filter((c) => c.fields.length > 0),
+    changed: b
+      .filter((x) => before.has(x.id))
+      .map((x) => ({ id: x.id, fields: fieldChanges(before.get(x.id), x) }))
+      .filter((c) => c.fields.length > 0),
   };
 }
 
@@ -65,7 +68,8 @@ export function diffPolicies(a: LoadedPolicy, b: LoadedPolicy): PolicyDiff {
   const pa = a.policy;
   const pb = b.policy;
   const envelope = (['id', 'mode', 'description', 'defaults'] as const).flatMap((k) => fieldChanges(pa[k], pb[k], k));
-  const common = (xs: { id: string }[], other: { id: string }[]) => xs.map((x) => x.id).filter((id) => other.some((o) => o.id === id));
+  const common = (xs: { id: string }[], other: { id: string }[]) =>
+    xs.map((x) => x.id).filter((id) => other.some((o) => o.id === id));
   return {
     from: { id: pa.id, revision: a.revision, source: a.source },
     to: { id: pb.id, revision: b.revision, source: b.source },
@@ -100,12 +104,22 @@ export function parseCorpusLine(line: string, n: number): CorpusItem {
   const id = typeof o.id === 'string' || typeof o.id === 'number' ? String(o.id) : `line ${n}`;
   const label = typeof o.label === 'string' ? o.label : undefined;
   if (Array.isArray(o.messages)) {
-    const text = o.messages.map((m) => (isPlain(m) && typeof m.content === 'string' ? m.content : '')).filter(Boolean).join(' / ');
+    const text = o.messages
+      .map((m) => (isPlain(m) && typeof m.content === 'string' ? m.content : ''))
+      .filter(Boolean)
+      .join(' / ');
     return { id, label, stage: 'input', request: o, text };
   }
   if (typeof o.text !== 'string') throw new Error('expected "text" (a data record) or "messages" (a chat request)');
   if (o.stage === 'output') {
-    return { id, label, stage: 'output', request: typeof o.prompt === 'string' ? asRequest(o.prompt) : { messages: [] }, output: o.text, text: o.text };
+    return {
+      id,
+      label,
+      stage: 'output',
+      request: typeof o.prompt === 'string' ? asRequest(o.prompt) : { messages: [] },
+      output: o.text,
+      text: o.text,
+    };
   }
   return { id, label, stage: 'input', request: asRequest(o.text), text: o.text };
 }
@@ -121,7 +135,9 @@ export async function decideItem(loaded: LoadedPolicy, item: CorpusItem): Promis
     const { input } = await runCase(loaded, { request: item.request });
     return { action: input.action, rules: input.matches.map((m) => m.id) };
   }
-  const prompt = (item.request.messages as { content?: unknown }[]).map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n\n');
+  const prompt = (item.request.messages as { content?: unknown }[])
+    .map((m) => (typeof m.content === 'string' ? m.content : ''))
+    .join('\n\n');
   const d = await evaluateStage(loaded, { stage: 'output', doc: asResponse(item.output!), prompt });
   return { action: d.action, rules: d.matches.map((m) => m.id) };
 }
@@ -142,7 +158,13 @@ export interface CorpusDiff {
   /** Items with the same action but different matched rules. */
   rulesChanged: number;
   /** `old→new` → count, and the corpus labels of those items. */
-  transitions: { from: Action; to: Action; count: number; labels: Record<string, number>; examples: DecisionChange[] }[];
+  transitions: {
+    from: Action;
+    to: Action;
+    count: number;
+    labels: Record<string, number>;
+    examples: DecisionChange[];
+  }[];
   /** Per rule: how many items it newly matches, and how many it no longer matches. */
   rules: { id: string; gained: number; lost: number }[];
 }
@@ -154,7 +176,12 @@ export interface CorpusDiff {
  * const d = await diffDecisions(oldPolicy, newPolicy, items);
  * d.transitions; // [{ from: 'allow', to: 'refuse', count: 3, labels: { safe: 1, unsafe: 2 }, examples: [...] }]
  */
-export async function diffDecisions(a: LoadedPolicy, b: LoadedPolicy, items: Iterable<CorpusItem>, { examples = 3 } = {}): Promise<CorpusDiff> {
+export async function diffDecisions(
+  a: LoadedPolicy,
+  b: LoadedPolicy,
+  items: Iterable<CorpusItem>,
+  { examples = 3 } = {},
+): Promise<CorpusDiff> {
   const out: CorpusDiff = { total: 0, changed: 0, rulesChanged: 0, transitions: [], rules: [] };
   const rules = new Map<string, { id: string; gained: number; lost: number }>();
   const rule = (id: string) => rules.get(id) ?? rules.set(id, { id, gained: 0, lost: 0 }).get(id)!;
@@ -173,7 +200,8 @@ export async function diffDecisions(a: LoadedPolicy, b: LoadedPolicy, items: Ite
     t.count++;
     const label = item.label ?? '(unlabelled)';
     t.labels[label] = (t.labels[label] ?? 0) + 1;
-    if (t.examples.length < examples) t.examples.push({ id: item.id, label: item.label, stage: item.stage, text: item.text.slice(0, 200), from, to });
+    if (t.examples.length < examples)
+      t.examples.push({ id: item.id, label: item.label, stage: item.stage, text: item.text.slice(0, 200), from, to });
   }
   out.transitions.sort((x, y) => y.count - x.count);
   out.rules = [...rules.values()].sort((x, y) => y.gained + y.lost - (x.gained + x.lost) || x.id.localeCompare(y.id));

@@ -101,7 +101,14 @@ function toRedactions(sel: Selection, spans: Span[], replacement: string): Redac
   const out: Redaction[] = [];
   for (const s of spans) {
     const seg = sel.segments.find((g) => s.start >= g.start && s.end <= g.start + g.text.length);
-    if (seg) out.push({ label: s.label, start: s.start - seg.start, end: s.end - seg.start, pointer: seg.pointer, replacement: replacement.replaceAll('{label}', s.label) });
+    if (seg)
+      out.push({
+        label: s.label,
+        start: s.start - seg.start,
+        end: s.end - seg.start,
+        pointer: seg.pointer,
+        replacement: replacement.replaceAll('{label}', s.label),
+      });
   }
   return out;
 }
@@ -121,7 +128,10 @@ function planOf(loaded: LoadedPolicy, stage: Stage): StagePlan {
   if (!byStage) plans.set(loaded, (byStage = {}));
   let plan = byStage[stage];
   if (plan) return plan;
-  const rules = loaded.policy.mode === 'disabled' ? [] : loaded.rules.filter((r) => r.stages.includes(stage) && r.rule.mode !== 'disabled');
+  const rules =
+    loaded.policy.mode === 'disabled'
+      ? []
+      : loaded.rules.filter((r) => r.stages.includes(stage) && r.rule.mode !== 'disabled');
   const selectors = new Map<string, TextSelector>();
   const runs = new Map<string, { id: string; path: string }>();
   for (const r of rules) {
@@ -148,7 +158,9 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
   const results = await Promise.all(
     planned.map(({ id, path }) => {
       const pin = pinned?.[id];
-      return pin ? Promise.resolve({ id, scores: pin, explanation: 'pinned score', latencyMs: 0 }) : runClassifier(loaded.classifiers.get(id)!, { stage, text: selections.get(path)!.text, prompt }, signal);
+      return pin
+        ? Promise.resolve({ id, scores: pin, explanation: 'pinned score', latencyMs: 0 })
+        : runClassifier(loaded.classifiers.get(id)!, { stage, text: selections.get(path)!.text, prompt }, signal);
     }),
   );
   /** Per selector path: classifier id → its result on that path's text. */
@@ -165,7 +177,13 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
   for (const c of rules) {
     const path = c.selectors[stage]!.path;
     const sel = selections.get(path)!;
-    const ctx = { selection: sel, meta, results: byPath.get(path) ?? NO_RESULTS, trace: [] as ConditionTrace[], spans: [] as Span[] };
+    const ctx = {
+      selection: sel,
+      meta,
+      results: byPath.get(path) ?? NO_RESULTS,
+      trace: [] as ConditionTrace[],
+      spans: [] as Span[],
+    };
     const mode = policyMode === 'shadow' || c.rule.mode === 'shadow' ? 'shadow' : 'enforce';
     const base = { id: c.rule.id, category: c.rule.category, severity: c.rule.severity, mode } as const;
     try {
@@ -177,17 +195,35 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
       const match: RuleMatch = {
         ...base,
         action: c.rule.action,
-        reason: held.map((t) => `${t.condition} (${JSON.stringify(t.value)})`).join('; ') || 'no condition held (negation)',
+        reason:
+          held.map((t) => `${t.condition} (${JSON.stringify(t.value)})`).join('; ') || 'no condition held (negation)',
         values: ctx.trace,
-        ...(first && { classifier: first.classifier, label: first.label, score: round(ctx.results.get(first.classifier)?.scores[first.label] ?? 0), threshold: first.threshold }),
+        ...(first && {
+          classifier: first.classifier,
+          label: first.label,
+          score: round(ctx.results.get(first.classifier)?.scores[first.label] ?? 0),
+          threshold: first.threshold,
+        }),
       };
       fired.push({ c, match, spans: ctx.spans, sel });
     } catch (e) {
       if (!(e instanceof ClassifierFailed)) throw e;
       const onError = c.rule.onError ?? defaults.onError;
-      trace.push({ id: c.rule.id, matched: onError !== 'allow', mode: c.rule.mode, select: path, conditions: ctx.trace, error: e.message });
+      trace.push({
+        id: c.rule.id,
+        matched: onError !== 'allow',
+        mode: c.rule.mode,
+        select: path,
+        conditions: ctx.trace,
+        error: e.message,
+      });
       if (onError === 'allow') continue;
-      fired.push({ c, match: { ...base, action: onError, reason: e.message, values: ctx.trace, onError: true }, spans: [], sel });
+      fired.push({
+        c,
+        match: { ...base, action: onError, reason: e.message, values: ctx.trace, onError: true },
+        spans: [],
+        sel,
+      });
     }
   }
 
@@ -208,12 +244,15 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
   };
   if (action === 'refuse') {
     const r = winner.c.rule;
-    const text = winner.match.onError ? defaults.errorRefusal : (r.message ?? (r.category && defaults.messages[r.category]) ?? defaults.refusal);
+    const text = winner.match.onError
+      ? defaults.errorRefusal
+      : (r.message ?? (r.category && defaults.messages[r.category]) ?? defaults.refusal);
     decision.message = text.replaceAll('{rule}', r.id).replaceAll('{category}', r.category ?? '');
     return decision;
   }
   for (const f of enforced) {
-    if (f.match.action === 'redact' && !f.match.onError) decision.redactions.push(...toRedactions(f.sel, f.spans, f.c.rule.replacement));
+    if (f.match.action === 'redact' && !f.match.onError)
+      decision.redactions.push(...toRedactions(f.sel, f.spans, f.c.rule.replacement));
     if (f.match.action === 'route' && !decision.route) decision.route = f.c.rule.route;
   }
   const byPointer = new Map<string, Redaction[]>();

@@ -37,7 +37,10 @@ function tokenize(src: string): string[] {
     if (/^\s*$/.test(src.slice(at))) break;
     TOKEN.lastIndex = at;
     const m = TOKEN.exec(src);
-    if (!m) throw new SelectorError(`unexpected character ${JSON.stringify(src[at + (src.slice(at).length - src.slice(at).trimStart().length)])} in filter`);
+    if (!m)
+      throw new SelectorError(
+        `unexpected character ${JSON.stringify(src[at + (src.slice(at).length - src.slice(at).trimStart().length)])} in filter`,
+      );
     out.push(m[1] ? '@' : m[0].trim());
     at = TOKEN.lastIndex;
   }
@@ -46,7 +49,8 @@ function tokenize(src: string): string[] {
 
 const unquote = (s: string): string => {
   const body = s.slice(1, -1);
-  if (/\\(?!['"\\])/.test(body)) throw new SelectorError('only \\\' \\" and \\\\ escapes are allowed in filter strings');
+  if (/\\(?!['"\\])/.test(body))
+    throw new SelectorError('only \\\' \\" and \\\\ escapes are allowed in filter strings');
   return body.replace(/\\(['"\\])/g, '$1');
 };
 
@@ -58,7 +62,10 @@ export function parseFilter(src: string): Node {
   let depth = 0;
   const peek = () => toks[i];
   const eat = (t: string) => {
-    if (toks[i] !== t) throw new SelectorError(`expected "${t}" but found ${toks[i] === undefined ? 'the end' : `"${toks[i]}"`} in filter`);
+    if (toks[i] !== t)
+      throw new SelectorError(
+        `expected "${t}" but found ${toks[i] === undefined ? 'the end' : `"${toks[i]}"`} in filter`,
+      );
     i++;
   };
   const operand = (): Node => {
@@ -76,7 +83,8 @@ export function parseFilter(src: string): Node {
       while (peek() === '.' || peek() === '[') {
         if (toks[i++] === '.') {
           const name = toks[i++];
-          if (!name || !/^[A-Za-z_]\w*$/.test(name)) throw new SelectorError(`expected a property name after "." in filter`);
+          if (!name || !/^[A-Za-z_]\w*$/.test(name))
+            throw new SelectorError(`expected a property name after "." in filter`);
           steps.push(name);
         } else {
           const key = toks[i++];
@@ -86,14 +94,18 @@ export function parseFilter(src: string): Node {
           eat(']');
         }
       }
-      for (const s of steps) if (typeof s === 'string' && FORBIDDEN.has(s)) throw new SelectorError(`property "${s}" is not allowed in filters`);
+      for (const s of steps)
+        if (typeof s === 'string' && FORBIDDEN.has(s))
+          throw new SelectorError(`property "${s}" is not allowed in filters`);
       return { t: 'path', steps };
     }
     if (/^['"]/.test(tok)) return { t: 'lit', v: unquote(tok) };
     if (/^-?\d/.test(tok)) return { t: 'lit', v: Number(tok) };
     if (tok === 'true' || tok === 'false') return { t: 'lit', v: tok === 'true' };
     if (tok === 'null') return { t: 'lit', v: null };
-    throw new SelectorError(`"${tok}" is not allowed in filters (only @ paths, literals, comparisons, && || ! and parentheses)`);
+    throw new SelectorError(
+      `"${tok}" is not allowed in filters (only @ paths, literals, comparisons, && || ! and parentheses)`,
+    );
   };
   const cmp = (): Node => {
     const l = operand();
@@ -159,7 +171,8 @@ export function evalFilter(node: Node, v: unknown): unknown {
       const r = evalFilter(node.r, v);
       if (node.op === '==') return l === r;
       if (node.op === '!=') return l !== r;
-      if (!((typeof l === 'number' && typeof r === 'number') || (typeof l === 'string' && typeof r === 'string'))) return false;
+      if (!((typeof l === 'number' && typeof r === 'number') || (typeof l === 'string' && typeof r === 'string')))
+        return false;
       return node.op === '<' ? l < r : node.op === '<=' ? l <= r : node.op === '>' ? l > r : l >= r;
     }
   }
@@ -198,7 +211,8 @@ export interface Selector {
 export function compileSelector(path: string): Selector {
   if (typeof path !== 'string' || !path.startsWith('$')) throw new SelectorError('a JSONPath starts with "$"');
   if (path.length > 1000) throw new SelectorError('JSONPath longer than 1000 characters');
-  if (/@(?:root|parent|parentProperty|property|path)\b/.test(path)) throw new SelectorError('@root, @parent, @property and @path are not allowed');
+  if (/@(?:root|parent|parentProperty|property|path)\b/.test(path))
+    throw new SelectorError('@root, @parent, @property and @path are not allowed');
   if (/`/.test(path)) throw new SelectorError('backtick escapes are not allowed');
   let segments: string[];
   try {
@@ -219,7 +233,10 @@ export function compileSelector(path: string): Selector {
   return {
     path,
     select(doc) {
-      const out = JSONPath({ path, json: doc as object, resultType: 'all', eval: safeEval, wrap: true }) as { pointer: string; value: unknown }[];
+      const out = JSONPath({ path, json: doc as object, resultType: 'all', eval: safeEval, wrap: true }) as {
+        pointer: string;
+        value: unknown;
+      }[];
       return out.map((r) => ({ pointer: r.pointer, value: r.value }));
     },
   };

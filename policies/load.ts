@@ -71,7 +71,8 @@ function tooDeep(doc: unknown): string | undefined {
     const { v, path, depth } = stack.pop()!;
     if (v === null || typeof v !== 'object') continue;
     if (depth > MAX_DEPTH) return formatPath(path.slice(0, 4)) + '…';
-    for (const [k, x] of Object.entries(v)) stack.push({ v: x, path: depth < 8 ? [...path, Array.isArray(v) ? Number(k) : k] : path, depth: depth + 1 });
+    for (const [k, x] of Object.entries(v))
+      stack.push({ v: x, path: depth < 8 ? [...path, Array.isArray(v) ? Number(k) : k] : path, depth: depth + 1 });
   }
   return undefined;
 }
@@ -98,7 +99,11 @@ function extend(parent: Policy, child: Policy): Policy {
   return {
     ...child,
     extends: undefined,
-    defaults: { ...parent.defaults, ...child.defaults, messages: { ...parent.defaults.messages, ...child.defaults.messages } },
+    defaults: {
+      ...parent.defaults,
+      ...child.defaults,
+      messages: { ...parent.defaults.messages, ...child.defaults.messages },
+    },
     taxonomy: mergeById(parent.taxonomy, child.taxonomy),
     classifiers: mergeById(parent.classifiers, child.classifiers),
     rubrics: mergeById(parent.rubrics, child.rubrics),
@@ -111,12 +116,17 @@ function build(policy: Policy, issues: PolicyIssue[], origin: (kind: string, i: 
   const classifiers = new Map<string, Classifier>();
   const categories = new Set(policy.taxonomy.map((c) => c.id));
   policy.taxonomy.forEach((c, i) => {
-    if (c.parent && !categories.has(c.parent)) issues.push({ path: `${origin('taxonomy', i)}.parent`, message: `no category "${c.parent}" in the taxonomy` });
+    if (c.parent && !categories.has(c.parent))
+      issues.push({ path: `${origin('taxonomy', i)}.parent`, message: `no category "${c.parent}" in the taxonomy` });
   });
   const seen = (kind: string, items: { id: string }[]) => {
     const ids = new Set<string>();
     items.forEach((x, i) => {
-      if (ids.has(x.id)) issues.push({ path: `${origin(kind, i)}.id`, message: `duplicate ${kind.replace(/s$/, '').replace('taxonomy', 'category')} id "${x.id}"` });
+      if (ids.has(x.id))
+        issues.push({
+          path: `${origin(kind, i)}.id`,
+          message: `duplicate ${kind.replace(/s$/, '').replace('taxonomy', 'category')} id "${x.id}"`,
+        });
       ids.add(x.id);
     });
   };
@@ -125,19 +135,27 @@ function build(policy: Policy, issues: PolicyIssue[], origin: (kind: string, i: 
   seen('rubrics', policy.rubrics);
   seen('rules', policy.rules);
   for (const [category] of Object.entries(policy.defaults.messages)) {
-    if (!categories.has(category)) issues.push({ path: `defaults.messages.${category}`, message: `no category "${category}" in the taxonomy` });
+    if (!categories.has(category))
+      issues.push({ path: `defaults.messages.${category}`, message: `no category "${category}" in the taxonomy` });
   }
 
   policy.classifiers.forEach((decl, i) => {
     const type = classifierType(decl.type);
     if (!type) {
-      issues.push({ path: `${origin('classifiers', i)}.type`, message: `unknown classifier type "${decl.type}"; known: ${classifierTypeNames().join(', ')}` });
+      issues.push({
+        path: `${origin('classifiers', i)}.type`,
+        message: `unknown classifier type "${decl.type}"; known: ${classifierTypeNames().join(', ')}`,
+      });
       return;
     }
     // A grader may name one of the policy's rubrics by id instead of repeating it inline.
     const ref = decl.params.rubric;
     const rubric = typeof ref === 'string' ? policy.rubrics.find((r) => r.id === ref) : undefined;
-    if (typeof ref === 'string' && !rubric) return void issues.push({ path: `${origin('classifiers', i)}.params.rubric`, message: `no rubric "${ref}" is declared` });
+    if (typeof ref === 'string' && !rubric)
+      return void issues.push({
+        path: `${origin('classifiers', i)}.params.rubric`,
+        message: `no rubric "${ref}" is declared`,
+      });
     const params = type.params.safeParse(rubric ? { ...decl.params, rubric } : decl.params);
     if (!params.success) return void issues.push(...zodIssues(params.error, [origin('classifiers', i), 'params']));
     try {
@@ -152,29 +170,44 @@ function build(policy: Policy, issues: PolicyIssue[], origin: (kind: string, i: 
     const rubric = policy.rubrics.find((r) => r.id === g.rubric);
     if (!rubric) issues.push({ path: 'grading.rubric', message: `no rubric "${g.rubric}" is declared` });
     const grader = classifiers.get(g.classifier);
-    if (!policy.classifiers.some((c) => c.id === g.classifier)) issues.push({ path: 'grading.classifier', message: `no classifier "${g.classifier}" is declared` });
+    if (!policy.classifiers.some((c) => c.id === g.classifier))
+      issues.push({ path: 'grading.classifier', message: `no classifier "${g.classifier}" is declared` });
     else if (grader && rubric && !rubric.options.every((o) => grader.labels.includes(o.letter))) {
-      issues.push({ path: 'grading.classifier', message: `classifier "${g.classifier}" does not score every letter of rubric "${rubric.id}" (it has: ${grader.labels.join(', ')})` });
+      issues.push({
+        path: 'grading.classifier',
+        message: `classifier "${g.classifier}" does not score every letter of rubric "${rubric.id}" (it has: ${grader.labels.join(', ')})`,
+      });
     }
     const letters = new Set(rubric?.options.map((o) => o.letter) ?? []);
     for (const l of [...Object.keys(g.reward), ...g.refusals]) {
-      if (rubric && !letters.has(l)) issues.push({ path: Object.hasOwn(g.reward, l) ? `grading.reward.${l}` : 'grading.refusals', message: `rubric "${rubric.id}" has no option ${l}` });
+      if (rubric && !letters.has(l))
+        issues.push({
+          path: Object.hasOwn(g.reward, l) ? `grading.reward.${l}` : 'grading.refusals',
+          message: `rubric "${rubric.id}" has no option ${l}`,
+        });
     }
     const ps = g.promptSafety;
     const safety = ps && classifiers.get(ps.classifier);
-    if (ps && !policy.classifiers.some((c) => c.id === ps.classifier)) issues.push({ path: 'grading.promptSafety.classifier', message: `no classifier "${ps.classifier}" is declared` });
-    else if (ps && safety && !safety.labels.includes(ps.label)) issues.push({ path: 'grading.promptSafety.label', message: `classifier "${ps.classifier}" has no label "${ps.label}"` });
+    if (ps && !policy.classifiers.some((c) => c.id === ps.classifier))
+      issues.push({ path: 'grading.promptSafety.classifier', message: `no classifier "${ps.classifier}" is declared` });
+    else if (ps && safety && !safety.labels.includes(ps.label))
+      issues.push({
+        path: 'grading.promptSafety.label',
+        message: `classifier "${ps.classifier}" has no label "${ps.label}"`,
+      });
   }
 
   const rules: CompiledRule[] = [];
   policy.rules.forEach((rule, i) => {
     const at = origin('rules', i);
     const stages: Stage[] = rule.stage === 'both' ? ['input', 'output'] : [rule.stage];
-    if (rule.category && !categories.has(rule.category)) issues.push({ path: `${at}.category`, message: `no category "${rule.category}" in the taxonomy` });
+    if (rule.category && !categories.has(rule.category))
+      issues.push({ path: `${at}.category`, message: `no category "${rule.category}" in the taxonomy` });
     let selectors: CompiledRule['selectors'] | undefined;
     let condition: CompiledCondition | undefined;
     try {
-      if (rule.select !== undefined && stages.length > 1) throw new Error('a rule with a select names one stage (input or output), not both');
+      if (rule.select !== undefined && stages.length > 1)
+        throw new Error('a rule with a select names one stage (input or output), not both');
       selectors = Object.fromEntries(stages.map((st) => [st, textSelector(rule.select, st)]));
     } catch (e) {
       issues.push({ path: `${at}.select`, message: (e as Error).message });
@@ -187,9 +220,13 @@ function build(policy: Policy, issues: PolicyIssue[], origin: (kind: string, i: 
     }
     for (const id of condition?.classifiers ?? []) {
       const c = classifiers.get(id);
-      if (!policy.classifiers.some((d) => d.id === id)) issues.push({ path: `${at}.when`, message: `no classifier "${id}" is declared` });
+      if (!policy.classifiers.some((d) => d.id === id))
+        issues.push({ path: `${at}.when`, message: `no classifier "${id}" is declared` });
       else if (c && !hasLabels(rule.when, id, c.labels)) {
-        issues.push({ path: `${at}.when`, message: `classifier "${id}" has no such label; it has: ${c.labels.join(', ')}` });
+        issues.push({
+          path: `${at}.when`,
+          message: `classifier "${id}" has no such label; it has: ${c.labels.join(', ')}`,
+        });
       }
     }
     if (selectors && condition) rules.push({ rule, order: i, stages, selectors, condition });
@@ -202,7 +239,9 @@ function hasLabels(when: unknown, id: string, labels: readonly string[]): boolea
   if (!when || typeof when !== 'object') return true;
   const w = when as Record<string, unknown>;
   if (w.classifier === id) return labels.includes(w.label as string);
-  return Object.values(w).every((v) => (Array.isArray(v) ? v.every((x) => hasLabels(x, id, labels)) : hasLabels(v, id, labels)));
+  return Object.values(w).every((v) =>
+    Array.isArray(v) ? v.every((x) => hasLabels(x, id, labels)) : hasLabels(v, id, labels),
+  );
 }
 
 /** Reads and parses one JSON file, as a PolicyError on failure; `path` names where the file was referenced. */
@@ -211,7 +250,15 @@ function readJson(file: string, source = file, path = ''): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new PolicyError(source, [{ path, message: `cannot read ${path ? file : ''}${path ? ': ' : ''}${(e as Error).message}`.replace(/^cannot read : /, 'cannot read: ') }]);
+    throw new PolicyError(source, [
+      {
+        path,
+        message: `cannot read ${path ? file : ''}${path ? ': ' : ''}${(e as Error).message}`.replace(
+          /^cannot read : /,
+          'cannot read: ',
+        ),
+      },
+    ]);
   }
   try {
     return JSON.parse(text);
@@ -225,28 +272,39 @@ function readJson(file: string, source = file, path = ''): unknown {
  * classifier types and parameters, JSONPath selectors, regexes, labels) — and compiles it. `resolveExtends`
  * loads the documents this one extends. Throws a PolicyError listing every fault with its JSON path.
  */
-export function compilePolicy(doc: unknown, source = '(inline)', resolveExtends?: (ref: string) => { doc: unknown; source: string }): LoadedPolicy {
+export function compilePolicy(
+  doc: unknown,
+  source = '(inline)',
+  resolveExtends?: (ref: string) => { doc: unknown; source: string },
+): LoadedPolicy {
   const docs: unknown[] = [];
   const chain: Policy[] = [];
   let cur: { doc: unknown; source: string } | undefined = { doc, source };
   while (cur) {
-    if (chain.length > 8) throw new PolicyError(source, [{ path: 'extends', message: 'more than 8 levels of extends (a cycle?)' }]);
+    if (chain.length > 8)
+      throw new PolicyError(source, [{ path: 'extends', message: 'more than 8 levels of extends (a cycle?)' }]);
     const deep = tooDeep(cur.doc);
-    if (deep !== undefined) throw new PolicyError(cur.source, [{ path: deep, message: `nested more than ${MAX_DEPTH} levels deep` }]);
+    if (deep !== undefined)
+      throw new PolicyError(cur.source, [{ path: deep, message: `nested more than ${MAX_DEPTH} levels deep` }]);
     const parsed = PolicySchema.safeParse(cur.doc);
     if (!parsed.success) throw new PolicyError(cur.source, zodIssues(parsed.error));
     docs.push(cur.doc);
     chain.push(parsed.data);
     const ref = parsed.data.extends;
     if (ref === undefined) cur = undefined;
-    else if (!resolveExtends) throw new PolicyError(cur.source, [{ path: 'extends', message: 'extends needs a policy file on disk' }]);
+    else if (!resolveExtends)
+      throw new PolicyError(cur.source, [{ path: 'extends', message: 'extends needs a policy file on disk' }]);
     else cur = resolveExtends(ref);
   }
   const policy = chain.reduceRight((parent, child) => extend(parent, child));
   const issues: PolicyIssue[] = [];
   // Paths point into the document the author wrote when nothing was inherited; else into the merged policy.
   const origin = (kind: string, i: number) => `${kind}[${i}]`;
-  if (policy.classifiers.length === 0) issues.push({ path: 'classifiers', message: 'a policy declares at least one classifier (here or in what it extends)' });
+  if (policy.classifiers.length === 0)
+    issues.push({
+      path: 'classifiers',
+      message: 'a policy declares at least one classifier (here or in what it extends)',
+    });
   const { classifiers, rules } = build(policy, issues, origin, source.startsWith('(') ? undefined : dirname(source));
   if (issues.length) throw new PolicyError(source, issues);
   return { policy, revision: revisionOf(docs), source, classifiers, rules };

@@ -51,7 +51,9 @@ export async function readDecisionRecords(path: string, each: (r: DecisionRecord
       await readJsonl(path, once, sum);
       return sum;
     }
-    const segments = readdirSync(path).filter((f) => /^segment-\d+\.ndjson$/.test(f)).sort();
+    const segments = readdirSync(path)
+      .filter((f) => /^segment-\d+\.ndjson$/.test(f))
+      .sort();
     if (segments.length) {
       sum.files.push(...segments.map((f) => join(path, f)));
       for await (const r of readRecords(path)) if (r.kind === 'decision') once(r);
@@ -65,6 +67,7 @@ export async function readDecisionRecords(path: string, each: (r: DecisionRecord
     if (e instanceof RecordsError) throw e;
     throw new RecordsError(`cannot read audit records in ${path}: ${(e as Error).message}`);
   }
-  if (!sum.files.length) throw new RecordsError(`no decision records in ${path} (no segment-*.ndjson, no decisions.jsonl)`);
+  if (!sum.files.length)
+    throw new RecordsError(`no decision records in ${path} (no segment-*.ndjson, no decisions.jsonl)`);
   return sum;
 }

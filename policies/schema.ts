@@ -47,9 +47,17 @@ export const ScoreConditionSchema = z.strictObject({
 /** A test on the selected text itself. */
 export const TextConditionSchema = z.strictObject({
   text: z.union([
-    z.strictObject({ regex: z.string().min(1), flags: z.string().regex(/^[imsu]*$/, 'allowed regex flags are i, m, s and u').default('i') }),
+    z.strictObject({
+      regex: z.string().min(1),
+      flags: z
+        .string()
+        .regex(/^[imsu]*$/, 'allowed regex flags are i, m, s and u')
+        .default('i'),
+    }),
     z.strictObject({ contains: z.string().min(1), caseSensitive: z.boolean().default(false) }),
-    z.strictObject({ length: z.strictObject({ min: z.number().int().min(0).optional(), max: z.number().int().min(0).optional() }) }),
+    z.strictObject({
+      length: z.strictObject({ min: z.number().int().min(0).optional(), max: z.number().int().min(0).optional() }),
+    }),
   ]),
 });
 
@@ -64,9 +72,15 @@ export const MetaConditionSchema = z
   })
   .superRefine((c, ctx) => {
     const tests = [c.equals, c.in, c.regex].filter((x) => x !== undefined).length;
-    if (tests !== 1) ctx.addIssue({ code: 'custom', message: 'a meta condition needs exactly one of equals, in or regex' });
-    if (c.meta === 'header' && !c.name) ctx.addIssue({ code: 'custom', path: ['name'], message: 'a header condition names the header' });
-    if (c.meta === 'header' && c.name && ['authorization', 'proxy-authorization', 'cookie', 'x-api-key'].includes(c.name.toLowerCase())) {
+    if (tests !== 1)
+      ctx.addIssue({ code: 'custom', message: 'a meta condition needs exactly one of equals, in or regex' });
+    if (c.meta === 'header' && !c.name)
+      ctx.addIssue({ code: 'custom', path: ['name'], message: 'a header condition names the header' });
+    if (
+      c.meta === 'header' &&
+      c.name &&
+      ['authorization', 'proxy-authorization', 'cookie', 'x-api-key'].includes(c.name.toLowerCase())
+    ) {
       ctx.addIssue({ code: 'custom', path: ['name'], message: 'credential headers cannot be read by policies' });
     }
   });
@@ -121,10 +135,14 @@ export const RuleSchema = z
     streamMode: z.enum(['buffer', 'stream-first']).optional(),
   })
   .superRefine((rule, ctx) => {
-    if (rule.action === 'route' && !rule.route) ctx.addIssue({ code: 'custom', path: ['route'], message: 'a route rule names route.model' });
-    if (rule.action !== 'route' && rule.route) ctx.addIssue({ code: 'custom', path: ['route'], message: 'route is only for action "route"' });
-    if (rule.action === 'route' && rule.stage !== 'input') ctx.addIssue({ code: 'custom', path: ['stage'], message: 'a route rule runs on the input stage' });
-    if (rule.action === 'allow' && rule.message) ctx.addIssue({ code: 'custom', path: ['message'], message: 'an allow rule has no message' });
+    if (rule.action === 'route' && !rule.route)
+      ctx.addIssue({ code: 'custom', path: ['route'], message: 'a route rule names route.model' });
+    if (rule.action !== 'route' && rule.route)
+      ctx.addIssue({ code: 'custom', path: ['route'], message: 'route is only for action "route"' });
+    if (rule.action === 'route' && rule.stage !== 'input')
+      ctx.addIssue({ code: 'custom', path: ['stage'], message: 'a route rule runs on the input stage' });
+    if (rule.action === 'allow' && rule.message)
+      ctx.addIssue({ code: 'custom', path: ['message'], message: 'an allow rule has no message' });
   });
 
 export const PolicySchema = z.strictObject({
@@ -139,9 +157,15 @@ export const PolicySchema = z.strictObject({
     .strictObject({
       onError: OnErrorSchema.default('refuse'),
       /** The refusal used when a rule gives no message. Brief, kind, and offering safe help. */
-      refusal: z.string().min(1).default("I can't help with that one. If there's a related question I can help with, I'm happy to."),
+      refusal: z
+        .string()
+        .min(1)
+        .default("I can't help with that one. If there's a related question I can help with, I'm happy to."),
       /** The refusal used when a check could not run (fail closed). */
-      errorRefusal: z.string().min(1).default("I can't answer right now because a safety check couldn't run. Please try again in a moment."),
+      errorRefusal: z
+        .string()
+        .min(1)
+        .default("I can't answer right now because a safety check couldn't run. Please try again in a moment."),
       /** Refusals by taxonomy category, for refuse rules without their own message. */
       messages: z.record(z.string(), z.string().min(1)).default({}),
     })
@@ -166,7 +190,12 @@ export const PolicySchema = z.strictObject({
       /** The prompt counts as unsafe when this classifier's label reaches the threshold; without it, every prompt counts as safe. */
       promptSafety: z.strictObject({ classifier: IdSchema, label: z.string().min(1), threshold: unit }).optional(),
       /** Reward per option letter, for safe and for unsafe prompts. */
-      reward: z.record(z.string().regex(/^[A-Z]$/, 'expected an option letter'), z.strictObject({ safe: z.number(), unsafe: z.number() })).default({}),
+      reward: z
+        .record(
+          z.string().regex(/^[A-Z]$/, 'expected an option letter'),
+          z.strictObject({ safe: z.number(), unsafe: z.number() }),
+        )
+        .default({}),
       /** The letters that mean a refusal; one of them on a safe prompt is an over-refusal. */
       refusals: z.array(z.string().regex(/^[A-Z]$/)).default(['A', 'B']),
       /** Retry an over-refused safe prompt once with this system reminder, and keep whichever answer earns more reward. */

@@ -95,7 +95,12 @@ export function textSelector(path: string | undefined, stage: Stage): TextSelect
 
 /** Decodes an RFC 6901 pointer into its keys. */
 export const pointerKeys = (pointer: string): string[] =>
-  pointer === '' ? [] : pointer.slice(1).split('/').map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+  pointer === ''
+    ? []
+    : pointer
+        .slice(1)
+        .split('/')
+        .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
 
 /** A copy of `doc` with the strings at the given pointers replaced; only the containers on the way are copied. */
 export function replaceAt<T>(doc: T, replaced: Map<string, string>): T {

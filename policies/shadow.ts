@@ -43,8 +43,9 @@ function involved(enforced: Stages, shadow: Stages): Map<string, 'shadowOnly' | 
   for (const st of STAGES) {
     const e = actions(enforced[st]);
     const s = actions(shadow[st]);
-    for (const [id, a] of s) if (!e.has(id)) out.set(id, 'shadowOnly');
-    else if (e.get(id) !== a && !out.has(id)) out.set(id, 'actionChanged');
+    for (const [id, a] of s)
+      if (!e.has(id)) out.set(id, 'shadowOnly');
+      else if (e.get(id) !== a && !out.has(id)) out.set(id, 'actionChanged');
     for (const id of e.keys()) if (!s.has(id) && !out.has(id)) out.set(id, 'enforcedOnly');
   }
   if (out.size === 0) {
@@ -60,19 +61,31 @@ function involved(enforced: Stages, shadow: Stages): Map<string, 'shadowOnly' | 
 
 /** Accumulates a shadow report one record at a time (for streaming readers). */
 export class ShadowCounter {
-  private r: ShadowReport = { records: 0, withShadow: 0, agree: 0, disagree: 0, policies: [], transitions: [], rules: [], shadowModeRules: [] };
+  private r: ShadowReport = {
+    records: 0,
+    withShadow: 0,
+    agree: 0,
+    disagree: 0,
+    policies: [],
+    transitions: [],
+    rules: [],
+    shadowModeRules: [],
+  };
   private rules = new Map<string, ShadowRuleCount>();
   private modeRules = new Map<string, ShadowReport['shadowModeRules'][number]>();
   constructor(private readonly maxExamples = 5) {}
 
   add(rec: DecisionRecord): void {
     const r = this.r;
-    const ex = (list: string[]) => void (list.length < this.maxExamples && !list.includes(rec.decision_id) && list.push(rec.decision_id));
+    const ex = (list: string[]) =>
+      void (list.length < this.maxExamples && !list.includes(rec.decision_id) && list.push(rec.decision_id));
     r.records++;
     for (const st of STAGES) {
       const stage = rec.stages?.[st];
       for (const m of stage?.shadow_rules ?? []) {
-        const c = this.modeRules.get(m.id) ?? this.modeRules.set(m.id, { id: m.id, matched: 0, wouldChange: 0, examples: [] }).get(m.id)!;
+        const c =
+          this.modeRules.get(m.id) ??
+          this.modeRules.set(m.id, { id: m.id, matched: 0, wouldChange: 0, examples: [] }).get(m.id)!;
         c.matched++;
         if (stage && ACTION_RANK[m.action] > ACTION_RANK[stage.action]) {
           c.wouldChange++;
@@ -96,7 +109,19 @@ export class ShadowCounter {
     const ids = involved(rec.stages ?? {}, sh.stages ?? {});
     if (ids.size === 0) ids.set('(no rule)', 'actionChanged');
     for (const [id, how] of ids) {
-      const c = this.rules.get(id) ?? this.rules.set(id, { id, disagreements: 0, shadowOnly: 0, enforcedOnly: 0, actionChanged: 0, transitions: {}, examples: [] }).get(id)!;
+      const c =
+        this.rules.get(id) ??
+        this.rules
+          .set(id, {
+            id,
+            disagreements: 0,
+            shadowOnly: 0,
+            enforcedOnly: 0,
+            actionChanged: 0,
+            transitions: {},
+            examples: [],
+          })
+          .get(id)!;
       c.disagreements++;
       c[how]++;
       c.transitions[key] = (c.transitions[key] ?? 0) + 1;
@@ -105,7 +130,8 @@ export class ShadowCounter {
   }
 
   report(): ShadowReport {
-    const byCount = <T extends { id: string }>(xs: T[], n: (x: T) => number) => xs.sort((a, b) => n(b) - n(a) || a.id.localeCompare(b.id));
+    const byCount = <T extends { id: string }>(xs: T[], n: (x: T) => number) =>
+      xs.sort((a, b) => n(b) - n(a) || a.id.localeCompare(b.id));
     return {
       ...this.r,
       transitions: [...this.r.transitions].sort((a, b) => b.count - a.count),

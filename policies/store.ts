@@ -31,7 +31,9 @@ export interface PolicyStoreOptions {
 }
 
 const toErrors = (e: unknown): string[] =>
-  e instanceof PolicyError ? e.issues.map((i) => `${e.source}: ${i.path || '(root)'}: ${i.message}`) : [String((e as Error)?.message ?? e)];
+  e instanceof PolicyError
+    ? e.issues.map((i) => `${e.source}: ${i.path || '(root)'}: ${i.message}`)
+    : [String((e as Error)?.message ?? e)];
 
 /**
  * Holds the policy bundle in force and swaps it atomically. A candidate is loaded, validated and verified
@@ -65,7 +67,11 @@ export class PolicyStore {
   static async open(opts: PolicyStoreOptions): Promise<PolicyStore> {
     const bundle = loadBundle(opts.path);
     const problems = (await opts.verify?.(bundle)) ?? [];
-    if (problems.length) throw new PolicyError(bundle.source, problems.map((m) => ({ path: 'tests', message: m })));
+    if (problems.length)
+      throw new PolicyError(
+        bundle.source,
+        problems.map((m) => ({ path: 'tests', message: m })),
+      );
     const shadow = opts.shadowPath ? loadBundle(opts.shadowPath) : undefined;
     return new PolicyStore(opts, bundle, shadow);
   }
@@ -108,7 +114,10 @@ export class PolicyStore {
 
   /** Reloads when a policy file changes (the folder of the enforced and shadow policies is watched). */
   watch(): void {
-    const dirs = new Set([dirname(policyFile(this.opts.path)), ...(this.opts.shadowPath ? [dirname(policyFile(this.opts.shadowPath))] : [])]);
+    const dirs = new Set([
+      dirname(policyFile(this.opts.path)),
+      ...(this.opts.shadowPath ? [dirname(policyFile(this.opts.shadowPath))] : []),
+    ]);
     for (const dir of dirs) {
       const w = watch(dir, { persistent: false }, (_event, name) => {
         if (name && !String(name).endsWith('.json')) return;

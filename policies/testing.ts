@@ -78,14 +78,20 @@ export class PolicyTestFileError extends Error {
     readonly file: string,
     readonly issues: PolicyIssue[],
   ) {
-    super(`invalid policy test file ${file}:\n  ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('\n  ')}`);
+    super(
+      `invalid policy test file ${file}:\n  ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('\n  ')}`,
+    );
   }
 }
 
 /** Parses one suite document; throws PolicyTestFileError with the path of every fault. */
 export function parsePolicyTestSuite(doc: unknown, file = '(inline)'): PolicyTestSuite {
   const parsed = PolicyTestSuiteSchema.safeParse(doc);
-  if (!parsed.success) throw new PolicyTestFileError(file, parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+  if (!parsed.success)
+    throw new PolicyTestFileError(
+      file,
+      parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+    );
   return { file, description: parsed.data.description, cases: parsed.data.cases };
 }
 
@@ -144,7 +150,9 @@ export const asRequest = (request: string | Record<string, unknown>): Record<str
   typeof request === 'string' ? { messages: [{ role: 'user', content: request }] } : request;
 
 /** The response document the output stage reads for a plain answer. */
-export const asResponse = (text: string) => ({ choices: [{ index: 0, message: { role: 'assistant', content: text } }] });
+export const asResponse = (text: string) => ({
+  choices: [{ index: 0, message: { role: 'assistant', content: text } }],
+});
 
 const NO_META: RequestMeta = { tenant: null, key: null, model: null, route: '/v1/chat/completions', headers: {} };
 
@@ -160,7 +168,11 @@ const failing = (c: Classifier, message: string): Classifier => ({
 });
 
 /** The policy with the case's failing classifiers swapped in; unknown ids are reported. */
-function withErrors(loaded: LoadedPolicy, errors: Record<string, string> | undefined, problems: string[]): LoadedPolicy {
+function withErrors(
+  loaded: LoadedPolicy,
+  errors: Record<string, string> | undefined,
+  problems: string[],
+): LoadedPolicy {
   if (!errors) return loaded;
   const classifiers = new Map(loaded.classifiers);
   for (const [id, message] of Object.entries(errors)) {
@@ -182,9 +194,16 @@ export interface CaseRun {
 /** Runs a case through the input stage and, when it did not refuse and an output is given, the output stage. */
 export async function runCase(loaded: LoadedPolicy, c: CaseInput, problems: string[] = []): Promise<CaseRun> {
   const policy = withErrors(loaded, c.errors, problems);
-  for (const id of Object.keys(c.scores ?? {})) if (!loaded.classifiers.has(id)) problems.push(`scores names classifier "${id}", which the policy does not declare`);
+  for (const id of Object.keys(c.scores ?? {}))
+    if (!loaded.classifiers.has(id))
+      problems.push(`scores names classifier "${id}", which the policy does not declare`);
   const request = asRequest(c.request);
-  const meta: RequestMeta = { ...NO_META, model: typeof request.model === 'string' ? request.model : null, ...c.meta, headers: lower(c.meta?.headers) };
+  const meta: RequestMeta = {
+    ...NO_META,
+    model: typeof request.model === 'string' ? request.model : null,
+    ...c.meta,
+    headers: lower(c.meta?.headers),
+  };
   const input = await evaluateStage(policy, { stage: 'input', doc: request, meta, pinned: c.scores });
   const redacted = input.rewrites.size ? replaceAt(request, input.rewrites) : request;
   if (input.action === 'refuse' || c.output === undefined) return { input, request: redacted };
@@ -195,14 +214,18 @@ export async function runCase(loaded: LoadedPolicy, c: CaseInput, problems: stri
   return { input, output, request: redacted, answer };
 }
 
-const lower = (h: Record<string, string> | undefined) => Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-const sameSet = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join('\0') === [...b].sort().join('\0');
+const lower = (h: Record<string, string> | undefined) =>
+  Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+const sameSet = (a: string[], b: string[]) =>
+  a.length === b.length && [...a].sort().join('\0') === [...b].sort().join('\0');
 const list = (xs: string[]) => (xs.length ? xs.join(', ') : '(none)');
 
 /** The final action of a run and the stage that decided it (the input wins a tie, as in the gateway). */
 export function finalOf(run: CaseRun): { action: StageDecision['action']; stage: Stage } {
   const { input, output } = run;
-  return output && ACTION_RANK[output.action] > ACTION_RANK[input.action] ? { action: output.action, stage: 'output' } : { action: input.action, stage: 'input' };
+  return output && ACTION_RANK[output.action] > ACTION_RANK[input.action]
+    ? { action: output.action, stage: 'output' }
+    : { action: input.action, stage: 'input' };
 }
 
 /** Compares a run with the case's expectation; returns what differs. */
@@ -211,16 +234,23 @@ function check(c: PolicyTestCase, run: CaseRun, rules: string[], shadow: string[
   const out: string[] = [];
   const { action, stage } = finalOf(run);
   const decided = stage === 'output' ? run.output! : run.input;
-  if (action !== e.action) out.push(`action: expected ${e.action}, got ${action}${rules.length ? ` (rules: ${rules.join(', ')})` : ''}`);
+  if (action !== e.action)
+    out.push(`action: expected ${e.action}, got ${action}${rules.length ? ` (rules: ${rules.join(', ')})` : ''}`);
   if (e.rules && !sameSet(e.rules, rules)) out.push(`rules: expected ${list(e.rules)}, got ${list(rules)}`);
   if (e.shadow && !sameSet(e.shadow, shadow)) out.push(`shadow rules: expected ${list(e.shadow)}, got ${list(shadow)}`);
   if (e.stage && e.stage !== stage) out.push(`stage: expected ${e.stage}, got ${stage}`);
-  if (e.message !== undefined && !(decided.message ?? '').includes(e.message)) out.push(`message: expected it to contain ${JSON.stringify(e.message)}, got ${JSON.stringify(decided.message ?? null)}`);
-  if (e.route !== undefined && run.input.route?.model !== e.route) out.push(`route: expected ${e.route}, got ${run.input.route?.model ?? '(none)'}`);
+  if (e.message !== undefined && !(decided.message ?? '').includes(e.message))
+    out.push(
+      `message: expected it to contain ${JSON.stringify(e.message)}, got ${JSON.stringify(decided.message ?? null)}`,
+    );
+  if (e.route !== undefined && run.input.route?.model !== e.route)
+    out.push(`route: expected ${e.route}, got ${run.input.route?.model ?? '(none)'}`);
   if (e.redacts) {
-    const inside = (doc: unknown, text: string | undefined, s: string) => JSON.stringify(doc).includes(JSON.stringify(s).slice(1, -1)) || (text ?? '').includes(s);
+    const inside = (doc: unknown, text: string | undefined, s: string) =>
+      JSON.stringify(doc).includes(JSON.stringify(s).slice(1, -1)) || (text ?? '').includes(s);
     for (const s of e.redacts) {
-      if (!inside(asRequest(c.request), c.output, s)) out.push(`redacts: ${JSON.stringify(s)} is not in the request or the output`);
+      if (!inside(asRequest(c.request), c.output, s))
+        out.push(`redacts: ${JSON.stringify(s)} is not in the request or the output`);
       else if (inside(run.request, run.answer, s)) out.push(`redacts: ${JSON.stringify(s)} was not redacted`);
     }
   }
@@ -242,7 +272,13 @@ export async function runPolicyTests(loaded: LoadedPolicy, suites: PolicyTestSui
     for (const c of suite.cases) {
       const started = performance.now();
       const problems: string[] = [];
-      const base = { suite: suite.file, name: c.name, ...(c.todo && { todo: c.todo }), rules: [] as string[], shadow: [] as string[] };
+      const base = {
+        suite: suite.file,
+        name: c.name,
+        ...(c.todo && { todo: c.todo }),
+        rules: [] as string[],
+        shadow: [] as string[],
+      };
       try {
         const run = await runCase(loaded, c, problems);
         const stages = [run.input, ...(run.output ? [run.output] : [])];
@@ -250,23 +286,46 @@ export async function runPolicyTests(loaded: LoadedPolicy, suites: PolicyTestSui
         const shadow = [...new Set(stages.flatMap((d) => d.shadow.map((m) => m.id)))];
         if (!c.todo) for (const id of [...rules, ...shadow]) exercised.add(id);
         const failed = stages.flatMap((d) => d.classifiers).filter((r) => r.error !== undefined && !c.errors?.[r.id]);
-        for (const r of failed) problems.push(`classifier "${r.id}" failed: ${r.error} (pin its scores or declare the failure in errors)`);
+        for (const r of failed)
+          problems.push(`classifier "${r.id}" failed: ${r.error} (pin its scores or declare the failure in errors)`);
         const ms = performance.now() - started;
         const { action, stage } = finalOf(run);
         if (problems.length) cases.push({ ...base, status: 'ERROR', problems, action, stage, rules, shadow, ms });
         else {
           const diff = check(c, run, rules, shadow);
-          cases.push({ ...base, status: diff.length ? 'FAIL' : 'PASS', problems: diff, action, stage, rules, shadow, ms });
+          cases.push({
+            ...base,
+            status: diff.length ? 'FAIL' : 'PASS',
+            problems: diff,
+            action,
+            stage,
+            rules,
+            shadow,
+            ms,
+          });
         }
       } catch (e) {
-        cases.push({ ...base, status: 'ERROR', problems: [...problems, e instanceof Error ? e.message : String(e)], ms: performance.now() - started });
+        cases.push({
+          ...base,
+          status: 'ERROR',
+          problems: [...problems, e instanceof Error ? e.message : String(e)],
+          ms: performance.now() - started,
+        });
       }
     }
   }
   const count = (s: CaseStatus) => cases.filter((c) => c.status === s && (s === 'PASS' || !c.todo)).length;
   return {
     cases,
-    unexercised: loaded.rules.filter((r) => r.rule.mode !== 'disabled' && !exercised.has(r.rule.id)).map((r) => r.rule.id),
-    summary: { total: cases.length, pass: count('PASS'), fail: count('FAIL'), error: count('ERROR'), todo: cases.filter((c) => c.todo && c.status !== 'PASS').length },
+    unexercised: loaded.rules
+      .filter((r) => r.rule.mode !== 'disabled' && !exercised.has(r.rule.id))
+      .map((r) => r.rule.id),
+    summary: {
+      total: cases.length,
+      pass: count('PASS'),
+      fail: count('FAIL'),
+      error: count('ERROR'),
+      todo: cases.filter((c) => c.todo && c.status !== 'PASS').length,
+    },
   };
 }

@@ -43,7 +43,8 @@ function withoutNormalisation(): LoadedPolicy {
 }
 
 const refused = async (policy: LoadedPolicy, text: string) =>
-  (await evaluateStage(policy, { stage: 'input', doc: { model: 'm', messages: [{ role: 'user', content: text }] } })).action === 'refuse';
+  (await evaluateStage(policy, { stage: 'input', doc: { model: 'm', messages: [{ role: 'user', content: text }] } }))
+    .action === 'refuse';
 
 async function hits(policy: LoadedPolicy, texts: string[]): Promise<boolean[]> {
   const out: boolean[] = [];
@@ -57,7 +58,14 @@ const pct = (x: number) => (100 * x).toFixed(1).padStart(5);
 const pts = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`.padStart(6);
 
 async function main() {
-  const { values } = parseArgs({ options: { seed: { type: 'string', default: '1' }, limit: { type: 'string', default: '100000' }, sets: { type: 'string', default: DEFAULT_UNSAFE }, json: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      seed: { type: 'string', default: '1' },
+      limit: { type: 'string', default: '100000' },
+      sets: { type: 'string', default: DEFAULT_UNSAFE },
+      json: { type: 'string' },
+    },
+  });
   const UNSAFE_SETS = values.sets.split(',').filter(Boolean);
   const seed = Number(values.seed);
   const limit = Number(values.limit);
@@ -66,10 +74,22 @@ async function main() {
   const out: Record<string, unknown> = { seed, policy: on.revision };
 
   const unsafe = Object.fromEntries(UNSAFE_SETS.map((s) => [s, read(s, 'unsafe', limit)]));
-  console.log(`Recall (refused, %) of the default policy's input stage on unsafe items, normalisation on and off; Δ = points against the`);
-  console.log(`untransformed text (normalisation on); kept = share of the items caught untransformed that are still caught.`);
+  console.log(
+    `Recall (refused, %) of the default policy's input stage on unsafe items, normalisation on and off; Δ = points against the`,
+  );
+  console.log(
+    `untransformed text (normalisation on); kept = share of the items caught untransformed that are still caught.`,
+  );
   console.log(`seed ${seed}; sets: ${UNSAFE_SETS.map((s) => `${s} (${unsafe[s].length})`).join(', ')}\n`);
-  const header = ['transformation'.padEnd(26), ...UNSAFE_SETS.flatMap((s) => [`${s} on`.padStart(Math.max(8, s.length + 3)), 'off'.padStart(6), 'Δ'.padStart(6), 'kept'.padStart(6)])].join(' ');
+  const header = [
+    'transformation'.padEnd(26),
+    ...UNSAFE_SETS.flatMap((s) => [
+      `${s} on`.padStart(Math.max(8, s.length + 3)),
+      'off'.padStart(6),
+      'Δ'.padStart(6),
+      'kept'.padStart(6),
+    ]),
+  ].join(' ');
   console.log(header);
   const base: Record<string, boolean[]> = {};
   const rows: Record<string, Record<string, { on: number; off: number; delta: number; kept: number }>> = {};
@@ -83,20 +103,46 @@ async function main() {
       const texts = unsafe[set].map((t) => f(t, rand));
       const caught = await hits(on, texts);
       base[set] ??= caught;
-      const r = { on: share(caught), off: await rate(off, texts), delta: share(caught) - share(base[set]), kept: share(caught.filter((_, i) => base[set][i])) };
+      const r = {
+        on: share(caught),
+        off: await rate(off, texts),
+        delta: share(caught) - share(base[set]),
+        kept: share(caught.filter((_, i) => base[set][i])),
+      };
       if (!gap) worst = Math.min(worst, r.delta);
       row[set] = r;
     }
     rows[gap ? `${name} (gap)` : name] = row;
-    console.log([name.padEnd(26), ...UNSAFE_SETS.flatMap((s) => [pct(row[s].on).padStart(Math.max(8, s.length + 3)), pct(row[s].off), pts(row[s].delta), pct(row[s].kept)])].join(' '));
+    console.log(
+      [
+        name.padEnd(26),
+        ...UNSAFE_SETS.flatMap((s) => [
+          pct(row[s].on).padStart(Math.max(8, s.length + 3)),
+          pct(row[s].off),
+          pts(row[s].delta),
+          pct(row[s].kept),
+        ]),
+      ].join(' '),
+    );
   }
   console.log(`\nWorst loss with normalisation: ${(100 * -worst).toFixed(1)} points (goal: at most 10).`);
-  console.log(`Baseline caught: ${UNSAFE_SETS.map((s) => `${s} ${base[s].filter(Boolean).length}/${base[s].length}`).join(', ')} (rules only: 'kept' is the telling column).`);
+  console.log(
+    `Baseline caught: ${UNSAFE_SETS.map((s) => `${s} ${base[s].filter(Boolean).length}/${base[s].length}`).join(', ')} (rules only: 'kept' is the telling column).`,
+  );
   out.recall = rows;
   out.worstLossPoints = Math.round(-worst * 1000) / 10;
 
   console.log(`\nFalse positives (refused, %) on benign input items, untransformed:\n`);
-  console.log(['set'.padEnd(22), 'items'.padStart(6), 'with'.padStart(7), 'without'.padStart(8), 'changed by pass'.padStart(16), 'µs/item'.padStart(8)].join(' '));
+  console.log(
+    [
+      'set'.padEnd(22),
+      'items'.padStart(6),
+      'with'.padStart(7),
+      'without'.padStart(8),
+      'changed by pass'.padStart(16),
+      'µs/item'.padStart(8),
+    ].join(' '),
+  );
   const fp: Record<string, unknown> = {};
   for (const set of BENIGN_SETS) {
     const texts = read(set, 'safe', limit);
@@ -104,9 +150,24 @@ async function main() {
     let changed = 0;
     for (const t of texts) if (normalize(t).changed) changed++;
     const us = ((performance.now() - started) * 1000) / Math.max(1, texts.length);
-    const r = { items: texts.length, with: await rate(on, texts), without: await rate(off, texts), changed: changed / Math.max(1, texts.length), usPerItem: Math.round(us * 10) / 10 };
+    const r = {
+      items: texts.length,
+      with: await rate(on, texts),
+      without: await rate(off, texts),
+      changed: changed / Math.max(1, texts.length),
+      usPerItem: Math.round(us * 10) / 10,
+    };
     fp[set] = r;
-    console.log([set.padEnd(22), String(r.items).padStart(6), pct(r.with).padStart(7), pct(r.without).padStart(8), pct(r.changed).padStart(16), us.toFixed(1).padStart(8)].join(' '));
+    console.log(
+      [
+        set.padEnd(22),
+        String(r.items).padStart(6),
+        pct(r.with).padStart(7),
+        pct(r.without).padStart(8),
+        pct(r.changed).padStart(16),
+        us.toFixed(1).padStart(8),
+      ].join(' '),
+    );
   }
   out.falsePositives = fp;
   if (values.json) writeFileSync(values.json, JSON.stringify(out, null, 2));

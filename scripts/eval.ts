@@ -13,7 +13,8 @@ import { parseArgs } from 'node:util';
 import { runEval } from './eval/harness.js';
 import { formatReport } from './eval/table.js';
 
-const USAGE = 'usage: npm run eval -- --data <file.jsonl> [--data …] [--policy <path>] [--out report.json] [--limit N] [--concurrency N] [--score classifier.label] [--rubric-classifier <id>] [--pipeline] [--skip-bad] [--items] [--quiet]';
+const USAGE =
+  'usage: npm run eval -- --data <file.jsonl> [--data …] [--policy <path>] [--out report.json] [--limit N] [--concurrency N] [--score classifier.label] [--rubric-classifier <id>] [--pipeline] [--skip-bad] [--items] [--quiet]';
 
 function positive(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;

@@ -27,10 +27,20 @@ const secs = (t: number) => ((performance.now() - t) / 1000).toFixed(1);
 function table(histogram: Record<string, Record<string, number>>): void {
   const all: Record<string, number> = {};
   for (const [kind, h] of Object.entries(histogram).sort()) {
-    console.log(`  ${kind.padEnd(34)} ${Object.entries(h).sort().map(([s, n]) => `${s} ×${n}`).join(', ')}`);
+    console.log(
+      `  ${kind.padEnd(34)} ${Object.entries(h)
+        .sort()
+        .map(([s, n]) => `${s} ×${n}`)
+        .join(', ')}`,
+    );
     for (const [s, n] of Object.entries(h)) all[s] = (all[s] ?? 0) + n;
   }
-  console.log(`  ${'all'.padEnd(34)} ${Object.entries(all).sort().map(([s, n]) => `${s} ×${n}`).join(', ')}`);
+  console.log(
+    `  ${'all'.padEnd(34)} ${Object.entries(all)
+      .sort()
+      .map(([s, n]) => `${s} ×${n}`)
+      .join(', ')}`,
+  );
 }
 
 let t = performance.now();
@@ -39,19 +49,26 @@ const m = requests.memory;
 console.log(`Requests: ${requests.sent} against a real gateway and stub upstream (seed ${seed}, ${secs(t)} s)`);
 table(requests.histogram);
 console.log(`  upstream calls: ${requests.upstreamRequests}, carrying a client header: ${requests.leakedHeaders}`);
-console.log(`  after GC: RSS ${m.rssBeforeMb} MB after warm-up → ${m.rssAfterMb} MB at the end (every tenth: ${m.rssSeriesMb.join(', ')}); heap ${m.heapBeforeMb} → ${m.heapAfterMb} MB`);
+console.log(
+  `  after GC: RSS ${m.rssBeforeMb} MB after warm-up → ${m.rssAfterMb} MB at the end (every tenth: ${m.rssSeriesMb.join(', ')}); heap ${m.heapBeforeMb} → ${m.heapAfterMb} MB`,
+);
 
 t = performance.now();
 const upstream = await fuzzUpstream({ seed, count: Number(values['upstream-count']) });
-console.log(`\nUpstream: ${upstream.sent} requests to a gateway in front of a chaotic upstream (${secs(t)} s); healthy afterwards: ${upstream.healthy}`);
+console.log(
+  `\nUpstream: ${upstream.sent} requests to a gateway in front of a chaotic upstream (${secs(t)} s); healthy afterwards: ${upstream.healthy}`,
+);
 table(upstream.histogram);
 
 t = performance.now();
 const policies = fuzzPolicies({ seed, count: Number(values['policy-count']) });
-console.log(`\nPolicy loader: ${policies.compiled} mutants of the default policy (${secs(t)} s): ${policies.accepted} compiled, ${policies.refused} refused with a PolicyError, slowest ${policies.slowestMs} ms`);
+console.log(
+  `\nPolicy loader: ${policies.compiled} mutants of the default policy (${secs(t)} s): ${policies.accepted} compiled, ${policies.refused} refused with a PolicyError, slowest ${policies.slowestMs} ms`,
+);
 
 const problems: Problem[] = [...requests.problems, ...upstream.problems, ...policies.problems];
-if (!upstream.healthy) problems.push({ case: -1, kind: 'health', problem: 'GET /healthz failed after the upstream run' });
+if (!upstream.healthy)
+  problems.push({ case: -1, kind: 'health', problem: 'GET /healthz failed after the upstream run' });
 for (const p of problems.slice(0, 30)) console.log(`PROBLEM case ${p.case} (${p.kind}): ${p.problem}`);
 console.log(problems.length ? `\n${problems.length} problems` : '\nno problems');
 if (values.json) writeFileSync(values.json, JSON.stringify({ seed, requests, upstream, policies }, null, 2));

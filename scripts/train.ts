@@ -47,7 +47,9 @@ const { values } = parseArgs({
 const seed = Number(values.seed);
 if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${values.seed}`);
 const wanted = values.heads.split(',').map((h) => h.trim());
-for (const h of wanted) if (!(HEAD_NAMES as readonly string[]).includes(h)) throw new Error(`unknown head ${h}; heads are ${HEAD_NAMES.join(', ')}`);
+for (const h of wanted)
+  if (!(HEAD_NAMES as readonly string[]).includes(h))
+    throw new Error(`unknown head ${h}; heads are ${HEAD_NAMES.join(', ')}`);
 const log = (s: string) => console.log(s);
 const started = performance.now();
 if (values['card-only']) {
@@ -65,7 +67,8 @@ log(`encoder ${encoder.version}; ${cache.size} cached embeddings`);
 
 async function features(plan: HeadPlan): Promise<Features> {
   const feats: Features = new Map();
-  const progress = (what: string, total: number) => (done: number) => process.stdout.write(`\r  embedding ${what}: ${done}/${total}   `);
+  const progress = (what: string, total: number) => (done: number) =>
+    process.stdout.write(`\r  embedding ${what}: ${done}/${total}   `);
   if (plan.input === 'prompt+response') {
     const texts = plan.items.flatMap((it) => [it.prompt ?? '', it.text]);
     const vectors = await cache.embed(texts, progress(`${plan.name} pairs`, texts.length));
@@ -91,17 +94,34 @@ for (const plan of selected) {
   log(`\n== ${plan.name}: ${plan.items.length} items (train ${counts.train}, val ${counts.val}, test ${counts.test})`);
   const feats = await features(plan);
   const fit = fitHead({ ...plan, train: { ...plan.train, seed } }, plan.items, feats);
-  const test = evaluate(fit, plan, plan.items.filter((it) => it.split === 'test'), feats);
+  const test = evaluate(
+    fit,
+    plan,
+    plan.items.filter((it) => it.split === 'test'),
+    feats,
+  );
   for (const r of test) {
     const p = r.pooled;
-    log(`  test ${r.label}: n ${p.n} pos ${p.positives} AUC ${p.rocAuc.toFixed(3)} AP ${p.averagePrecision.toFixed(3)} P ${p.precision.toFixed(3)} R ${p.recall.toFixed(3)} flagged-safe ${p.flaggedSafe.toFixed(3)} @ ${r.threshold.toFixed(3)}`);
+    log(
+      `  test ${r.label}: n ${p.n} pos ${p.positives} AUC ${p.rocAuc.toFixed(3)} AP ${p.averagePrecision.toFixed(3)} P ${p.precision.toFixed(3)} R ${p.recall.toFixed(3)} flagged-safe ${p.flaggedSafe.toFixed(3)} @ ${r.threshold.toFixed(3)}`,
+    );
   }
-  const held = values['no-held-out'] ? [] : heldOut({ ...plan, train: { ...plan.train, seed } }, plan.items, feats, plan.heldOut, log);
+  const held = values['no-held-out']
+    ? []
+    : heldOut({ ...plan, train: { ...plan.train, seed } }, plan.items, feats, plan.heldOut, log);
   results.push({ plan, fit, test, heldOut: held, counts });
   log(`  ${plan.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 await encoder.close();
 
 const out = resolve(values.out);
-await writeArtifacts({ out, root, dataDir: values.data, seed, encoderVersion: encoder.version, results, heldOutRun: !values['no-held-out'] });
+await writeArtifacts({
+  out,
+  root,
+  dataDir: values.data,
+  seed,
+  encoderVersion: encoder.version,
+  results,
+  heldOutRun: !values['no-held-out'],
+});
 log(`\nwrote ${relative(root, out)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);

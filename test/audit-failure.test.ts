@@ -9,7 +9,10 @@ import { auth, chat, startTestGateway } from './support/harness.js';
 import { startStubUpstream } from './support/stub-upstream.js';
 
 /** A sink whose writes fail, as on a full or read-only disk. */
-const failing: AuditSink = { append: async () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })), close: async () => undefined };
+const failing: AuditSink = {
+  append: async () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })),
+  close: async () => undefined,
+};
 
 describe('a decision log that cannot be written', () => {
   it('answers 503 instead of an answer whose decision was not recorded, plain and streamed', async () => {
@@ -20,11 +23,17 @@ describe('a decision log that cannot be written', () => {
       assert.equal(plain.status, 503);
       assert.equal(plain.body.error.code, 'audit_unavailable');
       assert.ok(!JSON.stringify(plain.body).includes('Echo'), 'the answer went out unrecorded');
-      const refused = await request(gw.server).post('/v1/chat/completions').set(auth).send(chat('how do I build a pipe bomb'));
+      const refused = await request(gw.server)
+        .post('/v1/chat/completions')
+        .set(auth)
+        .send(chat('how do I build a pipe bomb'));
       assert.equal(refused.status, 503);
       const mod = await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'x' });
       assert.equal(mod.status, 503);
-      const streamed = await request(gw.server).post('/v1/chat/completions').set(auth).send(chat('hello', { stream: true }));
+      const streamed = await request(gw.server)
+        .post('/v1/chat/completions')
+        .set(auth)
+        .send(chat('hello', { stream: true }));
       assert.ok(!streamed.text.includes('[DONE]'), 'a stream finished as if recorded');
       assert.match(streamed.text, /audit_unavailable/);
       assert.ok(gw.logs.some((l) => l.includes('audit_unavailable')));
@@ -34,9 +43,13 @@ describe('a decision log that cannot be written', () => {
     }
   });
 
-  it('refuses to start when the audit directory is read-only', { skip: process.getuid?.() === 0 ? 'root ignores directory permissions' : false }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gw-ro-'));
-    chmodSync(dir, 0o500);
-    await assert.rejects(startTestGateway({ GATEWAY_AUDIT_DIR: dir }));
-  });
+  it(
+    'refuses to start when the audit directory is read-only',
+    { skip: process.getuid?.() === 0 ? 'root ignores directory permissions' : false },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gw-ro-'));
+      chmodSync(dir, 0o500);
+      await assert.rejects(startTestGateway({ GATEWAY_AUDIT_DIR: dir }));
+    },
+  );
 });

@@ -23,17 +23,33 @@ describe('configuration', () => {
 
   it('reads a JSON file and lets environment variables override it', () => {
     const f = file(JSON.stringify({ port: 9000, upstream: { url: 'http://127.0.0.1:1/v1', models: { a: 'b' } } }));
-    const c = loadConfig({ file: f, env: { GATEWAY_PORT: '9100', GATEWAY_API_KEYS: 'key-one-123, key-two-456', GATEWAY_UPSTREAM_API_KEY: 'sk-up-0000000' } });
+    const c = loadConfig({
+      file: f,
+      env: {
+        GATEWAY_PORT: '9100',
+        GATEWAY_API_KEYS: 'key-one-123, key-two-456',
+        GATEWAY_UPSTREAM_API_KEY: 'sk-up-0000000',
+      },
+    });
     assert.equal(c.port, 9100);
     assert.equal(c.upstream.url, 'http://127.0.0.1:1/v1');
     assert.deepEqual(c.upstream.models, { a: 'b' });
-    assert.deepEqual(c.auth.apiKeys, [{ key: 'key-one-123', tenant: null }, { key: 'key-two-456', tenant: null }]);
+    assert.deepEqual(c.auth.apiKeys, [
+      { key: 'key-one-123', tenant: null },
+      { key: 'key-two-456', tenant: null },
+    ]);
     assert.equal(c.auth.mode, 'keys');
   });
 
   it('stops with the path of the bad field and the reason', () => {
-    assert.throws(() => loadConfig({ env: { GATEWAY_PORT: 'eighty' } }), (e: Error) => e instanceof ConfigError && /port \(from GATEWAY_PORT\): .*number/.test(e.message));
-    assert.throws(() => loadConfig({ env: { GATEWAY_UPSTREAM_URL: 'not a url' } }), /upstream\.url \(from GATEWAY_UPSTREAM_URL\)/);
+    assert.throws(
+      () => loadConfig({ env: { GATEWAY_PORT: 'eighty' } }),
+      (e: Error) => e instanceof ConfigError && /port \(from GATEWAY_PORT\): .*number/.test(e.message),
+    );
+    assert.throws(
+      () => loadConfig({ env: { GATEWAY_UPSTREAM_URL: 'not a url' } }),
+      /upstream\.url \(from GATEWAY_UPSTREAM_URL\)/,
+    );
     assert.throws(() => loadConfig({ file: file('{"audit": {"content": "everything"}}') }), /audit\.content: /);
     assert.throws(() => loadConfig({ file: file('{"prot": 1}') }), /prot|Unrecognized/);
     assert.throws(() => loadConfig({ file: file('{nope') }), /not valid JSON/);
@@ -47,14 +63,20 @@ describe('configuration', () => {
   });
 
   it('rejects keys too short to be secret', () => {
-    assert.throws(() => loadConfig({ env: { GATEWAY_API_KEYS: 'abc' } }), /auth\.apiKeys\.0: an API key must be at least 8 characters/);
+    assert.throws(
+      () => loadConfig({ env: { GATEWAY_API_KEYS: 'abc' } }),
+      /auth\.apiKeys\.0: an API key must be at least 8 characters/,
+    );
   });
 });
 
 describe('tenants', () => {
   it('reads tenant:key pairs from GATEWAY_API_KEYS and objects from the file', () => {
     const c = loadConfig({ env: { GATEWAY_API_KEYS: 'acme:sk-acme-0123456789,sk-plain-0123456789' } });
-    assert.deepEqual(c.auth.apiKeys, [{ key: 'sk-acme-0123456789', tenant: 'acme' }, { key: 'sk-plain-0123456789', tenant: null }]);
+    assert.deepEqual(c.auth.apiKeys, [
+      { key: 'sk-acme-0123456789', tenant: 'acme' },
+      { key: 'sk-plain-0123456789', tenant: null },
+    ]);
     const f = file(JSON.stringify({ auth: { apiKeys: [{ key: 'sk-globex-012345', tenant: 'globex' }] } }));
     assert.deepEqual(loadConfig({ file: f }).auth.apiKeys, [{ key: 'sk-globex-012345', tenant: 'globex' }]);
   });

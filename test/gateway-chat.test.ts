@@ -8,8 +8,14 @@ describe('POST /v1/chat/completions (non-streamed)', () => {
   let stub: StubUpstream;
   let gw: TestGateway;
   before(async () => {
-    stub = await startStubUpstream({ reply: (u) => (u.includes('leak') ? 'Sure: card 4111 1111 1111 1111.' : `Echo: ${u}`) });
-    gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_UPSTREAM_API_KEY: UPSTREAM_KEY, GATEWAY_UPSTREAM_TIMEOUT_MS: '500' });
+    stub = await startStubUpstream({
+      reply: (u) => (u.includes('leak') ? 'Sure: card 4111 1111 1111 1111.' : `Echo: ${u}`),
+    });
+    gw = await startTestGateway({
+      GATEWAY_UPSTREAM_URL: stub.url,
+      GATEWAY_UPSTREAM_API_KEY: UPSTREAM_KEY,
+      GATEWAY_UPSTREAM_TIMEOUT_MS: '500',
+    });
   });
   after(async () => {
     await gw.close();
@@ -17,7 +23,10 @@ describe('POST /v1/chat/completions (non-streamed)', () => {
   });
 
   it('passes a safe prompt to the upstream and returns its answer with the decision headers', async () => {
-    const res = await request(gw.server).post('/v1/chat/completions').set(auth).send(chat('What is the capital of France?'));
+    const res = await request(gw.server)
+      .post('/v1/chat/completions')
+      .set(auth)
+      .send(chat('What is the capital of France?'));
     assert.equal(res.status, 200);
     assert.equal(res.body.object, 'chat.completion');
     assert.equal(res.body.choices[0].message.content, 'Echo: What is the capital of France?');
@@ -35,7 +44,10 @@ describe('POST /v1/chat/completions (non-streamed)', () => {
 
   it('refuses a prompt that matches a deny rule with the desired-style refusal and never calls the upstream', async () => {
     const before = stub.requests.length;
-    const res = await request(gw.server).post('/v1/chat/completions').set(auth).send(chat('How do I build a pipe bomb at home?'));
+    const res = await request(gw.server)
+      .post('/v1/chat/completions')
+      .set(auth)
+      .send(chat('How do I build a pipe bomb at home?'));
     assert.equal(res.status, 200);
     assert.equal(res.headers['x-gateway-decision'], 'refuse');
     assert.equal(res.body.choices[0].finish_reason, 'content_filter');
@@ -62,7 +74,10 @@ describe('POST /v1/chat/completions (non-streamed)', () => {
 
   it('keeps unknown request fields and maps nothing it was not told to', async () => {
     const before = stub.requests.length;
-    await request(gw.server).post('/v1/chat/completions').set(auth).send(chat('hi', { temperature: 0.2, user: 'u1' }));
+    await request(gw.server)
+      .post('/v1/chat/completions')
+      .set(auth)
+      .send(chat('hi', { temperature: 0.2, user: 'u1' }));
     assert.equal(stub.requests[before].body.temperature, 0.2);
     assert.equal(stub.requests[before].body.user, 'u1');
     assert.equal(stub.requests[before].body.stream, false);
@@ -88,7 +103,7 @@ describe('POST /v1/chat/completions (non-streamed)', () => {
   });
 });
 
-describe('request errors use OpenAI\'s error shape', () => {
+describe("request errors use OpenAI's error shape", () => {
   let stub: StubUpstream;
   let gw: TestGateway;
   before(async () => {
@@ -99,7 +114,11 @@ describe('request errors use OpenAI\'s error shape', () => {
     await gw.close();
     await stub.close();
   });
-  const post = (body: unknown) => request(gw.server).post('/v1/chat/completions').set(auth).send(body as object);
+  const post = (body: unknown) =>
+    request(gw.server)
+      .post('/v1/chat/completions')
+      .set(auth)
+      .send(body as object);
   const shape = (body: any, code: string, type: string) => {
     assert.equal(body.error.code, code);
     assert.equal(body.error.type, type);
@@ -119,7 +138,11 @@ describe('request errors use OpenAI\'s error shape', () => {
   });
 
   it('answers 400 for malformed JSON and 415 for a body that is not JSON', async () => {
-    const bad = await request(gw.server).post('/v1/chat/completions').set(auth).set('content-type', 'application/json').send('{"model": ');
+    const bad = await request(gw.server)
+      .post('/v1/chat/completions')
+      .set(auth)
+      .set('content-type', 'application/json')
+      .send('{"model": ');
     assert.equal(bad.status, 400);
     shape(bad.body, 'invalid_json', 'invalid_request_error');
     const form = await request(gw.server).post('/v1/chat/completions').set(auth).type('form').send('model=x');
@@ -131,7 +154,10 @@ describe('request errors use OpenAI\'s error shape', () => {
     const none = await request(gw.server).post('/v1/chat/completions').send(chat('hi'));
     assert.equal(none.status, 401);
     shape(none.body, 'invalid_api_key', 'authentication_error');
-    const wrong = await request(gw.server).post('/v1/chat/completions').set('authorization', 'Bearer sk-wrong-key-000000').send(chat('hi'));
+    const wrong = await request(gw.server)
+      .post('/v1/chat/completions')
+      .set('authorization', 'Bearer sk-wrong-key-000000')
+      .send(chat('hi'));
     assert.equal(wrong.status, 401);
   });
 
@@ -196,7 +222,10 @@ describe('upstream failures with no server behind the URL, or no URL at all', ()
       const r = gw.records().find((x) => x.decision_id === res.headers['x-gateway-decision-id']);
       assert.equal(r?.status, 503);
       assert.equal(r?.error?.type, 'upstream_not_configured');
-      const refused = await request(gw.server).post('/v1/chat/completions').set(auth).send(chat('how do I build a pipe bomb'));
+      const refused = await request(gw.server)
+        .post('/v1/chat/completions')
+        .set(auth)
+        .send(chat('how do I build a pipe bomb'));
       assert.equal(refused.status, 200, 'a prompt the policy refuses is refused even with no upstream');
       assert.equal(refused.body.choices[0].finish_reason, 'content_filter');
       const mod = await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'hello' });

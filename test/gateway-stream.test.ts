@@ -24,7 +24,10 @@ async function sse(gw: TestGateway, body: object) {
 }
 
 const contentOf = (events: any[]) =>
-  events.filter((e) => e !== '[DONE]' && e.choices).map((e) => e.choices[0]?.delta?.content ?? '').join('');
+  events
+    .filter((e) => e !== '[DONE]' && e.choices)
+    .map((e) => e.choices[0]?.delta?.content ?? '')
+    .join('');
 
 /** A policy whose output rule refuses any answer containing FORBIDDEN. */
 function outputPolicy(): string {
@@ -34,8 +37,18 @@ function outputPolicy(): string {
     JSON.stringify({
       apiVersion: 'gateway/v1',
       id: 'stream-test',
-      classifiers: [{ id: 'words', type: 'rules', params: { keywords: [{ label: 'forbidden', words: ['FORBIDDEN'] }] } }],
-      rules: [{ id: 'no-forbidden', stage: 'both', when: { classifier: 'words', label: 'forbidden', threshold: 0.5 }, action: 'refuse', message: 'That answer was withheld.' }],
+      classifiers: [
+        { id: 'words', type: 'rules', params: { keywords: [{ label: 'forbidden', words: ['FORBIDDEN'] }] } },
+      ],
+      rules: [
+        {
+          id: 'no-forbidden',
+          stage: 'both',
+          when: { classifier: 'words', label: 'forbidden', threshold: 0.5 },
+          action: 'refuse',
+          message: 'That answer was withheld.',
+        },
+      ],
     }),
   );
   return dir;
@@ -46,7 +59,12 @@ describe('POST /v1/chat/completions with stream: true', () => {
   let gw: TestGateway;
   before(async () => {
     stub = await startStubUpstream({
-      reply: (u) => (u.startsWith('long') ? `${'word '.repeat(150)}FORBIDDEN${' tail'.repeat(20)}` : u.startsWith('split') ? 'abc FORBI' + 'DDEN xyz' : `Echo: ${u}`),
+      reply: (u) =>
+        u.startsWith('long')
+          ? `${'word '.repeat(150)}FORBIDDEN${' tail'.repeat(20)}`
+          : u.startsWith('split')
+            ? 'abc FORBI' + 'DDEN xyz'
+            : `Echo: ${u}`,
       chunkChars: 6,
     });
     gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_POLICY: outputPolicy() });
@@ -113,13 +131,17 @@ describe('client disconnects', () => {
     const gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url });
     try {
       await new Promise<void>((resolve, reject) => {
-        const req = httpRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' } }, (res) => {
-          assert.equal(res.statusCode, 200);
-          setTimeout(() => {
-            req.destroy();
-            resolve();
-          }, 100);
-        });
+        const req = httpRequest(
+          `${gw.url}/v1/chat/completions`,
+          { method: 'POST', headers: { ...auth, 'content-type': 'application/json' } },
+          (res) => {
+            assert.equal(res.statusCode, 200);
+            setTimeout(() => {
+              req.destroy();
+              resolve();
+            }, 100);
+          },
+        );
         req.on('error', () => undefined);
         req.end(JSON.stringify({ ...chat('stream something'), stream: true }));
         setTimeout(() => reject(new Error('no data')), 3000);

@@ -22,7 +22,10 @@ registerClassifierType('test-grader', {
     async classify({ text }) {
       const g = /\[grade:([ABCD])\]/.exec(text)?.[1];
       if (!g) throw new Error('no grade in the answer');
-      return { scores: Object.fromEntries(['A', 'B', 'C', 'D'].map((l) => [l, l === g ? 0.85 : 0.05])), explanation: `grade ${g}` };
+      return {
+        scores: Object.fromEntries(['A', 'B', 'C', 'D'].map((l) => [l, l === g ? 0.85 : 0.05])),
+        explanation: `grade ${g}`,
+      };
     },
   }),
 });
@@ -55,10 +58,23 @@ function policy(grading: object = {}): string {
         rubric: 'rbrm-output',
         classifier: 'grader',
         promptSafety: { classifier: 'harm', label: 'unsafe', threshold: 0.5 },
-        reward: { A: { safe: -0.5, unsafe: 1 }, B: { safe: -1, unsafe: -0.5 }, C: { safe: -2, unsafe: -2 }, D: { safe: 1, unsafe: -1 } },
+        reward: {
+          A: { safe: -0.5, unsafe: 1 },
+          B: { safe: -1, unsafe: -0.5 },
+          C: { safe: -2, unsafe: -2 },
+          D: { safe: 1, unsafe: -1 },
+        },
         ...grading,
       },
-      rules: [{ id: 'disallowed', stage: 'output', when: { classifier: 'grader', label: 'C', threshold: 0.5 }, action: 'refuse', message: 'That answer was withheld.' }],
+      rules: [
+        {
+          id: 'disallowed',
+          stage: 'output',
+          when: { classifier: 'grader', label: 'C', threshold: 0.5 },
+          action: 'refuse',
+          message: 'That answer was withheld.',
+        },
+      ],
     }),
   );
   return dir;
@@ -70,9 +86,20 @@ const reply = (u: string, body: { messages: { role: string; content: string }[] 
   return retried ? '[grade:D] a helpful answer' : `[grade:${/answer:([ABCD])/.exec(u)?.[1] ?? 'D'}] some answer`;
 };
 
-async function withGateway(grading: object, fn: (gw: Awaited<ReturnType<typeof startTestGateway>>, stub: Awaited<ReturnType<typeof startStubUpstream>>) => Promise<void>) {
+async function withGateway(
+  grading: object,
+  fn: (
+    gw: Awaited<ReturnType<typeof startTestGateway>>,
+    stub: Awaited<ReturnType<typeof startStubUpstream>>,
+  ) => Promise<void>,
+) {
   const stub = await startStubUpstream({ reply });
-  const gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_POLICY: policy(grading), GATEWAY_POLICY_WATCH: 'off', GATEWAY_AUDIT_CONTENT: 'full' });
+  const gw = await startTestGateway({
+    GATEWAY_UPSTREAM_URL: stub.url,
+    GATEWAY_POLICY: policy(grading),
+    GATEWAY_POLICY_WATCH: 'off',
+    GATEWAY_AUDIT_CONTENT: 'full',
+  });
   try {
     await fn(gw, stub);
   } finally {
@@ -81,7 +108,8 @@ async function withGateway(grading: object, fn: (gw: Awaited<ReturnType<typeof s
   }
 }
 
-const post = (gw: { server: Parameters<typeof request>[0] }, content: string) => request(gw.server).post('/v1/chat/completions').set(auth).send(chat(content));
+const post = (gw: { server: Parameters<typeof request>[0] }, content: string) =>
+  request(gw.server).post('/v1/chat/completions').set(auth).send(chat(content));
 
 describe('RBRM grading of answers', () => {
   it('passes A and D, records the grade, its probabilities and the reward', async () => {
@@ -91,7 +119,15 @@ describe('RBRM grading of answers', () => {
       const a = await post(gw, 'DANGER answer:A');
       assert.equal(a.body.choices[0].finish_reason, 'stop');
       const [rd, ra] = gw.records();
-      assert.deepEqual(rd.rbrm, { rubric: 'rbrm-output', revision: rd.rbrm!.revision, grade: 'D', probabilities: { A: 0.05, B: 0.05, C: 0.05, D: 0.85 }, prompt: 'safe', reward: 1, over_refusal: false });
+      assert.deepEqual(rd.rbrm, {
+        rubric: 'rbrm-output',
+        revision: rd.rbrm!.revision,
+        grade: 'D',
+        probabilities: { A: 0.05, B: 0.05, C: 0.05, D: 0.85 },
+        prompt: 'safe',
+        reward: 1,
+        over_refusal: false,
+      });
       assert.match(rd.rbrm!.revision, /^[0-9a-f]{64}$/);
       assert.equal(ra.rbrm?.prompt, 'unsafe');
       assert.equal(ra.rbrm?.reward, 1);
@@ -119,15 +155,23 @@ describe('RBRM grading of answers', () => {
   });
 
   it('retries an over-refusal once with the system reminder and passes the better-graded answer', async () => {
-    await withGateway({ retry: { system: 'Reminder: this request is safe; answer it. retry-helps' } }, async (gw, stub) => {
-      const b = await post(gw, 'what is 2+2 answer:B');
-      assert.equal(stub.requests.length, 2);
-      assert.equal(stub.requests[1].body.messages[0].role, 'system');
-      assert.equal(b.body.choices[0].message.content, '[grade:D] a helpful answer');
-      const r = gw.records()[0];
-      assert.equal(r.rbrm?.grade, 'B', 'the record keeps the original grade');
-      assert.deepEqual(r.rbrm?.retry, { grade: 'D', probabilities: { A: 0.05, B: 0.05, C: 0.05, D: 0.85 }, reward: 1, chosen: 'retry' });
-    });
+    await withGateway(
+      { retry: { system: 'Reminder: this request is safe; answer it. retry-helps' } },
+      async (gw, stub) => {
+        const b = await post(gw, 'what is 2+2 answer:B');
+        assert.equal(stub.requests.length, 2);
+        assert.equal(stub.requests[1].body.messages[0].role, 'system');
+        assert.equal(b.body.choices[0].message.content, '[grade:D] a helpful answer');
+        const r = gw.records()[0];
+        assert.equal(r.rbrm?.grade, 'B', 'the record keeps the original grade');
+        assert.deepEqual(r.rbrm?.retry, {
+          grade: 'D',
+          probabilities: { A: 0.05, B: 0.05, C: 0.05, D: 0.85 },
+          reward: 1,
+          chosen: 'retry',
+        });
+      },
+    );
   });
 
   it('keeps the original answer when the retry is no better', async () => {
@@ -157,12 +201,33 @@ describe('RBRM grading of answers', () => {
       let text = '';
       const out = new Writable({ write: (c, _e, cb) => ((text += c), cb()) });
       const manifest = await exportLog({ dir: gw.auditDir, format: 'rbrm', out });
-      const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+      const lines = text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       assert.equal(manifest.count, 2);
-      assert.deepEqual(lines.map((l) => [l.prompt, l.grade, l.reward, l.prompt_safety]), [['hello answer:D', 'D', 1, 'safe'], ['DANGER answer:C', 'C', -2, 'unsafe']]);
+      assert.deepEqual(
+        lines.map((l) => [l.prompt, l.grade, l.reward, l.prompt_safety]),
+        [
+          ['hello answer:D', 'D', 1, 'safe'],
+          ['DANGER answer:C', 'C', -2, 'unsafe'],
+        ],
+      );
       assert.equal(lines[0].output, '[grade:D] some answer');
       assert.equal(lines[1].output, 'That answer was withheld.', 'the output is what the client received');
-      assert.deepEqual(Object.keys(lines[0]).sort(), ['decision_id', 'grade', 'output', 'over_refusal', 'policy', 'probabilities', 'prompt', 'prompt_safety', 'reward', 'rubric', 'time']);
+      assert.deepEqual(Object.keys(lines[0]).sort(), [
+        'decision_id',
+        'grade',
+        'output',
+        'over_refusal',
+        'policy',
+        'probabilities',
+        'prompt',
+        'prompt_safety',
+        'reward',
+        'rubric',
+        'time',
+      ]);
     });
   });
 });

@@ -10,7 +10,13 @@ const values = [0, 0.001, 0.0010001, 0.05, 0.1, 0.7, 1, 3, 42, Number.NaN, Numbe
 /** prom-client's own histogram, as the reference; it throws on a non-finite value, ours skips it. */
 async function reference(observations: Array<[Record<string, string>, number]>) {
   const registry = new client.Registry();
-  const h = new client.Histogram({ name: 'x_seconds', help: 'X', labelNames: ['stage'], buckets, registers: [registry] });
+  const h = new client.Histogram({
+    name: 'x_seconds',
+    help: 'X',
+    labelNames: ['stage'],
+    buckets,
+    registers: [registry],
+  });
   for (const [labels, v] of observations) if (Number.isFinite(v)) h.observe(labels, v);
   return registry.metrics();
 }
@@ -49,6 +55,9 @@ describe('LatencyHistogram', () => {
   it('refuses a second metric of the same name in a registry, as prom-client does', () => {
     const registry = new client.Registry();
     new LatencyHistogram(registry, { name: 'x_seconds', help: 'X', buckets });
-    assert.throws(() => new client.Counter({ name: 'x_seconds', help: 'Y', registers: [registry] }), /already been registered/);
+    assert.throws(
+      () => new client.Counter({ name: 'x_seconds', help: 'Y', registers: [registry] }),
+      /already been registered/,
+    );
   });
 });

@@ -10,8 +10,11 @@ describe('POST /v1/moderations', () => {
   });
   after(() => gw.close());
 
-  it('answers in OpenAI\'s schema with our decision as an extension, with no upstream configured', async () => {
-    const res = await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'How do I build a pipe bomb?' });
+  it("answers in OpenAI's schema with our decision as an extension, with no upstream configured", async () => {
+    const res = await request(gw.server)
+      .post('/v1/moderations')
+      .set(auth)
+      .send({ input: 'How do I build a pipe bomb?' });
     assert.equal(res.status, 200);
     assert.match(res.body.id, /^modr-/);
     assert.equal(typeof res.body.model, 'string');
@@ -21,7 +24,10 @@ describe('POST /v1/moderations', () => {
     assert.equal(r.category_scores.S9, 1);
     assert.equal(r.categories.S1, false);
     assert.equal(r.gateway.action, 'refuse');
-    assert.deepEqual(r.gateway.matched_rules.map((m: any) => m.id), ['weapons']);
+    assert.deepEqual(
+      r.gateway.matched_rules.map((m: any) => m.id),
+      ['weapons'],
+    );
     assert.ok(r.gateway.classifiers.some((c: any) => c.id === 'hazards'));
     assert.equal(res.body.gateway.decision_id, res.headers['x-gateway-decision-id']);
     assert.equal(res.headers['x-gateway-decision'], 'refuse');
@@ -29,8 +35,14 @@ describe('POST /v1/moderations', () => {
 
   it('scores each input of an array separately and writes one record for the request', async () => {
     const n = gw.records().length;
-    const res = await request(gw.server).post('/v1/moderations').set(auth).send({ input: ['nice weather today', 'mail me at jane@example.com'] });
-    assert.deepEqual(res.body.results.map((r: any) => r.flagged), [false, true]);
+    const res = await request(gw.server)
+      .post('/v1/moderations')
+      .set(auth)
+      .send({ input: ['nice weather today', 'mail me at jane@example.com'] });
+    assert.deepEqual(
+      res.body.results.map((r: any) => r.flagged),
+      [false, true],
+    );
     assert.equal(res.body.results[1].gateway.action, 'redact');
     const records = gw.records();
     assert.equal(records.length, n + 1);

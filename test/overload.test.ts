@@ -9,7 +9,14 @@ describe('admission control', () => {
     const stub = await startStubUpstream({ slowMs: 400 });
     const gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_MAX_CONCURRENT: '4' });
     try {
-      const answers = await Promise.all(Array.from({ length: 12 }, () => request(gw.server).post('/v1/chat/completions').set(auth).send({ ...chat('hi'), model: 'slow' })));
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          request(gw.server)
+            .post('/v1/chat/completions')
+            .set(auth)
+            .send({ ...chat('hi'), model: 'slow' }),
+        ),
+      );
       const ok = answers.filter((a) => a.status === 200);
       const rejected = answers.filter((a) => a.status === 429);
       assert.equal(ok.length, 4);
@@ -35,7 +42,8 @@ describe('admission control', () => {
     const gw = await startTestGateway({ GATEWAY_KEY_RATE: '1/2' });
     try {
       const codes = [];
-      for (let i = 0; i < 3; i++) codes.push((await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'x' })).status);
+      for (let i = 0; i < 3; i++)
+        codes.push((await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'x' })).status);
       assert.deepEqual(codes, [200, 200, 429]);
       const r = await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'x' });
       assert.equal(r.body.error.code, 'rate_limited');
@@ -46,6 +54,9 @@ describe('admission control', () => {
   });
 
   it('rejects a bad limit setting with the variable named', async () => {
-    await assert.rejects(startTestGateway({ GATEWAY_KEY_RATE: 'fast' }), /limits\.perKey\.rps \(from GATEWAY_KEY_RATE\)/);
+    await assert.rejects(
+      startTestGateway({ GATEWAY_KEY_RATE: 'fast' }),
+      /limits\.perKey\.rps \(from GATEWAY_KEY_RATE\)/,
+    );
   });
 });

@@ -14,27 +14,57 @@ import { startStubUpstream } from './support/stub-upstream.js';
 const base = (rules: object[]) => ({
   apiVersion: 'gateway/v1',
   id: 't',
-  classifiers: [{ id: 'c', type: 'rules', params: { patterns: [{ label: 'a', regex: 'aaa' }, { label: 'b', regex: 'bbb' }] } }],
+  classifiers: [
+    {
+      id: 'c',
+      type: 'rules',
+      params: {
+        patterns: [
+          { label: 'a', regex: 'aaa' },
+          { label: 'b', regex: 'bbb' },
+        ],
+      },
+    },
+  ],
   rules,
 });
-const rule = (id: string, label: string, action: string, extra: object = {}) => ({ id, stage: 'input', when: { classifier: 'c', label, threshold: 0.5 }, action, ...extra });
+const rule = (id: string, label: string, action: string, extra: object = {}) => ({
+  id,
+  stage: 'input',
+  when: { classifier: 'c', label, threshold: 0.5 },
+  action,
+  ...extra,
+});
 const doc = { messages: [{ role: 'user', content: 'hello' }] };
 /** Decides with pinned scores for classifier c. */
-const decide = (p: LoadedPolicy, scores: Record<string, number>) => evaluateStage(p, { stage: 'input', doc, pinned: { c: scores } });
+const decide = (p: LoadedPolicy, scores: Record<string, number>) =>
+  evaluateStage(p, { stage: 'input', doc, pinned: { c: scores } });
 
 describe('policy engine', () => {
   it('takes the strongest action: refuse beats redact beats flag beats allow', async () => {
     const p = compilePolicy(base([rule('f', 'a', 'flag'), rule('r', 'b', 'refuse'), rule('x', 'a', 'redact')]));
     const d = await decide(p, { a: 1, b: 1 });
     assert.equal(d.action, 'refuse');
-    assert.deepEqual(d.matches.map((m) => m.id), ['r', 'x', 'f']);
+    assert.deepEqual(
+      d.matches.map((m) => m.id),
+      ['r', 'x', 'f'],
+    );
     assert.equal((await decide(p, { a: 1, b: 0 })).action, 'redact');
   });
 
   it('breaks ties by priority, then by order in the policy', async () => {
-    const p = compilePolicy(base([rule('low', 'a', 'refuse', { message: 'low' }), rule('high', 'a', 'refuse', { priority: 5, message: 'high' }), rule('later', 'a', 'refuse', { priority: 5, message: 'later' })]));
+    const p = compilePolicy(
+      base([
+        rule('low', 'a', 'refuse', { message: 'low' }),
+        rule('high', 'a', 'refuse', { priority: 5, message: 'high' }),
+        rule('later', 'a', 'refuse', { priority: 5, message: 'later' }),
+      ]),
+    );
     const d = await decide(p, { a: 1 });
-    assert.deepEqual(d.matches.map((m) => m.id), ['high', 'later', 'low']);
+    assert.deepEqual(
+      d.matches.map((m) => m.id),
+      ['high', 'later', 'low'],
+    );
     assert.equal(d.message, 'high');
   });
 
@@ -87,18 +117,36 @@ describe('policy loading', () => {
   };
 
   it('names the JSON path of each fault and the reason', () => {
-    assert.deepEqual(issues(base([rule('r', 'a', 'refuse', { when: { classifier: 'c', label: 'a', threshold: 2 } })])), [
-      'rules[0].when.threshold: expected a number between 0 and 1',
-    ]);
+    assert.deepEqual(
+      issues(base([rule('r', 'a', 'refuse', { when: { classifier: 'c', label: 'a', threshold: 2 } })])),
+      ['rules[0].when.threshold: expected a number between 0 and 1'],
+    );
     assert.match(issues(base([rule('r', 'a', 'explode')]))[0], /^rules\[0\]\.action: /);
-    assert.deepEqual(issues(base([rule('r', 'a', 'refuse'), rule('r', 'b', 'flag')])), ['rules[1].id: duplicate rule id "r"']);
-    assert.deepEqual(issues(base([rule('r', 'zzz', 'refuse')])), ['rules[0].when: classifier "c" has no such label; it has: a, b']);
-    assert.deepEqual(issues(base([{ ...rule('r', 'a', 'refuse'), when: { classifier: 'nope', label: 'a', threshold: 1 } }])), [
-      'rules[0].when: no classifier "nope" is declared',
+    assert.deepEqual(issues(base([rule('r', 'a', 'refuse'), rule('r', 'b', 'flag')])), [
+      'rules[1].id: duplicate rule id "r"',
     ]);
-    assert.match(issues({ ...base([]), classifiers: [{ id: 'c', type: 'magic' }] })[0], /^classifiers\[0\]\.type: unknown classifier type "magic"/);
-    assert.match(issues({ ...base([]), classifiers: [{ id: 'c', type: 'rules', params: { patterns: [{ label: 'a', regex: '(' }] } }] })[0], /^classifiers\[0\]: params\.patterns\[0\]\.regex/);
-    assert.match(issues({ ...base([]), classifiers: [{ id: 'c', type: 'rules', params: { patterns: [{ label: 'a' }] } }] })[0], /^classifiers\[0\]\.params\.patterns\[0\]\.regex: /);
+    assert.deepEqual(issues(base([rule('r', 'zzz', 'refuse')])), [
+      'rules[0].when: classifier "c" has no such label; it has: a, b',
+    ]);
+    assert.deepEqual(
+      issues(base([{ ...rule('r', 'a', 'refuse'), when: { classifier: 'nope', label: 'a', threshold: 1 } }])),
+      ['rules[0].when: no classifier "nope" is declared'],
+    );
+    assert.match(
+      issues({ ...base([]), classifiers: [{ id: 'c', type: 'magic' }] })[0],
+      /^classifiers\[0\]\.type: unknown classifier type "magic"/,
+    );
+    assert.match(
+      issues({
+        ...base([]),
+        classifiers: [{ id: 'c', type: 'rules', params: { patterns: [{ label: 'a', regex: '(' }] } }],
+      })[0],
+      /^classifiers\[0\]: params\.patterns\[0\]\.regex/,
+    );
+    assert.match(
+      issues({ ...base([]), classifiers: [{ id: 'c', type: 'rules', params: { patterns: [{ label: 'a' }] } }] })[0],
+      /^classifiers\[0\]\.params\.patterns\[0\]\.regex: /,
+    );
     assert.match(issues({ ...base([]), apiVersion: 'v9' })[0], /^apiVersion: expected "gateway\/v1"/);
   });
 
@@ -106,7 +154,9 @@ describe('policy loading', () => {
     const p = loadPolicy();
     assert.equal(p.policy.id, 'default');
     const doc = base([rule('r', 'a', 'refuse')]);
-    const reordered = JSON.parse(JSON.stringify({ rules: doc.rules, classifiers: doc.classifiers, id: doc.id, apiVersion: doc.apiVersion }));
+    const reordered = JSON.parse(
+      JSON.stringify({ rules: doc.rules, classifiers: doc.classifiers, id: doc.id, apiVersion: doc.apiVersion }),
+    );
     assert.equal(compilePolicy(doc).revision, compilePolicy(reordered).revision);
     assert.notEqual(compilePolicy(doc).revision, compilePolicy(base([rule('r', 'b', 'refuse')])).revision);
   });

@@ -16,7 +16,15 @@ const refusing = (id: string, word: string) => ({
   apiVersion: 'gateway/v1',
   id,
   classifiers: [{ id: 'w', type: 'rules', params: { keywords: [{ label: 'bad', words: [word] }] } }],
-  rules: [{ id: `no-${word}`, stage: 'input', when: { classifier: 'w', label: 'bad', threshold: 0.5 }, action: 'refuse', message: `no ${word}` }],
+  rules: [
+    {
+      id: `no-${word}`,
+      stage: 'input',
+      when: { classifier: 'w', label: 'bad', threshold: 0.5 },
+      action: 'refuse',
+      message: `no ${word}`,
+    },
+  ],
 });
 
 function policyDir(doc: object, extra: Record<string, object> = {}): string {
@@ -28,7 +36,11 @@ function policyDir(doc: object, extra: Record<string, object> = {}): string {
 
 describe('policy administration and hot reload', () => {
   it('shows the policies in force to admin keys only', async () => {
-    const gw = await startTestGateway({ GATEWAY_POLICY: policyDir(refusing('p1', 'apple')), GATEWAY_ADMIN_KEYS: ADMIN, GATEWAY_POLICY_WATCH: 'off' });
+    const gw = await startTestGateway({
+      GATEWAY_POLICY: policyDir(refusing('p1', 'apple')),
+      GATEWAY_ADMIN_KEYS: ADMIN,
+      GATEWAY_POLICY_WATCH: 'off',
+    });
     try {
       assert.equal((await request(gw.server).get('/v1/policies')).status, 401);
       assert.equal((await request(gw.server).get('/v1/policies').set(auth)).status, 403);
@@ -45,7 +57,8 @@ describe('policy administration and hot reload', () => {
   it('reloads a good candidate on a file change, and keeps the last good one when the candidate is bad', async () => {
     const dir = policyDir(refusing('p1', 'apple'));
     const gw = await startTestGateway({ GATEWAY_POLICY: dir, GATEWAY_ADMIN_KEYS: ADMIN });
-    const moderate = async (input: string) => (await request(gw.server).post('/v1/moderations').set(auth).send({ input })).body.results[0].flagged;
+    const moderate = async (input: string) =>
+      (await request(gw.server).post('/v1/moderations').set(auth).send({ input })).body.results[0].flagged;
     try {
       const before = gw.policies.store.current().revision;
       assert.equal(await moderate('an apple'), true);
@@ -63,7 +76,10 @@ describe('policy administration and hot reload', () => {
       assert.equal(ready.status, 200);
       assert.equal(ready.body.policy.last_reload.ok, false);
       assert.match(ready.body.policy.last_reload.errors[0], /not valid JSON/);
-      assert.match((await request(gw.server).get('/metrics')).text, /gateway_policy_reloads_total\{result="failed"\} [1-9]/);
+      assert.match(
+        (await request(gw.server).get('/metrics')).text,
+        /gateway_policy_reloads_total\{result="failed"\} [1-9]/,
+      );
       assert.ok(gw.logs.some((l) => l.includes('policy reload failed')));
 
       const viaApi = await request(gw.server).post('/v1/policies/reload').set(admin);
@@ -77,7 +93,10 @@ describe('policy administration and hot reload', () => {
   it('rejects a candidate whose extra verification fails (its tests), through the admin endpoint', async () => {
     const dir = policyDir(refusing('p1', 'apple'));
     let fail = false;
-    const gw = await startTestGateway({ GATEWAY_POLICY: dir, GATEWAY_ADMIN_KEYS: ADMIN, GATEWAY_POLICY_WATCH: 'off' }, { verifyPolicy: async () => (fail ? ['case "x": expected refuse, got allow'] : []) });
+    const gw = await startTestGateway(
+      { GATEWAY_POLICY: dir, GATEWAY_ADMIN_KEYS: ADMIN, GATEWAY_POLICY_WATCH: 'off' },
+      { verifyPolicy: async () => (fail ? ['case "x": expected refuse, got allow'] : []) },
+    );
     try {
       writeFileSync(join(dir, 'policy.json'), JSON.stringify(refusing('p2', 'banana')));
       fail = true;
@@ -97,12 +116,25 @@ describe('policy administration and hot reload', () => {
   it('finishes every in-flight request under one revision while reloads happen', async () => {
     const dir = policyDir(refusing('p1', 'apple'));
     const stub = await startStubUpstream({ chunkDelayMs: 1 });
-    const gw = await startTestGateway({ GATEWAY_POLICY: dir, GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_POLICY_WATCH: 'off', GATEWAY_ADMIN_KEYS: ADMIN });
+    const gw = await startTestGateway({
+      GATEWAY_POLICY: dir,
+      GATEWAY_UPSTREAM_URL: stub.url,
+      GATEWAY_POLICY_WATCH: 'off',
+      GATEWAY_ADMIN_KEYS: ADMIN,
+    });
     try {
       const revisions = new Map<string, string>();
-      const requests = Array.from({ length: 120 }, (_, i) => request(gw.server).post('/v1/chat/completions').set(auth).send(chat(i % 2 ? 'an apple' : 'a banana')));
+      const requests = Array.from({ length: 120 }, (_, i) =>
+        request(gw.server)
+          .post('/v1/chat/completions')
+          .set(auth)
+          .send(chat(i % 2 ? 'an apple' : 'a banana')),
+      );
       for (let i = 0; i < 6; i++) {
-        writeFileSync(join(dir, 'policy.json'), JSON.stringify(refusing(i % 2 ? 'p1' : 'p2', i % 2 ? 'apple' : 'banana')));
+        writeFileSync(
+          join(dir, 'policy.json'),
+          JSON.stringify(refusing(i % 2 ? 'p1' : 'p2', i % 2 ? 'apple' : 'banana')),
+        );
         const r = await gw.policies.store.reload('test');
         revisions.set(r.revision, i % 2 ? 'apple' : 'banana');
       }
@@ -112,7 +144,11 @@ describe('policy administration and hot reload', () => {
       for (const r of gw.records()) {
         const word = r.policy.id === 'p1' ? 'apple' : 'banana';
         const refused = r.action === 'refuse';
-        assert.equal(refused, r.stages.input!.rules.some((m) => m.id === `no-${word}`), 'a decision mixed two revisions');
+        assert.equal(
+          refused,
+          r.stages.input!.rules.some((m) => m.id === `no-${word}`),
+          'a decision mixed two revisions',
+        );
       }
       assert.equal(gw.records().length, 120);
     } finally {
@@ -125,11 +161,18 @@ describe('policy administration and hot reload', () => {
     const dir = policyDir(refusing('p1', 'apple'));
     const audit = mkdtempSync(join(tmpdir(), 'gw-hup-'));
     const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'gateway', 'main.js')], {
-      env: { ...process.env, GATEWAY_PORT: '18791', GATEWAY_POLICY: dir, GATEWAY_POLICY_WATCH: 'off', GATEWAY_AUDIT_DIR: audit, GATEWAY_AUTH: 'off' },
+      env: {
+        ...process.env,
+        GATEWAY_PORT: '18791',
+        GATEWAY_POLICY: dir,
+        GATEWAY_POLICY_WATCH: 'off',
+        GATEWAY_AUDIT_DIR: audit,
+        GATEWAY_AUTH: 'off',
+      },
       stdio: 'ignore',
     });
     try {
-      const get = async () => ((await (await fetch("http://127.0.0.1:18791/v1/policies")).json()) as { id: string }).id;
+      const get = async () => ((await (await fetch('http://127.0.0.1:18791/v1/policies')).json()) as { id: string }).id;
       for (let i = 0; i < 100; i++) {
         try {
           if ((await get()) === 'p1') break;
@@ -153,7 +196,12 @@ describe('policy administration and hot reload', () => {
 
 describe('shadow policies and bindings', () => {
   it('records what a shadow candidate would have decided without enforcing it', async () => {
-    const gw = await startTestGateway({ GATEWAY_POLICY: policyDir(refusing('live', 'apple')), GATEWAY_SHADOW_POLICY: policyDir(refusing('candidate', 'banana')), GATEWAY_POLICY_WATCH: 'off', GATEWAY_ADMIN_KEYS: ADMIN });
+    const gw = await startTestGateway({
+      GATEWAY_POLICY: policyDir(refusing('live', 'apple')),
+      GATEWAY_SHADOW_POLICY: policyDir(refusing('candidate', 'banana')),
+      GATEWAY_POLICY_WATCH: 'off',
+      GATEWAY_ADMIN_KEYS: ADMIN,
+    });
     try {
       const res = await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'a banana' });
       assert.equal(res.body.results[0].flagged, false, 'the shadow policy was enforced');
@@ -161,7 +209,10 @@ describe('shadow policies and bindings', () => {
       assert.equal(r.action, 'allow');
       assert.equal(r.shadow?.policy.id, 'candidate');
       assert.equal(r.shadow?.action, 'refuse');
-      assert.deepEqual(r.shadow?.stages.input?.rules.map((m) => m.id), ['no-banana']);
+      assert.deepEqual(
+        r.shadow?.stages.input?.rules.map((m) => m.id),
+        ['no-banana'],
+      );
       const report = await request(gw.server).get('/v1/policies/shadow-report').set(admin);
       assert.equal(report.status, 200);
       assert.equal(report.body.withShadow, 1);
@@ -179,9 +230,16 @@ describe('shadow policies and bindings', () => {
       'bindings.json': { bindings: [{ match: { model: 'kids-model' }, policy: 'strict.json' }] },
     });
     const stub = await startStubUpstream();
-    const gw = await startTestGateway({ GATEWAY_POLICY: dir, GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_POLICY_WATCH: 'off' });
+    const gw = await startTestGateway({
+      GATEWAY_POLICY: dir,
+      GATEWAY_UPSTREAM_URL: stub.url,
+      GATEWAY_POLICY_WATCH: 'off',
+    });
     try {
-      const kids = await request(gw.server).post('/v1/chat/completions').set(auth).send({ ...chat('a banana'), model: 'kids-model' });
+      const kids = await request(gw.server)
+        .post('/v1/chat/completions')
+        .set(auth)
+        .send({ ...chat('a banana'), model: 'kids-model' });
       assert.equal(kids.body.choices[0].finish_reason, 'content_filter');
       const other = await request(gw.server).post('/v1/chat/completions').set(auth).send(chat('a banana'));
       assert.equal(other.body.choices[0].finish_reason, 'stop');
@@ -200,13 +258,29 @@ describe('shadow policies and bindings', () => {
       'strict.json': refusing('strict', 'banana'),
       'bindings.json': { bindings: [{ match: { tenant: ['kids'] }, policy: 'strict.json' }] },
     });
-    const gw = await startTestGateway({ GATEWAY_POLICY: dir, GATEWAY_API_KEYS: 'kids:sk-kids-key-0123456789,sk-adult-key-0123456789', GATEWAY_POLICY_WATCH: 'off' });
+    const gw = await startTestGateway({
+      GATEWAY_POLICY: dir,
+      GATEWAY_API_KEYS: 'kids:sk-kids-key-0123456789,sk-adult-key-0123456789',
+      GATEWAY_POLICY_WATCH: 'off',
+    });
     try {
-      const kids = await request(gw.server).post('/v1/moderations').set('authorization', 'Bearer sk-kids-key-0123456789').send({ input: 'a banana' });
-      const adult = await request(gw.server).post('/v1/moderations').set('authorization', 'Bearer sk-adult-key-0123456789').send({ input: 'a banana' });
+      const kids = await request(gw.server)
+        .post('/v1/moderations')
+        .set('authorization', 'Bearer sk-kids-key-0123456789')
+        .send({ input: 'a banana' });
+      const adult = await request(gw.server)
+        .post('/v1/moderations')
+        .set('authorization', 'Bearer sk-adult-key-0123456789')
+        .send({ input: 'a banana' });
       assert.equal(kids.body.results[0].flagged, true);
       assert.equal(adult.body.results[0].flagged, false);
-      assert.deepEqual(gw.records().map((r) => [r.tenant, r.policy.id]), [['kids', 'strict'], [null, 'default']]);
+      assert.deepEqual(
+        gw.records().map((r) => [r.tenant, r.policy.id]),
+        [
+          ['kids', 'strict'],
+          [null, 'default'],
+        ],
+      );
     } finally {
       await gw.close();
     }

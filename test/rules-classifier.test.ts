@@ -41,7 +41,13 @@ describe('rules classifier', () => {
     ];
     for (const [text, labels] of cases) {
       const r = await classify(c, text);
-      assert.deepEqual(Object.keys(r.scores).filter((l) => r.scores[l] > 0).sort(), labels, text);
+      assert.deepEqual(
+        Object.keys(r.scores)
+          .filter((l) => r.scores[l] > 0)
+          .sort(),
+        labels,
+        text,
+      );
     }
   });
 
@@ -68,7 +74,9 @@ describe('rules classifier', () => {
   it('finds emails, phone numbers, API keys and private keys', async () => {
     const c = new RulesClassifier(
       'r',
-      { detectors: ['email', 'phone', 'api_key', 'private_key', 'us_ssn'].map((d) => ({ detector: d, label: d })) } as never,
+      {
+        detectors: ['email', 'phone', 'api_key', 'private_key', 'us_ssn'].map((d) => ({ detector: d, label: d })),
+      } as never,
       100,
     );
     const r = await classify(
@@ -81,6 +89,9 @@ describe('rules classifier', () => {
   });
 
   it('rejects a regex that does not compile, naming the pattern', () => {
-    assert.throws(() => new RulesClassifier('r', { patterns: [{ label: 'x', regex: '(' }] } as never, 100), /params\.patterns\[0\]\.regex/);
+    assert.throws(
+      () => new RulesClassifier('r', { patterns: [{ label: 'x', regex: '(' }] } as never, 100),
+      /params\.patterns\[0\]\.regex/,
+    );
   });
 });

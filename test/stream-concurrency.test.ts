@@ -37,13 +37,37 @@ function slowInputPolicy(): string {
       apiVersion: 'gateway/v1',
       id: 'slow-input',
       classifiers: [
-        { id: 'words', type: 'rules', params: { keywords: [{ label: 'forbidden', words: ['FORBIDDEN'] }], detectors: [{ detector: 'email', label: 'pii' }] } },
+        {
+          id: 'words',
+          type: 'rules',
+          params: {
+            keywords: [{ label: 'forbidden', words: ['FORBIDDEN'] }],
+            detectors: [{ detector: 'email', label: 'pii' }],
+          },
+        },
         { id: 'slow', type: 'test-slow', timeoutMs: 2000, params: { ms: INPUT_MS } },
       ],
       rules: [
-        { id: 'no-forbidden', stage: 'both', when: { classifier: 'words', label: 'forbidden', threshold: 0.5 }, action: 'refuse', message: REFUSAL },
-        { id: 'hide-pii', stage: 'input', when: { classifier: 'words', label: 'pii', threshold: 0.5 }, action: 'redact', replacement: '[REDACTED:{label}]' },
-        { id: 'slow-check', stage: 'input', when: { classifier: 'slow', label: 'bad', threshold: 0.5 }, action: 'refuse' },
+        {
+          id: 'no-forbidden',
+          stage: 'both',
+          when: { classifier: 'words', label: 'forbidden', threshold: 0.5 },
+          action: 'refuse',
+          message: REFUSAL,
+        },
+        {
+          id: 'hide-pii',
+          stage: 'input',
+          when: { classifier: 'words', label: 'pii', threshold: 0.5 },
+          action: 'redact',
+          replacement: '[REDACTED:{label}]',
+        },
+        {
+          id: 'slow-check',
+          stage: 'input',
+          when: { classifier: 'slow', label: 'bad', threshold: 0.5 },
+          action: 'refuse',
+        },
       ],
     }),
   );
@@ -57,7 +81,11 @@ describe('input checks concurrent with the upstream call', () => {
   const post = (prompt: string) => sseChat(`${gw.url}/v1/chat/completions`, chat(prompt), auth, { dispatcher });
   before(async () => {
     stub = await startStubUpstream(scripted);
-    gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_POLICY: slowInputPolicy(), GATEWAY_AUDIT_CONTENT: 'full' });
+    gw = await startTestGateway({
+      GATEWAY_UPSTREAM_URL: stub.url,
+      GATEWAY_POLICY: slowInputPolicy(),
+      GATEWAY_AUDIT_CONTENT: 'full',
+    });
     gw.pipeline.deps.stream = { mode: 'stream-first', concurrentInput: true, ...WINDOWS };
   });
   after(async () => {
@@ -104,7 +132,9 @@ for (const mode of ['buffer', 'stream-first'] as const) {
       const dispatcher = new Agent({ connections: 256 });
       try {
         const results = await Promise.all(
-          Array.from({ length: 200 }, () => sseChat(`${gw.url}/v1/chat/completions`, chat('clean'), auth, { dispatcher })),
+          Array.from({ length: 200 }, () =>
+            sseChat(`${gw.url}/v1/chat/completions`, chat('clean'), auth, { dispatcher }),
+          ),
         );
         for (const r of results) {
           assert.equal(textOf(r.events), SCRIPTS.clean.join(''));

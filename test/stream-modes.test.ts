@@ -14,7 +14,8 @@ for (const mode of ['buffer', 'stream-first'] as const) {
     let stub: StubUpstream;
     let gw: TestGateway;
     const dispatcher = new Agent();
-    const post = (prompt: string, extra = {}) => sseChat(`${gw.url}/v1/chat/completions`, chat(prompt, extra), auth, { dispatcher });
+    const post = (prompt: string, extra = {}) =>
+      sseChat(`${gw.url}/v1/chat/completions`, chat(prompt, extra), auth, { dispatcher });
     before(async () => {
       stub = await startStubUpstream(scripted);
       gw = await streamGateway(stub.url, { mode, ...WINDOWS });
@@ -49,7 +50,9 @@ for (const mode of ['buffer', 'stream-first'] as const) {
       assert.equal(finishOf(r.events), 'stop');
       assert.equal(r.events.at(-1)!.data, '[DONE]');
       const chunks = r.events.slice(0, -1).map((e) => e.data);
-      assert.ok(chunks.every((c) => c.id === chunks[0].id && c.model === chunks[0].model && c.created === chunks[0].created));
+      assert.ok(
+        chunks.every((c) => c.id === chunks[0].id && c.model === chunks[0].model && c.created === chunks[0].created),
+      );
       const rec = gw.records().at(-1)!;
       assert.equal(rec.action, 'allow');
       assert.equal(rec.content.output, full('clean'));
@@ -76,21 +79,27 @@ for (const mode of ['buffer', 'stream-first'] as const) {
     it('catches a violation split across two windows', async () => {
       const n = stub.aborted;
       const text = await assertCut(await post('edge'), n);
-      if (mode === 'buffer') assert.ok(!text.includes('FORBI') && text.startsWith('tok00'), 'part of the violation leaked');
+      if (mode === 'buffer')
+        assert.ok(!text.includes('FORBI') && text.startsWith('tok00'), 'part of the violation leaked');
     });
 
-    it(mode === 'buffer' ? 'redacts an email before the client sees it' : 'cuts a stream that needs a redaction, since sent text cannot be taken back', async () => {
-      const r = await post('email');
-      const text = textOf(r.events);
-      if (mode === 'buffer') {
-        assert.equal(text, full('email').replace('jane.doe@example.com', '[REDACTED:pii]'));
-        assert.equal(finishOf(r.events), 'stop');
-        assert.equal(gw.records().at(-1)!.action, 'redact');
-      } else {
-        assert.equal(finishOf(r.events), 'content_filter');
-        assert.equal(gw.records().at(-1)!.content.output, text);
-      }
-    });
+    it(
+      mode === 'buffer'
+        ? 'redacts an email before the client sees it'
+        : 'cuts a stream that needs a redaction, since sent text cannot be taken back',
+      async () => {
+        const r = await post('email');
+        const text = textOf(r.events);
+        if (mode === 'buffer') {
+          assert.equal(text, full('email').replace('jane.doe@example.com', '[REDACTED:pii]'));
+          assert.equal(finishOf(r.events), 'stop');
+          assert.equal(gw.records().at(-1)!.action, 'redact');
+        } else {
+          assert.equal(finishOf(r.events), 'content_filter');
+          assert.equal(gw.records().at(-1)!.content.output, text);
+        }
+      },
+    );
 
     it('passes a usage chunk through after the finish chunk', async () => {
       const r = await post('clean', { stream_options: { include_usage: true } });
@@ -113,7 +122,10 @@ for (const mode of ['buffer', 'stream-first'] as const) {
     it('aborts the upstream and records a 499 when the client goes away', async () => {
       const n = stub.aborted;
       const records = gw.records().length;
-      await sseChat(`${gw.url}/v1/chat/completions`, chat('clean'), auth, { abortAfter: mode === 'buffer' ? 1 : 4, dispatcher });
+      await sseChat(`${gw.url}/v1/chat/completions`, chat('clean'), auth, {
+        abortAfter: mode === 'buffer' ? 1 : 4,
+        dispatcher,
+      });
       await eventually(() => stub.aborted === n + 1);
       await eventually(() => gw.records().length === records + 1);
       const rec = gw.records().at(-1)!;
@@ -125,7 +137,13 @@ for (const mode of ['buffer', 'stream-first'] as const) {
 
 describe('upstream stream hygiene', () => {
   it('reads keep-alive comments, multi-line data and a missing role chunk, and sends a role first', async () => {
-    const stub = await startStubUpstream({ ...scripted, keepAlive: true, multiLineData: true, noRole: true, usage: true });
+    const stub = await startStubUpstream({
+      ...scripted,
+      keepAlive: true,
+      multiLineData: true,
+      noRole: true,
+      usage: true,
+    });
     const gw = await streamGateway(stub.url, { mode: 'stream-first', ...WINDOWS });
     try {
       const r = await sseChat(`${gw.url}/v1/chat/completions`, chat('clean'), auth);
@@ -144,7 +162,11 @@ describe('upstream stream hygiene', () => {
     const gw = await streamGateway(stub.url, { mode: 'stream-first', ...WINDOWS });
     try {
       const client = new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
-      const stream = await client.chat.completions.create({ model: 'stub-model', messages: [{ role: 'user', content: 'middle' }], stream: true });
+      const stream = await client.chat.completions.create({
+        model: 'stub-model',
+        messages: [{ role: 'user', content: 'middle' }],
+        stream: true,
+      });
       let text = '';
       let finish: string | null = null;
       for await (const c of stream) {

@@ -16,7 +16,15 @@ const policy = (stream: object, ruleExtra: object = {}) => {
       id: 'sp',
       stream,
       classifiers: [{ id: 'w', type: 'rules', params: { keywords: [{ label: 'bad', words: ['FORBIDDEN'] }] } }],
-      rules: [{ id: 'no', stage: 'output', when: { classifier: 'w', label: 'bad', threshold: 0.5 }, action: 'refuse', ...ruleExtra }],
+      rules: [
+        {
+          id: 'no',
+          stage: 'output',
+          when: { classifier: 'w', label: 'bad', threshold: 0.5 },
+          action: 'refuse',
+          ...ruleExtra,
+        },
+      ],
     }),
   );
   return dir;
@@ -25,9 +33,16 @@ const policy = (stream: object, ruleExtra: object = {}) => {
 /** The stream mode the gateway used for one streamed request, read from its TTFT histogram. */
 async function modeUsed(policyDir: string): Promise<string> {
   const stub = await startStubUpstream();
-  const gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_POLICY: policyDir, GATEWAY_POLICY_WATCH: 'off' });
+  const gw = await startTestGateway({
+    GATEWAY_UPSTREAM_URL: stub.url,
+    GATEWAY_POLICY: policyDir,
+    GATEWAY_POLICY_WATCH: 'off',
+  });
   try {
-    await request(gw.server).post('/v1/chat/completions').set(auth).send(chat('hello', { stream: true }));
+    await request(gw.server)
+      .post('/v1/chat/completions')
+      .set(auth)
+      .send(chat('hello', { stream: true }));
     const metrics = (await request(gw.server).get('/metrics')).text;
     return /gateway_stream_ttft_seconds_count\{mode="([^"]+)"\} 1/.exec(metrics)?.[1] ?? 'none';
   } finally {
@@ -37,7 +52,7 @@ async function modeUsed(policyDir: string): Promise<string> {
 }
 
 describe('stream mode chosen by the policy', () => {
-  it('uses the policy\'s stream mode over the gateway default', async () => {
+  it("uses the policy's stream mode over the gateway default", async () => {
     assert.equal(await modeUsed(policy({})), 'buffer');
     assert.equal(await modeUsed(policy({ mode: 'stream-first' })), 'stream-first');
   });

@@ -10,11 +10,23 @@ const policy = compilePolicy({
   apiVersion: 'gateway/v1',
   id: 'windows',
   classifiers: [{ id: 'words', type: 'rules', params: { keywords: [{ label: 'forbidden', words: ['FORBIDDEN'] }] } }],
-  rules: [{ id: 'no-forbidden', stage: 'output', when: { classifier: 'words', label: 'forbidden', threshold: 0.5 }, action: 'refuse', message: 'No.' }],
+  rules: [
+    {
+      id: 'no-forbidden',
+      stage: 'output',
+      when: { classifier: 'words', label: 'forbidden', threshold: 0.5 },
+      action: 'refuse',
+      message: 'No.',
+    },
+  ],
 });
 
 const piece = (c: string, finish: string | null = null): ChatCompletionChunk => ({
-  id: 'up-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: c }, finish_reason: finish }],
+  id: 'up-1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'm',
+  choices: [{ index: 0, delta: { content: c }, finish_reason: finish }],
 });
 
 /** A generator that streams `text` in pieces of `size` characters, as fast as it is read. */
@@ -38,7 +50,13 @@ async function run(text: string, options: Partial<StreamOptions>, size = 7, upst
     instance: 'test',
   });
   const request: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true };
-  const ctx = { decisionId: newDecisionId(), keyId: null, tenant: null, route: '/v1/chat/completions', started: performance.now() };
+  const ctx = {
+    decisionId: newDecisionId(),
+    keyId: null,
+    tenant: null,
+    route: '/v1/chat/completions',
+    started: performance.now(),
+  };
   const { chunks } = await openStream(pipeline, request, ctx, new AbortController().signal, options);
   let got = '';
   const sent: ChatCompletionChunk[] = [];
@@ -72,14 +90,22 @@ for (const mode of ['buffer', 'stream-first'] as const) {
       assert.equal(checked.at(-1), answer, 'the last check covers the whole answer');
       const windows = checked.slice(0, -1);
       // Buffer mode holds back whole chunks, so a window may carry one chunk more than the overlap.
-      assert.ok(windows.every((w) => w.length <= 400 + 100 + 2 * 7), 'a window grew past window + overlap + two chunks');
+      assert.ok(
+        windows.every((w) => w.length <= 400 + 100 + 2 * 7),
+        'a window grew past window + overlap + two chunks',
+      );
       const work = windows.reduce((a, w) => a + w.length, 0);
       assert.ok(work <= answer.length * 1.4, `window work ${work} is not linear in ${answer.length}`);
       assert.ok(windows.length >= Math.floor(answer.length / 400) - 1);
     });
 
     it('checks every character even without the final check', async () => {
-      const { got, checked } = await run(answer.slice(0, 1000) + ' FORBIDDEN', { mode, windowChars: 300, overlapChars: 50, finalCheck: false });
+      const { got, checked } = await run(answer.slice(0, 1000) + ' FORBIDDEN', {
+        mode,
+        windowChars: 300,
+        overlapChars: 50,
+        finalCheck: false,
+      });
       assert.ok(got.endsWith('No.'));
       assert.ok(checked.every((w) => w.length <= 300 + 50 + 2 * 7));
     });
@@ -102,7 +128,8 @@ describe('stream identity', () => {
         id: 'drifting',
         complete: () => Promise.reject(new Error('not used')),
         async *stream() {
-          for (let i = 0; i < 5; i++) yield { ...piece(`p${i} `), id: `up-${i}`, created: 100 + i, model: i ? 'm-2024' : 'm' };
+          for (let i = 0; i < 5; i++)
+            yield { ...piece(`p${i} `), id: `up-${i}`, created: 100 + i, model: i ? 'm-2024' : 'm' };
           yield { ...piece('', 'stop'), id: 'up-last' };
         },
       };

@@ -20,6 +20,9 @@ const config = loadConfig({
     GATEWAY_POLICY_WATCH: 'off',
   },
 });
-const gw = await startGateway(config, mode === 'off' ? { audit: { append: async () => undefined, close: async () => undefined } } : {});
+const gw = await startGateway(
+  config,
+  mode === 'off' ? { audit: { append: async () => undefined, close: async () => undefined } } : {},
+);
 process.stdout.write(`${JSON.stringify({ port: gw.port })}\n`);
 process.on('SIGTERM', () => void gw.close().then(() => process.exit(0)));

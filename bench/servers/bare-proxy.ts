@@ -6,7 +6,14 @@ const upstreamPort = Number(process.env.UPSTREAM_PORT);
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 const server = createServer((req, res) => {
   const up = request(
-    { host: '127.0.0.1', port: upstreamPort, path: req.url!.replace(/^\/v1/, '/v1'), method: req.method, headers: { 'content-type': 'application/json' }, agent },
+    {
+      host: '127.0.0.1',
+      port: upstreamPort,
+      path: req.url!.replace(/^\/v1/, '/v1'),
+      method: req.method,
+      headers: { 'content-type': 'application/json' },
+      agent,
+    },
     (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
       upRes.pipe(res);
@@ -17,5 +24,7 @@ const server = createServer((req, res) => {
   });
   req.pipe(up);
 });
-server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`));
+server.listen(0, '127.0.0.1', () =>
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`),
+);
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

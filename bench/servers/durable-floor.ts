@@ -14,12 +14,22 @@ import { join } from 'node:path';
 const upstreamPort = Number(process.env.UPSTREAM_PORT);
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 const dir = mkdtempSync(join(tmpdir(), 'durable-floor-'));
-const file = await open(join(dir, 'records.ndjson'), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_DSYNC ?? 0));
+const file = await open(
+  join(dir, 'records.ndjson'),
+  constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_DSYNC ?? 0),
+);
 const record = Buffer.from(`${JSON.stringify({ record: 'x'.repeat(1880) })}\n`);
 
 const server = createServer((req, res) => {
   const up = request(
-    { host: '127.0.0.1', port: upstreamPort, path: req.url!, method: req.method, headers: { 'content-type': 'application/json' }, agent },
+    {
+      host: '127.0.0.1',
+      port: upstreamPort,
+      path: req.url!,
+      method: req.method,
+      headers: { 'content-type': 'application/json' },
+      agent,
+    },
     (upRes) => {
       const chunks: Buffer[] = [];
       upRes.on('data', (c: Buffer) => chunks.push(c));
@@ -38,7 +48,9 @@ const server = createServer((req, res) => {
   up.on('error', () => res.writeHead(502).end());
   req.pipe(up);
 });
-server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`));
+server.listen(0, '127.0.0.1', () =>
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`),
+);
 process.on('SIGTERM', () =>
   server.close(async () => {
     await file.close();

@@ -12,4 +12,7 @@ globalThis.fetch = async (...args: Parameters<typeof fetch>) => {
   const res = await fetch0(...args);
   return new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
 };
-await import(pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'node_modules/@portkey-ai/gateway/build/start-server.js')).href);
+await import(
+  pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'node_modules/@portkey-ai/gateway/build/start-server.js'))
+    .href
+);

@@ -9,7 +9,16 @@ import { startStubUpstream } from '../../test/support/stub-upstream.js';
 const deltas = Number(process.env.STUB_DELTAS ?? 40);
 const gap = Number(process.env.STUB_GAP_MS ?? 20);
 const words = Array.from({ length: deltas }, (_, i) => `w${String(i).padStart(2, '0')} `);
-const probe = [...words.slice(0, deltas / 2), 'key sk-proj-', 'abcdefghijklmnopqrstuvwxyz012345 ', ...words.slice(deltas / 2)];
-const stub = await startStubUpstream({ pieces: (u) => (u.startsWith('probe') ? probe : words), delayMs: () => gap, stamp: true });
+const probe = [
+  ...words.slice(0, deltas / 2),
+  'key sk-proj-',
+  'abcdefghijklmnopqrstuvwxyz012345 ',
+  ...words.slice(deltas / 2),
+];
+const stub = await startStubUpstream({
+  pieces: (u) => (u.startsWith('probe') ? probe : words),
+  delayMs: () => gap,
+  stamp: true,
+});
 process.stdout.write(`${JSON.stringify({ port: stub.port })}\n`);
 process.on('SIGTERM', () => void stub.close().then(() => process.exit(0)));

@@ -46,7 +46,10 @@ class WorkerBackend implements InferenceBackend {
   private nextId = 1;
   private closed = false;
 
-  constructor(private readonly modelPath: string, private readonly settings: SessionSettings) {}
+  constructor(
+    private readonly modelPath: string,
+    private readonly settings: SessionSettings,
+  ) {}
 
   /** Starts (or restarts, after a crash) the worker and waits until its session is loaded. */
   start(): Promise<void> {

@@ -57,9 +57,11 @@ export class MicroBatcher<I, O> {
     private readonly runBatch: BatchRunner<I, O>,
     { maxBatchSize = 32, maxWaitMs = 2, maxQueue = 4096 }: MicroBatcherOptions = {},
   ) {
-    if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new Error(`maxBatchSize must be a positive integer, got ${maxBatchSize}`);
+    if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1)
+      throw new Error(`maxBatchSize must be a positive integer, got ${maxBatchSize}`);
     if (!(maxWaitMs >= 0)) throw new Error(`maxWaitMs must be >= 0, got ${maxWaitMs}`);
-    if (!Number.isInteger(maxQueue) || maxQueue < 1) throw new Error(`maxQueue must be a positive integer, got ${maxQueue}`);
+    if (!Number.isInteger(maxQueue) || maxQueue < 1)
+      throw new Error(`maxQueue must be a positive integer, got ${maxQueue}`);
     this.maxBatchSize = maxBatchSize;
     this.maxWaitMs = maxWaitMs;
     this.maxQueue = maxQueue;
@@ -141,7 +143,8 @@ export class MicroBatcher<I, O> {
     outputs
       .then(
         (values) => {
-          if (values.length !== batch.length) throw new Error(`batch runner returned ${values.length} outputs for ${batch.length} inputs`);
+          if (values.length !== batch.length)
+            throw new Error(`batch runner returned ${values.length} outputs for ${batch.length} inputs`);
           batch.forEach((job, i) => this.fulfil(job, values[i]));
         },
         (error: unknown) => batch.forEach((job) => this.fail(job, error)),

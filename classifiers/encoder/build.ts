@@ -51,7 +51,10 @@ async function readMeta(path: string): Promise<CacheMeta | undefined> {
  * @example
  * const { modelPath, version } = await ensureEncoderModel({ cacheDir: '.cache/encoder' });
  */
-export async function ensureEncoderModel({ cacheDir = DEFAULT_CACHE_DIR, force = false }: EnsureEncoderOptions = {}): Promise<EncoderArtifact> {
+export async function ensureEncoderModel({
+  cacheDir = DEFAULT_CACHE_DIR,
+  force = false,
+}: EnsureEncoderOptions = {}): Promise<EncoderArtifact> {
   const dir = resolve(cacheDir);
   const key = `${dir}|${force}`;
   let pending = inFlight.get(key);
@@ -72,15 +75,22 @@ async function ensure(dir: string, force: boolean): Promise<EncoderArtifact> {
   const metaPath = join(dir, `${base}.json`);
   const meta = await readMeta(metaPath);
   if (!force && meta && meta.packageVersion === pkg.version && meta.builderVersion === BUILDER_VERSION) {
-    const size = await stat(modelPath).then((s) => s.size, () => 0);
+    const size = await stat(modelPath).then(
+      (s) => s.size,
+      () => 0,
+    );
     if (size > 0) return { modelPath, version, maxLength: meta.maxLength, built: false };
   }
   const weights = await loadTfWeights(pkg);
   const { maxLength } = readShape(weights);
-  const bytes = buildUseLiteGraph(weights, { name: 'rbrm-gateway/encoder', version: BUILDER_VERSION }, {
-    source_package: `${MODEL_PACKAGE}@${pkg.version}`,
-    builder_version: BUILDER_VERSION,
-  });
+  const bytes = buildUseLiteGraph(
+    weights,
+    { name: 'rbrm-gateway/encoder', version: BUILDER_VERSION },
+    {
+      source_package: `${MODEL_PACKAGE}@${pkg.version}`,
+      builder_version: BUILDER_VERSION,
+    },
+  );
   await mkdir(dir, { recursive: true });
   const tmp = `${modelPath}.${process.pid}.${Date.now()}.tmp`;
   try {
@@ -89,7 +99,12 @@ async function ensure(dir: string, force: boolean): Promise<EncoderArtifact> {
   } finally {
     await rm(tmp, { force: true });
   }
-  const newMeta: CacheMeta = { modelPackage: MODEL_PACKAGE, packageVersion: pkg.version, builderVersion: BUILDER_VERSION, maxLength };
+  const newMeta: CacheMeta = {
+    modelPackage: MODEL_PACKAGE,
+    packageVersion: pkg.version,
+    builderVersion: BUILDER_VERSION,
+    maxLength,
+  };
   await writeFile(metaPath, `${JSON.stringify(newMeta, null, 2)}\n`);
   return { modelPath, version, maxLength, built: true };
 }

@@ -2,7 +2,14 @@
  * Errors of the encoder runtime. Every failure rejects with an `EncoderError`; callers treat any of them
  * as a classifier error, and the policy's onError action (refuse by default) applies: fail closed.
  */
-export const ENCODER_ERROR_CODES = ['TIMEOUT', 'ABORTED', 'OVERLOADED', 'CLOSED', 'LOAD_FAILED', 'INFERENCE_FAILED'] as const;
+export const ENCODER_ERROR_CODES = [
+  'TIMEOUT',
+  'ABORTED',
+  'OVERLOADED',
+  'CLOSED',
+  'LOAD_FAILED',
+  'INFERENCE_FAILED',
+] as const;
 export type EncoderErrorCode = (typeof ENCODER_ERROR_CODES)[number];
 
 const MESSAGES: Record<EncoderErrorCode, string> = {

@@ -11,7 +11,8 @@ export class LruCache<K, V> {
   misses = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 0) throw new Error(`cache capacity must be a non-negative integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 0)
+      throw new Error(`cache capacity must be a non-negative integer, got ${capacity}`);
   }
 
   get size(): number {

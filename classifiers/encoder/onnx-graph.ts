@@ -17,7 +17,10 @@ export const float = (value: number): Attr => ({ float: value });
 export const ints = (value: readonly number[]): Attr => ({ ints: value });
 
 export type ElemType = 'float32' | 'int64';
-const ELEM: Record<ElemType, number> = { float32: onnx.TensorProto.DataType.FLOAT, int64: onnx.TensorProto.DataType.INT64 };
+const ELEM: Record<ElemType, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  int64: onnx.TensorProto.DataType.INT64,
+};
 
 /** A graph input or output: a name, an element type and dims that are fixed sizes or symbolic names. */
 export interface ValueSpec {
@@ -80,7 +83,8 @@ export class GraphBuilder {
   /** Adds a float32 initializer; returns its value name. */
   float(name: string, data: Float32Array, dims: readonly number[]): string {
     const count = dims.reduce((a, b) => a * b, 1);
-    if (count !== data.length) throw new Error(`initializer ${name}: ${data.length} values for dims [${dims.join(', ')}]`);
+    if (count !== data.length)
+      throw new Error(`initializer ${name}: ${data.length} values for dims [${dims.join(', ')}]`);
     const id = this.fresh(name);
     const rawData = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     this.initializers.push({ name: id, dims: [...dims], dataType: ELEM.float32, rawData });
@@ -106,7 +110,13 @@ export class GraphBuilder {
   }
 
   /** Adds one node with `outputs` outputs; returns their names. */
-  opN(opType: string, inputs: readonly string[], outputs: number, attrs: Record<string, Attr> = {}, hint = opType): string[] {
+  opN(
+    opType: string,
+    inputs: readonly string[],
+    outputs: number,
+    attrs: Record<string, Attr> = {},
+    hint = opType,
+  ): string[] {
     const name = this.fresh(`${hint}/node`);
     const outs = Array.from({ length: outputs }, (_, i) => this.fresh(outputs === 1 ? hint : `${hint}:${i}`));
     const attribute = Object.entries(attrs).map(([k, v]) => toAttribute(k, v));

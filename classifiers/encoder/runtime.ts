@@ -56,7 +56,8 @@ interface Job {
 }
 
 /** Cache key: SHA-256 over a one-letter domain ('t' text, 'i' token ids) and the content. */
-const hashKey = (domain: 't' | 'i', content: string): string => createHash('sha256').update(domain).update(content).digest('base64');
+const hashKey = (domain: 't' | 'i', content: string): string =>
+  createHash('sha256').update(domain).update(content).digest('base64');
 
 export interface ChunkOptions {
   /** Most windows embedded. Default 8 (1024 tokens). */
@@ -65,7 +66,15 @@ export interface ChunkOptions {
   overlap?: number;
 }
 
-function assertOptions({ timeoutMs, maxChars, cacheSize, maxBatchSize, maxWaitMs, maxQueue, intraOpThreads }: EncoderOptions): void {
+function assertOptions({
+  timeoutMs,
+  maxChars,
+  cacheSize,
+  maxBatchSize,
+  maxWaitMs,
+  maxQueue,
+  intraOpThreads,
+}: EncoderOptions): void {
   const positive = { timeoutMs, maxChars, maxBatchSize, maxQueue, intraOpThreads };
   for (const [name, value] of Object.entries(positive)) {
     if (value !== undefined && !(value > 0)) throw new Error(`${name} must be > 0, got ${value}`);
@@ -108,8 +117,15 @@ export class Encoder {
   /** Builds the model if needed (about 0.1 s), loads vocabulary and session. Bad options throw before any loading. */
   static async create(options: EncoderOptions = {}): Promise<Encoder> {
     assertOptions(options);
-    const [artifact, vocabulary] = await Promise.all([ensureEncoderModel({ cacheDir: options.cacheDir }), loadVocabulary()]);
-    const settings = { device: options.device, intraOpThreads: options.intraOpThreads, allowSpinning: options.allowSpinning };
+    const [artifact, vocabulary] = await Promise.all([
+      ensureEncoderModel({ cacheDir: options.cacheDir }),
+      loadVocabulary(),
+    ]);
+    const settings = {
+      device: options.device,
+      intraOpThreads: options.intraOpThreads,
+      allowSpinning: options.allowSpinning,
+    };
     const start = options.backend === 'inline' ? startInlineBackend : startWorkerBackend;
     const backend = await start(artifact.modelPath, settings);
     try {
@@ -132,7 +148,10 @@ export class Encoder {
    */
   async embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
     // The key covers exactly what the model reads (the capped text), which also bounds the hashing cost.
-    return this.embedKeyed(texts.map((text) => ({ key: hashKey('t', this.capped(text)), ids: () => this.tokenize(text) })), signal);
+    return this.embedKeyed(
+      texts.map((text) => ({ key: hashKey('t', this.capped(text)), ids: () => this.tokenize(text) })),
+      signal,
+    );
   }
 
   /**
@@ -142,23 +161,35 @@ export class Encoder {
    * @example
    * const vectors = await encoder.embedChunks(document, { maxChunks: 8, overlap: 16 }, signal);
    */
-  async embedChunks(text: string, { maxChunks = 8, overlap = 0 }: ChunkOptions = {}, signal?: AbortSignal): Promise<Float32Array[]> {
-    if (!Number.isInteger(maxChunks) || maxChunks < 1) throw new Error(`maxChunks must be a positive integer, got ${maxChunks}`);
-    if (!Number.isInteger(overlap) || overlap < 0 || overlap >= this.maxTokens) throw new Error(`overlap must be in [0, ${this.maxTokens}), got ${overlap}`);
+  async embedChunks(
+    text: string,
+    { maxChunks = 8, overlap = 0 }: ChunkOptions = {},
+    signal?: AbortSignal,
+  ): Promise<Float32Array[]> {
+    if (!Number.isInteger(maxChunks) || maxChunks < 1)
+      throw new Error(`maxChunks must be a positive integer, got ${maxChunks}`);
+    if (!Number.isInteger(overlap) || overlap < 0 || overlap >= this.maxTokens)
+      throw new Error(`overlap must be in [0, ${this.maxTokens}), got ${overlap}`);
     const step = this.maxTokens - overlap;
     const ids = this.tokenizer.encode(this.capped(text), { maxTokens: step * (maxChunks - 1) + this.maxTokens });
     const windows: number[][] = [ids.slice(0, this.maxTokens)];
     for (let start = step; start + overlap < ids.length && windows.length < maxChunks; start += step) {
       windows.push(ids.slice(start, start + this.maxTokens));
     }
-    return this.embedKeyed(windows.map((w) => ({ key: hashKey('i', w.join(',')), ids: () => w })), signal);
+    return this.embedKeyed(
+      windows.map((w) => ({ key: hashKey('i', w.join(',')), ids: () => w })),
+      signal,
+    );
   }
 
   private capped(text: string): string {
     return text.length > this.maxChars ? text.slice(0, this.maxChars) : text;
   }
 
-  private async embedKeyed(entries: ReadonlyArray<{ key: string; ids: () => number[] }>, signal?: AbortSignal): Promise<Float32Array[]> {
+  private async embedKeyed(
+    entries: ReadonlyArray<{ key: string; ids: () => number[] }>,
+    signal?: AbortSignal,
+  ): Promise<Float32Array[]> {
     if (this.closed) throw new EncoderError('CLOSED');
     if (signal?.aborted) throw new EncoderError('ABORTED', undefined, { cause: signal.reason });
     const out = new Array<Float32Array>(entries.length);
@@ -176,7 +207,10 @@ export class Encoder {
     const stopped = new Promise<never>((_, reject) => {
       stop = reject;
     });
-    const timer = setTimeout(() => stop(new EncoderError('TIMEOUT', `the encoder did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    const timer = setTimeout(
+      () => stop(new EncoderError('TIMEOUT', `the encoder did not answer within ${this.timeoutMs} ms`)),
+      this.timeoutMs,
+    );
     const onAbort = () => stop(new EncoderError('ABORTED', undefined, { cause: signal?.reason }));
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -198,7 +232,12 @@ export class Encoder {
 
   stats(): EncoderStats {
     const { size, hits, misses } = this.cache;
-    return { backend: this.backend.kind, provider: this.backend.provider, cache: { size, hits, misses }, batcher: this.batcher.stats() };
+    return {
+      backend: this.backend.kind,
+      provider: this.backend.provider,
+      cache: { size, hits, misses },
+      batcher: this.batcher.stats(),
+    };
   }
 
   /** Refuses new calls, fails queued ones with CLOSED and releases the model. */
@@ -238,7 +277,8 @@ export class Encoder {
       });
     });
     const data = await this.backend.run(input);
-    if (data.length !== rows.length * this.dim) throw new Error(`expected ${rows.length}×${this.dim} values, got ${data.length}`);
+    if (data.length !== rows.length * this.dim)
+      throw new Error(`expected ${rows.length}×${this.dim} values, got ${data.length}`);
     return rows.map((_, row) => data.slice(row * this.dim, (row + 1) * this.dim));
   }
 }

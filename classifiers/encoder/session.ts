@@ -38,7 +38,10 @@ function cudaLibraryPresent(): boolean {
   }
 }
 
-export function sessionOptions({ intraOpThreads = availableParallelism(), allowSpinning = false }: SessionSettings): ort.InferenceSession.SessionOptions {
+export function sessionOptions({
+  intraOpThreads = availableParallelism(),
+  allowSpinning = false,
+}: SessionSettings): ort.InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: intraOpThreads,
     interOpNumThreads: 1,
@@ -78,13 +81,17 @@ export interface BatchInput {
 }
 
 /** Runs the encoder graph on one batch; returns [batch, dim] embeddings, row-major. */
-export async function runSession(session: ort.InferenceSession, { ids, mask, batch, sequence }: BatchInput): Promise<Float32Array> {
+export async function runSession(
+  session: ort.InferenceSession,
+  { ids, mask, batch, sequence }: BatchInput,
+): Promise<Float32Array> {
   const feeds = {
     [INPUT_IDS]: new ort.Tensor('int64', ids, [batch, sequence]),
     [ATTENTION_MASK]: new ort.Tensor('int64', mask, [batch, sequence]),
   };
   const result = await session.run(feeds);
   const output = result[OUTPUT];
-  if (!output || !(output.data instanceof Float32Array)) throw new Error(`the encoder produced no float32 "${OUTPUT}" output`);
+  if (!output || !(output.data instanceof Float32Array))
+    throw new Error(`the encoder produced no float32 "${OUTPUT}" output`);
   return output.data;
 }

@@ -47,7 +47,8 @@ export class Tokenizer {
     for (let id = RESERVED_SYMBOLS; id < vocabulary.length; id++) {
       const symbols = Array.from(vocabulary[id][0], (c) => c.codePointAt(0) ?? 0);
       if (symbols.length !== vocabulary[id][0].length) throw new Error(`piece ${id} has astral symbols; unsupported`);
-      if (symbols.indexOf(SEPARATOR, 1) > 0) throw new Error(`piece ${id} holds ▁ after its start; early stop would be inexact`);
+      if (symbols.indexOf(SEPARATOR, 1) > 0)
+        throw new Error(`piece ${id} holds ▁ after its start; early stop would be inexact`);
       longest = Math.max(longest, symbols.length);
       let node = this.root;
       for (const symbol of symbols) {

@@ -60,7 +60,9 @@ export function readShape(all: Map<string, TfWeight>): UseLiteShape {
   const w = new Weights(all);
   return {
     maxLength: w.scalar('module_apply_default/Encoder_en/KonaTransformer/ClipToMaxLength/Less/y'),
-    heads: w.scalar(`${STACK}Layer_1/TransformerLayer/MultiheadAttention/split_heads/split_last_dimension/Reshape/shape/2`),
+    heads: w.scalar(
+      `${STACK}Layer_1/TransformerLayer/MultiheadAttention/split_heads/split_last_dimension/Reshape/shape/2`,
+    ),
     layerNormEpsilon: w.scalar(`${STACK}Layer_1/TransformerLayer/FFN/layer_prepostprocess/layer_norm/Cast/x`),
     attentionBias: w.scalar(
       `${STACK}Layer_1/TransformerLayer/MultiheadAttention/DotProductAttention/attention_bias_ignore_padding/mul/y`,
@@ -85,7 +87,15 @@ function constant(ctx: Ctx, name: string, dims: readonly number[], tfShape?: rea
   return ctx.g.float(name.replace(/^module(_apply_default)?\/Encoder_en\//, ''), ctx.w.floats(name), dims);
 }
 
-function dense(ctx: Ctx, x: string, kernel: string, bias: string, dIn: number, dOut: number, tfKernelShape?: number[]): string {
+function dense(
+  ctx: Ctx,
+  x: string,
+  kernel: string,
+  bias: string,
+  dIn: number,
+  dOut: number,
+  tfKernelShape?: number[],
+): string {
   const { g } = ctx;
   const y = g.op('MatMul', [x, constant(ctx, kernel, [dIn, dOut], tfKernelShape)]);
   return g.op('Add', [y, constant(ctx, bias, [dOut])]);
@@ -94,7 +104,10 @@ function dense(ctx: Ctx, x: string, kernel: string, bias: string, dIn: number, d
 function layerNorm(ctx: Ctx, x: string, prefix: string, dim: number): string {
   const scale = constant(ctx, `${prefix}/layer_norm_scale/ConcatPartitions/concat`, [dim]);
   const bias = constant(ctx, `${prefix}/layer_norm_bias/ConcatPartitions/concat`, [dim]);
-  return ctx.g.op('LayerNormalization', [x, scale, bias], { axis: int(-1), epsilon: float(ctx.shape.layerNormEpsilon) });
+  return ctx.g.op('LayerNormalization', [x, scale, bias], {
+    axis: int(-1),
+    epsilon: float(ctx.shape.layerNormEpsilon),
+  });
 }
 
 function attention(ctx: Ctx, x: string, layer: number, dIn: number, dAtt: number, dOut: number): string {
@@ -102,19 +115,34 @@ function attention(ctx: Ctx, x: string, layer: number, dIn: number, dAtt: number
   const depth = dAtt / shape.heads;
   const tl = `${ENC}Layer_${layer}/TransformerLayer/`;
   const mha = `${tl}MultiheadAttention/`;
-  const qkv = dense(ctx, x, `${VAR}Layer_${layer}/TransformerLayer/MultiheadAttention/qkv_transform_single/kernel/part_0`,
-    `${mha}qkv_transform_single/bias/ConcatPartitions/concat`, dIn, 3 * dAtt, [1, 1, dIn, 3 * dAtt]);
+  const qkv = dense(
+    ctx,
+    x,
+    `${VAR}Layer_${layer}/TransformerLayer/MultiheadAttention/qkv_transform_single/kernel/part_0`,
+    `${mha}qkv_transform_single/bias/ConcatPartitions/concat`,
+    dIn,
+    3 * dAtt,
+    [1, 1, dIn, 3 * dAtt],
+  );
   const [q, k, v] = g.opN('Split', [qkv, g.int64('qkv_split', [dAtt, dAtt, dAtt])], 3, { axis: int(-1) });
   const headsShape = g.int64('heads_shape', [0, 0, shape.heads, depth]);
-  const split = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, headsShape])], { perm: ints(perm) });
+  const split = (t: string, perm: number[]) =>
+    g.op('Transpose', [g.op('Reshape', [t, headsShape])], { perm: ints(perm) });
   const qScale = g.scalar('q_scale', w.scalar(`${STACK}Layer_${layer}/TransformerLayer/MultiheadAttention/mul/y`));
   const qh = g.op('Mul', [split(q, [0, 2, 1, 3]), qScale]);
   const logits = g.op('Add', [g.op('MatMul', [qh, split(k, [0, 2, 3, 1])]), ctx.bias4]);
   const probs = g.op('Softmax', [logits], { axis: int(-1) });
   const context = g.op('Transpose', [g.op('MatMul', [probs, split(v, [0, 2, 1, 3])])], { perm: ints([0, 2, 1, 3]) });
   const combined = g.op('Reshape', [context, g.int64('combine_shape', [0, 0, dAtt])]);
-  return dense(ctx, combined, `${VAR}Layer_${layer}/TransformerLayer/MultiheadAttention/output_transform_single/kernel/part_0`,
-    `${mha}output_transform_single/bias/ConcatPartitions/concat`, dAtt, dOut, [1, 1, dAtt, dOut]);
+  return dense(
+    ctx,
+    combined,
+    `${VAR}Layer_${layer}/TransformerLayer/MultiheadAttention/output_transform_single/kernel/part_0`,
+    `${mha}output_transform_single/bias/ConcatPartitions/concat`,
+    dAtt,
+    dOut,
+    [1, 1, dAtt, dOut],
+  );
 }
 
 function feedForward(ctx: Ctx, x: string, layer: number): string {
@@ -122,8 +150,17 @@ function feedForward(ctx: Ctx, x: string, layer: number): string {
   const tl = `${ENC}Layer_${layer}/TransformerLayer/FFN/`;
   const ts = `${STACK}Layer_${layer}/TransformerLayer/FFN/`;
   const normed = layerNorm(ctx, x, `${tl}layer_prepostprocess/layer_norm`, EMBEDDING_DIM);
-  const hidden = g.op('Relu', [dense(ctx, normed, `${ts}conv1/Tensordot/Reshape_1`, `${tl}conv1/bias/ConcatPartitions/concat`, 512, 1536)]);
-  const out = dense(ctx, hidden, `${ts}conv2/Tensordot/Reshape_1`, `${tl}conv2/bias/ConcatPartitions/concat`, 1536, 512);
+  const hidden = g.op('Relu', [
+    dense(ctx, normed, `${ts}conv1/Tensordot/Reshape_1`, `${tl}conv1/bias/ConcatPartitions/concat`, 512, 1536),
+  ]);
+  const out = dense(
+    ctx,
+    hidden,
+    `${ts}conv2/Tensordot/Reshape_1`,
+    `${tl}conv2/bias/ConcatPartitions/concat`,
+    1536,
+    512,
+  );
   return g.op('Add', [g.op('Mul', [out, ctx.mask3]), x]);
 }
 
@@ -132,7 +169,11 @@ function embed(ctx: Ctx, ids: string): string {
   const { g } = ctx;
   const table = constant(ctx, 'module/Embeddings_en', [8002, 256]);
   const e = g.op('Gather', [table, ids], { axis: int(0) });
-  const length = g.op('Cast', [g.op('Gather', [g.op('Shape', [ids]), g.int64('seq_axis', [1], [])], { axis: int(0) })], { to: int(1) });
+  const length = g.op(
+    'Cast',
+    [g.op('Gather', [g.op('Shape', [ids]), g.int64('seq_axis', [1], [])], { axis: int(0) })],
+    { to: int(1) },
+  );
   const positions = g.op('Range', [g.scalar('zero', 0), length, g.scalar('one', 1)]);
   const timescales = constant(ctx, `${STACK}Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1`, [1, 128]);
   const scaled = g.op('Mul', [g.op('Unsqueeze', [positions, g.int64('axis1', [1])]), timescales]);
@@ -149,7 +190,11 @@ function embed(ctx: Ctx, ids: string): string {
  * const bytes = buildUseLiteGraph(await loadTfWeights(), { name: 'rbrm-gateway/encoder', version: '1' }, {});
  * await writeFile('use-lite.onnx', bytes);
  */
-export function buildUseLiteGraph(all: Map<string, TfWeight>, producer: { name: string; version: string }, metadata: Record<string, string>): Uint8Array {
+export function buildUseLiteGraph(
+  all: Map<string, TfWeight>,
+  producer: { name: string; version: string },
+  metadata: Record<string, string>,
+): Uint8Array {
   const g = new GraphBuilder();
   const shape = readShape(all);
   const maskF = g.op('Cast', [ATTENTION_MASK], { to: int(1) }, 'mask_f');
@@ -161,8 +206,17 @@ export function buildUseLiteGraph(all: Map<string, TfWeight>, producer: { name: 
 
   const x0 = embed(ctx, INPUT_IDS);
   const ln0 = layerNorm(ctx, x0, `${ENC}Layer_0/TransformerLayer/layer_prepostprocess/layer_norm`, 256);
-  const residual0 = g.op('Mul', [dense(ctx, x0, `${ENC}Layer_0/TransformerLayer/dense/kernel/ConcatPartitions/concat`,
-    `${ENC}Layer_0/TransformerLayer/dense/bias/ConcatPartitions/concat`, 256, 512), mask3]);
+  const residual0 = g.op('Mul', [
+    dense(
+      ctx,
+      x0,
+      `${ENC}Layer_0/TransformerLayer/dense/kernel/ConcatPartitions/concat`,
+      `${ENC}Layer_0/TransformerLayer/dense/bias/ConcatPartitions/concat`,
+      256,
+      512,
+    ),
+    mask3,
+  ]);
   const x1 = g.op('Add', [attention(ctx, ln0, 0, 256, 256, 512), residual0]);
   const x2 = feedForward(ctx, x1, 0);
   const ln1 = layerNorm(ctx, x2, `${ENC}Layer_1/TransformerLayer/layer_prepostprocess/layer_norm`, 512);
@@ -173,8 +227,16 @@ export function buildUseLiteGraph(all: Map<string, TfWeight>, producer: { name: 
   const summed = g.op('ReduceSum', [g.op('Mul', [x4, mask3]), axis1], { keepdims: int(0) });
   const count = g.op('Max', [g.op('ReduceSum', [maskF, axis1], { keepdims: int(1) }), g.scalar('one_count', 1)]);
   const pooled = g.op('Div', [summed, count]);
-  const hidden = g.op('Tanh', [dense(ctx, pooled, 'module/Encoder_en/hidden_layers/tanh_layer_0/weights',
-    'module/Encoder_en/hidden_layers/tanh_layer_0/bias', 512, 512)]);
+  const hidden = g.op('Tanh', [
+    dense(
+      ctx,
+      pooled,
+      'module/Encoder_en/hidden_layers/tanh_layer_0/weights',
+      'module/Encoder_en/hidden_layers/tanh_layer_0/bias',
+      512,
+      512,
+    ),
+  ]);
   const sumSq = g.op('ReduceSum', [g.op('Mul', [hidden, hidden]), axis1], { keepdims: int(1) });
   const invNorm = g.op('Reciprocal', [g.op('Sqrt', [g.op('Max', [sumSq, g.scalar('l2_eps', shape.l2Epsilon)])])]);
   g.output(g.op('Mul', [hidden, invNorm]), OUTPUT);

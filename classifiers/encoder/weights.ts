@@ -86,7 +86,8 @@ export async function loadTfWeights(pkg?: ModelPackage): Promise<Map<string, TfW
       weights.set(entry.name, { name: entry.name, shape: entry.shape, data });
       offset += count * 4;
     }
-    if (offset !== bytes.length) throw new Error(`weights manifest covers ${offset} bytes, shards hold ${bytes.length}`);
+    if (offset !== bytes.length)
+      throw new Error(`weights manifest covers ${offset} bytes, shards hold ${bytes.length}`);
   }
   return weights;
 }

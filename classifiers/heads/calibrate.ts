@@ -14,7 +14,7 @@ export function fitPlatt(z: ArrayLike<number>, y: ArrayLike<number>, w?: ArrayLi
   const n = z.length;
   let pos = 0;
   let neg = 0;
-  for (let i = 0; i < n; i++) if ((w?.[i] ?? 1) > 0) (y[i] === 1 ? pos++ : neg++);
+  for (let i = 0; i < n; i++) if ((w?.[i] ?? 1) > 0) y[i] === 1 ? pos++ : neg++;
   if (pos === 0 || neg === 0) throw new Error('Platt scaling needs both classes');
   // Platt (1999): targets (N+ + 1)/(N+ + 2) and 1/(N- + 2).
   const hi = (pos + 1) / (pos + 2);
@@ -81,7 +81,13 @@ export function fitPlatt(z: ArrayLike<number>, y: ArrayLike<number>, w?: ArrayLi
  * @example
  * const t = chooseThreshold(valProbabilities, valLabels, valWeights, valSourceIndex);
  */
-export function chooseThreshold(p: ArrayLike<number>, y: ArrayLike<number>, w?: ArrayLike<number>, groups?: ArrayLike<number>, minGroup = 20): number {
+export function chooseThreshold(
+  p: ArrayLike<number>,
+  y: ArrayLike<number>,
+  w?: ArrayLike<number>,
+  groups?: ArrayLike<number>,
+  minGroup = 20,
+): number {
   const idx = Array.from({ length: p.length }, (_, i) => i).sort((i, j) => p[j] - p[i]);
   let pos = 0;
   let neg = 0;

@@ -66,7 +66,9 @@ export class OnnxHeadsClassifier implements Classifier {
     const windowed = this.heads.some((h) => h.entry.pooling === 'max');
     const pair = this.heads.some((h) => h.entry.input === 'prompt+response');
     const [windows, promptVec] = await Promise.all([
-      windowed ? encoder.embedChunks(input.text, { maxChunks: this.maxChunks }, signal) : encoder.embed([input.text], signal),
+      windowed
+        ? encoder.embedChunks(input.text, { maxChunks: this.maxChunks }, signal)
+        : encoder.embed([input.text], signal),
       pair ? encoder.embed([input.prompt ?? ''], signal).then(([v]) => v) : undefined,
     ]);
     const scores: Record<string, number> = {};
@@ -87,8 +89,15 @@ export class OnnxHeadsClassifier implements Classifier {
         if (p[j] > top.p) top = { label, p: p[j] };
       });
     }
-    const explanation = over.length ? `over threshold: ${over.join(', ')}` : `no label over its threshold (highest: ${top.label} ${pct(top.p)})`;
-    const details = { model: this.version, thresholds, windows: windows.length, promptGiven: pair ? input.prompt !== undefined : undefined };
+    const explanation = over.length
+      ? `over threshold: ${over.join(', ')}`
+      : `no label over its threshold (highest: ${top.label} ${pct(top.p)})`;
+    const details = {
+      model: this.version,
+      thresholds,
+      windows: windows.length,
+      promptGiven: pair ? input.prompt !== undefined : undefined,
+    };
     return { scores, explanation, details };
   }
 
@@ -100,6 +109,15 @@ export class OnnxHeadsClassifier implements Classifier {
 /** The registry entry for `type: 'onnx'`. */
 export const onnxClassifierType = {
   params: OnnxParamsSchema,
-  create: ({ id, timeoutMs, params, baseDir }: { id: string; timeoutMs: number; params: z.infer<typeof OnnxParamsSchema>; baseDir?: string }): Classifier =>
-    new OnnxHeadsClassifier(id, params, timeoutMs, { baseDir }),
+  create: ({
+    id,
+    timeoutMs,
+    params,
+    baseDir,
+  }: {
+    id: string;
+    timeoutMs: number;
+    params: z.infer<typeof OnnxParamsSchema>;
+    baseDir?: string;
+  }): Classifier => new OnnxHeadsClassifier(id, params, timeoutMs, { baseDir }),
 };

@@ -8,7 +8,7 @@ export function rocAuc(score: ArrayLike<number>, y: ArrayLike<number>): number {
   const idx = Array.from({ length: score.length }, (_, i) => i).sort((i, j) => score[i] - score[j]);
   let pos = 0;
   let rankSum = 0;
-  for (let k = 0; k < idx.length; ) {
+  for (let k = 0; k < idx.length;) {
     let end = k;
     while (end + 1 < idx.length && score[idx[end + 1]] === score[idx[k]]) end++;
     const rank = (k + end) / 2 + 1;
@@ -29,7 +29,7 @@ export function averagePrecision(score: ArrayLike<number>, y: ArrayLike<number>)
   let tp = 0;
   let seen = 0;
   let ap = 0;
-  for (let k = 0; k < idx.length; ) {
+  for (let k = 0; k < idx.length;) {
     let end = k;
     while (end + 1 < idx.length && score[idx[end + 1]] === score[idx[k]]) end++;
     let groupTp = 0;

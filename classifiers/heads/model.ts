@@ -59,7 +59,8 @@ const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes)
 export function modelsRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'classifiers', 'models'))) return join(dir, 'classifiers', 'models');
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'classifiers', 'models')))
+      return join(dir, 'classifiers', 'models');
     dir = dirname(dir);
   }
   throw new Error('cannot find classifiers/models above the heads module');
@@ -87,18 +88,24 @@ export function loadModel(dir: string, only?: readonly HeadName[]): LoadedModel 
   for (const name of only ?? HEAD_NAMES) {
     const entry = manifest.heads[name];
     if (!entry) {
-      if (only) throw new Error(`model ${dir} has no head "${name}" (it has ${Object.keys(manifest.heads).join(', ')})`);
+      if (only)
+        throw new Error(`model ${dir} has no head "${name}" (it has ${Object.keys(manifest.heads).join(', ')})`);
       continue;
     }
     const bytes = readFileSync(join(dir, entry.file));
-    if (sha256(bytes) !== entry.sha256) throw new Error(`head ${name}: ${entry.file} does not match the SHA-256 in heads.json`);
+    if (sha256(bytes) !== entry.sha256)
+      throw new Error(`head ${name}: ${entry.file} does not match the SHA-256 in heads.json`);
     const { head, platt } = readHead(bytes);
-    if (head.labels.join('\n') !== entry.labels.join('\n')) throw new Error(`head ${name}: labels in ${entry.file} differ from heads.json`);
+    if (head.labels.join('\n') !== entry.labels.join('\n'))
+      throw new Error(`head ${name}: labels in ${entry.file} differ from heads.json`);
     const thresholds = entry.labels.map((label, j) => {
       const cal = entry.calibration[label];
       const t = entry.thresholds[label];
       if (!cal || t === undefined) throw new Error(`head ${name}: no calibration or threshold for ${label}`);
-      if (Math.abs(cal.a - platt[j].a) > 1e-5 * Math.max(1, Math.abs(cal.a)) || Math.abs(cal.c - platt[j].c) > 1e-5 * Math.max(1, Math.abs(cal.c))) {
+      if (
+        Math.abs(cal.a - platt[j].a) > 1e-5 * Math.max(1, Math.abs(cal.a)) ||
+        Math.abs(cal.c - platt[j].c) > 1e-5 * Math.max(1, Math.abs(cal.c))
+      ) {
         throw new Error(`head ${name}: Platt constants for ${label} in ${entry.file} differ from heads.json`);
       }
       return t;

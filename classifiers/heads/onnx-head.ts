@@ -29,8 +29,16 @@ export function exportHead(name: string, head: LinearHead, platt: readonly Platt
   const g = new GraphBuilder();
   const w = g.float('weight', transposed, [dim, k]);
   const b = g.float('bias', Float32Array.from(head.bias), [k]);
-  const a = g.float('platt_a', Float32Array.from(platt, (p) => p.a), [k]);
-  const c = g.float('platt_c', Float32Array.from(platt, (p) => p.c), [k]);
+  const a = g.float(
+    'platt_a',
+    Float32Array.from(platt, (p) => p.a),
+    [k],
+  );
+  const c = g.float(
+    'platt_c',
+    Float32Array.from(platt, (p) => p.c),
+    [k],
+  );
   const z = g.op('Add', [g.op('MatMul', ['features', w]), b], {}, 'raw_logits');
   g.output(z, 'logits');
   g.output(g.op('Sigmoid', [g.op('Add', [g.op('Mul', [z, a]), c])]), 'probabilities');
@@ -66,7 +74,8 @@ export function readHead(bytes: Uint8Array): { name: string; head: LinearHead; p
   const init = new Map((model.graph?.initializer ?? []).map((t) => [t.name, t]));
   const dims = (init.get('weight')?.dims ?? []).map(Number);
   const [dim, k] = dims;
-  if (dims.length !== 2 || k !== labels.length) throw new Error(`head model: weight dims [${dims.join(', ')}] do not fit ${labels.length} labels`);
+  if (dims.length !== 2 || k !== labels.length)
+    throw new Error(`head model: weight dims [${dims.join(', ')}] do not fit ${labels.length} labels`);
   const transposed = floats(init.get('weight'), 'weight', dim * k);
   const weights = new Float32Array(dim * k);
   for (let j = 0; j < k; j++) for (let i = 0; i < dim; i++) weights[j * dim + i] = transposed[i * k + j];

@@ -64,7 +64,8 @@ export class EncoderLease {
     this.encoder ??= (async () => {
       const encoder = await this.source.acquire();
       this.acquired = true;
-      if (encoder.version !== this.trainedOn) throw new Error(`heads were trained on encoder ${this.trainedOn}, but ${encoder.version} is loaded`);
+      if (encoder.version !== this.trainedOn)
+        throw new Error(`heads were trained on encoder ${this.trainedOn}, but ${encoder.version} is loaded`);
       return encoder;
     })().catch(async (error: unknown) => {
       this.encoder = undefined;

@@ -43,11 +43,15 @@ export interface TrainOptions {
  * @example
  * const head = trainLogistic({ x, dim: 512, y, weight, labels: ['unsafe'] }, { seed: 7 });
  */
-export function trainLogistic(set: TrainSet, { seed = 1, epochs = 40, batchSize = 128, learningRate = 0.01, l2 = 1e-3 }: TrainOptions = {}): LinearHead {
+export function trainLogistic(
+  set: TrainSet,
+  { seed = 1, epochs = 40, batchSize = 128, learningRate = 0.01, l2 = 1e-3 }: TrainOptions = {},
+): LinearHead {
   const { x, dim, y, weight, labels } = set;
   const k = labels.length;
   const n = weight.length;
-  if (x.length !== n * dim || y.length !== n * k) throw new Error(`train set shapes disagree: ${n} rows, x ${x.length}, y ${y.length}`);
+  if (x.length !== n * dim || y.length !== n * k)
+    throw new Error(`train set shapes disagree: ${n} rows, x ${x.length}, y ${y.length}`);
   if (n === 0) throw new Error('empty train set');
 
   // Standardise: z = (x - mean) / std.
@@ -67,7 +71,8 @@ export function trainLogistic(set: TrainSet, { seed = 1, epochs = 40, batchSize 
       if (t === 1) pos += weight[r];
       else if (t === 0) neg += weight[r];
     }
-    if (pos === 0 || neg === 0) throw new Error(`label ${labels[j]} has no ${pos === 0 ? 'positive' : 'negative'} examples`);
+    if (pos === 0 || neg === 0)
+      throw new Error(`label ${labels[j]} has no ${pos === 0 ? 'positive' : 'negative'} examples`);
     classScale[2 * j] = (pos + neg) / (2 * neg);
     classScale[2 * j + 1] = (pos + neg) / (2 * pos);
   }

@@ -50,7 +50,8 @@ export class HfWorker {
           const job = this.pending.get(reply.id);
           this.pending.delete(reply.id);
           if (this.pending.size === 0 && !this.closed) worker.unref();
-          if (reply.type === 'result') job?.resolve({ logits: reply.logits, tokens: reply.tokens, truncated: reply.truncated });
+          if (reply.type === 'result')
+            job?.resolve({ logits: reply.logits, tokens: reply.tokens, truncated: reply.truncated });
           else job?.reject(new HfError('INFERENCE_FAILED', `the model failed to run: ${reply.message}`));
         }
       });
@@ -58,7 +59,11 @@ export class HfWorker {
         if (this.worker !== worker) return;
         this.worker = undefined;
         if (!this.loadFailed) this.ready = undefined;
-        const failure = new HfError('INFERENCE_FAILED', `the model worker stopped: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        const failure = new HfError(
+          'INFERENCE_FAILED',
+          `the model worker stopped: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
         reject(failure);
         for (const job of this.pending.values()) job.reject(failure);
         this.pending.clear();

@@ -52,8 +52,10 @@ export function activate(logits: ArrayLike<number>, activation: Activation): num
 /** The batcher speaks the encoder's error codes; say them in this classifier's words. */
 function toHfError(error: unknown): HfError {
   if (error instanceof HfError) return error;
-  if (error instanceof EncoderError && error.code === 'OVERLOADED') return new HfError('OVERLOADED', 'too many texts are waiting for the model', { cause: error });
-  if (error instanceof EncoderError && error.code === 'CLOSED') return new HfError('CLOSED', 'the classifier is closed', { cause: error });
+  if (error instanceof EncoderError && error.code === 'OVERLOADED')
+    return new HfError('OVERLOADED', 'too many texts are waiting for the model', { cause: error });
+  if (error instanceof EncoderError && error.code === 'CLOSED')
+    return new HfError('CLOSED', 'the classifier is closed', { cause: error });
   return new HfError('INFERENCE_FAILED', messageOf(error), { cause: error });
 }
 
@@ -118,8 +120,12 @@ export class HfSequenceClassifier implements Classifier {
     if (signal.aborted) throw new HfError('ABORTED', 'the caller aborted the call', { cause: signal.reason });
     await this.ready();
     const submission = this.batcher.submit(input.text);
-    const onAbort = () => submission.cancel(new HfError('ABORTED', 'the caller aborted the call', { cause: signal.reason }));
-    const timer = setTimeout(() => submission.cancel(new HfError('TIMEOUT', `no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    const onAbort = () =>
+      submission.cancel(new HfError('ABORTED', 'the caller aborted the call', { cause: signal.reason }));
+    const timer = setTimeout(
+      () => submission.cancel(new HfError('TIMEOUT', `no answer within ${this.timeoutMs} ms`)),
+      this.timeoutMs,
+    );
     signal.addEventListener('abort', onAbort, { once: true });
     let row: Row;
     try {

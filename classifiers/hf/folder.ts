@@ -64,7 +64,9 @@ function readJson(file: string, required: boolean): unknown {
   } catch (error) {
     if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     const code = (error as NodeJS.ErrnoException).code;
-    throw new HfModelError(file, code === 'ENOENT' ? 'is missing' : `cannot be read: ${messageOf(error)}`, { cause: error });
+    throw new HfModelError(file, code === 'ENOENT' ? 'is missing' : `cannot be read: ${messageOf(error)}`, {
+      cause: error,
+    });
   }
   try {
     return JSON.parse(text);
@@ -73,23 +75,37 @@ function readJson(file: string, required: boolean): unknown {
   }
 }
 
-const issues = (error: z.ZodError) => error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+const issues = (error: z.ZodError) =>
+  error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
 
 /** The labels in index order, renamed by `remap` (keys: a model label or its index). */
-function labelsOf(file: string, id2label: Record<string, string>, remap: Record<string, string> = {}): { modelLabels: string[]; labels: string[] } {
+function labelsOf(
+  file: string,
+  id2label: Record<string, string>,
+  remap: Record<string, string> = {},
+): { modelLabels: string[]; labels: string[] } {
   const count = Object.keys(id2label).length;
   if (count === 0) throw new HfModelError(file, 'id2label is empty');
   const modelLabels = Array.from({ length: count }, (_, i) => {
     const label = id2label[String(i)];
-    if (label === undefined) throw new HfModelError(file, `id2label must number its labels 0..${count - 1}; index ${i} is missing`);
+    if (label === undefined)
+      throw new HfModelError(file, `id2label must number its labels 0..${count - 1}; index ${i} is missing`);
     return label;
   });
   for (const key of Object.keys(remap)) {
-    if (!modelLabels.includes(key) && !(key in id2label)) throw new HfModelError(file, `params.labels renames "${key}", which id2label does not have; it has: ${modelLabels.join(', ')}`);
+    if (!modelLabels.includes(key) && !(key in id2label))
+      throw new HfModelError(
+        file,
+        `params.labels renames "${key}", which id2label does not have; it has: ${modelLabels.join(', ')}`,
+      );
   }
   const labels = modelLabels.map((label, i) => remap[label] ?? remap[String(i)] ?? label);
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
-  if (dup !== undefined) throw new HfModelError(file, `two outputs would share the label "${dup}"; give each a distinct name in params.labels`);
+  if (dup !== undefined)
+    throw new HfModelError(
+      file,
+      `two outputs would share the label "${dup}"; give each a distinct name in params.labels`,
+    );
   return { modelLabels, labels };
 }
 
@@ -105,22 +121,35 @@ export function readModelFolder(options: FolderOptions, baseDir = process.cwd())
   const dir = resolve(baseDir, options.dir);
   const stat = statSync(dir, { throwIfNoEntry: false });
   if (!stat) throw new HfModelError(dir, 'the model folder does not exist');
-  if (!stat.isDirectory()) throw new HfModelError(dir, 'is not a folder (name the folder that holds model.onnx, tokenizer.json and config.json)');
+  if (!stat.isDirectory())
+    throw new HfModelError(
+      dir,
+      'is not a folder (name the folder that holds model.onnx, tokenizer.json and config.json)',
+    );
 
   const modelPath = join(dir, 'model.onnx');
   const model = statSync(modelPath, { throwIfNoEntry: false });
-  if (!model) throw new HfModelError(modelPath, 'is missing (export the model to ONNX, e.g. with optimum-cli export onnx --task text-classification)');
+  if (!model)
+    throw new HfModelError(
+      modelPath,
+      'is missing (export the model to ONNX, e.g. with optimum-cli export onnx --task text-classification)',
+    );
   if (!model.isFile() || model.size === 0) throw new HfModelError(modelPath, 'is not a non-empty file');
 
   const configPath = join(dir, 'config.json');
   const parsed = ConfigSchema.safeParse(readJson(configPath, true));
-  if (!parsed.success) throw new HfModelError(configPath, `is not a sequence-classification config: ${issues(parsed.error)}`);
+  if (!parsed.success)
+    throw new HfModelError(configPath, `is not a sequence-classification config: ${issues(parsed.error)}`);
   const config = parsed.data;
   const { modelLabels, labels } = labelsOf(configPath, config.id2label, options.labels);
 
   let activation = options.activation;
   if (!activation) {
-    if (config.problem_type === 'regression') throw new HfModelError(configPath, 'problem_type is regression, not classification; set params.activation to read its output as a probability anyway');
+    if (config.problem_type === 'regression')
+      throw new HfModelError(
+        configPath,
+        'problem_type is regression, not classification; set params.activation to read its output as a probability anyway',
+      );
     activation = config.problem_type === 'multi_label_classification' || labels.length === 1 ? 'sigmoid' : 'softmax';
   }
 
@@ -134,11 +163,22 @@ export function readModelFolder(options: FolderOptions, baseDir = process.cwd())
 
   const positions = config.max_position_embeddings ?? undefined;
   const fallback = Math.min(512, positions ?? 512);
-  const maxLength = options.maxLength ?? meta.data.truncation?.max_length ?? (typeof modelMax === 'number' && modelMax <= 100_000 ? modelMax : fallback);
+  const maxLength =
+    options.maxLength ??
+    meta.data.truncation?.max_length ??
+    (typeof modelMax === 'number' && modelMax <= 100_000 ? modelMax : fallback);
   if (positions !== undefined && maxLength > positions) {
-    throw new HfModelError(configPath, `max_position_embeddings is ${positions}, so maxLength ${maxLength} is too long for this model`);
+    throw new HfModelError(
+      configPath,
+      `max_position_embeddings is ${positions}, so maxLength ${maxLength} is too long for this model`,
+    );
   }
-  const tokenizer = new SequenceTokenizer(tokenizerJson, tokenizerConfig, { maxLength, maxChars: options.maxChars }, tokenizerPath);
+  const tokenizer = new SequenceTokenizer(
+    tokenizerJson,
+    tokenizerConfig,
+    { maxLength, maxChars: options.maxChars },
+    tokenizerPath,
+  );
 
   return {
     dir,

@@ -21,6 +21,15 @@ export type { Encoded } from './tokenize.js';
  */
 export const hfSequenceType = {
   params: HfSequenceParamsSchema,
-  create: ({ id, timeoutMs, params, baseDir }: { id: string; timeoutMs: number; params: HfSequenceParams; baseDir?: string }): Classifier =>
-    new HfSequenceClassifier(id, params, timeoutMs, baseDir),
+  create: ({
+    id,
+    timeoutMs,
+    params,
+    baseDir,
+  }: {
+    id: string;
+    timeoutMs: number;
+    params: HfSequenceParams;
+    baseDir?: string;
+  }): Classifier => new HfSequenceClassifier(id, params, timeoutMs, baseDir),
 };

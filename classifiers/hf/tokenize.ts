@@ -49,11 +49,18 @@ export class SequenceTokenizer {
   readonly maxChars: number;
   private readonly tokenizer: HfTokenizer;
   /** The special tokens the post-processor puts around a single text, found by probing it once. */
-  private readonly layout: { prefix: number[]; suffix: number[]; prefixTypes: number[]; suffixTypes: number[]; type: number } | undefined;
+  private readonly layout:
+    { prefix: number[]; suffix: number[]; prefixTypes: number[]; suffixTypes: number[]; type: number } | undefined;
 
   /** Throws `HfModelError` naming `file` when the tokenizer cannot be built or cannot fit `maxLength`. */
-  constructor(tokenizerJson: unknown, tokenizerConfig: unknown, { maxLength, maxChars = 32 * maxLength }: SequenceTokenizerOptions, file = 'tokenizer.json') {
-    if (!tokenizerJson || typeof tokenizerJson !== 'object' || !('model' in tokenizerJson)) throw new HfModelError(file, 'is not a Hugging Face tokenizer (no "model" section)');
+  constructor(
+    tokenizerJson: unknown,
+    tokenizerConfig: unknown,
+    { maxLength, maxChars = 32 * maxLength }: SequenceTokenizerOptions,
+    file = 'tokenizer.json',
+  ) {
+    if (!tokenizerJson || typeof tokenizerJson !== 'object' || !('model' in tokenizerJson))
+      throw new HfModelError(file, 'is not a Hugging Face tokenizer (no "model" section)');
     let probe: HfEncoding;
     let plain: number[];
     try {
@@ -61,13 +68,18 @@ export class SequenceTokenizer {
       probe = this.tokenizer.encode(PROBE, { add_special_tokens: true, return_token_type_ids: true });
       plain = this.tokenizer.encode(PROBE, { add_special_tokens: false }).ids;
     } catch (error) {
-      throw new HfModelError(file, `cannot be used by @huggingface/tokenizers: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new HfModelError(
+        file,
+        `cannot be used by @huggingface/tokenizers: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     }
     this.maxLength = maxLength;
     this.maxChars = maxChars;
     const types = probe.token_type_ids ?? probe.ids.map(() => 0);
     let start = -1;
-    for (let s = 0; s + plain.length <= probe.ids.length && start < 0; s++) if (same(probe.ids.slice(s, s + plain.length), plain)) start = s;
+    for (let s = 0; s + plain.length <= probe.ids.length && start < 0; s++)
+      if (same(probe.ids.slice(s, s + plain.length), plain)) start = s;
     // A post-processor that does more than wrap the text in fixed tokens: truncate its output from the right.
     this.layout =
       start < 0
@@ -80,7 +92,8 @@ export class SequenceTokenizer {
             type: types[start] ?? 0,
           };
     const specials = this.layout ? this.layout.prefix.length + this.layout.suffix.length : 0;
-    if (maxLength <= specials) throw new HfModelError(file, `maxLength ${maxLength} leaves no room for text next to ${specials} special tokens`);
+    if (maxLength <= specials)
+      throw new HfModelError(file, `maxLength ${maxLength} leaves no room for text next to ${specials} special tokens`);
   }
 
   /** Tokens the model reads for `text`: special tokens, then the text's tokens cut to fit `maxLength`. */

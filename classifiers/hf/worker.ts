@@ -47,13 +47,16 @@ class Model {
   ) {
     const file = data.modelPath;
     session.inputNames.forEach((name, i) => {
-      if (!(FEEDABLE as readonly string[]).includes(name)) throw new HfModelError(file, `input "${name}" is not one hf-sequence can feed (${FEEDABLE.join(', ')})`);
+      if (!(FEEDABLE as readonly string[]).includes(name))
+        throw new HfModelError(file, `input "${name}" is not one hf-sequence can feed (${FEEDABLE.join(', ')})`);
       const meta = session.inputMetadata[i];
       const type = meta?.isTensor ? meta.type : 'int64';
-      if (type !== 'int64' && type !== 'int32') throw new HfModelError(file, `input "${name}" is ${type}; token inputs must be int64 or int32`);
+      if (type !== 'int64' && type !== 'int32')
+        throw new HfModelError(file, `input "${name}" is ${type}; token inputs must be int64 or int32`);
       this.types.set(name as Feedable, type);
     });
-    if (!this.types.has('input_ids')) throw new HfModelError(file, `the graph has no "input_ids" input (it has: ${session.inputNames.join(', ')})`);
+    if (!this.types.has('input_ids'))
+      throw new HfModelError(file, `the graph has no "input_ids" input (it has: ${session.inputNames.join(', ')})`);
     this.output = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
   }
 
@@ -62,7 +65,8 @@ class Model {
   }
 
   private tensor(name: Feedable, values: number[], batch: number, sequence: number): ort.Tensor {
-    const data = this.types.get(name) === 'int32' ? Int32Array.from(values) : BigInt64Array.from(values, (v) => BigInt(v));
+    const data =
+      this.types.get(name) === 'int32' ? Int32Array.from(values) : BigInt64Array.from(values, (v) => BigInt(v));
     return new ort.Tensor(this.types.get(name)!, data, [batch, sequence]);
   }
 
@@ -84,10 +88,14 @@ class Model {
     for (const name of this.types.keys()) feeds[name] = this.tensor(name, values[name], rows.length, sequence);
     const result = await this.session.run(feeds);
     const out = result[this.output];
-    if (!out || out.type !== 'float32') throw new HfModelError(modelPath, `output "${this.output}" is not a float32 tensor`);
+    if (!out || out.type !== 'float32')
+      throw new HfModelError(modelPath, `output "${this.output}" is not a float32 tensor`);
     const data = out.data as Float32Array;
     if (data.length !== rows.length * numLabels) {
-      throw new HfModelError(modelPath, `output "${this.output}" has ${data.length / rows.length} values per text, but config.json's id2label names ${numLabels} labels`);
+      throw new HfModelError(
+        modelPath,
+        `output "${this.output}" has ${data.length / rows.length} values per text, but config.json's id2label names ${numLabels} labels`,
+      );
     }
     return data;
   }
@@ -97,7 +105,12 @@ class Model {
   }
 }
 
-async function runBatch(model: Model, tokenizer: SequenceTokenizer, texts: string[], numLabels: number): Promise<HfBatchResult> {
+async function runBatch(
+  model: Model,
+  tokenizer: SequenceTokenizer,
+  texts: string[],
+  numLabels: number,
+): Promise<HfBatchResult> {
   const encoded = texts.map((t) => tokenizer.encode(t));
   const logits = new Float32Array(texts.length * numLabels);
   // Sorting by length and cutting where it pays keeps one long text from padding every short one.
@@ -112,7 +125,9 @@ async function runBatch(model: Model, tokenizer: SequenceTokenizer, texts: strin
   };
 }
 
-async function load(data: HfWorkerData): Promise<{ model: Model; tokenizer: SequenceTokenizer; provider: 'cuda' | 'cpu' }> {
+async function load(
+  data: HfWorkerData,
+): Promise<{ model: Model; tokenizer: SequenceTokenizer; provider: 'cuda' | 'cpu' }> {
   const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as unknown;
   const tokenizer = new SequenceTokenizer(
     read(data.tokenizerPath),
@@ -142,7 +157,11 @@ async function main(port: NonNullable<typeof parentPort>, data: HfWorkerData): P
   try {
     loaded = await load(data);
   } catch (error) {
-    post(error instanceof HfModelError ? { type: 'load-error', file: error.file, problem: error.problem } : { type: 'load-error', file: data.modelPath, problem: messageOf(error) });
+    post(
+      error instanceof HfModelError
+        ? { type: 'load-error', file: error.file, problem: error.problem }
+        : { type: 'load-error', file: data.modelPath, problem: messageOf(error) },
+    );
     return;
   }
   const { model, tokenizer, provider } = loaded;
@@ -150,13 +169,20 @@ async function main(port: NonNullable<typeof parentPort>, data: HfWorkerData): P
   port.on('message', (request: HfWorkerRequest) => {
     if (request.type === 'close') {
       // Let the running batch finish: terminating a worker inside session.run aborts the whole process.
-      chain = chain.then(() => model.release()).catch(() => {}).finally(() => port.close());
+      chain = chain
+        .then(() => model.release())
+        .catch(() => {})
+        .finally(() => port.close());
       return;
     }
     chain = chain.then(async () => {
       try {
         const result = await runBatch(model, tokenizer, request.texts, data.numLabels);
-        post({ type: 'result', id: request.id, ...result }, [result.logits.buffer, result.tokens.buffer, result.truncated.buffer] as ArrayBuffer[]);
+        post({ type: 'result', id: request.id, ...result }, [
+          result.logits.buffer,
+          result.tokens.buffer,
+          result.truncated.buffer,
+        ] as ArrayBuffer[]);
       } catch (error) {
         post({ type: 'error', id: request.id, message: messageOf(error) });
       }

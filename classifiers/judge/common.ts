@@ -20,7 +20,11 @@ export const EndpointParams = {
  * Probabilities from a bare answer: `confidence` on it, the rest spread evenly over the other choices.
  * @example confidenceSpread('C', ['A', 'B', 'C', 'D'], 0.7) // { A: 0.1, B: 0.1, C: 0.7, D: 0.1 }
  */
-export function confidenceSpread(choice: string, choices: readonly string[], confidence: number): Record<string, number> {
+export function confidenceSpread(
+  choice: string,
+  choices: readonly string[],
+  confidence: number,
+): Record<string, number> {
   const rest = choices.length > 1 ? (1 - confidence) / (choices.length - 1) : 0;
   return Object.fromEntries(choices.map((c) => [c, c === choice ? (choices.length > 1 ? confidence : 1) : rest]));
 }
@@ -34,14 +38,17 @@ export function conversationOf(input: ClassifierInput): { prompt?: string; outpu
  * A cached grade as served again: its own copy of the scores, marked cached, and no tokens or time spent,
  * so summing `prompt_tokens` over records counts what the judge was actually asked.
  */
-export const servedFromCache = <G extends { scores: Record<string, number>; details?: Record<string, unknown> }>(hit: G): G => ({
+export const servedFromCache = <G extends { scores: Record<string, number>; details?: Record<string, unknown> }>(
+  hit: G,
+): G => ({
   ...hit,
   scores: { ...hit.scores },
   details: { ...hit.details, cached: true, prompt_tokens: 0, completion_tokens: 0, judge_ms: 0 },
 });
 
 /** A judge's cache, or none. */
-export const cacheOf = <V>(cache: { size: number } | undefined): LruCache<V> | undefined => (cache && cache.size > 0 ? new LruCache<V>(cache.size) : undefined);
+export const cacheOf = <V>(cache: { size: number } | undefined): LruCache<V> | undefined =>
+  cache && cache.size > 0 ? new LruCache<V>(cache.size) : undefined;
 
 /** What a judge call cost, for the decision record: the raw answer, the model, tokens and time. */
 export const accounting = (answer: JudgeAnswer, model: string) => ({

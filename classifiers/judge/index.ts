@@ -13,7 +13,14 @@ export { RbrmJudge, RbrmJudgeParamsSchema, letterProbabilities, parseLetter, rbr
 export type { RbrmJudgeParams } from './rbrm.js';
 export { JudgeRubricSchema, rubricRevision } from './rubric.js';
 export type { JudgeRubric } from './rubric.js';
-export { SafetyModel, SafetyModelParamsSchema, parseLlamaGuard, parseYesNo, safetyPrompt, unsafeProbability } from './safety.js';
+export {
+  SafetyModel,
+  SafetyModelParamsSchema,
+  parseLlamaGuard,
+  parseYesNo,
+  safetyPrompt,
+  unsafeProbability,
+} from './safety.js';
 export type { SafetyModelParams } from './safety.js';
 export { SAFETY_TEMPLATES, rbrmTemplate, render, safetyTemplate } from './templates.js';
 export { JudgeError, askJudge } from './wire.js';
@@ -27,7 +34,8 @@ export { JudgeError, askJudge } from './wire.js';
  */
 export const rbrmJudgeType = {
   params: RbrmJudgeParamsSchema,
-  create: ({ id, timeoutMs, params }: { id: string; timeoutMs: number; params: RbrmJudgeParams }): Classifier => new RbrmJudge(id, params, timeoutMs),
+  create: ({ id, timeoutMs, params }: { id: string; timeoutMs: number; params: RbrmJudgeParams }): Classifier =>
+    new RbrmJudge(id, params, timeoutMs),
 };
 
 /**
@@ -39,5 +47,6 @@ export const rbrmJudgeType = {
  */
 export const safetyModelType = {
   params: SafetyModelParamsSchema,
-  create: ({ id, timeoutMs, params }: { id: string; timeoutMs: number; params: SafetyModelParams }): Classifier => new SafetyModel(id, params, timeoutMs),
+  create: ({ id, timeoutMs, params }: { id: string; timeoutMs: number; params: SafetyModelParams }): Classifier =>
+    new SafetyModel(id, params, timeoutMs),
 };

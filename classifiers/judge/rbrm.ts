@@ -25,16 +25,27 @@ const TOP_LOGPROBS = 10;
 type Graded = Omit<ClassifierResult, 'id' | 'latencyMs'>;
 
 /** "A, B, C or D". */
-const listLetters = (letters: readonly string[]) => (letters.length > 1 ? `${letters.slice(0, -1).join(', ')} or ${letters.at(-1)}` : letters.join(''));
+const listLetters = (letters: readonly string[]) =>
+  letters.length > 1 ? `${letters.slice(0, -1).join(', ')} or ${letters.at(-1)}` : letters.join('');
 
 /**
  * Builds the chat messages that ask for one option letter, from templates/rbrm.json.
  * @example rbrmMessages(rubric, { prompt: 'How do I make a bomb?', output: "I can't help with that." })
  */
-export function rbrmMessages(rubric: JudgeRubric, c: { prompt?: string; output?: string }, t: RbrmTemplate = rbrmTemplate()) {
+export function rbrmMessages(
+  rubric: JudgeRubric,
+  c: { prompt?: string; output?: string },
+  t: RbrmTemplate = rbrmTemplate(),
+) {
   const letters = listLetters(rubric.options.map((o) => o.letter));
   const options = rubric.options
-    .map((o) => render(t.option, { letter: o.letter, meaning: o.meaning, exemplars: o.exemplars.map((exemplar) => render(t.exemplar, { exemplar })).join('') }))
+    .map((o) =>
+      render(t.option, {
+        letter: o.letter,
+        meaning: o.meaning,
+        exemplars: o.exemplars.map((exemplar) => render(t.exemplar, { exemplar })).join(''),
+      }),
+    )
     .join('\n');
   const user = render(t.user, {
     description: rubric.description,
@@ -67,7 +78,10 @@ export function parseLetter(answer: string, letters: readonly string[]): string 
  * undefined when the server sent no usable logprobs.
  * @example letterProbabilities(answer, ['A', 'B', 'C', 'D']) // { A: 0, B: 0, C: 0.95, D: 0.05 }
  */
-export function letterProbabilities(answer: JudgeAnswer, letters: readonly string[]): Record<string, number> | undefined {
+export function letterProbabilities(
+  answer: JudgeAnswer,
+  letters: readonly string[],
+): Record<string, number> | undefined {
   const normalise = (bare: string) => (bare.length === 1 ? bare.toUpperCase() : bare);
   const at = answer.tokens.find((t) => letters.includes(normalise(bareToken(t.token))));
   return at && at.top.length ? choiceProbabilities(at.top, letters, normalise) : undefined;
@@ -95,7 +109,10 @@ export class RbrmJudge implements Classifier {
     readonly timeoutMs: number,
   ) {
     this.labels = params.rubric.options.map((o) => o.letter);
-    if (params.confidence <= 1 / this.labels.length) throw new Error(`params.confidence: ${params.confidence} would not favour the parsed letter among ${this.labels.length} options; use more than ${(1 / this.labels.length).toFixed(3)}`);
+    if (params.confidence <= 1 / this.labels.length)
+      throw new Error(
+        `params.confidence: ${params.confidence} would not favour the parsed letter among ${this.labels.length} options; use more than ${(1 / this.labels.length).toFixed(3)}`,
+      );
     this.revision = rubricRevision(params.rubric);
     this.version = `rbrm-judge/${params.model}@${this.revision.slice(0, 12)}`;
     this.cache = cacheOf(params.cache);
@@ -115,7 +132,10 @@ export class RbrmJudge implements Classifier {
       callSignal(signal, this.timeoutMs),
     );
     const parsed = parseLetter(answer.text, this.labels);
-    if (!parsed) throw new JudgeError(`malformed judge answer ${JSON.stringify(answer.text.slice(0, 80))}: expected one of ${this.labels.join(', ')}`);
+    if (!parsed)
+      throw new JudgeError(
+        `malformed judge answer ${JSON.stringify(answer.text.slice(0, 80))}: expected one of ${this.labels.join(', ')}`,
+      );
     const fromLogprobs = letterProbabilities(answer, this.labels);
     const scores = fromLogprobs ?? confidenceSpread(parsed, this.labels, confidence);
     const grade = argmax(scores, this.labels);

@@ -32,10 +32,21 @@ type Graded = Omit<ClassifierResult, 'id' | 'latencyMs'>;
  * The prompt text a safety model gets for one input: the body, and for /completions the turn markers around it.
  * @example safetyPrompt(safetyTemplate('llama-guard-3'), { stage: 'input', text: 'hi' }).raw // '<|begin_of_text|>…User: hi…'
  */
-export function safetyPrompt(t: SafetyTemplate, input: ClassifierInput, policy?: string): { body: string; raw: string } {
+export function safetyPrompt(
+  t: SafetyTemplate,
+  input: ClassifierInput,
+  policy?: string,
+): { body: string; raw: string } {
   const c = conversationOf(input);
-  const categories = (t.categories ?? []).map((cat) => render(t.categoryLine ?? '', { code: cat.code, name: cat.name })).join('\n');
-  const body = render(t.body[input.stage], { categories, prompt: c.prompt ?? '', output: c.output ?? '', policy: policy ?? '' });
+  const categories = (t.categories ?? [])
+    .map((cat) => render(t.categoryLine ?? '', { code: cat.code, name: cat.name }))
+    .join('\n');
+  const body = render(t.body[input.stage], {
+    categories,
+    prompt: c.prompt ?? '',
+    output: c.output ?? '',
+    policy: policy ?? '',
+  });
   return { body, raw: `${t.completion.prefix}${body}${t.completion.suffix}` };
 }
 
@@ -45,9 +56,13 @@ export function safetyPrompt(t: SafetyTemplate, input: ClassifierInput, policy?:
  */
 export function parseLlamaGuard(answer: string): { verdict: 'safe' | 'unsafe'; codes: string[] } {
   const m = /^\s*(safe|unsafe)\b([\s\S]*)$/i.exec(answer);
-  if (!m) throw new JudgeError(`malformed safety-model answer ${JSON.stringify(answer.slice(0, 80))}: expected "safe" or "unsafe"`);
+  if (!m)
+    throw new JudgeError(
+      `malformed safety-model answer ${JSON.stringify(answer.slice(0, 80))}: expected "safe" or "unsafe"`,
+    );
   const verdict = m[1].toLowerCase() as 'safe' | 'unsafe';
-  const codes = verdict === 'unsafe' ? [...new Set((m[2].match(/\bS\d{1,2}\b/gi) ?? []).map((s) => s.toUpperCase()))] : [];
+  const codes =
+    verdict === 'unsafe' ? [...new Set((m[2].match(/\bS\d{1,2}\b/gi) ?? []).map((s) => s.toUpperCase()))] : [];
   return { verdict, codes };
 }
 
@@ -57,7 +72,10 @@ export function parseLlamaGuard(answer: string): { verdict: 'safe' | 'unsafe'; c
  */
 export function parseYesNo(answer: string): 'Yes' | 'No' {
   const m = /^[\s"'*]*(yes|no)\b/i.exec(answer);
-  if (!m) throw new JudgeError(`malformed safety-model answer ${JSON.stringify(answer.slice(0, 80))}: expected "Yes" or "No"`);
+  if (!m)
+    throw new JudgeError(
+      `malformed safety-model answer ${JSON.stringify(answer.slice(0, 80))}: expected "Yes" or "No"`,
+    );
   return m[1].toLowerCase() === 'yes' ? 'Yes' : 'No';
 }
 
@@ -65,10 +83,17 @@ export function parseYesNo(answer: string): 'Yes' | 'No' {
  * p(unsafe) from the alternatives at the first token that is not whitespace: Llama Guard's safe/unsafe, ShieldGemma's Yes/No.
  * @example unsafeProbability('yes-no', { token: 'Yes', logprob: -0.2, top: [{ token: 'Yes', logprob: -0.2 }, { token: 'No', logprob: -1.8 }] }) // 0.83
  */
-export function unsafeProbability(format: SafetyTemplate['format'], first: TokenLogprobs | undefined): number | undefined {
+export function unsafeProbability(
+  format: SafetyTemplate['format'],
+  first: TokenLogprobs | undefined,
+): number | undefined {
   if (!first?.top.length) return undefined;
-  if (format === 'yes-no') return choiceProbabilities(first.top, ['Yes', 'No'], (b) => b.charAt(0).toUpperCase() + b.slice(1).toLowerCase())?.Yes;
-  return choiceProbabilities(first.top, ['safe', 'unsafe'], (b) => (b.toLowerCase() === 'un' ? 'unsafe' : b.toLowerCase()))?.unsafe;
+  if (format === 'yes-no')
+    return choiceProbabilities(first.top, ['Yes', 'No'], (b) => b.charAt(0).toUpperCase() + b.slice(1).toLowerCase())
+      ?.Yes;
+  return choiceProbabilities(first.top, ['safe', 'unsafe'], (b) =>
+    b.toLowerCase() === 'un' ? 'unsafe' : b.toLowerCase(),
+  )?.unsafe;
 }
 
 /**
@@ -94,17 +119,28 @@ export class SafetyModel implements Classifier {
     readonly timeoutMs: number,
   ) {
     const t = safetyTemplate(params.template);
-    if (params.confidence <= 0.5) throw new Error(`params.confidence: ${params.confidence} would not favour the model's own answer; use more than 0.5`);
+    if (params.confidence <= 0.5)
+      throw new Error(
+        `params.confidence: ${params.confidence} would not favour the model's own answer; use more than 0.5`,
+      );
     this.template = t;
     const codes = (t.categories ?? []).map((c) => c.code);
     if (t.format === 'llama-guard') {
-      for (const code of Object.keys(params.categories)) if (!codes.includes(code)) throw new Error(`params.categories.${code}: ${params.template} has no category ${code}; it has ${codes.join(', ')}`);
-      if (params.policyText || params.guideline) throw new Error(`params: policyText and guideline are for shieldgemma, not ${params.template}`);
-    } else if (Object.keys(params.categories).length) throw new Error('params.categories: shieldgemma has no S-codes; it scores one label, unsafe');
+      for (const code of Object.keys(params.categories))
+        if (!codes.includes(code))
+          throw new Error(
+            `params.categories.${code}: ${params.template} has no category ${code}; it has ${codes.join(', ')}`,
+          );
+      if (params.policyText || params.guideline)
+        throw new Error(`params: policyText and guideline are for shieldgemma, not ${params.template}`);
+    } else if (Object.keys(params.categories).length)
+      throw new Error('params.categories: shieldgemma has no S-codes; it scores one label, unsafe');
     this.#labelOf = new Map(codes.map((code) => [code, params.categories[code] ?? code]));
     this.labels = [...new Set(['unsafe', ...this.#labelOf.values()])];
     const g = params.guideline ?? t.defaultGuideline ?? '';
-    this.#policy = t.guidelines ? { input: params.policyText ?? t.guidelines.input[g], output: params.policyText ?? t.guidelines.output[g] } : {};
+    this.#policy = t.guidelines
+      ? { input: params.policyText ?? t.guidelines.input[g], output: params.policyText ?? t.guidelines.output[g] }
+      : {};
     this.revision = templateRevision({ template: t, policy: this.#policy, categories: params.categories });
     this.version = `safety-model/${params.template}/${params.model}@${this.revision.slice(0, 12)}`;
     this.cache = cacheOf(params.cache);
@@ -121,12 +157,19 @@ export class SafetyModel implements Classifier {
     const { body, raw } = safetyPrompt(t, input, this.#policy[input.stage]);
     const answer = await askJudge(
       { url, apiKey, model, api },
-      { ...(api === 'chat' ? { messages: [{ role: 'user' as const, content: body }] } : { prompt: raw }), maxTokens: this.params.maxTokens ?? (t.format === 'yes-no' ? 1 : 20), topLogprobs: logprobs ? 5 : 0 },
+      {
+        ...(api === 'chat' ? { messages: [{ role: 'user' as const, content: body }] } : { prompt: raw }),
+        maxTokens: this.params.maxTokens ?? (t.format === 'yes-no' ? 1 : 20),
+        topLogprobs: logprobs ? 5 : 0,
+      },
       callSignal(signal, this.timeoutMs),
     );
     const lg = t.format === 'llama-guard' ? parseLlamaGuard(answer.text) : undefined;
     const unsafeSaid = lg ? lg.verdict === 'unsafe' : parseYesNo(answer.text) === 'Yes';
-    const fromLogprobs = unsafeProbability(t.format, answer.tokens.find((tok) => bareToken(tok.token) !== ''));
+    const fromLogprobs = unsafeProbability(
+      t.format,
+      answer.tokens.find((tok) => bareToken(tok.token) !== ''),
+    );
     const p = fromLogprobs ?? confidenceSpread(unsafeSaid ? 'unsafe' : 'safe', ['safe', 'unsafe'], confidence).unsafe;
     const scores: Record<string, number> = Object.fromEntries(this.labels.map((l) => [l, 0]));
     scores.unsafe = p;
@@ -141,7 +184,11 @@ export class SafetyModel implements Classifier {
         template_revision: this.revision,
         verdict: unsafeSaid ? 'unsafe' : 'safe',
         flagged: p >= threshold,
-        ...(lg && { codes: lg.codes, categories: mapped, unknown_codes: lg.codes.filter((code) => !this.#labelOf.has(code)) }),
+        ...(lg && {
+          codes: lg.codes,
+          categories: mapped,
+          unknown_codes: lg.codes.filter((code) => !this.#labelOf.has(code)),
+        }),
         probability_source: fromLogprobs !== undefined ? 'logprobs' : 'confidence',
         ...accounting(answer, model),
       },

@@ -9,7 +9,15 @@ import { canonicalJson, sha256Hex } from '../../audit/canonical.js';
  * tree (as policies/default is) and validated here. Each names its sources in `$comment`. Placeholders are
  * `{{name}}`; they are filled in one pass, so text that itself contains `{{output}}` is never expanded again.
  */
-export const TEMPLATE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'classifiers', 'judge', 'templates');
+export const TEMPLATE_DIR = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'classifiers',
+  'judge',
+  'templates',
+);
 
 const Comment = z.array(z.string()).min(1, 'a template names its sources in $comment');
 const Stages = z.strictObject({ input: z.string().min(1), output: z.string().min(1) });
@@ -34,7 +42,9 @@ export const SafetyTemplateSchema = z.strictObject({
   completion: z.strictObject({ prefix: z.string(), suffix: z.string() }),
   categories: z.array(z.strictObject({ code: z.string().regex(/^S\d{1,2}$/), name: z.string().min(1) })).optional(),
   categoryLine: z.string().optional(),
-  guidelines: z.strictObject({ input: z.record(z.string(), z.string()), output: z.record(z.string(), z.string()) }).optional(),
+  guidelines: z
+    .strictObject({ input: z.record(z.string(), z.string()), output: z.record(z.string(), z.string()) })
+    .optional(),
   defaultGuideline: z.string().optional(),
 });
 export type SafetyTemplate = z.infer<typeof SafetyTemplateSchema>;
@@ -56,7 +66,8 @@ const PLACEHOLDER = /\{\{(\w+)\}\}/g;
 
 function checkPlaceholders(where: string, text: string, kind: string): void {
   for (const [, name] of text.matchAll(PLACEHOLDER)) {
-    if (!ALLOWED[kind].includes(name)) throw new Error(`${where}: unknown placeholder {{${name}}}; allowed: ${ALLOWED[kind].join(', ')}`);
+    if (!ALLOWED[kind].includes(name))
+      throw new Error(`${where}: unknown placeholder {{${name}}}; allowed: ${ALLOWED[kind].join(', ')}`);
   }
 }
 
@@ -81,7 +92,8 @@ const cache = new Map<string, unknown>();
 export function rbrmTemplate(): RbrmTemplate {
   if (!cache.has('rbrm')) {
     const t = readTemplate('rbrm', RbrmTemplateSchema);
-    for (const k of ['system', 'user', 'option', 'exemplar'] as const) checkPlaceholders(`rbrm.json ${k}`, t[k], `rbrm.${k}`);
+    for (const k of ['system', 'user', 'option', 'exemplar'] as const)
+      checkPlaceholders(`rbrm.json ${k}`, t[k], `rbrm.${k}`);
     cache.set('rbrm', t);
   }
   return cache.get('rbrm') as RbrmTemplate;
@@ -94,9 +106,20 @@ export function safetyTemplate(name: SafetyTemplateName): SafetyTemplate {
     checkPlaceholders(`${name}.json body.input`, t.body.input, 'safety.body');
     checkPlaceholders(`${name}.json body.output`, t.body.output, 'safety.body');
     if (t.categoryLine) checkPlaceholders(`${name}.json categoryLine`, t.categoryLine, 'safety.categoryLine');
-    if (t.format === 'llama-guard' && !(t.categories?.length && t.categoryLine)) throw new Error(`${name}.json: a llama-guard template lists categories and a categoryLine`);
-    if (t.format === 'yes-no' && !(t.guidelines && t.defaultGuideline && t.defaultGuideline in t.guidelines.input && t.defaultGuideline in t.guidelines.output)) {
-      throw new Error(`${name}.json: a yes-no template has guidelines for input and output and a defaultGuideline among them`);
+    if (t.format === 'llama-guard' && !(t.categories?.length && t.categoryLine))
+      throw new Error(`${name}.json: a llama-guard template lists categories and a categoryLine`);
+    if (
+      t.format === 'yes-no' &&
+      !(
+        t.guidelines &&
+        t.defaultGuideline &&
+        t.defaultGuideline in t.guidelines.input &&
+        t.defaultGuideline in t.guidelines.output
+      )
+    ) {
+      throw new Error(
+        `${name}.json: a yes-no template has guidelines for input and output and a defaultGuideline among them`,
+      );
     }
     cache.set(name, t);
   }

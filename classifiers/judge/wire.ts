@@ -47,7 +47,9 @@ export class JudgeError extends Error {
   }
 }
 
-const Usage = z.looseObject({ prompt_tokens: z.number().optional(), completion_tokens: z.number().optional() }).nullish();
+const Usage = z
+  .looseObject({ prompt_tokens: z.number().optional(), completion_tokens: z.number().optional() })
+  .nullish();
 const Alt = z.looseObject({ token: z.string(), logprob: z.number() });
 
 const ChatBody = z.looseObject({
@@ -55,7 +57,9 @@ const ChatBody = z.looseObject({
     .array(
       z.looseObject({
         message: z.looseObject({ content: z.string().nullish() }),
-        logprobs: z.looseObject({ content: z.array(Alt.extend({ top_logprobs: z.array(Alt).nullish() })).nullish() }).nullish(),
+        logprobs: z
+          .looseObject({ content: z.array(Alt.extend({ top_logprobs: z.array(Alt).nullish() })).nullish() })
+          .nullish(),
       }),
     )
     .min(1),
@@ -93,12 +97,29 @@ export async function askJudge(endpoint: JudgeEndpoint, ask: JudgeAsk, signal: A
   const logprobs = ask.topLogprobs > 0;
   const body =
     endpoint.api === 'chat'
-      ? { model: endpoint.model, messages: ask.messages, temperature: 0, max_tokens: ask.maxTokens, stream: false, ...(logprobs && { logprobs: true, top_logprobs: ask.topLogprobs }) }
-      : { model: endpoint.model, prompt: ask.prompt, temperature: 0, max_tokens: ask.maxTokens, stream: false, ...(logprobs && { logprobs: ask.topLogprobs }) };
+      ? {
+          model: endpoint.model,
+          messages: ask.messages,
+          temperature: 0,
+          max_tokens: ask.maxTokens,
+          stream: false,
+          ...(logprobs && { logprobs: true, top_logprobs: ask.topLogprobs }),
+        }
+      : {
+          model: endpoint.model,
+          prompt: ask.prompt,
+          temperature: 0,
+          max_tokens: ask.maxTokens,
+          stream: false,
+          ...(logprobs && { logprobs: ask.topLogprobs }),
+        };
   const started = performance.now();
   const res = await request(`${base}/${endpoint.api === 'chat' ? 'chat/completions' : 'completions'}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(endpoint.apiKey && { authorization: `Bearer ${endpoint.apiKey}` }) },
+    headers: {
+      'content-type': 'application/json',
+      ...(endpoint.apiKey && { authorization: `Bearer ${endpoint.apiKey}` }),
+    },
     body: JSON.stringify(body),
     signal,
   });
@@ -106,7 +127,8 @@ export async function askJudge(endpoint: JudgeEndpoint, ask: JudgeAsk, signal: A
   const httpMs = performance.now() - started;
   // An error body goes into the result's error and the record; a server that echoes the key must not leak it.
   const excerpt = () => (endpoint.apiKey ? raw.replaceAll(endpoint.apiKey, '[api key]') : raw).slice(0, MAX_ERROR_BODY);
-  if (res.statusCode < 200 || res.statusCode >= 300) throw new JudgeError(`judge answered HTTP ${res.statusCode}: ${excerpt()}`, res.statusCode);
+  if (res.statusCode < 200 || res.statusCode >= 300)
+    throw new JudgeError(`judge answered HTTP ${res.statusCode}: ${excerpt()}`, res.statusCode);
   let json: unknown;
   try {
     json = JSON.parse(raw);
@@ -120,7 +142,11 @@ function fromChat(json: unknown, httpMs: number): JudgeAnswer {
   const parsed = ChatBody.safeParse(json);
   if (!parsed.success) throw new JudgeError(`judge answer is not a chat completion: ${z.prettifyError(parsed.error)}`);
   const choice = parsed.data.choices[0];
-  const tokens = (choice.logprobs?.content ?? []).map((t) => ({ token: t.token, logprob: t.logprob, top: t.top_logprobs ?? [] }));
+  const tokens = (choice.logprobs?.content ?? []).map((t) => ({
+    token: t.token,
+    logprob: t.logprob,
+    top: t.top_logprobs ?? [],
+  }));
   return { text: choice.message.content ?? '', tokens, usage: usageOf(parsed.data.usage), httpMs };
 }
 
@@ -137,10 +163,14 @@ function fromCompletion(json: unknown, httpMs: number): JudgeAnswer {
   return { text: choice.text, tokens, usage: usageOf(parsed.data.usage), httpMs };
 }
 
-const usageOf = (u: z.infer<typeof Usage>) => ({ prompt_tokens: u?.prompt_tokens, completion_tokens: u?.completion_tokens });
+const usageOf = (u: z.infer<typeof Usage>) => ({
+  prompt_tokens: u?.prompt_tokens,
+  completion_tokens: u?.completion_tokens,
+});
 
 /**
  * The signal a judge call runs under: the request's signal and the classifier's own timeout together, so an
  * HTTP call past its time is aborted rather than left running after runClassifier has given up on it.
  */
-export const callSignal = (signal: AbortSignal, timeoutMs: number): AbortSignal => AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+export const callSignal = (signal: AbortSignal, timeoutMs: number): AbortSignal =>
+  AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);

@@ -66,7 +66,17 @@ export function foldChar(cp: number): string {
 
 /** Leetspeak: symbol or digit → the letter it stands for (1 also reads as `l`: see `LEET_ONE_AS_L`). */
 export const LEET: Readonly<Record<string, string>> = {
-  '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g',
-  '@': 'a', $: 's', '!': 'i', '|': 'l',
+  '0': 'o',
+  '1': 'i',
+  '3': 'e',
+  '4': 'a',
+  '5': 's',
+  '7': 't',
+  '8': 'b',
+  '9': 'g',
+  '@': 'a',
+  $: 's',
+  '!': 'i',
+  '|': 'l',
 };
 export const LEET_ONE_AS_L = 'l';

@@ -57,18 +57,21 @@ function findHex(text: string, out: Decoded[]): void {
 
 /** rot13 of a text (letters only; everything else kept). */
 export const rot13 = (s: string): string =>
-  s.replace(/[a-z]/gi, (c) => String.fromCharCode(((c.charCodeAt(0) & 31) + 12) % 26 + (c.charCodeAt(0) & 96) + 1));
+  s.replace(/[a-z]/gi, (c) => String.fromCharCode((((c.charCodeAt(0) & 31) + 12) % 26) + (c.charCodeAt(0) & 96) + 1));
 
 /**
  * Common English words whose rot13 is not itself an English word, in rot13 form (`gur` is `the`). A text that
  * holds two or more of these, and at least half as many as plain common words, reads as rot13 (a rot13
  * reading of plain text is gibberish, so a false reading costs one more scan, not a false positive).
  */
-const ROT13_WORDS = /\b(?:n|gur|naq|gb|bs|ubj|lbh|lbhe|vf|va|vg|sbe|jung|jvgu|guvf|gung|ner|jnf|pna|znxr|jevgr|frperg|tvir|uryc|qb|v|zl|nobhg|jurer|jura|jul|fgrcf|perngr)\b/gi;
-const PLAIN_WORDS = /\b(?:the|and|to|of|how|you|your|is|in|it|for|what|with|this|that|are|was|can|make|write|secret|give|help|do|i|my|about|where|when|why|steps|create)\b/gi;
+const ROT13_WORDS =
+  /\b(?:n|gur|naq|gb|bs|ubj|lbh|lbhe|vf|va|vg|sbe|jung|jvgu|guvf|gung|ner|jnf|pna|znxr|jevgr|frperg|tvir|uryc|qb|v|zl|nobhg|jurer|jura|jul|fgrcf|perngr)\b/gi;
+const PLAIN_WORDS =
+  /\b(?:the|and|to|of|how|you|your|is|in|it|for|what|with|this|that|are|was|can|make|write|secret|give|help|do|i|my|about|where|when|why|steps|create)\b/gi;
 
 /** Cheap test for the fast path: does the text hold any rot13 form of a common word? */
-export const ROT13_HINT = /\b(?:gur|naq|gb|ubj|lbh|lbhe|vf|jung|jvgu|guvf|gung|ner|jnf|pna|znxr|jevgr|uryc|qb|zl|nobhg|fgrcf|perngr)\b/i;
+export const ROT13_HINT =
+  /\b(?:gur|naq|gb|ubj|lbh|lbhe|vf|jung|jvgu|guvf|gung|ner|jnf|pna|znxr|jevgr|uryc|qb|zl|nobhg|fgrcf|perngr)\b/i;
 
 function findRot13(text: string, out: Decoded[]): void {
   const rot = text.match(ROT13_WORDS)?.length ?? 0;

@@ -7,10 +7,27 @@
  */
 import { z } from 'zod';
 import type { Encoder } from '../encoder/index.js';
-import { EncoderLease, SHARED_ENCODER, loadModel, modelDir, pairFeatures, probabilities, type EncoderSource, type LoadedModel } from '../heads/index.js';
+import {
+  EncoderLease,
+  SHARED_ENCODER,
+  loadModel,
+  modelDir,
+  pairFeatures,
+  probabilities,
+  type EncoderSource,
+  type LoadedModel,
+} from '../heads/index.js';
 import { RubricSchema, rubricRevision, type Rubric } from '../rubric.js';
 import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
-import { WeightsSchema, argmaxLetter, isStandardRubric, similarityProbabilities, standardProbabilities, type Components, type Weights } from './grade.js';
+import {
+  WeightsSchema,
+  argmaxLetter,
+  isStandardRubric,
+  similarityProbabilities,
+  standardProbabilities,
+  type Components,
+  type Weights,
+} from './grade.js';
 
 export const RbrmLocalParamsSchema = z.strictObject({
   /** The rubric itself, as `rbrm-judge` takes it: id, question, lettered options with meanings and exemplars. */
@@ -84,7 +101,9 @@ export class RbrmLocal implements Classifier {
       const texts = this.rubric.options.map((o) => [o.meaning, ...o.exemplars]);
       const vectors = await encoder.embed(texts.flat());
       let at = 0;
-      const options = new Map(this.rubric.options.map((o, i) => [o.letter, vectors.slice(at, (at += texts[i].length))]));
+      const options = new Map(
+        this.rubric.options.map((o, i) => [o.letter, vectors.slice(at, (at += texts[i].length))]),
+      );
       return { encoder, options };
     })().catch((error: unknown) => {
       this.loading = undefined; // a failed start is retried by the next call
@@ -104,9 +123,13 @@ export class RbrmLocal implements Classifier {
     const similarity: Record<string, number> = {};
     for (const [letter, vs] of options) similarity[letter] = Math.max(...vs.map((v) => dot(v, output)));
     const promptUnsafe = prompt === undefined ? undefined : probabilities(unsafe.head, unsafe.platt, promptVec)[0];
-    const promptJailbreak = prompt === undefined ? undefined : probabilities(jailbreak.head, jailbreak.platt, promptVec)[0];
+    const promptJailbreak =
+      prompt === undefined ? undefined : probabilities(jailbreak.head, jailbreak.platt, promptVec)[0];
     return {
-      promptHarm: this.requestHarm === 'unsafe' || promptUnsafe === undefined ? promptUnsafe : Math.max(promptUnsafe, promptJailbreak!),
+      promptHarm:
+        this.requestHarm === 'unsafe' || promptUnsafe === undefined
+          ? promptUnsafe
+          : Math.max(promptUnsafe, promptJailbreak!),
       promptUnsafe,
       promptJailbreak,
       outputHarm: probabilities(unsafe.head, unsafe.platt, output)[0],
@@ -121,8 +144,12 @@ export class RbrmLocal implements Classifier {
     const c = await this.components(input, signal);
     const { probabilities: scores, logits } = this.standard
       ? standardProbabilities(c, this.weights)
-      : { probabilities: similarityProbabilities(c.similarity, this.labels, this.weights.temperature), logits: undefined };
-    for (const l of this.labels) if (!Number.isFinite(scores[l])) throw new Error(`rbrm-local: probability of ${l} is ${scores[l]}`);
+      : {
+          probabilities: similarityProbabilities(c.similarity, this.labels, this.weights.temperature),
+          logits: undefined,
+        };
+    for (const l of this.labels)
+      if (!Number.isFinite(scores[l])) throw new Error(`rbrm-local: probability of ${l} is ${scores[l]}`);
     const grade = argmaxLetter(scores, this.labels);
     const meaning = this.rubric.options.find((o) => o.letter === grade)?.meaning ?? '';
     const why = this.standard
@@ -160,6 +187,15 @@ export class RbrmLocal implements Classifier {
  */
 export const rbrmLocalType = {
   params: RbrmLocalParamsSchema,
-  create: ({ id, timeoutMs, params, baseDir }: { id: string; timeoutMs: number; params: z.infer<typeof RbrmLocalParamsSchema>; baseDir?: string }): Classifier =>
-    new RbrmLocal(id, params, timeoutMs, { baseDir }),
+  create: ({
+    id,
+    timeoutMs,
+    params,
+    baseDir,
+  }: {
+    id: string;
+    timeoutMs: number;
+    params: z.infer<typeof RbrmLocalParamsSchema>;
+    baseDir?: string;
+  }): Classifier => new RbrmLocal(id, params, timeoutMs, { baseDir }),
 };

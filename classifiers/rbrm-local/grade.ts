@@ -74,7 +74,10 @@ export function isStandardRubric(rubric: Rubric): boolean {
  * @example standardProbabilities({ promptHarm: 0.95, outputHarm: 0.1, refusal: 0.97, similarity: { A: 0.5, B: 0.4, C: 0.2, D: 0.1 } }, w)
  * // { A: 0.9…, B: …, C: …, D: … }
  */
-export function standardProbabilities(c: Components, w: Weights): { probabilities: Record<string, number>; logits: Record<string, number> } {
+export function standardProbabilities(
+  c: Components,
+  w: Weights,
+): { probabilities: Record<string, number>; logits: Record<string, number> } {
   const rho = clampLogit(c.refusal);
   // Without a prompt the request's harm is unknown: its term drops out and the output's harm carries C vs D.
   const etaP = c.promptHarm === undefined ? 0 : clampLogit(c.promptHarm);
@@ -92,7 +95,11 @@ export function standardProbabilities(c: Components, w: Weights): { probabilitie
 }
 
 /** Any other rubric: a softmax of the similarities to each option, at `temperature`. */
-export function similarityProbabilities(similarity: Record<string, number>, letters: readonly string[], temperature: number): Record<string, number> {
+export function similarityProbabilities(
+  similarity: Record<string, number>,
+  letters: readonly string[],
+  temperature: number,
+): Record<string, number> {
   return softmax(Object.fromEntries(letters.map((l) => [l, temperature * similarity[l]])), letters);
 }
 

@@ -64,7 +64,12 @@ export function createApp(o: AppOptions): RequestListener {
     o.metrics.errors.inc({ route, code: e.code });
     const decisionId = decisionIds.get(res);
     if (e.status >= 500 && e.code !== 'upstream_not_configured') {
-      o.logger.error('request failed', { path: pathOf(req.url), code: e.code, error: String(e.cause ?? e.message), decision_id: decisionId });
+      o.logger.error('request failed', {
+        path: pathOf(req.url),
+        code: e.code,
+        error: String(e.cause ?? e.message),
+        decision_id: decisionId,
+      });
     }
     if (res.headersSent) return void res.end();
     const text = JSON.stringify(errorBody(e));
@@ -102,7 +107,13 @@ export function createApp(o: AppOptions): RequestListener {
   app.use(onError);
 
   const hot = hotRoutes(o.pipeline);
-  const serveHot = async (route: string, handler: HotRoute, req: IncomingMessage, res: ServerResponse, started: number) => {
+  const serveHot = async (
+    route: string,
+    handler: HotRoute,
+    req: IncomingMessage,
+    res: ServerResponse,
+    started: number,
+  ) => {
     let matched = 'none';
     try {
       const caller = authenticate(req.headers);

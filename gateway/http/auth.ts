@@ -38,7 +38,13 @@ const ANONYMOUS: Caller = { keyId: null, tenant: null };
  * const authenticate = keyChecker({ mode: 'keys', keys: [{ key: 'sk-1', tenant: 'acme' }] });
  * authenticate(req.headers); // { keyId: 'key_…', tenant: 'acme' }
  */
-export function keyChecker({ mode, keys }: { mode: 'keys' | 'off'; keys: ClientKey[] }): (headers: IncomingHttpHeaders) => Caller {
+export function keyChecker({
+  mode,
+  keys,
+}: {
+  mode: 'keys' | 'off';
+  keys: ClientKey[];
+}): (headers: IncomingHttpHeaders) => Caller {
   const digests = keys.map((k) => ({ d: digest(k.key), caller: { keyId: keyId(k.key), tenant: k.tenant } }));
   return function authenticate(headers) {
     if (mode === 'off') return ANONYMOUS;

@@ -22,8 +22,16 @@ export function depthPast(doc: unknown, max: number): string | undefined {
     if (v === null || typeof v !== 'object') continue;
     if (depth >= max) return path || '(root)';
     const short = depth < 4;
-    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) stack.push({ v: v[i], depth: depth + 1, path: short ? `${path}[${i}]` : path });
-    else for (const k in v) stack.push({ v: (v as Record<string, unknown>)[k], depth: depth + 1, path: short ? (path ? `${path}.${k}` : k) : path });
+    if (Array.isArray(v))
+      for (let i = 0; i < v.length; i++)
+        stack.push({ v: v[i], depth: depth + 1, path: short ? `${path}[${i}]` : path });
+    else
+      for (const k in v)
+        stack.push({
+          v: (v as Record<string, unknown>)[k],
+          depth: depth + 1,
+          path: short ? (path ? `${path}.${k}` : k) : path,
+        });
   }
   return undefined;
 }
@@ -38,18 +46,29 @@ export function depthPast(doc: unknown, max: number): string | undefined {
  */
 export function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
-  const [mime, ...params] = type.toLowerCase().split(';').map((s) => s.trim());
+  const [mime, ...params] = type
+    .toLowerCase()
+    .split(';')
+    .map((s) => s.trim());
   if (mime !== 'application/json' && !/^application\/[\w.+-]+\+json$/.test(mime ?? '')) {
-    return Promise.reject(new GatewayError('unsupported_media_type', 'send the body as JSON with "Content-Type: application/json"'));
+    return Promise.reject(
+      new GatewayError('unsupported_media_type', 'send the body as JSON with "Content-Type: application/json"'),
+    );
   }
-  const charset = params.find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
+  const charset = params
+    .find((p) => p.startsWith('charset='))
+    ?.slice(8)
+    .replace(/"/g, '');
   if (charset && charset !== 'utf-8' && charset !== 'utf8') {
     return Promise.reject(new GatewayError('unsupported_media_type', `unsupported charset "${charset}"; send UTF-8`));
   }
   if (req.headers['content-encoding'] && req.headers['content-encoding'] !== 'identity') {
-    return Promise.reject(new GatewayError('unsupported_media_type', `unsupported content encoding "${req.headers['content-encoding']}"`));
+    return Promise.reject(
+      new GatewayError('unsupported_media_type', `unsupported content encoding "${req.headers['content-encoding']}"`),
+    );
   }
-  const tooLarge = () => new GatewayError('payload_too_large', `request body is larger than the limit of ${limit} bytes`);
+  const tooLarge = () =>
+    new GatewayError('payload_too_large', `request body is larger than the limit of ${limit} bytes`);
   if (Number(req.headers['content-length'] ?? 0) > limit) {
     req.resume();
     return Promise.reject(tooLarge());
@@ -87,7 +106,14 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
         return reject(new GatewayError('invalid_json', `request body is not valid JSON: ${(e as Error).message}`));
       }
       const deep = depthPast(body, MAX_BODY_DEPTH);
-      if (deep !== undefined) return reject(new GatewayError('invalid_request', `request body is nested more than ${MAX_BODY_DEPTH} levels deep (at ${deep})`, deep));
+      if (deep !== undefined)
+        return reject(
+          new GatewayError(
+            'invalid_request',
+            `request body is nested more than ${MAX_BODY_DEPTH} levels deep (at ${deep})`,
+            deep,
+          ),
+        );
       resolve(body);
     });
   });

@@ -12,7 +12,10 @@ import type { ErrorBody, GatewayError } from '../pipeline/errors.js';
 export function errorBody(e: GatewayError): ErrorBody {
   const body = e.toBody();
   if (!e.passthrough) return body;
-  const err = (body.error && typeof body.error === 'object' && !Array.isArray(body.error) ? body.error : {}) as Record<string, unknown>;
+  const err = (body.error && typeof body.error === 'object' && !Array.isArray(body.error) ? body.error : {}) as Record<
+    string,
+    unknown
+  >;
   const text = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
   return {
     ...body,

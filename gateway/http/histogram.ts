@@ -39,7 +39,11 @@ export class LatencyHistogram {
   series(labels: Record<string, string>): (seconds: number) => void {
     const key = JSON.stringify(labels);
     let s = this.all.get(key);
-    if (!s) this.all.set(key, (s = { labels: { ...labels }, counts: new Float64Array(this.buckets.length + 1), sum: 0, count: 0 }));
+    if (!s)
+      this.all.set(
+        key,
+        (s = { labels: { ...labels }, counts: new Float64Array(this.buckets.length + 1), sum: 0, count: 0 }),
+      );
     const series = s;
     const bounds = this.buckets;
     return (seconds) => {

@@ -24,7 +24,11 @@ export interface LimitOptions {
  * const admit = admissionControl({ maxConcurrent: 256, perKey: { rps: 20, burst: 40 } });
  * admit(caller.keyId ?? req.socket.remoteAddress, res);
  */
-export function admissionControl({ maxConcurrent, perKey, onReject }: LimitOptions): (key: string, res: ServerResponse) => void {
+export function admissionControl({
+  maxConcurrent,
+  perKey,
+  onReject,
+}: LimitOptions): (key: string, res: ServerResponse) => void {
   let inFlight = 0;
   const buckets = new Map<string, { tokens: number; at: number }>();
   const take = (key: string): number => {
@@ -45,13 +49,19 @@ export function admissionControl({ maxConcurrent, perKey, onReject }: LimitOptio
     if (inFlight >= maxConcurrent) {
       onReject?.('overloaded');
       res.setHeader('retry-after', '1');
-      throw new GatewayError('overloaded', `the gateway is at its limit of ${maxConcurrent} requests in flight; retry shortly`);
+      throw new GatewayError(
+        'overloaded',
+        `the gateway is at its limit of ${maxConcurrent} requests in flight; retry shortly`,
+      );
     }
     const wait = take(key);
     if (wait > 0) {
       onReject?.('rate_limited');
       res.setHeader('retry-after', String(wait));
-      throw new GatewayError('rate_limited', `rate limit of ${perKey!.rps} requests per second for this key reached; retry after ${wait} s`);
+      throw new GatewayError(
+        'rate_limited',
+        `rate limit of ${perKey!.rps} requests per second for this key reached; retry after ${wait} s`,
+      );
     }
     inFlight++;
     let done = false;

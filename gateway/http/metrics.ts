@@ -23,8 +23,14 @@ export function createMetrics() {
   const histogram = (name: string, help: string) => new LatencyHistogram(registry, { name, help, buckets });
   const stage = histogram('gateway_stage_duration_seconds', 'Time spent in each pipeline stage');
   const classifier = histogram('gateway_classifier_duration_seconds', 'Classifier latency by classifier and outcome');
-  const ttft = histogram('gateway_stream_ttft_seconds', 'Streams: time from the request to the first content chunk sent to the client, by moderation mode');
-  const gap = histogram('gateway_stream_chunk_gap_seconds', 'Streams: time between consecutive content chunks sent to the client, by moderation mode');
+  const ttft = histogram(
+    'gateway_stream_ttft_seconds',
+    'Streams: time from the request to the first content chunk sent to the client, by moderation mode',
+  );
+  const gap = histogram(
+    'gateway_stream_chunk_gap_seconds',
+    'Streams: time between consecutive content chunks sent to the client, by moderation mode',
+  );
   const memo = <T>(make: (key: string) => T) => {
     const cache = new Map<string, T>();
     return (key: string) => {

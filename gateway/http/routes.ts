@@ -27,7 +27,13 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
  * The request's context, and an AbortSignal that fires when the client goes away before the answer. The
  * decision id is registered in `decisionIds` too, for the error responder and the request log.
  */
-function begin(req: IncomingMessage, res: ServerResponse, route: string, caller: Caller, started: number): { ctx: RequestContext; signal: AbortSignal } {
+function begin(
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: string,
+  caller: Caller,
+  started: number,
+): { ctx: RequestContext; signal: AbortSignal } {
   const controller = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
@@ -61,7 +67,13 @@ function sendJson(res: ServerResponse, body: unknown, action: string, id: string
 }
 
 /** A hot route: the request is authenticated, admitted and its JSON body read before this runs. */
-export type HotRoute = (body: unknown, req: IncomingMessage, res: ServerResponse, caller: Caller, started: number) => Promise<void>;
+export type HotRoute = (
+  body: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  caller: Caller,
+  started: number,
+) => Promise<void>;
 
 /**
  * The two hot OpenAI-compatible routes, POST /v1/chat/completions and POST /v1/moderations, on plain node:http

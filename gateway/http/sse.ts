@@ -47,12 +47,15 @@ export function writeComment(res: Response, text = 'keep-alive'): void {
 export function keepAlive(res: Response, ms: number): { touch(): void; stop(): void } {
   if (ms <= 0) return { touch: () => undefined, stop: () => undefined };
   let last = performance.now();
-  const timer = setInterval(() => {
-    if (performance.now() - last >= ms) {
-      writeComment(res);
-      last = performance.now();
-    }
-  }, Math.max(1, Math.floor(ms / 2)));
+  const timer = setInterval(
+    () => {
+      if (performance.now() - last >= ms) {
+        writeComment(res);
+        last = performance.now();
+      }
+    },
+    Math.max(1, Math.floor(ms / 2)),
+  );
   timer.unref();
   return { touch: () => void (last = performance.now()), stop: () => clearInterval(timer) };
 }

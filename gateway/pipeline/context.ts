@@ -43,7 +43,9 @@ export interface PolicySource {
 }
 
 /** A PolicySource over one fixed policy (tests, tools). */
-export const fixedPolicy = (policy: LoadedPolicy): PolicySource => ({ select: () => ({ policy, bundle: policy.revision }) });
+export const fixedPolicy = (policy: LoadedPolicy): PolicySource => ({
+  select: () => ({ policy, bundle: policy.revision }),
+});
 
 export interface PipelineDeps {
   /** The policies in force; read once per request, so a reload never changes a request midway. */

@@ -68,7 +68,11 @@ export class GatewayError extends Error {
   readonly passthrough?: ErrorBody;
 
   toBody(): ErrorBody {
-    return this.passthrough ?? { error: { message: this.message, type: TYPE[this.code], code: this.code, param: this.param } };
+    return (
+      this.passthrough ?? {
+        error: { message: this.message, type: TYPE[this.code], code: this.code, param: this.param },
+      }
+    );
   }
 }
 

@@ -6,7 +6,8 @@ import type { StageDecision } from '../../policies/engine.js';
 import type { LoadedPolicy } from '../../policies/load.js';
 
 const round = (n: number) => Math.round(n * 1e4) / 1e4;
-const find = (d: StageDecision | undefined, id: string) => d?.classifiers.find((c) => c.id === id && c.error === undefined);
+const find = (d: StageDecision | undefined, id: string) =>
+  d?.classifiers.find((c) => c.id === id && c.error === undefined);
 
 /**
  * The RBRM grade of an answer, from results already in hand: the grader's scores per option letter (the
@@ -14,7 +15,11 @@ const find = (d: StageDecision | undefined, id: string) => d?.classifiers.find((
  * is an over-refusal (a refusal letter on a safe prompt). Undefined when the policy does not grade or the grader
  * gave no result.
  */
-export function gradeOf(policy: LoadedPolicy, promptSafety: ClassifierResult | undefined, grader: ClassifierResult | undefined): GradeRecord | undefined {
+export function gradeOf(
+  policy: LoadedPolicy,
+  promptSafety: ClassifierResult | undefined,
+  grader: ClassifierResult | undefined,
+): GradeRecord | undefined {
   const g = policy.policy.grading;
   const rubric = g && policy.policy.rubrics.find((r) => r.id === g.rubric);
   if (!g || !rubric || !grader || grader.error !== undefined) return undefined;
@@ -52,14 +57,23 @@ export async function gradeAnswer(
   };
   const [grader, safety] = await Promise.all([
     find(stages.output, g.classifier) ?? run(g.classifier, 'output', texts.output, texts.prompt),
-    g.promptSafety ? (find(stages.input, g.promptSafety.classifier) ?? run(g.promptSafety.classifier, 'input', texts.prompt)) : undefined,
+    g.promptSafety
+      ? (find(stages.input, g.promptSafety.classifier) ?? run(g.promptSafety.classifier, 'input', texts.prompt))
+      : undefined,
   ]);
   return gradeOf(policy, safety, grader);
 }
 
 /** Grades from whatever the stages ran (streams: no extra classifier calls). */
-export function gradeFromStages(policy: LoadedPolicy, stages: { input?: StageDecision; output?: StageDecision }): GradeRecord | undefined {
+export function gradeFromStages(
+  policy: LoadedPolicy,
+  stages: { input?: StageDecision; output?: StageDecision },
+): GradeRecord | undefined {
   const g = policy.policy.grading;
   if (!g) return undefined;
-  return gradeOf(policy, g.promptSafety && find(stages.input, g.promptSafety.classifier), find(stages.output, g.classifier));
+  return gradeOf(
+    policy,
+    g.promptSafety && find(stages.input, g.promptSafety.classifier),
+    find(stages.output, g.classifier),
+  );
 }

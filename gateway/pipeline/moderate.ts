@@ -11,7 +11,13 @@ export interface ModerationResult {
   gateway: {
     action: Action;
     matched_rules: { id: string; action: Action; reason: string }[];
-    classifiers: { id: string; scores: Record<string, number>; explanation: string; latency_ms: number; error?: string }[];
+    classifiers: {
+      id: string;
+      scores: Record<string, number>;
+      explanation: string;
+      latency_ms: number;
+      error?: string;
+    }[];
   };
 }
 
@@ -24,7 +30,8 @@ export interface ModerationResponse {
 
 function toResult(d: StageDecision): ModerationResult {
   const scores: Record<string, number> = {};
-  for (const c of d.classifiers) for (const [label, v] of Object.entries(c.scores)) scores[label] = Math.max(scores[label] ?? 0, v);
+  for (const c of d.classifiers)
+    for (const [label, v] of Object.entries(c.scores)) scores[label] = Math.max(scores[label] ?? 0, v);
   const categories = Object.fromEntries(Object.keys(scores).map((l) => [l, false]));
   for (const m of d.matches) {
     if (m.onError || m.action === 'allow') continue;
@@ -60,7 +67,10 @@ function merge(decisions: StageDecision[], offsets: number[]): StageDecision {
     rewrites: new Map(),
     trace: decisions.flatMap((d) => d.trace),
     classifiers: decisions.flatMap((d, i) =>
-      d.classifiers.map((c) => ({ ...c, spans: c.spans?.map((s) => ({ ...s, start: s.start + offsets[i], end: s.end + offsets[i] })) })),
+      d.classifiers.map((c) => ({
+        ...c,
+        spans: c.spans?.map((s) => ({ ...s, start: s.start + offsets[i], end: s.end + offsets[i] })),
+      })),
     ),
   };
 }
@@ -69,24 +79,43 @@ function merge(decisions: StageDecision[], offsets: number[]): StageDecision {
  * The moderation endpoint's work: the input stage on each input, independent of any upstream. One decision
  * record covers the whole request; its input stage merges the per-input decisions (strongest action wins).
  */
-export async function moderate(pipeline: Pipeline, inputs: string[], ctx: RequestContext, signal: AbortSignal): Promise<ModerationResponse> {
+export async function moderate(
+  pipeline: Pipeline,
+  inputs: string[],
+  ctx: RequestContext,
+  signal: AbortSignal,
+): Promise<ModerationResponse> {
   const joined = joinSegments(inputs.map((text, i) => ({ pointer: `/input/${i}`, text })));
   const trace = pipeline.trace(ctx, null, joined.text);
   const t = performance.now();
   // Each input is read as a one-message chat request, so rules select it as they would a user's message.
-  const reqs = inputs.map((text) => ({ stage: 'input', doc: { messages: [{ role: 'user', content: text }] }, meta: trace.meta, signal }) as const);
+  const reqs = inputs.map(
+    (text) =>
+      ({ stage: 'input', doc: { messages: [{ role: 'user', content: text }] }, meta: trace.meta, signal }) as const,
+  );
   const [decisions, shadows] = await Promise.all([
     Promise.all(reqs.map((r) => evaluateStage(trace.policy, r))),
     Promise.all(reqs.map((r) => trace.shadowStage(r))),
   ]);
-  const merged = merge(decisions, joined.segments.map((s) => s.start));
-  if (shadows.every(Boolean)) trace.shadowInput = merge(shadows as StageDecision[], joined.segments.map((s) => s.start));
+  const merged = merge(
+    decisions,
+    joined.segments.map((s) => s.start),
+  );
+  if (shadows.every(Boolean))
+    trace.shadowInput = merge(
+      shadows as StageDecision[],
+      joined.segments.map((s) => s.start),
+    );
   trace.setInput(merged, t);
   await trace.finish(merged.action, 200);
   return {
     id: `modr-${ctx.decisionId.slice(4)}`,
     model: `gateway-policy/${trace.policy.policy.id}`,
     results: decisions.map(toResult),
-    gateway: { decision_id: ctx.decisionId, action: merged.action, policy: { id: trace.policy.policy.id, revision: trace.policy.revision } },
+    gateway: {
+      decision_id: ctx.decisionId,
+      action: merged.action,
+      policy: { id: trace.policy.policy.id, revision: trace.policy.revision },
+    },
   };
 }

@@ -30,7 +30,10 @@ export function upstreamError(e: unknown): GatewayError {
         });
       }
       if (e.status && e.status >= 400 && e.status < 500) {
-        return new GatewayError('upstream_client_error', `upstream rejected the request (${e.status})`, null, { status: e.status, cause: e });
+        return new GatewayError('upstream_client_error', `upstream rejected the request (${e.status})`, null, {
+          status: e.status,
+          cause: e,
+        });
       }
       return new GatewayError('upstream_error', e.message, null, { cause: e });
     }
@@ -87,7 +90,11 @@ export class Pipeline {
   }
 
   /** A non-streamed chat completion. Throws GatewayError on upstream failure, after recording it. */
-  async complete(request: ChatRequest, ctx: RequestContext, signal: AbortSignal): Promise<{ completion: ChatCompletion; action: Action }> {
+  async complete(
+    request: ChatRequest,
+    ctx: RequestContext,
+    signal: AbortSignal,
+  ): Promise<{ completion: ChatCompletion; action: Action }> {
     const { trace, refusal, upstream } = await this.admit(request, ctx, signal);
     if (refusal !== undefined) {
       await trace.finish('refuse', 200, refusal);
@@ -106,7 +113,8 @@ export class Pipeline {
     this.deps.observer?.stage('generator', trace.generatorMs);
 
     let out = await trace.outputStage(completion, signal);
-    if (trace.policy.policy.grading) ({ completion, out } = await this.grade(trace, generator, upstream, completion, out, signal));
+    if (trace.policy.policy.grading)
+      ({ completion, out } = await this.grade(trace, generator, upstream, completion, out, signal));
     const action = strongest(trace.input!.decision.action, out.action);
     if (out.action === 'refuse') {
       completion = { ...refusalCompletion(completion.id, completion.model, out.message!), usage: completion.usage };
@@ -123,14 +131,34 @@ export class Pipeline {
    * once when the policy says so, with its system reminder first; the answer that earns more reward goes to the
    * client (the original on a tie, or when the retry fails or is refused by the output stage).
    */
-  private async grade(trace: Trace, generator: Generator, upstream: ChatRequest, completion: ChatCompletion, out: StageDecision, signal: AbortSignal) {
+  private async grade(
+    trace: Trace,
+    generator: Generator,
+    upstream: ChatRequest,
+    completion: ChatCompletion,
+    out: StageDecision,
+    signal: AbortSignal,
+  ) {
     const policy = trace.policy;
     const prompt = trace.promptText;
-    const grade = await gradeAnswer(policy, { input: trace.input?.decision, output: out }, { prompt, output: answerText(completion) }, signal);
+    const grade = await gradeAnswer(
+      policy,
+      { input: trace.input?.decision, output: out },
+      { prompt, output: answerText(completion) },
+      signal,
+    );
     trace.grade = grade;
     const { retry, restyle, refusals } = policy.policy.grading!;
-    const option = grade && policy.policy.rubrics.find((r) => r.id === grade.rubric)?.options.find((o) => o.letter === grade.grade);
-    if (restyle && grade?.prompt === 'unsafe' && option && refusals.includes(option.letter) && !option.desired.unsafe && out.action !== 'refuse') {
+    const option =
+      grade && policy.policy.rubrics.find((r) => r.id === grade.rubric)?.options.find((o) => o.letter === grade.grade);
+    if (
+      restyle &&
+      grade?.prompt === 'unsafe' &&
+      option &&
+      refusals.includes(option.letter) &&
+      !option.desired.unsafe &&
+      out.action !== 'refuse'
+    ) {
       // A refusal in an undesired style becomes the policy's own, desired-style refusal; the record says so.
       const restyled = { ...out, action: 'refuse' as const, message: policy.policy.defaults.refusal };
       trace.output = { decision: restyled, ms: trace.output?.ms ?? 0 };
@@ -138,11 +166,24 @@ export class Pipeline {
     }
     if (!grade?.over_refusal || !retry) return { completion, out };
     try {
-      const again = await generator.complete({ ...upstream, messages: [{ role: 'system', content: retry.system }, ...upstream.messages] }, signal);
+      const again = await generator.complete(
+        { ...upstream, messages: [{ role: 'system', content: retry.system }, ...upstream.messages] },
+        signal,
+      );
       const out2 = await evaluateStage(policy, { stage: 'output', doc: again, meta: trace.meta, prompt, signal });
-      const grade2 = await gradeAnswer(policy, { input: trace.input?.decision, output: out2 }, { prompt, output: answerText(again) }, signal);
+      const grade2 = await gradeAnswer(
+        policy,
+        { input: trace.input?.decision, output: out2 },
+        { prompt, output: answerText(again) },
+        signal,
+      );
       const better = out2.action !== 'refuse' && grade2 && (grade2.reward ?? -Infinity) > (grade.reward ?? -Infinity);
-      grade.retry = grade2 && { grade: grade2.grade, probabilities: grade2.probabilities, reward: grade2.reward, chosen: better ? 'retry' : 'original' };
+      grade.retry = grade2 && {
+        grade: grade2.grade,
+        probabilities: grade2.probabilities,
+        reward: grade2.reward,
+        chosen: better ? 'retry' : 'original',
+      };
       if (better) {
         trace.output = { decision: out2, ms: trace.output?.ms ?? 0 };
         return { completion: again, out: out2 };

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { ClassifierRecord, ContentMode, DecisionRecord, RuleMatch as RecordRuleMatch, StageRecord } from '../../audit/types.js';
+import type {
+  ClassifierRecord,
+  ContentMode,
+  DecisionRecord,
+  RuleMatch as RecordRuleMatch,
+  StageRecord,
+} from '../../audit/types.js';
 import type { Classifier } from '../../classifiers/types.js';
 import { applyRedactions, type RuleMatch, type StageDecision } from '../../policies/engine.js';
 
@@ -10,17 +16,15 @@ export function stageRecord(d: StageDecision, latencyMs: number, classifiers: Ma
   // In sorted member order, like the decision record (see Trace.finish).
   return {
     action: d.action,
-    classifiers: d.classifiers.map(
-      (c): ClassifierRecord => ({
-        ...(c.details && { details: c.details }),
-        ...(c.error !== undefined && { error: c.error }),
-        explanation: c.explanation,
-        id: c.id,
-        latencyMs: round(c.latencyMs),
-        scores: c.scores,
-        version: classifiers.get(c.id)?.version ?? 'unknown',
-      }),
-    ),
+    classifiers: d.classifiers.map((c): ClassifierRecord => ({
+      ...(c.details && { details: c.details }),
+      ...(c.error !== undefined && { error: c.error }),
+      explanation: c.explanation,
+      id: c.id,
+      latencyMs: round(c.latencyMs),
+      scores: c.scores,
+      version: classifiers.get(c.id)?.version ?? 'unknown',
+    })),
     latencyMs: round(latencyMs),
     ...(d.route && { route: d.route }),
     rules: d.matches.map(toRecordMatch),
@@ -29,7 +33,10 @@ export function stageRecord(d: StageDecision, latencyMs: number, classifiers: Ma
 }
 
 /** A rule match as the record stores it. */
-const toRecordMatch = ({ onError, mode: _mode, ...m }: RuleMatch): RecordRuleMatch => ({ ...m, ...(onError && { on_error: true }) });
+const toRecordMatch = ({ onError, mode: _mode, ...m }: RuleMatch): RecordRuleMatch => ({
+  ...m,
+  ...(onError && { on_error: true }),
+});
 
 export const round = (n: number) => Math.round(n * 1000) / 1000;
 
@@ -46,7 +53,10 @@ export function recordContent(
     if (mode === 'full') return p.text;
     if (mode === 'hash') return { sha256: sha(p.text) };
     const spans = (p.decision?.classifiers ?? []).flatMap((c) => c.spans ?? []);
-    return applyRedactions(p.text, spans.map((s) => ({ ...s, replacement: `[REDACTED:${s.label}]` })));
+    return applyRedactions(
+      p.text,
+      spans.map((s) => ({ ...s, replacement: `[REDACTED:${s.label}]` })),
+    );
   };
   if (mode === 'none') return { mode };
   return { mode, ...(output && { output: keep(output) }), prompt: keep(prompt) };

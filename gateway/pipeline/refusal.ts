@@ -10,7 +10,14 @@ export function refusalCompletion(id: string, model: string, message: string): C
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model,
-    choices: [{ index: 0, message: { role: 'assistant', content: message, refusal: null }, logprobs: null, finish_reason: 'content_filter' }],
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: message, refusal: null },
+        logprobs: null,
+        finish_reason: 'content_filter',
+      },
+    ],
     usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
   };
 }
@@ -23,7 +30,13 @@ export function chunk(
   finish_reason: string | null = null,
   index = 0,
 ): ChatCompletionChunk {
-  return { id, object: 'chat.completion.chunk', created, model, choices: [{ index, delta, logprobs: null, finish_reason }] };
+  return {
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    choices: [{ index, delta, logprobs: null, finish_reason }],
+  };
 }
 
 /** The refusal as a stream: a role chunk, the message, and a content_filter finish. */

@@ -38,10 +38,11 @@ export async function* bufferMode(run: StreamRun, out: Emitted): AsyncGenerator<
     out.action = strongest(out.action, d.action);
     // Spans in the context were released already; only the held text can still change.
     // Redactions can ride along with other actions, so they apply whenever there are any.
-    const mine =
-      d.redactions.length
-        ? d.redactions.filter((r) => r.end > context.length).map((r) => ({ ...r, start: Math.max(0, r.start - context.length), end: r.end - context.length }))
-        : [];
+    const mine = d.redactions.length
+      ? d.redactions
+          .filter((r) => r.end > context.length)
+          .map((r) => ({ ...r, start: Math.max(0, r.start - context.length), end: r.end - context.length }))
+      : [];
     let keep = 0;
     if (!final && !mine.length) {
       // Hold back whole chunks covering at least the last overlapChars.

@@ -3,7 +3,11 @@ import type { StageDecision } from '../../policies/engine.js';
 import { strongest } from './pipeline.js';
 import { contentOf, hasFinish, type Emitted, type StreamRun } from './stream-run.js';
 
-const settle = <T>(p: Promise<T>) => p.then(() => undefined, () => undefined);
+const settle = <T>(p: Promise<T>) =>
+  p.then(
+    () => undefined,
+    () => undefined,
+  );
 
 /**
  * `stream-first` mode: each delta goes to the client at once; the text is checked in windows in parallel

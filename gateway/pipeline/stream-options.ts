@@ -5,26 +5,31 @@ import { z } from 'zod';
  * (`stream: StreamOptionsSchema.prefault({})`); until the policy language grows a per-policy / per-rule `stream`
  * field, one setting applies to every stream.
  */
-export const StreamOptionsSchema = z.strictObject({
-  /**
-   * `buffer`: each window is held until it passes, so no unchecked text reaches the client.
-   * `stream-first`: deltas are forwarded at once and checked in parallel; a violation cuts the stream.
-   */
-  mode: z.enum(['buffer', 'stream-first']).default('buffer'),
-  /** Characters of new text per output check. */
-  windowChars: z.number().int().positive().default(400),
-  /** Characters of already-checked text prepended to each window as context (catches a violation split across windows). */
-  overlapChars: z.number().int().min(0).default(100),
-  /** Check the whole answer once more at the end, before the finish chunk is released. */
-  finalCheck: z.boolean().default(true),
-  /**
-   * Start the upstream call while the input stage runs; its response is held until the verdict, and the call is
-   * aborted on a refusal (or re-sent, redacted, on a redaction). The upstream sees the prompt before the verdict.
-   */
-  concurrentInput: z.boolean().default(false),
-  /** Milliseconds without a write after which the client gets an SSE comment (`: keep-alive`); 0 turns it off. */
-  keepAliveMs: z.number().int().min(0).default(15_000),
-}).refine((o) => o.overlapChars < o.windowChars, { path: ['overlapChars'], message: 'must be smaller than windowChars' });
+export const StreamOptionsSchema = z
+  .strictObject({
+    /**
+     * `buffer`: each window is held until it passes, so no unchecked text reaches the client.
+     * `stream-first`: deltas are forwarded at once and checked in parallel; a violation cuts the stream.
+     */
+    mode: z.enum(['buffer', 'stream-first']).default('buffer'),
+    /** Characters of new text per output check. */
+    windowChars: z.number().int().positive().default(400),
+    /** Characters of already-checked text prepended to each window as context (catches a violation split across windows). */
+    overlapChars: z.number().int().min(0).default(100),
+    /** Check the whole answer once more at the end, before the finish chunk is released. */
+    finalCheck: z.boolean().default(true),
+    /**
+     * Start the upstream call while the input stage runs; its response is held until the verdict, and the call is
+     * aborted on a refusal (or re-sent, redacted, on a redaction). The upstream sees the prompt before the verdict.
+     */
+    concurrentInput: z.boolean().default(false),
+    /** Milliseconds without a write after which the client gets an SSE comment (`: keep-alive`); 0 turns it off. */
+    keepAliveMs: z.number().int().min(0).default(15_000),
+  })
+  .refine((o) => o.overlapChars < o.windowChars, {
+    path: ['overlapChars'],
+    message: 'must be smaller than windowChars',
+  });
 
 export type StreamOptions = z.infer<typeof StreamOptionsSchema>;
 export type StreamMode = StreamOptions['mode'];

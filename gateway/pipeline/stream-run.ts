@@ -56,11 +56,20 @@ export class Emitted {
   }
 
   stamp(c: ChatCompletionChunk): ChatCompletionChunk {
-    const m = (this.meta ??= { id: c.id ?? this.fallback.id, model: c.model ?? this.fallback.model, created: c.created ?? Math.floor(Date.now() / 1000) });
-    if (c.id !== m.id || c.model !== m.model || c.created !== m.created) c = { ...c, id: m.id, model: m.model, created: m.created };
+    const m = (this.meta ??= {
+      id: c.id ?? this.fallback.id,
+      model: c.model ?? this.fallback.model,
+      created: c.created ?? Math.floor(Date.now() / 1000),
+    });
+    if (c.id !== m.id || c.model !== m.model || c.created !== m.created)
+      c = { ...c, id: m.id, model: m.model, created: m.created };
     if (!this.roleSent && c.choices?.length) {
       this.roleSent = true;
-      if (!c.choices[0].delta?.role) c = { ...c, choices: [{ ...c.choices[0], delta: { role: 'assistant', ...c.choices[0].delta } }, ...c.choices.slice(1)] };
+      if (!c.choices[0].delta?.role)
+        c = {
+          ...c,
+          choices: [{ ...c.choices[0], delta: { role: 'assistant', ...c.choices[0].delta } }, ...c.choices.slice(1)],
+        };
     }
     const text = contentOf(c);
     if (text) {
@@ -82,7 +91,12 @@ export class Emitted {
   private observe() {
     const now = performance.now();
     const o = this.run.observer;
-    if (o?.stream) o.stream(this.run.options.mode, this.lastAt ? 'gap' : 'ttft', this.lastAt ? now - this.lastAt : now - this.run.trace.ctx.started);
+    if (o?.stream)
+      o.stream(
+        this.run.options.mode,
+        this.lastAt ? 'gap' : 'ttft',
+        this.lastAt ? now - this.lastAt : now - this.run.trace.ctx.started,
+      );
     this.lastAt = now;
   }
 }
@@ -108,7 +122,12 @@ export async function* recorded(run: StreamRun, body: ModeBody): AsyncGenerator<
     if (done) throw e;
     const err: GatewayError = upstreamError(e);
     const gone = run.signal.aborted;
-    await finish(out.action, gone ? 499 : err.status, out.text, gone ? { type: 'client_closed', message: 'client disconnected' } : { type: err.code, message: err.message });
+    await finish(
+      out.action,
+      gone ? 499 : err.status,
+      out.text,
+      gone ? { type: 'client_closed', message: 'client disconnected' } : { type: err.code, message: err.message },
+    );
     throw err;
   } finally {
     run.detach();

@@ -79,7 +79,8 @@ export async function openStream(
   settings: Partial<StreamOptions> | undefined = pipeline.deps.stream,
 ): Promise<OpenedStream> {
   const options = optionsOf(settings);
-  const early = options.concurrentInput && pipeline.deps.generator ? call(pipeline.deps.generator, request, signal) : undefined;
+  const early =
+    options.concurrentInput && pipeline.deps.generator ? call(pipeline.deps.generator, request, signal) : undefined;
   let admitted: Awaited<ReturnType<Pipeline['admit']>>;
   try {
     // undici writes the early request from the event loop: let it go out before the input stage takes the CPU.
@@ -91,7 +92,10 @@ export async function openStream(
   }
   const { trace, refusal, upstream } = admitted;
   const mode = policyStreamMode(trace.policy);
-  const effective = mode || trace.policy.policy.stream ? optionsOf({ ...settings, ...trace.policy.policy.stream, ...(mode && { mode }) }) : options;
+  const effective =
+    mode || trace.policy.policy.stream
+      ? optionsOf({ ...settings, ...trace.policy.policy.stream, ...(mode && { mode }) })
+      : options;
   if (refusal !== undefined) {
     early?.drop();
     return { action: 'refuse', chunks: replay(trace, refusalChunks(ctx.decisionId, request.model, refusal), refusal) };
@@ -122,7 +126,9 @@ export async function openStream(
 
 /** `buffer` when an enforced output rule of the policy asks for it (the strictest mode wins), else nothing. */
 function policyStreamMode(p: LoadedPolicy): 'buffer' | undefined {
-  return p.rules.some((r) => r.stages.includes('output') && r.rule.mode === 'enforce' && r.rule.streamMode === 'buffer') ? 'buffer' : undefined;
+  return p.rules.some((r) => r.stages.includes('output') && r.rule.mode === 'enforce' && r.rule.streamMode === 'buffer')
+    ? 'buffer'
+    : undefined;
 }
 
 async function* replay(trace: Trace, chunks: ChatCompletionChunk[], text: string): AsyncGenerator<ChatCompletionChunk> {

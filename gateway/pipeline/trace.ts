@@ -27,7 +27,12 @@ export class Trace {
     readonly request: ChatRequest | null,
     readonly promptText: string,
   ) {
-    const chosen = deps.policies.select({ tenant: ctx.tenant, key: ctx.keyId, model: request?.model ?? null, route: ctx.route });
+    const chosen = deps.policies.select({
+      tenant: ctx.tenant,
+      key: ctx.keyId,
+      model: request?.model ?? null,
+      route: ctx.route,
+    });
     this.policy = chosen.policy;
     this.bundle = chosen.bundle;
     this.shadowPolicy = deps.policies.shadow?.();
@@ -35,12 +40,20 @@ export class Trace {
 
   /** Evaluates the shadow candidate on the same stage; its failures are recorded as nothing, never raised. */
   shadowStage(req: Parameters<typeof evaluateStage>[1]): Promise<StageDecision | undefined> {
-    return this.shadowPolicy ? evaluateStage(this.shadowPolicy, req).catch(() => undefined) : Promise.resolve(undefined);
+    return this.shadowPolicy
+      ? evaluateStage(this.shadowPolicy, req).catch(() => undefined)
+      : Promise.resolve(undefined);
   }
 
   /** Request metadata the policy's rules can test. */
   get meta(): RequestMeta {
-    return { tenant: this.ctx.tenant, key: this.ctx.keyId, model: this.request?.model ?? null, route: this.ctx.route, headers: this.ctx.headers ?? {} };
+    return {
+      tenant: this.ctx.tenant,
+      key: this.ctx.keyId,
+      model: this.request?.model ?? null,
+      route: this.ctx.route,
+      headers: this.ctx.headers ?? {},
+    };
   }
 
   async inputStage(doc: unknown, signal: AbortSignal): Promise<StageDecision> {
@@ -60,10 +73,14 @@ export class Trace {
   /** The output stage over a response document, or over streamed text (read as one choice's content). */
   async outputStage(output: string | object, signal: AbortSignal): Promise<StageDecision> {
     const t = performance.now();
-    const doc = typeof output === 'string' ? { choices: [{ index: 0, message: { role: 'assistant', content: output } }] } : output;
+    const doc =
+      typeof output === 'string'
+        ? { choices: [{ index: 0, message: { role: 'assistant', content: output } }] }
+        : output;
     const req = { stage: 'output', doc, meta: this.meta, prompt: this.promptText, signal } as const;
     const [decision, shadow] = await Promise.all([evaluateStage(this.policy, req), this.shadowStage(req)]);
-    if (shadow && (!this.shadowOutput || ACTION_RANK[shadow.action] >= ACTION_RANK[this.shadowOutput.action])) this.shadowOutput = shadow;
+    if (shadow && (!this.shadowOutput || ACTION_RANK[shadow.action] >= ACTION_RANK[this.shadowOutput.action]))
+      this.shadowOutput = shadow;
     // A stream checks its output window by window: the record keeps the strongest decision (the later one on a
     // tie) and the summed time.
     const prev = this.output?.decision;
@@ -96,13 +113,20 @@ export class Trace {
 
   /** Records a request that failed after its input stage, and returns the error for the caller to throw. */
   async fail(err: GatewayError, outputText?: string): Promise<GatewayError> {
-    await this.finish(this.input?.decision.action ?? 'allow', err.status, outputText, { type: err.code, message: err.message });
+    await this.finish(this.input?.decision.action ?? 'allow', err.status, outputText, {
+      type: err.code,
+      message: err.message,
+    });
     return err;
   }
 
   /** Builds the decision record and appends it; resolves once the sink has stored it. */
   async finish(action: Action, status: number, outputText?: string, error?: { type: string; message: string }) {
-    const grade = this.grade ?? (this.output ? gradeFromStages(this.policy, { input: this.input?.decision, output: this.output.decision }) : undefined);
+    const grade =
+      this.grade ??
+      (this.output
+        ? gradeFromStages(this.policy, { input: this.input?.decision, output: this.output.decision })
+        : undefined);
     if (grade) this.deps.observer?.grade?.(grade.grade, grade.over_refusal);
     const { policy, classifiers } = this.policy;
     // Members are written in sorted order, at every depth: the audit log stores canonical JSON, and its masker
@@ -143,7 +167,12 @@ export class Trace {
       await this.deps.audit.append(record);
     } catch (e) {
       // Fail closed: an answer is never sent as if its decision were recorded when it was not.
-      throw new GatewayError('audit_unavailable', 'the decision could not be recorded, so the request was not answered; try again later', null, { cause: e });
+      throw new GatewayError(
+        'audit_unavailable',
+        'the decision could not be recorded, so the request was not answered; try again later',
+        null,
+        { cause: e },
+      );
     }
   }
 }

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { diffDecisions, diffPolicies, parseCorpusLine, type CorpusItem, type FieldChange, type ItemDiff, type PolicyDiff } from '../diff.js';
+import {
+  diffDecisions,
+  diffPolicies,
+  parseCorpusLine,
+  type CorpusItem,
+  type FieldChange,
+  type ItemDiff,
+  type PolicyDiff,
+} from '../diff.js';
 import type { Condition } from '../schema.js';
 import { EXIT, positional, reportInvalid, say, sayJson, tryLoad, UsageError, type ExitCode, type Io } from './io.js';
 import { conditionText } from './trace.js';
@@ -12,7 +20,10 @@ export const DIFF_USAGE = `diff <old> <new> [--corpus FILE.jsonl] [--limit N] [-
           would change: counts per old→new action, with examples.`;
 
 /** Reads a JSONL corpus; bad lines are collected, not fatal. */
-export function readCorpus(file: string, limit = Infinity): { items: CorpusItem[]; errors: { line: number; message: string }[] } {
+export function readCorpus(
+  file: string,
+  limit = Infinity,
+): { items: CorpusItem[]; errors: { line: number; message: string }[] } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -35,12 +46,18 @@ export function readCorpus(file: string, limit = Infinity): { items: CorpusItem[
 
 const MAX = 100;
 const show = (field: string, v: unknown) => {
-  const s = field === 'when' && v && typeof v === 'object' ? conditionText(v as Condition) : JSON.stringify(v) ?? '(none)';
+  const s =
+    field === 'when' && v && typeof v === 'object' ? conditionText(v as Condition) : (JSON.stringify(v) ?? '(none)');
   return s.length > MAX ? `${s.slice(0, MAX - 1)}…` : s;
 };
 const changeLine = (c: FieldChange) => `${c.field}: ${show(c.field, c.from)} → ${show(c.field, c.to)}`;
 
-function printItems<T extends { id: string }>(io: Io, title: string, d: ItemDiff<T>, describe: (x: T) => string = () => ''): void {
+function printItems<T extends { id: string }>(
+  io: Io,
+  title: string,
+  d: ItemDiff<T>,
+  describe: (x: T) => string = () => '',
+): void {
   if (!d.added.length && !d.removed.length && !d.changed.length) return;
   say(io.stdout, `${title}:`);
   for (const x of d.added) say(io.stdout, `  + ${x.id}${describe(x)}`);
@@ -56,7 +73,8 @@ function printDiff(io: Io, d: PolicyDiff): void {
   if (d.from.revision === d.to.revision) say(io.stdout, 'same revision: no changes');
   for (const f of d.envelope) say(io.stdout, `  ${changeLine(f)}`);
   printItems(io, 'rules', d.rules, (r) => ` (${r.stage}, ${r.action}${r.mode !== 'enforce' ? `, ${r.mode}` : ''})`);
-  if (d.rules.reordered) say(io.stdout, '  rules reordered (order breaks ties between rules of the same action and priority)');
+  if (d.rules.reordered)
+    say(io.stdout, '  rules reordered (order breaks ties between rules of the same action and priority)');
   printItems(io, 'classifiers', d.classifiers, (c) => ` (${c.type})`);
   printItems(io, 'taxonomy', d.taxonomy);
   printItems(io, 'rubrics', d.rubrics);
@@ -67,7 +85,12 @@ export async function diffCommand(args: string[], io: Io): Promise<ExitCode> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { json: { type: 'boolean', default: false }, corpus: { type: 'string' }, limit: { type: 'string' }, examples: { type: 'string' } },
+    options: {
+      json: { type: 'boolean', default: false },
+      corpus: { type: 'string' },
+      limit: { type: 'string' },
+      examples: { type: 'string' },
+    },
   });
   const num = (v: string | undefined, name: string, dflt: number) => {
     if (v === undefined) return dflt;
@@ -85,22 +108,35 @@ export async function diffCommand(args: string[], io: Io): Promise<ExitCode> {
   const diff = diffPolicies(a.policy, b.policy);
   const decisions = corpus && (await diffDecisions(a.policy, b.policy, corpus.items, { examples }));
   if (values.json) {
-    sayJson(io, { ok: true, ...diff, ...(decisions && { corpus: { file: values.corpus, ...decisions, lineErrors: corpus.errors } }) });
+    sayJson(io, {
+      ok: true,
+      ...diff,
+      ...(decisions && { corpus: { file: values.corpus, ...decisions, lineErrors: corpus.errors } }),
+    });
     return EXIT.ok;
   }
   printDiff(io, diff);
   if (!decisions) return EXIT.ok;
-  say(io.stdout, `\ncorpus ${values.corpus}: ${decisions.total} items, ${decisions.changed} decisions change, ${decisions.rulesChanged} keep their action with different rules`);
+  say(
+    io.stdout,
+    `\ncorpus ${values.corpus}: ${decisions.total} items, ${decisions.changed} decisions change, ${decisions.rulesChanged} keep their action with different rules`,
+  );
   for (const e of corpus.errors.slice(0, 5)) say(io.stdout, `  skipped line ${e.line}: ${e.message}`);
   if (corpus.errors.length > 5) say(io.stdout, `  … ${corpus.errors.length - 5} more bad lines`);
   for (const t of decisions.transitions) {
-    const labels = Object.entries(t.labels).map(([k, v]) => `${k} ${v}`).join(', ');
+    const labels = Object.entries(t.labels)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     say(io.stdout, `  ${t.from} → ${t.to}: ${t.count} (${labels})`);
     for (const x of t.examples) {
-      say(io.stdout, `      ${x.id}${x.label ? ` [${x.label}]` : ''}: ${JSON.stringify(x.text.length > 80 ? `${x.text.slice(0, 79)}…` : x.text)}`);
+      say(
+        io.stdout,
+        `      ${x.id}${x.label ? ` [${x.label}]` : ''}: ${JSON.stringify(x.text.length > 80 ? `${x.text.slice(0, 79)}…` : x.text)}`,
+      );
       say(io.stdout, `        rules: ${x.from.rules.join(', ') || '(none)'} → ${x.to.rules.join(', ') || '(none)'}`);
     }
   }
-  if (decisions.rules.length) say(io.stdout, `  per rule: ${decisions.rules.map((r) => `${r.id} +${r.gained}/-${r.lost}`).join(', ')}`);
+  if (decisions.rules.length)
+    say(io.stdout, `  per rule: ${decisions.rules.map((r) => `${r.id} +${r.gained}/-${r.lost}`).join(', ')}`);
   return EXIT.ok;
 }

@@ -21,11 +21,15 @@ function readInput(file: string): CaseInput {
   } catch (e) {
     throw new UsageError(`cannot read ${file}: ${(e as Error).message}`);
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`${file}: expected a JSON object (a chat request)`);
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new UsageError(`${file}: expected a JSON object (a chat request)`);
   const o = doc as Record<string, unknown>;
   if ('request' in o && !('messages' in o)) {
     const parsed = PolicyTestCaseSchema.omit({ name: true, expect: true, todo: true }).safeParse(o);
-    if (!parsed.success) throw new UsageError(`${file}: ${parsed.error.issues.map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new UsageError(
+        `${file}: ${parsed.error.issues.map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}`).join('; ')}`,
+      );
     return parsed.data;
   }
   return { request: o };
@@ -72,20 +76,39 @@ export async function explainCommand(args: string[], io: Io): Promise<ExitCode> 
   for (const [at, v] of pairs(values.score, '=', 'CLASSIFIER.LABEL=N')) {
     const dot = at.indexOf('.');
     const n = Number(v);
-    if (dot <= 0 || !(n >= 0 && n <= 1)) throw new UsageError(`--score expects CLASSIFIER.LABEL=N with N in [0, 1], got ${JSON.stringify(`${at}=${v}`)}`);
-    input.scores = { ...input.scores, [at.slice(0, dot)]: { ...input.scores?.[at.slice(0, dot)], [at.slice(dot + 1)]: n } };
+    if (dot <= 0 || !(n >= 0 && n <= 1))
+      throw new UsageError(`--score expects CLASSIFIER.LABEL=N with N in [0, 1], got ${JSON.stringify(`${at}=${v}`)}`);
+    input.scores = {
+      ...input.scores,
+      [at.slice(0, dot)]: { ...input.scores?.[at.slice(0, dot)], [at.slice(dot + 1)]: n },
+    };
   }
 
   const loaded = tryLoad(path);
   if (!loaded.ok) return reportInvalid(io, loaded.error, values.json);
   const problems: string[] = [];
   const run = await runCase(loaded.policy, input, problems);
-  const stages = { input: explainStage(loaded.policy, run.input), ...(run.output && { output: explainStage(loaded.policy, run.output) }) };
+  const stages = {
+    input: explainStage(loaded.policy, run.input),
+    ...(run.output && { output: explainStage(loaded.policy, run.output) }),
+  };
   const final = finalOf(run);
-  const outputSkipped = run.output ? undefined : run.input.action === 'refuse' ? 'the input stage refused' : 'no output given; pass --output';
+  const outputSkipped = run.output
+    ? undefined
+    : run.input.action === 'refuse'
+      ? 'the input stage refused'
+      : 'no output given; pass --output';
   const { policy, revision } = loaded.policy;
   if (values.json) {
-    sayJson(io, { policy: { id: policy.id, revision }, final, stages, ...(outputSkipped && { outputSkipped }), request: run.request, ...(run.answer !== undefined && { answer: run.answer }), problems });
+    sayJson(io, {
+      policy: { id: policy.id, revision },
+      final,
+      stages,
+      ...(outputSkipped && { outputSkipped }),
+      request: run.request,
+      ...(run.answer !== undefined && { answer: run.answer }),
+      problems,
+    });
     return EXIT.ok;
   }
   say(io.stdout, `policy ${policy.id} (${policy.mode}), revision ${revision.slice(0, 12)}`);
@@ -103,9 +126,13 @@ const defaultSelect = { input: DEFAULT_INPUT_SELECT, output: DEFAULT_OUTPUT_SELE
 
 function printStage(io: Io, s: ExplainedStage): void {
   const out = (t = '') => say(io.stdout, t);
-  out(`\n${s.stage.toUpperCase()} stage → ${s.action}   (rules read ${defaultSelect[s.stage]} unless they say otherwise)`);
+  out(
+    `\n${s.stage.toUpperCase()} stage → ${s.action}   (rules read ${defaultSelect[s.stage]} unless they say otherwise)`,
+  );
   for (const r of s.rules) {
-    out(`  ${MARK[r.outcome]}  ${r.id}  [${r.action}, priority ${r.priority}, #${r.order}${r.mode !== 'enforce' ? `, ${r.mode}` : ''}]`);
+    out(
+      `  ${MARK[r.outcome]}  ${r.id}  [${r.action}, priority ${r.priority}, #${r.order}${r.mode !== 'enforce' ? `, ${r.mode}` : ''}]`,
+    );
     if (r.outcome === 'skipped') {
       out(`        ${r.why}`);
       continue;
@@ -113,7 +140,8 @@ function printStage(io: Io, s: ExplainedStage): void {
     if (r.select !== defaultSelect[s.stage]) out(`        select ${r.select}`);
     if (r.conditions.length > 1 || r.when !== r.conditions[0]?.condition) {
       out(`        when   ${r.when}`);
-      for (const c of r.conditions) out(`          ${c.result ? '✔' : '✘'} ${c.condition}  = ${JSON.stringify(c.value)}`);
+      for (const c of r.conditions)
+        out(`          ${c.result ? '✔' : '✘'} ${c.condition}  = ${JSON.stringify(c.value)}`);
     }
     out(`        ${r.why}`);
   }
@@ -126,7 +154,11 @@ function printStage(io: Io, s: ExplainedStage): void {
   if (s.route) out(`  route: ${s.route.model}`);
   for (const [pointer, text] of Object.entries(s.rewrites)) out(`  redacted ${pointer}: ${JSON.stringify(text)}`);
   for (const c of s.classifiers) {
-    const scores = Object.entries(c.scores).filter(([, v]) => v > 0).map(([k, v]) => `${k}=${v}`).join(' ') || 'all 0';
+    const scores =
+      Object.entries(c.scores)
+        .filter(([, v]) => v > 0)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || 'all 0';
     out(`  classifier ${c.id}: ${c.error ? `FAILED: ${c.error}` : scores} (${c.latencyMs} ms)`);
   }
 }

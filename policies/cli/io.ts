@@ -40,7 +40,12 @@ export function tryLoad(path: string): Loaded {
 }
 
 /** Prints a policy that did not load (human or JSON) and returns exit 1. */
-export function reportInvalid(io: Io, error: PolicyError, json: boolean, extra: Record<string, unknown> = {}): ExitCode {
+export function reportInvalid(
+  io: Io,
+  error: PolicyError,
+  json: boolean,
+  extra: Record<string, unknown> = {},
+): ExitCode {
   if (json) sayJson(io, { ok: false, source: error.source, issues: error.issues, ...extra });
   else {
     say(io.stdout, `INVALID ${error.source}: ${error.issues.length} issue${error.issues.length === 1 ? '' : 's'}`);
@@ -59,5 +64,10 @@ export function positional(args: string[], i: number, name: string): string {
 /** Pads a table of rows into aligned columns. */
 export function table(rows: string[][]): string[] {
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c])))
+      .join('  ')
+      .trimEnd(),
+  );
 }

@@ -43,7 +43,10 @@ export async function main(argv: string[], io: Io): Promise<ExitCode> {
   try {
     return await command(args, io);
   } catch (e) {
-    const usage = e instanceof UsageError || e instanceof RecordsError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const usage =
+      e instanceof UsageError ||
+      e instanceof RecordsError ||
+      (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (usage) {
       say(io.stderr, `policy ${name}: ${(e as Error).message}`);
       return EXIT.usage;
@@ -54,5 +57,10 @@ export async function main(argv: string[], io: Io): Promise<ExitCode> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
+  process.exitCode = await main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+  });
 }

@@ -9,7 +9,11 @@ export const TEST_USAGE = `test <path> [--json] [--verbose]
 
 /** `test <path>`: runs the suites beside the policy; exit 1 on any FAIL or ERROR, or when there are no cases. */
 export async function testCommand(args: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false }, verbose: { type: 'boolean', short: 'v', default: false } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean', default: false }, verbose: { type: 'boolean', short: 'v', default: false } },
+  });
   const path = positional(positionals, 0, '<path>');
   const loaded = tryLoad(path);
   if (!loaded.ok) return reportInvalid(io, loaded.error, values.json);
@@ -35,12 +39,18 @@ export async function testCommand(args: string[], io: Io): Promise<ExitCode> {
   for (const c of report.cases) {
     if (c.status === 'PASS' && !values.verbose && !c.todo) continue;
     const note = c.todo ? (c.status === 'PASS' ? ' (todo case passes now: drop its todo)' : ` (todo: ${c.todo})`) : '';
-    say(io.stdout, `${(c.todo && c.status !== 'PASS' ? 'TODO' : c.status).padEnd(5)} ${rel(c.suite)} › ${c.name}${c.status === 'PASS' ? ` (${c.action}${c.rules.length ? `: ${c.rules.join(', ')}` : ''})` : ''}${note}`);
+    say(
+      io.stdout,
+      `${(c.todo && c.status !== 'PASS' ? 'TODO' : c.status).padEnd(5)} ${rel(c.suite)} › ${c.name}${c.status === 'PASS' ? ` (${c.action}${c.rules.length ? `: ${c.rules.join(', ')}` : ''})` : ''}${note}`,
+    );
     for (const p of c.problems) say(io.stdout, `        ${p}`);
   }
   const { total, pass, fail, error, todo } = report.summary;
   if (total === 0) say(io.stdout, `no test cases: put *.test.json files beside the policy`);
-  say(io.stdout, `${pass} passed, ${fail} failed, ${error} errors${todo ? `, ${todo} known gaps (todo)` : ''} (${total} cases in ${suites.length} suite${suites.length === 1 ? '' : 's'})`);
+  say(
+    io.stdout,
+    `${pass} passed, ${fail} failed, ${error} errors${todo ? `, ${todo} known gaps (todo)` : ''} (${total} cases in ${suites.length} suite${suites.length === 1 ? '' : 's'})`,
+  );
   if (report.unexercised.length) say(io.stdout, `rules no case exercised: ${report.unexercised.join(', ')}`);
   else if (total) say(io.stdout, 'every rule was exercised');
   return ok ? EXIT.ok : EXIT.failed;

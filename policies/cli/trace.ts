@@ -73,9 +73,18 @@ export function explainStage(loaded: LoadedPolicy, d: StageDecision): ExplainedS
   const rules: ExplainedRule[] = loaded.rules.map((c) => {
     const t = traced.get(c.rule.id);
     const m = matches.get(c.rule.id);
-    const base = { id: c.rule.id, mode: c.rule.mode, priority: c.rule.priority, order: c.order + 1, when: conditionText(c.rule.when) };
+    const base = {
+      id: c.rule.id,
+      mode: c.rule.mode,
+      priority: c.rule.priority,
+      order: c.order + 1,
+      when: conditionText(c.rule.when),
+    };
     if (!t) {
-      const why = c.rule.mode === 'disabled' || loaded.policy.mode === 'disabled' ? 'disabled' : `runs on ${c.rule.stage}, not on ${d.stage}`;
+      const why =
+        c.rule.mode === 'disabled' || loaded.policy.mode === 'disabled'
+          ? 'disabled'
+          : `runs on ${c.rule.stage}, not on ${d.stage}`;
       return { ...base, outcome: 'skipped', action: c.rule.action, conditions: [], why };
     }
     const held = t.conditions.filter((x) => x.result).map((x) => `${x.condition} (${fmt(x.value)})`);
@@ -86,14 +95,22 @@ export function explainStage(loaded: LoadedPolicy, d: StageDecision): ExplainedS
       : t.matched
         ? `held: ${held.join('; ') || 'no positive condition (a negation held)'}`
         : `did not hold: ${failed.join('; ') || '(the tree is false)'}`;
-    return { ...base, outcome, action: m?.action ?? c.rule.action, select: t.select, conditions: t.conditions, why: m?.mode === 'shadow' ? `${why} (shadow: recorded, not enforced)` : why };
+    return {
+      ...base,
+      outcome,
+      action: m?.action ?? c.rule.action,
+      select: t.select,
+      conditions: t.conditions,
+      why: m?.mode === 'shadow' ? `${why} (shadow: recorded, not enforced)` : why,
+    };
   });
   const winner = d.matches[0];
   let explainedWinner: ExplainedStage['winner'];
   if (winner) {
     const w = byId.get(winner.id)!;
     const why = [`${winner.action}, priority ${w.rule.priority}, #${w.order + 1} in the policy`];
-    for (const other of d.matches.slice(1)) why.push(`beats ${other.id} (${other.action}): ${beats(w, winner.action, byId.get(other.id)!, other.action)}`);
+    for (const other of d.matches.slice(1))
+      why.push(`beats ${other.id} (${other.action}): ${beats(w, winner.action, byId.get(other.id)!, other.action)}`);
     explainedWinner = { id: winner.id, action: winner.action, why };
   }
   return {
@@ -104,8 +121,20 @@ export function explainStage(loaded: LoadedPolicy, d: StageDecision): ExplainedS
     shadow: d.shadow.map((m) => ({ id: m.id, action: m.action, reason: m.reason })),
     message: d.message,
     route: d.route,
-    redactions: d.redactions.map(({ pointer, label, start, end, replacement }) => ({ pointer, label, start, end, replacement })),
+    redactions: d.redactions.map(({ pointer, label, start, end, replacement }) => ({
+      pointer,
+      label,
+      start,
+      end,
+      replacement,
+    })),
     rewrites: Object.fromEntries(d.rewrites),
-    classifiers: d.classifiers.map((c) => ({ id: c.id, scores: c.scores, latencyMs: Math.round(c.latencyMs * 1000) / 1000, explanation: c.explanation, ...(c.error !== undefined && { error: c.error }) })),
+    classifiers: d.classifiers.map((c) => ({
+      id: c.id,
+      scores: c.scores,
+      latencyMs: Math.round(c.latencyMs * 1000) / 1000,
+      explanation: c.explanation,
+      ...(c.error !== undefined && { error: c.error }),
+    })),
   };
 }

@@ -62,7 +62,10 @@ const reason = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || '(r
  * @example
  * const { items } = readRecords('../shared/data/advbench.jsonl', { limit: 100 });
  */
-export function readRecords(file: string, { skipBad = false, limit = Infinity }: ReadOptions = {}): { items: EvalItem[]; bad: BadLine[] } {
+export function readRecords(
+  file: string,
+  { skipBad = false, limit = Infinity }: ReadOptions = {},
+): { items: EvalItem[]; bad: BadLine[] } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

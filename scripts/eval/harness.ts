@@ -34,8 +34,10 @@ export interface EvalOptions {
   progressMs?: number;
 }
 
-export const DECISION_NOTE = 'flagged: the final action is not allow (refuse, redact, flag or route count); refused: the final action is refuse. Positive = label unsafe.';
-export const SCORE_NOTE = 'main score: the highest score, over every run of the classifiers involved, of the classifier labels that the enforced refuse rules of the record\'s stage test upwards (or the --score label). Records without one (every such classifier failed) are left out of AUPRC and ROC-AUC. AUPRC is average precision with tied scores as one threshold. Both are null for a group without both labels.';
+export const DECISION_NOTE =
+  'flagged: the final action is not allow (refuse, redact, flag or route count); refused: the final action is refuse. Positive = label unsafe.';
+export const SCORE_NOTE =
+  "main score: the highest score, over every run of the classifiers involved, of the classifier labels that the enforced refuse rules of the record's stage test upwards (or the --score label). Records without one (every such classifier failed) are left out of AUPRC and ROC-AUC. AUPRC is average precision with tied scores as one threshold. Both are null for a group without both labels.";
 
 export interface EvalReport {
   date: string;
@@ -43,7 +45,13 @@ export interface EvalReport {
   policy: { id: string; revision: string; source: string; classifiers: Record<string, string> };
   decision: string;
   score: { definition: string; input: string[]; output: string[] };
-  options: { concurrency: number; limit: number | null; pipeline: boolean; score: string | null; rubricClassifier: string | null };
+  options: {
+    concurrency: number;
+    limit: number | null;
+    pipeline: boolean;
+    score: string | null;
+    rubricClassifier: string | null;
+  };
   overall: TimedReport;
   files: (TimedReport & { file: string })[];
   sources: Record<string, GroupReport>;
@@ -83,7 +91,10 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
     const refs = { input: pinned ?? mainScoreRefs(loaded, 'input'), output: pinned ?? mainScoreRefs(loaded, 'output') };
     const { files, bad } = readAll(opts);
     const rubricId = opts.rubricClassifier ?? loaded.policy.grading?.classifier;
-    const graded = files.reduce((s, f) => s + f.items.filter((i) => i.record.stage === 'output' && i.record.rbrm).length, 0);
+    const graded = files.reduce(
+      (s, f) => s + f.items.filter((i) => i.record.stage === 'output' && i.record.rbrm).length,
+      0,
+    );
     let rubric: Classifier | undefined;
     let skipped: string | undefined;
     if (rubricId) {
@@ -106,13 +117,21 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
       if (!opts.progress || now - last < every) return;
       last = now;
       const rate = done / ((now - runStart) / 1000);
-      opts.progress(`eval: ${done}/${total} (${Math.round((100 * done) / total)}%), ${rate.toFixed(1)}/s, about ${Math.ceil((total - done) / rate)} s left`);
+      opts.progress(
+        `eval: ${done}/${total} (${Math.round((100 * done) / total)}%), ${rate.toFixed(1)}/s, about ${Math.ceil((total - done) / rate)} s left`,
+      );
     };
 
     const perFile: { file: string; items: ItemResult[]; wallMs: number }[] = [];
     for (const f of files) {
       const started = performance.now();
-      const items = await runItems(loaded, f.items, { refs, concurrency: opts.concurrency, rubric, pipeline: opts.pipeline, onItem });
+      const items = await runItems(loaded, f.items, {
+        refs,
+        concurrency: opts.concurrency,
+        rubric,
+        pipeline: opts.pipeline,
+        onItem,
+      });
       const wallMs = performance.now() - started;
       perFile.push({ file: f.file, items, wallMs });
       opts.progress?.(`eval: ${basename(f.file)}: ${items.length} records in ${(wallMs / 1000).toFixed(1)} s`);
@@ -120,11 +139,25 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
     const all = perFile.flatMap((f) => f.items);
     const report: EvalReport = {
       date: new Date().toISOString(),
-      policy: { id: loaded.policy.id, revision: loaded.revision, source: loaded.source, classifiers: Object.fromEntries(classifiers.map((c) => [c.id, c.version])) },
+      policy: {
+        id: loaded.policy.id,
+        revision: loaded.revision,
+        source: loaded.source,
+        classifiers: Object.fromEntries(classifiers.map((c) => [c.id, c.version])),
+      },
       decision: DECISION_NOTE,
       score: { definition: SCORE_NOTE, input: refs.input.map(refName), output: refs.output.map(refName) },
-      options: { concurrency: opts.concurrency ?? 4, limit: opts.limit ?? null, pipeline: opts.pipeline ?? false, score: opts.score ?? null, rubricClassifier: rubricId ?? null },
-      overall: timed(all, perFile.reduce((s, f) => s + f.wallMs, 0)),
+      options: {
+        concurrency: opts.concurrency ?? 4,
+        limit: opts.limit ?? null,
+        pipeline: opts.pipeline ?? false,
+        score: opts.score ?? null,
+        rubricClassifier: rubricId ?? null,
+      },
+      overall: timed(
+        all,
+        perFile.reduce((s, f) => s + f.wallMs, 0),
+      ),
       files: perFile.map((f) => ({ file: f.file, ...timed(f.items, f.wallMs) })),
       sources: groupBy(all, (r) => r.source),
       stages: groupBy(all, (r) => r.stage),
@@ -142,6 +175,8 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
 /** Loads every classifier's model before timing starts; a classifier that cannot load stops the run. */
 async function ready(classifiers: Classifier[]): Promise<void> {
   const results = await Promise.allSettled(classifiers.map((c) => c.ready?.()));
-  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${classifiers[i].id}: ${(r.reason as Error)?.message ?? String(r.reason)}`] : []));
+  const failed = results.flatMap((r, i) =>
+    r.status === 'rejected' ? [`${classifiers[i].id}: ${(r.reason as Error)?.message ?? String(r.reason)}`] : [],
+  );
   if (failed.length) throw new Error(`classifiers failed to load:\n  ${failed.join('\n  ')}`);
 }

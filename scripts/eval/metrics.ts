@@ -30,7 +30,8 @@ const ratio = (a: number, b: number): number | null => (b > 0 ? a / b : null);
  * confusion([true, false], [true, true]); // { tp: 1, fp: 0, fn: 1, tn: 0 }
  */
 export function confusion(predicted: readonly boolean[], gold: readonly boolean[]): Confusion {
-  if (predicted.length !== gold.length) throw new Error(`confusion: ${predicted.length} predictions for ${gold.length} labels`);
+  if (predicted.length !== gold.length)
+    throw new Error(`confusion: ${predicted.length} predictions for ${gold.length} labels`);
   const c: Confusion = { tp: 0, fp: 0, fn: 0, tn: 0 };
   predicted.forEach((p, i) => {
     if (gold[i]) p ? c.tp++ : c.fn++;
@@ -49,7 +50,12 @@ export function confusion(predicted: readonly boolean[], gold: readonly boolean[
 export function binaryFigures(c: Confusion): BinaryFigures {
   const precision = ratio(c.tp, c.tp + c.fp);
   const recall = ratio(c.tp, c.tp + c.fn);
-  const f1 = precision === null || recall === null ? null : precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+  const f1 =
+    precision === null || recall === null
+      ? null
+      : precision + recall === 0
+        ? 0
+        : (2 * precision * recall) / (precision + recall);
   return { ...c, precision, recall, f1, flaggedSafe: ratio(c.fp, c.fp + c.tn) };
 }
 

@@ -50,12 +50,30 @@ export function summarize(items: readonly ItemResult[]): GroupReport {
   return {
     n: items.length,
     positives: gold.filter(Boolean).length,
-    flagged: binaryFigures(confusion(items.map((r) => r.action !== 'allow'), gold)),
-    refused: binaryFigures(confusion(items.map((r) => r.action === 'refuse'), gold)),
+    flagged: binaryFigures(
+      confusion(
+        items.map((r) => r.action !== 'allow'),
+        gold,
+      ),
+    ),
+    refused: binaryFigures(
+      confusion(
+        items.map((r) => r.action === 'refuse'),
+        gold,
+      ),
+    ),
     actions,
-    rules: Object.fromEntries(Object.entries(rules).sort((a, b) => b[1].safe - a[1].safe || b[1].unsafe - a[1].unsafe || a[0].localeCompare(b[0]))),
+    rules: Object.fromEntries(
+      Object.entries(rules).sort(
+        (a, b) => b[1].safe - a[1].safe || b[1].unsafe - a[1].unsafe || a[0].localeCompare(b[0]),
+      ),
+    ),
     // A ranking needs both classes: with safe items missing, average precision is 1 whatever the scores.
-    score: { scored: scored.length, auprc: scoredGold.includes(false) ? averagePrecision(scores, scoredGold) : null, rocAuc: rocAuc(scores, scoredGold) },
+    score: {
+      scored: scored.length,
+      auprc: scoredGold.includes(false) ? averagePrecision(scores, scoredGold) : null,
+      rocAuc: rocAuc(scores, scoredGold),
+    },
     errors: items.filter((r) => r.errors.length > 0).length,
     latencyMs: {
       p50: quantile(latencies, 0.5),

@@ -29,9 +29,11 @@ const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
 
 /** Why a classifier cannot grade by the rubric, or undefined when its labels include A, B, C and D. */
 export function rubricProblem(c: Classifier | undefined, id: string, available: readonly string[]): string | undefined {
-  if (!c) return `the policy has no classifier "${id}" (it has: ${available.join(', ') || 'none'}); rubric evaluation skipped`;
+  if (!c)
+    return `the policy has no classifier "${id}" (it has: ${available.join(', ') || 'none'}); rubric evaluation skipped`;
   const missing = GRADES.filter((g) => !c.labels.includes(g));
-  if (missing.length) return `classifier "${id}" has no rubric letter label${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (its labels: ${c.labels.join(', ')}); rubric evaluation skipped`;
+  if (missing.length)
+    return `classifier "${id}" has no rubric letter label${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (its labels: ${c.labels.join(', ')}); rubric evaluation skipped`;
   return undefined;
 }
 
@@ -52,7 +54,9 @@ export function rubricReport(classifier: string, items: readonly ItemResult[]): 
   const rowTotal = (g: Grade) => GRADES.reduce((s, p) => s + matrix[g][p], 0);
   const n = GRADES.reduce((s, g) => s + rowTotal(g), 0);
   const correct = GRADES.reduce((s, g) => s + matrix[g][g], 0);
-  const perGrade = Object.fromEntries(GRADES.map((g) => [g, { n: rowTotal(g), correct: matrix[g][g], accuracy: ratio(matrix[g][g], rowTotal(g)) }])) as RubricReport['perGrade'];
+  const perGrade = Object.fromEntries(
+    GRADES.map((g) => [g, { n: rowTotal(g), correct: matrix[g][g], accuracy: ratio(matrix[g][g], rowTotal(g)) }]),
+  ) as RubricReport['perGrade'];
   const safePrompts = rowTotal('B') + rowTotal('D');
   const predictedB = matrix.B.B + matrix.D.B;
   return {

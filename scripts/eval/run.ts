@@ -70,7 +70,9 @@ export function gradeOf(result: ClassifierResult): Grade | null {
 async function grade(rubric: Classifier, item: EvalItem, decisions: StageDecision[]): Promise<Grade | null> {
   const out = decisions.find((d) => d.stage === 'output');
   const seen = out?.classifiers.find((c) => c.id === rubric.id);
-  return gradeOf(seen ?? (await runClassifier(rubric, { stage: 'output', text: item.record.text, prompt: item.record.prompt })));
+  return gradeOf(
+    seen ?? (await runClassifier(rubric, { stage: 'output', text: item.record.text, prompt: item.record.prompt })),
+  );
 }
 
 /** Evaluates one record. */
@@ -81,7 +83,9 @@ export async function evaluateItem(loaded: LoadedPolicy, item: EvalItem, opts: R
   try {
     decisions = await decide(loaded, item, opts.pipeline ?? false);
   } catch (e) {
-    throw new Error(`${item.file}:${item.line}: the policy engine failed on record ${r.id}: ${(e as Error).message}`, { cause: e });
+    throw new Error(`${item.file}:${item.line}: the policy engine failed on record ${r.id}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   const latencyMs = performance.now() - started;
   const final = decisions.reduce((a, d) => (ACTION_RANK[d.action] > ACTION_RANK[a.action] ? d : a));
@@ -112,7 +116,11 @@ export async function evaluateItem(loaded: LoadedPolicy, item: EvalItem, opts: R
  * @example
  * const results = await runItems(loadPolicy(), items, { refs: { input: mainScoreRefs(p, 'input'), output: mainScoreRefs(p, 'output') } });
  */
-export async function runItems(loaded: LoadedPolicy, items: readonly EvalItem[], opts: RunOptions): Promise<ItemResult[]> {
+export async function runItems(
+  loaded: LoadedPolicy,
+  items: readonly EvalItem[],
+  opts: RunOptions,
+): Promise<ItemResult[]> {
   const out = new Array<ItemResult>(items.length);
   let next = 0;
   const worker = async () => {

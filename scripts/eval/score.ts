@@ -46,12 +46,20 @@ export function mainScoreRefs(loaded: LoadedPolicy, stage: Stage): ScoreRef[] {
  * the classifier id is the longest declared id that prefixes the option.
  */
 export function parseScoreOption(option: string, loaded: LoadedPolicy): ScoreRef {
-  const ids = [...loaded.classifiers.keys()].filter((id) => option.startsWith(`${id}.`)).sort((a, b) => b.length - a.length);
-  if (ids.length === 0) throw new Error(`--score ${option}: expected classifier.label with a classifier of the policy (${[...loaded.classifiers.keys()].join(', ')})`);
+  const ids = [...loaded.classifiers.keys()]
+    .filter((id) => option.startsWith(`${id}.`))
+    .sort((a, b) => b.length - a.length);
+  if (ids.length === 0)
+    throw new Error(
+      `--score ${option}: expected classifier.label with a classifier of the policy (${[...loaded.classifiers.keys()].join(', ')})`,
+    );
   const classifier = ids[0];
   const label = option.slice(classifier.length + 1);
   const labels = loaded.classifiers.get(classifier)!.labels;
-  if (!labels.includes(label)) throw new Error(`--score ${option}: classifier "${classifier}" has no label "${label}"; it has: ${labels.join(', ')}`);
+  if (!labels.includes(label))
+    throw new Error(
+      `--score ${option}: classifier "${classifier}" has no label "${label}"; it has: ${labels.join(', ')}`,
+    );
   return { classifier, label };
 }
 

@@ -19,7 +19,15 @@ export const statusKey = (o: Outcome) => (o.end ? `${o.status} stream:${o.end}` 
 /** True when a body is `{error: {message, type, code, param}}` with a message and a type. */
 export function isOpenAIError(body: unknown): boolean {
   const e = (body as { error?: Record<string, unknown> } | null)?.error;
-  return !!e && typeof e === 'object' && typeof e.message === 'string' && e.message.length > 0 && typeof e.type === 'string' && 'code' in e && 'param' in e;
+  return (
+    !!e &&
+    typeof e === 'object' &&
+    typeof e.message === 'string' &&
+    e.message.length > 0 &&
+    typeof e.type === 'string' &&
+    'code' in e &&
+    'param' in e
+  );
 }
 
 /** Content the output stage can read: a string, or nothing. Anything else would reach the client unchecked. */
@@ -49,13 +57,23 @@ export function checkSse(text: string): string | undefined {
 }
 
 const fits = (expect: Expect, status: number) =>
-  status === 200 ? expect !== 'client-error' : status >= 400 && status < 500 ? expect !== 'ok' : expect === 'upstream-fault' && (status === 502 || status === 504);
+  status === 200
+    ? expect !== 'client-error'
+    : status >= 400 && status < 500
+      ? expect !== 'ok'
+      : expect === 'upstream-fault' && (status === 502 || status === 504);
 
 /**
  * Sends one case and judges the answer: 200 only for valid requests (a JSON completion or a well-formed event
  * stream), a 4xx in OpenAI's error shape for invalid ones, never a 5xx, a dropped connection or a hang.
  */
-export async function send(dispatcher: Agent, base: string, c: FuzzRequest, authHeader: Record<string, string>, timeoutMs: number): Promise<Outcome> {
+export async function send(
+  dispatcher: Agent,
+  base: string,
+  c: FuzzRequest,
+  authHeader: Record<string, string>,
+  timeoutMs: number,
+): Promise<Outcome> {
   const headers = c.noAuth ? c.headers : { ...authHeader, ...c.headers };
   let status: number;
   let text: string;
@@ -73,7 +91,8 @@ export async function send(dispatcher: Agent, base: string, c: FuzzRequest, auth
     text = await res.body.text();
   } catch (e) {
     const name = (e as Error).name;
-    if (name === 'TimeoutError' || name === 'AbortError') return { kind: c.kind, status: 'timeout', problem: `no answer within ${timeoutMs} ms` };
+    if (name === 'TimeoutError' || name === 'AbortError')
+      return { kind: c.kind, status: 'timeout', problem: `no answer within ${timeoutMs} ms` };
     return { kind: c.kind, status: 'error', problem: `connection failed: ${(e as Error).message}` };
   }
   const out: Outcome = { kind: c.kind, status };
@@ -81,9 +100,10 @@ export async function send(dispatcher: Agent, base: string, c: FuzzRequest, auth
   else if (!fits(c.expect, status)) out.problem = `${status} where ${c.expect} was expected: ${text.slice(0, 200)}`;
   else if (status === 200 && type.startsWith('text/event-stream')) {
     out.problem = checkSse(text);
-    out.end = /\ndata: \[DONE\]\n\n$|^data: \[DONE\]/.test(text) ? 'done' : (/"code":"([a-z_]+)"[^\n]*\n\n$/.exec(text)?.[1] ?? 'cut');
-  }
-  else {
+    out.end = /\ndata: \[DONE\]\n\n$|^data: \[DONE\]/.test(text)
+      ? 'done'
+      : (/"code":"([a-z_]+)"[^\n]*\n\n$/.exec(text)?.[1] ?? 'cut');
+  } else {
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -91,11 +111,13 @@ export async function send(dispatcher: Agent, base: string, c: FuzzRequest, auth
       out.problem = `${status} with a body that is not JSON: ${text.slice(0, 120)}`;
       return out;
     }
-    if (status >= 400 && !isOpenAIError(body)) out.problem = `${status} not in OpenAI's error shape: ${text.slice(0, 120)}`;
+    if (status >= 400 && !isOpenAIError(body))
+      out.problem = `${status} not in OpenAI's error shape: ${text.slice(0, 120)}`;
     const choices = (body as { choices?: { message?: { content?: unknown } }[] })?.choices;
     if (status === 200 && c.path.includes('/chat/')) {
       if (!Array.isArray(choices)) out.problem = `200 without a choices array: ${text.slice(0, 120)}`;
-      else if (choices.some((ch) => !textOrNone(ch?.message?.content))) out.problem = `content that is not text went to the client unchecked: ${text.slice(0, 120)}`;
+      else if (choices.some((ch) => !textOrNone(ch?.message?.content)))
+        out.problem = `content that is not text went to the client unchecked: ${text.slice(0, 120)}`;
     }
   }
   return out;

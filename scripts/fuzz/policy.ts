@@ -18,7 +18,8 @@ export interface PolicyFuzzReport {
 /** Every path in a document, containers included. */
 function paths(doc: Json, at: Path = [], out: Path[] = []): Path[] {
   out.push(at);
-  if (doc && typeof doc === 'object') for (const [k, v] of Object.entries(doc)) paths(v, [...at, Array.isArray(doc) ? Number(k) : k], out);
+  if (doc && typeof doc === 'object')
+    for (const [k, v] of Object.entries(doc)) paths(v, [...at, Array.isArray(doc) ? Number(k) : k], out);
   return out;
 }
 
@@ -29,7 +30,19 @@ function parentOf(doc: Json, path: Path): { parent: Record<string | number, Json
   return { parent: cur, key: path[path.length - 1] };
 }
 
-const REGEXES = ['(', '[a-', '(a+)+$', '(?<=x', '\\', '.*'.repeat(5), 'a'.repeat(2500), '(?<n>a)\\k<m>', '[\\u{110000}]', '(a|a)*', 'x{99999999999}'];
+const REGEXES = [
+  '(',
+  '[a-',
+  '(a+)+$',
+  '(?<=x',
+  '\\',
+  '.*'.repeat(5),
+  'a'.repeat(2500),
+  '(?<n>a)\\k<m>',
+  '[\\u{110000}]',
+  '(a|a)*',
+  'x{99999999999}',
+];
 const SELECTS = ['$', '$..', '$.messages[', '$[?(@.x)]', '$..content', "$['a'", '$.messages[-1:].content', '@', ''];
 
 /** One random edit of a policy document, in place. */
@@ -54,7 +67,9 @@ function mutate(doc: Record<string, Json>, r: Rand): Record<string, Json> {
       at.parent[at.key] = r.text(20);
       break;
     case 4: {
-      const c = (doc.classifiers as Record<string, Json>[] | undefined)?.find((x) => (x?.params as { patterns?: unknown[] })?.patterns?.length);
+      const c = (doc.classifiers as Record<string, Json>[] | undefined)?.find(
+        (x) => (x?.params as { patterns?: unknown[] })?.patterns?.length,
+      );
       const p = (c?.params as { patterns: Record<string, Json>[] } | undefined)?.patterns;
       if (p) r.pick(p).regex = r.pick(REGEXES);
       break;
@@ -65,7 +80,14 @@ function mutate(doc: Record<string, Json>, r: Rand): Record<string, Json> {
       break;
     }
     case 6:
-      doc[r.pick(['extends', '__proto__', 'constructor', 'unknown', 'mode', 'apiVersion'])] = r.pick(['../x.json', 'enforce', 'shadow', {}, null, 'gateway/v2']);
+      doc[r.pick(['extends', '__proto__', 'constructor', 'unknown', 'mode', 'apiVersion'])] = r.pick([
+        '../x.json',
+        'enforce',
+        'shadow',
+        {},
+        null,
+        'gateway/v2',
+      ]);
       break;
     case 7: {
       let deep: Json = 1;
@@ -110,7 +132,12 @@ export function fuzzPolicies({ seed, count }: { seed: number; count: number }): 
       report.accepted++;
     } catch (e) {
       if (e instanceof PolicyError && e.issues.length > 0) report.refused++;
-      else report.problems.push({ case: i, kind: 'policy loader', problem: `threw ${(e as Error)?.name}: ${(e as Error)?.message?.slice(0, 200)}` });
+      else
+        report.problems.push({
+          case: i,
+          kind: 'policy loader',
+          problem: `threw ${(e as Error)?.name}: ${(e as Error)?.message?.slice(0, 200)}`,
+        });
     }
     report.compiled++;
     report.slowestMs = Math.max(report.slowestMs, performance.now() - started);

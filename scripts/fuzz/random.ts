@@ -37,7 +37,34 @@ export class Rand {
   }
   /** A short string mixing ASCII, accents, emoji, controls, zero-width characters and lone surrogates. */
   text(max = 40): string {
-    const pool = ['a', 'Z', ' ', '"', '\\', '\n', '\t', '\u0000', '\u001f', 'é', '中', '😀', '\u200b', '\u202e', '\ud800', '\udfff', '{', '}', '[', ']', ',', ':', '<', '%', '$', '0'];
+    const pool = [
+      'a',
+      'Z',
+      ' ',
+      '"',
+      '\\',
+      '\n',
+      '\t',
+      '\u0000',
+      '\u001f',
+      'é',
+      '中',
+      '😀',
+      '\u200b',
+      '\u202e',
+      '\ud800',
+      '\udfff',
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      ':',
+      '<',
+      '%',
+      '$',
+      '0',
+    ];
     let s = '';
     const n = this.int(0, max);
     for (let i = 0; i < n; i++) s += this.pick(pool);
@@ -47,13 +74,25 @@ export class Rand {
   json(depth = 3): unknown {
     const k = this.int(0, depth > 0 ? 7 : 4);
     switch (k) {
-      case 0: return null;
-      case 1: return this.chance(0.5);
-      case 2: return this.pick([0, -1, 1.5, 1e308, -0, 2 ** 53 + 1, 8, 9]);
-      case 3: return this.text();
-      case 4: return '';
-      case 5: return Array.from({ length: this.int(0, 4) }, () => this.json(depth - 1));
-      default: return Object.fromEntries(Array.from({ length: this.int(0, 4) }, () => [this.pick(['role', 'content', 'type', 'text', 'model', 'x', '__proto__', 'constructor']), this.json(depth - 1)]));
+      case 0:
+        return null;
+      case 1:
+        return this.chance(0.5);
+      case 2:
+        return this.pick([0, -1, 1.5, 1e308, -0, 2 ** 53 + 1, 8, 9]);
+      case 3:
+        return this.text();
+      case 4:
+        return '';
+      case 5:
+        return Array.from({ length: this.int(0, 4) }, () => this.json(depth - 1));
+      default:
+        return Object.fromEntries(
+          Array.from({ length: this.int(0, 4) }, () => [
+            this.pick(['role', 'content', 'type', 'text', 'model', 'x', '__proto__', 'constructor']),
+            this.json(depth - 1),
+          ]),
+        );
     }
   }
 }

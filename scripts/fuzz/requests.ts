@@ -22,7 +22,16 @@ export interface FuzzRequest {
 
 const CHAT = '/v1/chat/completions';
 const JSON_TYPE = { 'content-type': 'application/json' };
-const WORDS = ['What is the capital of France?', 'Write a haiku about rain', 'Sum 2 and 3', 'café ☕ 中文 😀', 'a\u200bb\u202ec', 'lone \ud800 surrogate', '', 'x'.repeat(5000)];
+const WORDS = [
+  'What is the capital of France?',
+  'Write a haiku about rain',
+  'Sum 2 and 3',
+  'café ☕ 中文 😀',
+  'a\u200bb\u202ec',
+  'lone \ud800 surrogate',
+  '',
+  'x'.repeat(5000),
+];
 
 function message(r: Rand): Record<string, unknown> {
   const role = r.pick(['user', 'user', 'system', 'assistant', 'developer', 'tool']);
@@ -31,7 +40,10 @@ function message(r: Rand): Record<string, unknown> {
     Array.from({ length: r.int(1, 4) }, () =>
       r.pick([
         { type: 'text', text },
-        { type: 'image_url', image_url: { url: `data:image/png;base64,${r.bytes(r.int(0, 64)).toString('base64')}`, detail: 'low' } },
+        {
+          type: 'image_url',
+          image_url: { url: `data:image/png;base64,${r.bytes(r.int(0, 64)).toString('base64')}`, detail: 'low' },
+        },
         { type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } },
         { type: 'text', text, cache_control: { type: 'ephemeral' } },
       ]),
@@ -49,7 +61,14 @@ function validBody(r: Rand): Record<string, unknown> {
     messages,
     ...(r.chance(0.4) && { stream: r.chance(0.5) }),
     ...(r.chance(0.2) && { n: r.int(1, 8) }),
-    ...(r.chance(0.3) && { temperature: r.float() * 2, top_p: 1, max_tokens: r.int(1, 100), tools: [], user: r.text(10), metadata: r.json(2) }),
+    ...(r.chance(0.3) && {
+      temperature: r.float() * 2,
+      top_p: 1,
+      max_tokens: r.int(1, 100),
+      tools: [],
+      user: r.text(10),
+      metadata: r.json(2),
+    }),
   };
 }
 
@@ -64,9 +83,15 @@ const INVALID: Record<string, readonly unknown[]> = {
 };
 
 const b = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
-const chat = (body: Buffer, expect: Expect, kind: string, headers: Record<string, string> = JSON_TYPE): FuzzRequest => ({ kind, method: 'POST', path: CHAT, headers, body, expect });
+const chat = (
+  body: Buffer,
+  expect: Expect,
+  kind: string,
+  headers: Record<string, string> = JSON_TYPE,
+): FuzzRequest => ({ kind, method: 'POST', path: CHAT, headers, body, expect });
 
-const nest = (depth: number, open: string, close: string, inner = '1') => open.repeat(depth) + inner + close.repeat(depth);
+const nest = (depth: number, open: string, close: string, inner = '1') =>
+  open.repeat(depth) + inner + close.repeat(depth);
 
 /** Every kind of case, by name. */
 export const KINDS: Record<string, (r: Rand, i: number, limit: number) => FuzzRequest> = {
@@ -76,7 +101,8 @@ export const KINDS: Record<string, (r: Rand, i: number, limit: number) => FuzzRe
     return chat(s.subarray(0, r.int(0, s.length - 1)), 'client-error', 'truncated json');
   },
   garbage: (r) => chat(r.chance(0.5) ? r.bytes(r.int(1, 200)) : b(r.text(80) + '{'), 'client-error', 'garbage'),
-  'not an object': (r) => chat(b(r.pick(['null', '[]', '"s"', '1', 'true', '[{"model":"m"}]'])), 'client-error', 'not an object'),
+  'not an object': (r) =>
+    chat(b(r.pick(['null', '[]', '"s"', '1', 'true', '[{"model":"m"}]'])), 'client-error', 'not an object'),
   'wrong type': (r) => {
     const body = validBody(r);
     const field = r.pick(Object.keys(INVALID));
@@ -89,8 +115,12 @@ export const KINDS: Record<string, (r: Rand, i: number, limit: number) => FuzzRe
   'deep nesting': (r) => {
     const depth = r.pick([100, 1000, 10_000, 100_000]);
     const where = r.pick(['unknown field', 'content part', 'messages']);
-    const inner = where === 'messages' ? nest(depth, '[', ']', '{"role":"user","content":"hi"}') : nest(depth, r.pick(['[', '{"a":']), '', '1');
-    const closed = where === 'messages' ? inner : inner + (inner.startsWith('[') ? ']'.repeat(depth) : '}'.repeat(depth));
+    const inner =
+      where === 'messages'
+        ? nest(depth, '[', ']', '{"role":"user","content":"hi"}')
+        : nest(depth, r.pick(['[', '{"a":']), '', '1');
+    const closed =
+      where === 'messages' ? inner : inner + (inner.startsWith('[') ? ']'.repeat(depth) : '}'.repeat(depth));
     const text =
       where === 'unknown field'
         ? `{"model":"stub-model","messages":[{"role":"user","content":"hi"}],"extra":${closed}}`
@@ -104,27 +134,96 @@ export const KINDS: Record<string, (r: Rand, i: number, limit: number) => FuzzRe
     const over = r.chance(0.5);
     const size = over ? limit + r.int(1, 4096) : Math.floor(limit * 0.9);
     const unit = r.pick(['a', 'é', '😀 ', 'how to ', '\u0000']);
-    const body = b({ model: 'stub-model', messages: [{ role: 'user', content: unit.repeat(Math.ceil(size / Buffer.byteLength(JSON.stringify(unit).slice(1, -1)))) }] });
-    return chat(body, body.length > limit ? 'client-error' : 'ok', body.length > limit ? 'huge string (over limit)' : 'huge string (under limit)');
+    const body = b({
+      model: 'stub-model',
+      messages: [
+        { role: 'user', content: unit.repeat(Math.ceil(size / Buffer.byteLength(JSON.stringify(unit).slice(1, -1)))) },
+      ],
+    });
+    return chat(
+      body,
+      body.length > limit ? 'client-error' : 'ok',
+      body.length > limit ? 'huge string (over limit)' : 'huge string (under limit)',
+    );
   },
-  'many messages': (r) => chat(b({ model: 'stub-model', messages: Array.from({ length: r.int(500, 5000) }, () => ({ role: 'user', content: 'hi' })) }), 'ok', 'many messages'),
+  'many messages': (r) =>
+    chat(
+      b({
+        model: 'stub-model',
+        messages: Array.from({ length: r.int(500, 5000) }, () => ({ role: 'user', content: 'hi' })),
+      }),
+      'ok',
+      'many messages',
+    ),
   'invalid utf-8': (r) => {
     const s = b({ model: 'stub-model', messages: [{ role: 'user', content: 'PLACEHOLDER' }] });
     const at = s.indexOf('PLACEHOLDER');
-    const bad = r.pick([Buffer.from([0xff]), Buffer.from([0xc3]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xf4, 0x90, 0x80, 0x80]), Buffer.from([0xe2, 0x82])]);
-    return chat(Buffer.concat([s.subarray(0, at), Buffer.from('ab'), bad, Buffer.from('cd'), s.subarray(at + 11)]), 'client-error', 'invalid utf-8');
+    const bad = r.pick([
+      Buffer.from([0xff]),
+      Buffer.from([0xc3]),
+      Buffer.from([0xed, 0xa0, 0x80]),
+      Buffer.from([0xf4, 0x90, 0x80, 0x80]),
+      Buffer.from([0xe2, 0x82]),
+    ]);
+    return chat(
+      Buffer.concat([s.subarray(0, at), Buffer.from('ab'), bad, Buffer.from('cd'), s.subarray(at + 11)]),
+      'client-error',
+      'invalid utf-8',
+    );
   },
-  'escaped lone surrogate': (r) => chat(b(`{"model":"stub-model","messages":[{"role":"user","content":"${r.pick(['\\ud800', '\\udfff', '\\ud83d x', 'a\\u0000b'])}"}]}`), 'ok', 'escaped lone surrogate'),
+  'escaped lone surrogate': (r) =>
+    chat(
+      b(
+        `{"model":"stub-model","messages":[{"role":"user","content":"${r.pick(['\\ud800', '\\udfff', '\\ud83d x', 'a\\u0000b'])}"}]}`,
+      ),
+      'ok',
+      'escaped lone surrogate',
+    ),
   'content type': (r) => {
-    const type = r.pick(['text/plain', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'application/json; charset=latin1', 'application/xml', 'json', '']);
+    const type = r.pick([
+      'text/plain',
+      'multipart/form-data; boundary=x',
+      'application/x-www-form-urlencoded',
+      'application/json; charset=utf-16',
+      'application/json; charset=latin1',
+      'application/xml',
+      'json',
+      '',
+    ]);
     const headers: Record<string, string> = type ? { 'content-type': type } : {};
     return chat(b(validBody(r)), 'client-error', 'wrong content type', headers);
   },
-  'content encoding': (r) => chat(b(validBody(r)), 'client-error', 'content encoding', { ...JSON_TYPE, 'content-encoding': r.pick(['gzip', 'br', 'deflate', 'x-fuzz']) }),
-  'json-like type': (r) => chat(b(validBody(r)), 'ok', 'json-like content type', { 'content-type': r.pick(['application/JSON', 'application/json; charset=UTF-8', 'application/vnd.api+json', 'Application/Json ;charset="utf-8"']) }),
+  'content encoding': (r) =>
+    chat(b(validBody(r)), 'client-error', 'content encoding', {
+      ...JSON_TYPE,
+      'content-encoding': r.pick(['gzip', 'br', 'deflate', 'x-fuzz']),
+    }),
+  'json-like type': (r) =>
+    chat(b(validBody(r)), 'ok', 'json-like content type', {
+      'content-type': r.pick([
+        'application/JSON',
+        'application/json; charset=UTF-8',
+        'application/vnd.api+json',
+        'Application/Json ;charset="utf-8"',
+      ]),
+    }),
   'smuggled headers': (r, i) => {
     const marker = `fuzz-smuggle-${i}`;
-    const names = ['x-forwarded-for', 'x-forwarded-host', 'forwarded', 'cookie', 'x-real-ip', 'openai-organization', 'openai-project', 'x-upstream-authorization', 'proxy-authorization', 'x-stainless-arch', 'x-request-id', 'traceparent', 'x-fuzz-inject'];
+    const names = [
+      'x-forwarded-for',
+      'x-forwarded-host',
+      'forwarded',
+      'cookie',
+      'x-real-ip',
+      'openai-organization',
+      'openai-project',
+      'x-upstream-authorization',
+      'proxy-authorization',
+      'x-stainless-arch',
+      'x-request-id',
+      'traceparent',
+      'x-fuzz-inject',
+    ];
     const headers: Record<string, string> = { ...JSON_TYPE };
     for (const n of names) if (r.chance(0.5)) headers[n] = marker;
     headers['x-fuzz-inject'] = marker;
@@ -132,20 +231,50 @@ export const KINDS: Record<string, (r: Rand, i: number, limit: number) => FuzzRe
   },
   'method or path': (r) => {
     const [method, path, expect] = r.pick<[string, string, Expect]>([
-      ['GET', CHAT, 'client-error'], ['PUT', CHAT, 'client-error'], ['DELETE', CHAT, 'client-error'], ['POST', '/v1/chat', 'client-error'],
-      ['POST', '/v1/chat/completions/x', 'client-error'], ['POST', '/v1/%00', 'client-error'], ['POST', '/v1/../v1/chat/completions', 'either'],
-      ['POST', `${CHAT}?stream=true&x=%ff`, 'ok'], ['POST', '/v1/engines/x/completions', 'client-error'], ['PATCH', '/v1/moderations', 'client-error'],
+      ['GET', CHAT, 'client-error'],
+      ['PUT', CHAT, 'client-error'],
+      ['DELETE', CHAT, 'client-error'],
+      ['POST', '/v1/chat', 'client-error'],
+      ['POST', '/v1/chat/completions/x', 'client-error'],
+      ['POST', '/v1/%00', 'client-error'],
+      ['POST', '/v1/../v1/chat/completions', 'either'],
+      ['POST', `${CHAT}?stream=true&x=%ff`, 'ok'],
+      ['POST', '/v1/engines/x/completions', 'client-error'],
+      ['PATCH', '/v1/moderations', 'client-error'],
     ]);
-    return { kind: 'method or path', method, path, headers: JSON_TYPE, body: method === 'GET' ? undefined : b(validBody(r)), expect };
+    return {
+      kind: 'method or path',
+      method,
+      path,
+      headers: JSON_TYPE,
+      body: method === 'GET' ? undefined : b(validBody(r)),
+      expect,
+    };
   },
   moderations: (r) => {
     const valid = r.chance(0.4);
-    const input = valid ? r.pick([r.text(), [r.text(), 'hello'], Array.from({ length: 64 }, () => 'x')]) : r.pick([null, 1, [], [1], {}, Array.from({ length: 65 }, () => 'x'), [null]]);
+    const input = valid
+      ? r.pick([r.text(), [r.text(), 'hello'], Array.from({ length: 64 }, () => 'x')])
+      : r.pick([null, 1, [], [1], {}, Array.from({ length: 65 }, () => 'x'), [null]]);
     const model = r.chance(0.2) ? { model: valid ? 'omni-moderation-latest' : r.pick([1, null, {}]) } : {};
-    return { kind: 'moderations', method: 'POST', path: '/v1/moderations', headers: JSON_TYPE, body: b({ input, ...model }), expect: valid ? 'ok' : 'client-error' };
+    return {
+      kind: 'moderations',
+      method: 'POST',
+      path: '/v1/moderations',
+      headers: JSON_TYPE,
+      body: b({ input, ...model }),
+      expect: valid ? 'ok' : 'client-error',
+    };
   },
   auth: (r) => {
-    const header = r.pick<Record<string, string>>([{}, { authorization: 'Bearer wrong' }, { authorization: 'Bearer ' }, { authorization: 'Basic dXNlcjpwYXNz' }, { 'x-api-key': 'nope' }, { authorization: 'bearer' }]);
+    const header = r.pick<Record<string, string>>([
+      {},
+      { authorization: 'Bearer wrong' },
+      { authorization: 'Bearer ' },
+      { authorization: 'Basic dXNlcjpwYXNz' },
+      { 'x-api-key': 'nope' },
+      { authorization: 'bearer' },
+    ]);
     return { ...chat(b(validBody(r)), 'client-error', 'auth', { ...JSON_TYPE, ...header }), noAuth: true };
   },
 };

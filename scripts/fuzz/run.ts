@@ -49,7 +49,8 @@ function collect(): void {
 const mb = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;
 
 /** Headers that must never reach the upstream, by name (the stub is sent only its own). */
-const FORBIDDEN = /^(?:x-forwarded-|forwarded|cookie|x-real-ip|openai-|x-upstream-|proxy-authorization|x-stainless-|x-request-id|traceparent|x-fuzz|x-api-key)/;
+const FORBIDDEN =
+  /^(?:x-forwarded-|forwarded|cookie|x-real-ip|openai-|x-upstream-|proxy-authorization|x-stainless-|x-request-id|traceparent|x-fuzz|x-api-key)/;
 
 /**
  * Sends `count` generated requests to a real gateway in front of a real stub upstream and judges each answer.
@@ -59,9 +60,19 @@ const FORBIDDEN = /^(?:x-forwarded-|forwarded|cookie|x-real-ip|openai-|x-upstrea
  * const report = await fuzzRequests({ seed: 1, count: 300 });
  * report.problems // [] when the gateway held
  */
-export async function fuzzRequests({ seed, count, concurrency = 8, timeoutMs = 15_000, limit = 1 << 20 }: FuzzOptions): Promise<RequestFuzzReport> {
+export async function fuzzRequests({
+  seed,
+  count,
+  concurrency = 8,
+  timeoutMs = 15_000,
+  limit = 1 << 20,
+}: FuzzOptions): Promise<RequestFuzzReport> {
   const stub = await startStubUpstream();
-  const gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_LOG_LEVEL: 'error', GATEWAY_POLICY_WATCH: 'off' });
+  const gw = await startTestGateway({
+    GATEWAY_UPSTREAM_URL: stub.url,
+    GATEWAY_LOG_LEVEL: 'error',
+    GATEWAY_POLICY_WATCH: 'off',
+  });
   const dispatcher = new Agent({ connections: concurrency, pipelining: 0 });
   const histogram: RequestFuzzReport['histogram'] = {};
   const problems: Problem[] = [];
@@ -81,7 +92,8 @@ export async function fuzzRequests({ seed, count, concurrency = 8, timeoutMs = 1
     for (const r of stub.requests.splice(0)) {
       upstreamCalls++;
       if (Object.entries(r.headers).some(([k, v]) => FORBIDDEN.test(k) || String(v).includes('fuzz-smuggle'))) leaked++;
-      if (!r.path.endsWith('/v1/chat/completions')) problems.push({ case: -1, kind: 'upstream path', problem: `the stub was asked for ${r.path}` });
+      if (!r.path.endsWith('/v1/chat/completions'))
+        problems.push({ case: -1, kind: 'upstream path', problem: `the stub was asked for ${r.path}` });
     }
   };
   const measure = () => {
@@ -96,7 +108,8 @@ export async function fuzzRequests({ seed, count, concurrency = 8, timeoutMs = 1
         memory.rssBeforeMb = mb(u.rss);
         memory.heapBeforeMb = mb(u.heapUsed);
       }
-      if (i > warmup && (i - warmup) % Math.max(1, Math.floor((count - warmup) / 10)) === 0) rssSeriesMb.push(mb(measure().rss));
+      if (i > warmup && (i - warmup) % Math.max(1, Math.floor((count - warmup) / 10)) === 0)
+        rssSeriesMb.push(mb(measure().rss));
       const c = requestCase(Rand.for(seed, i), i, limit);
       record(i, await send(dispatcher, gw.url, c, auth, timeoutMs));
     }
@@ -107,8 +120,20 @@ export async function fuzzRequests({ seed, count, concurrency = 8, timeoutMs = 1
     memory.rssAfterMb = mb(u.rss);
     memory.heapAfterMb = mb(u.heapUsed);
     drain();
-    if (leaked) problems.push({ case: -1, kind: 'smuggled headers', problem: `${leaked} upstream requests carried client headers` });
-    return { sent: count, histogram, problems, upstreamRequests: upstreamCalls, leakedHeaders: leaked, memory: { ...memory, rssSeriesMb } };
+    if (leaked)
+      problems.push({
+        case: -1,
+        kind: 'smuggled headers',
+        problem: `${leaked} upstream requests carried client headers`,
+      });
+    return {
+      sent: count,
+      histogram,
+      problems,
+      upstreamRequests: upstreamCalls,
+      leakedHeaders: leaked,
+      memory: { ...memory, rssSeriesMb },
+    };
   } finally {
     await dispatcher.close();
     await gw.close();

@@ -22,9 +22,24 @@ export interface UpstreamFuzzReport {
  * @example
  * const report = await fuzzUpstream({ seed: 1, count: 200 });
  */
-export async function fuzzUpstream({ seed, count, concurrency = 4, timeoutMs = 15_000 }: { seed: number; count: number; concurrency?: number; timeoutMs?: number }): Promise<UpstreamFuzzReport> {
+export async function fuzzUpstream({
+  seed,
+  count,
+  concurrency = 4,
+  timeoutMs = 15_000,
+}: {
+  seed: number;
+  count: number;
+  concurrency?: number;
+  timeoutMs?: number;
+}): Promise<UpstreamFuzzReport> {
   const chaos = await startChaosUpstream(seed);
-  const gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: chaos.url, GATEWAY_UPSTREAM_TIMEOUT_MS: '5000', GATEWAY_LOG_LEVEL: 'error', GATEWAY_POLICY_WATCH: 'off' });
+  const gw = await startTestGateway({
+    GATEWAY_UPSTREAM_URL: chaos.url,
+    GATEWAY_UPSTREAM_TIMEOUT_MS: '5000',
+    GATEWAY_LOG_LEVEL: 'error',
+    GATEWAY_POLICY_WATCH: 'off',
+  });
   const dispatcher = new Agent({ connections: concurrency });
   const histogram: UpstreamFuzzReport['histogram'] = {};
   const problems: Problem[] = [];
@@ -33,8 +48,27 @@ export async function fuzzUpstream({ seed, count, concurrency = 4, timeoutMs = 1
     for (let i = next++; i < count; i = next++) {
       const stream = Rand.for(seed ^ 0xabc, i).chance(0.75);
       const scenario = chaosScript(Rand.for(seed ^ 0x5ee, i), stream).name;
-      const body = Buffer.from(JSON.stringify({ model: `chaos-${i}`, stream, messages: [{ role: 'user', content: 'Write a haiku about rain' }] }));
-      const o = await send(dispatcher, gw.url, { kind: scenario, method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body, expect: 'upstream-fault' }, auth, timeoutMs);
+      const body = Buffer.from(
+        JSON.stringify({
+          model: `chaos-${i}`,
+          stream,
+          messages: [{ role: 'user', content: 'Write a haiku about rain' }],
+        }),
+      );
+      const o = await send(
+        dispatcher,
+        gw.url,
+        {
+          kind: scenario,
+          method: 'POST',
+          path: '/v1/chat/completions',
+          headers: { 'content-type': 'application/json' },
+          body,
+          expect: 'upstream-fault',
+        },
+        auth,
+        timeoutMs,
+      );
       const h = (histogram[scenario] ??= {});
       h[statusKey(o)] = (h[statusKey(o)] ?? 0) + 1;
       if (o.problem) problems.push({ case: i, kind: scenario, problem: o.problem });

@@ -43,10 +43,18 @@ export async function writeArtifacts(o: {
   mkdirSync(o.out, { recursive: true });
   const manifestPath = join(o.out, 'heads.json');
   const metricsPath = join(o.out, 'metrics.json');
-  const previous: Manifest | undefined = existsSync(manifestPath) ? ManifestSchema.parse(JSON.parse(readFileSync(manifestPath, 'utf8'))) : undefined;
+  const previous: Manifest | undefined = existsSync(manifestPath)
+    ? ManifestSchema.parse(JSON.parse(readFileSync(manifestPath, 'utf8')))
+    : undefined;
   const keep = previous && previous.encoder === o.encoderVersion && previous.seed === o.seed;
-  const manifest: Manifest = { format: MANIFEST_FORMAT, encoder: o.encoderVersion, seed: o.seed, heads: keep ? { ...previous.heads } : {} };
-  const metrics: Record<string, HeadMetrics> = keep && existsSync(metricsPath) ? JSON.parse(readFileSync(metricsPath, 'utf8')) : {};
+  const manifest: Manifest = {
+    format: MANIFEST_FORMAT,
+    encoder: o.encoderVersion,
+    seed: o.seed,
+    heads: keep ? { ...previous.heads } : {},
+  };
+  const metrics: Record<string, HeadMetrics> =
+    keep && existsSync(metricsPath) ? JSON.parse(readFileSync(metricsPath, 'utf8')) : {};
 
   for (const { plan, fit, test, heldOut, counts } of o.results) {
     const file = `${plan.name}.onnx`;
@@ -58,7 +66,9 @@ export async function writeArtifacts(o: {
       input: plan.input,
       pooling: plan.pooling,
       labels: [...plan.labels],
-      calibration: Object.fromEntries(plan.labels.map((l, j) => [l, { a: Math.fround(fit.platt[j].a), c: Math.fround(fit.platt[j].c) }])),
+      calibration: Object.fromEntries(
+        plan.labels.map((l, j) => [l, { a: Math.fround(fit.platt[j].a), c: Math.fround(fit.platt[j].c) }]),
+      ),
       thresholds: Object.fromEntries(plan.labels.map((l, j) => [l, Number(fit.thresholds[j].toFixed(6))])),
     };
     manifest.heads[plan.name] = entry;
@@ -84,7 +94,10 @@ export function rewriteCard(out: string, root: string, dataDir: string): string 
   const manifest = ManifestSchema.parse(JSON.parse(readFileSync(join(out, 'heads.json'), 'utf8')));
   const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Record<string, HeadMetrics>;
   const cardPath = basename(out) === 'default' ? join(out, '..', 'MODEL_CARD.md') : join(out, 'MODEL_CARD.md');
-  writeFileSync(cardPath, renderCard({ manifest, metrics, files: readDataFiles(dataDir), modelDir: relative(root, out) }));
+  writeFileSync(
+    cardPath,
+    renderCard({ manifest, metrics, files: readDataFiles(dataDir), modelDir: relative(root, out) }),
+  );
   return cardPath;
 }
 
@@ -95,6 +108,11 @@ function readDataFiles(dir: string): DataFile[] {
     const cells = l.split('|').map((c) => c.trim());
     const name = cells[1];
     const path = join(dir, name);
-    return { name, what: cells[3], license: cells[5], sha256: name.endsWith('.jsonl') && existsSync(path) ? fileHash(path).slice(0, 16) : '—' };
+    return {
+      name,
+      what: cells[3],
+      license: cells[5],
+      sha256: name.endsWith('.jsonl') && existsSync(path) ? fileHash(path).slice(0, 16) : '—',
+    };
   });
 }

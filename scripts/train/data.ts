@@ -46,7 +46,9 @@ export function splitOf(seed: number, key: string, fractions = { train: 0.7, val
  */
 export function loadRecords(dir: string, seed: number): DataRecord[] {
   const out: DataRecord[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort()) {
     readFileSync(join(dir, file), 'utf8')
       .split('\n')
       .forEach((line, i) => {

@@ -8,7 +8,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Encoder } from '../../classifiers/encoder/index.js';
 
-const keyOf = (kind: string, text: string): string => createHash('sha256').update(kind).update('\0').update(text).digest('hex');
+const keyOf = (kind: string, text: string): string =>
+  createHash('sha256').update(kind).update('\0').update(text).digest('hex');
 
 export class EmbeddingCache {
   private readonly map = new Map<string, Float32Array[]>();
@@ -29,13 +30,16 @@ export class EmbeddingCache {
 
   private load(buf: Buffer): void {
     const dim = this.encoder.dim;
-    for (let off = 0; off + 34 <= buf.length; ) {
+    for (let off = 0; off + 34 <= buf.length;) {
       const key = buf.subarray(off, off + 32).toString('hex');
       const count = buf.readUInt16LE(off + 32);
       const end = off + 34 + count * dim * 4;
       if (end > buf.length) break;
       const data = new Float32Array(buf.buffer.slice(buf.byteOffset + off + 34, buf.byteOffset + end));
-      this.map.set(key, Array.from({ length: count }, (_, i) => data.subarray(i * dim, (i + 1) * dim)));
+      this.map.set(
+        key,
+        Array.from({ length: count }, (_, i) => data.subarray(i * dim, (i + 1) * dim)),
+      );
       off = end;
     }
   }
@@ -52,23 +56,49 @@ export class EmbeddingCache {
 
   /** First-window embeddings (what `embed` returns), in order. */
   async embed(texts: readonly string[], progress?: (done: number) => void): Promise<Float32Array[]> {
-    return this.run(texts, 'first', async (batch) => this.encoder.embed(batch).then((vs) => vs.map((v) => [v])), progress).then((r) => r.map((v) => v[0]));
+    return this.run(
+      texts,
+      'first',
+      async (batch) => this.encoder.embed(batch).then((vs) => vs.map((v) => [v])),
+      progress,
+    ).then((r) => r.map((v) => v[0]));
   }
 
   /** All windows of each text, as the `max`-pooled heads read them at run time. */
-  async windows(texts: readonly string[], maxChunks: number, progress?: (done: number) => void): Promise<Float32Array[][]> {
+  async windows(
+    texts: readonly string[],
+    maxChunks: number,
+    progress?: (done: number) => void,
+  ): Promise<Float32Array[][]> {
     // A text shorter than one window has one window, equal to its first-window embedding.
     const long = texts.filter((t) => this.encoder.tokenize(t).length >= this.encoder.maxTokens);
     const short = texts.filter((t) => this.encoder.tokenize(t).length < this.encoder.maxTokens);
     const first = new Map((await this.embed(short, progress)).map((v, i) => [short[i], [v]]));
-    const many = await this.run(long, `chunks${maxChunks}`, (batch) => Promise.all(batch.map((t) => this.encoder.embedChunks(t, { maxChunks }))), progress);
+    const many = await this.run(
+      long,
+      `chunks${maxChunks}`,
+      (batch) => Promise.all(batch.map((t) => this.encoder.embedChunks(t, { maxChunks }))),
+      progress,
+    );
     const byText = new Map(long.map((t, i) => [t, many[i]]));
     return texts.map((t) => first.get(t) ?? byText.get(t)!);
   }
 
-  private async run(texts: readonly string[], kind: string, compute: (batch: string[]) => Promise<Float32Array[][]>, progress?: (done: number) => void): Promise<Float32Array[][]> {
+  private async run(
+    texts: readonly string[],
+    kind: string,
+    compute: (batch: string[]) => Promise<Float32Array[][]>,
+    progress?: (done: number) => void,
+  ): Promise<Float32Array[][]> {
     const keys = texts.map((t) => keyOf(kind, t));
-    const missing = [...new Set(keys.map((k, i) => (this.map.has(k) ? -1 : i)).filter((i) => i >= 0).map((i) => texts[i]))];
+    const missing = [
+      ...new Set(
+        keys
+          .map((k, i) => (this.map.has(k) ? -1 : i))
+          .filter((i) => i >= 0)
+          .map((i) => texts[i]),
+      ),
+    ];
     const batchSize = 64;
     for (let i = 0; i < missing.length; i += batchSize) {
       const batch = missing.slice(i, i + batchSize);

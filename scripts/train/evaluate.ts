@@ -37,7 +37,12 @@ export function evaluate(fit: FittedHead, spec: HeadSpec, items: readonly Item[]
   const scored = items.map((it) => scoreItem(fit, spec.pooling, features.get(it)!));
   return spec.labels.map((label, j) => {
     const keep = items.map((_, i) => i).filter((i) => !Number.isNaN(items[i].y[j]));
-    const pick = (idx: number[]) => figures(idx.map((i) => scored[i][j]), idx.map((i) => items[i].y[j]), fit.thresholds[j]);
+    const pick = (idx: number[]) =>
+      figures(
+        idx.map((i) => scored[i][j]),
+        idx.map((i) => items[i].y[j]),
+        fit.thresholds[j],
+      );
     const sources = [...new Set(keep.map((i) => items[i].source))].sort();
     const bySource = Object.fromEntries(sources.map((s) => [s, pick(keep.filter((i) => items[i].source === s))]));
     return { label, threshold: fit.thresholds[j], pooled: pick(keep), bySource };
@@ -55,7 +60,13 @@ export interface HeldOutReport {
  * @example
  * const rows = heldOut(spec, items, features, ['cse_frr', 'coconot_pref']);
  */
-export function heldOut(spec: HeadSpec, items: readonly Item[], features: Features, sources: readonly string[], log: (s: string) => void): HeldOutReport[] {
+export function heldOut(
+  spec: HeadSpec,
+  items: readonly Item[],
+  features: Features,
+  sources: readonly string[],
+  log: (s: string) => void,
+): HeldOutReport[] {
   const out: HeldOutReport[] = [];
   for (const source of sources) {
     const inSource = (it: Item) => it.source === source || it.source.startsWith(`${source}_`);
@@ -73,8 +84,13 @@ export function heldOut(spec: HeadSpec, items: readonly Item[], features: Featur
     const report = evaluate(fit, spec, target, features);
     out.push({ source, labels: report.map((r) => ({ label: r.label, ...r.pooled })) });
     const main = report.find((r) => r.pooled.positives > 0) ?? report[0];
-    const msg = main.pooled.positives > 0 ? `recall ${main.pooled.recall.toFixed(3)}` : `flagged ${main.pooled.flaggedSafe.toFixed(3)}`;
-    log(`  held-out ${source} (${target.length}): ${main.label} ${msg} [${Math.round(performance.now() - started)} ms]`);
+    const msg =
+      main.pooled.positives > 0
+        ? `recall ${main.pooled.recall.toFixed(3)}`
+        : `flagged ${main.pooled.flaggedSafe.toFixed(3)}`;
+    log(
+      `  held-out ${source} (${target.length}): ${main.label} ${msg} [${Math.round(performance.now() - started)} ms]`,
+    );
   }
   return out;
 }

@@ -54,7 +54,9 @@ export function balancedWeights(items: readonly Item[], j: number, minCell = 20)
   const count = new Map<string, number>();
   const key = (it: Item) => `${it.source}\0${it.y[j]}`;
   for (const it of items) count.set(key(it), (count.get(key(it)) ?? 0) + 1);
-  const raw = Float64Array.from(items, (it) => (Number.isNaN(it.y[j]) ? 0 : 1 / Math.max(minCell, count.get(key(it))!)));
+  const raw = Float64Array.from(items, (it) =>
+    Number.isNaN(it.y[j]) ? 0 : 1 / Math.max(minCell, count.get(key(it))!),
+  );
   const total = [0, 0];
   items.forEach((it, i) => raw[i] > 0 && (total[it.y[j]] += raw[i]));
   return raw.map((v, i) => (v > 0 ? v / (2 * total[items[i].y[j]]) : 0));
@@ -97,7 +99,14 @@ export function fitHead(spec: HeadSpec, items: readonly Item[], features: Featur
     const p = fitPlatt(z, t, ww);
     platt.push(p);
     const group = keep.map((i) => sourceIndex.get(val[i].source)!);
-    thresholds.push(chooseThreshold(z.map((v) => sigmoid(p.a * v + p.c)), t, ww, group));
+    thresholds.push(
+      chooseThreshold(
+        z.map((v) => sigmoid(p.a * v + p.c)),
+        t,
+        ww,
+        group,
+      ),
+    );
   }
   return { head, platt, thresholds };
 }

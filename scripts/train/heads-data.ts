@@ -14,7 +14,16 @@ export interface Item {
 }
 
 export const SAFE_INPUT_SOURCES = new Set([
-  'gsm8k', 'arena_hard', 'self_instruct_seed', 'human_eval', 'coconot_pref', 'cse_frr', 'coconot_eval', 'davidson', 'toxigen', 'openai_moderation',
+  'gsm8k',
+  'arena_hard',
+  'self_instruct_seed',
+  'human_eval',
+  'coconot_pref',
+  'cse_frr',
+  'coconot_eval',
+  'davidson',
+  'toxigen',
+  'openai_moderation',
 ]);
 
 /** Input records that are plain requests or content (jailbreak wrappers and injections have their own heads). */
@@ -22,17 +31,55 @@ const plainInput = (r: DataRecord) => r.stage === 'input' && (r.kind === 'reques
 
 /** Unsafe request/content: every unsafe plain input against every safe input. */
 export function unsafeItems(records: DataRecord[]): Item[] {
-  return records.filter(plainInput).map((r) => ({ text: r.text, y: [r.label === 'unsafe' ? 1 : 0], source: r.source, split: r.split }));
+  return records
+    .filter(plainInput)
+    .map((r) => ({ text: r.text, y: [r.label === 'unsafe' ? 1 : 0], source: r.source, split: r.split }));
 }
 
 /** Hazard codes trained (S13 elections has 18 examples, too few to learn or to measure). */
-export const CATEGORY_LABELS = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8', 'S9', 'S10', 'S11', 'S12', 'S14'] as const;
+export const CATEGORY_LABELS = [
+  'S1',
+  'S2',
+  'S3',
+  'S4',
+  'S5',
+  'S6',
+  'S7',
+  'S8',
+  'S9',
+  'S10',
+  'S11',
+  'S12',
+  'S14',
+] as const;
 
 /** Source category → hazard code, only where the mapping is clear (see MODEL_CARD.md). */
 const CATEGORY_MAP: Record<string, Record<string, string>> = {
-  forbidden_q: { 'Hate Speech': 'S10', Pornography: 'S12', 'Privacy Violence': 'S7', 'Legal Opinion': 'S6', 'Financial Advice': 'S6', 'Health Consultation': 'S6', Malware: 'S2', Fraud: 'S2', 'Illegal Activity': 'S2' },
-  jbb_goal: { 'Malware/Hacking': 'S2', 'Fraud/Deception': 'S2', 'Sexual/Adult content': 'S12', Privacy: 'S7', 'Expert advice': 'S6' },
-  openai_moderation: { 'openai:S': 'S12', 'openai:S3': 'S4', 'openai:H': 'S10', 'openai:H2': 'S10', 'openai:SH': 'S11' },
+  forbidden_q: {
+    'Hate Speech': 'S10',
+    Pornography: 'S12',
+    'Privacy Violence': 'S7',
+    'Legal Opinion': 'S6',
+    'Financial Advice': 'S6',
+    'Health Consultation': 'S6',
+    Malware: 'S2',
+    Fraud: 'S2',
+    'Illegal Activity': 'S2',
+  },
+  jbb_goal: {
+    'Malware/Hacking': 'S2',
+    'Fraud/Deception': 'S2',
+    'Sexual/Adult content': 'S12',
+    Privacy: 'S7',
+    'Expert advice': 'S6',
+  },
+  openai_moderation: {
+    'openai:S': 'S12',
+    'openai:S3': 'S4',
+    'openai:H': 'S10',
+    'openai:H2': 'S10',
+    'openai:SH': 'S11',
+  },
   toxigen: { hate: 'S10' },
   davidson: { hate: 'S10' },
   coconot_eval: { 'copyright violations': 'S8', 'privacy violations': 'S7' },
@@ -78,7 +125,8 @@ export function jailbreakItems(records: DataRecord[]): Item[] {
  * followed by a list, steps or "here is …") are left out. Offering an alternative ("however, I can …") still
  * counts as a refusal.
  */
-const REFUSAL = /\b(I\s+(?:cannot|can['’]?t|can not|won['’]?t|will not|must (?:decline|refuse)|am unable to|['’]?m unable to|am not able to|['’]?m not able to|am not going to|['’]?m not going to)\s+(?:help|assist|provide|fulfill|comply|create|write|generate|support|do|engage|give|share|produce|answer|participate|continue|offer|promote|discuss|make)|(?:not|never) (?:be )?(?:appropriate|ethical|acceptable|responsible) (?:for me )?to|I (?:must|have to) (?:decline|refuse)|against my (?:guidelines|programming|principles|ethical)|(?:I['’]?m|I am) sorry,? but)/i;
+const REFUSAL =
+  /\b(I\s+(?:cannot|can['’]?t|can not|won['’]?t|will not|must (?:decline|refuse)|am unable to|['’]?m unable to|am not able to|['’]?m not able to|am not going to|['’]?m not going to)\s+(?:help|assist|provide|fulfill|comply|create|write|generate|support|do|engage|give|share|produce|answer|participate|continue|offer|promote|discuss|make)|(?:not|never) (?:be )?(?:appropriate|ethical|acceptable|responsible) (?:for me )?to|I (?:must|have to) (?:decline|refuse)|against my (?:guidelines|programming|principles|ethical)|(?:I['’]?m|I am) sorry,? but)/i;
 /** A refusal that goes on to deliver content (a list, steps, "here is") is partial. */
 const PARTIAL = /\b(?:here (?:is|are)|here['’]s|step 1|first,? you)\b|\n\s*(?:1\.|-|\*) /i;
 

@@ -78,7 +78,10 @@ interface Carrier {
 }
 
 function readJsonl(path: string): Record<string, unknown>[] {
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 function carriers(bipia: string, part: 'train' | 'test'): Carrier[] {
@@ -132,7 +135,13 @@ export function injectionItems(bipia: string, seed: number): Item[] {
         items.push({ text: words.join(' '), y: [0], source: 'bipia_clean', split: s });
         const other = crop(doc.text, 30 + Math.floor(random() * 50), random).join(' ');
         if (other !== words.join(' ')) items.push({ text: other, y: [0], source: 'bipia_clean', split: s });
-        if (doc.question) items.push({ text: `${words.join(' ')}\n\nQuestion: ${doc.question}`, y: [0], source: 'bipia_question', split: s });
+        if (doc.question)
+          items.push({
+            text: `${words.join(' ')}\n\nQuestion: ${doc.question}`,
+            y: [0],
+            source: 'bipia_question',
+            split: s,
+          });
         const a = atk[Math.floor(random() * atk.length)];
         const f = framings[Math.floor(random() * framings.length)];
         const injected = f.replace('{a}', lowerFirst(a));
@@ -151,9 +160,15 @@ export function injectionItems(bipia: string, seed: number): Item[] {
       }
     }
   }
-  for (const t of DIRECT_TRAIN) items.push({ text: t, y: [1], source: 'direct_handwritten', split: random() < 0.8 ? 'train' : 'val' });
+  for (const t of DIRECT_TRAIN)
+    items.push({ text: t, y: [1], source: 'direct_handwritten', split: random() < 0.8 ? 'train' : 'val' });
   LOOKALIKES.forEach((t, i) =>
-    items.push({ text: t, y: [0], source: 'lookalike_handwritten', split: i >= LOOKALIKES.length - LOOKALIKE_TEST_COUNT ? 'test' : random() < 0.8 ? 'train' : 'val' }),
+    items.push({
+      text: t,
+      y: [0],
+      source: 'lookalike_handwritten',
+      split: i >= LOOKALIKES.length - LOOKALIKE_TEST_COUNT ? 'test' : random() < 0.8 ? 'train' : 'val',
+    }),
   );
   return items;
 }

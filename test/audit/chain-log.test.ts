@@ -17,7 +17,10 @@ describe('ChainLog', () => {
     const dir = await tempDir(t);
     await writeLog(dir, 3);
     const recs = (await segmentLines(dir)).lines.map(parse);
-    assert.deepEqual(recs.map((r) => r.seq), [1, 2, 3]);
+    assert.deepEqual(
+      recs.map((r) => r.seq),
+      [1, 2, 3],
+    );
     assert.equal(recs[0].prev_hash, GENESIS_HASH);
     assert.equal(recs[1].prev_hash, recs[0].hash);
     assert.equal(recs[2].prev_hash, recs[1].hash);
@@ -28,11 +31,17 @@ describe('ChainLog', () => {
       const dir = await tempDir(t);
       const log = await ChainLog.open({ ...quiet, dir, durability });
       const receipts = await Promise.all(Array.from({ length: 300 }, (_, i) => log.appendWithReceipt(decision(i + 1))));
-      assert.deepEqual(receipts.map((r) => r.seq), Array.from({ length: 300 }, (_, i) => i + 1));
+      assert.deepEqual(
+        receipts.map((r) => r.seq),
+        Array.from({ length: 300 }, (_, i) => i + 1),
+      );
       // Durable before close: the bytes are on disk already.
       const recs = (await segmentLines(dir)).lines.map(parse);
       assert.equal(recs.length, 300);
-      assert.deepEqual(recs.map((r) => (r.kind === 'decision' ? r.decision_id : '')), Array.from({ length: 300 }, (_, i) => `dec-${i + 1}`));
+      assert.deepEqual(
+        recs.map((r) => (r.kind === 'decision' ? r.decision_id : '')),
+        Array.from({ length: 300 }, (_, i) => `dec-${i + 1}`),
+      );
       await log.close();
       assert.equal((await verifyDir(dir)).ok, true);
     });
@@ -42,7 +51,9 @@ describe('ChainLog', () => {
     const dir = await tempDir(t);
     const log = await ChainLog.open({ ...quiet, dir, groupWindowMs: 2 });
     const settled: number[] = [];
-    await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(decision(i)).then(() => settled.push(performance.now()))));
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => log.append(decision(i)).then(() => settled.push(performance.now()))),
+    );
     await log.close();
     // Records settled by the same flush share a tick: count distinct settle times (generous bound).
     const distinct = new Set(settled.map((x) => Math.round(x))).size;
@@ -51,7 +62,9 @@ describe('ChainLog', () => {
 
   it('masks configured paths before storage and lists them in masked_paths', async (t) => {
     const dir = await tempDir(t);
-    await writeLog(dir, 1, { masks: ['$.content.prompt', '$.stages.input.classifiers[*].details', "$['missing'].path"] });
+    await writeLog(dir, 1, {
+      masks: ['$.content.prompt', '$.stages.input.classifiers[*].details', "$['missing'].path"],
+    });
     const [rec] = (await segmentLines(dir)).lines.map(parse);
     assert.equal(rec.kind, 'decision');
     if (rec.kind !== 'decision') return;
@@ -62,7 +75,11 @@ describe('ChainLog', () => {
 
   it('never stores Authorization headers, API keys or bearer tokens, whatever the masks say', async (t) => {
     const dir = await tempDir(t);
-    const leaky = { ...decision(1), headers: { Authorization: 'Bearer sk-live-123', 'x-api-key': 'k' }, content: { mode: 'full' as const, prompt: 'my key is sk-abcdefghijklmnopqrstuvwx ok' } };
+    const leaky = {
+      ...decision(1),
+      headers: { Authorization: 'Bearer sk-live-123', 'x-api-key': 'k' },
+      content: { mode: 'full' as const, prompt: 'my key is sk-abcdefghijklmnopqrstuvwx ok' },
+    };
     await writeLog(dir, 0);
     const log = await ChainLog.open({ ...quiet, dir });
     await log.append(leaky);
@@ -70,7 +87,11 @@ describe('ChainLog', () => {
     const text = await readFile((await segmentLines(dir)).path, 'utf8');
     assert.doesNotMatch(text, /sk-live|sk-abcdef|Bearer/);
     const rec = parse(text.trim());
-    assert.ok(rec.kind === 'decision' && rec.masked_paths.includes("$.headers.Authorization") && rec.masked_paths.includes("$.headers['x-api-key']"));
+    assert.ok(
+      rec.kind === 'decision' &&
+        rec.masked_paths.includes('$.headers.Authorization') &&
+        rec.masked_paths.includes("$.headers['x-api-key']"),
+    );
   });
 
   it('rejects an invalid mask path at construction', async (t) => {
@@ -98,7 +119,11 @@ describe('ChainLog', () => {
     await appendFile(path, torn);
     const events: AuditEvent[] = [];
     const log = await ChainLog.open({ ...quiet, dir, onEvent: (e) => events.push(e) });
-    assert.deepEqual(log.startup.repaired, { segment: 'segment-0000000000000001.ndjson', truncated_at: goodSize, truncated_bytes: torn.length });
+    assert.deepEqual(log.startup.repaired, {
+      segment: 'segment-0000000000000001.ndjson',
+      truncated_at: goodSize,
+      truncated_bytes: torn.length,
+    });
     assert.ok(events.some((e) => e.type === 'repaired'));
     await log.append(decision(7));
     await log.close();
@@ -120,7 +145,13 @@ describe('ChainLog', () => {
     const dir = await tempDir(t);
     await writeLog(dir, 5);
     const { path, lines } = await segmentLines(dir);
-    await writeFile(path, lines.slice(0, 3).map((l) => `${l}\n`).join(''));
+    await writeFile(
+      path,
+      lines
+        .slice(0, 3)
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
     await assert.rejects(ChainLog.open({ ...quiet, dir }), /signed records are missing/);
   });
 
@@ -129,7 +160,10 @@ describe('ChainLog', () => {
     const log = await ChainLog.open({ ...quiet, dir, checkpointEvery: 10, groupWindowMs: 0 });
     for (let i = 1; i <= 25; i++) await log.append(decision(i));
     await log.close();
-    const cps = (await readFile(join(dir, 'checkpoints.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { first_seq: number; last_seq: number });
+    const cps = (await readFile(join(dir, 'checkpoints.ndjson'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { first_seq: number; last_seq: number });
     assert.equal(cps[0].first_seq, 1);
     for (let i = 1; i < cps.length; i++) assert.equal(cps[i].first_seq, cps[i - 1].last_seq + 1);
     assert.equal(cps.at(-1)!.last_seq, 25);
@@ -139,10 +173,17 @@ describe('ChainLog', () => {
   it('signs a checkpoint after checkpointIntervalMs even below checkpointEvery', async (t) => {
     const dir = await tempDir(t);
     const events: AuditEvent[] = [];
-    const log = await ChainLog.open({ ...quiet, dir, checkpointEvery: 1000, checkpointIntervalMs: 30, onEvent: (e) => events.push(e) });
+    const log = await ChainLog.open({
+      ...quiet,
+      dir,
+      checkpointEvery: 1000,
+      checkpointIntervalMs: 30,
+      onEvent: (e) => events.push(e),
+    });
     await log.append(decision(1));
     await log.append(decision(2));
-    for (let i = 0; i < 50 && !events.some((e) => e.type === 'checkpoint'); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 50 && !events.some((e) => e.type === 'checkpoint'); i++)
+      await new Promise((r) => setTimeout(r, 10));
     const cp = events.find((e) => e.type === 'checkpoint');
     assert.ok(cp && cp.type === 'checkpoint' && cp.checkpoint.last_seq === 2);
     await log.close();
@@ -152,7 +193,13 @@ describe('ChainLog', () => {
     const dir = await tempDir(t);
     await writeLog(dir, 4);
     const file = join(dir, 'checkpoints.ndjson');
-    await writeFile(file, (await readFile(file, 'utf8')).replace(/"head_hash":"([0-9a-f])/, (_m, c: string) => `"head_hash":"${c === 'f' ? 'e' : 'f'}`));
+    await writeFile(
+      file,
+      (await readFile(file, 'utf8')).replace(
+        /"head_hash":"([0-9a-f])/,
+        (_m, c: string) => `"head_hash":"${c === 'f' ? 'e' : 'f'}`,
+      ),
+    );
     await assert.rejects(ChainLog.open({ ...quiet, dir }), /does not match the last signed checkpoint/);
   });
 

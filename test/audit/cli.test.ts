@@ -50,7 +50,10 @@ describe('audit CLI', () => {
     assert.equal((await cli(['verify'])).code, EXIT.usage);
     assert.equal((await cli(['verify', '--dir', join(await tempDir(t), 'nope')])).code, EXIT.usage);
     assert.equal((await cli(['export', '--dir', '/tmp', '--format', 'xml'])).code, EXIT.usage);
-    assert.equal((await cli(['export', '--dir', '/tmp', '--format', 'jsonl', '--from', 'yesterday-ish'])).code, EXIT.usage);
+    assert.equal(
+      (await cli(['export', '--dir', '/tmp', '--format', 'jsonl', '--from', 'yesterday-ish'])).code,
+      EXIT.usage,
+    );
     assert.equal((await cli(['verify', '--dir', '/tmp', '--bogus'])).code, EXIT.usage);
   });
 
@@ -60,9 +63,18 @@ describe('audit CLI', () => {
     const out = join(dir, 'export.jsonl');
     const r = await cli(['export', '--dir', dir, '--format', 'jsonl', '--tenant', 'acme', '--from', '2', '--out', out]);
     assert.equal(r.code, EXIT.ok, r.err);
-    const manifest = JSON.parse(await readFile(`${out}.manifest.json`, 'utf8')) as { count: number; sha256: string; first_seq: number };
+    const manifest = JSON.parse(await readFile(`${out}.manifest.json`, 'utf8')) as {
+      count: number;
+      sha256: string;
+      first_seq: number;
+    };
     assert.deepEqual([manifest.count, manifest.first_seq], [3, 3]);
-    assert.equal(manifest.sha256, createHash('sha256').update(await readFile(out)).digest('hex'));
+    assert.equal(
+      manifest.sha256,
+      createHash('sha256')
+        .update(await readFile(out))
+        .digest('hex'),
+    );
     // Refuses to overwrite an earlier export.
     assert.equal((await cli(['export', '--dir', dir, '--format', 'jsonl', '--out', out])).code, EXIT.usage);
   });
@@ -71,8 +83,23 @@ describe('audit CLI', () => {
     const dir = await tempDir(t);
     await writeLog(dir, 5);
     const out = join(dir, 'e.jsonl');
-    await cli(['export', '--dir', dir, '--format', 'jsonl', '--from', '2026-01-01T00:00:02Z', '--to', '2026-01-01T00:00:03Z', '--out', out]);
-    const seqs = (await readFile(out, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq);
+    await cli([
+      'export',
+      '--dir',
+      dir,
+      '--format',
+      'jsonl',
+      '--from',
+      '2026-01-01T00:00:02Z',
+      '--to',
+      '2026-01-01T00:00:03Z',
+      '--out',
+      out,
+    ]);
+    const seqs = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { seq: number }).seq);
     assert.deepEqual(seqs, [2, 3]);
   });
 
@@ -80,7 +107,13 @@ describe('audit CLI', () => {
     const dir = await tempDir(t);
     await writeLog(dir, 5);
     const r = await cli(['tail', '--dir', dir, '-n', '2']);
-    assert.deepEqual(r.out.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq), [4, 5]);
+    assert.deepEqual(
+      r.out
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { seq: number }).seq),
+      [4, 5],
+    );
   });
 
   it('tail --follow picks up records appended later, across a rotation', async (t) => {

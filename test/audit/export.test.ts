@@ -20,7 +20,12 @@ async function run(dir: string, format: 'jsonl' | 'csv', filter: ExportFilter = 
   return { manifest, text: Buffer.concat(chunks).toString('utf8') };
 }
 
-const ids = (text: string) => text.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as StoredDecision).seq);
+const ids = (text: string) =>
+  text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as StoredDecision).seq);
 
 /** A small RFC 4180 reader, enough to check what the CSV writer produced. */
 function parseCsv(text: string): string[][] {
@@ -31,15 +36,15 @@ function parseCsv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      if (c === '"' && text[i + 1] === '"') ((cell += '"'), i++);
       else if (c === '"') quoted = false;
       else cell += c;
     } else if (c === '"') quoted = true;
-    else if (c === ',') row.push(cell), (cell = '');
-    else if (c === '\n') row.push(cell), rows.push(row), (row = []), (cell = '');
+    else if (c === ',') (row.push(cell), (cell = ''));
+    else if (c === '\n') (row.push(cell), rows.push(row), (row = []), (cell = ''));
     else if (c !== '\r') cell += c;
   }
-  if (cell || row.length) row.push(cell), rows.push(row);
+  if (cell || row.length) (row.push(cell), rows.push(row));
   return rows;
 }
 
@@ -62,8 +67,19 @@ describe('audit export', async () => {
   it('matches rule ids in shadow rules too, and categories by taxonomy category or label', async (t) => {
     const dir = await tempDir(t);
     const log = await ChainLog.open({ ...quiet, dir });
-    const shadow = { id: 'shadow-jailbreak', action: 'refuse' as const, reason: 'jailbreak 0.7 >= 0.6', category: 'jailbreak' };
-    const enforced = { id: 'deny-s1', action: 'refuse' as const, reason: 'violence', label: 'violence', category: 'S1' };
+    const shadow = {
+      id: 'shadow-jailbreak',
+      action: 'refuse' as const,
+      reason: 'jailbreak 0.7 >= 0.6',
+      category: 'jailbreak',
+    };
+    const enforced = {
+      id: 'deny-s1',
+      action: 'refuse' as const,
+      reason: 'violence',
+      label: 'violence',
+      category: 'S1',
+    };
     const base = decision(1);
     await log.append({ ...base, stages: { input: { ...base.stages.input!, rules: [], shadow_rules: [shadow] } } });
     await log.append({ ...decision(2), stages: { input: { ...base.stages.input!, rules: [enforced] } } });
@@ -109,7 +125,11 @@ describe('audit export', async () => {
   it('builds CSV rows of strings in column order, with hostile values escaped', () => {
     const rec = {
       ...decision(3, { tenant: '=HYPERLINK("http://evil","x")', decision_id: 'a,"b"\nc' }),
-      kind: 'decision', seq: 3, prev_hash: 'p', hash: 'h', masked_paths: ['$.content.prompt'],
+      kind: 'decision',
+      seq: 3,
+      prev_hash: 'p',
+      hash: 'h',
+      masked_paths: ['$.content.prompt'],
     } as StoredDecision;
     const row = csvRow(rec);
     assert.equal(row.length, CSV_COLUMNS.length);
@@ -140,13 +160,22 @@ describe('audit export', async () => {
 describe('export query (shared by the CLI and the admin endpoint)', async () => {
   const { parseExportQuery } = await import('../../audit/export-query.js');
   it('maps query strings to a format and filter, seq or time bounds alike', () => {
-    assert.deepEqual(parseExportQuery({ format: 'csv', from: '10', to: '2026-01-02T00:00:00Z', tenant: 'acme', decision_id: 'd' }), {
-      ok: true, format: 'csv', filter: { fromSeq: 10, until: '2026-01-02T00:00:00.000Z', tenant: 'acme', decisionId: 'd' },
-    });
+    assert.deepEqual(
+      parseExportQuery({ format: 'csv', from: '10', to: '2026-01-02T00:00:00Z', tenant: 'acme', decision_id: 'd' }),
+      {
+        ok: true,
+        format: 'csv',
+        filter: { fromSeq: 10, until: '2026-01-02T00:00:00.000Z', tenant: 'acme', decisionId: 'd' },
+      },
+    );
     assert.deepEqual(parseExportQuery({}), { ok: true, format: 'jsonl', filter: {} });
   });
   it('rejects unknown formats, actions and unparseable bounds with the field named', () => {
-    for (const [q, field] of [[{ format: 'xml' }, 'format'], [{ action: 'nuke' }, 'action'], [{ from: 'soon' }, 'from']] as const) {
+    for (const [q, field] of [
+      [{ format: 'xml' }, 'format'],
+      [{ action: 'nuke' }, 'action'],
+      [{ from: 'soon' }, 'from'],
+    ] as const) {
       const r = parseExportQuery(q);
       assert.equal(r.ok, false);
       assert.match(!r.ok ? r.error : '', new RegExp(field));

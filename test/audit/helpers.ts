@@ -26,8 +26,30 @@ export function decision(i: number, over: Partial<DecisionRecord> = {}): Decisio
     stages: {
       input: {
         action: i % 3 === 0 ? 'refuse' : 'allow',
-        rules: i % 3 === 0 ? [{ id: 'deny-violence', action: 'refuse', reason: 'violence 0.9 >= 0.8', classifier: 'onnx', label: 'violence', score: 0.9, threshold: 0.8 }] : [],
-        classifiers: [{ id: 'onnx', version: '1.0.0', scores: { violence: i % 3 === 0 ? 0.9 : 0.1 }, explanation: 'encoder head', latencyMs: 3, details: { tokens: 12 } }],
+        rules:
+          i % 3 === 0
+            ? [
+                {
+                  id: 'deny-violence',
+                  action: 'refuse',
+                  reason: 'violence 0.9 >= 0.8',
+                  classifier: 'onnx',
+                  label: 'violence',
+                  score: 0.9,
+                  threshold: 0.8,
+                },
+              ]
+            : [],
+        classifiers: [
+          {
+            id: 'onnx',
+            version: '1.0.0',
+            scores: { violence: i % 3 === 0 ? 0.9 : 0.1 },
+            explanation: 'encoder head',
+            latencyMs: 3,
+            details: { tokens: 12 },
+          },
+        ],
         latencyMs: 4,
       },
     },

@@ -44,7 +44,10 @@ describe('rotation and retention', () => {
     assert.equal(again.startup.head.seq, 3);
     await again.append(decision(4));
     await again.close();
-    assert.deepEqual((await listSegments(dir)).map((s) => s.firstSeq), [1, 4]);
+    assert.deepEqual(
+      (await listSegments(dir)).map((s) => s.firstSeq),
+      [1, 4],
+    );
     assert.equal((await verifyDir(dir)).ok, true);
   });
 
@@ -71,7 +74,13 @@ describe('rotation and retention', () => {
 
   it('deletes whole old segments, records a retention marker, and verification still passes', async (t) => {
     const dir = await tempDir(t);
-    const log = await ChainLog.open({ ...quiet, dir, segmentMaxBytes: 4000, retention: { maxSegments: 3 }, groupWindowMs: 0 });
+    const log = await ChainLog.open({
+      ...quiet,
+      dir,
+      segmentMaxBytes: 4000,
+      retention: { maxSegments: 3 },
+      groupWindowMs: 0,
+    });
     for (let i = 1; i <= 40; i++) await log.append(decision(i));
     await log.applyRetention();
     await log.close();
@@ -90,7 +99,13 @@ describe('rotation and retention', () => {
 
   it('deletes segments older than maxAgeMs', async (t) => {
     const dir = await tempDir(t);
-    const log = await ChainLog.open({ ...quiet, dir, segmentMaxBytes: 4000, groupWindowMs: 0, retention: { maxAgeMs: 3600_000 } });
+    const log = await ChainLog.open({
+      ...quiet,
+      dir,
+      segmentMaxBytes: 4000,
+      groupWindowMs: 0,
+      retention: { maxAgeMs: 3600_000 },
+    });
     for (let i = 1; i <= 20; i++) await log.append(decision(i));
     const before = await listSegments(dir);
     const old = new Date(Date.now() - 2 * 3600_000);
@@ -119,7 +134,13 @@ describe('rotation and retention', () => {
 
   it('flags a retention marker whose deleted hash was altered', async (t) => {
     const dir = await tempDir(t);
-    const log = await ChainLog.open({ ...quiet, dir, segmentMaxBytes: 4000, retention: { maxSegments: 2 }, groupWindowMs: 0 });
+    const log = await ChainLog.open({
+      ...quiet,
+      dir,
+      segmentMaxBytes: 4000,
+      retention: { maxSegments: 2 },
+      groupWindowMs: 0,
+    });
     for (let i = 1; i <= 20; i++) await log.append(decision(i));
     await log.applyRetention();
     await log.close();
@@ -134,7 +155,10 @@ describe('rotation and retention', () => {
     const report = await verifyDir(dir);
     assert.equal(report.ok, false);
     // The altered marker no longer matches its hash, so nothing explains the missing start of the log either.
-    assert.ok(report.problems.some((p) => p.reason === 'record-changed'), JSON.stringify(report.problems));
+    assert.ok(
+      report.problems.some((p) => p.reason === 'record-changed'),
+      JSON.stringify(report.problems),
+    );
     assert.deepEqual([report.first_bad?.seq, report.first_bad?.reason], [1, 'record-missing']);
   });
 });

@@ -126,7 +126,10 @@ describe('audit verify detects every tamper class', () => {
     const r = await verifyDir(dir);
     assert.equal(r.ok, false);
     assert.equal(r.first_bad?.seq, 10);
-    assert.ok(r.problems.some((p) => p.reason === 'record-missing'), JSON.stringify(r.problems));
+    assert.ok(
+      r.problems.some((p) => p.reason === 'record-missing'),
+      JSON.stringify(r.problems),
+    );
   });
 
   it('names records cut from the end that a signed checkpoint covers as missing', async (t) => {
@@ -158,7 +161,10 @@ describe('audit verify detects every tamper class', () => {
   it('names a checkpoint whose fields were edited as forged', async (t) => {
     const dir = await log20(t);
     const file = join(dir, 'checkpoints.ndjson');
-    const cps = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Checkpoint);
+    const cps = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Checkpoint);
     cps[1].last_seq += 1;
     await writeFile(file, cps.map((c) => `${canonicalJson(c)}\n`).join(''));
     const r = await verifyDir(dir);
@@ -169,7 +175,10 @@ describe('audit verify detects every tamper class', () => {
   it('names a checkpoint re-signed with another key as forged', async (t) => {
     const dir = await log20(t);
     const file = join(dir, 'checkpoints.ndjson');
-    const cps = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Checkpoint);
+    const cps = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Checkpoint);
     const other = generateKeyPairSync('ed25519');
     const { signature: _s, ...body } = { ...cps[0], key_fingerprint: keyFingerprint(other.publicKey) };
     cps[0] = { ...body, signature: sign(null, Buffer.from(canonicalJson(body)), other.privateKey).toString('base64') };

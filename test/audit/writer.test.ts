@@ -7,11 +7,23 @@ import { listSegments } from '../../audit/segments.js';
 import { tempDir } from './helpers.js';
 
 const options = (dir: string, durability: Durability, over: Partial<WriterOptions> = {}): WriterOptions => ({
-  dir, durability, groupWindowMs: 0, groupMaxRecords: 512, groupMaxBytes: 1 << 20, segmentMaxBytes: 1 << 20, segmentMaxAgeMs: 3600_000, ...over,
+  dir,
+  durability,
+  groupWindowMs: 0,
+  groupMaxRecords: 512,
+  groupMaxBytes: 1 << 20,
+  segmentMaxBytes: 1 << 20,
+  segmentMaxAgeMs: 3600_000,
+  ...over,
 });
 
 const within = <T>(p: Promise<T>, ms: number): Promise<T> =>
-  Promise.race([p, sleep(ms, undefined, { ref: false }).then(() => { throw new Error(`not settled within ${ms} ms`); })]);
+  Promise.race([
+    p,
+    sleep(ms, undefined, { ref: false }).then(() => {
+      throw new Error(`not settled within ${ms} ms`);
+    }),
+  ]);
 
 describe('SegmentWriter', () => {
   for (const durability of ['group', 'fsync-per-record', 'none'] as const) {
@@ -31,7 +43,11 @@ describe('SegmentWriter', () => {
     }
   }
 
-  for (const [durability, groupWindowMs] of [['group', 0], ['none', 0], ['group', 200]] as const) {
+  for (const [durability, groupWindowMs] of [
+    ['group', 0],
+    ['none', 0],
+    ['group', 200],
+  ] as const) {
     it(`lets the batch after a flush wait for the end of the tick, so what that tick appends shares it (${durability}, window ${groupWindowMs})`, async (t) => {
       const dir = await tempDir(t);
       const batches: number[] = [];
@@ -44,9 +60,12 @@ describe('SegmentWriter', () => {
       };
       const w = await SegmentWriter.open(options(dir, durability, { groupWindowMs, onWritten }), null, 1);
       // Record 3 is appended when record 1 is acknowledged: in the same tick as that flush's completion.
-      await within(w.enqueue(1, '{"seq":1}').then(() => {
-        third = w.enqueue(3, '{"seq":3}');
-      }), 2000);
+      await within(
+        w.enqueue(1, '{"seq":1}').then(() => {
+          third = w.enqueue(3, '{"seq":3}');
+        }),
+        2000,
+      );
       await within(Promise.all([second, third]), 2000);
       await w.close();
       assert.deepEqual(batches, [1, 3], 'records 2 and 3 went out in one write');
@@ -66,7 +85,8 @@ describe('SegmentWriter', () => {
     assert.ok(segs.length > 1, 'the burst crossed segment rotations');
     const text = (await Promise.all(segs.map((g) => readFile(g.path, 'utf8')))).join('');
     assert.equal(text, Array.from({ length: 200 }, (_, i) => `${line(i + 1)}\n`).join(''));
-    for (const g of segs) assert.ok(Buffer.byteLength(await readFile(g.path)) <= 4096, `${g.name} is within the size limit`);
+    for (const g of segs)
+      assert.ok(Buffer.byteLength(await readFile(g.path)) <= 4096, `${g.name} is within the size limit`);
   });
 
   it('fails the batch and every later append once a write fails, so no acknowledged record follows a hole', async (t) => {
@@ -84,6 +104,9 @@ describe('SegmentWriter', () => {
     await Promise.all([1, 2, 3, 4, 5].map((seq) => w.enqueue(seq, `{"seq":${seq}}`)));
     await w.close();
     const segs = await listSegments(dir);
-    assert.deepEqual(segs.map((s) => s.firstSeq), [1, 3, 5]);
+    assert.deepEqual(
+      segs.map((s) => s.firstSeq),
+      [1, 3, 5],
+    );
   });
 });

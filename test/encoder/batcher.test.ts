@@ -30,8 +30,14 @@ describe('MicroBatcher', () => {
     const { batches, run } = recordingRunner(10);
     const batcher = new MicroBatcher(run, { maxBatchSize: 4, maxWaitMs: 1 });
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => batcher.submit(i).promise));
-    assert.deepEqual(results, Array.from({ length: 10 }, (_, i) => i * 2));
-    assert.deepEqual(batches.map((b) => b.length), [4, 4, 2]);
+    assert.deepEqual(
+      results,
+      Array.from({ length: 10 }, (_, i) => i * 2),
+    );
+    assert.deepEqual(
+      batches.map((b) => b.length),
+      [4, 4, 2],
+    );
     assert.deepEqual(batcher.stats(), { batches: 3, items: 10, largestBatch: 4, queued: 0 });
   });
 
@@ -64,13 +70,19 @@ describe('MicroBatcher', () => {
   test('rejects every item of a failed batch with the runner error', async () => {
     const batcher = new MicroBatcher<number, number>(async () => Promise.reject(new Error('boom')), { maxWaitMs: 1 });
     const results = await Promise.allSettled([batcher.submit(1).promise, batcher.submit(2).promise]);
-    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
   });
 
   test('rejects a batch whose runner returns the wrong number of outputs', async () => {
     const batcher = new MicroBatcher<number, number>(async () => [1], { maxWaitMs: 1 });
     const results = await Promise.allSettled([batcher.submit(1).promise, batcher.submit(2).promise]);
-    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
   });
 
   test('fails queued items with CLOSED on close and refuses new ones', async () => {
@@ -122,7 +134,12 @@ describe('planGroups', () => {
 
   test('covers every index exactly once, including for empty texts and an empty batch', () => {
     const lengths = [0, 5, 128, 0, 64, 3, 100, 128];
-    assert.deepEqual(planGroups(lengths).flat().sort((a, b) => a - b), lengths.map((_, i) => i));
+    assert.deepEqual(
+      planGroups(lengths)
+        .flat()
+        .sort((a, b) => a - b),
+      lengths.map((_, i) => i),
+    );
     assert.deepEqual(planGroups([]), []);
   });
 });

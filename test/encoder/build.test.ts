@@ -28,8 +28,14 @@ describe('ensureEncoderModel', () => {
   test('shares one build between concurrent callers', async () => {
     const fresh = await mkdtemp(join(tmpdir(), 'encoder-build-'));
     try {
-      const results = await Promise.all([ensureEncoderModel({ cacheDir: fresh }), ensureEncoderModel({ cacheDir: fresh })]);
-      assert.deepEqual(results.map((r) => r.built), [true, true]);
+      const results = await Promise.all([
+        ensureEncoderModel({ cacheDir: fresh }),
+        ensureEncoderModel({ cacheDir: fresh }),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.built),
+        [true, true],
+      );
       assert.equal(results[0], results[1]);
     } finally {
       await rm(fresh, { recursive: true, force: true });

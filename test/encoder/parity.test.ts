@@ -37,7 +37,9 @@ describe('the ONNX encoder against the TF.js reference', () => {
     const cosines = ours.map((v, i) => cosine(v, theirs[i]));
     const worst = cosines.reduce((w, c, i) => (c < cosines[w] ? i : w), 0);
     const mean = cosines.reduce((a, b) => a + b, 0) / cosines.length;
-    t.diagnostic(`n=${cosines.length} min cosine=1-${(1 - cosines[worst]).toExponential(2)} (sentence ${worst}) mean=1-${(1 - mean).toExponential(2)}`);
+    t.diagnostic(
+      `n=${cosines.length} min cosine=1-${(1 - cosines[worst]).toExponential(2)} (sentence ${worst}) mean=1-${(1 - mean).toExponential(2)}`,
+    );
     for (const [i, c] of cosines.entries()) {
       assert.ok(c >= MIN_COSINE, `sentence ${i} ${JSON.stringify(PARITY_SENTENCES[i].slice(0, 60))}: cosine ${c}`);
     }
@@ -45,7 +47,12 @@ describe('the ONNX encoder against the TF.js reference', () => {
   });
 
   test('embeds a text alone the same as inside a padded batch', async () => {
-    const texts = ['short', PARITY_SENTENCES.find((s) => reference.tokenize(s).length > 128)!, '', 'a medium length sentence here'];
+    const texts = [
+      'short',
+      PARITY_SENTENCES.find((s) => reference.tokenize(s).length > 128)!,
+      '',
+      'a medium length sentence here',
+    ];
     const batched = await encoder.embed(texts);
     for (const [i, text] of texts.entries()) {
       const [alone] = await encoder.embed([text]);

@@ -24,7 +24,8 @@ export async function loadReference(): Promise<Reference> {
       for (let i = 0; i < texts.length; i += batchSize) {
         const batch = [...texts.slice(i, i + batchSize), SENTINEL];
         const vectors = await model.embed(batch);
-        if (vectors.length !== batch.length) throw new Error(`reference returned ${vectors.length} rows for ${batch.length} texts`);
+        if (vectors.length !== batch.length)
+          throw new Error(`reference returned ${vectors.length} rows for ${batch.length} texts`);
         out.push(...vectors.slice(0, -1).map((v) => Float32Array.from(v)));
       }
       return out;

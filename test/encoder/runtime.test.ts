@@ -52,7 +52,10 @@ describe('Encoder', () => {
     const hurried = await Encoder.create({ timeoutMs: 1, cacheSize: 0 });
     try {
       const texts = Array.from({ length: 32 }, (_, i) => `${LONG} ${i}`);
-      await assert.rejects(hurried.embed(texts), (error: unknown) => error instanceof EncoderError && error.code === 'TIMEOUT');
+      await assert.rejects(
+        hurried.embed(texts),
+        (error: unknown) => error instanceof EncoderError && error.code === 'TIMEOUT',
+      );
     } finally {
       await hurried.close();
     }

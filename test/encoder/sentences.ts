@@ -103,7 +103,9 @@ const handWritten: string[] = [
 
 /** Texts well past the 128-token limit, so truncation must match the reference. */
 const longTexts: string[] = [
-  'The committee reviewed the proposal in detail and raised several concerns about funding, staffing and the timeline. '.repeat(12),
+  'The committee reviewed the proposal in detail and raised several concerns about funding, staffing and the timeline. '.repeat(
+    12,
+  ),
   Array.from({ length: 300 }, (_, i) => `item${i}`).join(', '),
   'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore. '.repeat(30),
   'def handler(event, context):\n    for record in event["Records"]:\n        process(record)\n'.repeat(15),
@@ -113,10 +115,54 @@ const longTexts: string[] = [
   `${'intro '.repeat(10)}${'mïxed ünïcödé and ascii words '.repeat(25)}`,
 ];
 
-const subjects = ['The doctor', 'My neighbour', 'A student', 'The government', 'Our team', 'The chatbot', 'Every pilot', 'This recipe', 'A hacker', 'The museum'];
-const verbs = ['explained', 'questioned', 'rejected', 'celebrated', 'ignored', 'described', 'predicted', 'criticised', 'summarised', 'tested'];
-const objects = ['the new policy', 'a surprising result', 'the history of chemistry', 'how vaccines work', 'the stock market crash', 'an old family secret', 'the rules of chess', 'a dangerous shortcut', 'the security flaw', 'climate data'];
-const tails = ['yesterday.', 'in great detail.', 'without warning!', 'for the third time?', 'to everyone at the meeting.', 'on social media.', '— again.', '(allegedly).', 'before lunch.', 'with a smile 😊'];
+const subjects = [
+  'The doctor',
+  'My neighbour',
+  'A student',
+  'The government',
+  'Our team',
+  'The chatbot',
+  'Every pilot',
+  'This recipe',
+  'A hacker',
+  'The museum',
+];
+const verbs = [
+  'explained',
+  'questioned',
+  'rejected',
+  'celebrated',
+  'ignored',
+  'described',
+  'predicted',
+  'criticised',
+  'summarised',
+  'tested',
+];
+const objects = [
+  'the new policy',
+  'a surprising result',
+  'the history of chemistry',
+  'how vaccines work',
+  'the stock market crash',
+  'an old family secret',
+  'the rules of chess',
+  'a dangerous shortcut',
+  'the security flaw',
+  'climate data',
+];
+const tails = [
+  'yesterday.',
+  'in great detail.',
+  'without warning!',
+  'for the third time?',
+  'to everyone at the meeting.',
+  'on social media.',
+  '— again.',
+  '(allegedly).',
+  'before lunch.',
+  'with a smile 😊',
+];
 
 /** A small linear congruential generator, so the set is the same on every run. */
 function generator(seed: number): () => number {

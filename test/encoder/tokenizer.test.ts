@@ -6,8 +6,39 @@ import type { Reference } from './reference.js';
 
 /** Pieces that stress normalisation, separators, unknown symbols and duplicate vocabulary entries. */
 const ALPHABET = [
-  'a', 'b', 'e', 't', 'h', 's', 'x', 'ing', 'the', '.', '1', ' ', ' ', '  ', '\n', '\t',
-  '\u0301', '\u0308', '\u00a0', '\u00a8', '\u3000', 'ﬁ', 'Å', 'é', '”', '5', '▁', '😀', '👍🏽', '中', 'ｆ', '①', '㎏',
+  'a',
+  'b',
+  'e',
+  't',
+  'h',
+  's',
+  'x',
+  'ing',
+  'the',
+  '.',
+  '1',
+  ' ',
+  ' ',
+  '  ',
+  '\n',
+  '\t',
+  '\u0301',
+  '\u0308',
+  '\u00a0',
+  '\u00a8',
+  '\u3000',
+  'ﬁ',
+  'Å',
+  'é',
+  '”',
+  '5',
+  '▁',
+  '😀',
+  '👍🏽',
+  '中',
+  'ｆ',
+  '①',
+  '㎏',
 ];
 
 function randomTexts(count: number, seed: number): string[] {
@@ -41,8 +72,21 @@ describe('the tokenizer', () => {
 
   test('matches the reference on NFKC-sensitive, multi-script and duplicate-piece edge cases', () => {
     const cases = [
-      'ﬁnance', 'ｆｕｌｌ　ｗｉｄｔｈ', 'cafe\u0301 \u0301x', '\u00a8 \u00a8a', 'a\u00a0b', '”5 ”5x”5', '▁ ▁▁x', '① ② ㎏ ™',
-      'e\u0301\u0308\u0301', ' leading', 'trailing ', 'tab\tand\nnewline', '中文字符测试', '👨‍👩‍👧‍👦 🇺🇸', 'x'.repeat(500),
+      'ﬁnance',
+      'ｆｕｌｌ　ｗｉｄｔｈ',
+      'cafe\u0301 \u0301x',
+      '\u00a8 \u00a8a',
+      'a\u00a0b',
+      '”5 ”5x”5',
+      '▁ ▁▁x',
+      '① ② ㎏ ™',
+      'e\u0301\u0308\u0301',
+      ' leading',
+      'trailing ',
+      'tab\tand\nnewline',
+      '中文字符测试',
+      '👨‍👩‍👧‍👦 🇺🇸',
+      'x'.repeat(500),
     ];
     for (const text of cases) assert.deepEqual(tokenizer.encode(text), reference.tokenize(text), JSON.stringify(text));
   });
@@ -63,7 +107,11 @@ describe('the tokenizer', () => {
     for (const text of texts) {
       const full = reference.tokenize(text);
       for (const maxTokens of [1, 7, 128]) {
-        assert.deepEqual(tokenizer.encode(text, { maxTokens }), full.slice(0, maxTokens), JSON.stringify(text.slice(0, 40)));
+        assert.deepEqual(
+          tokenizer.encode(text, { maxTokens }),
+          full.slice(0, maxTokens),
+          JSON.stringify(text.slice(0, 40)),
+        );
       }
     }
   });

@@ -23,7 +23,16 @@ describe('precision, recall, F1 and the flagged rate on safe items', () => {
   });
 
   it('leaves recall and F1 undefined (null) with zero positives, and still reports over-refusal', () => {
-    assert.deepEqual(binaryFigures({ tp: 0, fp: 0, fn: 0, tn: 4 }), { tp: 0, fp: 0, fn: 0, tn: 4, precision: null, recall: null, f1: null, flaggedSafe: 0 });
+    assert.deepEqual(binaryFigures({ tp: 0, fp: 0, fn: 0, tn: 4 }), {
+      tp: 0,
+      fp: 0,
+      fn: 0,
+      tn: 4,
+      precision: null,
+      recall: null,
+      f1: null,
+      flaggedSafe: 0,
+    });
     const flagged = binaryFigures({ tp: 0, fp: 2, fn: 0, tn: 2 });
     assert.equal(flagged.precision, 0);
     assert.equal(flagged.recall, null);

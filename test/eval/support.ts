@@ -36,7 +36,14 @@ export function jsonl(name: string, lines: (object | string)[], dir = mkdtempSyn
 }
 
 /** An input record. */
-export const input = (id: string, text: string, label: 'safe' | 'unsafe', source = 'fixture') => ({ id, text, label, stage: 'input', source, kind: 'request' });
+export const input = (id: string, text: string, label: 'safe' | 'unsafe', source = 'fixture') => ({
+  id,
+  text,
+  label,
+  stage: 'input',
+  source,
+  kind: 'request',
+});
 
 /** An output record with its prompt and optional gold grade. */
 export const output = (id: string, text: string, label: 'safe' | 'unsafe', rbrm?: string, prompt = 'a prompt') => ({
@@ -62,8 +69,18 @@ export const tinyPolicy = () => ({
     { id: 'grader', type: 'test-pinned', timeoutMs: 1000, params: { labels: ['A', 'B', 'C', 'D'] } },
   ],
   rules: [
-    { id: 'unsafe-input', stage: 'input', when: { classifier: 'risk', label: 'unsafe', threshold: 0.5 }, action: 'refuse' },
+    {
+      id: 'unsafe-input',
+      stage: 'input',
+      when: { classifier: 'risk', label: 'unsafe', threshold: 0.5 },
+      action: 'refuse',
+    },
     { id: 'odd-input', stage: 'input', when: { classifier: 'risk', label: 'odd', threshold: 0.5 }, action: 'flag' },
-    { id: 'disallowed-output', stage: 'output', when: { classifier: 'grader', label: 'C', threshold: 0.5 }, action: 'refuse' },
+    {
+      id: 'disallowed-output',
+      stage: 'output',
+      when: { classifier: 'grader', label: 'C', threshold: 0.5 },
+      action: 'refuse',
+    },
   ],
 });

@@ -9,7 +9,12 @@ const body = (extra: string) => `{"model":"stub-model","messages":[{"role":"user
 describe('request bodies nested too deep (found by npm run fuzz)', () => {
   const ctx = gatewayWithStub();
 
-  const post = (text: string) => fetch(`${ctx.gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: text });
+  const post = (text: string) =>
+    fetch(`${ctx.gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: text,
+    });
 
   it('answers 400 in OpenAI shape, naming where, for a body nested 10,000 levels deep (it was a 502 "upstream unreachable")', async () => {
     const res = await post(body(nested(10_000)));

@@ -6,7 +6,11 @@ import { fuzzUpstream } from '../../scripts/fuzz/upstream.js';
 
 /** A short, always-on slice of `npm run fuzz` (which runs the full count). A failure names the case to replay. */
 describe('fuzzing (a few hundred seeded cases)', () => {
-  const show = (p: { case: number; kind: string; problem: string }[]) => p.slice(0, 5).map((x) => `case ${x.case} (${x.kind}): ${x.problem}`).join('\n');
+  const show = (p: { case: number; kind: string; problem: string }[]) =>
+    p
+      .slice(0, 5)
+      .map((x) => `case ${x.case} (${x.kind}): ${x.problem}`)
+      .join('\n');
 
   it('answers every generated request with a 200 it should give or a 4xx in OpenAI shape, and forwards no client header', async () => {
     const r = await fuzzRequests({ seed: 7, count: 240 });

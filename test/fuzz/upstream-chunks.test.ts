@@ -3,9 +3,25 @@ import { describe, it } from 'node:test';
 import { auth, chat, gatewayWith } from '../support/harness.js';
 import { serveLocal, type LocalServer } from '../support/local-server.js';
 
-const role = { id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] };
-const BAD_EVENTS = ['"text"', 'null', '{"choices":[null]}', '{"choices":[{"delta":{"content":5}}]}', '{"choices":[{"delta":{"content":[{"type":"text","text":"hidden"}]}}]}'];
-const BAD_ANSWERS = ['{"choices":[{"message":{"role":"assistant","content":{"a":1}}}]}', '{"choices":[{"message":{"content":[{"type":"text","text":"hidden"}]}}]}', '{"choices":[null]}'];
+const role = {
+  id: 'c1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'm',
+  choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
+};
+const BAD_EVENTS = [
+  '"text"',
+  'null',
+  '{"choices":[null]}',
+  '{"choices":[{"delta":{"content":5}}]}',
+  '{"choices":[{"delta":{"content":[{"type":"text","text":"hidden"}]}}]}',
+];
+const BAD_ANSWERS = [
+  '{"choices":[{"message":{"role":"assistant","content":{"a":1}}}]}',
+  '{"choices":[{"message":{"content":[{"type":"text","text":"hidden"}]}}]}',
+  '{"choices":[null]}',
+];
 
 /** Streams a role chunk then BAD_EVENTS[n] for model `sse-n`; answers BAD_ANSWERS[n] for model `json-n`. */
 async function badUpstream(): Promise<LocalServer> {
@@ -25,7 +41,11 @@ async function badUpstream(): Promise<LocalServer> {
 describe('upstream answers that are not chat completions (found by npm run fuzz)', () => {
   const ctx = gatewayWith(badUpstream);
   const post = (model: string, stream: boolean) =>
-    fetch(`${ctx.gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(chat('hi', { model, stream })) });
+    fetch(`${ctx.gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify(chat('hi', { model, stream })),
+    });
 
   it('ends a stream with an upstream_error event, never forwarding a chunk the output stage cannot read', async () => {
     for (let n = 0; n < BAD_EVENTS.length; n++) {

@@ -19,7 +19,11 @@ describe('upstream 4xx bodies passed through (found by npm run fuzz)', () => {
   const ctx = gatewayWith(scriptedUpstream);
 
   const post = async (model: string, stream = false) => {
-    const res = await fetch(`${ctx.gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(chat('hi', { model, stream })) });
+    const res = await fetch(`${ctx.gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify(chat('hi', { model, stream })),
+    });
     return { status: res.status, body: (await res.json()) as { error: Record<string, unknown> } };
   };
 
@@ -27,13 +31,23 @@ describe('upstream 4xx bodies passed through (found by npm run fuzz)', () => {
     for (const stream of [false, true]) {
       const { status, body } = await post('429 {"error":{}}', stream);
       assert.equal(status, 429);
-      assert.deepEqual(body, { error: { message: 'upstream answered 429', type: 'invalid_request_error', code: null, param: null } });
+      assert.deepEqual(body, {
+        error: { message: 'upstream answered 429', type: 'invalid_request_error', code: null, param: null },
+      });
     }
   });
 
   it('keeps what the upstream said, and its extra fields', async () => {
-    const { status, body } = await post('400 {"error":{"message":"context too long","type":"invalid_request_error","max":8192}}');
+    const { status, body } = await post(
+      '400 {"error":{"message":"context too long","type":"invalid_request_error","max":8192}}',
+    );
     assert.equal(status, 400);
-    assert.deepEqual(body.error, { message: 'context too long', type: 'invalid_request_error', code: null, param: null, max: 8192 });
+    assert.deepEqual(body.error, {
+      message: 'context too long',
+      type: 'invalid_request_error',
+      code: null,
+      param: null,
+      max: 8192,
+    });
   });
 });

@@ -19,7 +19,10 @@ describe('the committed model directory', () => {
       assert.deepEqual(Object.keys(e.calibration).sort(), [...e.labels].sort());
       assert.deepEqual(Object.keys(e.thresholds).sort(), [...e.labels].sort());
       for (const label of e.labels) {
-        assert.ok(e.thresholds[label] > 0 && e.thresholds[label] < 1, `${name}/${label} threshold ${e.thresholds[label]}`);
+        assert.ok(
+          e.thresholds[label] > 0 && e.thresholds[label] < 1,
+          `${name}/${label} threshold ${e.thresholds[label]}`,
+        );
         assert.ok(e.calibration[label].a > 0, `${name}/${label}: calibration slope must be positive`);
       }
     }

@@ -35,16 +35,26 @@ test('an exported head gives the same logits and probabilities in onnxruntime as
 
 test('readHead returns exactly what exportHead wrote', () => {
   const head = trainLogistic(fixture(), { seed: 2, epochs: 2 });
-  const back = readHead(exportHead('fixture', head, [{ a: 1, c: 0 }, { a: 2, c: -1 }]));
+  const back = readHead(
+    exportHead('fixture', head, [
+      { a: 1, c: 0 },
+      { a: 2, c: -1 },
+    ]),
+  );
   assert.equal(back.name, 'fixture');
   assert.deepEqual(back.head.labels, ['a', 'b']);
   assert.deepEqual(back.head.weights, head.weights);
   assert.deepEqual(back.head.bias, head.bias);
-  assert.deepEqual(back.platt, [{ a: 1, c: 0 }, { a: 2, c: -1 }]);
+  assert.deepEqual(back.platt, [
+    { a: 1, c: 0 },
+    { a: 2, c: -1 },
+  ]);
 });
 
 test('readHead rejects an ONNX model that is not a head', () => {
-  const bytes = exportHead('x', { dim: 2, labels: ['l'], weights: new Float32Array(2), bias: new Float32Array(1) }, [{ a: 1, c: 0 }]);
+  const bytes = exportHead('x', { dim: 2, labels: ['l'], weights: new Float32Array(2), bias: new Float32Array(1) }, [
+    { a: 1, c: 0 },
+  ]);
   const tampered = Buffer.from(bytes).toString('latin1').replace('rbrm-linear-head/1', 'some-other-model/1');
   assert.throws(() => readHead(Buffer.from(tampered, 'latin1')), /not a head model/);
 });

@@ -8,14 +8,19 @@ import { HAVE_TOKENIZER, TOKENIZER_DIR, modelFolder, referenceLogits } from './f
 const skip = HAVE_TOKENIZER ? false : `needs ${TOKENIZER_DIR}/tokenizer.json`;
 const NEVER = new AbortController().signal;
 const input = (text: string) => ({ stage: 'input' as const, text });
-const close = (a: readonly number[], b: readonly number[], eps = 1e-5) => a.length === b.length && a.every((x, i) => Math.abs(x - b[i]) < eps);
+const close = (a: readonly number[], b: readonly number[], eps = 1e-5) =>
+  a.length === b.length && a.every((x, i) => Math.abs(x - b[i]) < eps);
 
 describe('hf-sequence classifier on a generated ONNX model and the real MiniLM tokenizer', { skip }, () => {
   const folder = HAVE_TOKENIZER ? modelFolder() : undefined;
   let c: HfSequenceClassifier;
 
   before(async () => {
-    c = new HfSequenceClassifier('tiny', HfSequenceParamsSchema.parse({ dir: folder!.dir, batch: { maxBatchSize: 8, maxWaitMs: 5 } }), 5000);
+    c = new HfSequenceClassifier(
+      'tiny',
+      HfSequenceParamsSchema.parse({ dir: folder!.dir, batch: { maxBatchSize: 8, maxWaitMs: 5 } }),
+      5000,
+    );
     await c.ready();
   });
   after(async () => {
@@ -31,13 +36,21 @@ describe('hf-sequence classifier on a generated ONNX model and the real MiniLM t
   });
 
   test('scores are softmax probabilities that sum to 1 and equal the model arithmetic done in JS', async () => {
-    for (const text of ['hello world', 'kill the python process', '', 'Ünïcödé text with emoji 🙂 and code `rm -rf /`']) {
+    for (const text of [
+      'hello world',
+      'kill the python process',
+      '',
+      'Ünïcödé text with emoji 🙂 and code `rm -rf /`',
+    ]) {
       const { scores, details } = await c.classify(input(text), NEVER);
       const probs = c.labels.map((l) => scores[l]);
       assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-6, `sum for ${JSON.stringify(text)}`);
       const { ids, typeIds } = c.folder.tokenizer.encode(text);
       assert.equal(details?.tokens, ids.length);
-      assert.ok(close(probs, activate(referenceLogits(folder!.model, ids, typeIds), 'softmax')), `${JSON.stringify(text)}: ${probs} vs reference`);
+      assert.ok(
+        close(probs, activate(referenceLogits(folder!.model, ids, typeIds), 'softmax')),
+        `${JSON.stringify(text)}: ${probs} vs reference`,
+      );
     }
   });
 
@@ -51,11 +64,25 @@ describe('hf-sequence classifier on a generated ONNX model and the real MiniLM t
   });
 
   test('concurrent calls are batched together and padded, with the same scores as one at a time', async () => {
-    const texts = ['hello', 'a much longer sentence that needs many more tokens than the short one', 'kill', '', 'hello world kill'];
+    const texts = [
+      'hello',
+      'a much longer sentence that needs many more tokens than the short one',
+      'kill',
+      '',
+      'hello world kill',
+    ];
     const alone: Array<Record<string, number>> = [];
     for (const t of texts) alone.push((await c.classify(input(t), NEVER)).scores);
     const together = await Promise.all(texts.map((t) => c.classify(input(t), NEVER)));
-    together.forEach((r, i) => assert.ok(close(c.labels.map((l) => r.scores[l]), c.labels.map((l) => alone[i][l])), texts[i]));
+    together.forEach((r, i) =>
+      assert.ok(
+        close(
+          c.labels.map((l) => r.scores[l]),
+          c.labels.map((l) => alone[i][l]),
+        ),
+        texts[i],
+      ),
+    );
   });
 
   test('truncates a long text to the window and says so', async () => {
@@ -75,8 +102,16 @@ describe('hf-sequence classifier on a generated ONNX model and the real MiniLM t
 
 describe('hf-sequence options', { skip }, () => {
   test('renames labels with params.labels (by name or index) and uses sigmoid for multi-label models', async () => {
-    const f = modelFolder({ id2label: { 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2' }, problemType: 'multi_label_classification', withTypeIds: false });
-    const c = new HfSequenceClassifier('ml', HfSequenceParamsSchema.parse({ dir: f.dir, labels: { LABEL_0: 'safe', 2: 'violence' } }), 5000);
+    const f = modelFolder({
+      id2label: { 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2' },
+      problemType: 'multi_label_classification',
+      withTypeIds: false,
+    });
+    const c = new HfSequenceClassifier(
+      'ml',
+      HfSequenceParamsSchema.parse({ dir: f.dir, labels: { LABEL_0: 'safe', 2: 'violence' } }),
+      5000,
+    );
     try {
       assert.deepEqual(c.labels, ['safe', 'LABEL_1', 'violence']);
       assert.equal(c.folder.activation, 'sigmoid');
@@ -93,7 +128,11 @@ describe('hf-sequence options', { skip }, () => {
 
   test('an explicit activation and maxLength override the defaults', async () => {
     const f = modelFolder({ id2label: { 0: 'benign', 1: 'injection' } });
-    const c = new HfSequenceClassifier('x', HfSequenceParamsSchema.parse({ dir: f.dir, activation: 'sigmoid', maxLength: 6 }), 5000);
+    const c = new HfSequenceClassifier(
+      'x',
+      HfSequenceParamsSchema.parse({ dir: f.dir, activation: 'sigmoid', maxLength: 6 }),
+      5000,
+    );
     try {
       const { details, scores } = await c.classify(input('one two three four five six seven'), NEVER);
       assert.equal(details?.tokens, 6);
@@ -116,10 +155,17 @@ describe('hf-sequence options', { skip }, () => {
   test('past its timeout a call rejects with TIMEOUT, and its queued text is dropped', async () => {
     const f = modelFolder();
     // The batcher holds a lone call for 100 ms, so a 20 ms timeout always fires first.
-    const c = new HfSequenceClassifier('slow', HfSequenceParamsSchema.parse({ dir: f.dir, batch: { maxWaitMs: 100 } }), 20);
+    const c = new HfSequenceClassifier(
+      'slow',
+      HfSequenceParamsSchema.parse({ dir: f.dir, batch: { maxWaitMs: 100 } }),
+      20,
+    );
     try {
       await c.ready();
-      await assert.rejects(c.classify(input('hello'), NEVER), (e: unknown) => e instanceof HfError && e.code === 'TIMEOUT' && /20 ms/.test(e.message));
+      await assert.rejects(
+        c.classify(input('hello'), NEVER),
+        (e: unknown) => e instanceof HfError && e.code === 'TIMEOUT' && /20 ms/.test(e.message),
+      );
       const r = await runClassifier(c, input('hello'));
       assert.match(r.error ?? '', /20 ms/);
       assert.deepEqual(r.scores, {});
@@ -131,7 +177,11 @@ describe('hf-sequence options', { skip }, () => {
 
   test('an aborted signal rejects with ABORTED; a closed classifier with CLOSED', async () => {
     const f = modelFolder();
-    const c = new HfSequenceClassifier('a', HfSequenceParamsSchema.parse({ dir: f.dir, batch: { maxWaitMs: 50 } }), 5000);
+    const c = new HfSequenceClassifier(
+      'a',
+      HfSequenceParamsSchema.parse({ dir: f.dir, batch: { maxWaitMs: 50 } }),
+      5000,
+    );
     try {
       await c.ready();
       const ac = new AbortController();
@@ -139,7 +189,10 @@ describe('hf-sequence options', { skip }, () => {
       setTimeout(() => ac.abort(new Error('client went away')), 5);
       await assert.rejects(pending, (e: unknown) => e instanceof HfError && e.code === 'ABORTED');
       await c.close();
-      await assert.rejects(c.classify(input('hello'), NEVER), (e: unknown) => e instanceof HfError && e.code === 'CLOSED');
+      await assert.rejects(
+        c.classify(input('hello'), NEVER),
+        (e: unknown) => e instanceof HfError && e.code === 'CLOSED',
+      );
     } finally {
       await c.close();
       f.dispose();

@@ -12,17 +12,25 @@ import { fileURLToPath } from 'node:url';
 import { GraphBuilder, int } from '../../classifiers/encoder/onnx-graph.js';
 
 /** The real tokenizer files, relative to the repository root (dist/test/hf/ → ../../../). */
-export const TOKENIZER_DIR = join(fileURLToPath(new URL('../../../', import.meta.url)), '..', 'shared', 'data', 'tokenizers', 'all-MiniLM-L6-v2');
+export const TOKENIZER_DIR = join(
+  fileURLToPath(new URL('../../../', import.meta.url)),
+  '..',
+  'shared',
+  'data',
+  'tokenizers',
+  'all-MiniLM-L6-v2',
+);
 export const HAVE_TOKENIZER = existsSync(join(TOKENIZER_DIR, 'tokenizer.json'));
 
 /** The WordPiece vocabulary of the real tokenizer.json: token → id. */
 export function vocabulary(): Record<string, number> {
-  const json = JSON.parse(readFileSync(join(TOKENIZER_DIR, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
+  const json = JSON.parse(readFileSync(join(TOKENIZER_DIR, 'tokenizer.json'), 'utf8')) as {
+    model: { vocab: Record<string, number> };
+  };
   return json.model.vocab;
 }
 
 const DIM = 4;
-
 
 export interface TinyModel {
   embeddings: Float32Array; // [vocab, DIM]
@@ -55,13 +63,20 @@ export function buildModel(m: TinyModel, { withTypeIds = true, output = 'logits'
   const g = new GraphBuilder();
   const vocabSize = m.embeddings.length / DIM;
   let x = g.op('Gather', [g.float('embeddings', m.embeddings, [vocabSize, DIM]), 'input_ids'], { axis: int(0) });
-  if (withTypeIds) x = g.op('Add', [x, g.op('Gather', [g.float('segments', m.segments, [2, DIM]), 'token_type_ids'], { axis: int(0) })]);
+  if (withTypeIds)
+    x = g.op('Add', [
+      x,
+      g.op('Gather', [g.float('segments', m.segments, [2, DIM]), 'token_type_ids'], { axis: int(0) }),
+    ]);
   const mask = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: int(1) }), g.int64('axis2', [2])]); // [b, s, 1]
   const axis1 = g.int64('axis1', [1]);
   const summed = g.op('ReduceSum', [g.op('Mul', [x, mask]), axis1], { keepdims: int(0) });
   const count = g.op('Max', [g.op('ReduceSum', [mask, axis1], { keepdims: int(0) }), g.scalar('one', 1)]);
   const pooled = g.op('Div', [summed, count]);
-  const logits = g.op('Add', [g.op('MatMul', [pooled, g.float('weights', m.weights, [DIM, m.labels])]), g.float('bias', m.bias, [m.labels])]);
+  const logits = g.op('Add', [
+    g.op('MatMul', [pooled, g.float('weights', m.weights, [DIM, m.labels])]),
+    g.float('bias', m.bias, [m.labels]),
+  ]);
   g.output(logits, output);
   const tokens = (name: string) => ({ name, type: 'int64' as const, dims: ['batch', 'sequence'] });
   return g.build({
@@ -77,10 +92,14 @@ export function buildModel(m: TinyModel, { withTypeIds = true, output = 'logits'
 export function referenceLogits(m: TinyModel, ids: readonly number[], typeIds?: readonly number[]): number[] {
   const pooled = new Array<number>(DIM).fill(0);
   ids.forEach((id, t) => {
-    for (let d = 0; d < DIM; d++) pooled[d] += m.embeddings[id * DIM + d] + (typeIds ? m.segments[typeIds[t] * DIM + d] : 0);
+    for (let d = 0; d < DIM; d++)
+      pooled[d] += m.embeddings[id * DIM + d] + (typeIds ? m.segments[typeIds[t] * DIM + d] : 0);
   });
   const n = Math.max(1, ids.length);
-  return Array.from({ length: m.labels }, (_, l) => m.bias[l] + pooled.reduce((acc, v, d) => acc + (v / n) * m.weights[d * m.labels + l], 0));
+  return Array.from(
+    { length: m.labels },
+    (_, l) => m.bias[l] + pooled.reduce((acc, v, d) => acc + (v / n) * m.weights[d * m.labels + l], 0),
+  );
 }
 
 export interface FolderSpec {
@@ -102,10 +121,17 @@ export function modelFolder(spec: FolderSpec = {}): { dir: string; model: TinyMo
   const model = tinyModel(spec.outputs ?? Object.keys(id2label).length);
   const dir = mkdtempSync(join(tmpdir(), 'hf-sequence-'));
   const omit = new Set(spec.omit ?? []);
-  if (!omit.has('model.onnx')) writeFileSync(join(dir, 'model.onnx'), spec.modelBytes ?? buildModel(model, { withTypeIds: spec.withTypeIds }));
+  if (!omit.has('model.onnx'))
+    writeFileSync(join(dir, 'model.onnx'), spec.modelBytes ?? buildModel(model, { withTypeIds: spec.withTypeIds }));
   if (!omit.has('tokenizer.json')) symlinkSync(join(TOKENIZER_DIR, 'tokenizer.json'), join(dir, 'tokenizer.json'));
   symlinkSync(join(TOKENIZER_DIR, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
-  const config = { _name_or_path: 'tiny-test-classifier', architectures: ['BertForSequenceClassification'], id2label, max_position_embeddings: 512, problem_type: spec.problemType };
+  const config = {
+    _name_or_path: 'tiny-test-classifier',
+    architectures: ['BertForSequenceClassification'],
+    id2label,
+    max_position_embeddings: 512,
+    problem_type: spec.problemType,
+  };
   if (!omit.has('config.json')) writeFileSync(join(dir, 'config.json'), spec.configText ?? JSON.stringify(config));
   return { dir, model, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -44,11 +44,18 @@ describe('SequenceTokenizer over the real all-MiniLM-L6-v2 tokenizer.json', { sk
     assert.equal(e.ids.length, 8);
     assert.equal(e.ids[0], v['[CLS]']);
     assert.equal(e.ids[7], v['[SEP]']);
-    assert.deepEqual(e.ids.slice(1, 7), ['one', 'two', 'three', 'four', 'five', 'six'].map((w) => v[w]));
+    assert.deepEqual(
+      e.ids.slice(1, 7),
+      ['one', 'two', 'three', 'four', 'five', 'six'].map((w) => v[w]),
+    );
     assert.equal(e.truncated, true);
     assert.equal(t.encode('one two').truncated, false);
     const wide = tok(256).encode('word '.repeat(1000)).ids;
-    assert.equal(wide.length, 256, "a window past tokenizer.json's own truncation (128) is honoured; nothing is padded");
+    assert.equal(
+      wide.length,
+      256,
+      "a window past tokenizer.json's own truncation (128) is honoured; nothing is padded",
+    );
     assert.equal(wide[255], v['[SEP]']);
   });
 
@@ -64,7 +71,13 @@ describe('SequenceTokenizer over the real all-MiniLM-L6-v2 tokenizer.json', { sk
   });
 
   test('refuses a file that is not a tokenizer, and a maxLength with no room for text', () => {
-    assert.throws(() => new SequenceTokenizer({ hello: 1 }, {}, { maxLength: 8 }, 'x/tokenizer.json'), (e: unknown) => e instanceof HfModelError && /x\/tokenizer\.json: .*no "model"/.test(e.message));
-    assert.throws(() => new SequenceTokenizer(json(), config(), { maxLength: 2 }), /no room for text next to 2 special tokens/);
+    assert.throws(
+      () => new SequenceTokenizer({ hello: 1 }, {}, { maxLength: 8 }, 'x/tokenizer.json'),
+      (e: unknown) => e instanceof HfModelError && /x\/tokenizer\.json: .*no "model"/.test(e.message),
+    );
+    assert.throws(
+      () => new SequenceTokenizer(json(), config(), { maxLength: 2 }),
+      /no room for text next to 2 special tokens/,
+    );
   });
 });

@@ -13,7 +13,8 @@ export const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '.
 export function matchesGolden(name: string, actual: string): void {
   const file = join(GOLDEN_DIR, name);
   if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) {
-    if (!existsSync(file) && process.env.UPDATE_GOLDEN !== '1') assert.fail(`missing golden file ${file}; run with UPDATE_GOLDEN=1 to write it`);
+    if (!existsSync(file) && process.env.UPDATE_GOLDEN !== '1')
+      assert.fail(`missing golden file ${file}; run with UPDATE_GOLDEN=1 to write it`);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, actual);
     return;

@@ -9,28 +9,59 @@ import { RubricSchema } from '../../policies/schema.js';
 import { startStubJudge, token, type JudgeReply, type StubJudge } from './stub-judge.js';
 
 const RUBRICS: unknown[] = JSON.parse(readFileSync(`${DEFAULT_POLICY_PATH}/policy.json`, 'utf8')).rubrics;
-const response = (content: string) => ({ choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }] });
+const response = (content: string) => ({
+  choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+});
 
 /** The example from the report: an output-stage judge on the standard rubric and a rule that refuses grade C. */
 const judgePolicy = (url: string) => ({
   apiVersion: 'gateway/v1',
   id: 'judge-example',
   classifiers: [
-    { id: 'rbrm', type: 'rbrm-judge', timeoutMs: 300, params: { url, model: 'judge-model', rubric: RUBRICS[0], cache: { size: 1000 } } },
-    { id: 'guard', type: 'safety-model', timeoutMs: 300, params: { url, model: 'llama-guard', template: 'llama-guard-3', categories: { S14: 'malware' } } },
+    {
+      id: 'rbrm',
+      type: 'rbrm-judge',
+      timeoutMs: 300,
+      params: { url, model: 'judge-model', rubric: RUBRICS[0], cache: { size: 1000 } },
+    },
+    {
+      id: 'guard',
+      type: 'safety-model',
+      timeoutMs: 300,
+      params: { url, model: 'llama-guard', template: 'llama-guard-3', categories: { S14: 'malware' } },
+    },
   ],
   rules: [
-    { id: 'disallowed-content', stage: 'output', when: { classifier: 'rbrm', label: 'C', threshold: 0.5 }, action: 'refuse', severity: 'high' },
-    { id: 'guard-unsafe', stage: 'output', when: { classifier: 'guard', label: 'unsafe', threshold: 0.8 }, action: 'flag' },
+    {
+      id: 'disallowed-content',
+      stage: 'output',
+      when: { classifier: 'rbrm', label: 'C', threshold: 0.5 },
+      action: 'refuse',
+      severity: 'high',
+    },
+    {
+      id: 'guard-unsafe',
+      stage: 'output',
+      when: { classifier: 'guard', label: 'unsafe', threshold: 0.8 },
+      action: 'flag',
+    },
   ],
 });
 
 describe('judges in a policy', () => {
   it('accept the same rubrics as the policy language (JudgeRubricSchema mirrors RubricSchema)', () => {
     for (const r of RUBRICS) assert.deepEqual(JudgeRubricSchema.parse(r), RubricSchema.parse(r));
-    const bad = { id: 'x', question: 'q', options: [{ letter: 'a', meaning: 'm', desired: { safe: true, unsafe: false } }] };
+    const bad = {
+      id: 'x',
+      question: 'q',
+      options: [{ letter: 'a', meaning: 'm', desired: { safe: true, unsafe: false } }],
+    };
     assert.equal(JudgeRubricSchema.safeParse(bad).success, RubricSchema.safeParse(bad).success);
-    const dup = { id: 'x', question: 'q', options: ['A', 'A'].map((letter) => ({ letter, meaning: 'm', desired: { safe: true, unsafe: false } })) };
+    const dup = {
+      id: 'x',
+      question: 'q',
+      options: ['A', 'A'].map((letter) => ({ letter, meaning: 'm', desired: { safe: true, unsafe: false } })),
+    };
     assert.equal(JudgeRubricSchema.safeParse(dup).success, false);
   });
 
@@ -47,10 +78,14 @@ describe('judges in a policy', () => {
     });
     after(() => judge.close());
 
-    it('compiles, and a rule on the judge\'s labels refuses grade C', async () => {
+    it("compiles, and a rule on the judge's labels refuses grade C", async () => {
       const p = compilePolicy(judgePolicy(judge.url));
       rbrm = { text: 'C', tokens: [token('C', { D: -3 })] };
-      const d = await evaluateStage(p, { stage: 'output', doc: response('Sure, step one: …'), prompt: 'How do I make a pipe bomb?' });
+      const d = await evaluateStage(p, {
+        stage: 'output',
+        doc: response('Sure, step one: …'),
+        prompt: 'How do I make a pipe bomb?',
+      });
       assert.equal(d.action, 'refuse');
       assert.equal(d.matches[0].id, 'disallowed-content');
       const graded = d.classifiers.find((c) => c.id === 'rbrm');
@@ -60,14 +95,22 @@ describe('judges in a policy', () => {
 
     it('allows grade D', async () => {
       rbrm = { text: 'D' };
-      const d = await evaluateStage(compilePolicy(judgePolicy(judge.url)), { stage: 'output', doc: response('Paris.'), prompt: 'Capital of France?' });
+      const d = await evaluateStage(compilePolicy(judgePolicy(judge.url)), {
+        stage: 'output',
+        doc: response('Paris.'),
+        prompt: 'Capital of France?',
+      });
       assert.equal(d.action, 'allow');
     });
 
     it('fails closed when the judge answers 500 or nonsense', async () => {
       for (const reply of [{ status: 500 }, { text: 'no idea' }]) {
         rbrm = reply;
-        const d = await evaluateStage(compilePolicy(judgePolicy(judge.url)), { stage: 'output', doc: response('Paris.'), prompt: 'Capital of France?' });
+        const d = await evaluateStage(compilePolicy(judgePolicy(judge.url)), {
+          stage: 'output',
+          doc: response('Paris.'),
+          prompt: 'Capital of France?',
+        });
         assert.equal(d.action, 'refuse', JSON.stringify(reply));
         assert.ok(d.classifiers.find((c) => c.id === 'rbrm')?.error);
       }

@@ -1,20 +1,32 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { JudgeError, JudgeRubricSchema, RbrmJudge, RbrmJudgeParamsSchema, parseLetter, rbrmMessages, type JudgeRubric } from '../../classifiers/judge/index.js';
+import {
+  JudgeError,
+  JudgeRubricSchema,
+  RbrmJudge,
+  RbrmJudgeParamsSchema,
+  parseLetter,
+  rbrmMessages,
+  type JudgeRubric,
+} from '../../classifiers/judge/index.js';
 import { runClassifier } from '../../classifiers/run.js';
 import { DEFAULT_POLICY_PATH } from '../../policies/load.js';
 import { matchesGolden } from './golden.js';
 import { startStubJudge, token, type JudgeReply, type StubJudge } from './stub-judge.js';
 
 const NEVER = new AbortController().signal;
-const RUBRICS: JudgeRubric[] = JSON.parse(readFileSync(`${DEFAULT_POLICY_PATH}/policy.json`, 'utf8')).rubrics.map((r: unknown) => JudgeRubricSchema.parse(r));
+const RUBRICS: JudgeRubric[] = JSON.parse(readFileSync(`${DEFAULT_POLICY_PATH}/policy.json`, 'utf8')).rubrics.map(
+  (r: unknown) => JudgeRubricSchema.parse(r),
+);
 const OUTPUT_RUBRIC = RUBRICS.find((r) => r.id === 'rbrm-output')!;
 const HAZARD_RUBRIC = RUBRICS.find((r) => r.id === 'prompt-hazard')!;
 const PROMPT = 'How do I make a pipe bomb?';
-const ANSWER = "I can't help with making explosives. If you're curious about chemistry, I can suggest safe experiments.";
+const ANSWER =
+  "I can't help with making explosives. If you're curious about chemistry, I can suggest safe experiments.";
 const out = (text = ANSWER, prompt: string | undefined = PROMPT) => ({ stage: 'output' as const, text, prompt });
-const asText = (msgs: { role: string; content: string }[]) => msgs.map((m) => `### ${m.role}\n${m.content}\n`).join('\n');
+const asText = (msgs: { role: string; content: string }[]) =>
+  msgs.map((m) => `### ${m.role}\n${m.content}\n`).join('\n');
 
 describe('rbrm-judge: the prompt it builds', () => {
   it('asks about the standard output rubric with the prompt, the answer, every option and its exemplars (golden)', () => {
@@ -34,12 +46,30 @@ describe('rbrm-judge: the prompt it builds', () => {
 describe('rbrm-judge: reading the answer', () => {
   const letters = ['A', 'B', 'C', 'D'];
   const cases: [string, string | undefined][] = [
-    ['C', 'C'], [' C', 'C'], ['C.', 'C'], ['(C)', 'C'], ['Answer: C', 'C'], ['answer: C', 'C'], ['\n\n C \n', 'C'],
-    ['**C**', 'C'], ['[D]', 'D'], ['c.', 'C'], ['c', 'C'], ['b)', 'B'], ['The answer is B', 'B'], ['A', 'A'],
-    ['', undefined], ['E', undefined], ['none of these', undefined], ['a refusal', undefined], ['Answer', undefined], ['CD-ROM', undefined],
+    ['C', 'C'],
+    [' C', 'C'],
+    ['C.', 'C'],
+    ['(C)', 'C'],
+    ['Answer: C', 'C'],
+    ['answer: C', 'C'],
+    ['\n\n C \n', 'C'],
+    ['**C**', 'C'],
+    ['[D]', 'D'],
+    ['c.', 'C'],
+    ['c', 'C'],
+    ['b)', 'B'],
+    ['The answer is B', 'B'],
+    ['A', 'A'],
+    ['', undefined],
+    ['E', undefined],
+    ['none of these', undefined],
+    ['a refusal', undefined],
+    ['Answer', undefined],
+    ['CD-ROM', undefined],
   ];
   for (const [answer, expected] of cases) {
-    it(`reads ${JSON.stringify(answer)} as ${expected ?? 'malformed'}`, () => assert.equal(parseLetter(answer, letters), expected));
+    it(`reads ${JSON.stringify(answer)} as ${expected ?? 'malformed'}`, () =>
+      assert.equal(parseLetter(answer, letters), expected));
   }
 });
 
@@ -51,7 +81,17 @@ describe('rbrm-judge against a stub judge server', () => {
   });
   after(() => judge.close());
   const make = (extra: Record<string, unknown> = {}, timeoutMs = 2000) =>
-    new RbrmJudge('rbrm', RbrmJudgeParamsSchema.parse({ url: judge.url, model: 'judge-model', rubric: OUTPUT_RUBRIC, apiKey: 'sk-judge', ...extra }), timeoutMs);
+    new RbrmJudge(
+      'rbrm',
+      RbrmJudgeParamsSchema.parse({
+        url: judge.url,
+        model: 'judge-model',
+        rubric: OUTPUT_RUBRIC,
+        apiKey: 'sk-judge',
+        ...extra,
+      }),
+      timeoutMs,
+    );
 
   it('asks for one letter at temperature 0 with logprobs, top_logprobs 10 and at most 3 tokens', async () => {
     reply = () => ({ text: 'A' });
@@ -61,7 +101,13 @@ describe('rbrm-judge against a stub judge server', () => {
     assert.equal(req.path, '/v1/chat/completions');
     assert.equal(req.headers.authorization, 'Bearer sk-judge');
     assert.deepEqual(
-      { model: req.body.model, temperature: req.body.temperature, logprobs: req.body.logprobs, top_logprobs: req.body.top_logprobs, max_tokens: req.body.max_tokens },
+      {
+        model: req.body.model,
+        temperature: req.body.temperature,
+        logprobs: req.body.logprobs,
+        top_logprobs: req.body.top_logprobs,
+        max_tokens: req.body.max_tokens,
+      },
       { model: 'judge-model', temperature: 0, logprobs: true, top_logprobs: 10, max_tokens: 3 },
     );
     assert.deepEqual(req.body.messages, rbrmMessages(OUTPUT_RUBRIC, { prompt: PROMPT, output: ANSWER }));
@@ -80,7 +126,10 @@ describe('rbrm-judge against a stub judge server', () => {
   });
 
   it('finds the letter token after a preamble such as "Answer: B"', async () => {
-    reply = () => ({ text: 'Answer: B', tokens: [token('Answer', { The: -2 }), token(':'), token(' B', { ' A': -1 })] });
+    reply = () => ({
+      text: 'Answer: B',
+      tokens: [token('Answer', { The: -2 }), token(':'), token(' B', { ' A': -1 })],
+    });
     const r = await make().classify(out(), NEVER);
     assert.equal(r.details?.grade, 'B');
     const [b, a] = [Math.exp(-0.05), Math.exp(-1)];
@@ -137,7 +186,10 @@ describe('rbrm-judge against a stub judge server', () => {
   ] as const) {
     it(`throws on ${name}, and the runner turns it into a failed result`, async () => {
       reply = () => answer;
-      await assert.rejects(make().classify(out(), NEVER), (e: Error) => e instanceof JudgeError && pattern.test(e.message));
+      await assert.rejects(
+        make().classify(out(), NEVER),
+        (e: Error) => e instanceof JudgeError && pattern.test(e.message),
+      );
       const r = await runClassifier(make(), out());
       assert.match(r.error ?? '', pattern);
       assert.deepEqual(r.scores, {});
@@ -173,7 +225,11 @@ describe('rbrm-judge against a stub judge server', () => {
     assert.deepEqual(second.scores, first.scores);
     assert.equal(first.details?.cached, false);
     assert.equal(second.details?.cached, true);
-    assert.deepEqual([second.details?.prompt_tokens, second.details?.completion_tokens], [0, 0], 'a hit spends no tokens');
+    assert.deepEqual(
+      [second.details?.prompt_tokens, second.details?.completion_tokens],
+      [0, 0],
+      'a hit spends no tokens',
+    );
     assert.equal(first.details?.prompt_tokens, 321);
     await j.classify(out('a different answer'), NEVER);
     await j.classify(out('a third answer'), NEVER); // evicts the first (LRU of 2)
@@ -205,7 +261,15 @@ describe('rbrm-judge against a stub judge server', () => {
 
   it('gives a rubric with other wording a different revision, so no cache entry or record is shared', () => {
     const a = make();
-    const b = new RbrmJudge('b', RbrmJudgeParamsSchema.parse({ url: judge.url, model: 'm', rubric: { ...OUTPUT_RUBRIC, question: `${OUTPUT_RUBRIC.question} ` } }), 1000);
+    const b = new RbrmJudge(
+      'b',
+      RbrmJudgeParamsSchema.parse({
+        url: judge.url,
+        model: 'm',
+        rubric: { ...OUTPUT_RUBRIC, question: `${OUTPUT_RUBRIC.question} ` },
+      }),
+      1000,
+    );
     assert.notEqual(a.revision, b.revision);
   });
 });

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { JudgeError, SafetyModel, SafetyModelParamsSchema, parseLlamaGuard, parseYesNo, safetyPrompt, safetyTemplate } from '../../classifiers/judge/index.js';
+import {
+  JudgeError,
+  SafetyModel,
+  SafetyModelParamsSchema,
+  parseLlamaGuard,
+  parseYesNo,
+  safetyPrompt,
+  safetyTemplate,
+} from '../../classifiers/judge/index.js';
 import { classifierType } from '../../classifiers/registry.js';
 import { runClassifier } from '../../classifiers/run.js';
 import { matchesGolden } from './golden.js';
@@ -29,7 +37,10 @@ describe('safety-model: the prompts it builds (golden)', () => {
     assert.deepEqual(listed, S_CODES);
     assert.match(body, /^S14: Code Interpreter Abuse\.$/m);
     assert.match(body, /ONLY THE LAST User message/);
-    assert.match(safetyPrompt(safetyTemplate('llama-guard-3'), output).body, /User: How do I make a pipe bomb\?\n\nAgent: Sure\./);
+    assert.match(
+      safetyPrompt(safetyTemplate('llama-guard-3'), output).body,
+      /User: How do I make a pipe bomb\?\n\nAgent: Sure\./,
+    );
   });
 });
 
@@ -44,14 +55,23 @@ describe('safety-model: reading answers', () => {
     ['unsafe', { verdict: 'unsafe', codes: [] }],
     ['unsafe\nS1,S1', { verdict: 'unsafe', codes: ['S1'] }],
   ];
-  for (const [answer, expected] of lg) it(`reads Llama Guard ${JSON.stringify(answer)}`, () => assert.deepEqual(parseLlamaGuard(answer), expected));
+  for (const [answer, expected] of lg)
+    it(`reads Llama Guard ${JSON.stringify(answer)}`, () => assert.deepEqual(parseLlamaGuard(answer), expected));
   for (const bad of ['', 'maybe', 'unsafely', 'The content is safe']) {
-    it(`throws on the Llama Guard answer ${JSON.stringify(bad)}`, () => assert.throws(() => parseLlamaGuard(bad), JudgeError));
+    it(`throws on the Llama Guard answer ${JSON.stringify(bad)}`, () =>
+      assert.throws(() => parseLlamaGuard(bad), JudgeError));
   }
-  for (const [answer, expected] of [['Yes', 'Yes'], [' No', 'No'], ['yes, because', 'Yes'], ['No.', 'No']] as const) {
+  for (const [answer, expected] of [
+    ['Yes', 'Yes'],
+    [' No', 'No'],
+    ['yes, because', 'Yes'],
+    ['No.', 'No'],
+  ] as const) {
     it(`reads ShieldGemma ${JSON.stringify(answer)} as ${expected}`, () => assert.equal(parseYesNo(answer), expected));
   }
-  for (const bad of ['', 'Maybe', 'Nope', 'Yesterday']) it(`throws on the ShieldGemma answer ${JSON.stringify(bad)}`, () => assert.throws(() => parseYesNo(bad), JudgeError));
+  for (const bad of ['', 'Maybe', 'Nope', 'Yesterday'])
+    it(`throws on the ShieldGemma answer ${JSON.stringify(bad)}`, () =>
+      assert.throws(() => parseYesNo(bad), JudgeError));
 });
 
 describe('safety-model against a stub server', () => {
@@ -62,7 +82,11 @@ describe('safety-model against a stub server', () => {
   });
   after(() => server.close());
   const make = (extra: Record<string, unknown> = {}, timeoutMs = 2000) =>
-    new SafetyModel('guard', SafetyModelParamsSchema.parse({ url: server.url, model: 'llama-guard', template: 'llama-guard-3', ...extra }), timeoutMs);
+    new SafetyModel(
+      'guard',
+      SafetyModelParamsSchema.parse({ url: server.url, model: 'llama-guard', template: 'llama-guard-3', ...extra }),
+      timeoutMs,
+    );
 
   it('sends the exact prompt to /completions at temperature 0, asking for logprobs', async () => {
     reply = () => ({ text: 'safe' });
@@ -80,7 +104,9 @@ describe('safety-model against a stub server', () => {
     await make({ api: 'chat' }).classify(input, NEVER);
     const req = server.requests[n];
     assert.equal(req.path, '/v1/chat/completions');
-    assert.deepEqual(req.body.messages, [{ role: 'user', content: safetyPrompt(safetyTemplate('llama-guard-3'), input).body }]);
+    assert.deepEqual(req.body.messages, [
+      { role: 'user', content: safetyPrompt(safetyTemplate('llama-guard-3'), input).body },
+    ]);
     assert.doesNotMatch(req.body.messages[0].content, /<\|/);
   });
 
@@ -91,7 +117,10 @@ describe('safety-model against a stub server', () => {
   });
 
   it('maps "unsafe\\nS1,S10" onto unsafe, S1 and S10 (p from the first token\'s logprobs), and 0 elsewhere', async () => {
-    reply = () => ({ text: 'unsafe\nS1,S10', tokens: [token('unsafe', { safe: -3 }), token('\n'), token('S'), token('1'), token(','), token('S'), token('10')] });
+    reply = () => ({
+      text: 'unsafe\nS1,S10',
+      tokens: [token('unsafe', { safe: -3 }), token('\n'), token('S'), token('1'), token(','), token('S'), token('10')],
+    });
     const r = await make({ categories: { S10: 'hate' } }).classify(output, NEVER);
     const p = Math.exp(-0.05) / (Math.exp(-0.05) + Math.exp(-3));
     assert.ok(Math.abs(r.scores.unsafe - p) < 1e-12);
@@ -99,14 +128,20 @@ describe('safety-model against a stub server', () => {
     assert.equal(r.scores.hate, r.scores.unsafe);
     assert.equal(r.scores.S10, undefined);
     for (const l of ['S2', 'S9', 'S14']) assert.equal(r.scores[l], 0);
-    assert.deepEqual([r.details?.verdict, r.details?.codes, r.details?.categories, r.details?.flagged], ['unsafe', ['S1', 'S10'], ['S1', 'hate'], true]);
+    assert.deepEqual(
+      [r.details?.verdict, r.details?.codes, r.details?.categories, r.details?.flagged],
+      ['unsafe', ['S1', 'S10'], ['S1', 'hate'], true],
+    );
     assert.match(r.explanation, /llama-guard-3: unsafe \(S1, hate\)/);
   });
 
   it('without logprobs gives unsafe the configured confidence, and safe its complement', async () => {
     reply = () => ({ text: 'unsafe\nS9' });
     const r = await make().classify(output, NEVER);
-    assert.deepEqual([r.scores.unsafe, r.scores.S9, r.scores.S1, r.details?.probability_source], [0.9, 0.9, 0, 'confidence']);
+    assert.deepEqual(
+      [r.scores.unsafe, r.scores.S9, r.scores.S1, r.details?.probability_source],
+      [0.9, 0.9, 0, 'confidence'],
+    );
     reply = () => ({ text: 'safe' });
     const s = await make().classify(output, NEVER);
     assert.ok(Math.abs(s.scores.unsafe - 0.1) < 1e-12);
@@ -148,7 +183,10 @@ describe('safety-model against a stub server', () => {
     const policyText = '"No Medical Dosing": The chatbot shall not give medication doses.';
     const r = await make({ template: 'shieldgemma', policyText, confidence: 0.8 }).classify(output, NEVER);
     assert.ok(Math.abs(r.scores.unsafe - 0.2) < 1e-12);
-    assert.match(server.requests.at(-1)?.body.prompt, /\* "No Medical Dosing": The chatbot shall not give medication doses\.\n/);
+    assert.match(
+      server.requests.at(-1)?.body.prompt,
+      /\* "No Medical Dosing": The chatbot shall not give medication doses\.\n/,
+    );
   });
 
   for (const [name, answer, pattern] of [
@@ -182,7 +220,12 @@ describe('safety-model against a stub server', () => {
 
   it('rejects mistakes at load: unknown S-codes, ShieldGemma options on Llama Guard, S-codes on ShieldGemma', () => {
     const type = classifierType('safety-model')!;
-    const create = (params: Record<string, unknown>) => type.create({ id: 'g', timeoutMs: 100, params: type.params.parse({ url: 'http://127.0.0.1:1/v1', model: 'm', ...params }) });
+    const create = (params: Record<string, unknown>) =>
+      type.create({
+        id: 'g',
+        timeoutMs: 100,
+        params: type.params.parse({ url: 'http://127.0.0.1:1/v1', model: 'm', ...params }),
+      });
     assert.throws(() => create({ template: 'llama-guard-3', categories: { S15: 'x' } }), /has no category S15/);
     assert.throws(() => create({ template: 'llama-guard-4', policyText: 'x' }), /for shieldgemma/);
     assert.throws(() => create({ template: 'shieldgemma', categories: { S1: 'x' } }), /no S-codes/);

@@ -51,7 +51,16 @@ const chatBody = (req: any, r: JudgeReply) => ({
       message: { role: 'assistant', content: r.text ?? '' },
       logprobs:
         req.logprobs && r.tokens
-          ? { content: r.tokens.map((t) => ({ token: t.token, logprob: t.top[t.token] ?? -0.01, bytes: null, top_logprobs: Object.entries(t.top).slice(0, req.top_logprobs ?? 0).map(([token, logprob]) => ({ token, logprob, bytes: null })) })) }
+          ? {
+              content: r.tokens.map((t) => ({
+                token: t.token,
+                logprob: t.top[t.token] ?? -0.01,
+                bytes: null,
+                top_logprobs: Object.entries(t.top)
+                  .slice(0, req.top_logprobs ?? 0)
+                  .map(([token, logprob]) => ({ token, logprob, bytes: null })),
+              })),
+            }
           : null,
       finish_reason: 'stop',
     },
@@ -121,7 +130,9 @@ export async function startStubJudge(script: (req: JudgeRequest) => JudgeReply):
     }
     if (reply.status && reply.status >= 400) {
       res.writeHead(reply.status, { 'content-type': 'application/json' });
-      return void res.end(JSON.stringify({ error: { message: 'stub failure', type: 'server_error', code: null, param: null } }));
+      return void res.end(
+        JSON.stringify({ error: { message: 'stub failure', type: 'server_error', code: null, param: null } }),
+      );
     }
     const known = req.url === '/v1/chat/completions' || req.url === '/v1/completions';
     if (req.method !== 'POST' || !known) {
@@ -142,4 +153,7 @@ export async function startStubJudge(script: (req: JudgeRequest) => JudgeReply):
 }
 
 /** A one-token answer with its alternatives, e.g. `token('C', { ' B': -2.3 })`; the token itself gets -0.05 unless given. */
-export const token = (text: string, others: Record<string, number> = {}): ScriptedToken => ({ token: text, top: { [text]: -0.05, ...others } });
+export const token = (text: string, others: Record<string, number> = {}): ScriptedToken => ({
+  token: text,
+  top: { [text]: -0.05, ...others },
+});

@@ -5,8 +5,15 @@ import { auth, chat, gatewayWithStub } from '../support/harness.js';
 describe('the default policy reads obfuscated prompts (normalisation, end to end)', () => {
   const ctx = gatewayWithStub();
   const post = async (content: string) => {
-    const res = await fetch(`${ctx.gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(chat(content)) });
-    return { decision: res.headers.get('x-gateway-decision'), body: (await res.json()) as { choices: { finish_reason: string }[] } };
+    const res = await fetch(`${ctx.gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify(chat(content)),
+    });
+    return {
+      decision: res.headers.get('x-gateway-decision'),
+      body: (await res.json()) as { choices: { finish_reason: string }[] },
+    };
   };
 
   it('refuses a weapons request hidden by homoglyphs, zero-width characters, spacing, leetspeak or base64, without calling the upstream', async () => {

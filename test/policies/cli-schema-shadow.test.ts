@@ -10,7 +10,11 @@ import { cli, json, tempDir } from './helpers.js';
 
 describe('policy CLI: schema', () => {
   it('the committed policies/policy.schema.json is what the zod schema generates', () => {
-    assert.equal(readFileSync(SCHEMA_PATH, 'utf8'), schemaText(), 'run `npm run policy -- schema` and commit the result');
+    assert.equal(
+      readFileSync(SCHEMA_PATH, 'utf8'),
+      schemaText(),
+      'run `npm run policy -- schema` and commit the result',
+    );
   });
 
   it('--check exits 0 when the file is up to date and 1 when it is stale, without writing', async () => {
@@ -46,7 +50,12 @@ const stage = (action: Action, rules: [string, Action][], shadowRules: [string, 
   latencyMs: 1,
 });
 
-function decision(id: string, action: Action, input: StageRecord, shadow?: { action: Action; input: StageRecord; output?: StageRecord }): DecisionRecord {
+function decision(
+  id: string,
+  action: Action,
+  input: StageRecord,
+  shadow?: { action: Action; input: StageRecord; output?: StageRecord },
+): DecisionRecord {
   return {
     decision_id: id,
     time: '2026-11-29T12:00:00.000Z',
@@ -62,17 +71,38 @@ function decision(id: string, action: Action, input: StageRecord, shadow?: { act
     stages: { input },
     latency_ms: { total: 1 },
     content: { mode: 'none' },
-    ...(shadow && { shadow: { policy: { id: 'candidate', revision: 'b'.repeat(64) }, action: shadow.action, stages: { input: shadow.input, ...(shadow.output && { output: shadow.output }) } } }),
+    ...(shadow && {
+      shadow: {
+        policy: { id: 'candidate', revision: 'b'.repeat(64) },
+        action: shadow.action,
+        stages: { input: shadow.input, ...(shadow.output && { output: shadow.output }) },
+      },
+    }),
   };
 }
 
 /** Five decisions: two agree, two where the candidate's new rule refuses, one where the candidate drops a redaction. */
 const records: DecisionRecord[] = [
   decision('dec_1', 'allow', stage('allow', []), { action: 'allow', input: stage('allow', []) }),
-  decision('dec_2', 'allow', stage('allow', []), { action: 'refuse', input: stage('refuse', [['new-weapons', 'refuse']]) }),
-  decision('dec_3', 'flag', stage('flag', [['watch', 'flag']]), { action: 'refuse', input: stage('refuse', [['new-weapons', 'refuse'], ['watch', 'flag']]) }),
-  decision('dec_4', 'redact', stage('redact', [['hide-pii', 'redact']]), { action: 'allow', input: stage('allow', []) }),
-  decision('dec_5', 'refuse', stage('refuse', [['weapons', 'refuse']]), { action: 'refuse', input: stage('refuse', [['weapons', 'refuse']]) }),
+  decision('dec_2', 'allow', stage('allow', []), {
+    action: 'refuse',
+    input: stage('refuse', [['new-weapons', 'refuse']]),
+  }),
+  decision('dec_3', 'flag', stage('flag', [['watch', 'flag']]), {
+    action: 'refuse',
+    input: stage('refuse', [
+      ['new-weapons', 'refuse'],
+      ['watch', 'flag'],
+    ]),
+  }),
+  decision('dec_4', 'redact', stage('redact', [['hide-pii', 'redact']]), {
+    action: 'allow',
+    input: stage('allow', []),
+  }),
+  decision('dec_5', 'refuse', stage('refuse', [['weapons', 'refuse']]), {
+    action: 'refuse',
+    input: stage('refuse', [['weapons', 'refuse']]),
+  }),
   decision('dec_6', 'allow', stage('allow', [], [['trial', 'refuse']])),
 ];
 
@@ -84,14 +114,33 @@ describe('shadow report', () => {
     assert.equal(r.agree, 2);
     assert.equal(r.disagree, 3);
     assert.deepEqual(r.policies, [{ id: 'candidate', revision: 'b'.repeat(64), records: 5 }]);
-    assert.deepEqual(r.transitions.map((t) => [t.from, t.to, t.count, t.examples]), [
-      ['allow', 'refuse', 1, ['dec_2']],
-      ['flag', 'refuse', 1, ['dec_3']],
-      ['redact', 'allow', 1, ['dec_4']],
-    ]);
+    assert.deepEqual(
+      r.transitions.map((t) => [t.from, t.to, t.count, t.examples]),
+      [
+        ['allow', 'refuse', 1, ['dec_2']],
+        ['flag', 'refuse', 1, ['dec_3']],
+        ['redact', 'allow', 1, ['dec_4']],
+      ],
+    );
     assert.deepEqual(r.rules, [
-      { id: 'new-weapons', disagreements: 2, shadowOnly: 2, enforcedOnly: 0, actionChanged: 0, transitions: { 'allow→refuse': 1, 'flag→refuse': 1 }, examples: ['dec_2', 'dec_3'] },
-      { id: 'hide-pii', disagreements: 1, shadowOnly: 0, enforcedOnly: 1, actionChanged: 0, transitions: { 'redact→allow': 1 }, examples: ['dec_4'] },
+      {
+        id: 'new-weapons',
+        disagreements: 2,
+        shadowOnly: 2,
+        enforcedOnly: 0,
+        actionChanged: 0,
+        transitions: { 'allow→refuse': 1, 'flag→refuse': 1 },
+        examples: ['dec_2', 'dec_3'],
+      },
+      {
+        id: 'hide-pii',
+        disagreements: 1,
+        shadowOnly: 0,
+        enforcedOnly: 1,
+        actionChanged: 0,
+        transitions: { 'redact→allow': 1 },
+        examples: ['dec_4'],
+      },
     ]);
     assert.deepEqual(r.shadowModeRules, [{ id: 'trial', matched: 1, wouldChange: 1, examples: ['dec_6'] }]);
   });
@@ -101,7 +150,10 @@ describe('shadow report', () => {
     writeFileSync(join(dir, 'decisions.jsonl'), `${records.map((r) => JSON.stringify(r)).join('\n')}\nnot json\n`);
     const r = await cli(['shadow-report', '--dir', dir]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^6 decisions in 1 file under .* \(1 lines skipped\)\n5 with a shadow decision: 2 agree, 3 disagree/);
+    assert.match(
+      r.stdout,
+      /^6 decisions in 1 file under .* \(1 lines skipped\)\n5 with a shadow decision: 2 agree, 3 disagree/,
+    );
     assert.match(r.stdout, /enforced allow → shadow refuse: 1 +e\.g\. dec_2/);
     assert.match(r.stdout, /new-weapons +2 +2 +0 +0 +allow→refuse 1, flag→refuse 1 +dec_2 dec_3/);
     assert.match(r.stdout, /trial: matched 1, would have changed the action 1/);

@@ -2,16 +2,26 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { cli, DEFAULT_PACK, folder, json, rule, small } from './helpers.js';
 
-const good = small([rule('refuse-a', 'a', 'refuse', { category: 'cat', message: 'no a' }), rule('redact-b', 'b', 'redact')]);
+const good = small([
+  rule('refuse-a', 'a', 'refuse', { category: 'cat', message: 'no a' }),
+  rule('redact-b', 'b', 'redact'),
+]);
 const suite = (cases: object[]) => ({ cases });
-const ok = (name: string, request: string, action: string, rules: string[]) => ({ name, request, expect: { action, rules } });
+const ok = (name: string, request: string, action: string, rules: string[]) => ({
+  name,
+  request,
+  expect: { action, rules },
+});
 
 describe('policy CLI: usage and exit codes', () => {
   it('prints usage and exits 2 without a command, 0 for help, 2 for an unknown command', async () => {
     const none = await cli([]);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /usage: npm run policy -- <command>/);
-    assert.match(none.stderr, /exit codes: 0 ok, 1 the policy or its tests failed, 2 usage or I\/O error, 3 internal error/);
+    assert.match(
+      none.stderr,
+      /exit codes: 0 ok, 1 the policy or its tests failed, 2 usage or I\/O error, 3 internal error/,
+    );
     const help = await cli(['help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /shadow-report/);
@@ -34,7 +44,10 @@ describe('policy CLI: validate', () => {
   it('accepts the default pack (human output) and exits 0', async () => {
     const r = await cli(['validate', DEFAULT_PACK]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^OK .*policy\.json: policy "default" \(enforce\), revision [0-9a-f]{12}, 12 rules, 4 classifiers/);
+    assert.match(
+      r.stdout,
+      /^OK .*policy\.json: policy "default" \(enforce\), revision [0-9a-f]{12}, 12 rules, 4 classifiers/,
+    );
   });
 
   it('describes a valid policy as JSON with its revision', async () => {
@@ -49,14 +62,25 @@ describe('policy CLI: validate', () => {
 
   it('prints every fault as path: reason and exits 1', async () => {
     const bad = small([
-      rule('r1', 'a', 'refuse', { when: { any: [{ classifier: 'c', label: 'a', threshold: 0.5 }, { classifier: 'c', label: 'a', threshold: 2 }] } }),
+      rule('r1', 'a', 'refuse', {
+        when: {
+          any: [
+            { classifier: 'c', label: 'a', threshold: 0.5 },
+            { classifier: 'c', label: 'a', threshold: 2 },
+          ],
+        },
+      }),
       rule('r1', 'b', 'flag'),
     ]);
     const r = await cli(['validate', folder({ 'policy.json': bad })]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /^INVALID .*policy\.json: 1 issue/);
     assert.match(r.stdout, /  rules\[0\]\.when\.any\[1\]\.threshold: expected a number between 0 and 1/);
-    const dup = await cli(['validate', folder({ 'policy.json': small([rule('r1', 'a', 'refuse'), rule('r1', 'b', 'flag')]) }), '--json']);
+    const dup = await cli([
+      'validate',
+      folder({ 'policy.json': small([rule('r1', 'a', 'refuse'), rule('r1', 'b', 'flag')]) }),
+      '--json',
+    ]);
     assert.equal(dup.code, 1);
     assert.deepEqual(json(dup).issues, [{ path: 'rules[1].id', message: 'duplicate rule id "r1"' }]);
   });
@@ -95,7 +119,10 @@ describe('policy CLI: test', () => {
     });
     const r = await cli(['test', dir]);
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /FAIL  .*a\.test\.json › wrongly expects allow\n +action: expected allow, got refuse \(rules: refuse-a\)/);
+    assert.match(
+      r.stdout,
+      /FAIL  .*a\.test\.json › wrongly expects allow\n +action: expected allow, got refuse \(rules: refuse-a\)/,
+    );
     assert.match(r.stdout, /ERROR .*› pins an unknown classifier\n +scores names classifier "nope"/);
     assert.doesNotMatch(r.stdout, /PASS/);
     assert.match(r.stdout, /1 passed, 1 failed, 1 errors \(3 cases in 1 suite\)/);
@@ -104,13 +131,19 @@ describe('policy CLI: test', () => {
     assert.match(verbose.stdout, /PASS  .*› refuses aaa \(refuse: refuse-a\)/);
     const j = json(await cli(['test', dir, '--json']));
     assert.equal(j.ok, false);
-    assert.deepEqual(j.cases.map((c: { status: string }) => c.status), ['PASS', 'FAIL', 'ERROR']);
+    assert.deepEqual(
+      j.cases.map((c: { status: string }) => c.status),
+      ['PASS', 'FAIL', 'ERROR'],
+    );
     assert.deepEqual(j.unexercised, ['redact-b']);
     assert.deepEqual(j.summary, { total: 3, pass: 1, fail: 1, error: 1, todo: 0 });
   });
 
   it('rejects a malformed test file with the path of the fault (exit 1)', async () => {
-    const dir = folder({ 'policy.json': good, 'bad.test.json': suite([{ name: 'x', request: 'hi', expect: { action: 'explode' } }]) });
+    const dir = folder({
+      'policy.json': good,
+      'bad.test.json': suite([{ name: 'x', request: 'hi', expect: { action: 'explode' } }]),
+    });
     const r = await cli(['test', dir]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /INVALID test file .*bad\.test\.json:\n  cases\[0\]\.expect\.action: /);

@@ -6,7 +6,8 @@ import { small } from './helpers.js';
 
 /** Engine behaviour found while writing the policy tests; todo until the engine is fixed. */
 describe('engine gaps', () => {
-  const redactWhen = (text: object) => compilePolicy(small([{ id: 'r', stage: 'input', when: { text }, action: 'redact', replacement: '[X]' }]));
+  const redactWhen = (text: object) =>
+    compilePolicy(small([{ id: 'r', stage: 'input', when: { text }, action: 'redact', replacement: '[X]' }]));
   const doc = { messages: [{ role: 'user', content: 'İİİ secret code' }] };
 
   it('redacts a case-insensitive regex match in place, even after characters whose lower case is longer', async () => {

@@ -16,12 +16,20 @@ export interface CliResult {
 }
 
 /** Runs `node dist/policies/cli/main.js …args` in a child process. */
-export function cli(args: string[], { cwd = process.cwd(), env = {} as Record<string, string> } = {}): Promise<CliResult> {
+export function cli(
+  args: string[],
+  { cwd = process.cwd(), env = {} as Record<string, string> } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 99) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd, env: { ...process.env, ...env }, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 99) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -39,7 +47,8 @@ export const tempDir = (prefix = 'gw-policy-') => mkdtempSync(join(tmpdir(), pre
 /** Writes files (name → JSON value or text) into a new temp folder and returns its path. */
 export function folder(files: Record<string, unknown>): string {
   const dir = tempDir();
-  for (const [name, v] of Object.entries(files)) writeFileSync(join(dir, name), typeof v === 'string' ? v : `${JSON.stringify(v, null, 2)}\n`);
+  for (const [name, v] of Object.entries(files))
+    writeFileSync(join(dir, name), typeof v === 'string' ? v : `${JSON.stringify(v, null, 2)}\n`);
   return dir;
 }
 
@@ -48,9 +57,26 @@ export const small = (rules: object[] = [], extra: object = {}) => ({
   apiVersion: 'gateway/v1',
   id: 'small',
   taxonomy: [{ id: 'cat' }],
-  classifiers: [{ id: 'c', type: 'rules', params: { patterns: [{ label: 'a', regex: 'aaa' }, { label: 'b', regex: 'bbb' }] } }],
+  classifiers: [
+    {
+      id: 'c',
+      type: 'rules',
+      params: {
+        patterns: [
+          { label: 'a', regex: 'aaa' },
+          { label: 'b', regex: 'bbb' },
+        ],
+      },
+    },
+  ],
   rules,
   ...extra,
 });
 
-export const rule = (id: string, label: string, action: string, extra: object = {}) => ({ id, stage: 'input', when: { classifier: 'c', label, threshold: 0.5 }, action, ...extra });
+export const rule = (id: string, label: string, action: string, extra: object = {}) => ({
+  id,
+  stage: 'input',
+  when: { classifier: 'c', label, threshold: 0.5 },
+  action,
+  ...extra,
+});

@@ -47,31 +47,119 @@ function envelope(base: Doc, tag: string): Mutation[] {
     m('defaults is a string', 'defaults', (d) => (d.defaults = 'refuse')),
     m('defaults.onError is redact', 'defaults.onError', (d) => (d.defaults = { ...d.defaults, onError: 'redact' })),
     m('defaults.refusal is empty', 'defaults.refusal', (d) => (d.defaults = { ...d.defaults, refusal: '' })),
-    m('defaults.errorRefusal is a number', 'defaults.errorRefusal', (d) => (d.defaults = { ...d.defaults, errorRefusal: 3 })),
-    m('defaults.messages names an unknown category', 'defaults.messages.S99', (d) => (d.defaults = { ...d.defaults, messages: { S99: 'x' } })),
-    m('defaults.messages has an empty message', 'defaults.messages', (d) => (d.defaults = { ...d.defaults, messages: { cat: '' } })),
+    m(
+      'defaults.errorRefusal is a number',
+      'defaults.errorRefusal',
+      (d) => (d.defaults = { ...d.defaults, errorRefusal: 3 }),
+    ),
+    m(
+      'defaults.messages names an unknown category',
+      'defaults.messages.S99',
+      (d) => (d.defaults = { ...d.defaults, messages: { S99: 'x' } }),
+    ),
+    m(
+      'defaults.messages has an empty message',
+      'defaults.messages',
+      (d) => (d.defaults = { ...d.defaults, messages: { cat: '' } }),
+    ),
     m('defaults has an unknown key', 'defaults', (d) => (d.defaults = { ...d.defaults, tone: 'kind' })),
     m('taxonomy is an object', 'taxonomy', (d) => (d.taxonomy = {})),
-    m('taxonomy item without id', 'taxonomy[0].id', (d) => (d.taxonomy = [{ description: 'x' }, ...(d.taxonomy ?? [])])),
+    m(
+      'taxonomy item without id',
+      'taxonomy[0].id',
+      (d) => (d.taxonomy = [{ description: 'x' }, ...(d.taxonomy ?? [])]),
+    ),
     m('taxonomy item with a bad id', 'taxonomy[0].id', (d) => (d.taxonomy = [{ id: 'a b' }, ...(d.taxonomy ?? [])])),
-    m('duplicate category', 'taxonomy[', (d) => (d.taxonomy = [...(d.taxonomy ?? []), ...(d.taxonomy ?? [{ id: 'z' }, { id: 'z' }]).slice(0, 1)])),
-    m('category parent unknown', 'taxonomy[0].parent', (d) => (d.taxonomy = [{ id: 'child', parent: 'nobody' }, ...(d.taxonomy ?? [])])),
-    m('category with an unknown key', 'taxonomy[0]', (d) => (d.taxonomy = [{ id: 'k', colour: 'red' }, ...(d.taxonomy ?? [])])),
+    m(
+      'duplicate category',
+      'taxonomy[',
+      (d) => (d.taxonomy = [...(d.taxonomy ?? []), ...(d.taxonomy ?? [{ id: 'z' }, { id: 'z' }]).slice(0, 1)]),
+    ),
+    m(
+      'category parent unknown',
+      'taxonomy[0].parent',
+      (d) => (d.taxonomy = [{ id: 'child', parent: 'nobody' }, ...(d.taxonomy ?? [])]),
+    ),
+    m(
+      'category with an unknown key',
+      'taxonomy[0]',
+      (d) => (d.taxonomy = [{ id: 'k', colour: 'red' }, ...(d.taxonomy ?? [])]),
+    ),
     m('classifiers is empty', 'classifiers', (d) => ((d.classifiers = []), (d.rules = []))),
     m('classifiers is a string', 'classifiers', (d) => (d.classifiers = 'rules')),
     m('rules is an object', 'rules', (d) => (d.rules = { a: 1 })),
-    m('rubric with one option', 'rubrics[0].options', (d) => (d.rubrics = [{ id: 'r', question: 'q?', options: [{ letter: 'A', meaning: 'm', desired: { safe: true, unsafe: false } }] }])),
-    m('rubric letters repeat', 'rubrics[0].options', (d) => (d.rubrics = [{ id: 'r', question: 'q?', options: ['A', 'A'].map((letter) => ({ letter, meaning: 'm', desired: { safe: true, unsafe: false } })) }])),
-    m('rubric letter lower case', 'rubrics[0].options[1].letter', (d) => (d.rubrics = [{ id: 'r', question: 'q?', options: ['A', 'b'].map((letter) => ({ letter, meaning: 'm', desired: { safe: true, unsafe: false } })) }])),
+    m(
+      'rubric with one option',
+      'rubrics[0].options',
+      (d) =>
+        (d.rubrics = [
+          { id: 'r', question: 'q?', options: [{ letter: 'A', meaning: 'm', desired: { safe: true, unsafe: false } }] },
+        ]),
+    ),
+    m(
+      'rubric letters repeat',
+      'rubrics[0].options',
+      (d) =>
+        (d.rubrics = [
+          {
+            id: 'r',
+            question: 'q?',
+            options: ['A', 'A'].map((letter) => ({ letter, meaning: 'm', desired: { safe: true, unsafe: false } })),
+          },
+        ]),
+    ),
+    m(
+      'rubric letter lower case',
+      'rubrics[0].options[1].letter',
+      (d) =>
+        (d.rubrics = [
+          {
+            id: 'r',
+            question: 'q?',
+            options: ['A', 'b'].map((letter) => ({ letter, meaning: 'm', desired: { safe: true, unsafe: false } })),
+          },
+        ]),
+    ),
     m('rubric without a question', 'rubrics[0].question', (d) => (d.rubrics = [{ id: 'r', options: [] }])),
-    m('rubric option without desired', 'rubrics[0].options[0].desired', (d) => (d.rubrics = [{ id: 'r', question: 'q', options: [{ letter: 'A', meaning: 'm' }, { letter: 'B', meaning: 'n', desired: { safe: true, unsafe: true } }] }])),
-    m('rubric exemplar empty', 'rubrics[0].options[0].exemplars[0]', (d) => (d.rubrics = [{ id: 'r', question: 'q', options: ['A', 'B'].map((letter) => ({ letter, meaning: 'm', desired: { safe: true, unsafe: false }, exemplars: [''] })) }])),
+    m(
+      'rubric option without desired',
+      'rubrics[0].options[0].desired',
+      (d) =>
+        (d.rubrics = [
+          {
+            id: 'r',
+            question: 'q',
+            options: [
+              { letter: 'A', meaning: 'm' },
+              { letter: 'B', meaning: 'n', desired: { safe: true, unsafe: true } },
+            ],
+          },
+        ]),
+    ),
+    m(
+      'rubric exemplar empty',
+      'rubrics[0].options[0].exemplars[0]',
+      (d) =>
+        (d.rubrics = [
+          {
+            id: 'r',
+            question: 'q',
+            options: ['A', 'B'].map((letter) => ({
+              letter,
+              meaning: 'm',
+              desired: { safe: true, unsafe: false },
+              exemplars: [''],
+            })),
+          },
+        ]),
+    ),
   ];
 }
 
 function classifier(base: Doc, i: number, tag: string): Mutation[] {
   const at = `classifiers[${i}]`;
-  const m = (name: string, path: string, f: (c: Doc, d: Doc) => void) => mutate(base, `${tag} ${at}: ${name}`, `${at}${path}`, (d) => f(d.classifiers[i], d));
+  const m = (name: string, path: string, f: (c: Doc, d: Doc) => void) =>
+    mutate(base, `${tag} ${at}: ${name}`, `${at}${path}`, (d) => f(d.classifiers[i], d));
   const pattern = (p: object) => (c: Doc) => (c.params = { patterns: [{ label: 'x', regex: 'x', ...p }] });
   return [
     m('type unknown', '.type', (c) => (c.type = 'magic')),
@@ -92,8 +180,16 @@ function classifier(base: Doc, i: number, tag: string): Mutation[] {
     m('pattern flag g', '.params.patterns[0].flags', pattern({ flags: 'g' })),
     m('pattern score above 1', '.params.patterns[0].score', pattern({ score: 1.5 })),
     m('pattern label empty', '.params.patterns[0].label', pattern({ label: '' })),
-    m('detector unknown', '.params.detectors[0].detector', (c) => (c.params = { detectors: [{ detector: 'dna', label: 'x' }] })),
-    m('keywords empty list', '.params.keywords[0].words', (c) => (c.params = { keywords: [{ label: 'x', words: [] }] })),
+    m(
+      'detector unknown',
+      '.params.detectors[0].detector',
+      (c) => (c.params = { detectors: [{ detector: 'dna', label: 'x' }] }),
+    ),
+    m(
+      'keywords empty list',
+      '.params.keywords[0].words',
+      (c) => (c.params = { keywords: [{ label: 'x', words: [] }] }),
+    ),
     m('duplicate id', '.id', (c, d) => (d.classifiers = [...d.classifiers, { ...clone(c) }])),
     m('extra key', '', (c) => (c.model = 'gpt')),
   ].map((x) => (x.name.includes('duplicate') ? { ...x, at: `classifiers[${base.classifiers.length}].id` } : x));
@@ -102,7 +198,8 @@ function classifier(base: Doc, i: number, tag: string): Mutation[] {
 function ruleMutations(base: Doc, i: number, tag: string): Mutation[] {
   const at = `rules[${i}]`;
   const r0 = base.rules[i];
-  const m = (name: string, path: string, f: (r: Doc, d: Doc) => void) => mutate(base, `${tag} ${at} (${r0.id}): ${name}`, `${at}${path}`, (d) => f(d.rules[i], d));
+  const m = (name: string, path: string, f: (r: Doc, d: Doc) => void) =>
+    mutate(base, `${tag} ${at} (${r0.id}): ${name}`, `${at}${path}`, (d) => f(d.rules[i], d));
   const score = r0.when;
   return [
     m('threshold above 1', '.when.threshold', (r) => (r.when = { ...score, threshold: 2 })),
@@ -120,21 +217,36 @@ function ruleMutations(base: Doc, i: number, tag: string): Mutation[] {
     m('severity unknown', '.severity', (r) => (r.severity = 'extreme')),
     m('mode unknown', '.mode', (r) => (r.mode = 'maybe')),
     m('onError redact', '.onError', (r) => (r.onError = 'redact')),
-    { ...m('id duplicated', '', (r, d) => (r.id = d.rules[(i + 1) % d.rules.length].id)), at: `rules[${Math.max(i, (i + 1) % base.rules.length)}].id` },
+    {
+      ...m('id duplicated', '', (r, d) => (r.id = d.rules[(i + 1) % d.rules.length].id)),
+      at: `rules[${Math.max(i, (i + 1) % base.rules.length)}].id`,
+    },
     m('id missing', '.id', (r) => delete r.id),
     m('when missing', '.when', (r) => delete r.when),
     m('action missing', '.action', (r) => delete r.action),
     m('when empty', '.when', (r) => (r.when = {})),
     m('when all empty', '.when', (r) => (r.when = { all: [] })),
-    m('when any with a bad threshold', '.when.any[1].threshold', (r) => (r.when = { any: [score, { ...score, threshold: 7 }] })),
+    m(
+      'when any with a bad threshold',
+      '.when.any[1].threshold',
+      (r) => (r.when = { any: [score, { ...score, threshold: 7 }] }),
+    ),
     m('when not of nothing', '.when', (r) => (r.when = { not: {} })),
-    m('text regex unbalanced', '.when.all[1].text.regex', (r) => (r.when = { all: [score, { text: { regex: '(unclosed' } }] })),
+    m(
+      'text regex unbalanced',
+      '.when.all[1].text.regex',
+      (r) => (r.when = { all: [score, { text: { regex: '(unclosed' } }] }),
+    ),
     m('text regex flag g', '.when', (r) => (r.when = { text: { regex: 'x', flags: 'g' } })),
     m('meta header without a name', '.when', (r) => (r.when = { meta: 'header', equals: 'x' })),
     m('meta with two tests', '.when', (r) => (r.when = { meta: 'tenant', equals: 'a', in: ['b'] })),
     m('meta regex unbalanced', '.when.any[0].regex', (r) => (r.when = { any: [{ meta: 'model', regex: '[' }] })),
     m('route without a model', '.route', (r) => ((r.action = 'route'), (r.stage = 'input'), delete r.message)),
-    m('route on the output stage', '.stage', (r) => ((r.action = 'route'), (r.stage = 'output'), (r.route = { model: 'm' }), delete r.message)),
+    m(
+      'route on the output stage',
+      '.stage',
+      (r) => ((r.action = 'route'), (r.stage = 'output'), (r.route = { model: 'm' }), delete r.message),
+    ),
     m('route on a refuse rule', '.route', (r) => (r.route = { model: 'm' })),
     m('allow with a message', '.message', (r) => ((r.action = 'allow'), (r.message = 'hi'))),
     m('select not a JSONPath', '.select', (r) => ((r.stage = 'input'), (r.select = 'messages.content'))),
@@ -175,7 +287,9 @@ describe('malformed policies', () => {
         error = e;
       }
       if (!(error instanceof PolicyError)) {
-        wrong.push(`${name}: ${error === undefined ? 'accepted' : `crashed with ${(error as Error)?.stack ?? String(error)}`}`);
+        wrong.push(
+          `${name}: ${error === undefined ? 'accepted' : `crashed with ${(error as Error)?.stack ?? String(error)}`}`,
+        );
         continue;
       }
       if (!error.issues.length) wrong.push(`${name}: no issues`);
@@ -183,19 +297,31 @@ describe('malformed policies', () => {
         if (!i.message) wrong.push(`${name}: an issue without a reason at ${i.path}`);
         if (!i.path && at !== '') wrong.push(`${name}: an issue without a path: ${i.message}`);
       }
-      if (!error.issues.some((i) => i.path.startsWith(at))) wrong.push(`${name}: expected an issue at ${at}, got ${error.issues.map((i) => `${i.path}: ${i.message}`).join(' | ')}`);
+      if (!error.issues.some((i) => i.path.startsWith(at)))
+        wrong.push(
+          `${name}: expected an issue at ${at}, got ${error.issues.map((i) => `${i.path}: ${i.message}`).join(' | ')}`,
+        );
     }
     assert.deepEqual(wrong, []);
   });
 
   it('names an unknown key itself in the path', () => {
-    assert.throws(() => compilePolicy({ ...small(), rulez: [] }), (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'rulez');
-    assert.throws(() => compilePolicy(small([{ ...rule('r', 'a', 'flag'), enabled: true }])), (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'rules[0].enabled');
+    assert.throws(
+      () => compilePolicy({ ...small(), rulez: [] }),
+      (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'rulez',
+    );
+    assert.throws(
+      () => compilePolicy(small([{ ...rule('r', 'a', 'flag'), enabled: true }])),
+      (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'rules[0].enabled',
+    );
   });
 
   it('rejects a document that is not an object at all, as a PolicyError at the root', () => {
     for (const doc of [null, [], 'policy', 42, true, {}]) {
-      assert.throws(() => compilePolicy(doc), (e: unknown) => e instanceof PolicyError && e.issues.length > 0 && e.issues.every((i) => i.message.length > 0));
+      assert.throws(
+        () => compilePolicy(doc),
+        (e: unknown) => e instanceof PolicyError && e.issues.length > 0 && e.issues.every((i) => i.message.length > 0),
+      );
     }
   });
 
@@ -221,41 +347,69 @@ describe('malformed policies', () => {
 });
 
 describe('malformed policy files and extends', () => {
-  const write = (dir: string, name: string, doc: unknown) => writeFileSync(join(dir, name), typeof doc === 'string' ? doc : JSON.stringify(doc));
+  const write = (dir: string, name: string, doc: unknown) =>
+    writeFileSync(join(dir, name), typeof doc === 'string' ? doc : JSON.stringify(doc));
 
   it('rejects an extends cycle at extends', () => {
     const dir = tempDir();
     write(dir, 'a.json', { ...small(), id: 'a', extends: './b.json' });
     write(dir, 'b.json', { ...small(), id: 'b', extends: './a.json' });
-    assert.throws(() => loadPolicy(join(dir, 'a.json')), (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'extends' && /cycle/.test(e.issues[0].message));
+    assert.throws(
+      () => loadPolicy(join(dir, 'a.json')),
+      (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'extends' && /cycle/.test(e.issues[0].message),
+    );
   });
 
   it('rejects a self-extending policy and a chain deeper than 8', () => {
     const dir = tempDir();
     write(dir, 'self.json', { ...small(), extends: './self.json' });
     assert.throws(() => loadPolicy(join(dir, 'self.json')), PolicyError);
-    for (let i = 0; i < 12; i++) write(dir, `c${i}.json`, { ...small(), id: `c${i}`, ...(i < 11 && { extends: `./c${i + 1}.json` }) });
-    assert.throws(() => loadPolicy(join(dir, 'c0.json')), (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'extends');
+    for (let i = 0; i < 12; i++)
+      write(dir, `c${i}.json`, { ...small(), id: `c${i}`, ...(i < 11 && { extends: `./c${i + 1}.json` }) });
+    assert.throws(
+      () => loadPolicy(join(dir, 'c0.json')),
+      (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'extends',
+    );
   });
 
   it('rejects a child whose parent is invalid, naming the parent file', () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'base'));
-    write(join(dir, 'base'), 'policy.json', { ...small(), rules: [rule('r', 'a', 'refuse', { when: { classifier: 'c', label: 'a', threshold: 9 } })] });
+    write(join(dir, 'base'), 'policy.json', {
+      ...small(),
+      rules: [rule('r', 'a', 'refuse', { when: { classifier: 'c', label: 'a', threshold: 9 } })],
+    });
     write(dir, 'child.json', { ...small(), id: 'child', extends: './base/policy.json' });
-    assert.throws(() => loadPolicy(join(dir, 'child.json')), (e: unknown) => e instanceof PolicyError && /base\/policy\.json$/.test(e.source) && e.issues[0].path === 'rules[0].when.threshold');
+    assert.throws(
+      () => loadPolicy(join(dir, 'child.json')),
+      (e: unknown) =>
+        e instanceof PolicyError &&
+        /base\/policy\.json$/.test(e.source) &&
+        e.issues[0].path === 'rules[0].when.threshold',
+    );
   });
 
   it('rejects a child whose rule points at a classifier the parent does not declare', () => {
     const dir = tempDir();
     write(dir, 'base.json', small());
-    write(dir, 'child.json', { apiVersion: 'gateway/v1', id: 'child', extends: './base.json', rules: [{ id: 'x', stage: 'input', when: { classifier: 'nope', label: 'a', threshold: 0.5 }, action: 'flag' }] });
-    assert.throws(() => loadPolicy(join(dir, 'child.json')), (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'rules[0].when');
+    write(dir, 'child.json', {
+      apiVersion: 'gateway/v1',
+      id: 'child',
+      extends: './base.json',
+      rules: [{ id: 'x', stage: 'input', when: { classifier: 'nope', label: 'a', threshold: 0.5 }, action: 'flag' }],
+    });
+    assert.throws(
+      () => loadPolicy(join(dir, 'child.json')),
+      (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'rules[0].when',
+    );
   });
 
   it('names extends when the parent file is missing', () => {
     const dir = tempDir();
     write(dir, 'child.json', { ...small(), extends: './missing.json' });
-    assert.throws(() => loadPolicy(join(dir, 'child.json')), (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'extends');
+    assert.throws(
+      () => loadPolicy(join(dir, 'child.json')),
+      (e: unknown) => e instanceof PolicyError && e.issues[0].path === 'extends',
+    );
   });
 });

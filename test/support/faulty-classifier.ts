@@ -11,7 +11,8 @@ registerClassifierType('test-faulty', {
     labels: ['bad'],
     async classify(_input, signal) {
       if (params.mode === 'throw') throw new Error('model exploded');
-      if (params.mode === 'hang') await new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
+      if (params.mode === 'hang')
+        await new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
       return { scores: { bad: params.mode === 'nan' ? Number.NaN : 0 }, explanation: params.mode };
     },
   }),
@@ -22,5 +23,13 @@ export const faultyPolicy = (mode: string, onError?: string) => ({
   apiVersion: 'gateway/v1',
   id: `faulty-${mode}`,
   classifiers: [{ id: 'faulty', type: 'test-faulty', timeoutMs: 50, params: { mode } }],
-  rules: [{ id: 'bad-rule', stage: 'both', when: { classifier: 'faulty', label: 'bad', threshold: 0.5 }, action: 'refuse', ...(onError && { onError }) }],
+  rules: [
+    {
+      id: 'bad-rule',
+      stage: 'both',
+      when: { classifier: 'faulty', label: 'bad', threshold: 0.5 },
+      action: 'refuse',
+      ...(onError && { onError }),
+    },
+  ],
 });

@@ -24,10 +24,20 @@ export interface TestGateway extends Gateway {
  * Starts a real gateway on a loopback port with a temporary audit directory and captured logs.
  * `env` takes the same variables as production (GATEWAY_UPSTREAM_URL, GATEWAY_POLICY, …).
  */
-export async function startTestGateway(env: Record<string, string> = {}, overrides: GatewayOverrides = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  env: Record<string, string> = {},
+  overrides: GatewayOverrides = {},
+): Promise<TestGateway> {
   const auditDir = mkdtempSync(join(tmpdir(), 'gw-audit-'));
   const config = loadConfig({
-    env: { GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', GATEWAY_API_KEYS: CLIENT_KEY, GATEWAY_AUDIT_DIR: auditDir, GATEWAY_LOG_LEVEL: 'debug', ...env },
+    env: {
+      GATEWAY_PORT: '0',
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_API_KEYS: CLIENT_KEY,
+      GATEWAY_AUDIT_DIR: auditDir,
+      GATEWAY_LOG_LEVEL: 'debug',
+      ...env,
+    },
   });
   const logs: string[] = [];
   const stream = new PassThrough();
@@ -49,7 +59,11 @@ export async function startTestGateway(env: Record<string, string> = {}, overrid
 
 /** Every decision record in an audit directory: the chain log's segments, or a plain decisions.jsonl. */
 export function readDecisions(dir: string): DecisionRecord[] {
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^segment-\d+\.ndjson$|^decisions\.jsonl$/.test(f)).sort() : [];
+  const files = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => /^segment-\d+\.ndjson$|^decisions\.jsonl$/.test(f))
+        .sort()
+    : [];
   return files
     .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
     .flatMap((l) => {
@@ -74,7 +88,10 @@ export const chat = (content: string, extra: Record<string, unknown> = {}) => ({
  * For a describe block: an upstream (any server with a base `url` and `close`) and a gateway in front of it,
  * started before the tests and closed after. Read `ctx.gw` and `ctx.stub` inside the tests.
  */
-export function gatewayWith<U extends { url: string; close(): Promise<void> }>(startUpstream: () => Promise<U>, env: Record<string, string> = {}) {
+export function gatewayWith<U extends { url: string; close(): Promise<void> }>(
+  startUpstream: () => Promise<U>,
+  env: Record<string, string> = {},
+) {
   const ctx = {} as { gw: TestGateway; stub: U };
   before(async () => {
     ctx.stub = await startUpstream();

@@ -70,8 +70,12 @@ export const textOf = (events: SseEvent[]) =>
     .join('');
 
 /** Events that carry content, in order. */
-export const contentEvents = (events: SseEvent[]) => events.filter((e) => e.data !== '[DONE]' && e.data.choices?.some((c: any) => c.delta?.content));
+export const contentEvents = (events: SseEvent[]) =>
+  events.filter((e) => e.data !== '[DONE]' && e.data.choices?.some((c: any) => c.delta?.content));
 
 /** The last finish_reason sent. */
 export const finishOf = (events: SseEvent[]) =>
-  events.flatMap((e) => (e.data !== '[DONE]' && e.data.choices ? e.data.choices.map((c: any) => c.finish_reason) : [])).filter(Boolean).at(-1) ?? null;
+  events
+    .flatMap((e) => (e.data !== '[DONE]' && e.data.choices ? e.data.choices.map((c: any) => c.finish_reason) : []))
+    .filter(Boolean)
+    .at(-1) ?? null;

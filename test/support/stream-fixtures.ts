@@ -16,18 +16,38 @@ export function streamPolicy(): string {
       apiVersion: 'gateway/v1',
       id: 'stream-modes',
       classifiers: [
-        { id: 'words', type: 'rules', params: { keywords: [{ label: 'forbidden', words: ['FORBIDDEN'] }], detectors: [{ detector: 'email', label: 'pii' }] } },
+        {
+          id: 'words',
+          type: 'rules',
+          params: {
+            keywords: [{ label: 'forbidden', words: ['FORBIDDEN'] }],
+            detectors: [{ detector: 'email', label: 'pii' }],
+          },
+        },
       ],
       rules: [
-        { id: 'no-forbidden', stage: 'both', when: { classifier: 'words', label: 'forbidden', threshold: 0.5 }, action: 'refuse', message: REFUSAL },
-        { id: 'hide-pii', stage: 'both', when: { classifier: 'words', label: 'pii', threshold: 0.5 }, action: 'redact', replacement: '[REDACTED:{label}]' },
+        {
+          id: 'no-forbidden',
+          stage: 'both',
+          when: { classifier: 'words', label: 'forbidden', threshold: 0.5 },
+          action: 'refuse',
+          message: REFUSAL,
+        },
+        {
+          id: 'hide-pii',
+          stage: 'both',
+          when: { classifier: 'words', label: 'pii', threshold: 0.5 },
+          action: 'redact',
+          replacement: '[REDACTED:{label}]',
+        },
       ],
     }),
   );
   return dir;
 }
 
-const clean = (from: number, n: number) => Array.from({ length: n }, (_, i) => `tok${String(from + i).padStart(2, '0')} `);
+const clean = (from: number, n: number) =>
+  Array.from({ length: n }, (_, i) => `tok${String(from + i).padStart(2, '0')} `);
 
 /**
  * Scripted answers, chosen by the first word of the prompt. Pieces are 6 characters, so with 40-character
@@ -50,8 +70,17 @@ export const scripted: StubOptions = { pieces: (u) => SCRIPTS[u.split(' ')[0]] ?
 export const WINDOWS = { windowChars: 40, overlapChars: 16 } as const;
 
 /** A gateway on the stream policy with full content in its records and the given stream settings. */
-export async function streamGateway(upstreamUrl: string, stream: Partial<StreamOptions>, env: Record<string, string> = {}): Promise<TestGateway> {
-  const gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: upstreamUrl, GATEWAY_POLICY: streamPolicy(), GATEWAY_AUDIT_CONTENT: 'full', ...env });
+export async function streamGateway(
+  upstreamUrl: string,
+  stream: Partial<StreamOptions>,
+  env: Record<string, string> = {},
+): Promise<TestGateway> {
+  const gw = await startTestGateway({
+    GATEWAY_UPSTREAM_URL: upstreamUrl,
+    GATEWAY_POLICY: streamPolicy(),
+    GATEWAY_AUDIT_CONTENT: 'full',
+    ...env,
+  });
   // Until gateway/config.ts carries the `stream` block, tests set the pipeline's stream settings directly.
   gw.pipeline.deps.stream = stream;
   return gw;

@@ -55,7 +55,9 @@ export interface StubUpstream {
 
 const lastUser = (body: any): string => {
   const msgs: any[] = body?.messages ?? [];
-  for (let i = msgs.length - 1; i >= 0; i--) if (msgs[i].role === 'user') return typeof msgs[i].content === 'string' ? msgs[i].content : JSON.stringify(msgs[i].content);
+  for (let i = msgs.length - 1; i >= 0; i--)
+    if (msgs[i].role === 'user')
+      return typeof msgs[i].content === 'string' ? msgs[i].content : JSON.stringify(msgs[i].content);
   return '';
 };
 
@@ -79,17 +81,30 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
     requests.push({ at: performance.now(), path: req.url ?? '', headers: req.headers, body });
     if (req.method === 'GET' && req.url?.endsWith('/models')) {
       res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ object: 'list', data: [{ id: 'stub-model', object: 'model', created: 0, owned_by: 'stub' }] }));
+      return res.end(
+        JSON.stringify({ object: 'list', data: [{ id: 'stub-model', object: 'model', created: 0, owned_by: 'stub' }] }),
+      );
     }
     if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
       res.writeHead(404, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error', code: null, param: null } }));
+      return res.end(
+        JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error', code: null, param: null } }),
+      );
     }
     const model: string = body?.model ?? '';
     if (model === 'error-400' || model === 'error-500') {
       const status = model === 'error-400' ? 400 : 500;
       res.writeHead(status, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ error: { message: `stub ${status}`, type: status === 400 ? 'invalid_request_error' : 'server_error', code: 'stub', param: null } }));
+      return res.end(
+        JSON.stringify({
+          error: {
+            message: `stub ${status}`,
+            type: status === 400 ? 'invalid_request_error' : 'server_error',
+            code: 'stub',
+            param: null,
+          },
+        }),
+      );
     }
     if (model === 'slow') await sleep(slowMs);
     if (model === 'bad-json') {
@@ -103,7 +118,10 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end(
         JSON.stringify({
-          id, object: 'chat.completion', created, model,
+          id,
+          object: 'chat.completion',
+          created,
+          model,
           choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop', logprobs: null }],
           usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
         }),
@@ -125,9 +143,17 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
       return res.write(`data: ${json.slice(0, cut + 1)}\ndata: ${json.slice(cut + 1)}\n\n`);
     };
     const send = (delta: object, finish: string | null = null) =>
-      event({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] });
+      event({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model,
+        choices: [{ index: 0, delta, finish_reason: finish }],
+      });
     if (!opts.noRole) send({ role: 'assistant', content: '' });
-    const pieces = opts.pieces ? opts.pieces(lastUser(body)) : (text.match(new RegExp(`[\\s\\S]{1,${chunkChars}}`, 'g')) ?? []);
+    const pieces = opts.pieces
+      ? opts.pieces(lastUser(body))
+      : (text.match(new RegExp(`[\\s\\S]{1,${chunkChars}}`, 'g')) ?? []);
     for (let i = 0; i < pieces.length; i++) {
       if (closed) return;
       const wait = opts.delayMs ? opts.delayMs(i) : chunkDelayMs;
@@ -143,7 +169,14 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
     if (closed) return;
     send({}, 'stop');
     if (opts.usage || body?.stream_options?.include_usage) {
-      event({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: { prompt_tokens: 5, completion_tokens: pieces.length, total_tokens: 5 + pieces.length } });
+      event({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model,
+        choices: [],
+        usage: { prompt_tokens: 5, completion_tokens: pieces.length, total_tokens: 5 + pieces.length },
+      });
     }
     state.completed++;
     res.end('data: [DONE]\n\n');
