@@ -1,25 +1,27 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Router, type RequestHandler } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { GatewayError } from '../pipeline/errors.js';
 import { readDecisionRecords, RecordsError } from '../../policies/records.js';
 import { ShadowCounter } from '../../policies/shadow.js';
 import { policyStatus, type GatewayPolicies } from '../policies.js';
 import { presentedKey } from './auth.js';
+import { sendJson, type RouteTable } from './router.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** Admin routes need an admin key; with auth off (local development) they are open like everything else. */
-export const adminAuth = ({ mode, keys }: { mode: 'keys' | 'off'; keys: string[] }): RequestHandler => {
+/**
+ * The admin key check: throws the 401/403 GatewayError, or returns. With auth off (local development) admin routes
+ * are open like everything else.
+ */
+export const adminKeyChecker = ({ mode, keys }: { mode: 'keys' | 'off'; keys: string[] }) => {
   const digests = keys.map(digest);
-  return function adminAuth(req, _res, next) {
-    if (mode === 'off') return next();
-    const key = presentedKey(req.headers.authorization, req.headers['x-api-key']);
-    if (!key)
-      return next(new GatewayError('invalid_api_key', 'missing admin key: send it as "Authorization: Bearer <key>"'));
+  return function checkAdminKey(headers: IncomingHttpHeaders): void {
+    if (mode === 'off') return;
+    const key = presentedKey(headers.authorization, headers['x-api-key']);
+    if (!key) throw new GatewayError('invalid_api_key', 'missing admin key: send it as "Authorization: Bearer <key>"');
     const d = digest(key);
     if (!digests.some((k) => timingSafeEqual(k, d)))
-      return next(new GatewayError('forbidden', 'this key is not an admin key (set GATEWAY_ADMIN_KEYS)'));
-    next();
+      throw new GatewayError('forbidden', 'this key is not an admin key (set GATEWAY_ADMIN_KEYS)');
   };
 };
 
@@ -29,34 +31,39 @@ export const adminAuth = ({ mode, keys }: { mode: 'keys' | 'off'; keys: string[]
  * With an audit directory, GET /v1/policies/shadow-report counts per rule where the shadow candidate disagreed.
  */
 export function adminRoutes(
+  routes: RouteTable,
   policies: GatewayPolicies,
   auth: { mode: 'keys' | 'off'; keys: string[] },
   auditDir?: string,
-): Router {
-  const router = Router();
-  router.use('/v1/policies', adminAuth(auth));
-  router.get('/v1/policies', (_req, res) => void res.json(policyStatus(policies)));
-  router.post('/v1/policies/reload', async (_req, res) => {
+): void {
+  const checkAdminKey = adminKeyChecker(auth);
+  routes.get('/v1/policies', ({ req, res }) => {
+    checkAdminKey(req.headers);
+    sendJson(res, 200, policyStatus(policies));
+  });
+  routes.post('/v1/policies/reload', async ({ req, res }) => {
+    checkAdminKey(req.headers);
     const result = await policies.store.reload('admin endpoint');
-    res
-      .status(result.ok ? 200 : 422)
-      .json(
-        result.ok
-          ? result
-          : {
-              error: {
-                message: 'the candidate policy was rejected; the last good revision stays in force',
-                type: 'invalid_request_error',
-                code: 'policy_invalid',
-                param: null,
-              },
-              ...result,
+    sendJson(
+      res,
+      result.ok ? 200 : 422,
+      result.ok
+        ? result
+        : {
+            error: {
+              message: 'the candidate policy was rejected; the last good revision stays in force',
+              type: 'invalid_request_error',
+              code: 'policy_invalid',
+              param: null,
             },
-      );
+            ...result,
+          },
+    );
   });
   if (auditDir) {
-    router.get('/v1/policies/shadow-report', async (req, res) => {
-      const examples = Number(req.query.examples ?? 5);
+    routes.get('/v1/policies/shadow-report', async ({ req, res, query }) => {
+      checkAdminKey(req.headers);
+      const examples = Number(query.examples ?? 5);
       if (!Number.isInteger(examples) || examples < 0 || examples > 100)
         throw new GatewayError('invalid_request', 'examples: expected a whole number from 0 to 100', 'examples');
       const counter = new ShadowCounter(examples);
@@ -65,8 +72,7 @@ export function adminRoutes(
       } catch (e) {
         if (!(e instanceof RecordsError)) throw e;
       }
-      res.json(counter.report());
+      sendJson(res, 200, counter.report());
     });
   }
-  return router;
 }

@@ -1,17 +1,17 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import express, { type ErrorRequestHandler } from 'express';
 import type winston from 'winston';
 import { GatewayError, toGatewayError } from '../pipeline/errors.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { GatewayPolicies } from '../policies.js';
 import { adminRoutes } from './admin.js';
 import { auditRoutes } from './audit-export.js';
-import { apiKeyAuth, keyChecker, type ClientKey } from './auth.js';
-import { jsonBody, readJsonBody } from './body.js';
-import { admission, admissionControl } from './limits.js';
+import { keyChecker, type ClientKey } from './auth.js';
+import { readJsonBody } from './body.js';
+import { admissionControl } from './limits.js';
 import { errorBody } from './error-body.js';
 import type { Metrics } from './metrics.js';
-import { apiRoutes, decisionIds, hotRoutes, type HotRoute } from './routes.js';
+import { apiRoutes, decisionIds, type ApiRoute } from './routes.js';
+import { queryOf, routePath, RouteTable, sendJson, type Exchange } from './router.js';
 
 export interface AppOptions {
   pipeline: Pipeline;
@@ -33,10 +33,10 @@ export interface AppOptions {
 /**
  * The HTTP edge: parse, authenticate, hand plain data to the pipeline, write JSON or SSE. Nothing else.
  *
- * The two hot routes (POST /v1/chat/completions and POST /v1/moderations) are dispatched on node:http directly:
- * key check, admission, JSON body, route, error response — the same functions the Express middleware wraps, so
- * both paths behave alike. Everything else (health, metrics, admin, audit export, /v1/models, 404s) goes
- * through Express.
+ * Every route is one entry of a RouteTable on plain node:http. The API routes (/v1/chat/completions,
+ * /v1/moderations, /v1/models) run the client key check, admission control and the JSON body reader first;
+ * the admin routes check an admin key; an unknown /v1 path is authenticated before it is answered 404, so it
+ * tells an unauthenticated caller nothing.
  *
  * @example
  * const handler = createApp({ pipeline, metrics, logger, auth: { mode: 'off', keys: [] }, bodyLimitBytes: 1 << 20, limits, readiness });
@@ -50,7 +50,7 @@ export function createApp(o: AppOptions): RequestListener {
     res.on('finish', () =>
       o.logger.http('request', {
         method: req.method,
-        path: pathOf(req.url),
+        path: routePath(req.url),
         status: res.statusCode,
         decision: res.getHeader('x-gateway-decision'),
         decision_id: decisionIds.get(res),
@@ -65,83 +65,62 @@ export function createApp(o: AppOptions): RequestListener {
     const decisionId = decisionIds.get(res);
     if (e.status >= 500 && e.code !== 'upstream_not_configured') {
       o.logger.error('request failed', {
-        path: pathOf(req.url),
+        path: routePath(req.url),
         code: e.code,
         error: String(e.cause ?? e.message),
         decision_id: decisionId,
       });
     }
     if (res.headersSent) return void res.end();
-    const text = JSON.stringify(errorBody(e));
-    res.statusCode = e.status;
-    if (decisionId) res.setHeader('x-gateway-decision-id', decisionId);
-    res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.setHeader('content-length', Buffer.byteLength(text));
-    res.end(text);
+    sendJson(res, e.status, errorBody(e), decisionId ? { 'x-gateway-decision-id': decisionId } : undefined);
   };
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.use(function timing(req, res, next) {
-    res.locals.started = performance.now();
-    if (logRequests) logWhenDone(req, res, res.locals.started);
-    next();
-  });
-  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
-  app.get('/readyz', (_req, res) => {
-    const r = o.readiness();
-    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', ...r.details });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.set('content-type', o.metrics.registry.contentType).send(await o.metrics.registry.metrics());
-  });
-  if (o.policies) app.use(adminRoutes(o.policies, { mode: o.auth.mode, keys: o.adminKeys ?? [] }, o.auditDir));
-  if (o.auditDir) app.use(auditRoutes(o.auditDir, { mode: o.auth.mode, keys: o.adminKeys ?? [] }));
-  app.use('/v1', apiKeyAuth(authenticate), admission(admit), jsonBody({ limit: o.bodyLimitBytes }));
-  app.use(apiRoutes(o.pipeline));
-  app.use(function notFound(req, _res, next) {
-    next(new GatewayError('not_found', `no route for ${req.method} ${req.path}`));
-  });
-  const onError: ErrorRequestHandler = (err, req, res, _next) => sendError(err, req, res, req.route?.path ?? 'none');
-  app.use(onError);
-
-  const hot = hotRoutes(o.pipeline);
-  const serveHot = async (
-    route: string,
-    handler: HotRoute,
-    req: IncomingMessage,
-    res: ServerResponse,
-    started: number,
-  ) => {
-    let matched = 'none';
-    try {
+  /** An API route behind the client key check, admission control and the JSON body (for POST). */
+  const api =
+    (route: ApiRoute) =>
+    async ({ req, res, started }: Exchange): Promise<void> => {
       const caller = authenticate(req.headers);
       admit(caller.keyId ?? req.socket.remoteAddress ?? 'unknown', res);
-      const body = await readJsonBody(req, o.bodyLimitBytes);
-      matched = route;
-      await handler(body, req, res, caller, started);
+      const body = req.method === 'POST' ? await readJsonBody(req, o.bodyLimitBytes) : undefined;
+      await route(body, req, res, caller, started);
+    };
+
+  const routes = new RouteTable()
+    .get('/healthz', ({ res }) => sendJson(res, 200, { status: 'ok' }))
+    .get('/readyz', ({ res }) => {
+      const r = o.readiness();
+      sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', ...r.details });
+    })
+    .get('/metrics', async ({ res }) => {
+      const text = await o.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': o.metrics.registry.contentType });
+      res.end(text);
+    });
+  const api_ = apiRoutes(o.pipeline);
+  routes.post('/v1/chat/completions', api(api_.chat));
+  routes.post('/v1/moderations', api(api_.moderations));
+  routes.get('/v1/models', api(api_.models));
+  const adminAuth = { mode: o.auth.mode, keys: o.adminKeys ?? [] };
+  if (o.policies) adminRoutes(routes, o.policies, adminAuth, o.auditDir);
+  if (o.auditDir) auditRoutes(routes, o.auditDir, adminAuth);
+
+  const serve = async (req: IncomingMessage, res: ServerResponse, started: number) => {
+    const path = routePath(req.url);
+    const found = routes.find(req.method, path);
+    try {
+      if (!found) {
+        if (path.startsWith('/v1/')) authenticate(req.headers);
+        throw new GatewayError('not_found', `no route for ${req.method} ${path}`);
+      }
+      await found.route({ req, res, path, query: queryOf(req.url), started });
     } catch (e) {
-      sendError(e, req, res, matched);
+      sendError(e, req, res, found?.path ?? 'none');
     }
   };
 
   return function edge(req, res) {
     const started = performance.now();
-    if (req.method === 'POST') {
-      const route = pathOf(req.url).toLowerCase().replace(/\/$/, '');
-      const handler = hot.get(route);
-      if (handler) {
-        if (logRequests) logWhenDone(req, res, started);
-        return void serveHot(route, handler, req, res, started);
-      }
-    }
-    app(req, res);
+    if (logRequests) logWhenDone(req, res, started);
+    void serve(req, res, started);
   };
 }
-
-/** The path of a request URL, without the query string. */
-const pathOf = (url = '/') => {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
-};

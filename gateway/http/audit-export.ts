@@ -1,12 +1,12 @@
 import { Writable } from 'node:stream';
-import { Router, type Request } from 'express';
 import { exportLog } from '../../audit/export.js';
 import { parseExportQuery } from '../../audit/export-query.js';
 import { GatewayError } from '../pipeline/errors.js';
-import { adminAuth } from './admin.js';
+import { adminKeyChecker } from './admin.js';
+import { sendJson, type Exchange, type RouteTable } from './router.js';
 
-function parseQuery(req: Request) {
-  const q = parseExportQuery(req.query as Record<string, unknown>);
+function parseQuery(query: Exchange['query']) {
+  const q = parseExportQuery(query);
   if (!q.ok) {
     const param = /^([\w.]+):/.exec(q.error)?.[1] ?? null;
     throw new GatewayError('invalid_request', q.error, param);
@@ -21,16 +21,17 @@ function parseQuery(req: Request) {
  *   HTTP trailers.
  * - `GET /v1/audit/export/manifest?…` answers the manifest alone (count, seq range, sha256, covering checkpoint).
  */
-export function auditRoutes(dir: string, auth: { mode: 'keys' | 'off'; keys: string[] }): Router {
-  const router = Router();
-  router.use('/v1/audit', adminAuth(auth));
-  router.get('/v1/audit/export/manifest', async (req, res) => {
-    const { format, filter } = parseQuery(req);
+export function auditRoutes(routes: RouteTable, dir: string, auth: { mode: 'keys' | 'off'; keys: string[] }): void {
+  const checkAdminKey = adminKeyChecker(auth);
+  routes.get('/v1/audit/export/manifest', async ({ req, res, query }) => {
+    checkAdminKey(req.headers);
+    const { format, filter } = parseQuery(query);
     const sink = new Writable({ write: (_c, _e, cb) => cb() });
-    res.json(await exportLog({ dir, format, filter, out: sink }));
+    sendJson(res, 200, await exportLog({ dir, format, filter, out: sink }));
   });
-  router.get('/v1/audit/export', async (req, res) => {
-    const { format, filter } = parseQuery(req);
+  routes.get('/v1/audit/export', async ({ req, res, query }) => {
+    checkAdminKey(req.headers);
+    const { format, filter } = parseQuery(query);
     res.writeHead(200, {
       'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
       'content-disposition': `attachment; filename="audit-export.${format}"`,
@@ -48,5 +49,4 @@ export function auditRoutes(dir: string, auth: { mode: 'keys' | 'off'; keys: str
     res.addTrailers({ 'x-export-count': String(manifest.count), 'x-export-sha256': manifest.sha256 });
     res.end();
   });
-  return router;
 }

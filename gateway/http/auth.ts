@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RequestHandler } from 'express';
 import { GatewayError } from '../pipeline/errors.js';
 
 /** A key's id in records and logs: a truncated sha256, never the key. */
@@ -57,17 +56,3 @@ export function keyChecker({
     return found;
   };
 }
-
-/** The key check as Express middleware: stores the caller on `res.locals.keyId` / `res.locals.tenant`. */
-export const apiKeyAuth =
-  (authenticate: ReturnType<typeof keyChecker>): RequestHandler =>
-  (req, res, next) => {
-    try {
-      const caller = authenticate(req.headers);
-      res.locals.keyId = caller.keyId;
-      res.locals.tenant = caller.tenant;
-      next();
-    } catch (e) {
-      next(e);
-    }
-  };

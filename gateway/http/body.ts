@@ -1,6 +1,5 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
-import type { RequestHandler } from 'express';
 import { GatewayError } from '../pipeline/errors.js';
 
 /**
@@ -39,8 +38,8 @@ export function depthPast(doc: unknown, max: number): string | undefined {
 /**
  * Reads a JSON request body: 415 unless `Content-Type` is JSON in UTF-8, 413 past `limit` bytes (checked on
  * Content-Length first, then while reading), 400 for invalid UTF-8, malformed JSON or nesting past
- * MAX_BODY_DEPTH. A lean replacement for express.json() on the hot path: one Buffer.concat and one JSON.parse,
- * no charset conversion layer. Rejects with the GatewayError to send.
+ * MAX_BODY_DEPTH. One Buffer.concat and one JSON.parse, no charset conversion layer. Rejects with the
+ * GatewayError to send.
  *
  * @example const body = await readJsonBody(req, 1 << 20);
  */
@@ -118,14 +117,3 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
     });
   });
 }
-
-/** readJsonBody as Express middleware for POST, PUT and PATCH: the body goes to `req.body`. */
-export const jsonBody =
-  ({ limit }: { limit: number }): RequestHandler =>
-  (req, _res, next) => {
-    if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
-    readJsonBody(req, limit).then((body) => {
-      req.body = body;
-      next();
-    }, next);
-  };

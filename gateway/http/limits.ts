@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import type { RequestHandler } from 'express';
 import { GatewayError } from '../pipeline/errors.js';
 
 export interface LimitOptions {
@@ -75,15 +74,3 @@ export function admissionControl({
     res.once('close', release);
   };
 }
-
-/** Admission as Express middleware, after apiKeyAuth (it reads `res.locals.keyId`). */
-export const admission =
-  (admit: ReturnType<typeof admissionControl>): RequestHandler =>
-  (req, res, next) => {
-    try {
-      admit(res.locals.keyId ?? req.socket.remoteAddress ?? 'unknown', res);
-      next();
-    } catch (e) {
-      next(e);
-    }
-  };

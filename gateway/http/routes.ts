@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Router } from 'express';
 import type { ChatRequest } from '../../generator/types.js';
 import { GatewayError, toGatewayError } from '../pipeline/errors.js';
 import { moderate } from '../pipeline/moderate.js';
@@ -9,6 +8,7 @@ import type { Caller } from './auth.js';
 import { errorBody } from './error-body.js';
 import { keepAlive, startSse, writeEvent } from './sse.js';
 import { ChatBodySchema, ModerationBodySchema, paramOf } from './schemas.js';
+import { sendJson } from './router.js';
 import type { z } from 'zod';
 
 /** Validates a body with zod; a failure is a 400 whose `param` names the first bad field. */
@@ -55,19 +55,8 @@ export const decisionIds = new WeakMap<ServerResponse, string>();
 
 const decisionHeaders = (action: string, id: string) => ({ 'x-gateway-decision': action, 'x-gateway-decision-id': id });
 
-/** Writes a JSON answer with the decision headers in one go (res.json's extra work buys nothing here). */
-function sendJson(res: ServerResponse, body: unknown, action: string, id: string): void {
-  const text = JSON.stringify(body);
-  res.writeHead(200, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    ...decisionHeaders(action, id),
-  });
-  res.end(text);
-}
-
-/** A hot route: the request is authenticated, admitted and its JSON body read before this runs. */
-export type HotRoute = (
+/** An API route: the request is authenticated, admitted and its JSON body read (for POST) before this runs. */
+export type ApiRoute = (
   body: unknown,
   req: IncomingMessage,
   res: ServerResponse,
@@ -76,17 +65,16 @@ export type HotRoute = (
 ) => Promise<void>;
 
 /**
- * The two hot OpenAI-compatible routes, POST /v1/chat/completions and POST /v1/moderations, on plain node:http
- * objects: the edge (app.ts) dispatches to them without Express's router. Each adapts HTTP to the pipeline and
- * back; the pipeline does the work.
+ * The OpenAI-compatible API routes: POST /v1/chat/completions, POST /v1/moderations and GET /v1/models. Each
+ * adapts HTTP to the pipeline and back; the pipeline does the work.
  */
-export function hotRoutes(pipeline: Pipeline): Map<string, HotRoute> {
-  const chat: HotRoute = async (raw, req, res, caller, started) => {
+export function apiRoutes(pipeline: Pipeline): { chat: ApiRoute; moderations: ApiRoute; models: ApiRoute } {
+  const chat: ApiRoute = async (raw, req, res, caller, started) => {
     const body = parseBody(ChatBodySchema, raw) as ChatRequest;
     const { ctx, signal } = begin(req, res, '/v1/chat/completions', caller, started);
     if (!body.stream) {
       const { completion, action } = await pipeline.complete(body, ctx, signal);
-      sendJson(res, completion, action, ctx.decisionId);
+      sendJson(res, 200, completion, decisionHeaders(action, ctx.decisionId));
       return;
     }
     const { action, chunks } = await openStream(pipeline, body, ctx, signal);
@@ -108,34 +96,28 @@ export function hotRoutes(pipeline: Pipeline): Map<string, HotRoute> {
     res.end();
   };
 
-  const moderations: HotRoute = async (raw, req, res, caller, started) => {
+  const moderations: ApiRoute = async (raw, req, res, caller, started) => {
     const body = parseBody(ModerationBodySchema, raw);
     const { ctx, signal } = begin(req, res, '/v1/moderations', caller, started);
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     const out = await moderate(pipeline, inputs, ctx, signal);
-    sendJson(res, out, out.gateway.action, ctx.decisionId);
+    sendJson(res, 200, out, decisionHeaders(out.gateway.action, ctx.decisionId));
   };
 
-  return new Map([
-    ['/v1/chat/completions', chat],
-    ['/v1/moderations', moderations],
-  ]);
-}
-
-/** The other API routes, on Express after its key check and admission: GET /v1/models. */
-export function apiRoutes(pipeline: Pipeline): Router {
-  const router = Router();
-  router.get('/v1/models', async (req, res) => {
+  const models: ApiRoute = async (_raw, req, res, caller, started) => {
     const generator = pipeline.requireGenerator();
-    const { signal } = begin(req, res, '/v1/models', res.locals as Caller, res.locals.started ?? performance.now());
+    const { signal } = begin(req, res, '/v1/models', caller, started);
     if (!generator.models) throw new GatewayError('not_found', 'this upstream does not list models');
+    let list: unknown;
     try {
-      res.json(await generator.models(signal));
+      list = await generator.models(signal);
     } catch (e) {
       throw upstreamError(e);
     }
-  });
-  return router;
+    sendJson(res, 200, list);
+  };
+
+  return { chat, moderations, models };
 }
 
 const upstreamOrInternal = (e: unknown) => (e instanceof GatewayError ? e : toGatewayError(e));
