@@ -10,6 +10,7 @@ import { checkpointInconsistency, readCheckpoints, verifyCheckpointSignature } f
 import { keyFingerprint } from './keys.js';
 import { listSegments, readLines, type SegmentInfo } from './segments.js';
 import type { Checkpoint, StoredRecord } from './types.js';
+import { assertVersion } from './version.js';
 
 export const VERIFY_REASONS = [
   'record-changed',
@@ -72,6 +73,9 @@ async function* items(segments: SegmentInfo[]): AsyncGenerator<Item> {
         rec = null;
       }
       const hashOk = rec !== null && typeof rec.hash === 'string' && recordHash(rec) === rec.hash;
+      // A line that is intact but of another format version cannot be judged: refuse it. A changed line is
+      // reported as changed, whatever its `v` now says.
+      if (rec && hashOk) assertVersion(rec, `${segments[i].name}:${n}`);
       yield {
         rec,
         hashOk,
@@ -84,7 +88,8 @@ async function* items(segments: SegmentInfo[]): AsyncGenerator<Item> {
 }
 
 /**
- * Verifies a log directory.
+ * Verifies a log directory. Throws RecordVersionError at the first intact line (or checkpoint) of a format
+ * version this code does not read.
  * @example
  * const report = await verifyLog({ dir, publicKeys: [await loadPublicKey('audit.pub.pem')] });
  * if (!report.ok) console.error(report.first_bad);

@@ -82,6 +82,7 @@ async function round(gw: Gateway): Promise<number> {
         decisionId: newDecisionId(),
         keyId: null,
         tenant: null,
+        api: 'chat.completions' as const,
         route: '/v1/chat/completions',
         started: performance.now(),
         headers: {},

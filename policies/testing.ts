@@ -287,7 +287,9 @@ export async function runPolicyTests(loaded: LoadedPolicy, suites: PolicyTestSui
         if (!c.todo) for (const id of [...rules, ...shadow]) exercised.add(id);
         const failed = stages.flatMap((d) => d.classifiers).filter((r) => r.error !== undefined && !c.errors?.[r.id]);
         for (const r of failed)
-          problems.push(`classifier "${r.id}" failed: ${r.error} (pin its scores or declare the failure in errors)`);
+          problems.push(
+            `classifier "${r.id}" failed: ${r.error?.message} (pin its scores or declare the failure in errors)`,
+          );
         const ms = performance.now() - started;
         const { action, stage } = finalOf(run);
         if (problems.length) cases.push({ ...base, status: 'ERROR', problems, action, stage, rules, shadow, ms });

@@ -54,6 +54,7 @@ async function run(text: string, options: Partial<StreamOptions>, size = 7, upst
     decisionId: newDecisionId(),
     keyId: null,
     tenant: null,
+    api: 'chat.completions' as const,
     route: '/v1/chat/completions',
     started: performance.now(),
   };

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router } from 'express';
+import type { WireApi } from '../../audit/types.js';
 import type { ChatRequest } from '../../generator/types.js';
 import { GatewayError, toGatewayError } from '../pipeline/errors.js';
 import { moderate } from '../pipeline/moderate.js';
@@ -31,6 +32,7 @@ function begin(
   req: IncomingMessage,
   res: ServerResponse,
   route: string,
+  api: WireApi,
   caller: Caller,
   started: number,
 ): { ctx: RequestContext; signal: AbortSignal } {
@@ -42,6 +44,7 @@ function begin(
     decisionId: newDecisionId(),
     keyId: caller.keyId,
     tenant: caller.tenant,
+    api,
     headers: req.headers,
     route,
     started,
@@ -83,7 +86,7 @@ export type HotRoute = (
 export function hotRoutes(pipeline: Pipeline): Map<string, HotRoute> {
   const chat: HotRoute = async (raw, req, res, caller, started) => {
     const body = parseBody(ChatBodySchema, raw) as ChatRequest;
-    const { ctx, signal } = begin(req, res, '/v1/chat/completions', caller, started);
+    const { ctx, signal } = begin(req, res, '/v1/chat/completions', 'chat.completions', caller, started);
     if (!body.stream) {
       const { completion, action } = await pipeline.complete(body, ctx, signal);
       sendJson(res, completion, action, ctx.decisionId);
@@ -110,7 +113,7 @@ export function hotRoutes(pipeline: Pipeline): Map<string, HotRoute> {
 
   const moderations: HotRoute = async (raw, req, res, caller, started) => {
     const body = parseBody(ModerationBodySchema, raw);
-    const { ctx, signal } = begin(req, res, '/v1/moderations', caller, started);
+    const { ctx, signal } = begin(req, res, '/v1/moderations', 'moderations', caller, started);
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     const out = await moderate(pipeline, inputs, ctx, signal);
     sendJson(res, out, out.gateway.action, ctx.decisionId);
@@ -127,7 +130,14 @@ export function apiRoutes(pipeline: Pipeline): Router {
   const router = Router();
   router.get('/v1/models', async (req, res) => {
     const generator = pipeline.requireGenerator();
-    const { signal } = begin(req, res, '/v1/models', res.locals as Caller, res.locals.started ?? performance.now());
+    const { signal } = begin(
+      req,
+      res,
+      '/v1/models',
+      'models',
+      res.locals as Caller,
+      res.locals.started ?? performance.now(),
+    );
     if (!generator.models) throw new GatewayError('not_found', 'this upstream does not list models');
     try {
       res.json(await generator.models(signal));

@@ -1,4 +1,4 @@
-import type { Action } from '../../audit/types.js';
+import type { Action, ClassifierError } from '../../audit/types.js';
 import { evaluateStage, type StageDecision } from '../../policies/engine.js';
 import { strongest, type Pipeline, type RequestContext } from './pipeline.js';
 import { joinSegments } from '../../policies/select.js';
@@ -16,7 +16,7 @@ export interface ModerationResult {
       scores: Record<string, number>;
       explanation: string;
       latency_ms: number;
-      error?: string;
+      error?: ClassifierError;
     }[];
   };
 }

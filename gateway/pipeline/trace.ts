@@ -1,4 +1,11 @@
-import type { Action, DecisionRecord, GradeRecord, ShadowRecord } from '../../audit/types.js';
+import {
+  RECORD_VERSION,
+  type Action,
+  type DecisionRecord,
+  type GradeRecord,
+  type RecordError,
+  type ShadowRecord,
+} from '../../audit/types.js';
 import type { ChatRequest } from '../../generator/types.js';
 import { ACTION_RANK, evaluateStage, type RequestMeta, type StageDecision } from '../../policies/engine.js';
 import type { LoadedPolicy } from '../../policies/load.js';
@@ -121,7 +128,7 @@ export class Trace {
   }
 
   /** Builds the decision record and appends it; resolves once the sink has stored it. */
-  async finish(action: Action, status: number, outputText?: string, error?: { type: string; message: string }) {
+  async finish(action: Action, status: number, outputText?: string, error?: RecordError) {
     const grade =
       this.grade ??
       (this.output
@@ -133,11 +140,12 @@ export class Trace {
     // shares (rather than copies) any part that is already in that order.
     const record: DecisionRecord = {
       action,
-      content: recordContent(
-        this.deps.contentMode,
-        { text: this.promptText, decision: this.input?.decision },
-        outputText === undefined ? undefined : { text: outputText, decision: this.output?.decision },
-      ),
+      api: this.ctx.api,
+      content: recordContent(this.deps.contentMode, {
+        prompt: { text: this.promptText, decision: this.input?.decision },
+        ...(outputText !== undefined && { output: { text: outputText, decision: this.output?.decision } }),
+        messages: this.request?.messages,
+      }),
       decision_id: this.ctx.decisionId,
       ...(error && { error }),
       instance: this.deps.instance,
@@ -161,6 +169,7 @@ export class Trace {
       stream: this.request?.stream === true,
       tenant: this.ctx.tenant,
       time: new Date().toISOString(),
+      v: RECORD_VERSION,
     };
     this.deps.observer?.decision(this.ctx.route, action);
     try {
