@@ -39,7 +39,7 @@ const tuning = {
 };
 const MODES = ['fsync-per-record', 'group', 'none'] as const;
 
-/** A decision record like the gateway's, with members in the sorted order Trace.finish writes them in. */
+/** A decision record like the gateway's, with members in the sorted order RequestRun.finish writes them in. */
 function record(i: number): DecisionRecord {
   return {
     action: 'allow',

@@ -70,7 +70,7 @@ const variants: Array<{ name: string; gw: Gateway }> = [
   { name: 'metrics off', gw: await open('metrics-off', true) },
   { name: 'log and metrics off', gw: await open('both-off', false) },
 ];
-for (const v of variants.slice(2)) v.gw.pipeline.deps.observer = undefined;
+for (const v of variants.slice(2)) v.gw.pipeline.observer = undefined;
 
 const signal = new AbortController().signal;
 /** Microseconds of wall time per request, `concurrency` requests in flight; the loop is CPU-bound. */

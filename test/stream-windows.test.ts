@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { DecisionRecord } from '../audit/types.js';
-import { Pipeline, Trace, fixedPolicy, newDecisionId } from '../gateway/pipeline/pipeline.js';
+import { Pipeline, RequestRun, fixedPolicy, newDecisionId } from '../gateway/pipeline/pipeline.js';
 import { openStream, streamOptions, type StreamOptions } from '../gateway/pipeline/stream.js';
 import type { ChatCompletionChunk, ChatRequest, Generator } from '../generator/types.js';
 import { compilePolicy } from '../policies/load.js';
@@ -69,16 +69,16 @@ async function run(text: string, options: Partial<StreamOptions>, size = 7, upst
 }
 
 let checked: string[] = [];
-const original = Trace.prototype.outputStage;
+const original = RequestRun.prototype.runOutput;
 beforeEach(() => {
   checked = [];
-  Trace.prototype.outputStage = function (this: Trace, text: string, signal: AbortSignal) {
-    checked.push(text);
+  RequestRun.prototype.runOutput = function (this: RequestRun, text: string | object, signal: AbortSignal) {
+    if (typeof text === 'string') checked.push(text);
     return original.call(this, text, signal);
   };
 });
 afterEach(() => {
-  Trace.prototype.outputStage = original;
+  RequestRun.prototype.runOutput = original;
 });
 
 const answer = 'lorem ipsum dolor sit amet '.repeat(800); // 21,600 characters

@@ -94,7 +94,7 @@ export function hotRoutes(pipeline: Pipeline): Map<string, HotRoute> {
     }
     const { action, chunks } = await openStream(pipeline, body, ctx, signal);
     startSse(res, decisionHeaders(action, ctx.decisionId));
-    const ka = keepAlive(res, pipeline.deps.stream?.keepAliveMs ?? DEFAULT_STREAM_OPTIONS.keepAliveMs);
+    const ka = keepAlive(res, pipeline.streamSettings?.keepAliveMs ?? DEFAULT_STREAM_OPTIONS.keepAliveMs);
     try {
       for await (const c of chunks) {
         if (res.destroyed) break;

@@ -1,5 +1,5 @@
 import type { Action, ClassifierError } from '../../audit/types.js';
-import { evaluateStage, type StageDecision } from '../../policies/engine.js';
+import type { StageDecision } from '../../policies/engine.js';
 import { strongest, type Pipeline, type RequestContext } from './pipeline.js';
 import { joinSegments } from '../../policies/select.js';
 
@@ -86,36 +86,17 @@ export async function moderate(
   signal: AbortSignal,
 ): Promise<ModerationResponse> {
   const joined = joinSegments(inputs.map((text, i) => ({ pointer: `/input/${i}`, text })));
-  const trace = pipeline.trace(ctx, null, joined.text);
-  const t = performance.now();
+  const offsets = joined.segments.map((s) => s.start);
+  const run = pipeline.start(ctx, null, joined.text);
   // Each input is read as a one-message chat request, so rules select it as they would a user's message.
-  const reqs = inputs.map(
-    (text) =>
-      ({ stage: 'input', doc: { messages: [{ role: 'user', content: text }] }, meta: trace.meta, signal }) as const,
-  );
-  const [decisions, shadows] = await Promise.all([
-    Promise.all(reqs.map((r) => evaluateStage(trace.policy, r))),
-    Promise.all(reqs.map((r) => trace.shadowStage(r))),
-  ]);
-  const merged = merge(
-    decisions,
-    joined.segments.map((s) => s.start),
-  );
-  if (shadows.every(Boolean))
-    trace.shadowInput = merge(
-      shadows as StageDecision[],
-      joined.segments.map((s) => s.start),
-    );
-  trace.setInput(merged, t);
-  await trace.finish(merged.action, 200);
+  const docs = inputs.map((text) => ({ messages: [{ role: 'user', content: text }] }));
+  const { each, merged } = await run.runInputs(docs, signal, (decisions) => merge(decisions, offsets));
+  await run.finish(merged.action, 200);
+  const { policy, revision } = run.policy;
   return {
     id: `modr-${ctx.decisionId.slice(4)}`,
-    model: `gateway-policy/${trace.policy.policy.id}`,
-    results: decisions.map(toResult),
-    gateway: {
-      decision_id: ctx.decisionId,
-      action: merged.action,
-      policy: { id: trace.policy.policy.id, revision: trace.policy.revision },
-    },
+    model: `gateway-policy/${policy.id}`,
+    results: each.map(toResult),
+    gateway: { decision_id: ctx.decisionId, action: merged.action, policy: { id: policy.id, revision } },
   };
 }
