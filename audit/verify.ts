@@ -230,9 +230,8 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     const ahead = await peek();
     const aheadSeq = ahead?.rec?.seq;
     if (!rec || rec.seq === want) {
-      const linkOk = rec !== null && hashOk && (prevHash === null || rec.prev_hash === prevHash);
-      if (linkOk) {
-        accept(rec!, at);
+      if (rec !== null && hashOk && (prevHash === null || rec.prev_hash === prevHash)) {
+        accept(rec, at);
         continue;
       }
       if (aheadSeq === want) {
@@ -263,10 +262,10 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
       });
       accept(rec, at);
     } else if (rec.seq > want) {
-      if (aheadSeq === want && rec.prev_hash === ahead!.rec!.hash) {
+      if (ahead?.rec && aheadSeq === want && rec.prev_hash === ahead.rec.hash) {
         report({ seq: want, reason: 'record-reordered', detail: `seq ${rec.seq} appears before seq ${want}`, at });
         buffer[0] = item; // process the displaced record right after the one that belongs here
-        buffer.unshift(ahead!);
+        buffer.unshift(ahead);
         continue;
       }
       if (aheadSeq === want) {

@@ -47,6 +47,7 @@ const generator: Generator = {
   id: 'in-memory',
   complete: async () => structuredClone(answer),
   stream: async function* () {},
+  close: () => Promise.resolve(),
 };
 const dropRecords = { append: async () => undefined, close: async () => undefined };
 

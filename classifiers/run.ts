@@ -63,11 +63,16 @@ class Failure extends Error {
   }
 }
 
-/** What went wrong: the runner's own verdict, else an abort when the request's signal fired, else a throw. */
+/**
+ * What went wrong: the runner's own verdict; else a model runtime's own TIMEOUT or ABORTED code (the encoder's
+ * and HF's errors carry one); else an abort when the request's signal fired; else a throw.
+ */
 function errorOf(e: unknown, signal: AbortSignal): ClassifierError {
   if (e instanceof Failure) return e.error;
   const message = e instanceof Error ? e.message : String(e);
-  return { code: signal.aborted ? 'aborted' : 'threw', message };
+  const runtimeCode = typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined;
+  if (runtimeCode === 'TIMEOUT') return { code: 'timeout', message };
+  return { code: signal.aborted || runtimeCode === 'ABORTED' ? 'aborted' : 'threw', message };
 }
 
 const failed = (c: Classifier, error: ClassifierError, started: number): ClassifierResult => ({

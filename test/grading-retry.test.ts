@@ -102,6 +102,7 @@ const generator: Generator = {
   stream: () => {
     throw new Error('not used');
   },
+  close: () => Promise.resolve(),
 };
 
 describe('over-refusal retry', () => {

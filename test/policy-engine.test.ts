@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import request from 'supertest';
-import { applyRedactions, evaluateStage } from '../policies/engine.js';
+import { applyRedactions, evaluateStage, refusalMessage } from '../policies/engine.js';
 import type { LoadedPolicy } from '../policies/load.js';
 import { compilePolicy, loadPolicy, PolicyError } from '../policies/load.js';
 import { faultyPolicy } from './support/faulty-classifier.js';
@@ -65,7 +65,7 @@ describe('policy engine', () => {
       d.matches.map((m) => m.id),
       ['high', 'later', 'low'],
     );
-    assert.equal(d.message, 'high');
+    assert.equal(refusalMessage(d), 'high');
   });
 
   it('matches at the threshold, not below it', async () => {

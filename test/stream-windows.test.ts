@@ -32,6 +32,7 @@ const piece = (c: string, finish: string | null = null): ChatCompletionChunk => 
 /** A generator that streams `text` in pieces of `size` characters, as fast as it is read. */
 const generator = (text: string, size: number): Generator => ({
   id: 'fake',
+  close: () => Promise.resolve(),
   complete: () => Promise.reject(new Error('not used')),
   async *stream() {
     for (let i = 0; i < text.length; i += size) yield piece(text.slice(i, i + size));
@@ -127,6 +128,7 @@ describe('stream identity', () => {
     it(`gives every chunk the first chunk's id, model and created, and a role first (${mode})`, async () => {
       const drifting: Generator = {
         id: 'drifting',
+        close: () => Promise.resolve(),
         complete: () => Promise.reject(new Error('not used')),
         async *stream() {
           for (let i = 0; i < 5; i++)

@@ -38,21 +38,14 @@ export function adminRoutes(
   router.get('/v1/policies', (_req, res) => void res.json(policyStatus(policies)));
   router.post('/v1/policies/reload', async (_req, res) => {
     const result = await policies.store.reload('admin endpoint');
-    res
-      .status(result.ok ? 200 : 422)
-      .json(
-        result.ok
-          ? result
-          : {
-              error: {
-                message: 'the candidate policy was rejected; the last good revision stays in force',
-                type: 'invalid_request_error',
-                code: 'policy_invalid',
-                param: null,
-              },
-              ...result,
-            },
+    if (!result.ok)
+      throw new GatewayError(
+        'policy_invalid',
+        'the candidate policy was rejected; the last good revision stays in force',
+        null,
+        { details: result },
       );
+    res.json(result);
   });
   if (auditDir) {
     router.get('/v1/policies/shadow-report', async (req, res) => {

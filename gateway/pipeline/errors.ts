@@ -62,19 +62,23 @@ export class GatewayError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly param: string | null = null,
-    options?: { status?: number; cause?: unknown; body?: ErrorBody },
+    options?: { status?: number; cause?: unknown; body?: ErrorBody; details?: object },
   ) {
     super(message, { cause: options?.cause });
     this.status = options?.status ?? ERROR_STATUS[code];
     this.passthrough = options?.body;
+    this.details = options?.details;
   }
 
   /** For upstream 4xx: the upstream's own error body, passed through. */
   readonly passthrough?: ErrorBody;
+  /** Members sent beside `error` (a rejected policy reload's faults and revisions). */
+  readonly details?: object;
 
   toBody(): ErrorBody {
     return (
       this.passthrough ?? {
+        ...this.details,
         error: { message: this.message, type: TYPE[this.code], code: this.code, param: this.param },
       }
     );

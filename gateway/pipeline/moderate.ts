@@ -1,6 +1,6 @@
 import type { Action, ClassifierError } from '../../audit/types.js';
-import type { StageDecision } from '../../policies/engine.js';
-import { strongest, type Pipeline, type RequestContext } from './pipeline.js';
+import { ACTION_RANK, type Passage, type Refusal, type StageDecision } from '../../policies/engine.js';
+import type { Pipeline, RequestContext } from './pipeline.js';
 import { joinSegments } from '../../policies/select.js';
 
 export interface ModerationResult {
@@ -56,11 +56,13 @@ function toResult(d: StageDecision): ModerationResult {
   };
 }
 
-/** One stage decision for several inputs: the strongest action; spans move to their input's offset in the joined text. */
+/**
+ * One stage decision for several inputs: the strongest action (a refusal keeps the first refusing input's
+ * message); spans move to their input's offset in the joined text.
+ */
 function merge(decisions: StageDecision[], offsets: number[]): StageDecision {
-  return {
-    stage: 'input',
-    action: decisions.reduce<Action>((a, d) => strongest(a, d.action), 'allow'),
+  const outcome = {
+    stage: 'input' as const,
     matches: decisions.flatMap((d) => d.matches),
     shadow: decisions.flatMap((d) => d.shadow),
     redactions: [],
@@ -69,10 +71,17 @@ function merge(decisions: StageDecision[], offsets: number[]): StageDecision {
     classifiers: decisions.flatMap((d, i) =>
       d.classifiers.map((c) => ({
         ...c,
-        spans: c.spans?.map((s) => ({ ...s, start: s.start + offsets[i], end: s.end + offsets[i] })),
+        spans: c.spans?.map((s) => ({ ...s, start: s.start + (offsets[i] ?? 0), end: s.end + (offsets[i] ?? 0) })),
       })),
     ),
   };
+  const refusal = decisions.find((d): d is Refusal => d.action === 'refuse');
+  if (refusal) return { ...outcome, action: 'refuse', message: refusal.message };
+  const action = decisions.reduce<Passage['action']>(
+    (a, d) => (d.action !== 'refuse' && ACTION_RANK[d.action] > ACTION_RANK[a] ? d.action : a),
+    'allow',
+  );
+  return { ...outcome, action };
 }
 
 /**

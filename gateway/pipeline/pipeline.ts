@@ -125,7 +125,7 @@ export class Pipeline {
   async admit(request: ChatRequest, ctx: RequestContext, signal: AbortSignal): Promise<Admission> {
     const run = this.start(ctx, request, promptText(request));
     const decision = await run.runInput(request, signal);
-    if (decision.action === 'refuse') return { kind: 'refuse', run, message: decision.message! };
+    if (decision.action === 'refuse') return { kind: 'refuse', run, message: decision.message };
     let upstream = decision.rewrites.size ? replaceAt(request, decision.rewrites) : request;
     if (decision.route) upstream = { ...upstream, model: decision.route.model };
     return { kind: 'forward', run, request: upstream };
@@ -157,8 +157,8 @@ export class Pipeline {
     if (grading) ({ completion, out } = await this.grade(run, grading, generator, upstream, completion, out, signal));
     const action = strongest(run.inputAction, out.action);
     if (out.action === 'refuse') {
-      completion = { ...refusalCompletion(completion.id, completion.model, out.message!), usage: completion.usage };
-      await run.finish('refuse', 200, { text: out.message! });
+      completion = { ...refusalCompletion(completion.id, completion.model, out.message), usage: completion.usage };
+      await run.finish('refuse', 200, { text: out.message });
       return { completion, action };
     }
     if (out.rewrites.size) completion = replaceAt(completion, out.rewrites);

@@ -34,7 +34,7 @@ export async function* bufferMode(run: StreamRun, out: Emitted): AsyncGenerator<
   const check = async (final: boolean): Promise<ChatCompletionChunk[] | string> => {
     const context = final && finalCheck ? out.text : carried || !overlapChars ? '' : out.text.slice(-overlapChars);
     const d = await run.requestRun.runOutput(context + heldText, run.signal);
-    if (d.action === 'refuse') return d.message!;
+    if (d.action === 'refuse') return d.message;
     out.action = strongest(out.action, d.action);
     // Spans in the context were released already; only the held text can still change.
     // Redactions can ride along with other actions, so they apply whenever there are any.

@@ -30,7 +30,7 @@ export async function* streamFirstMode(run: StreamRun, out: Emitted): AsyncGener
 
   const verdict = (d: StageDecision) => {
     if (d.action === 'refuse' || d.action === 'redact' || d.redactions.length) {
-      refusal ??= d.message ?? defaults.refusal;
+      refusal ??= d.action === 'refuse' ? d.message : defaults.refusal;
       wake();
     } else out.action = strongest(out.action, d.action);
   };

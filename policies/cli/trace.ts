@@ -1,5 +1,5 @@
 import type { ClassifierError, Stage } from '../../classifiers/types.js';
-import { ACTION_RANK, type RuleMatch, type StageDecision } from '../engine.js';
+import { ACTION_RANK, refusalMessage, type RuleMatch, type StageDecision } from '../engine.js';
 import type { CompiledRule, LoadedPolicy } from '../load.js';
 import type { Action, Condition } from '../schema.js';
 
@@ -125,7 +125,7 @@ export function explainStage(loaded: LoadedPolicy, d: StageDecision): ExplainedS
     winner: explainedWinner,
     rules,
     shadow: d.shadow.map((m) => ({ id: m.id, action: m.action, reason: m.reason })),
-    message: d.message,
+    message: refusalMessage(d),
     route: d.route,
     redactions: d.redactions.map(({ pointer, label, start, end, replacement }) => ({
       pointer,
