@@ -11,12 +11,15 @@ import type {
   ContentRecord,
   MediaRecord,
   RuleMatch as RecordRuleMatch,
+  ShadowRecord,
   StageRecord,
   ToolCallRecord,
 } from '../../audit/types.js';
 import type { Classifier } from '../../classifiers/types.js';
 import type { ChatMessage } from '../../generator/types.js';
 import { applyRedactions, type RuleMatch, type StageDecision } from '../../policies/engine.js';
+import type { LoadedPolicy } from '../../policies/load.js';
+import { strongest } from './context.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -37,6 +40,27 @@ export function stageRecord(d: StageDecision, latencyMs: number, classifiers: Ma
     ...(d.route && { route: d.route }),
     rules: d.matches.map(toRecordMatch),
     ...(d.shadow.length && { shadow_rules: d.shadow.map(toRecordMatch) }),
+  };
+}
+
+/**
+ * What the shadow candidate would have done, or undefined when it decided nothing: refusing at input ends its
+ * run there, as it would have.
+ */
+export function shadowRecord(
+  candidate: LoadedPolicy,
+  input: StageDecision | undefined,
+  output: StageDecision | undefined,
+): ShadowRecord | undefined {
+  if (!input && !output) return undefined;
+  const reached = input?.action === 'refuse' ? undefined : output;
+  return {
+    action: strongest(input?.action ?? 'allow', reached?.action ?? 'allow'),
+    policy: { id: candidate.policy.id, revision: candidate.revision },
+    stages: {
+      ...(input && { input: stageRecord(input, 0, candidate.classifiers) }),
+      ...(reached && { output: stageRecord(reached, 0, candidate.classifiers) }),
+    },
   };
 }
 

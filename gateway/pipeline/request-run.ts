@@ -4,7 +4,6 @@ import {
   type DecisionRecord,
   type GradeRecord,
   type RecordError,
-  type ShadowRecord,
 } from '../../audit/types.js';
 import type { ChatRequest } from '../../generator/types.js';
 import {
@@ -15,10 +14,10 @@ import {
   type StageRequest,
 } from '../../policies/engine.js';
 import type { LoadedPolicy } from '../../policies/load.js';
-import { strongest, type PipelineDeps, type RequestContext } from './context.js';
+import type { PipelineDeps, RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
 import { gradeAnswer, gradeFromStages } from './grading.js';
-import { recordContent, round, stageRecord } from './record.js';
+import { recordContent, round, shadowRecord, stageRecord } from './record.js';
 
 /** A stage decision and the time its stage took (summed over a stream's windows). */
 interface Timed {
@@ -208,7 +207,7 @@ export class RequestRun {
         : undefined);
     if (grade) this.deps.observer?.grade?.(grade.grade, grade.over_refusal);
     const { policy, classifiers } = this.policy;
-    const shadow = this.shadowRecord();
+    const shadow = this.shadowPolicy && shadowRecord(this.shadowPolicy, this.shadowInput, this.shadowOutput);
     // Members in sorted order, at every depth (see record.ts).
     const record: DecisionRecord = {
       action,
@@ -287,21 +286,5 @@ export class RequestRun {
     this.deps.observer?.stage(stage, ms);
     for (const c of d.classifiers) this.deps.observer?.classifier(c.id, c.latencyMs, c.error !== undefined);
     return ms;
-  }
-
-  /** What the shadow candidate would have done: refusing at input ends its run there, as it would have. */
-  private shadowRecord(): ShadowRecord | undefined {
-    const p = this.shadowPolicy;
-    if (!p || (!this.shadowInput && !this.shadowOutput)) return undefined;
-    const input = this.shadowInput;
-    const output = input?.action === 'refuse' ? undefined : this.shadowOutput;
-    return {
-      policy: { id: p.policy.id, revision: p.revision },
-      action: strongest(input?.action ?? 'allow', output?.action ?? 'allow'),
-      stages: {
-        ...(input && { input: stageRecord(input, 0, p.classifiers) }),
-        ...(output && { output: stageRecord(output, 0, p.classifiers) }),
-      },
-    };
   }
 }
