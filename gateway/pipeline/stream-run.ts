@@ -4,6 +4,7 @@ import type { GatewayError } from './errors.js';
 import { upstreamError, type PipelineObserver, type RequestRun } from './pipeline.js';
 import { chunk } from './refusal.js';
 import type { StreamOptions } from './stream-options.js';
+import { StreamedToolCalls } from './tool-calls.js';
 
 /** One moderated stream in flight: the upstream iterator, its first event, and what aborts it. */
 export interface StreamRun {
@@ -43,6 +44,8 @@ export const hasFinish = (c: ChatCompletionChunk): boolean => c.choices?.some((c
  */
 export class Emitted {
   text = '';
+  /** The tool calls sent, assembled from their deltas. */
+  readonly toolCalls = new StreamedToolCalls();
   /** The strongest action so far: what the client finally got. */
   action: Action;
   private roleSent = false;
@@ -77,6 +80,7 @@ export class Emitted {
       this.text += text;
       this.observe();
     }
+    this.toolCalls.add(c);
     return c;
   }
 
@@ -114,7 +118,7 @@ export async function* recorded(run: StreamRun, body: ModeBody): AsyncGenerator<
   const finish = async (action: Action, status: number, error?: RecordError) => {
     done = true;
     requestRun.addGeneration(run.startedAt);
-    await requestRun.finish(action, status, { text: out.text }, error);
+    await requestRun.finish(action, status, { text: out.text, toolCalls: out.toolCalls.list() }, error);
   };
   try {
     yield* body(run, out);
