@@ -15,14 +15,15 @@ import { recoverTail, type TornLineRepair } from './recovery.js';
 import { deleteSegments, planRetention } from './retention.js';
 import { listSegments } from './segments.js';
 import { SegmentWriter } from './writer.js';
-import type {
-  AuditSink,
-  Checkpoint,
-  DecisionRecord,
-  RepairMarker,
-  RetentionMarker,
-  StoredDecision,
-  StoredRecord,
+import {
+  RECORD_VERSION,
+  type AuditSink,
+  type Checkpoint,
+  type DecisionRecord,
+  type RepairMarker,
+  type RetentionMarker,
+  type StoredDecision,
+  type StoredRecord,
 } from './types.js';
 
 /** Things an operator should hear about; the gateway forwards them to its operational log. */
@@ -160,6 +161,7 @@ export class ChainLog implements AuditSink {
         time: new Date().toISOString(),
         instance: config.instance,
         repair: state.repair,
+        v: RECORD_VERSION,
       });
     }
     log.timer = setInterval(
@@ -285,6 +287,7 @@ export class ChainLog implements AuditSink {
         time: new Date().toISOString(),
         instance: this.config.instance,
         deleted: { first_seq: cut.first_seq, last_seq: cut.last_seq, last_hash: cut.last_hash, segments },
+        v: RECORD_VERSION,
       });
       await deleteSegments(this.config.dir, cut);
       this.onEvent({ type: 'retention', first_seq: cut.first_seq, last_seq: cut.last_seq, segments });

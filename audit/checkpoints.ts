@@ -8,7 +8,8 @@ import { open, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, GENESIS_HASH, sha256Hex } from './canonical.js';
 import { CHECKPOINTS_FILE, readLines, syncDir } from './segments.js';
-import type { Checkpoint } from './types.js';
+import { RECORD_VERSION, type Checkpoint } from './types.js';
+import { assertVersion } from './version.js';
 import type { SigningKey } from './keys.js';
 
 export type CheckpointBody = Omit<Checkpoint, 'signature'>;
@@ -19,8 +20,8 @@ export function checkpointHash(cp: Checkpoint): string {
 }
 
 function signedBytes(cp: CheckpointBody): Buffer {
-  const { first_seq, last_seq, head_hash, prev_checkpoint_hash, time, key_fingerprint } = cp;
-  return Buffer.from(canonicalJson({ first_seq, last_seq, head_hash, prev_checkpoint_hash, time, key_fingerprint }));
+  const { first_seq, last_seq, head_hash, prev_checkpoint_hash, time, key_fingerprint, v } = cp;
+  return Buffer.from(canonicalJson({ first_seq, last_seq, head_hash, prev_checkpoint_hash, time, key_fingerprint, v }));
 }
 
 /**
@@ -73,6 +74,7 @@ export function signCheckpoint(
     prev_checkpoint_hash: prev ? checkpointHash(prev) : GENESIS_HASH,
     time,
     key_fingerprint: key.fingerprint,
+    v: RECORD_VERSION,
   };
   const problem = checkpointInconsistency(prev, body);
   if (problem) throw new Error(`refusing to sign an inconsistent checkpoint: ${problem}`);
@@ -103,7 +105,10 @@ function parseCheckpoint(text: string): Checkpoint | string {
   return c as Checkpoint;
 }
 
-/** Reads every checkpoint in a log directory (none when the file does not exist). */
+/**
+ * Reads every checkpoint in a log directory (none when the file does not exist). Throws RecordVersionError for
+ * a checkpoint of a format version this code does not read.
+ */
 export async function readCheckpoints(dir: string): Promise<CheckpointFile> {
   const path = join(dir, CHECKPOINTS_FILE);
   const out: CheckpointFile = { checkpoints: [], bad: [] };
@@ -121,7 +126,10 @@ export async function readCheckpoints(dir: string): Promise<CheckpointFile> {
     }
     const cp = parseCheckpoint(line.text);
     if (typeof cp === 'string') out.bad.push({ line: n, reason: cp });
-    else out.checkpoints.push(cp);
+    else {
+      assertVersion(cp, `${CHECKPOINTS_FILE}:${n}`);
+      out.checkpoints.push(cp);
+    }
   }
   return out;
 }

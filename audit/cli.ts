@@ -13,6 +13,7 @@ import { parseExportQuery } from './export-query.js';
 import { loadPublicKey, publicKeyPathFor } from './keys.js';
 import { tailLog } from './tail.js';
 import { verifyLog } from './verify.js';
+import { RecordVersionError } from './version.js';
 
 export const EXIT = { ok: 0, tampered: 1, usage: 2 } as const;
 
@@ -188,6 +189,8 @@ export async function main(
   } catch (err) {
     const e = err as Error & { code?: string };
     say(io.stderr, `audit ${command ?? ''}: ${e.message}`);
+    // A line of a format version this tool does not read: for verify the log is not good (1), else an I/O error (2).
+    if (err instanceof RecordVersionError) return command === 'verify' ? EXIT.tampered : EXIT.usage;
     if (err instanceof UsageError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code?.startsWith('ERR_PARSE_ARGS'))
       say(io.stderr, USAGE);
     return EXIT.usage;

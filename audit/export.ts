@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { stringify as csvStringifyLib } from 'csv-stringify';
 import { readCheckpoints } from './checkpoints.js';
 import { readRecords } from './reader.js';
-import type { Checkpoint, RuleMatch, StoredDecision, StoredRecord } from './types.js';
+import type { Checkpoint, GradeRecord, RuleMatch, StoredDecision, StoredRecord } from './types.js';
 import { canonicalJson } from './canonical.js';
 
 export interface ExportFilter {
@@ -173,8 +173,8 @@ export interface ExportOptions {
  * rule-based reward models. `prompt` and `output` follow the log's content mode: text when it kept text
  * (`full`, or `redacted` with PII replaced), `{sha256}` under `hash`, null under `none`.
  */
-export function rbrmLine(r: StoredDecision) {
-  const g = r.rbrm!;
+export function rbrmLine(r: StoredDecision & { rbrm: GradeRecord }) {
+  const g = r.rbrm;
   return {
     prompt: r.content?.prompt ?? null,
     output: r.content?.output ?? null,
@@ -239,7 +239,8 @@ export async function exportLog({
     await pipeline(
       Readable.from(
         (async function* () {
-          for await (const rec of matching()) yield `${JSON.stringify(rbrmLine(rec))}\n`;
+          for await (const rec of matching())
+            if (rec.rbrm) yield `${JSON.stringify(rbrmLine({ ...rec, rbrm: rec.rbrm }))}\n`;
         })(),
       ),
       digest,

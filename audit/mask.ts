@@ -35,10 +35,9 @@ export function parseMaskPath(path: string): PathStep[] {
         i++;
         continue;
       }
-      const m = IDENT.exec(path.slice(i));
-      if (!m) fail('expected a member name after "."');
-      steps.push({ kind: 'key', name: m![0] });
-      i += m![0].length;
+      const name = IDENT.exec(path.slice(i))?.[0] ?? fail('expected a member name after "."');
+      steps.push({ kind: 'key', name });
+      i += name.length;
     } else if (c === '[') {
       const close = findClose(path, i);
       if (close < 0) fail('unclosed "["');

@@ -1,6 +1,7 @@
 /** Streaming read of stored records in chain order, for export and tail. Verification has its own walk. */
 import { listSegments, readLines } from './segments.js';
 import type { StoredRecord } from './types.js';
+import { assertVersion } from './version.js';
 
 export interface ReadRange {
   fromSeq?: number;
@@ -10,7 +11,8 @@ export interface ReadRange {
 /**
  * Yields every complete record with `fromSeq <= seq <= toSeq`, skipping whole segments outside the range.
  * A final line without a newline (a write in progress or a torn write) is not yielded; a line that is not
- * JSON throws with its location, since exporting around damage would hide it.
+ * JSON throws with its location, since exporting around damage would hide it, and so does a line of a format
+ * version this code does not read (RecordVersionError).
  * @example for await (const rec of readRecords(dir, { fromSeq: 100 })) console.log(rec.seq);
  */
 export async function* readRecords(
@@ -33,6 +35,7 @@ export async function* readRecords(
       } catch {
         throw new Error(`${seg.name}:${n} is not valid JSON; run \`audit verify\``);
       }
+      assertVersion(rec, `${seg.name}:${n}`);
       if (rec.seq < fromSeq) continue;
       if (rec.seq > toSeq) return;
       yield rec;

@@ -7,6 +7,7 @@ import { GENESIS_HASH, recordHash } from './canonical.js';
 import { checkpointHash, readCheckpoints, truncateCheckpoints } from './checkpoints.js';
 import { listSegments, readLines, type SegmentInfo } from './segments.js';
 import type { Checkpoint, StoredRecord } from './types.js';
+import { versionProblem } from './version.js';
 
 export interface TornLineRepair {
   segment: string;
@@ -32,7 +33,10 @@ export class AuditTailError extends Error {
   override readonly name = 'AuditTailError';
 }
 
-/** Parses one stored line and checks its own hash; returns the reason when it is not a valid record. */
+/**
+ * Parses one stored line and checks its own hash and format version; returns the reason when it is not a valid
+ * record (the gateway then refuses to start rather than chain new records after it).
+ */
 export function parseStored(text: string): StoredRecord | string {
   let v: unknown;
   try {
@@ -46,7 +50,7 @@ export function parseStored(text: string): StoredRecord | string {
     return 'seq, prev_hash or hash missing';
   }
   if (recordHash(r) !== r.hash) return 'hash does not match the record content';
-  return r as StoredRecord;
+  return versionProblem(r.v) ?? (r as StoredRecord);
 }
 
 /** The last complete line of a file, read backwards in 64 KiB steps. */

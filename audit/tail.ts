@@ -3,6 +3,14 @@ import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listSegments, readLines, type SegmentInfo } from './segments.js';
 import type { StoredRecord } from './types.js';
+import { assertVersion } from './version.js';
+
+/** One line of a segment as a record, refused (RecordVersionError) when of a format version not read here. */
+function parse(text: string, seg: SegmentInfo, line: number): StoredRecord {
+  const rec = JSON.parse(text) as StoredRecord;
+  assertVersion(rec, `${seg.name}:${line}`);
+  return rec;
+}
 
 export interface TailOptions {
   /** How many existing records to start with. */
@@ -24,13 +32,17 @@ export async function* tailLog(
   const ring: StoredRecord[] = [];
   let current: SegmentInfo | undefined = segments.at(-1);
   let offset = 0;
+  /** Complete lines of `current` read so far, for the location in a refusal. */
+  let n = 0;
   for (const seg of segments.slice(-2)) {
     offset = 0;
+    n = 0;
     for await (const line of readLines(seg.path)) {
       if (!line.terminated) break;
       offset = line.offset + Buffer.byteLength(line.text) + 1;
+      n++;
       if (lines > 0) {
-        ring.push(JSON.parse(line.text) as StoredRecord);
+        ring.push(parse(line.text, seg, n));
         if (ring.length > lines) ring.shift();
       }
     }
@@ -46,7 +58,7 @@ export async function* tailLog(
         for await (const line of readLines(current.path, offset)) {
           if (!line.terminated) break;
           offset = line.offset + Buffer.byteLength(line.text) + 1;
-          yield JSON.parse(line.text) as StoredRecord;
+          yield parse(line.text, current, ++n);
         }
         continue;
       }
@@ -57,11 +69,12 @@ export async function* tailLog(
       // The old segment is final once a newer one exists, but it may have grown since the size check above.
       if (current) {
         for await (const line of readLines(current.path, offset)) {
-          if (line.terminated) yield JSON.parse(line.text) as StoredRecord;
+          if (line.terminated) yield parse(line.text, current, ++n);
         }
       }
       current = newer;
       offset = 0;
+      n = 0;
       continue;
     }
     try {

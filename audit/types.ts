@@ -1,9 +1,61 @@
 /**
  * Decision records and the AuditSink contract. The pipeline builds one record per request and appends it
- * through a sink; the sink decides how it is stored (JSON lines today, a hash-chained log later).
+ * through a sink; the sink decides how it is stored (the hash-chained log in production, plain JSON lines for
+ * development). The record's format is versioned (`v`) and published as JSON Schema in record.schema.json;
+ * audit/README.md documents it field by field. Records use snake_case throughout; the pipeline's camelCase
+ * objects are mapped to it in one place (gateway/pipeline/record.ts).
+ *
+ * The vocabularies a record names (actions, error types, classifier error codes) are defined here, at the
+ * bottom of the import graph, so that the layers above can share them without importing upwards.
  */
 
-export type Action = 'allow' | 'refuse' | 'redact' | 'route' | 'flag';
+/** The format version of every stored line (decisions, markers, checkpoints). Readers refuse any other. */
+export const RECORD_VERSION = 1;
+export type RecordVersion = typeof RECORD_VERSION;
+
+/** What a stage (and so a request) ends in. Precedence is policies/engine.ts's ACTION_RANK. */
+export const ACTIONS = ['allow', 'refuse', 'redact', 'flag', 'route'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** The wire API a request came in on. */
+export const WIRE_APIS = ['chat.completions', 'responses', 'messages', 'moderations', 'models'] as const;
+export type WireApi = (typeof WIRE_APIS)[number];
+
+/**
+ * The gateway's error codes (gateway/pipeline/errors.ts maps each to its HTTP status, and fails to compile
+ * when one is missing there). They live here because a decision record names them in `error.type`.
+ */
+export const GATEWAY_ERROR_CODES = [
+  'invalid_request',
+  'invalid_json',
+  'invalid_api_key',
+  'forbidden',
+  'not_found',
+  'payload_too_large',
+  'unsupported_media_type',
+  'overloaded',
+  'rate_limited',
+  'upstream_not_configured',
+  'upstream_error',
+  'upstream_timeout',
+  'upstream_client_error',
+  'not_ready',
+  'audit_unavailable',
+  'policy_invalid',
+  'internal_error',
+] as const;
+export type GatewayErrorCode = (typeof GATEWAY_ERROR_CODES)[number];
+
+/** A record's `error.type`: a gateway error code, or `client_closed` when the client went away mid-answer. */
+export type RecordErrorType = GatewayErrorCode | 'client_closed';
+
+/** Why a classifier produced no scores: its timeout passed, the request was aborted, it threw, or a score was out of [0, 1]. */
+export const CLASSIFIER_ERROR_CODES = ['timeout', 'aborted', 'threw', 'bad_score'] as const;
+export type ClassifierErrorCode = (typeof CLASSIFIER_ERROR_CODES)[number];
+export interface ClassifierError {
+  code: ClassifierErrorCode;
+  message: string;
+}
 
 /** How much of the conversation a record keeps. The default, `none`, keeps no raw text. */
 export type ContentMode = 'full' | 'redacted' | 'hash' | 'none';
@@ -13,8 +65,8 @@ export interface ClassifierRecord {
   version: string;
   scores: Record<string, number>;
   explanation: string;
-  latencyMs: number;
-  error?: string;
+  latency_ms: number;
+  error?: ClassifierError;
   details?: Record<string, unknown>;
 }
 
@@ -60,7 +112,7 @@ export interface StageRecord {
   /** For `route`: the model the request went to instead. */
   route?: { model: string };
   classifiers: ClassifierRecord[];
-  latencyMs: number;
+  latency_ms: number;
 }
 
 export interface ShadowRecord {
@@ -70,7 +122,41 @@ export interface ShadowRecord {
   stages: { input?: StageRecord; output?: StageRecord };
 }
 
+/** A tool call the model made (in the answer, or earlier in the conversation), kept per the content mode. */
+export interface ToolCallRecord {
+  /** The call's id as the wire format gives it, when it gives one. */
+  id?: string;
+  name: string;
+  /** The arguments (a JSON string on the OpenAI wire), or their digest when the content mode is `hash`. */
+  arguments: string | { sha256: string };
+}
+
+/**
+ * An input part that is not text (an image, audio, a file): counted and hashed, never stored raw unless the
+ * content mode is `full`.
+ */
+export interface MediaRecord {
+  /** The part's type on the wire (`image_url`, `input_audio`, `file`, …). */
+  type: string;
+  /** sha256 of the part's canonical JSON. */
+  sha256: string;
+  /** The part itself, in `full` mode only. */
+  raw?: unknown;
+}
+
+export interface ContentRecord {
+  mode: ContentMode;
+  prompt?: unknown;
+  output?: unknown;
+  /** Tool calls of the conversation (`input`) and of the answer (`output`). Absent where there were none. */
+  tool_calls?: { input?: ToolCallRecord[]; output?: ToolCallRecord[] };
+  /** The prompt's parts that are not text. Absent where there were none. */
+  media?: MediaRecord[];
+}
+
 export interface DecisionRecord {
+  /** The format version: always 1 for this shape. */
+  v: RecordVersion;
   /** Also returned to the client in `x-gateway-decision-id`. */
   decision_id: string;
   time: string;
@@ -78,6 +164,8 @@ export interface DecisionRecord {
   /** sha256 of the API key, truncated; never the key itself. `null` when auth is off. */
   key_id: string | null;
   tenant: string | null;
+  /** The wire API the request came in on. */
+  api: WireApi;
   route: string;
   model: string | null;
   stream: boolean;
@@ -89,13 +177,18 @@ export interface DecisionRecord {
   status: number;
   stages: { input?: StageRecord; output?: StageRecord };
   latency_ms: { total: number; input?: number; generator?: number; output?: number };
-  content: { mode: ContentMode; prompt?: unknown; output?: unknown };
+  content: ContentRecord;
   /** A candidate policy run beside the enforced one on the same traffic: what it would have decided. */
   shadow?: ShadowRecord;
   /** The RBRM grade of the model's answer under the policy's grading rubric. */
   rbrm?: GradeRecord;
   /** Set when the request failed (upstream error, client abort). */
-  error?: { type: string; message: string };
+  error?: RecordError;
+}
+
+export interface RecordError {
+  type: RecordErrorType;
+  message: string;
 }
 
 export interface AuditSink {
@@ -111,6 +204,11 @@ export interface AuditSink {
 
 /** The fields that link a stored record into the chain. */
 export interface ChainFields {
+  /**
+   * The chain the record belongs to, where one store holds several (one per replica). Absent: the log
+   * directory's only chain, which is all there is today.
+   */
+  chain?: string;
   /** 1, 2, 3, … with no gaps across segments. */
   seq: number;
   /** `hash` of the record at `seq - 1`; 64 zeros for seq 1. */
@@ -131,6 +229,7 @@ export interface StoredDecision extends DecisionRecord, ChainFields {
  * surviving record's `prev_hash` must equal `deleted.last_hash`, and its seq must be `deleted.last_seq + 1`.
  */
 export interface RetentionMarker extends ChainFields {
+  v: RecordVersion;
   kind: 'retention';
   time: string;
   instance: string;
@@ -139,6 +238,7 @@ export interface RetentionMarker extends ChainFields {
 
 /** Written on startup when a torn final line (a crash mid-write) was truncated. */
 export interface RepairMarker extends ChainFields {
+  v: RecordVersion;
   kind: 'repair';
   time: string;
   instance: string;
@@ -149,6 +249,7 @@ export type StoredRecord = StoredDecision | RetentionMarker | RepairMarker;
 
 /** A signed statement that records `first_seq..last_seq` end at `head_hash`. One JSON line each. */
 export interface Checkpoint {
+  v: RecordVersion;
   first_seq: number;
   last_seq: number;
   head_hash: string;

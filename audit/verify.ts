@@ -10,6 +10,7 @@ import { checkpointInconsistency, readCheckpoints, verifyCheckpointSignature } f
 import { keyFingerprint } from './keys.js';
 import { listSegments, readLines, type SegmentInfo } from './segments.js';
 import type { Checkpoint, StoredRecord } from './types.js';
+import { assertVersion } from './version.js';
 
 export const VERIFY_REASONS = [
   'record-changed',
@@ -72,6 +73,9 @@ async function* items(segments: SegmentInfo[]): AsyncGenerator<Item> {
         rec = null;
       }
       const hashOk = rec !== null && typeof rec.hash === 'string' && recordHash(rec) === rec.hash;
+      // A line that is intact but of another format version cannot be judged: refuse it. A changed line is
+      // reported as changed, whatever its `v` now says.
+      if (rec && hashOk) assertVersion(rec, `${segments[i].name}:${n}`);
       yield {
         rec,
         hashOk,
@@ -84,7 +88,8 @@ async function* items(segments: SegmentInfo[]): AsyncGenerator<Item> {
 }
 
 /**
- * Verifies a log directory.
+ * Verifies a log directory. Throws RecordVersionError at the first intact line (or checkpoint) of a format
+ * version this code does not read.
  * @example
  * const report = await verifyLog({ dir, publicKeys: [await loadPublicKey('audit.pub.pem')] });
  * if (!report.ok) console.error(report.first_bad);
@@ -225,9 +230,8 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     const ahead = await peek();
     const aheadSeq = ahead?.rec?.seq;
     if (!rec || rec.seq === want) {
-      const linkOk = rec !== null && hashOk && (prevHash === null || rec.prev_hash === prevHash);
-      if (linkOk) {
-        accept(rec!, at);
+      if (rec !== null && hashOk && (prevHash === null || rec.prev_hash === prevHash)) {
+        accept(rec, at);
         continue;
       }
       if (aheadSeq === want) {
@@ -258,10 +262,10 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
       });
       accept(rec, at);
     } else if (rec.seq > want) {
-      if (aheadSeq === want && rec.prev_hash === ahead!.rec!.hash) {
+      if (ahead?.rec && aheadSeq === want && rec.prev_hash === ahead.rec.hash) {
         report({ seq: want, reason: 'record-reordered', detail: `seq ${rec.seq} appears before seq ${want}`, at });
         buffer[0] = item; // process the displaced record right after the one that belongs here
-        buffer.unshift(ahead!);
+        buffer.unshift(ahead);
         continue;
       }
       if (aheadSeq === want) {

@@ -39,10 +39,11 @@ const tuning = {
 };
 const MODES = ['fsync-per-record', 'group', 'none'] as const;
 
-/** A decision record like the gateway's, with members in the sorted order Trace.finish writes them in. */
+/** A decision record like the gateway's, with members in the sorted order RequestRun.finish writes them in. */
 function record(i: number): DecisionRecord {
   return {
     action: 'allow',
+    api: 'chat.completions',
     content: { mode: 'hash', prompt: 'sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' },
     decision_id: `bench-${i}`,
     instance: 'bench',
@@ -55,16 +56,16 @@ function record(i: number): DecisionRecord {
       input: {
         action: 'allow',
         classifiers: [
-          { explanation: 'no match', id: 'pii', latencyMs: 1, scores: { email: 0.01, phone: 0 }, version: '1.0.0' },
+          { explanation: 'no match', id: 'pii', latency_ms: 1, scores: { email: 0.01, phone: 0 }, version: '1.0.0' },
           {
             explanation: 'encoder heads',
             id: 'onnx',
-            latencyMs: 2,
+            latency_ms: 2,
             scores: { hate: 0.03, self_harm: 0.01, violence: 0.02 },
             version: '1.0.0',
           },
         ],
-        latencyMs: 3,
+        latency_ms: 3,
         rules: [],
       },
     },
@@ -72,6 +73,7 @@ function record(i: number): DecisionRecord {
     stream: false,
     tenant: 'acme',
     time: new Date().toISOString(),
+    v: 1,
   };
 }
 

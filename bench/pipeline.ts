@@ -47,6 +47,7 @@ const generator: Generator = {
   id: 'in-memory',
   complete: async () => structuredClone(answer),
   stream: async function* () {},
+  close: () => Promise.resolve(),
 };
 const dropRecords = { append: async () => undefined, close: async () => undefined };
 
@@ -70,7 +71,7 @@ const variants: Array<{ name: string; gw: Gateway }> = [
   { name: 'metrics off', gw: await open('metrics-off', true) },
   { name: 'log and metrics off', gw: await open('both-off', false) },
 ];
-for (const v of variants.slice(2)) v.gw.pipeline.deps.observer = undefined;
+for (const v of variants.slice(2)) v.gw.pipeline.observer = undefined;
 
 const signal = new AbortController().signal;
 /** Microseconds of wall time per request, `concurrency` requests in flight; the loop is CPU-bound. */
@@ -82,6 +83,7 @@ async function round(gw: Gateway): Promise<number> {
         decisionId: newDecisionId(),
         keyId: null,
         tenant: null,
+        api: 'chat.completions' as const,
         route: '/v1/chat/completions',
         started: performance.now(),
         headers: {},

@@ -1,4 +1,4 @@
-import type { Classifier, ClassifierInput, ClassifierResult } from './types.js';
+import type { Classifier, ClassifierError, ClassifierInput, ClassifierResult } from './types.js';
 
 const NEVER = new AbortController().signal;
 
@@ -21,7 +21,7 @@ export function runClassifier(
   try {
     return Promise.resolve(checked(c, c.classifySync(input), started));
   } catch (e) {
-    return Promise.resolve(failed(c, e, started));
+    return Promise.resolve(failed(c, errorOf(e, NEVER), started));
   }
 }
 
@@ -29,12 +29,15 @@ async function runAsync(c: Classifier, input: ClassifierInput, signal: AbortSign
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${c.timeoutMs} ms`)), c.timeoutMs);
+    timer = setTimeout(
+      () => reject(new Failure({ code: 'timeout', message: `timed out after ${c.timeoutMs} ms` })),
+      c.timeoutMs,
+    );
   });
   try {
     return checked(c, await Promise.race([c.classify(input, signal), timeout]), started);
   } catch (e) {
-    return failed(c, e, started);
+    return failed(c, errorOf(e, signal), started);
   } finally {
     clearTimeout(timer);
   }
@@ -45,15 +48,37 @@ function checked(c: Classifier, out: Omit<ClassifierResult, 'id' | 'latencyMs'>,
   for (const label in out.scores) {
     const v = out.scores[label];
     if (typeof v !== 'number' || !(v >= 0 && v <= 1))
-      throw new Error(`score for label ${label} is ${String(v)}, not a number in [0, 1]`);
+      throw new Failure({
+        code: 'bad_score',
+        message: `score for label ${label} is ${String(v)}, not a number in [0, 1]`,
+      });
   }
   return { id: c.id, ...out, latencyMs: performance.now() - started };
 }
 
-const failed = (c: Classifier, e: unknown, started: number): ClassifierResult => ({
+/** A failure the runner itself detected, with its code decided where it was detected. */
+class Failure extends Error {
+  constructor(readonly error: ClassifierError) {
+    super(error.message);
+  }
+}
+
+/**
+ * What went wrong: the runner's own verdict; else a model runtime's own TIMEOUT or ABORTED code (the encoder's
+ * and HF's errors carry one); else an abort when the request's signal fired; else a throw.
+ */
+function errorOf(e: unknown, signal: AbortSignal): ClassifierError {
+  if (e instanceof Failure) return e.error;
+  const message = e instanceof Error ? e.message : String(e);
+  const runtimeCode = typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined;
+  if (runtimeCode === 'TIMEOUT') return { code: 'timeout', message };
+  return { code: signal.aborted || runtimeCode === 'ABORTED' ? 'aborted' : 'threw', message };
+}
+
+const failed = (c: Classifier, error: ClassifierError, started: number): ClassifierResult => ({
   id: c.id,
   scores: {},
   explanation: 'classifier failed',
   latencyMs: performance.now() - started,
-  error: e instanceof Error ? e.message : String(e),
+  error,
 });

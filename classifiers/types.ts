@@ -4,6 +4,10 @@
  * pipeline and the policy engine never know which kind they are talking to.
  */
 
+import type { ClassifierError } from '../audit/types.js';
+
+export type { ClassifierError, ClassifierErrorCode } from '../audit/types.js';
+
 export type Stage = 'input' | 'output';
 
 /** What a classifier is asked to look at. `text` is the text the policy selected for this stage. */
@@ -30,7 +34,7 @@ export interface ClassifierResult {
   explanation: string;
   latencyMs: number;
   /** Set when the classifier failed; the policy then applies its onError action (refuse by default). */
-  error?: string;
+  error?: ClassifierError;
   /** Spans of the text that carry a label, for redaction. */
   spans?: Span[];
   /** Free-form extra data a classifier wants on the record (token counts, model version, grades). */

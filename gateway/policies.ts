@@ -63,7 +63,6 @@ export async function openPolicies(o: {
   retireAfterMs?: number;
 }): Promise<GatewayPolicies> {
   const retiring = new Set<NodeJS.Timeout>();
-  let store: PolicyStore;
   let previous: Classifier[] = [];
   const onReload = (r: ReloadResult) => {
     o.metrics.policyReloads.inc({ result: r.ok ? 'ok' : 'failed' });
@@ -72,7 +71,7 @@ export async function openPolicies(o: {
         trigger: r.trigger,
         revision: r.revision,
         candidate: r.candidate,
-        errors: r.errors,
+        faults: r.faults,
       });
       return;
     }
@@ -88,7 +87,8 @@ export async function openPolicies(o: {
     t.unref();
     retiring.add(t);
   };
-  store = await PolicyStore.open({
+  // onReload reads `store`: it runs only on reloads, which start after open resolves.
+  const store = await PolicyStore.open({
     path: o.path,
     shadowPath: o.shadowPath,
     onReload,

@@ -133,7 +133,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
         server.closeIdleConnections();
       });
       await audit.close();
-      await (generator as { close?: () => Promise<void> } | undefined)?.close?.();
+      await generator?.close();
       await policies.close();
     },
   };

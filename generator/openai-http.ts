@@ -157,8 +157,7 @@ export class OpenAIHttpGenerator implements Generator {
     try {
       for await (const bytes of res.body) {
         parser.feed(decoder.decode(bytes as Uint8Array, { stream: true }));
-        while (queue.length) {
-          const event = queue.shift()!;
+        for (let event = queue.shift(); event; event = queue.shift()) {
           if (event.data === '[DONE]') return;
           let chunk: ChatCompletionChunk;
           try {

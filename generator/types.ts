@@ -65,6 +65,8 @@ export interface Generator {
   stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatCompletionChunk>;
   /** Lists models (`GET /models`), passed through as the upstream returns them. */
   models?(signal: AbortSignal): Promise<unknown>;
+  /** Releases what the generator holds (connection pools, a local runtime); called once at shutdown. */
+  close(): Promise<void>;
 }
 
 /** Why a generator call failed, so the edge can choose 502, 504 or a passed-through 4xx. */

@@ -65,7 +65,7 @@ function score(c: ScoreCondition): CompiledCondition {
     classifiers: new Set([c.classifier]),
     test(ctx) {
       const r = ctx.results.get(c.classifier);
-      if (!r || r.error !== undefined) throw new ClassifierFailed(c.classifier, r?.error ?? 'did not run');
+      if (!r || r.error !== undefined) throw new ClassifierFailed(c.classifier, r?.error?.message ?? 'did not run');
       const v = r.scores[c.label] ?? 0;
       const result = compare(c.op, v, c.threshold);
       ctx.trace.push({ condition: name, value: round(v), result });

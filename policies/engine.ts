@@ -1,5 +1,5 @@
 import { runClassifier } from '../classifiers/run.js';
-import type { ClassifierResult, Span, Stage } from '../classifiers/types.js';
+import type { Classifier, ClassifierResult, Span, Stage } from '../classifiers/types.js';
 import { ClassifierFailed, type ConditionTrace, type RequestMeta } from './conditions.js';
 import type { CompiledRule, LoadedPolicy } from './load.js';
 import type { Action, Rule } from './schema.js';
@@ -46,24 +46,40 @@ export interface RuleTrace {
   error?: string;
 }
 
-export interface StageDecision {
+/** What every stage decision carries, whatever its action. */
+interface StageOutcome {
   stage: Stage;
-  action: Action;
   /** Enforced rules that matched, winner first. */
   matches: RuleMatch[];
   /** Shadow rules (or a shadow policy's rules) that matched. */
   shadow: RuleMatch[];
-  /** For `refuse`: the assistant message to send. */
-  message?: string;
   /** Spans to replace when the action is `redact` (or when redactions ride along with a route or flag). */
   redactions: Redaction[];
   /** The same redactions applied: pointer → new text. */
   rewrites: Map<string, string>;
-  /** For `route`: the model to send the request to. */
+  /** For `route` (or a route riding along with a redaction or flag): the model to send the request to. */
   route?: { model: string };
   classifiers: ClassifierResult[];
+  /** The rule-by-rule explanation, for `policy explain`. */
   trace: RuleTrace[];
 }
+
+/** A stage that refuses, with the assistant message to send instead of an answer. */
+export interface Refusal extends StageOutcome {
+  action: 'refuse';
+  message: string;
+}
+
+/** A stage that lets the request (or answer) through, possibly redacted, routed or flagged. */
+export interface Passage extends StageOutcome {
+  action: Exclude<Action, 'refuse'>;
+}
+
+/** A stage's decision, keyed on its action: a refusal always carries its message. */
+export type StageDecision = Refusal | Passage;
+
+/** The refusal message of a decision that refuses; undefined for any other. */
+export const refusalMessage = (d: StageDecision): string | undefined => (d.action === 'refuse' ? d.message : undefined);
 
 export interface StageRequest {
   stage: Stage;
@@ -117,9 +133,9 @@ const NO_RESULTS = new Map<string, ClassifierResult>();
 
 /** What a stage of a policy runs, worked out once per loaded policy: its rules, their selectors, and each classifier once per selector. */
 interface StagePlan {
-  rules: CompiledRule[];
+  rules: { compiled: CompiledRule; selector: TextSelector }[];
   selectors: TextSelector[];
-  runs: { id: string; path: string }[];
+  runs: { id: string; selector: TextSelector; classifier: Classifier }[];
 }
 const plans = new WeakMap<LoadedPolicy, Partial<Record<Stage, StagePlan>>>();
 
@@ -133,13 +149,21 @@ function planOf(loaded: LoadedPolicy, stage: Stage): StagePlan {
       ? []
       : loaded.rules.filter((r) => r.stages.includes(stage) && r.rule.mode !== 'disabled');
   const selectors = new Map<string, TextSelector>();
-  const runs = new Map<string, { id: string; path: string }>();
+  const runs = new Map<string, StagePlan['runs'][number]>();
+  const planned: StagePlan['rules'] = [];
   for (const r of rules) {
-    const selector = r.selectors[stage]!;
+    // Loading compiles a selector for every stage a rule applies to, and checks that its classifiers exist.
+    const selector = r.selectors[stage];
+    if (!selector) throw new Error(`rule ${r.rule.id} has no selector for the ${stage} stage`);
+    planned.push({ compiled: r, selector });
     selectors.set(selector.path, selector);
-    for (const id of r.condition.classifiers) runs.set(`${id}\0${selector.path}`, { id, path: selector.path });
+    for (const id of r.condition.classifiers) {
+      const classifier = loaded.classifiers.get(id);
+      if (!classifier) throw new Error(`rule ${r.rule.id} reads classifier ${id}, which the policy does not declare`);
+      runs.set(`${id}\0${selector.path}`, { id, selector, classifier });
+    }
   }
-  byStage[stage] = plan = { rules, selectors: [...selectors.values()], runs: [...runs.values()] };
+  byStage[stage] = plan = { rules: planned, selectors: [...selectors.values()], runs: [...runs.values()] };
   return plan;
 }
 
@@ -155,28 +179,30 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
 
   const selections = new Map<string, Selection>();
   for (const selector of selectors) selections.set(selector.path, selector.select(doc));
+  const selectionOf = (selector: TextSelector) => selections.get(selector.path) ?? selector.select(doc);
   const results = await Promise.all(
-    planned.map(({ id, path }) => {
+    planned.map(({ id, selector, classifier }) => {
       const pin = pinned?.[id];
       return pin
         ? Promise.resolve({ id, scores: pin, explanation: 'pinned score', latencyMs: 0 })
-        : runClassifier(loaded.classifiers.get(id)!, { stage, text: selections.get(path)!.text, prompt }, signal);
+        : runClassifier(classifier, { stage, text: selectionOf(selector).text, prompt }, signal);
     }),
   );
   /** Per selector path: classifier id → its result on that path's text. */
   const byPath = new Map<string, Map<string, ClassifierResult>>();
-  planned.forEach(({ id, path }, i) => {
-    let m = byPath.get(path);
-    if (!m) byPath.set(path, (m = new Map()));
-    m.set(id, results[i]);
+  planned.forEach(({ id, selector }, i) => {
+    let m = byPath.get(selector.path);
+    if (!m) byPath.set(selector.path, (m = new Map()));
+    const result = results[i];
+    if (result) m.set(id, result);
   });
 
   const { defaults } = loaded.policy;
   const fired: { c: CompiledRule; match: RuleMatch; spans: Span[]; sel: Selection }[] = [];
   const trace: RuleTrace[] = [];
-  for (const c of rules) {
-    const path = c.selectors[stage]!.path;
-    const sel = selections.get(path)!;
+  for (const { compiled: c, selector } of rules) {
+    const path = selector.path;
+    const sel = selectionOf(selector);
     const ctx = {
       selection: sel,
       meta,
@@ -231,10 +257,8 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
   fired.sort((a, b) => rank(b) - rank(a) || b.c.rule.priority - a.c.rule.priority || a.c.order - b.c.order);
   const enforced = fired.filter((f) => f.match.mode === 'enforce');
   const winner = enforced[0];
-  const action: Action = winner?.match.action ?? 'allow';
-  const decision: StageDecision = {
+  const outcome: StageOutcome = {
     stage,
-    action,
     matches: enforced.map((f) => f.match),
     shadow: fired.filter((f) => f.match.mode === 'shadow').map((f) => f.match),
     redactions: [],
@@ -242,14 +266,16 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
     classifiers: results,
     trace,
   };
+  if (!winner) return { ...outcome, action: 'allow' };
+  const action = winner.match.action;
   if (action === 'refuse') {
     const r = winner.c.rule;
     const text = winner.match.onError
       ? defaults.errorRefusal
       : (r.message ?? (r.category && defaults.messages[r.category]) ?? defaults.refusal);
-    decision.message = text.replaceAll('{rule}', r.id).replaceAll('{category}', r.category ?? '');
-    return decision;
+    return { ...outcome, action, message: text.replaceAll('{rule}', r.id).replaceAll('{category}', r.category ?? '') };
   }
+  const decision: Passage = { ...outcome, action };
   for (const f of enforced) {
     if (f.match.action === 'redact' && !f.match.onError)
       decision.redactions.push(...toRedactions(f.sel, f.spans, f.c.rule.replacement));
@@ -258,7 +284,9 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
   const byPointer = new Map<string, Redaction[]>();
   for (const r of decision.redactions) byPointer.set(r.pointer, [...(byPointer.get(r.pointer) ?? []), r]);
   for (const [pointer, list] of byPointer) {
-    const seg = [...selections.values()].flatMap((s) => s.segments).find((s) => s.pointer === pointer)!;
+    const seg = [...selections.values()].flatMap((s) => s.segments).find((s) => s.pointer === pointer);
+    // Redactions are made from these segments; one without its segment would go unapplied, so fail instead.
+    if (!seg) throw new Error(`redaction at ${pointer} is outside the selected text`);
     decision.rewrites.set(pointer, applyRedactions(seg.text, list));
   }
   return decision;

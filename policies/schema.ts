@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ACTIONS } from '../audit/types.js';
 
 /**
  * The policy language, `gateway/v1`. A policy declares a taxonomy, classifiers, RBRM rubrics and rules; the
@@ -6,7 +7,8 @@ import { z } from 'zod';
  * The published JSON Schema (`policies/policy.schema.json`) is generated from these definitions.
  */
 
-export const ActionSchema = z.enum(['allow', 'refuse', 'redact', 'flag', 'route']);
+/** The actions, from the one list the decision record names (audit/types.ts). */
+export const ActionSchema = z.enum(ACTIONS);
 export const OnErrorSchema = z.enum(['refuse', 'flag', 'allow']);
 export const ModeSchema = z.enum(['enforce', 'shadow', 'disabled']);
 export const SeveritySchema = z.enum(['low', 'medium', 'high', 'critical']);
@@ -210,7 +212,7 @@ export const PolicySchema = z.strictObject({
   rules: z.array(RuleSchema).default([]),
 });
 
-export type Action = z.infer<typeof ActionSchema>;
+export type { Action } from '../audit/types.js';
 export type OnError = z.infer<typeof OnErrorSchema>;
 export type Mode = z.infer<typeof ModeSchema>;
 export type ClassifierDecl = z.infer<typeof ClassifierDeclSchema>;

@@ -3,16 +3,26 @@ import { dirname } from 'node:path';
 import { loadBundle, type PolicyBundle } from './bundle.js';
 import { PolicyError, policyFile, type LoadedPolicy } from './load.js';
 
-export interface ReloadResult {
-  ok: boolean;
-  trigger: string;
-  at: string;
-  /** The bundle revision now in force. */
-  revision: string;
-  /** The candidate's revision, when it loaded far enough to have one. */
-  candidate?: string;
-  errors?: string[];
-}
+/** What a reload attempt did: the candidate is in force, or it was rejected for its faults. */
+export type ReloadResult =
+  | {
+      ok: true;
+      trigger: string;
+      at: string;
+      /** The bundle revision now in force: the candidate's. */
+      revision: string;
+    }
+  | {
+      ok: false;
+      trigger: string;
+      at: string;
+      /** The bundle revision still in force. */
+      revision: string;
+      /** The candidate's revision, when it loaded far enough to have one. */
+      candidate?: string;
+      /** Why the candidate was rejected: load errors, or its failed checks (tests). */
+      faults: string[];
+    };
 
 export interface PolicyStoreOptions {
   /** The enforced bundle: a policy file or folder. */
@@ -98,14 +108,21 @@ export class PolicyStore {
       const errors = (await this.opts.verify?.(candidate)) ?? [];
       const shadow = this.opts.shadowPath ? loadBundle(this.opts.shadowPath) : undefined;
       if (errors.length) {
-        result = { ok: false, trigger, at, revision: this.bundle.revision, candidate: candidate.revision, errors };
+        result = {
+          ok: false,
+          trigger,
+          at,
+          revision: this.bundle.revision,
+          candidate: candidate.revision,
+          faults: errors,
+        };
       } else {
         this.bundle = candidate;
         this.shadowPolicy = shadow && asCandidate(shadow.default);
         result = { ok: true, trigger, at, revision: candidate.revision };
       }
     } catch (e) {
-      result = { ok: false, trigger, at, revision: this.bundle.revision, errors: toErrors(e) };
+      result = { ok: false, trigger, at, revision: this.bundle.revision, faults: toErrors(e) };
     }
     this.lastReload = result;
     this.opts.onReload?.(result);

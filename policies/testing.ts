@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Classifier, Stage } from '../classifiers/types.js';
-import { ACTION_RANK, evaluateStage, type RequestMeta, type StageDecision } from './engine.js';
+import { ACTION_RANK, evaluateStage, refusalMessage, type RequestMeta, type StageDecision } from './engine.js';
 import { formatPath, policyFile, type LoadedPolicy, type PolicyIssue } from './load.js';
 import { ActionSchema } from './schema.js';
 import { replaceAt, textSelector } from './select.js';
@@ -239,9 +239,9 @@ function check(c: PolicyTestCase, run: CaseRun, rules: string[], shadow: string[
   if (e.rules && !sameSet(e.rules, rules)) out.push(`rules: expected ${list(e.rules)}, got ${list(rules)}`);
   if (e.shadow && !sameSet(e.shadow, shadow)) out.push(`shadow rules: expected ${list(e.shadow)}, got ${list(shadow)}`);
   if (e.stage && e.stage !== stage) out.push(`stage: expected ${e.stage}, got ${stage}`);
-  if (e.message !== undefined && !(decided.message ?? '').includes(e.message))
+  if (e.message !== undefined && !(refusalMessage(decided) ?? '').includes(e.message))
     out.push(
-      `message: expected it to contain ${JSON.stringify(e.message)}, got ${JSON.stringify(decided.message ?? null)}`,
+      `message: expected it to contain ${JSON.stringify(e.message)}, got ${JSON.stringify(refusalMessage(decided) ?? null)}`,
     );
   if (e.route !== undefined && run.input.route?.model !== e.route)
     out.push(`route: expected ${e.route}, got ${run.input.route?.model ?? '(none)'}`);
@@ -287,7 +287,9 @@ export async function runPolicyTests(loaded: LoadedPolicy, suites: PolicyTestSui
         if (!c.todo) for (const id of [...rules, ...shadow]) exercised.add(id);
         const failed = stages.flatMap((d) => d.classifiers).filter((r) => r.error !== undefined && !c.errors?.[r.id]);
         for (const r of failed)
-          problems.push(`classifier "${r.id}" failed: ${r.error} (pin its scores or declare the failure in errors)`);
+          problems.push(
+            `classifier "${r.id}" failed: ${r.error?.message} (pin its scores or declare the failure in errors)`,
+          );
         const ms = performance.now() - started;
         const { action, stage } = finalOf(run);
         if (problems.length) cases.push({ ...base, status: 'ERROR', problems, action, stage, rules, shadow, ms });

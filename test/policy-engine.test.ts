@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import request from 'supertest';
-import { applyRedactions, evaluateStage } from '../policies/engine.js';
+import { applyRedactions, evaluateStage, refusalMessage } from '../policies/engine.js';
 import type { LoadedPolicy } from '../policies/load.js';
 import { compilePolicy, loadPolicy, PolicyError } from '../policies/load.js';
 import { faultyPolicy } from './support/faulty-classifier.js';
@@ -65,7 +65,7 @@ describe('policy engine', () => {
       d.matches.map((m) => m.id),
       ['high', 'later', 'low'],
     );
-    assert.equal(d.message, 'high');
+    assert.equal(refusalMessage(d), 'high');
   });
 
   it('matches at the threshold, not below it', async () => {
@@ -87,10 +87,12 @@ describe('policy engine', () => {
   });
 
   it('refuses on a classifier that throws, hangs past its timeout, or returns NaN', async () => {
-    for (const mode of ['throw', 'hang', 'nan']) {
+    const codes = { throw: 'threw', hang: 'timeout', nan: 'bad_score' } as const;
+    for (const [mode, code] of Object.entries(codes)) {
       const d = await evaluateStage(compilePolicy(faultyPolicy(mode)), { stage: 'input', doc });
       assert.equal(d.action, 'refuse', mode);
       assert.ok(d.classifiers[0].error, mode);
+      assert.equal(d.classifiers[0].error.code, code, mode);
     }
     assert.equal((await evaluateStage(compilePolicy(faultyPolicy('ok')), { stage: 'input', doc })).action, 'allow');
   });
@@ -181,7 +183,7 @@ describe('fail-closed through the gateway', () => {
       assert.equal(res.headers['x-gateway-decision'], 'refuse');
       assert.equal(stub.requests.length, 0);
       const r = gw.records()[0];
-      assert.equal(r.stages.input!.classifiers[0].error, 'model exploded');
+      assert.deepEqual(r.stages.input!.classifiers[0].error, { code: 'threw', message: 'model exploded' });
     } finally {
       await gw.close();
       await stub.close();

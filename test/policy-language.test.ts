@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { evaluateStage, type RequestMeta } from '../policies/engine.js';
+import { evaluateStage, refusalMessage, type RequestMeta } from '../policies/engine.js';
 import { compilePolicy, loadPolicy, PolicyError } from '../policies/load.js';
 
 const classifiers = [
@@ -180,7 +180,7 @@ describe('actions and modes', () => {
       taxonomy: [{ id: 'x', description: 'x things' }],
       defaults: { messages: { x: 'Not that ({rule}).' } },
     });
-    assert.equal((await input(p, req(['user', 'aaa']))).message, 'Not that (r).');
+    assert.equal(refusalMessage(await input(p, req(['user', 'aaa']))), 'Not that (r).');
     const off = policy([{ id: 'r', stage: 'input', when: score('a'), action: 'refuse' }], { mode: 'disabled' });
     assert.equal((await input(off, req(['user', 'aaa']))).action, 'allow');
   });

@@ -75,7 +75,7 @@ describe('policy administration and hot reload', () => {
       const ready = await request(gw.server).get('/readyz');
       assert.equal(ready.status, 200);
       assert.equal(ready.body.policy.last_reload.ok, false);
-      assert.match(ready.body.policy.last_reload.errors[0], /not valid JSON/);
+      assert.match(ready.body.policy.last_reload.faults[0], /not valid JSON/);
       assert.match(
         (await request(gw.server).get('/metrics')).text,
         /gateway_policy_reloads_total\{result="failed"\} [1-9]/,
@@ -102,7 +102,7 @@ describe('policy administration and hot reload', () => {
       fail = true;
       const res = await request(gw.server).post('/v1/policies/reload').set(admin);
       assert.equal(res.status, 422);
-      assert.deepEqual(res.body.errors, ['case "x": expected refuse, got allow']);
+      assert.deepEqual(res.body.faults, ['case "x": expected refuse, got allow']);
       assert.equal(gw.policies.store.current().default.policy.id, 'p1');
       fail = false;
       const ok = await request(gw.server).post('/v1/policies/reload').set(admin);

@@ -86,7 +86,7 @@ describe('input checks concurrent with the upstream call', () => {
       GATEWAY_POLICY: slowInputPolicy(),
       GATEWAY_AUDIT_CONTENT: 'full',
     });
-    gw.pipeline.deps.stream = { mode: 'stream-first', concurrentInput: true, ...WINDOWS };
+    gw.pipeline.streamSettings = { mode: 'stream-first', concurrentInput: true, ...WINDOWS };
   });
   after(async () => {
     await dispatcher.close();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { DecisionRecord } from '../audit/types.js';
-import { Pipeline, Trace, fixedPolicy, newDecisionId } from '../gateway/pipeline/pipeline.js';
+import { Pipeline, RequestRun, fixedPolicy, newDecisionId } from '../gateway/pipeline/pipeline.js';
 import { openStream, streamOptions, type StreamOptions } from '../gateway/pipeline/stream.js';
 import type { ChatCompletionChunk, ChatRequest, Generator } from '../generator/types.js';
 import { compilePolicy } from '../policies/load.js';
@@ -32,6 +32,7 @@ const piece = (c: string, finish: string | null = null): ChatCompletionChunk => 
 /** A generator that streams `text` in pieces of `size` characters, as fast as it is read. */
 const generator = (text: string, size: number): Generator => ({
   id: 'fake',
+  close: () => Promise.resolve(),
   complete: () => Promise.reject(new Error('not used')),
   async *stream() {
     for (let i = 0; i < text.length; i += size) yield piece(text.slice(i, i + size));
@@ -54,6 +55,7 @@ async function run(text: string, options: Partial<StreamOptions>, size = 7, upst
     decisionId: newDecisionId(),
     keyId: null,
     tenant: null,
+    api: 'chat.completions' as const,
     route: '/v1/chat/completions',
     started: performance.now(),
   };
@@ -68,16 +70,16 @@ async function run(text: string, options: Partial<StreamOptions>, size = 7, upst
 }
 
 let checked: string[] = [];
-const original = Trace.prototype.outputStage;
+const original = RequestRun.prototype.runOutput;
 beforeEach(() => {
   checked = [];
-  Trace.prototype.outputStage = function (this: Trace, text: string, signal: AbortSignal) {
-    checked.push(text);
+  RequestRun.prototype.runOutput = function (this: RequestRun, text: string | object, signal: AbortSignal) {
+    if (typeof text === 'string') checked.push(text);
     return original.call(this, text, signal);
   };
 });
 afterEach(() => {
-  Trace.prototype.outputStage = original;
+  RequestRun.prototype.runOutput = original;
 });
 
 const answer = 'lorem ipsum dolor sit amet '.repeat(800); // 21,600 characters
@@ -126,6 +128,7 @@ describe('stream identity', () => {
     it(`gives every chunk the first chunk's id, model and created, and a role first (${mode})`, async () => {
       const drifting: Generator = {
         id: 'drifting',
+        close: () => Promise.resolve(),
         complete: () => Promise.reject(new Error('not used')),
         async *stream() {
           for (let i = 0; i < 5; i++)

@@ -7,6 +7,6 @@ import { startGateway } from '../../gateway/server.js';
  * Prints its port on stdout.
  */
 const gw = await startGateway(loadConfig({ env: process.env }));
-gw.pipeline.deps.stream = JSON.parse(process.env.BENCH_STREAM ?? '{}');
+gw.pipeline.streamSettings = JSON.parse(process.env.BENCH_STREAM ?? '{}');
 process.stdout.write(`${JSON.stringify({ port: gw.port })}\n`);
 process.on('SIGTERM', () => void gw.close().then(() => process.exit(0)));

@@ -3,8 +3,11 @@
  * `create` for the files and JSON, at `ready()` for the ONNX graph), naming the file and the problem.
  * Calls reject with `HfError`; the policy's onError action (refuse by default) applies: fail closed.
  */
-export const HF_ERROR_CODES = ['TIMEOUT', 'ABORTED', 'OVERLOADED', 'CLOSED', 'INFERENCE_FAILED'] as const;
-export type HfErrorCode = (typeof HF_ERROR_CODES)[number];
+import { ENCODER_ERROR_CODES, type EncoderErrorCode } from '../encoder/errors.js';
+
+/** The same codes as the encoder runtime's, which it shares its worker pool design with: one list. */
+export const HF_ERROR_CODES = ENCODER_ERROR_CODES;
+export type HfErrorCode = EncoderErrorCode;
 
 /** A call that failed. */
 export class HfError extends Error {

@@ -44,21 +44,14 @@ export function adminRoutes(
   routes.post('/v1/policies/reload', async ({ req, res }) => {
     checkAdminKey(req.headers);
     const result = await policies.store.reload('admin endpoint');
-    sendJson(
-      res,
-      result.ok ? 200 : 422,
-      result.ok
-        ? result
-        : {
-            error: {
-              message: 'the candidate policy was rejected; the last good revision stays in force',
-              type: 'invalid_request_error',
-              code: 'policy_invalid',
-              param: null,
-            },
-            ...result,
-          },
-    );
+    if (!result.ok)
+      throw new GatewayError(
+        'policy_invalid',
+        'the candidate policy was rejected; the last good revision stays in force',
+        null,
+        { details: result },
+      );
+    sendJson(res, 200, result);
   });
   if (auditDir) {
     routes.get('/v1/policies/shadow-report', async ({ req, res, query }) => {

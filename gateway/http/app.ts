@@ -26,7 +26,7 @@ export interface AppOptions {
   policies?: GatewayPolicies;
   bodyLimitBytes: number;
   limits: { maxConcurrent: number; perKey?: { rps: number; burst: number } };
-  /** Readiness: null when ready, else what is still missing. */
+  /** Readiness for /readyz: whether every classifier has loaded, and details (policy, classifiers, upstream). */
   readiness: () => { ready: boolean; details: Record<string, unknown> };
 }
 

@@ -16,8 +16,8 @@ export const MAX_BODY_DEPTH = 128;
  */
 export function depthPast(doc: unknown, max: number): string | undefined {
   const stack: { v: unknown; depth: number; path: string }[] = [{ v: doc, depth: 0, path: '' }];
-  while (stack.length) {
-    const { v, depth, path } = stack.pop()!;
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const { v, depth, path } = top;
     if (v === null || typeof v !== 'object') continue;
     if (depth >= max) return path || '(root)';
     const short = depth < 4;

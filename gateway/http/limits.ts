@@ -37,7 +37,8 @@ export function admissionControl({
     b.tokens = Math.min(perKey.burst, b.tokens + ((now - b.at) / 1000) * perKey.rps);
     b.at = now;
     buckets.set(key, b);
-    if (buckets.size > 100_000) buckets.delete(buckets.keys().next().value!);
+    const oldest = buckets.keys().next();
+    if (buckets.size > 100_000 && !oldest.done) buckets.delete(oldest.value);
     if (b.tokens >= 1) {
       b.tokens -= 1;
       return 0;
@@ -54,12 +55,12 @@ export function admissionControl({
       );
     }
     const wait = take(key);
-    if (wait > 0) {
+    if (wait > 0 && perKey) {
       onReject?.('rate_limited');
       res.setHeader('retry-after', String(wait));
       throw new GatewayError(
         'rate_limited',
-        `rate limit of ${perKey!.rps} requests per second for this key reached; retry after ${wait} s`,
+        `rate limit of ${perKey.rps} requests per second for this key reached; retry after ${wait} s`,
       );
     }
     inFlight++;

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WireApi } from '../../audit/types.js';
 import type { ChatRequest } from '../../generator/types.js';
 import { GatewayError, toGatewayError } from '../pipeline/errors.js';
 import { moderate } from '../pipeline/moderate.js';
@@ -31,6 +32,7 @@ function begin(
   req: IncomingMessage,
   res: ServerResponse,
   route: string,
+  api: WireApi,
   caller: Caller,
   started: number,
 ): { ctx: RequestContext; signal: AbortSignal } {
@@ -42,6 +44,7 @@ function begin(
     decisionId: newDecisionId(),
     keyId: caller.keyId,
     tenant: caller.tenant,
+    api,
     headers: req.headers,
     route,
     started,
@@ -71,7 +74,7 @@ export type ApiRoute = (
 export function apiRoutes(pipeline: Pipeline): { chat: ApiRoute; moderations: ApiRoute; models: ApiRoute } {
   const chat: ApiRoute = async (raw, req, res, caller, started) => {
     const body = parseBody(ChatBodySchema, raw) as ChatRequest;
-    const { ctx, signal } = begin(req, res, '/v1/chat/completions', caller, started);
+    const { ctx, signal } = begin(req, res, '/v1/chat/completions', 'chat.completions', caller, started);
     if (!body.stream) {
       const { completion, action } = await pipeline.complete(body, ctx, signal);
       sendJson(res, 200, completion, decisionHeaders(action, ctx.decisionId));
@@ -79,7 +82,7 @@ export function apiRoutes(pipeline: Pipeline): { chat: ApiRoute; moderations: Ap
     }
     const { action, chunks } = await openStream(pipeline, body, ctx, signal);
     startSse(res, decisionHeaders(action, ctx.decisionId));
-    const ka = keepAlive(res, pipeline.deps.stream?.keepAliveMs ?? DEFAULT_STREAM_OPTIONS.keepAliveMs);
+    const ka = keepAlive(res, pipeline.streamSettings?.keepAliveMs ?? DEFAULT_STREAM_OPTIONS.keepAliveMs);
     try {
       for await (const c of chunks) {
         if (res.destroyed) break;
@@ -98,7 +101,7 @@ export function apiRoutes(pipeline: Pipeline): { chat: ApiRoute; moderations: Ap
 
   const moderations: ApiRoute = async (raw, req, res, caller, started) => {
     const body = parseBody(ModerationBodySchema, raw);
-    const { ctx, signal } = begin(req, res, '/v1/moderations', caller, started);
+    const { ctx, signal } = begin(req, res, '/v1/moderations', 'moderations', caller, started);
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     const out = await moderate(pipeline, inputs, ctx, signal);
     sendJson(res, 200, out, decisionHeaders(out.gateway.action, ctx.decisionId));
@@ -106,7 +109,7 @@ export function apiRoutes(pipeline: Pipeline): { chat: ApiRoute; moderations: Ap
 
   const models: ApiRoute = async (_raw, req, res, caller, started) => {
     const generator = pipeline.requireGenerator();
-    const { signal } = begin(req, res, '/v1/models', caller, started);
+    const { signal } = begin(req, res, '/v1/models', 'models', caller, started);
     if (!generator.models) throw new GatewayError('not_found', 'this upstream does not list models');
     let list: unknown;
     try {

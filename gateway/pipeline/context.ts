@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Action, AuditSink, ContentMode } from '../../audit/types.js';
+import type { Action, AuditSink, ContentMode, WireApi } from '../../audit/types.js';
 import type { ChatRequest, Generator } from '../../generator/types.js';
 import { ACTION_RANK, type RequestMeta } from '../../policies/engine.js';
 import type { LoadedPolicy } from '../../policies/load.js';
@@ -11,6 +11,8 @@ export interface RequestContext {
   decisionId: string;
   keyId: string | null;
   tenant: string | null;
+  /** The wire API the request came in on, as the decision record names it. */
+  api: WireApi;
   route: string;
   /** performance.now() when the request arrived. */
   started: number;

@@ -1,7 +1,9 @@
 /**
  * Errors the gateway answers with, in OpenAI's shape `{error: {message, type, code, param}}`. The codes are a
- * closed union and each maps to one HTTP status, so a new code without a status does not compile.
+ * closed union (audit/types.ts's GATEWAY_ERROR_CODES, since decision records name them too) and each maps to one
+ * HTTP status, so a new code without a status does not compile, nor a status for a code that is not listed.
  */
+import type { GatewayErrorCode } from '../../audit/types.js';
 
 export const ERROR_STATUS = {
   invalid_request: 400,
@@ -20,10 +22,12 @@ export const ERROR_STATUS = {
   upstream_client_error: 400,
   not_ready: 503,
   audit_unavailable: 503,
+  /** A policy candidate (admin reload) that failed validation or its tests; the last good one stays. */
+  policy_invalid: 422,
   internal_error: 500,
-} as const satisfies Record<string, number>;
+} as const satisfies Record<GatewayErrorCode, number>;
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export type ErrorCode = GatewayErrorCode;
 
 const TYPE: Record<ErrorCode, string> = {
   invalid_request: 'invalid_request_error',
@@ -41,6 +45,7 @@ const TYPE: Record<ErrorCode, string> = {
   upstream_client_error: 'invalid_request_error',
   not_ready: 'api_error',
   audit_unavailable: 'api_error',
+  policy_invalid: 'invalid_request_error',
   internal_error: 'api_error',
 };
 
@@ -57,19 +62,23 @@ export class GatewayError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly param: string | null = null,
-    options?: { status?: number; cause?: unknown; body?: ErrorBody },
+    options?: { status?: number; cause?: unknown; body?: ErrorBody; details?: object },
   ) {
     super(message, { cause: options?.cause });
     this.status = options?.status ?? ERROR_STATUS[code];
     this.passthrough = options?.body;
+    this.details = options?.details;
   }
 
   /** For upstream 4xx: the upstream's own error body, passed through. */
   readonly passthrough?: ErrorBody;
+  /** Members sent beside `error` (a rejected policy reload's faults and revisions). */
+  readonly details?: object;
 
   toBody(): ErrorBody {
     return (
       this.passthrough ?? {
+        ...this.details,
         error: { message: this.message, type: TYPE[this.code], code: this.code, param: this.param },
       }
     );

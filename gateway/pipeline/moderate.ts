@@ -1,6 +1,6 @@
-import type { Action } from '../../audit/types.js';
-import { evaluateStage, type StageDecision } from '../../policies/engine.js';
-import { strongest, type Pipeline, type RequestContext } from './pipeline.js';
+import type { Action, ClassifierError } from '../../audit/types.js';
+import { ACTION_RANK, type Passage, type Refusal, type StageDecision } from '../../policies/engine.js';
+import type { Pipeline, RequestContext } from './pipeline.js';
 import { joinSegments } from '../../policies/select.js';
 
 export interface ModerationResult {
@@ -16,7 +16,7 @@ export interface ModerationResult {
       scores: Record<string, number>;
       explanation: string;
       latency_ms: number;
-      error?: string;
+      error?: ClassifierError;
     }[];
   };
 }
@@ -56,11 +56,13 @@ function toResult(d: StageDecision): ModerationResult {
   };
 }
 
-/** One stage decision for several inputs: the strongest action; spans move to their input's offset in the joined text. */
+/**
+ * One stage decision for several inputs: the strongest action (a refusal keeps the first refusing input's
+ * message); spans move to their input's offset in the joined text.
+ */
 function merge(decisions: StageDecision[], offsets: number[]): StageDecision {
-  return {
-    stage: 'input',
-    action: decisions.reduce<Action>((a, d) => strongest(a, d.action), 'allow'),
+  const outcome = {
+    stage: 'input' as const,
     matches: decisions.flatMap((d) => d.matches),
     shadow: decisions.flatMap((d) => d.shadow),
     redactions: [],
@@ -69,10 +71,17 @@ function merge(decisions: StageDecision[], offsets: number[]): StageDecision {
     classifiers: decisions.flatMap((d, i) =>
       d.classifiers.map((c) => ({
         ...c,
-        spans: c.spans?.map((s) => ({ ...s, start: s.start + offsets[i], end: s.end + offsets[i] })),
+        spans: c.spans?.map((s) => ({ ...s, start: s.start + (offsets[i] ?? 0), end: s.end + (offsets[i] ?? 0) })),
       })),
     ),
   };
+  const refusal = decisions.find((d): d is Refusal => d.action === 'refuse');
+  if (refusal) return { ...outcome, action: 'refuse', message: refusal.message };
+  const action = decisions.reduce<Passage['action']>(
+    (a, d) => (d.action !== 'refuse' && ACTION_RANK[d.action] > ACTION_RANK[a] ? d.action : a),
+    'allow',
+  );
+  return { ...outcome, action };
 }
 
 /**
@@ -86,36 +95,17 @@ export async function moderate(
   signal: AbortSignal,
 ): Promise<ModerationResponse> {
   const joined = joinSegments(inputs.map((text, i) => ({ pointer: `/input/${i}`, text })));
-  const trace = pipeline.trace(ctx, null, joined.text);
-  const t = performance.now();
+  const offsets = joined.segments.map((s) => s.start);
+  const run = pipeline.start(ctx, null, joined.text);
   // Each input is read as a one-message chat request, so rules select it as they would a user's message.
-  const reqs = inputs.map(
-    (text) =>
-      ({ stage: 'input', doc: { messages: [{ role: 'user', content: text }] }, meta: trace.meta, signal }) as const,
-  );
-  const [decisions, shadows] = await Promise.all([
-    Promise.all(reqs.map((r) => evaluateStage(trace.policy, r))),
-    Promise.all(reqs.map((r) => trace.shadowStage(r))),
-  ]);
-  const merged = merge(
-    decisions,
-    joined.segments.map((s) => s.start),
-  );
-  if (shadows.every(Boolean))
-    trace.shadowInput = merge(
-      shadows as StageDecision[],
-      joined.segments.map((s) => s.start),
-    );
-  trace.setInput(merged, t);
-  await trace.finish(merged.action, 200);
+  const docs = inputs.map((text) => ({ messages: [{ role: 'user', content: text }] }));
+  const { each, merged } = await run.runInputs(docs, signal, (decisions) => merge(decisions, offsets));
+  await run.finish(merged.action, 200);
+  const { policy, revision } = run.policy;
   return {
     id: `modr-${ctx.decisionId.slice(4)}`,
-    model: `gateway-policy/${trace.policy.policy.id}`,
-    results: decisions.map(toResult),
-    gateway: {
-      decision_id: ctx.decisionId,
-      action: merged.action,
-      policy: { id: trace.policy.policy.id, revision: trace.policy.revision },
-    },
+    model: `gateway-policy/${policy.id}`,
+    results: each.map(toResult),
+    gateway: { decision_id: ctx.decisionId, action: merged.action, policy: { id: policy.id, revision } },
   };
 }

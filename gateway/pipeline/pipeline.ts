@@ -1,18 +1,29 @@
-import { GeneratorError, type ChatCompletion, type ChatRequest, type Generator } from '../../generator/types.js';
 import type { Action } from '../../audit/types.js';
-import { evaluateStage, type StageDecision } from '../../policies/engine.js';
+import { GeneratorError, type ChatCompletion, type ChatRequest, type Generator } from '../../generator/types.js';
+import type { StageDecision } from '../../policies/engine.js';
+import type { Policy } from '../../policies/schema.js';
 import { replaceAt } from '../../policies/select.js';
-import { promptText, strongest, type PipelineDeps, type RequestContext } from './context.js';
+import { promptText, strongest, type PipelineDeps, type PipelineObserver, type RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
-import { gradeAnswer } from './grading.js';
 import { refusalCompletion } from './refusal.js';
-import { Trace } from './trace.js';
+import { RequestRun } from './request-run.js';
+import type { StreamOptions } from './stream-options.js';
 
 export * from './context.js';
+export { RequestRun } from './request-run.js';
 
 /** The answer's text as records keep it: every choice's content, joined by a blank line. */
 const answerText = (c: ChatCompletion) => c.choices.map((ch) => ch.message?.content ?? '').join('\n\n');
-export { Trace } from './trace.js';
+
+/** The answer's tool calls, as the record keeps them. */
+const toolCallsOf = (c: ChatCompletion): unknown[] =>
+  c.choices.flatMap((ch) => (Array.isArray(ch.message?.tool_calls) ? (ch.message.tool_calls as unknown[]) : []));
+
+type Grading = NonNullable<Policy['grading']>;
+
+/** What the input stage made of a request: a refusal to answer with, or the request to send upstream. */
+export type Admission =
+  { kind: 'refuse'; run: RequestRun; message: string } | { kind: 'forward'; run: RequestRun; request: ChatRequest };
 
 /** Maps a generator failure to the HTTP error the client gets. */
 export function upstreamError(e: unknown): GatewayError {
@@ -46,14 +57,48 @@ export function upstreamError(e: unknown): GatewayError {
  * The framework-free pipeline: input stage → generator → output stage → one decision record.
  *
  * @example
- * const pipeline = new Pipeline({ policy: () => loaded, generator, audit, contentMode: 'none', instance: 'gw-1' });
+ * const pipeline = new Pipeline({ policies: fixedPolicy(loaded), generator, audit, contentMode: 'none', instance: 'gw-1' });
  * const { completion, action } = await pipeline.complete(request, ctx, signal);
  */
 export class Pipeline {
-  constructor(readonly deps: PipelineDeps) {}
+  constructor(private readonly deps: PipelineDeps) {}
 
-  trace(ctx: RequestContext, request: ChatRequest | null, promptText: string) {
-    return new Trace(this.deps, ctx, request, promptText);
+  /** The upstream, when one is configured. */
+  get generator(): Generator | undefined {
+    return this.deps.generator;
+  }
+
+  get observer(): PipelineObserver | undefined {
+    return this.deps.observer;
+  }
+
+  /** Replaces the metrics hooks (benchmarks compare with and without them). */
+  set observer(observer: PipelineObserver | undefined) {
+    this.deps.observer = observer;
+  }
+
+  /** How streamed output is moderated: the gateway's settings, before any policy's own. */
+  get streamSettings(): Partial<StreamOptions> | undefined {
+    return this.deps.stream;
+  }
+
+  /** Replaces the stream settings for requests that start from now on. */
+  set streamSettings(settings: Partial<StreamOptions> | undefined) {
+    this.deps.stream = settings;
+  }
+
+  /**
+   * Starts a request's run under the policy in force for it (and the shadow candidate, if any). The policy is
+   * read once here, so a reload never changes a request midway.
+   */
+  start(ctx: RequestContext, request: ChatRequest | null, prompt: string): RequestRun {
+    const chosen = this.deps.policies.select({
+      tenant: ctx.tenant,
+      key: ctx.keyId,
+      model: request?.model ?? null,
+      route: ctx.route,
+    });
+    return new RequestRun(this.deps, ctx, request, prompt, chosen.policy, chosen.bundle, this.deps.policies.shadow?.());
   }
 
   /** The generator, or the 503 that names GATEWAY_UPSTREAM_URL when none is configured. */
@@ -68,25 +113,22 @@ export class Pipeline {
   }
 
   /** Like requireGenerator, but records the failure in the request's decision record first. */
-  async generatorFor(trace: Trace): Promise<Generator> {
+  async generatorFor(run: RequestRun): Promise<Generator> {
     try {
       return this.requireGenerator();
     } catch (e) {
-      throw await trace.fail(e as GatewayError);
+      throw await run.fail(e as GatewayError);
     }
   }
 
-  /**
-   * Runs the input stage. Returns the trace and either a refusal message or the request to send upstream
-   * (with redactions applied).
-   */
-  async admit(request: ChatRequest, ctx: RequestContext, signal: AbortSignal) {
-    const trace = this.trace(ctx, request, promptText(request));
-    const decision = await trace.inputStage(request, signal);
-    if (decision.action === 'refuse') return { trace, refusal: decision.message!, upstream: request };
+  /** Runs the input stage: a refusal, or the request to send upstream (redacted and routed as decided). */
+  async admit(request: ChatRequest, ctx: RequestContext, signal: AbortSignal): Promise<Admission> {
+    const run = this.start(ctx, request, promptText(request));
+    const decision = await run.runInput(request, signal);
+    if (decision.action === 'refuse') return { kind: 'refuse', run, message: decision.message };
     let upstream = decision.rewrites.size ? replaceAt(request, decision.rewrites) : request;
     if (decision.route) upstream = { ...upstream, model: decision.route.model };
-    return { trace, refusal: undefined, upstream };
+    return { kind: 'forward', run, request: upstream };
   }
 
   /** A non-streamed chat completion. Throws GatewayError on upstream failure, after recording it. */
@@ -95,62 +137,55 @@ export class Pipeline {
     ctx: RequestContext,
     signal: AbortSignal,
   ): Promise<{ completion: ChatCompletion; action: Action }> {
-    const { trace, refusal, upstream } = await this.admit(request, ctx, signal);
-    if (refusal !== undefined) {
-      await trace.finish('refuse', 200, refusal);
-      return { completion: refusalCompletion(ctx.decisionId, request.model, refusal), action: 'refuse' };
+    const admitted = await this.admit(request, ctx, signal);
+    const { run } = admitted;
+    if (admitted.kind === 'refuse') {
+      await run.finish('refuse', 200, { text: admitted.message });
+      return { completion: refusalCompletion(ctx.decisionId, request.model, admitted.message), action: 'refuse' };
     }
-    const generator = await this.generatorFor(trace);
-    const t = performance.now();
+    const upstream = admitted.request;
+    const generator = await this.generatorFor(run);
     let completion: ChatCompletion;
     try {
-      completion = await generator.complete(upstream, signal);
+      completion = await run.timeGeneration(() => generator.complete(upstream, signal));
     } catch (e) {
-      trace.generatorMs = performance.now() - t;
-      throw await trace.fail(upstreamError(e));
+      throw await run.fail(upstreamError(e));
     }
-    trace.generatorMs = performance.now() - t;
-    this.deps.observer?.stage('generator', trace.generatorMs);
 
-    let out = await trace.outputStage(completion, signal);
-    if (trace.policy.policy.grading)
-      ({ completion, out } = await this.grade(trace, generator, upstream, completion, out, signal));
-    const action = strongest(trace.input!.decision.action, out.action);
+    let out = await run.runOutput(completion, signal);
+    const grading = run.policy.policy.grading;
+    if (grading) ({ completion, out } = await this.grade(run, grading, generator, upstream, completion, out, signal));
+    const action = strongest(run.inputAction, out.action);
     if (out.action === 'refuse') {
-      completion = { ...refusalCompletion(completion.id, completion.model, out.message!), usage: completion.usage };
-      await trace.finish('refuse', 200, out.message);
+      completion = { ...refusalCompletion(completion.id, completion.model, out.message), usage: completion.usage };
+      await run.finish('refuse', 200, { text: out.message });
       return { completion, action };
     }
     if (out.rewrites.size) completion = replaceAt(completion, out.rewrites);
-    await trace.finish(action, 200, answerText(completion));
+    await run.finish(action, 200, { text: answerText(completion), toolCalls: toolCallsOf(completion) });
     return { completion, action };
   }
 
   /**
    * Grades the answer with the policy's rubric. An over-refusal (a refusal letter on a safe prompt) is retried
    * once when the policy says so, with its system reminder first; the answer that earns more reward goes to the
-   * client (the original on a tie, or when the retry fails or is refused by the output stage).
+   * client (the original on a tie, or when the retry fails or is refused by the output stage). The retry is a
+   * generation and an output stage like the first: timed, observed and shadow-evaluated through the run.
    */
   private async grade(
-    trace: Trace,
+    run: RequestRun,
+    grading: Grading,
     generator: Generator,
     upstream: ChatRequest,
     completion: ChatCompletion,
     out: StageDecision,
     signal: AbortSignal,
-  ) {
-    const policy = trace.policy;
-    const prompt = trace.promptText;
-    const grade = await gradeAnswer(
-      policy,
-      { input: trace.input?.decision, output: out },
-      { prompt, output: answerText(completion) },
-      signal,
-    );
-    trace.grade = grade;
-    const { retry, restyle, refusals } = policy.policy.grading!;
+  ): Promise<{ completion: ChatCompletion; out: StageDecision }> {
+    const { policy } = run.policy;
+    const grade = await run.gradeOutput(answerText(completion), signal);
+    const { retry, restyle, refusals } = grading;
     const option =
-      grade && policy.policy.rubrics.find((r) => r.id === grade.rubric)?.options.find((o) => o.letter === grade.grade);
+      grade && policy.rubrics.find((r) => r.id === grade.rubric)?.options.find((o) => o.letter === grade.grade);
     if (
       restyle &&
       grade?.prompt === 'unsafe' &&
@@ -160,24 +195,23 @@ export class Pipeline {
       out.action !== 'refuse'
     ) {
       // A refusal in an undesired style becomes the policy's own, desired-style refusal; the record says so.
-      const restyled = { ...out, action: 'refuse' as const, message: policy.policy.defaults.refusal };
-      trace.output = { decision: restyled, ms: trace.output?.ms ?? 0 };
+      const restyled = { ...out, action: 'refuse' as const, message: policy.defaults.refusal };
+      run.replaceOutput(restyled);
       return { completion, out: restyled };
     }
     if (!grade?.over_refusal || !retry) return { completion, out };
     try {
-      const again = await generator.complete(
-        { ...upstream, messages: [{ role: 'system', content: retry.system }, ...upstream.messages] },
-        signal,
+      const again = await run.timeGeneration(() =>
+        generator.complete(
+          { ...upstream, messages: [{ role: 'system', content: retry.system }, ...upstream.messages] },
+          signal,
+        ),
       );
-      const out2 = await evaluateStage(policy, { stage: 'output', doc: again, meta: trace.meta, prompt, signal });
-      const grade2 = await gradeAnswer(
-        policy,
-        { input: trace.input?.decision, output: out2 },
-        { prompt, output: answerText(again) },
-        signal,
-      );
-      const better = out2.action !== 'refuse' && grade2 && (grade2.reward ?? -Infinity) > (grade.reward ?? -Infinity);
+      const second = await run.regrade(again, answerText(again), signal);
+      const grade2 = second.grade;
+      const better =
+        second.decision.action !== 'refuse' && grade2 && (grade2.reward ?? -Infinity) > (grade.reward ?? -Infinity);
+      // `grade` is the run's own record of the grade: the retry is noted in it.
       grade.retry = grade2 && {
         grade: grade2.grade,
         probabilities: grade2.probabilities,
@@ -185,8 +219,8 @@ export class Pipeline {
         chosen: better ? 'retry' : 'original',
       };
       if (better) {
-        trace.output = { decision: out2, ms: trace.output?.ms ?? 0 };
-        return { completion: again, out: out2 };
+        run.adopt(second);
+        return { completion: again, out: second.decision };
       }
     } catch {
       // The retry is best effort: the original answer stands.

@@ -33,8 +33,8 @@ export async function* bufferMode(run: StreamRun, out: Emitted): AsyncGenerator<
   /** Checks the held text; returns the chunks to release, or the refusal to cut the stream with. */
   const check = async (final: boolean): Promise<ChatCompletionChunk[] | string> => {
     const context = final && finalCheck ? out.text : carried || !overlapChars ? '' : out.text.slice(-overlapChars);
-    const d = await run.trace.outputStage(context + heldText, run.signal);
-    if (d.action === 'refuse') return d.message!;
+    const d = await run.requestRun.runOutput(context + heldText, run.signal);
+    if (d.action === 'refuse') return d.message;
     out.action = strongest(out.action, d.action);
     // Spans in the context were released already; only the held text can still change.
     // Redactions can ride along with other actions, so they apply whenever there are any.

@@ -19,7 +19,7 @@ const settle = <T>(p: Promise<T>) =>
  */
 export async function* streamFirstMode(run: StreamRun, out: Emitted): AsyncGenerator<ChatCompletionChunk, void> {
   const { windowChars, overlapChars, finalCheck } = run.options;
-  const { defaults } = run.trace.policy.policy;
+  const { defaults } = run.requestRun.policy.policy;
   let text = '';
   let checkedTo = 0;
   let refusal: string | undefined;
@@ -30,12 +30,12 @@ export async function* streamFirstMode(run: StreamRun, out: Emitted): AsyncGener
 
   const verdict = (d: StageDecision) => {
     if (d.action === 'refuse' || d.action === 'redact' || d.redactions.length) {
-      refusal ??= d.message ?? defaults.refusal;
+      refusal ??= d.action === 'refuse' ? d.message : defaults.refusal;
       wake();
     } else out.action = strongest(out.action, d.action);
   };
   const launch = (input: string) => {
-    const p = run.trace.outputStage(input, run.signal).then(verdict, () => {
+    const p = run.requestRun.runOutput(input, run.signal).then(verdict, () => {
       refusal ??= defaults.errorRefusal;
       wake();
     });

@@ -2,8 +2,9 @@ import { z } from 'zod';
 
 /**
  * How streamed output is moderated. The gateway's configuration carries this as its `stream` block
- * (`stream: StreamOptionsSchema.prefault({})`); until the policy language grows a per-policy / per-rule `stream`
- * field, one setting applies to every stream.
+ * (`stream: StreamOptionsSchema.prefault({})`, or the GATEWAY_STREAM_* variables); a policy's own `stream`
+ * block overrides it for that policy's requests, and an enforced output rule with `streamMode: "buffer"` forces
+ * buffer mode (see openStream in stream.ts).
  */
 export const StreamOptionsSchema = z
   .strictObject({

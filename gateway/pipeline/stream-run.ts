@@ -1,13 +1,15 @@
-import type { Action } from '../../audit/types.js';
+import type { Action, RecordError } from '../../audit/types.js';
 import type { ChatCompletionChunk } from '../../generator/types.js';
 import type { GatewayError } from './errors.js';
-import { upstreamError, type PipelineObserver, type Trace } from './pipeline.js';
+import { upstreamError, type PipelineObserver, type RequestRun } from './pipeline.js';
 import { chunk } from './refusal.js';
 import type { StreamOptions } from './stream-options.js';
+import { StreamedToolCalls } from './tool-calls.js';
 
 /** One moderated stream in flight: the upstream iterator, its first event, and what aborts it. */
 export interface StreamRun {
-  trace: Trace;
+  /** The request's run: its stages, timing and decision record. */
+  requestRun: RequestRun;
   upstream: AsyncIterator<ChatCompletionChunk>;
   first: IteratorResult<ChatCompletionChunk>;
   /** Aborts the upstream call (and only it). */
@@ -42,6 +44,8 @@ export const hasFinish = (c: ChatCompletionChunk): boolean => c.choices?.some((c
  */
 export class Emitted {
   text = '';
+  /** The tool calls sent, assembled from their deltas. */
+  readonly toolCalls = new StreamedToolCalls();
   /** The strongest action so far: what the client finally got. */
   action: Action;
   private roleSent = false;
@@ -52,7 +56,7 @@ export class Emitted {
     private readonly run: StreamRun,
     private readonly fallback: { id: string; model: string },
   ) {
-    this.action = run.trace.input!.decision.action;
+    this.action = run.requestRun.inputAction;
   }
 
   stamp(c: ChatCompletionChunk): ChatCompletionChunk {
@@ -76,6 +80,7 @@ export class Emitted {
       this.text += text;
       this.observe();
     }
+    this.toolCalls.add(c);
     return c;
   }
 
@@ -95,7 +100,7 @@ export class Emitted {
       o.stream(
         this.run.options.mode,
         this.lastAt ? 'gap' : 'ttft',
-        this.lastAt ? now - this.lastAt : now - this.run.trace.ctx.started,
+        this.lastAt ? now - this.lastAt : now - this.run.requestRun.ctx.started,
       );
     this.lastAt = now;
   }
@@ -107,17 +112,17 @@ export class Emitted {
  * when the client goes away. The upstream call is always released.
  */
 export async function* recorded(run: StreamRun, body: ModeBody): AsyncGenerator<ChatCompletionChunk> {
-  const { trace } = run;
-  const out = new Emitted(run, { id: trace.ctx.decisionId, model: trace.request?.model ?? '' });
+  const { requestRun } = run;
+  const out = new Emitted(run, { id: requestRun.ctx.decisionId, model: requestRun.request?.model ?? '' });
   let done = false;
-  const finish = async (...args: Parameters<Trace['finish']>) => {
+  const finish = async (action: Action, status: number, error?: RecordError) => {
     done = true;
-    trace.generatorMs = performance.now() - run.startedAt;
-    await trace.finish(...args);
+    requestRun.addGeneration(run.startedAt);
+    await requestRun.finish(action, status, { text: out.text, toolCalls: out.toolCalls.list() }, error);
   };
   try {
     yield* body(run, out);
-    await finish(out.action, 200, out.text);
+    await finish(out.action, 200);
   } catch (e) {
     if (done) throw e;
     const err: GatewayError = upstreamError(e);
@@ -125,7 +130,6 @@ export async function* recorded(run: StreamRun, body: ModeBody): AsyncGenerator<
     await finish(
       out.action,
       gone ? 499 : err.status,
-      out.text,
       gone ? { type: 'client_closed', message: 'client disconnected' } : { type: err.code, message: err.message },
     );
     throw err;
@@ -134,7 +138,7 @@ export async function* recorded(run: StreamRun, body: ModeBody): AsyncGenerator<
     if (!done) {
       // The consumer stopped early (the client went away): stop the upstream and still record the decision.
       run.controller.abort(new Error('client closed'));
-      await finish(out.action, 499, out.text, { type: 'client_closed', message: 'client disconnected' });
+      await finish(out.action, 499, { type: 'client_closed', message: 'client disconnected' });
     }
     await run.upstream.return?.(undefined);
   }

@@ -1,6 +1,6 @@
 import type { Action } from '../../audit/types.js';
 import type { ChatCompletionChunk, ChatRequest, Generator } from '../../generator/types.js';
-import { upstreamError, type Pipeline, type RequestContext, type Trace } from './pipeline.js';
+import { upstreamError, type Admission, type Pipeline, type RequestContext, type RequestRun } from './pipeline.js';
 import type { LoadedPolicy } from '../../policies/load.js';
 import { refusalChunks } from './refusal.js';
 import { bufferMode } from './stream-buffer.js';
@@ -76,12 +76,11 @@ export async function openStream(
   request: ChatRequest,
   ctx: RequestContext,
   signal: AbortSignal,
-  settings: Partial<StreamOptions> | undefined = pipeline.deps.stream,
+  settings: Partial<StreamOptions> | undefined = pipeline.streamSettings,
 ): Promise<OpenedStream> {
   const options = optionsOf(settings);
-  const early =
-    options.concurrentInput && pipeline.deps.generator ? call(pipeline.deps.generator, request, signal) : undefined;
-  let admitted: Awaited<ReturnType<Pipeline['admit']>>;
+  const early = options.concurrentInput && pipeline.generator ? call(pipeline.generator, request, signal) : undefined;
+  let admitted: Admission;
   try {
     // undici writes the early request from the event loop: let it go out before the input stage takes the CPU.
     if (early) await new Promise((resolve) => setImmediate(resolve));
@@ -90,38 +89,39 @@ export async function openStream(
     early?.drop();
     throw e;
   }
-  const { trace, refusal, upstream } = admitted;
-  const mode = policyStreamMode(trace.policy);
+  const { run } = admitted;
+  const policy = run.policy;
+  const mode = policyStreamMode(policy);
   const effective =
-    mode || trace.policy.policy.stream
-      ? optionsOf({ ...settings, ...trace.policy.policy.stream, ...(mode && { mode }) })
-      : options;
-  if (refusal !== undefined) {
+    mode || policy.policy.stream ? optionsOf({ ...settings, ...policy.policy.stream, ...(mode && { mode }) }) : options;
+  if (admitted.kind === 'refuse') {
     early?.drop();
-    return { action: 'refuse', chunks: replay(trace, refusalChunks(ctx.decisionId, request.model, refusal), refusal) };
+    const { message } = admitted;
+    return { action: 'refuse', chunks: replay(run, refusalChunks(ctx.decisionId, request.model, message), message) };
   }
+  const upstream = admitted.request;
   // The early call carried the unredacted prompt: a redacting verdict replaces it with the redacted request.
   if (early && upstream !== request) early.drop();
-  const c = early && upstream === request ? early : call(await pipeline.generatorFor(trace), upstream, signal);
+  const c = early && upstream === request ? early : call(await pipeline.generatorFor(run), upstream, signal);
 
   const first = await c.first;
   if (!first.ok) {
     c.detach();
-    trace.generatorMs = performance.now() - c.startedAt;
-    throw await trace.fail(upstreamError(first.error));
+    run.addGeneration(c.startedAt);
+    throw await run.fail(upstreamError(first.error));
   }
-  const run: StreamRun = {
-    trace,
+  const stream: StreamRun = {
+    requestRun: run,
     upstream: c.iterator,
     first: first.value,
     controller: c.controller,
     signal,
     options: effective,
     startedAt: c.startedAt,
-    observer: pipeline.deps.observer,
+    observer: pipeline.observer,
     detach: c.detach,
   };
-  return { action: trace.input!.decision.action, chunks: recorded(run, MODES[effective.mode]) };
+  return { action: run.inputAction, chunks: recorded(stream, MODES[effective.mode]) };
 }
 
 /** `buffer` when an enforced output rule of the policy asks for it (the strictest mode wins), else nothing. */
@@ -131,10 +131,14 @@ function policyStreamMode(p: LoadedPolicy): 'buffer' | undefined {
     : undefined;
 }
 
-async function* replay(trace: Trace, chunks: ChatCompletionChunk[], text: string): AsyncGenerator<ChatCompletionChunk> {
+async function* replay(
+  run: RequestRun,
+  chunks: ChatCompletionChunk[],
+  text: string,
+): AsyncGenerator<ChatCompletionChunk> {
   try {
     yield* chunks;
   } finally {
-    await trace.finish('refuse', 200, text);
+    await run.finish('refuse', 200, { text });
   }
 }

@@ -159,6 +159,8 @@ function printStage(io: Io, s: ExplainedStage): void {
         .filter(([, v]) => v > 0)
         .map(([k, v]) => `${k}=${v}`)
         .join(' ') || 'all 0';
-    out(`  classifier ${c.id}: ${c.error ? `FAILED: ${c.error}` : scores} (${c.latencyMs} ms)`);
+    out(
+      `  classifier ${c.id}: ${c.error ? `FAILED (${c.error.code}): ${c.error.message}` : scores} (${c.latencyMs} ms)`,
+    );
   }
 }

@@ -1,5 +1,5 @@
-import type { Stage } from '../../classifiers/types.js';
-import { ACTION_RANK, type RuleMatch, type StageDecision } from '../engine.js';
+import type { ClassifierError, Stage } from '../../classifiers/types.js';
+import { ACTION_RANK, refusalMessage, type RuleMatch, type StageDecision } from '../engine.js';
 import type { CompiledRule, LoadedPolicy } from '../load.js';
 import type { Action, Condition } from '../schema.js';
 
@@ -37,7 +37,13 @@ export interface ExplainedStage {
   route?: { model: string };
   redactions: { pointer: string; label: string; start: number; end: number; replacement: string }[];
   rewrites: Record<string, string>;
-  classifiers: { id: string; scores: Record<string, number>; latencyMs: number; error?: string; explanation: string }[];
+  classifiers: {
+    id: string;
+    scores: Record<string, number>;
+    latencyMs: number;
+    error?: ClassifierError;
+    explanation: string;
+  }[];
 }
 
 /** A condition tree in one line: `all(hazards.S9 >= 0.5, not(text contains "x"))`. */
@@ -119,7 +125,7 @@ export function explainStage(loaded: LoadedPolicy, d: StageDecision): ExplainedS
     winner: explainedWinner,
     rules,
     shadow: d.shadow.map((m) => ({ id: m.id, action: m.action, reason: m.reason })),
-    message: d.message,
+    message: refusalMessage(d),
     route: d.route,
     redactions: d.redactions.map(({ pointer, label, start, end, replacement }) => ({
       pointer,

@@ -12,6 +12,8 @@ import assert from 'node:assert/strict';
 
 export function decision(i: number, over: Partial<DecisionRecord> = {}): DecisionRecord {
   return {
+    v: 1,
+    api: 'chat.completions',
     decision_id: `dec-${i}`,
     time: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
     instance: 'test',
@@ -46,11 +48,11 @@ export function decision(i: number, over: Partial<DecisionRecord> = {}): Decisio
             version: '1.0.0',
             scores: { violence: i % 3 === 0 ? 0.9 : 0.1 },
             explanation: 'encoder head',
-            latencyMs: 3,
+            latency_ms: 3,
             details: { tokens: 12 },
           },
         ],
-        latencyMs: 4,
+        latency_ms: 4,
       },
     },
     latency_ms: { total: 20, input: 4 },

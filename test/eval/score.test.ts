@@ -75,7 +75,7 @@ describe('the main score', () => {
       scores,
       explanation: '',
       latencyMs: 0,
-      ...(error && { error }),
+      ...(error && { error: { code: 'timeout' as const, message: error } }),
     });
     assert.equal(mainScore(decision([r({ a: 0.2, c: 0.4, b: 0.9 }), r({ a: 0.3 })]), refs), 0.4);
     assert.equal(mainScore(decision([r({ b: 0.9 })]), refs), 0);

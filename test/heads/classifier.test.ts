@@ -145,7 +145,7 @@ describe('the onnx classifier type', () => {
     const c = new OnnxHeadsClassifier('x', { heads: ['unsafe', 'injection'] }, 1000, { encoder: source });
     await assert.rejects(c.classify({ stage: 'input', text: 'hi' }, signal), /encoder exploded/);
     const result = await runClassifier(c, { stage: 'input', text: 'hi' }, signal);
-    assert.equal(result.error, 'encoder exploded');
+    assert.deepEqual(result.error, { code: 'threw', message: 'encoder exploded' });
     await c.close();
     assert.equal(source.released, 1);
   });

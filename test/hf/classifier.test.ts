@@ -167,7 +167,8 @@ describe('hf-sequence options', { skip }, () => {
         (e: unknown) => e instanceof HfError && e.code === 'TIMEOUT' && /20 ms/.test(e.message),
       );
       const r = await runClassifier(c, input('hello'));
-      assert.match(r.error ?? '', /20 ms/);
+      assert.match(r.error?.message ?? '', /20 ms/);
+      assert.equal(r.error?.code, 'timeout');
       assert.deepEqual(r.scores, {});
     } finally {
       await c.close();

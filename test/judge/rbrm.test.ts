@@ -191,7 +191,8 @@ describe('rbrm-judge against a stub judge server', () => {
         (e: Error) => e instanceof JudgeError && pattern.test(e.message),
       );
       const r = await runClassifier(make(), out());
-      assert.match(r.error ?? '', pattern);
+      assert.match(r.error?.message ?? '', pattern);
+      assert.equal(r.error?.code, 'threw');
       assert.deepEqual(r.scores, {});
     });
   }
@@ -199,7 +200,7 @@ describe('rbrm-judge against a stub judge server', () => {
   it('never puts its API key in a result, even when the server echoes it in an error', async () => {
     reply = () => ({ status: 401, raw: '{"error":{"message":"bad key Bearer sk-judge"}}' });
     const failed = await runClassifier(make(), out());
-    assert.match(failed.error ?? '', /HTTP 401: .*bad key Bearer \[api key\]/);
+    assert.match(failed.error?.message ?? '', /HTTP 401: .*bad key Bearer \[api key\]/);
     reply = () => ({ text: 'A' });
     const ok = await runClassifier(make(), out());
     for (const r of [failed, ok]) assert.ok(!JSON.stringify(r).includes('sk-judge'));
@@ -209,7 +210,8 @@ describe('rbrm-judge against a stub judge server', () => {
     reply = () => ({ text: 'D', delayMs: 1000 });
     const abortedBefore = judge.aborted;
     const r = await runClassifier(make({}, 100), out());
-    assert.match(r.error ?? '', /timed out after 100 ms/);
+    assert.match(r.error?.message ?? '', /timed out after 100 ms/);
+    assert.equal(r.error?.code, 'timeout');
     assert.deepEqual(r.scores, {});
     await new Promise((res) => setTimeout(res, 150));
     assert.equal(judge.aborted, abortedBefore + 1);

@@ -197,7 +197,8 @@ describe('safety-model against a stub server', () => {
     it(`fails closed on ${name}`, async () => {
       reply = () => answer;
       const r = await runClassifier(make(), output);
-      assert.match(r.error ?? '', pattern);
+      assert.match(r.error?.message ?? '', pattern);
+      assert.equal(r.error?.code, 'threw');
       assert.deepEqual(r.scores, {});
     });
   }
@@ -205,7 +206,8 @@ describe('safety-model against a stub server', () => {
   it('fails closed past its timeout', async () => {
     reply = () => ({ text: 'safe', delayMs: 1000 });
     const r = await runClassifier(make({}, 80), output);
-    assert.match(r.error ?? '', /timed out after 80 ms/);
+    assert.match(r.error?.message ?? '', /timed out after 80 ms/);
+    assert.equal(r.error?.code, 'timeout');
   });
 
   it('caches per (template revision, stage, prompt, output)', async () => {

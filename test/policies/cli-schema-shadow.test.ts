@@ -47,7 +47,7 @@ const stage = (action: Action, rules: [string, Action][], shadowRules: [string, 
   rules: rules.map(([id, a]) => ({ id, action: a, reason: 'test' })),
   ...(shadowRules.length && { shadow_rules: shadowRules.map(([id, a]) => ({ id, action: a, reason: 'test' })) }),
   classifiers: [],
-  latencyMs: 1,
+  latency_ms: 1,
 });
 
 function decision(
@@ -57,6 +57,8 @@ function decision(
   shadow?: { action: Action; input: StageRecord; output?: StageRecord },
 ): DecisionRecord {
   return {
+    v: 1,
+    api: 'chat.completions',
     decision_id: id,
     time: '2026-11-29T12:00:00.000Z',
     instance: 'test',

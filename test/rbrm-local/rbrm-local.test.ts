@@ -160,7 +160,8 @@ describe('rbrm-local failures', () => {
     const c = new RbrmLocal('g', { rubric }, 1000, { encoder: source });
     await assert.rejects(c.classify({ stage: 'output', prompt: 'hi', text: 'hello' }, signal), /encoder overloaded/);
     const r = await runClassifier(c, { stage: 'output', prompt: 'hi', text: 'hello' });
-    assert.match(r.error ?? '', /encoder overloaded/);
+    assert.match(r.error?.message ?? '', /encoder overloaded/);
+    assert.equal(r.error?.code, 'threw');
     assert.deepEqual(r.scores, {});
     await c.close();
   });

@@ -82,6 +82,6 @@ export async function streamGateway(
     ...env,
   });
   // Until gateway/config.ts carries the `stream` block, tests set the pipeline's stream settings directly.
-  gw.pipeline.deps.stream = stream;
+  gw.pipeline.streamSettings = stream;
   return gw;
 }
