@@ -43,11 +43,10 @@ function isStale() {
 
 function build() {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const run = spawnSync(
-    process.execPath,
-    [tsc, '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', stamp],
-    { cwd: root, stdio: 'inherit' },
-  );
+  const run = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', stamp], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (run.status !== 0) {
     process.stderr.write('build: tsc failed; fix the errors above, then run the command again\n');
     process.exit(run.status ?? 1);
