@@ -8,7 +8,7 @@
 // after an edit.
 /* global process */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Written by tsc at each build; its time is the time of the last successful build. */
 const stamp = join(root, 'dist', '.tsbuildinfo');
 /** The folders tsconfig.json includes, plus the files that change what tsc emits. */
-const SOURCE_DIRS = ['gateway', 'policies', 'classifiers', 'generator', 'audit', 'test', 'bench', 'scripts'];
+const SOURCE_DIRS = JSON.parse(readFileSync(join(root, 'tsconfig.json'), 'utf8')).include;
 const CONFIG_FILES = ['tsconfig.json', 'package.json'];
 
 /** The newest modification time of any .ts file under `dir`, walked without following links. */
