@@ -6,6 +6,7 @@
  * It imports nothing of the project, so every entry point (the gateway, the policy and audit CLIs, scripts,
  * benches) can use it without an import pointing up.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Writable } from 'node:stream';
 
@@ -14,6 +15,22 @@ export const EXIT_USAGE = 2;
 /** A mistake in the command line, or an input the command cannot use; exits 2 with one line and the usage. */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** An input that is missing or unusable (a data folder, a file): exits 2 with one line, without the usage. */
+export class InputError extends Error {
+  override name = 'InputError';
+}
+
+/**
+ * The path, if it exists; otherwise an InputError naming it and saying what to do.
+ *
+ * @example
+ * const data = existingPath(values.data, 'the shared data sets live in ../shared/data; pass --data DIR');
+ */
+export function existingPath(path: string, hint: string): string {
+  if (!existsSync(path)) throw new InputError(`${path} does not exist: ${hint}`);
+  return path;
 }
 
 /** Thrown by parseCli for `--help` / `-h`; the runner prints the usage and exits 0. */
@@ -80,6 +97,7 @@ export type CliErrorKind = 'help' | 'usage' | 'io' | 'internal';
 export function errorKind(e: unknown): CliErrorKind {
   if (e instanceof HelpRequested) return 'help';
   if (e instanceof UsageError) return 'usage';
+  if (e instanceof InputError) return 'io';
   const code = typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) return 'usage';
   if (typeof code === 'string' && IO_CODES.has(code)) return 'io';

@@ -40,6 +40,14 @@ export class PolicyError extends Error {
 /** The policy file itself could not be read (missing, unreadable): an I/O error, not a fault in a policy. */
 export class PolicyReadError extends PolicyError {
   override name = 'PolicyReadError';
+  constructor(
+    source: string,
+    issues: PolicyIssue[],
+    /** The system's code (ENOENT, EACCES…), which command lines read as an I/O error. */
+    readonly code?: string,
+  ) {
+    super(source, issues);
+  }
 }
 
 /** A rule ready to run: its selector and its compiled condition. */
@@ -272,7 +280,7 @@ function readJson(file: string, source = file, path = ''): unknown {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const message = `cannot read${path ? ` ${file}` : ''}: ${(e as Error).message}`;
-    if (!path) throw new PolicyReadError(source, [{ path, message }]);
+    if (!path) throw new PolicyReadError(source, [{ path, message }], (e as NodeJS.ErrnoException).code);
     throw new PolicyError(source, [{ path, message }]);
   }
   const parsed = parseJsonText(text);
