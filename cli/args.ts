@@ -76,6 +76,14 @@ export function numberOption(name: string, value: string, min = 0): number {
   return n;
 }
 
+/** Checks that each named option, where given, is a number of at least `min`; a usage error otherwise. */
+export function checkNumbers(values: Record<string, unknown>, names: readonly string[], min = 0): void {
+  for (const name of names) {
+    const v = values[name];
+    if (typeof v === 'string') numberOption(name, v, min);
+  }
+}
+
 /** Node's codes for a file that is missing, unreadable or unwritable: the user's to fix, not a bug. */
 const IO_CODES = new Set([
   'ENOENT',
@@ -149,5 +157,23 @@ export async function runCli(report: CliReport, main: () => Promise<number | voi
     process.exitCode = (await main()) ?? 0;
   } catch (e) {
     process.exitCode = reportCliError(e, report);
+  }
+}
+
+/**
+ * For scripts that run at the top level (the benches): runs `parse`, and on --help or a mistake prints what
+ * reportCliError prints and exits at once, before any work starts.
+ *
+ * @example
+ * const { seconds } = parseOrExit({ name: 'bench:proxy', usage: USAGE }, () => {
+ *   const { values } = parseCli(process.argv.slice(2), { seconds: { type: 'string', default: '4' } });
+ *   return { seconds: numberOption('seconds', values.seconds, 0.1) };
+ * });
+ */
+export function parseOrExit<T>(report: CliReport, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    process.exit(reportCliError(e, report));
   }
 }
