@@ -1,7 +1,7 @@
 /**
  * Trains the classifier heads on the shared public data and writes them, with calibration, thresholds,
- * metrics and a model card, to `.data/heads/` (or `--out DIR`). Replacing the shipped model in
- * `classifiers/models/` takes `--out classifiers/models/default --overwrite-shipped`.
+ * metrics and a model card, to `.data/heads/` (or `--out DIR`). Replacing heads the repository ships in
+ * `classifiers/models/` takes `--overwrite-shipped`.
  *
  *   npm run train [-- --seed 7] [--heads unsafe,refusal] [--no-held-out] [--out .data/heads]
  *   npm run train -- --card-only --out DIR    (re-render MODEL_CARD.md from heads.json and metrics.json)
@@ -41,7 +41,7 @@ const USAGE = `usage: npm run train -- [--out DIR] [--seed N] [--heads ${HEAD_NA
 
   Trains the classifier heads and writes them, with calibration, thresholds, metrics and a model card.
   --out DIR            where to write (default .data/heads); a policy uses it as {"model": "<path>"}
-  --overwrite-shipped  allow --out inside classifiers/models/ (the model the repository ships)
+  --overwrite-shipped  allow --out to replace heads under classifiers/models/ (the ones the repository ships)
   --seed N             split and initialisation seed (default 7)
   --heads LIST         which heads, comma-separated (default: all)
   --no-held-out        skip the held-out refits (faster)
@@ -83,9 +83,11 @@ async function main(): Promise<number> {
     'overwrite-shipped': { type: 'boolean', default: false },
   });
   const out = resolve(values.out);
-  if (!relative(SHIPPED, out).startsWith('..') && !values['overwrite-shipped'])
+  // A model already under classifiers/models/ is one the repository ships; a new folder there is not.
+  const shipped = !relative(SHIPPED, out).startsWith('..') && existsSync(join(out, 'heads.json'));
+  if (shipped && !values['overwrite-shipped'])
     throw new UsageError(
-      `--out ${relative(root, out)} is inside classifiers/models/, the model the repository ships; pass --overwrite-shipped to replace it`,
+      `--out ${relative(root, out)} holds heads the repository ships; pass --overwrite-shipped to replace them`,
     );
   const seed = intOption('seed', values.seed);
   const wanted = values.heads.split(',').map((h) => h.trim());

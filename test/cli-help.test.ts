@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -68,4 +68,17 @@ describe('every command line: --help, one-line errors, exit codes', () => {
       for (const r of [help, unknown, missing]) if (r) assert.doesNotMatch(r.stderr, STACK, r.stderr);
     });
   }
+});
+
+describe('npm run train', () => {
+  it('never writes over the heads the repository ships without --overwrite-shipped', async () => {
+    const shipped = join(DIST, '..', 'classifiers', 'models', 'default');
+    const before = statSync(join(shipped, 'heads.json')).mtimeMs;
+    const r = await run('scripts/train.js', ['--out', shipped, '--no-held-out']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /holds heads the repository ships; pass --overwrite-shipped to replace them/);
+    assert.equal(statSync(join(shipped, 'heads.json')).mtimeMs, before);
+    const help = await run('scripts/train.js', ['--help']);
+    assert.match(help.stdout, /--out DIR +where to write \(default \.data\/heads\)/);
+  });
 });
