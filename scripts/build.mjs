@@ -42,7 +42,14 @@ function isStale() {
 }
 
 function build() {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  let tsc;
+  try {
+    tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  } catch {
+    // `npm ci --omit=dev` runs `prepare` without TypeScript: such an install must bring its own dist/.
+    process.stderr.write('build: typescript is not installed (npm ci --omit=dev?), so dist/ was not built\n');
+    process.exit(process.env.npm_lifecycle_event === 'prepare' ? 0 : 1);
+  }
   const run = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', stamp], {
     cwd: root,
     stdio: 'inherit',
