@@ -7,6 +7,7 @@ import type { Classifier, Stage } from '../classifiers/types.js';
 import { revisionOf } from './canonical.js';
 import { compileCondition, type CompiledCondition } from './conditions.js';
 import { jsonErrorText, parseJsonText } from './json-text.js';
+import { extend, locate, originsOf } from './extend.js';
 import { PolicySchema, type Policy, type Rule } from './schema.js';
 import { textSelector, type TextSelector } from './select.js';
 
@@ -103,34 +104,6 @@ function tooDeep(doc: unknown): string | undefined {
 export function policyFile(path: string): string {
   const abs = resolve(path);
   return statSync(abs, { throwIfNoEntry: false })?.isDirectory() ? join(abs, 'policy.json') : abs;
-}
-
-/** Items of `base` replaced by items of `over` with the same id; new ones appended in order. */
-function mergeById<T extends { id: string }>(base: T[], over: T[]): T[] {
-  const out = [...base];
-  for (const item of over) {
-    const i = out.findIndex((b) => b.id === item.id);
-    if (i >= 0) out[i] = item;
-    else out.push(item);
-  }
-  return out;
-}
-
-/** The effective policy of a child that extends a parent. */
-function extend(parent: Policy, child: Policy): Policy {
-  return {
-    ...child,
-    extends: undefined,
-    defaults: {
-      ...parent.defaults,
-      ...child.defaults,
-      messages: { ...parent.defaults.messages, ...child.defaults.messages },
-    },
-    taxonomy: mergeById(parent.taxonomy, child.taxonomy),
-    classifiers: mergeById(parent.classifiers, child.classifiers),
-    rubrics: mergeById(parent.rubrics, child.rubrics),
-    rules: mergeById(parent.rules, child.rules),
-  };
 }
 
 /** Checks the semantics of an effective policy and builds its classifiers and compiled rules. */
@@ -287,57 +260,6 @@ function readJson(file: string, source = file, path = ''): unknown {
   if (!parsed.ok) throw new PolicyError(file, [{ path: '', message: jsonErrorText(parsed) }]);
   return parsed.value;
 }
-
-const ITEM_KINDS = ['taxonomy', 'classifiers', 'rubrics', 'rules'] as const;
-type ItemKind = (typeof ITEM_KINDS)[number];
-/** Where an item of the merged policy was written: its file and its index there. */
-type Origin = { file: string; index: number };
-
-/** For each kind of item, the file and index each merged item came from, following extend()'s merge. */
-function originsOf(chain: { policy: Policy; source: string }[]): Record<ItemKind, Origin[]> {
-  const origins = {} as Record<ItemKind, Origin[]>;
-  for (const kind of ITEM_KINDS) {
-    // As chain.reduceRight(extend): the root ancestor's items as written (duplicates too), then each child merged in.
-    const placed = chain.map(({ policy, source }) =>
-      policy[kind].map((x, index) => ({ id: x.id, file: source, index })),
-    );
-    origins[kind] = placed.reduceRight((parent, child) => mergeById(parent, child));
-  }
-  return origins;
-}
-
-/**
- * Moves an issue found in the merged policy to where its author wrote it: `classifiers[4]` of the merged policy
- * becomes `classifiers[1]` of the parent file, with that file named.
- */
-function locate(
-  issue: PolicyIssue,
-  source: string,
-  origins: Record<ItemKind, Origin[]>,
-  chain: { policy: Policy; source: string }[],
-): PolicyIssue {
-  const item = /^(taxonomy|classifiers|rubrics|rules)\[(\d+)\](.*)$/s.exec(issue.path);
-  let at: Origin | undefined;
-  let rest = '';
-  if (item?.[1] !== undefined && item[2] !== undefined) {
-    at = origins[item[1] as ItemKind][Number(item[2])];
-    rest = item[3] ?? '';
-    if (at)
-      return at.file === source
-        ? { ...issue, path: `${item[1]}[${at.index}]${rest}` }
-        : place(issue, at, item[1], rest);
-  }
-  const message = /^defaults\.messages\.(.+)$/s.exec(issue.path)?.[1];
-  const file =
-    message === undefined ? undefined : chain.find((c) => Object.hasOwn(c.policy.defaults.messages, message));
-  return file && file.source !== source ? { ...issue, file: file.source } : issue;
-}
-
-const place = (issue: PolicyIssue, at: Origin, kind: string, rest: string): PolicyIssue => ({
-  ...issue,
-  file: at.file,
-  path: `${kind}[${at.index}]${rest}`,
-});
 
 /**
  * Validates a parsed policy document — the schema, then the semantics (unique ids, taxonomy references,
