@@ -2,12 +2,13 @@
  * The audit CLI: `npm run audit -- <verify|export|tail> [options]`.
  * Exit codes: 0 verified / done, 1 tampering found, 2 usage or I/O error.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
+import { HelpRequested } from '../cli/args.js';
 import { exportLog } from './export.js';
 import { parseExportQuery } from './export-query.js';
 import { loadPublicKey, publicKeyPathFor } from './keys.js';
@@ -21,13 +22,15 @@ const USAGE = `usage: npm run audit -- <command> [options]
 
   verify  [--dir D] [--from SEQ] [--to SEQ] [--pubkey FILE]... [--json]
           Recompute every hash, walk the chain, check every checkpoint signature.
-  export  --format jsonl|csv [--dir D] [--from SEQ|ISO] [--to SEQ|ISO] [--tenant T] [--action A]
+  export  --format jsonl|csv|rbrm [--dir D] [--from SEQ|ISO] [--to SEQ|ISO] [--tenant T] [--action A]
           [--rule ID] [--category LABEL] [--revision REV] [--decision-id ID] [--out FILE] [--json]
           Stream matching decisions; the manifest goes to FILE.manifest.json (or stderr without --out).
+          rbrm: reward-labelled JSONL of the graded answers.
   tail    [--dir D] [-n N] [--follow]
 
-  --dir defaults to $GATEWAY_AUDIT_DIR. --pubkey defaults to $GATEWAY_AUDIT_PUBKEY, then to the key file in
-  the log directory (not an independent check: pin the key elsewhere).
+  --dir defaults to $GATEWAY_AUDIT_DIR, then to .data/audit (where the gateway writes by default).
+  --pubkey defaults to $GATEWAY_AUDIT_PUBKEY, then to the key file in the log directory (not an independent
+  check: pin the key elsewhere).
   exit codes: 0 ok, 1 tampering found, 2 usage or I/O error`;
 
 class UsageError extends Error {}
@@ -36,7 +39,12 @@ export interface Io {
   stdout: Writable;
   stderr: Writable;
   env: NodeJS.ProcessEnv;
+  /** What a relative --dir (and the default .data/audit) is resolved against; default process.cwd(). */
+  cwd?: string;
 }
+
+/** Where the gateway writes its decision log unless configured otherwise (gateway/config.ts, audit.dir). */
+const DEFAULT_DIR = '.data/audit';
 
 const say = (w: Writable, text: string): void => void w.write(`${text}\n`);
 
@@ -78,8 +86,8 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
         `OK: ${report.records} records (seq ${report.first_seq ?? '-'}..${report.last_seq ?? '-'}), ${report.checkpoints.total} checkpoints (covering up to seq ${report.checkpoints.last_covered_seq ?? '-'}), head ${report.head_hash ?? '-'}`,
       );
     } else {
-      const b = report.first_bad!;
-      say(io.stdout, `TAMPERED: first bad seq ${b.seq}: ${b.reason}: ${b.detail}${b.at ? ` (${b.at})` : ''}`);
+      const b = report.first_bad;
+      if (b) say(io.stdout, `TAMPERED: first bad seq ${b.seq}: ${b.reason}: ${b.detail}${b.at ? ` (${b.at})` : ''}`);
       for (const p of report.problems.slice(1, 20))
         say(io.stdout, `  also seq ${p.seq}: ${p.reason}: ${p.detail}${p.at ? ` (${p.at})` : ''}`);
       if (report.problems.length > 20) say(io.stdout, `  … ${report.problems.length - 20} more`);
@@ -155,9 +163,15 @@ async function tailCommand(args: string[], io: Io, signal?: AbortSignal): Promis
 }
 
 function dirOf(dir: string | undefined, io: Io): string {
-  const d = dir ?? io.env.GATEWAY_AUDIT_DIR;
-  if (!d) throw new UsageError('no log directory: pass --dir or set GATEWAY_AUDIT_DIR');
-  return resolve(d);
+  const given = dir ?? io.env.GATEWAY_AUDIT_DIR;
+  const d = resolve(io.cwd ?? process.cwd(), given ?? DEFAULT_DIR);
+  if (!existsSync(d))
+    throw new UsageError(
+      given === undefined
+        ? `no decision log in ${DEFAULT_DIR} here: pass --dir or set GATEWAY_AUDIT_DIR`
+        : `no decision log at ${d}`,
+    );
+  return d;
 }
 
 /**
@@ -171,6 +185,7 @@ export async function main(
 ): Promise<number> {
   const [command, ...args] = argv;
   try {
+    if (args.includes('--help') || args.includes('-h')) throw new HelpRequested();
     switch (command) {
       case 'verify':
         return await verifyCommand(args, io);
@@ -188,6 +203,10 @@ export async function main(
     }
   } catch (err) {
     const e = err as Error & { code?: string };
+    if (err instanceof HelpRequested) {
+      say(io.stdout, USAGE);
+      return EXIT.ok;
+    }
     say(io.stderr, `audit ${command ?? ''}: ${e.message}`);
     // A line of a format version this tool does not read: for verify the log is not good (1), else an I/O error (2).
     if (err instanceof RecordVersionError) return command === 'verify' ? EXIT.tampered : EXIT.usage;

@@ -10,15 +10,24 @@
 import { open, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
 import { ChainLog } from '../audit/chain-log.js';
 import type { DecisionRecord } from '../audit/types.js';
 import type { Durability } from '../audit/writer.js';
 import { gatewayAuditBench } from './audit-gateway.js';
 import { median, percentile } from './load.js';
 
-const { values } = parseArgs({
-  options: {
+const USAGE = `usage: npm run bench:audit -- [options]
+
+  Records per second and append latency of the chain log, group commit against fsync-per-record.
+  --seconds N per round (default 2), --rounds N (default 3), --concurrency N (in-flight appends, default 128),
+  --window MS and --max-batch N (group commit tuning, default the config defaults), --json, --no-gateway (skip
+  the second part: a real gateway's throughput with the log off and on), --slices N and --slice-seconds S for
+  that part (default 12 slices of 1.5 s per log mode; see bench/audit-gateway.ts).
+  exit codes: 0 done, 1 failed, 2 usage error`;
+
+const { values } = parseOrExit({ name: 'bench:audit', usage: USAGE }, () => {
+  const parsed = parseCli(process.argv.slice(2), {
     'no-gateway': { type: 'boolean', default: false },
     slices: { type: 'string', default: '12' },
     'slice-seconds': { type: 'string', default: '1.5' },
@@ -28,7 +37,9 @@ const { values } = parseArgs({
     window: { type: 'string' },
     'max-batch': { type: 'string' },
     json: { type: 'boolean', default: false },
-  },
+  });
+  checkNumbers(parsed.values, ['slices', 'slice-seconds', 'seconds', 'rounds', 'concurrency', 'window', 'max-batch']);
+  return parsed;
 });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);

@@ -5,7 +5,7 @@
  * accepted stream (a quarter of the clients stream) ran to [DONE] without a gap over 250 ms.
  * Options: --limit N (default 64), --seconds N (default 8), --upstream-ms N (default 50), --timeout-ms N (default 5000).
  */
-import { parseArgs } from 'node:util';
+import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
 import { Pool } from 'undici';
 import { loadConfig } from '../gateway/config.js';
 import { startGateway } from '../gateway/server.js';
@@ -15,13 +15,21 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const { values } = parseArgs({
-  options: {
+const USAGE = `usage: npm run bench:overload -- [options]
+
+  A gateway with a concurrency limit driven at twice that many clients.
+  --limit N (default 64), --seconds N (default 8), --upstream-ms N (default 50), --timeout-ms N (default 5000).
+  exit codes: 0 done, 1 failed, 2 usage error`;
+
+const { values } = parseOrExit({ name: 'bench:overload', usage: USAGE }, () => {
+  const parsed = parseCli(process.argv.slice(2), {
     limit: { type: 'string', default: '64' },
     seconds: { type: 'string', default: '8' },
     'upstream-ms': { type: 'string', default: '50' },
     'timeout-ms': { type: 'string', default: '5000' },
-  },
+  });
+  checkNumbers(parsed.values, ['limit', 'seconds', 'upstream-ms', 'timeout-ms']);
+  return parsed;
 });
 const limit = Number(values.limit);
 const clients = limit * 2;

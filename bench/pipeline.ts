@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
 import type { ChatCompletion, Generator } from '../generator/types.js';
 import { loadConfig } from '../gateway/config.js';
 import { newDecisionId } from '../gateway/pipeline/context.js';
@@ -21,12 +21,20 @@ import { startGateway, type Gateway } from '../gateway/server.js';
 import { createLogger } from '../gateway/http/logger.js';
 import { fmt, median } from './load.js';
 
-const { values } = parseArgs({
-  options: {
+const USAGE = `usage: npm run bench:pipeline -- [options]
+
+  The CPU the pipeline spends per chat completion, without HTTP.
+  --requests N per round (default 4000), --rounds N (default 8), --concurrency N (default 32).
+  exit codes: 0 done, 1 failed, 2 usage error`;
+
+const { values } = parseOrExit({ name: 'bench:pipeline', usage: USAGE }, () => {
+  const parsed = parseCli(process.argv.slice(2), {
     requests: { type: 'string', default: '4000' },
     rounds: { type: 'string', default: '8' },
     concurrency: { type: 'string', default: '32' },
-  },
+  });
+  checkNumbers(parsed.values, ['requests', 'rounds', 'concurrency']);
+  return parsed;
 });
 const requests = Number(values.requests);
 const rounds = Number(values.rounds);

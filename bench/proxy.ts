@@ -10,15 +10,23 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
 import { fmt, load, median, startProcess, stopProcesses, type LoadResult } from './load.js';
 
-const { values } = parseArgs({
-  options: {
+const USAGE = `usage: npm run bench:proxy -- [options]
+
+  The stub, a bare proxy, the durable floor, Portkey and this gateway, side by side.
+  --seconds N (per run, default 4), --rounds N (default 3), --concurrency N (throughput runs, default 32).
+  exit codes: 0 done, 1 failed, 2 usage error`;
+
+const { values } = parseOrExit({ name: 'bench:proxy', usage: USAGE }, () => {
+  const parsed = parseCli(process.argv.slice(2), {
     seconds: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '32' },
-  },
+  });
+  checkNumbers(parsed.values, ['seconds', 'rounds', 'concurrency']);
+  return parsed;
 });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);

@@ -9,17 +9,25 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
 import { Pool } from 'undici';
 import { fmt, percentile, startProcess } from './load.js';
 
-const { values } = parseArgs({
-  options: {
+const USAGE = `usage: npm run bench:soak -- [options]
+
+  Steady mixed load against a real gateway: RSS growth, p99 drift, verified records.
+  --minutes N (default 2), --concurrency N (default 16), --sample S (default 15), --warmup S (default 30).
+  exit codes: 0 done, 1 failed, 2 usage error`;
+
+const { values } = parseOrExit({ name: 'bench:soak', usage: USAGE }, () => {
+  const parsed = parseCli(process.argv.slice(2), {
     minutes: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '16' },
     sample: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '30' },
-  },
+  });
+  checkNumbers(parsed.values, ['minutes', 'concurrency', 'sample', 'warmup']);
+  return parsed;
 });
 const minutes = Number(values.minutes);
 const sampleMs = Number(values.sample) * 1000;

@@ -1,7 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { jsonErrorText, parseJsonText } from '../policies/json-text.js';
 import { StreamOptionsSchema } from './pipeline/stream-options.js';
+
+const KEY_TOO_SHORT = 'an API key must be at least 8 characters';
+
+/**
+ * One API key as written in `GATEWAY_API_KEYS` or in the file's `auth.apiKeys`: `key`, or `tenant:key`. The
+ * tenant is recorded with every decision and can select a policy by binding.
+ *
+ * @example parseApiKey('acme:sk-0123456789') // { tenant: 'acme', key: 'sk-0123456789' }
+ */
+export function parseApiKey(entry: string): { key: string; tenant: string | null } {
+  const m = /^([A-Za-z0-9_.-]{1,64}):(.{8,})$/.exec(entry);
+  const [, tenant, key] = m ?? [];
+  return tenant !== undefined && key !== undefined ? { key, tenant } : { key: entry, tenant: null };
+}
 
 /** The gateway's configuration. Every field has a default, so `npm start` serves with no file at all. */
 export const ConfigSchema = z.strictObject({
@@ -67,19 +82,19 @@ export const ConfigSchema = z.strictObject({
        * Unset: `keys` when keys are configured; otherwise `off`, allowed only on a loopback host.
        */
       mode: z.enum(['keys', 'off']).optional(),
-      /** Keys clients must present as `Authorization: Bearer <key>`. */
+      /** Keys clients must present as `Authorization: Bearer <key>`: `key`, `tenant:key`, or `{key, tenant}`. */
       apiKeys: z
         .array(
           z.union([
-            z.string().min(8, 'an API key must be at least 8 characters'),
+            z.string().min(8, KEY_TOO_SHORT),
             z.strictObject({
-              key: z.string().min(8, 'an API key must be at least 8 characters'),
+              key: z.string().min(8, KEY_TOO_SHORT),
               tenant: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant is 1-64 letters, digits, _ . -'),
             }),
           ]),
         )
         .default([])
-        .transform((keys) => keys.map((k) => (typeof k === 'string' ? { key: k, tenant: null } : k))),
+        .transform((keys) => keys.map((k) => (typeof k === 'string' ? parseApiKey(k) : k))),
       /** Keys for /v1/policies and other admin routes. Client keys are not admin keys. */
       adminKeys: z.array(z.string().min(8)).default([]),
     })
@@ -96,6 +111,8 @@ export const ConfigSchema = z.strictObject({
   log: z.strictObject({ level: z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info') }).prefault({}),
   /** A name for this gateway instance, recorded in every decision. */
   instance: z.string().min(1).optional(),
+  /** Where `npm start` writes its process id (for `kill -HUP`), removed on a clean exit; `false`: no file. */
+  pidFile: z.union([z.string().min(1), z.literal(false)]).default('.data/gateway.pid'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -111,6 +128,18 @@ const num = (v: string): number | string => (v.trim() !== '' && !Number.isNaN(Nu
 const bool = (v: string): boolean | string =>
   ['on', 'true', '1'].includes(v) ? true : ['off', 'false', '0'].includes(v) ? false : v;
 
+type Raw = Record<string, unknown>;
+const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The object at `raw[key]` for an environment variable to write into, created when absent. Where the file holds
+ * something else there, the variable writes into a throwaway object so that validation still reports the file's value.
+ */
+function section(raw: Raw, key: string): Raw {
+  const v = (raw[key] ??= {});
+  return isObject(v) ? v : {};
+}
+
 const list = (v: string) =>
   v
     .split(',')
@@ -118,43 +147,43 @@ const list = (v: string) =>
     .filter(Boolean);
 
 /** Environment overrides: variable → where it lands in the configuration and how it is parsed. */
-const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
+const ENV: Record<string, (raw: Raw, v: string) => void> = {
   GATEWAY_PORT: (c, v) => (c.port = num(v)),
   GATEWAY_HOST: (c, v) => (c.host = v),
-  GATEWAY_UPSTREAM_URL: (c, v) => ((c.upstream ??= {}).url = v),
-  GATEWAY_UPSTREAM_API_KEY: (c, v) => ((c.upstream ??= {}).apiKey = v),
-  GATEWAY_UPSTREAM_TIMEOUT_MS: (c, v) => ((c.upstream ??= {}).timeoutMs = num(v)),
+  GATEWAY_UPSTREAM_URL: (c, v) => (section(c, 'upstream').url = v),
+  GATEWAY_UPSTREAM_API_KEY: (c, v) => (section(c, 'upstream').apiKey = v),
+  GATEWAY_UPSTREAM_TIMEOUT_MS: (c, v) => (section(c, 'upstream').timeoutMs = num(v)),
   GATEWAY_POLICY: (c, v) => (c.policy = v),
   GATEWAY_SHADOW_POLICY: (c, v) => (c.shadowPolicy = v),
   GATEWAY_POLICY_WATCH: (c, v) => (c.policyWatch = bool(v)),
-  GATEWAY_AUDIT_DIR: (c, v) => ((c.audit ??= {}).dir = v),
-  GATEWAY_AUDIT_CONTENT: (c, v) => ((c.audit ??= {}).content = v),
-  GATEWAY_AUDIT_SINK: (c, v) => ((c.audit ??= {}).sink = v),
-  GATEWAY_AUDIT_DURABILITY: (c, v) => ((c.audit ??= {}).durability = v),
-  GATEWAY_AUDIT_MASKS: (c, v) => ((c.audit ??= {}).masks = list(v)),
-  GATEWAY_AUDIT_KEY_FILE: (c, v) => ((c.audit ??= {}).keyFile = v),
-  // `key` or `tenant:key`: the tenant is recorded with every decision and can select a policy by binding.
-  GATEWAY_API_KEYS: (c, v) =>
-    ((c.auth ??= {}).apiKeys = list(v).map((k) => {
-      const m = /^([A-Za-z0-9_.-]{1,64}):(.{8,})$/.exec(k);
-      return m ? { tenant: m[1], key: m[2] } : k;
-    })),
-  GATEWAY_ADMIN_KEYS: (c, v) => ((c.auth ??= {}).adminKeys = list(v)),
-  GATEWAY_AUTH: (c, v) => ((c.auth ??= {}).mode = v),
-  GATEWAY_LOG_LEVEL: (c, v) => ((c.log ??= {}).level = v),
-  GATEWAY_MAX_CONCURRENT: (c, v) => ((c.limits ??= {}).maxConcurrent = num(v)),
+  GATEWAY_AUDIT_DIR: (c, v) => (section(c, 'audit').dir = v),
+  GATEWAY_AUDIT_CONTENT: (c, v) => (section(c, 'audit').content = v),
+  GATEWAY_AUDIT_SINK: (c, v) => (section(c, 'audit').sink = v),
+  GATEWAY_AUDIT_DURABILITY: (c, v) => (section(c, 'audit').durability = v),
+  GATEWAY_AUDIT_MASKS: (c, v) => (section(c, 'audit').masks = list(v)),
+  GATEWAY_AUDIT_KEY_FILE: (c, v) => (section(c, 'audit').keyFile = v),
+  // `key` or `tenant:key`, read by parseApiKey as the file's entries are.
+  GATEWAY_API_KEYS: (c, v) => (section(c, 'auth').apiKeys = list(v)),
+  GATEWAY_ADMIN_KEYS: (c, v) => (section(c, 'auth').adminKeys = list(v)),
+  GATEWAY_AUTH: (c, v) => (section(c, 'auth').mode = v),
+  GATEWAY_LOG_LEVEL: (c, v) => (section(c, 'log').level = v),
+  GATEWAY_MAX_CONCURRENT: (c, v) => (section(c, 'limits').maxConcurrent = num(v)),
   // `rps` or `rps/burst`, e.g. 20/40
   GATEWAY_KEY_RATE: (c, v) => {
     const [rps, burst] = v.split('/').map(num);
-    (c.limits ??= {}).perKey = { rps, burst: burst ?? (typeof rps === 'number' ? Math.max(1, Math.ceil(rps)) : rps) };
+    section(c, 'limits').perKey = {
+      rps,
+      burst: burst ?? (typeof rps === 'number' ? Math.max(1, Math.ceil(rps)) : rps),
+    };
   },
-  GATEWAY_STREAM_MODE: (c, v) => ((c.stream ??= {}).mode = v),
-  GATEWAY_STREAM_WINDOW_CHARS: (c, v) => ((c.stream ??= {}).windowChars = num(v)),
-  GATEWAY_STREAM_OVERLAP_CHARS: (c, v) => ((c.stream ??= {}).overlapChars = num(v)),
-  GATEWAY_STREAM_FINAL_CHECK: (c, v) => ((c.stream ??= {}).finalCheck = bool(v)),
-  GATEWAY_STREAM_CONCURRENT_INPUT: (c, v) => ((c.stream ??= {}).concurrentInput = bool(v)),
-  GATEWAY_STREAM_KEEPALIVE_MS: (c, v) => ((c.stream ??= {}).keepAliveMs = num(v)),
+  GATEWAY_STREAM_MODE: (c, v) => (section(c, 'stream').mode = v),
+  GATEWAY_STREAM_WINDOW_CHARS: (c, v) => (section(c, 'stream').windowChars = num(v)),
+  GATEWAY_STREAM_OVERLAP_CHARS: (c, v) => (section(c, 'stream').overlapChars = num(v)),
+  GATEWAY_STREAM_FINAL_CHECK: (c, v) => (section(c, 'stream').finalCheck = bool(v)),
+  GATEWAY_STREAM_CONCURRENT_INPUT: (c, v) => (section(c, 'stream').concurrentInput = bool(v)),
+  GATEWAY_STREAM_KEEPALIVE_MS: (c, v) => (section(c, 'stream').keepAliveMs = num(v)),
   GATEWAY_INSTANCE: (c, v) => (c.instance = v),
+  GATEWAY_PID_FILE: (c, v) => (c.pidFile = v === 'off' ? false : v),
 };
 
 /** Where in the configuration each environment variable lands, for error messages. */
@@ -187,6 +216,7 @@ const ENV_PATH: Record<string, string> = {
   'stream.concurrentInput': 'GATEWAY_STREAM_CONCURRENT_INPUT',
   'stream.keepAliveMs': 'GATEWAY_STREAM_KEEPALIVE_MS',
   instance: 'GATEWAY_INSTANCE',
+  pidFile: 'GATEWAY_PID_FILE',
 };
 
 /**
@@ -200,7 +230,7 @@ export function loadConfig({
   file,
   env = {},
 }: { file?: string; env?: Record<string, string | undefined> } = {}): Config {
-  let raw: Record<string, any> = {};
+  let raw: Raw = {};
   if (file) {
     let text: string;
     try {
@@ -208,14 +238,11 @@ export function loadConfig({
     } catch (e) {
       throw new ConfigError(`cannot read configuration file ${file}: ${(e as Error).message}`);
     }
-    try {
-      raw = JSON.parse(text);
-    } catch (e) {
-      throw new ConfigError(`configuration file ${file} is not valid JSON: ${(e as Error).message}`);
-    }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    const parsed = parseJsonText(text);
+    if (!parsed.ok) throw new ConfigError(`configuration file ${file}: ${jsonErrorText(parsed)}`);
+    if (!isObject(parsed.value))
       throw new ConfigError(`configuration file ${file}: expected a JSON object at the top level`);
-    }
+    raw = parsed.value;
   }
   for (const [name, apply] of Object.entries(ENV)) {
     const v = env[name];

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { revisionOf } from './canonical.js';
+import { jsonErrorText, parseJsonText } from './json-text.js';
 import type { RequestMeta } from './conditions.js';
 import { loadPolicy, PolicyError, policyFile, type LoadedPolicy } from './load.js';
 
@@ -52,11 +53,9 @@ export function loadBundle(path: string): PolicyBundle {
   const bindings: PolicyBundle['bindings'] = [];
   let raw: unknown = null;
   if (path !== file && existsSync(bindingsFile)) {
-    try {
-      raw = JSON.parse(readFileSync(bindingsFile, 'utf8'));
-    } catch (e) {
-      throw new PolicyError(bindingsFile, [{ path: '', message: `not valid JSON: ${(e as Error).message}` }]);
-    }
+    const text = parseJsonText(readFileSync(bindingsFile, 'utf8'));
+    if (!text.ok) throw new PolicyError(bindingsFile, [{ path: '', message: jsonErrorText(text) }]);
+    raw = text.value;
     const parsed = BindingsSchema.safeParse(raw);
     if (!parsed.success) {
       throw new PolicyError(
@@ -86,16 +85,23 @@ export function loadBundle(path: string): PolicyBundle {
   };
 }
 
-/** The policy that applies to a request. */
+/** Which binding applies to a request: its index in `bundle.bindings`, or -1 for the default policy. */
+export function bindingFor(
+  bundle: PolicyBundle,
+  meta: Pick<RequestMeta, 'tenant' | 'key' | 'model' | 'route'>,
+): number {
+  return bundle.bindings.findIndex((b) =>
+    (Object.entries(b.match) as [keyof typeof b.match, string[]][]).every(([k, values]) => {
+      const value = meta[k];
+      return value !== null && values.includes(value);
+    }),
+  );
+}
+
+/** The policy that applies to a request: the first binding whose every field matches, else the default. */
 export function selectPolicy(
   bundle: PolicyBundle,
   meta: Pick<RequestMeta, 'tenant' | 'key' | 'model' | 'route'>,
 ): LoadedPolicy {
-  for (const b of bundle.bindings) {
-    const ok = (Object.entries(b.match) as [keyof typeof b.match, string[]][]).every(
-      ([k, values]) => meta[k] !== null && values.includes(meta[k]!),
-    );
-    if (ok) return b.policy;
-  }
-  return bundle.default;
+  return bundle.bindings[bindingFor(bundle, meta)]?.policy ?? bundle.default;
 }

@@ -6,17 +6,27 @@ import { classifierType, classifierTypeNames } from '../classifiers/registry.js'
 import type { Classifier, Stage } from '../classifiers/types.js';
 import { revisionOf } from './canonical.js';
 import { compileCondition, type CompiledCondition } from './conditions.js';
+import { jsonErrorText, parseJsonText } from './json-text.js';
+import { extend, locate, originsOf } from './extend.js';
 import { PolicySchema, type Policy, type Rule } from './schema.js';
 import { textSelector, type TextSelector } from './select.js';
 
 /** The policy pack that ships with the gateway. */
 export const DEFAULT_POLICY_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'policies', 'default');
 
-/** One problem in a policy: the JSON path of the fault and the reason. */
+/**
+ * One problem in a policy: the JSON path of the fault and the reason. `file` is set when the fault lies in another
+ * file than the one loaded (a policy it extends); `path` is then a path in that file.
+ */
 export interface PolicyIssue {
   path: string;
   message: string;
+  file?: string;
 }
+
+/** An issue as one line: `path: reason`, or `file: path: reason` for a fault in an extended file. */
+export const issueText = (i: PolicyIssue): string =>
+  `${i.file ? `${i.file}: ` : ''}${i.path || '(root)'}: ${i.message}`;
 
 export class PolicyError extends Error {
   override name = 'PolicyError';
@@ -24,7 +34,20 @@ export class PolicyError extends Error {
     readonly source: string,
     readonly issues: PolicyIssue[],
   ) {
-    super(`invalid policy ${source}:\n  ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('\n  ')}`);
+    super(`invalid policy ${source}:\n  ${issues.map(issueText).join('\n  ')}`);
+  }
+}
+
+/** The policy file itself could not be read (missing, unreadable): an I/O error, not a fault in a policy. */
+export class PolicyReadError extends PolicyError {
+  override name = 'PolicyReadError';
+  constructor(
+    source: string,
+    issues: PolicyIssue[],
+    /** The system's code (ENOENT, EACCES…), which command lines read as an I/O error. */
+    readonly code?: string,
+  ) {
+    super(source, issues);
   }
 }
 
@@ -67,8 +90,8 @@ export const MAX_DEPTH = 600;
 /** The path of the first value nested deeper than MAX_DEPTH, walked without recursion. */
 function tooDeep(doc: unknown): string | undefined {
   const stack: { v: unknown; path: PropertyKey[]; depth: number }[] = [{ v: doc, path: [], depth: 0 }];
-  while (stack.length) {
-    const { v, path, depth } = stack.pop()!;
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const { v, path, depth } = top;
     if (v === null || typeof v !== 'object') continue;
     if (depth > MAX_DEPTH) return formatPath(path.slice(0, 4)) + '…';
     for (const [k, x] of Object.entries(v))
@@ -83,36 +106,9 @@ export function policyFile(path: string): string {
   return statSync(abs, { throwIfNoEntry: false })?.isDirectory() ? join(abs, 'policy.json') : abs;
 }
 
-/** Items of `base` replaced by items of `over` with the same id; new ones appended in order. */
-function mergeById<T extends { id: string }>(base: T[], over: T[]): T[] {
-  const out = [...base];
-  for (const item of over) {
-    const i = out.findIndex((b) => b.id === item.id);
-    if (i >= 0) out[i] = item;
-    else out.push(item);
-  }
-  return out;
-}
-
-/** The effective policy of a child that extends a parent. */
-function extend(parent: Policy, child: Policy): Policy {
-  return {
-    ...child,
-    extends: undefined,
-    defaults: {
-      ...parent.defaults,
-      ...child.defaults,
-      messages: { ...parent.defaults.messages, ...child.defaults.messages },
-    },
-    taxonomy: mergeById(parent.taxonomy, child.taxonomy),
-    classifiers: mergeById(parent.classifiers, child.classifiers),
-    rubrics: mergeById(parent.rubrics, child.rubrics),
-    rules: mergeById(parent.rules, child.rules),
-  };
-}
-
 /** Checks the semantics of an effective policy and builds its classifiers and compiled rules. */
-function build(policy: Policy, issues: PolicyIssue[], origin: (kind: string, i: number) => string, baseDir?: string) {
+function build(policy: Policy, issues: PolicyIssue[], baseDirOf: (classifier: number) => string | undefined) {
+  const origin = (kind: string, i: number) => `${kind}[${i}]`;
   const classifiers = new Map<string, Classifier>();
   const categories = new Set(policy.taxonomy.map((c) => c.id));
   policy.taxonomy.forEach((c, i) => {
@@ -159,7 +155,10 @@ function build(policy: Policy, issues: PolicyIssue[], origin: (kind: string, i: 
     const params = type.params.safeParse(rubric ? { ...decl.params, rubric } : decl.params);
     if (!params.success) return void issues.push(...zodIssues(params.error, [origin('classifiers', i), 'params']));
     try {
-      classifiers.set(decl.id, type.create({ id: decl.id, timeoutMs: decl.timeoutMs, params: params.data, baseDir }));
+      classifiers.set(
+        decl.id,
+        type.create({ id: decl.id, timeoutMs: decl.timeoutMs, params: params.data, baseDir: baseDirOf(i) }),
+      );
     } catch (e) {
       issues.push({ path: origin('classifiers', i), message: (e as Error).message });
     }
@@ -244,27 +243,22 @@ function hasLabels(when: unknown, id: string, labels: readonly string[]): boolea
   );
 }
 
-/** Reads and parses one JSON file, as a PolicyError on failure; `path` names where the file was referenced. */
+/**
+ * Reads and parses one JSON file, as a PolicyError on failure. `path` names where the file was referenced (the
+ * `extends` of `source`); without it the file is the one asked for, and failing to read it is a PolicyReadError.
+ */
 function readJson(file: string, source = file, path = ''): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new PolicyError(source, [
-      {
-        path,
-        message: `cannot read ${path ? file : ''}${path ? ': ' : ''}${(e as Error).message}`.replace(
-          /^cannot read : /,
-          'cannot read: ',
-        ),
-      },
-    ]);
+    const message = `cannot read${path ? ` ${file}` : ''}: ${(e as Error).message}`;
+    if (!path) throw new PolicyReadError(source, [{ path, message }], (e as NodeJS.ErrnoException).code);
+    throw new PolicyError(source, [{ path, message }]);
   }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new PolicyError(file, [{ path: '', message: `not valid JSON: ${(e as Error).message}` }]);
-  }
+  const parsed = parseJsonText(text);
+  if (!parsed.ok) throw new PolicyError(file, [{ path: '', message: jsonErrorText(parsed) }]);
+  return parsed.value;
 }
 
 /**
@@ -278,7 +272,7 @@ export function compilePolicy(
   resolveExtends?: (ref: string) => { doc: unknown; source: string },
 ): LoadedPolicy {
   const docs: unknown[] = [];
-  const chain: Policy[] = [];
+  const chain: { policy: Policy; source: string }[] = [];
   let cur: { doc: unknown; source: string } | undefined = { doc, source };
   while (cur) {
     if (chain.length > 8)
@@ -289,24 +283,32 @@ export function compilePolicy(
     const parsed = PolicySchema.safeParse(cur.doc);
     if (!parsed.success) throw new PolicyError(cur.source, zodIssues(parsed.error));
     docs.push(cur.doc);
-    chain.push(parsed.data);
+    chain.push({ policy: parsed.data, source: cur.source });
     const ref = parsed.data.extends;
     if (ref === undefined) cur = undefined;
     else if (!resolveExtends)
       throw new PolicyError(cur.source, [{ path: 'extends', message: 'extends needs a policy file on disk' }]);
     else cur = resolveExtends(ref);
   }
-  const policy = chain.reduceRight((parent, child) => extend(parent, child));
+  const policy = chain.map((c) => c.policy).reduceRight((parent, child) => extend(parent, child));
   const issues: PolicyIssue[] = [];
-  // Paths point into the document the author wrote when nothing was inherited; else into the merged policy.
-  const origin = (kind: string, i: number) => `${kind}[${i}]`;
   if (policy.classifiers.length === 0)
     issues.push({
       path: 'classifiers',
       message: 'a policy declares at least one classifier (here or in what it extends)',
     });
-  const { classifiers, rules } = build(policy, issues, origin, source.startsWith('(') ? undefined : dirname(source));
-  if (issues.length) throw new PolicyError(source, issues);
+  const origins = originsOf(chain);
+  // Relative paths in a classifier's params resolve against the folder of the file that declares it.
+  const baseDirOf = (i: number) => {
+    const file = origins.classifiers[i]?.file ?? source;
+    return file.startsWith('(') ? undefined : dirname(file);
+  };
+  const { classifiers, rules } = build(policy, issues, baseDirOf);
+  if (issues.length)
+    throw new PolicyError(
+      source,
+      issues.map((i) => locate(i, source, origins, chain)),
+    );
   return { policy, revision: revisionOf(docs), source, classifiers, rules };
 }
 

@@ -42,7 +42,7 @@ export interface PolicyStoreOptions {
 
 const toErrors = (e: unknown): string[] =>
   e instanceof PolicyError
-    ? e.issues.map((i) => `${e.source}: ${i.path || '(root)'}: ${i.message}`)
+    ? e.issues.map((i) => `${i.file ?? e.source}: ${i.path || '(root)'}: ${i.message}`)
     : [String((e as Error)?.message ?? e)];
 
 /**

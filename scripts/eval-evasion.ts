@@ -2,20 +2,20 @@
  * `npm run eval:evasion`: how much recall each obfuscation costs the default policy's input stage, with the
  * normalisation pass on and off, and the false-positive rate on benign sets with and without it.
  *
- *   npm run eval:evasion -- [--seed 1] [--limit N] [--sets advbench,forbidden_questions,jailbreak_llms] [--json out.json]
+ *   npm run eval:evasion -- [--seed 1] [--limit N] [--sets advbench,forbidden_questions,jailbreak_llms] [--data DIR] [--json out.json]
  *
- * Data is read in place from ../shared/data (relative to the repository root); nothing is copied.
+ * Data is read in place from ../shared/data (relative to the repository root) unless --data says otherwise.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { existingPath, intOption, parseCli, runCli } from '../cli/args.js';
 import { normalize } from '../classifiers/normalize.js';
 import { evaluateStage } from '../policies/engine.js';
 import { compilePolicy, DEFAULT_POLICY_PATH, loadPolicy, policyFile, type LoadedPolicy } from '../policies/load.js';
 import { GAPS, prng, TRANSFORMS } from './evasion/transforms.js';
 
 const ROOT = join(DEFAULT_POLICY_PATH, '..', '..');
-const DATA = join(ROOT, '..', 'shared', 'data');
+const SHARED_DATA = join(ROOT, '..', 'shared', 'data');
 /** Harmful requests (few caught by the rules-only default pack), and in-the-wild jailbreaks (a quarter caught). */
 const DEFAULT_UNSAFE = 'advbench,forbidden_questions,jailbreak_llms';
 const BENIGN_SETS = ['gsm8k', 'arena_hard', 'benign_instructions', 'cyberseceval_frr', 'coconot_pref'];
@@ -26,8 +26,8 @@ interface Item {
   stage: string;
 }
 
-function read(set: string, label: 'safe' | 'unsafe', limit: number): string[] {
-  const rows = readFileSync(join(DATA, `${set}.jsonl`), 'utf8')
+function read(data: string, set: string, label: 'safe' | 'unsafe', limit: number): string[] {
+  const rows = readFileSync(join(data, `${set}.jsonl`), 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Item)
@@ -57,23 +57,38 @@ const rate = async (policy: LoadedPolicy, texts: string[]) => share(await hits(p
 const pct = (x: number) => (100 * x).toFixed(1).padStart(5);
 const pts = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`.padStart(6);
 
-async function main() {
-  const { values } = parseArgs({
-    options: {
-      seed: { type: 'string', default: '1' },
-      limit: { type: 'string', default: '100000' },
-      sets: { type: 'string', default: DEFAULT_UNSAFE },
-      json: { type: 'string' },
-    },
+const USAGE = `usage: npm run eval:evasion -- [--seed N] [--limit N] [--sets a,b,c] [--data DIR] [--json FILE]
+
+  How much recall each obfuscation costs the default policy's input stage, normalisation on and off.
+  --seed N     seed of the obfuscations (default 1)
+  --limit N    records per set (default: all)
+  --sets LIST  unsafe sets, comma-separated (default ${DEFAULT_UNSAFE})
+  --data DIR   the labelled JSONL sets (default ../shared/data beside the repository)
+  --json FILE  also write the figures as JSON
+  exit codes: 0 done, 1 internal error, 2 usage or I/O error`;
+
+async function main(): Promise<void> {
+  const { values } = parseCli(process.argv.slice(2), {
+    seed: { type: 'string', default: '1' },
+    limit: { type: 'string', default: '100000' },
+    sets: { type: 'string', default: DEFAULT_UNSAFE },
+    data: { type: 'string', default: SHARED_DATA },
+    json: { type: 'string' },
   });
   const UNSAFE_SETS = values.sets.split(',').filter(Boolean);
-  const seed = Number(values.seed);
-  const limit = Number(values.limit);
+  const seed = intOption('seed', values.seed);
+  const limit = intOption('limit', values.limit, 1);
+  const data = existingPath(
+    values.data,
+    'the labelled sets live in ../shared/data beside the repository; pass --data DIR',
+  );
+  for (const set of [...UNSAFE_SETS, ...BENIGN_SETS])
+    existingPath(join(data, `${set}.jsonl`), `no set named ${set} in ${data}`);
   const on = loadPolicy();
   const off = withoutNormalisation();
   const out: Record<string, unknown> = { seed, policy: on.revision };
 
-  const unsafe = Object.fromEntries(UNSAFE_SETS.map((s) => [s, read(s, 'unsafe', limit)]));
+  const unsafe = Object.fromEntries(UNSAFE_SETS.map((s) => [s, read(data, s, 'unsafe', limit)]));
   console.log(
     `Recall (refused, %) of the default policy's input stage on unsafe items, normalisation on and off; Δ = points against the`,
   );
@@ -145,7 +160,7 @@ async function main() {
   );
   const fp: Record<string, unknown> = {};
   for (const set of BENIGN_SETS) {
-    const texts = read(set, 'safe', limit);
+    const texts = read(data, set, 'safe', limit);
     const started = performance.now();
     let changed = 0;
     for (const t of texts) if (normalize(t).changed) changed++;
@@ -173,4 +188,4 @@ async function main() {
   if (values.json) writeFileSync(values.json, JSON.stringify(out, null, 2));
 }
 
-await main();
+await runCli({ name: 'eval:evasion', usage: USAGE }, main);

@@ -6,55 +6,36 @@
  *                   [--concurrency N] [--score classifier.label] [--rubric-classifier <id>] [--pipeline]
  *                   [--skip-bad] [--items] [--quiet]
  *
- * Exit codes: 0 done, 1 the run failed (bad data, a policy that does not load), 2 bad arguments.
+ * Exit codes: 0 done, 1 the run failed (bad data, a policy that does not validate), 2 bad arguments or a file
+ * that cannot be read.
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { errorKind, intOption, parseCli, runCli, UsageError } from '../cli/args.js';
 import { runEval } from './eval/harness.js';
 import { formatReport } from './eval/table.js';
 
-const USAGE =
-  'usage: npm run eval -- --data <file.jsonl> [--data …] [--policy <path>] [--out report.json] [--limit N] [--concurrency N] [--score classifier.label] [--rubric-classifier <id>] [--pipeline] [--skip-bad] [--items] [--quiet]';
+const USAGE = `usage: npm run eval -- --data <file.jsonl> [--data …] [--policy <path>] [--out report.json] [--limit N] [--concurrency N] [--score classifier.label] [--rubric-classifier <id>] [--pipeline] [--skip-bad] [--items] [--quiet]
 
-function positive(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-}
+  Runs labelled JSON Lines records through the policy engine and reports precision, recall, over-refusal and more.
+  exit codes: 0 done, 1 the run failed (bad data, a policy that does not validate), 2 usage or I/O error`;
 
 async function main(): Promise<number> {
-  let values;
-  let limit: number | undefined;
-  let concurrency: number | undefined;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        data: { type: 'string', multiple: true, default: [] },
-        policy: { type: 'string' },
-        out: { type: 'string' },
-        limit: { type: 'string' },
-        concurrency: { type: 'string' },
-        score: { type: 'string' },
-        'rubric-classifier': { type: 'string' },
-        pipeline: { type: 'boolean', default: false },
-        'skip-bad': { type: 'boolean', default: false },
-        items: { type: 'boolean', default: false },
-        quiet: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (values.data.length === 0) throw new Error('give at least one --data file');
-    limit = positive('limit', values.limit);
-    concurrency = positive('concurrency', values.concurrency);
-  } catch (e) {
-    console.error(`eval: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const { values } = parseCli(process.argv.slice(2), {
+    data: { type: 'string', multiple: true, default: [] },
+    policy: { type: 'string' },
+    out: { type: 'string' },
+    limit: { type: 'string' },
+    concurrency: { type: 'string' },
+    score: { type: 'string' },
+    'rubric-classifier': { type: 'string' },
+    pipeline: { type: 'boolean', default: false },
+    'skip-bad': { type: 'boolean', default: false },
+    items: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
+  });
+  if (values.data.length === 0) throw new UsageError('give at least one --data file');
+  const limit = values.limit === undefined ? undefined : intOption('limit', values.limit, 1);
+  const concurrency = values.concurrency === undefined ? undefined : intOption('concurrency', values.concurrency, 1);
   try {
     const report = await runEval({
       data: values.data,
@@ -75,9 +56,11 @@ async function main(): Promise<number> {
     }
     return 0;
   } catch (e) {
+    // Bad records and invalid policies fail the run (1); a file that cannot be read is an I/O error (2).
+    if (errorKind(e) !== 'internal') throw e;
     console.error(`eval: ${(e as Error).message}`);
     return 1;
   }
 }
 
-process.exitCode = await main();
+await runCli({ name: 'eval', usage: USAGE }, main);

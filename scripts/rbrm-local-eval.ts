@@ -16,7 +16,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { existingPath, parseCli, runCli, UsageError } from '../cli/args.js';
 import {
   RbrmLocal,
   WeightsSchema,
@@ -37,7 +37,7 @@ import { refusalTarget } from './train/heads-data.js';
 const SEED = 7; // the heads' split seed (classifiers/models/default/heads.json)
 const FILES = ['jailbreakbench.jsonl', 'coconot_pref.jsonl'];
 const repo = join(modelsRoot(), '..', '..');
-const dataDir = join(repo, '..', 'shared', 'data');
+const SHARED_DATA = join(repo, '..', 'shared', 'data');
 
 interface Row {
   id: string;
@@ -50,23 +50,28 @@ interface Row {
   raw: string;
 }
 
-function rows(): Row[] {
+function rows(dataDir: string): Row[] {
   return FILES.flatMap((file) =>
-    readFileSync(join(dataDir, file), 'utf8')
+    readFileSync(existingPath(join(dataDir, file), `no ${file} in ${dataDir}`), 'utf8')
       .split('\n')
       .filter((l) => l.trim())
       .map((raw) => ({ raw, r: RecordSchema.parse(JSON.parse(raw)) }))
-      .filter(({ r }) => r.stage === 'output' && r.rbrm !== undefined && r.prompt !== undefined)
-      .map(({ raw, r }) => ({
-        id: r.id,
-        source: r.source,
-        prompt: r.prompt!,
-        text: r.text,
-        label: r.label,
-        rbrm: r.rbrm!,
-        split: splitOf(SEED, normalise(r.prompt!)),
-        raw,
-      })),
+      .flatMap(({ raw, r }) =>
+        r.stage === 'output' && r.rbrm !== undefined && r.prompt !== undefined
+          ? [
+              {
+                id: r.id,
+                source: r.source,
+                prompt: r.prompt,
+                text: r.text,
+                label: r.label,
+                rbrm: r.rbrm,
+                split: splitOf(SEED, normalise(r.prompt)),
+                raw,
+              },
+            ]
+          : [],
+      ),
   );
 }
 
@@ -165,18 +170,32 @@ function fit(
 
 const fmt = (x: number | null) => (x === null ? '—' : x.toFixed(3));
 
-async function main() {
-  const { values } = parseArgs({
-    options: {
-      split: { type: 'string', default: 'test' },
-      fit: { type: 'boolean', default: false },
-      'write-splits': { type: 'boolean', default: false },
-      weights: { type: 'string' },
-      'request-harm': { type: 'string', default: 'unsafe+jailbreak' },
-      'no-sanity': { type: 'boolean', default: false },
-    },
+const USAGE = `usage: node dist/scripts/rbrm-local-eval.js [--split test|val|train|all] [--fit] [--write-splits]
+         [--weights JSON] [--request-harm unsafe|unsafe+jailbreak] [--no-sanity] [--data DIR]
+
+  Fits and measures the local RBRM grader on the graded output records of the shared data.
+  --data DIR  the labelled JSONL sets (default ../shared/data beside the repository)
+  exit codes: 0 done, 1 failed, 2 usage or I/O error`;
+
+async function main(): Promise<void> {
+  const { values } = parseCli(process.argv.slice(2), {
+    split: { type: 'string', default: 'test' },
+    fit: { type: 'boolean', default: false },
+    'write-splits': { type: 'boolean', default: false },
+    weights: { type: 'string' },
+    'request-harm': { type: 'string', default: 'unsafe+jailbreak' },
+    'no-sanity': { type: 'boolean', default: false },
+    data: { type: 'string', default: SHARED_DATA },
   });
-  const all = rows();
+  if (!['test', 'val', 'train', 'all'].includes(values.split))
+    throw new UsageError(`--split is test, val, train or all, not ${JSON.stringify(values.split)}`);
+  if (!['unsafe', 'unsafe+jailbreak'].includes(values['request-harm']))
+    throw new UsageError(`--request-harm is unsafe or unsafe+jailbreak, not ${JSON.stringify(values['request-harm'])}`);
+  const dataDir = existingPath(
+    values.data,
+    'the labelled sets live in ../shared/data beside the repository; pass --data DIR',
+  );
+  const all = rows(dataDir);
   if (values['write-splits']) {
     const out = join(repo, '.cache', 'rbrm-local');
     mkdirSync(out, { recursive: true });
@@ -273,4 +292,4 @@ async function main() {
   }
 }
 
-await main();
+await runCli({ name: 'rbrm-local-eval', usage: USAGE }, main);

@@ -80,4 +80,41 @@ describe('tenants', () => {
     const f = file(JSON.stringify({ auth: { apiKeys: [{ key: 'sk-globex-012345', tenant: 'globex' }] } }));
     assert.deepEqual(loadConfig({ file: f }).auth.apiKeys, [{ key: 'sk-globex-012345', tenant: 'globex' }]);
   });
+
+  it("reads tenant:key strings in the file's apiKeys exactly as GATEWAY_API_KEYS reads them", () => {
+    const f = file(JSON.stringify({ auth: { apiKeys: ['acme:sk-acme-0123456789', 'sk-plain-0123456789'] } }));
+    const fromFile = loadConfig({ file: f }).auth.apiKeys;
+    const fromEnv = loadConfig({ env: { GATEWAY_API_KEYS: 'acme:sk-acme-0123456789,sk-plain-0123456789' } }).auth
+      .apiKeys;
+    assert.deepEqual(fromFile, [
+      { key: 'sk-acme-0123456789', tenant: 'acme' },
+      { key: 'sk-plain-0123456789', tenant: null },
+    ]);
+    assert.deepEqual(fromFile, fromEnv);
+  });
+});
+
+describe('configuration file errors and the pid file', () => {
+  it('reports invalid JSON by line and column', () => {
+    assert.throws(
+      () => loadConfig({ file: file('{\n  "port": 8080,\n  "host": "127.0.0.1",\n}\n') }),
+      /gateway\.json: not valid JSON at line 4, column 1: /,
+    );
+  });
+
+  it('lets a file with a bad section still report that section when a variable writes into it', () => {
+    assert.throws(
+      () =>
+        loadConfig({ file: file('{"upstream": "http://x"}'), env: { GATEWAY_UPSTREAM_URL: 'http://127.0.0.1:1/v1' } }),
+      /upstream: /,
+    );
+  });
+
+  it('writes the pid to .data/gateway.pid unless pidFile or GATEWAY_PID_FILE says otherwise', () => {
+    assert.equal(loadConfig().pidFile, '.data/gateway.pid');
+    assert.equal(loadConfig({ env: { GATEWAY_PID_FILE: '/run/gw.pid' } }).pidFile, '/run/gw.pid');
+    assert.equal(loadConfig({ env: { GATEWAY_PID_FILE: 'off' } }).pidFile, false);
+    assert.equal(loadConfig({ file: file('{"pidFile": "gw.pid"}') }).pidFile, 'gw.pid');
+    assert.equal(loadConfig({ file: file('{"pidFile": false}') }).pidFile, false);
+  });
 });

@@ -3,15 +3,17 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_INPUT_SELECT, DEFAULT_OUTPUT_SELECT } from '../select.js';
 import { formatPath } from '../load.js';
-import { finalOf, PolicyTestCaseSchema, runCase, type CaseInput } from '../testing.js';
+import { bindingFor, loadBundle, selectPolicy } from '../bundle.js';
+import { caseMeta, finalOf, PolicyTestCaseSchema, runCase, type CaseInput } from '../testing.js';
 import { EXIT, positional, reportInvalid, say, sayJson, tryLoad, UsageError, type ExitCode, type Io } from './io.js';
 import { explainStage, type ExplainedStage } from './trace.js';
 
 export const EXPLAIN_USAGE = `explain <path> <request.json> [--output TEXT | --output-file FILE] [--json]
-          [--tenant T] [--key K] [--route R] [--header NAME=VALUE]... [--score CLASSIFIER.LABEL=N]...
+          [--tenant T] [--key KEY_ID] [--route R] [--header NAME=VALUE]... [--score CLASSIFIER.LABEL=N]...
           The full decision trace: every rule, its conditions with their values, why it matched or not, the
           winner and why. <request.json> is a chat request, or {request, output?, scores?, errors?, meta?}
-          as in a test case.`;
+          as in a test case. For a folder with bindings.json, the policy is the one the gateway would select
+          for this tenant, key id, model and route.`;
 
 /** Reads the request file: a chat request or a test-case-like object. */
 function readInput(file: string): CaseInput {
@@ -84,13 +86,27 @@ export async function explainCommand(args: string[], io: Io): Promise<ExitCode> 
     };
   }
 
-  const loaded = tryLoad(path);
+  const loaded = tryLoad(path, loadBundle);
   if (!loaded.ok) return reportInvalid(io, loaded.error, values.json);
+  // The gateway's own selection, so that explain answers for the policy the request would meet.
+  const bundle = loaded.policy;
+  const requestMeta = caseMeta(input);
+  const binding = bindingFor(bundle, requestMeta);
+  const chosen = selectPolicy(bundle, requestMeta);
+  const selected =
+    bundle.bindings.length === 0
+      ? undefined
+      : binding < 0
+        ? { binding: null, why: 'no binding matched: the default policy' }
+        : {
+            binding,
+            why: `binding ${binding + 1} of bindings.json matched ${JSON.stringify(bundle.bindings[binding]?.match)}`,
+          };
   const problems: string[] = [];
-  const run = await runCase(loaded.policy, input, problems);
+  const run = await runCase(chosen, input, problems);
   const stages = {
-    input: explainStage(loaded.policy, run.input),
-    ...(run.output && { output: explainStage(loaded.policy, run.output) }),
+    input: explainStage(chosen, run.input),
+    ...(run.output && { output: explainStage(chosen, run.output) }),
   };
   const final = finalOf(run);
   const outputSkipped = run.output
@@ -98,10 +114,10 @@ export async function explainCommand(args: string[], io: Io): Promise<ExitCode> 
     : run.input.action === 'refuse'
       ? 'the input stage refused'
       : 'no output given; pass --output';
-  const { policy, revision } = loaded.policy;
+  const { policy, revision } = chosen;
   if (values.json) {
     sayJson(io, {
-      policy: { id: policy.id, revision },
+      policy: { id: policy.id, revision, ...(selected && { selected }) },
       final,
       stages,
       ...(outputSkipped && { outputSkipped }),
@@ -112,6 +128,7 @@ export async function explainCommand(args: string[], io: Io): Promise<ExitCode> 
     return EXIT.ok;
   }
   say(io.stdout, `policy ${policy.id} (${policy.mode}), revision ${revision.slice(0, 12)}`);
+  if (selected) say(io.stdout, `selected by ${selected.why}`);
   for (const p of problems) say(io.stdout, `warning: ${p}`);
   printStage(io, stages.input);
   if (stages.output) printStage(io, stages.output);

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { loadPolicy, PolicyError, type LoadedPolicy } from '../load.js';
+import { issueText, loadPolicy, PolicyError, PolicyReadError, type LoadedPolicy } from '../load.js';
 
 /**
  * Exit codes of `npm run policy`: 0 success; 1 the policy or its tests failed (invalid policy, a FAIL or
@@ -25,15 +25,21 @@ export const say = (w: Writable, text = ''): void => void w.write(`${text}\n`);
 export const sayJson = (io: Io, value: unknown): void => say(io.stdout, JSON.stringify(value, null, 2));
 
 /** Every issue of a PolicyError as `path: message` lines. */
-export const issueLines = (e: PolicyError): string[] => e.issues.map((i) => `${i.path || '(root)'}: ${i.message}`);
+export const issueLines = (e: PolicyError): string[] => e.issues.map(issueText);
 
-export type Loaded = { ok: true; policy: LoadedPolicy } | { ok: false; error: PolicyError };
+export type Loaded<T = LoadedPolicy> = { ok: true; policy: T } | { ok: false; error: PolicyError };
 
-/** Loads a policy, turning a PolicyError into data; anything else is a bug and propagates. */
-export function tryLoad(path: string): Loaded {
+/**
+ * Loads a policy (or, with `loadBundle`, a bundle), turning a PolicyError into data. A file that cannot be read at
+ * all is a usage error (exit 2); anything else is a bug and propagates.
+ */
+export function tryLoad(path: string): Loaded;
+export function tryLoad<T>(path: string, load: (path: string) => T): Loaded<T>;
+export function tryLoad<T>(path: string, load?: (path: string) => T): Loaded<T | LoadedPolicy> {
   try {
-    return { ok: true, policy: loadPolicy(path) };
+    return { ok: true, policy: load ? load(path) : loadPolicy(path) };
   } catch (e) {
+    if (e instanceof PolicyReadError) throw new UsageError(e.issues.map((i) => i.message).join('; '));
     if (e instanceof PolicyError) return { ok: false, error: e };
     throw e;
   }

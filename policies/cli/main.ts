@@ -12,13 +12,13 @@ import { SHADOW_USAGE, shadowReportCommand } from './shadow-report.js';
 import { TEST_USAGE, testCommand } from './test.js';
 import { VALIDATE_USAGE, validateCommand } from './validate.js';
 
-const COMMANDS: Record<string, (args: string[], io: Io) => Promise<ExitCode>> = {
-  validate: validateCommand,
-  test: testCommand,
-  explain: explainCommand,
-  diff: diffCommand,
-  schema: schemaCommand,
-  'shadow-report': shadowReportCommand,
+const COMMANDS: Record<string, { run: (args: string[], io: Io) => Promise<ExitCode>; usage: string }> = {
+  validate: { run: validateCommand, usage: VALIDATE_USAGE },
+  test: { run: testCommand, usage: TEST_USAGE },
+  explain: { run: explainCommand, usage: EXPLAIN_USAGE },
+  diff: { run: diffCommand, usage: DIFF_USAGE },
+  schema: { run: schemaCommand, usage: SCHEMA_USAGE },
+  'shadow-report': { run: shadowReportCommand, usage: SHADOW_USAGE },
 };
 
 export const USAGE = `usage: npm run policy -- <command> [options]
@@ -40,8 +40,15 @@ export async function main(argv: string[], io: Io): Promise<ExitCode> {
     say(io.stderr, `unknown command "${name}"\n\n${USAGE}`);
     return EXIT.usage;
   }
+  if (args.includes('--help') || args.includes('-h')) {
+    say(
+      io.stdout,
+      `usage: npm run policy -- ${command.usage}\n\n  exit codes: 0 ok, 1 the policy or its tests failed, 2 usage or I/O error, 3 internal error`,
+    );
+    return EXIT.ok;
+  }
   try {
-    return await command(args, io);
+    return await command.run(args, io);
   } catch (e) {
     const usage =
       e instanceof UsageError ||

@@ -1,3 +1,4 @@
+import { InputError } from '../../cli/args.js';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
@@ -70,7 +71,7 @@ export function readRecords(
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new Error(`cannot read data file ${file}: ${(e as Error).message}`);
+    throw new InputError(`cannot read data file ${file}: ${(e as Error).message}`);
   }
   const items: EvalItem[] = [];
   const bad: BadLine[] = [];

@@ -97,10 +97,11 @@ look-alikes (cyberseceval_frr 0.34 vs 0.72, coconot_pref 0.42 vs 0.49) and caugh
 and flagged more arena-hard prompts (0.27 vs 0.13). No clear win, so the heads stay linear.`;
 
 export const CARD_RETRAIN = `\`\`\`sh
-npm run train                          # all heads, seed 7, with held-out refits (minutes on 2 cores)
+npm run train                          # all heads, seed 7, with held-out refits, into .data/heads (minutes on 2 cores)
 npm run train -- --no-held-out          # skip the held-out refits (about a minute once embeddings are cached)
-npm run train -- --heads unsafe,refusal # retrain some heads; the others keep their entries
+npm run train -- --heads unsafe,refusal # retrain some heads in --out; the others keep their entries there
 npm run train -- --seed 11 --out classifiers/models/experiment
+npm run train -- --out classifiers/models/default --overwrite-shipped   # replace the heads the repository ships
 \`\`\`
 
 The first run embeds about 40k texts (a few minutes on 2 cores) and caches them in \`.cache/train/\`.

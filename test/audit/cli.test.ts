@@ -7,14 +7,14 @@ import { describe, it } from 'node:test';
 import { EXIT, main } from '../../audit/cli.js';
 import { segmentLines, tempDir, writeLines, writeLog, quiet } from './helpers.js';
 
-async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
+async function cli(argv: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
   let err = '';
   stdout.on('data', (c: Buffer) => (out += c));
   stderr.on('data', (c: Buffer) => (err += c));
-  const code = await main(argv, { stdout, stderr, env });
+  const code = await main(argv, { stdout, stderr, env, cwd });
   return { code, out, err };
 }
 
@@ -44,10 +44,36 @@ describe('audit CLI', () => {
     assert.match(r.err, /public key taken from the log directory/);
   });
 
+  it('verify, export and tail read .data/audit (where the gateway writes) when neither --dir nor GATEWAY_AUDIT_DIR says otherwise', async (t) => {
+    const cwd = await tempDir(t);
+    await writeLog(join(cwd, '.data', 'audit'), 3);
+    const verified = await cli(['verify'], {}, cwd);
+    assert.equal(verified.code, EXIT.ok, verified.err);
+    assert.match(verified.out, /^OK: 3 records/);
+    const exported = await cli(['export', '--format', 'jsonl'], {}, cwd);
+    assert.equal(exported.code, EXIT.ok, exported.err);
+    assert.equal(exported.out.trim().split('\n').length, 3);
+    const tailed = await cli(['tail', '-n', '2'], {}, cwd);
+    assert.equal(tailed.code, EXIT.ok, tailed.err);
+    assert.equal(tailed.out.trim().split('\n').length, 2);
+  });
+
+  it('prints the usage, which names every export format, for --help on any command', async () => {
+    for (const argv of [['--help'], ['verify', '--help'], ['export', '-h'], ['tail', '--help']]) {
+      const r = await cli(argv);
+      assert.equal(r.code, EXIT.ok, argv.join(' '));
+      assert.match(r.out, /--format jsonl\|csv\|rbrm/);
+      assert.match(r.out, /--dir defaults to \$GATEWAY_AUDIT_DIR, then to \.data\/audit/);
+    }
+  });
+
   it('exits 2 on usage and I/O errors', async (t) => {
     assert.equal((await cli([])).code, EXIT.usage);
     assert.equal((await cli(['frobnicate'])).code, EXIT.usage);
-    assert.equal((await cli(['verify'])).code, EXIT.usage);
+    const empty = await tempDir(t);
+    const noLog = await cli(['verify'], {}, empty);
+    assert.equal(noLog.code, EXIT.usage, 'no --dir, no GATEWAY_AUDIT_DIR and no .data/audit here');
+    assert.match(noLog.err, /no decision log in \.data\/audit here: pass --dir or set GATEWAY_AUDIT_DIR/);
     assert.equal((await cli(['verify', '--dir', join(await tempDir(t), 'nope')])).code, EXIT.usage);
     assert.equal((await cli(['export', '--dir', '/tmp', '--format', 'xml'])).code, EXIT.usage);
     assert.equal(

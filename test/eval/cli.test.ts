@@ -136,13 +136,17 @@ describe('npm run eval', () => {
     }
   });
 
-  it('reports a missing data file or policy as a failed run', async () => {
+  it('reports a missing data file or policy as an I/O error (exit 2, one line), and an invalid policy as a failed run', async () => {
     const missing = await evalCli(['--data', '/nonexistent/x.jsonl']);
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, 2);
     assert.match(missing.stderr, /cannot read data file \/nonexistent\/x\.jsonl/);
+    assert.doesNotMatch(missing.stderr, /\n\s+at /, 'no stack trace');
     const file = jsonl('ok.jsonl', good);
     const policy = await evalCli(['--data', file, '--policy', '/nonexistent/policy.json']);
-    assert.equal(policy.code, 1);
+    assert.equal(policy.code, 2);
     assert.match(policy.stderr, /invalid policy/);
+    const invalid = await evalCli(['--data', file, '--policy', jsonl('policy.json', [{ apiVersion: 'gateway/v1' }])]);
+    assert.equal(invalid.code, 1);
+    assert.match(invalid.stderr, /invalid policy/);
   });
 });

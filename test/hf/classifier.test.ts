@@ -3,29 +3,28 @@ import { after, before, describe, test } from 'node:test';
 import { HfError, HfSequenceClassifier, HfSequenceParamsSchema, activate } from '../../classifiers/hf/index.js';
 import { classifierType } from '../../classifiers/registry.js';
 import { runClassifier } from '../../classifiers/run.js';
-import { HAVE_TOKENIZER, TOKENIZER_DIR, modelFolder, referenceLogits } from './fixture.js';
+import { modelFolder, referenceLogits } from './fixture.js';
 
-const skip = HAVE_TOKENIZER ? false : `needs ${TOKENIZER_DIR}/tokenizer.json`;
 const NEVER = new AbortController().signal;
 const input = (text: string) => ({ stage: 'input' as const, text });
 const close = (a: readonly number[], b: readonly number[], eps = 1e-5) =>
   a.length === b.length && a.every((x, i) => Math.abs(x - b[i]) < eps);
 
-describe('hf-sequence classifier on a generated ONNX model and the real MiniLM tokenizer', { skip }, () => {
-  const folder = HAVE_TOKENIZER ? modelFolder() : undefined;
+describe('hf-sequence classifier on a generated ONNX model and the real MiniLM tokenizer', () => {
+  const folder = modelFolder();
   let c: HfSequenceClassifier;
 
   before(async () => {
     c = new HfSequenceClassifier(
       'tiny',
-      HfSequenceParamsSchema.parse({ dir: folder!.dir, batch: { maxBatchSize: 8, maxWaitMs: 5 } }),
+      HfSequenceParamsSchema.parse({ dir: folder.dir, batch: { maxBatchSize: 8, maxWaitMs: 5 } }),
       5000,
     );
     await c.ready();
   });
   after(async () => {
     await c?.close();
-    folder?.dispose();
+    folder.dispose();
   });
 
   test('takes its labels from config.json id2label, in index order', () => {
@@ -48,7 +47,7 @@ describe('hf-sequence classifier on a generated ONNX model and the real MiniLM t
       const { ids, typeIds } = c.folder.tokenizer.encode(text);
       assert.equal(details?.tokens, ids.length);
       assert.ok(
-        close(probs, activate(referenceLogits(folder!.model, ids, typeIds), 'softmax')),
+        close(probs, activate(referenceLogits(folder.model, ids, typeIds), 'softmax')),
         `${JSON.stringify(text)}: ${probs} vs reference`,
       );
     }
@@ -100,7 +99,7 @@ describe('hf-sequence classifier on a generated ONNX model and the real MiniLM t
   });
 });
 
-describe('hf-sequence options', { skip }, () => {
+describe('hf-sequence options', () => {
   test('renames labels with params.labels (by name or index) and uses sigmoid for multi-label models', async () => {
     const f = modelFolder({
       id2label: { 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2' },

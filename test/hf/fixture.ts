@@ -1,26 +1,27 @@
 /**
  * Builds a tiny Hugging Face-style sequence-classification export for the tests: an ONNX graph written
  * here (embedding lookup + segment embedding → masked mean pool → linear → logits), a config.json, and
- * a symlink to the real all-MiniLM-L6-v2 tokenizer.json from ../shared/data (never copied into the repo).
+ * a symlink to the all-MiniLM-L6-v2 tokenizer. By default that is the cut copy committed in
+ * test/hf/fixtures/ (the tokens the tests use, ids unchanged; see its NOTICE); HF_TOKENIZER_DIR points the
+ * same suites at another copy, as `npm run test:shared` does with the full file in ../shared/data.
  * The same arithmetic is done in plain JS (`referenceLogits`) so the tests can check the runtime end to end.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { rng } from '../../classifiers/heads/train.js';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GraphBuilder, int } from '../../classifiers/encoder/onnx-graph.js';
 
-/** The real tokenizer files, relative to the repository root (dist/test/hf/ → ../../../). */
-export const TOKENIZER_DIR = join(
-  fileURLToPath(new URL('../../../', import.meta.url)),
-  '..',
-  'shared',
-  'data',
-  'tokenizers',
-  'all-MiniLM-L6-v2',
+/** The committed tokenizer (this file runs from dist/test/hf/; the fixture stays in the source tree). */
+export const FIXTURE_DIR = fileURLToPath(
+  new URL('../../../test/hf/fixtures/all-MiniLM-L6-v2-subset/', import.meta.url),
 );
-export const HAVE_TOKENIZER = existsSync(join(TOKENIZER_DIR, 'tokenizer.json'));
+
+/** The tokenizer the suites run on; a named folder that is missing fails loudly rather than skip. */
+export const TOKENIZER_DIR = resolve(process.env.HF_TOKENIZER_DIR ?? FIXTURE_DIR);
+if (!existsSync(join(TOKENIZER_DIR, 'tokenizer.json')))
+  throw new Error(`no tokenizer.json in ${TOKENIZER_DIR} (HF_TOKENIZER_DIR=${process.env.HF_TOKENIZER_DIR ?? ''})`);
 
 /** The WordPiece vocabulary of the real tokenizer.json: token → id. */
 export function vocabulary(): Record<string, number> {

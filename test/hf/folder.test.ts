@@ -3,10 +3,9 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { HfModelError, HfSequenceClassifier, HfSequenceParamsSchema } from '../../classifiers/hf/index.js';
 import { PolicyError, compilePolicy } from '../../policies/load.js';
-import { HAVE_TOKENIZER, TOKENIZER_DIR, modelFolder } from './fixture.js';
+import { modelFolder } from './fixture.js';
 import type { FolderSpec } from './fixture.js';
 
-const skip = HAVE_TOKENIZER ? false : `needs ${TOKENIZER_DIR}/tokenizer.json`;
 const params = (dir: string, extra: object = {}) => HfSequenceParamsSchema.parse({ dir, ...extra });
 
 /** Asserts that creating a classifier over `spec` throws an HfModelError about `file` matching `problem`. */
@@ -46,7 +45,7 @@ async function failsToLoad(spec: FolderSpec, problem: RegExp) {
   }
 }
 
-describe('hf-sequence refuses a model folder it cannot serve, naming the file and the problem', { skip }, () => {
+describe('hf-sequence refuses a model folder it cannot serve, naming the file and the problem', () => {
   test('a folder that does not exist, or a file instead of a folder', () => {
     assert.throws(
       () => new HfSequenceClassifier('c', params('/nonexistent/model-folder'), 1000),

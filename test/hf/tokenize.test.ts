@@ -3,14 +3,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { HfModelError, SequenceTokenizer } from '../../classifiers/hf/index.js';
-import { HAVE_TOKENIZER, TOKENIZER_DIR, vocabulary } from './fixture.js';
+import { TOKENIZER_DIR, vocabulary } from './fixture.js';
 
-const skip = HAVE_TOKENIZER ? false : `needs ${TOKENIZER_DIR}/tokenizer.json`;
-
-describe('SequenceTokenizer over the real all-MiniLM-L6-v2 tokenizer.json', { skip }, () => {
+describe('SequenceTokenizer over the real all-MiniLM-L6-v2 tokenizer.json', () => {
   const json = () => JSON.parse(readFileSync(join(TOKENIZER_DIR, 'tokenizer.json'), 'utf8')) as unknown;
   const config = () => JSON.parse(readFileSync(join(TOKENIZER_DIR, 'tokenizer_config.json'), 'utf8')) as unknown;
-  const v = HAVE_TOKENIZER ? vocabulary() : {};
+  const v = vocabulary();
   const tok = (maxLength = 128) => new SequenceTokenizer(json(), config(), { maxLength });
 
   test('wraps the WordPiece ids the vocabulary defines in [CLS] … [SEP]', () => {

@@ -115,6 +115,26 @@ describe('policy CLI: explain', () => {
       1,
     );
   });
+
+  it('explains the policy bindings.json selects for the tenant, as the gateway does, and says which binding chose it', async () => {
+    const bound = folder({
+      'policy.json': small([rule('refuse-a', 'a', 'refuse')]),
+      'kids.json': small([rule('refuse-b', 'b', 'refuse')], { id: 'kids' }),
+      'bindings.json': { bindings: [{ match: { tenant: ['kids'] }, policy: 'kids.json' }] },
+      'bbb.json': chat('tell me about bbb'),
+    });
+    const kids = await cli(['explain', bound, join(bound, 'bbb.json'), '--tenant', 'kids']);
+    assert.equal(kids.code, 0, kids.stderr);
+    assert.match(kids.stdout, /^policy kids \(enforce\)/);
+    assert.match(kids.stdout, /selected by binding 1 of bindings\.json matched \{"tenant":\["kids"\]\}/);
+    assert.match(kids.stdout, /FINAL: refuse/);
+    const other = json(await cli(['explain', bound, join(bound, 'bbb.json'), '--tenant', 'acme', '--json']));
+    assert.equal(other.policy.id, 'small');
+    assert.deepEqual(other.policy.selected, { binding: null, why: 'no binding matched: the default policy' });
+    assert.deepEqual(other.final, { action: 'allow', stage: 'input' });
+    const untenanted = json(await cli(['explain', bound, join(bound, 'bbb.json'), '--json']));
+    assert.equal(untenanted.policy.id, 'small', 'no tenant: the default policy');
+  });
 });
 
 describe('policy CLI: diff', () => {
@@ -149,7 +169,7 @@ describe('policy CLI: diff', () => {
     assert.match(r.stdout, /mode: "enforce" → "shadow"/);
     assert.match(
       r.stdout,
-      /rules:\n  \+ new-one \(both, flag\)\n  - gone \(input, flag\)\n  ~ refuse-a\n      action: "refuse" → "flag"\n      priority: 1 → 3/,
+      /rules:\n {2}\+ new-one \(both, flag\)\n {2}- gone \(input, flag\)\n {2}~ refuse-a\n {6}action: "refuse" → "flag"\n {6}priority: 1 → 3/,
     );
     assert.doesNotMatch(r.stdout, /redact-b/);
   });

@@ -75,7 +75,7 @@ describe('policy CLI: validate', () => {
     const r = await cli(['validate', folder({ 'policy.json': bad })]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /^INVALID .*policy\.json: 1 issue/);
-    assert.match(r.stdout, /  rules\[0\]\.when\.any\[1\]\.threshold: expected a number between 0 and 1/);
+    assert.match(r.stdout, / {2}rules\[0\]\.when\.any\[1\]\.threshold: expected a number between 0 and 1/);
     const dup = await cli([
       'validate',
       folder({ 'policy.json': small([rule('r1', 'a', 'refuse'), rule('r1', 'b', 'flag')]) }),
@@ -85,13 +85,42 @@ describe('policy CLI: validate', () => {
     assert.deepEqual(json(dup).issues, [{ path: 'rules[1].id', message: 'duplicate rule id "r1"' }]);
   });
 
-  it('reports a file that is not JSON, or not there, as an invalid policy (exit 1)', async () => {
+  it('reports a file that is not JSON as an invalid policy (exit 1) by line and column, and one not there as an I/O error (exit 2)', async () => {
     const r = await cli(['validate', folder({ 'policy.json': '{ nope' }), '--json']);
     assert.equal(r.code, 1);
     assert.match(json(r).issues[0].message, /not valid JSON/);
+    const lines = await cli(['validate', folder({ 'policy.json': '{\n  "id": "x",\n}\n' })]);
+    assert.equal(lines.code, 1);
+    assert.match(lines.stdout, /\(root\): not valid JSON at line 3, column 1: /);
     const gone = await cli(['validate', '/nonexistent/policy.json']);
-    assert.equal(gone.code, 1);
-    assert.match(gone.stdout, /cannot read/);
+    assert.equal(gone.code, 2);
+    assert.match(gone.stderr, /^policy validate: cannot read: ENOENT.*\/nonexistent\/policy\.json'?\n$/);
+  });
+
+  it('reports a fault in an extended policy in that file, at its own position, not at its merged one', async () => {
+    const base = folder({
+      'policy.json': small([rule('r1', 'a', 'refuse'), rule('r2', 'a', 'flag', { category: 'nowhere' })]),
+    });
+    const child = folder({
+      'policy.json': {
+        apiVersion: 'gateway/v1',
+        id: 'child',
+        extends: `${base}/policy.json`,
+        rules: [rule('r0', 'a', 'flag', { category: 'missing' })],
+      },
+    });
+    const r = await cli(['validate', child, '--json']);
+    assert.equal(r.code, 1);
+    assert.deepEqual(
+      json(r).issues.map((i: { file?: string; path: string }) => [i.file ?? 'child', i.path]),
+      [
+        [`${base}/policy.json`, 'rules[1].category'],
+        ['child', 'rules[0].category'],
+      ],
+      'r2 is rules[1] of the base file (and rules[1] of the merged policy too), r0 is rules[0] of the child (rules[2] merged)',
+    );
+    const human = await cli(['validate', child]);
+    assert.match(human.stdout, new RegExp(`  ${base}/policy\\.json: rules\\[1\\]\\.category: no category "nowhere"`));
   });
 });
 
@@ -121,14 +150,14 @@ describe('policy CLI: test', () => {
     assert.equal(r.code, 1);
     assert.match(
       r.stdout,
-      /FAIL  .*a\.test\.json › wrongly expects allow\n +action: expected allow, got refuse \(rules: refuse-a\)/,
+      /FAIL {2}.*a\.test\.json › wrongly expects allow\n +action: expected allow, got refuse \(rules: refuse-a\)/,
     );
     assert.match(r.stdout, /ERROR .*› pins an unknown classifier\n +scores names classifier "nope"/);
     assert.doesNotMatch(r.stdout, /PASS/);
     assert.match(r.stdout, /1 passed, 1 failed, 1 errors \(3 cases in 1 suite\)/);
     assert.match(r.stdout, /rules no case exercised: redact-b/);
     const verbose = await cli(['test', dir, '--verbose']);
-    assert.match(verbose.stdout, /PASS  .*› refuses aaa \(refuse: refuse-a\)/);
+    assert.match(verbose.stdout, /PASS {2}.*› refuses aaa \(refuse: refuse-a\)/);
     const j = json(await cli(['test', dir, '--json']));
     assert.equal(j.ok, false);
     assert.deepEqual(
@@ -146,7 +175,7 @@ describe('policy CLI: test', () => {
     });
     const r = await cli(['test', dir]);
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /INVALID test file .*bad\.test\.json:\n  cases\[0\]\.expect\.action: /);
+    assert.match(r.stdout, /INVALID test file .*bad\.test\.json:\n {2}cases\[0\]\.expect\.action: /);
     assert.equal(json(await cli(['test', dir, '--json'])).issues[0].path, 'cases[0].expect.action');
   });
 
