@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { anchorConfigSchema } from '../audit/config.js';
 import { StreamOptionsSchema } from './pipeline/stream-options.js';
 
 /** The gateway's configuration. Every field has a default, so `npm start` serves with no file at all. */
@@ -58,6 +59,8 @@ export const ConfigSchema = z.strictObject({
           maxBytes: z.number().int().positive().optional(),
         })
         .optional(),
+      /** Where signed checkpoints are also sent, as witnesses outside the log directory (audit/README.md). */
+      anchor: anchorConfigSchema.optional(),
     })
     .prefault({}),
   auth: z
@@ -133,6 +136,7 @@ const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
   GATEWAY_AUDIT_DURABILITY: (c, v) => ((c.audit ??= {}).durability = v),
   GATEWAY_AUDIT_MASKS: (c, v) => ((c.audit ??= {}).masks = list(v)),
   GATEWAY_AUDIT_KEY_FILE: (c, v) => ((c.audit ??= {}).keyFile = v),
+  GATEWAY_AUDIT_ANCHOR_FILE: (c, v) => (((c.audit ??= {}).anchor ??= {}).file = v),
   // `key` or `tenant:key`: the tenant is recorded with every decision and can select a policy by binding.
   GATEWAY_API_KEYS: (c, v) =>
     ((c.auth ??= {}).apiKeys = list(v).map((k) => {

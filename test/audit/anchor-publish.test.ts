@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import request from 'supertest';
 import type { AnchorSink } from '../../audit/anchor.js';
 import { fileAnchorReader } from '../../audit/anchor.js';
 import type { AnchorEvent } from '../../audit/anchor-publisher.js';
@@ -13,6 +14,7 @@ import { auditConfigFromEnv, parseAuditConfig } from '../../audit/config.js';
 import { loadPublicKey } from '../../audit/keys.js';
 import type { Checkpoint } from '../../audit/types.js';
 import { verifyLog } from '../../audit/verify.js';
+import { auth, chat, startTestGateway } from '../support/harness.js';
 import { decision, tempDir } from './helpers.js';
 
 async function until(cond: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
@@ -172,5 +174,15 @@ describe('anchor publishing', () => {
       /outside/,
     );
     assert.equal(parseAuditConfig({ dir: '/var/log/audit', anchor: { file: '/var/log/anchor' } }).anchor?.log, false);
+  });
+
+  it('the gateway anchors its checkpoints to GATEWAY_AUDIT_ANCHOR_FILE', async (t) => {
+    const anchor = join(await tempDir(t), 'anchor.ndjson');
+    const gw = await startTestGateway({ GATEWAY_AUDIT_ANCHOR_FILE: anchor });
+    const res = await request(gw.server).post('/v1/chat/completions').set(auth).send(chat('hi'));
+    assert.equal(res.status, 503); // no upstream configured: still one decision record
+    await gw.close(); // signs the final checkpoint, which goes to the anchor before the log closes
+    const read = await fileAnchorReader(anchor).read();
+    assert.equal(read.entries.at(-1)?.checkpoint.last_seq, 1);
   });
 });
