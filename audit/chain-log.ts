@@ -6,13 +6,14 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { AnchorLogger, AnchorSink } from './anchor.js';
-import { AnchorPublisher, anchorSinksFor, type AnchorEvent } from './anchor-publisher.js';
+import { AnchorPublisher, anchorSinksFor } from './anchor-publisher.js';
 import { hashAndSerialise } from './canonical.js';
 import { appendCheckpoint, readCheckpoints, signCheckpoint } from './checkpoints.js';
 import { parseAuditConfig, type AuditConfig, type AuditConfigInput } from './config.js';
 import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
 import { lockDir, type DirLock } from './lock.js';
 import { createMasker, type Masked } from './mask.js';
+import { anchorEventReporter, printEvent, type AuditEvent } from './events.js';
 import { recoverTail, type TornLineRepair } from './recovery.js';
 import { deleteSegments, planRetention } from './retention.js';
 import { listSegments } from './segments.js';
@@ -28,16 +29,7 @@ import {
   type StoredRecord,
 } from './types.js';
 
-/** Things an operator should hear about; the gateway forwards them to its operational log. */
-export type AuditEvent =
-  | { type: 'key-generated'; fingerprint: string; publicKeyFile: string; publicPem: string }
-  | { type: 'key-warning'; message: string }
-  | { type: 'lock-taken-over'; pid: number; hostname: string }
-  | { type: 'repaired'; repair: TornLineRepair }
-  | { type: 'checkpoint'; checkpoint: Checkpoint }
-  | { type: 'retention'; first_seq: number; last_seq: number; segments: string[] }
-  | AnchorEvent
-  | { type: 'error'; error: Error };
+export type { AuditEvent } from './events.js';
 
 export interface ChainLogOptions extends AuditConfigInput {
   /** Defaults to one line on stderr for what an operator must see (new key, repair, lock takeover, errors). */
@@ -46,24 +38,6 @@ export interface ChainLogOptions extends AuditConfigInput {
   anchorLogger?: AnchorLogger;
   /** Anchors beyond those `anchor` configures (another store's sink). */
   anchorSinks?: AnchorSink[];
-}
-
-/** The default event sink: the gateway passes its own, forwarding to winston. */
-function printEvent(event: AuditEvent): void {
-  const say = (text: string) => process.stderr.write(`audit: ${text}\n`);
-  if (event.type === 'key-generated')
-    say(`generated checkpoint signing key ${event.fingerprint}; public key in ${event.publicKeyFile}`);
-  else if (event.type === 'repaired')
-    say(
-      `truncated a torn final line in ${event.repair.segment} (${event.repair.truncated_bytes} bytes at ${event.repair.truncated_at})`,
-    );
-  else if (event.type === 'lock-taken-over') say(`took over a stale lock of pid ${event.pid} on ${event.hostname}`);
-  else if (event.type === 'key-warning') say(event.message);
-  else if (event.type === 'anchor' && event.outcome !== 'published')
-    say(
-      `anchor ${event.sink}: checkpoint up to seq ${event.last_seq} ${event.outcome} (${event.pending} waiting)${event.error ? `: ${event.error.message}` : ''}`,
-    );
-  else if (event.type === 'error') say(`error: ${event.error.message}`);
 }
 
 export interface StartupReport {
@@ -182,7 +156,7 @@ export class ChainLog implements AuditSink {
     }
     if (sinks.length)
       log.anchors = await AnchorPublisher.open(
-        { dir: config.dir, sinks, retryMs: config.anchor?.retryMs ?? 1000, onEvent },
+        { dir: config.dir, sinks, retryMs: config.anchor?.retryMs ?? 1000, onEvent: anchorEventReporter(onEvent) },
         (await readCheckpoints(config.dir)).checkpoints,
       );
     // Sign what a crash left unsigned now, not at the next trigger: verify allows only one schedule's worth of

@@ -60,6 +60,11 @@ describe('anchor publishing', () => {
     const failed = anchorEvents(events).filter((e) => e.outcome === 'failed');
     assert.equal(failed.length, 3);
     assert.match(failed[0].error?.message ?? '', /unreachable/);
+    const logged = events.filter((e) => e.type === 'error').map((e) => (e.type === 'error' ? e.error.message : ''));
+    assert.equal(
+      logged.filter((m) => /^audit anchor flaky could not take the checkpoint .*unreachable/.test(m)).length,
+      3,
+    );
     const local = (await readFile(join(dir, 'checkpoints.ndjson'), 'utf8')).trim().split('\n');
     assert.ok(local.length >= 2);
     assert.deepEqual(sink.held.map(canonicalJson), local, 'every checkpoint, in order');
