@@ -162,6 +162,7 @@ export class AnchorPublisher {
       .then(() => lane.sink.publish(cp))
       .then(
         () => {
+          if (this.stopped) return; // taken after close gave up on it: it is sent again on the next start
           lane.queue.shift();
           const attempts = lane.attempts;
           lane.attempts = 0;

@@ -164,6 +164,15 @@ describe('audit verify --anchor: a witness outside the directory', () => {
     assert.ok(r.problems.some((p) => p.reason === 'checkpoint-missing'));
   });
 
+  it('an emptied directory fails against the anchor', async (t) => {
+    const logged = await anchoredLog(t);
+    for (const seg of await listSegments(logged.dir)) await unlink(seg.path);
+    await writeFile(join(logged.dir, 'checkpoints.ndjson'), '');
+    const r = await verifyAnchored(logged);
+    assert.equal(r.first_bad?.seq, 1);
+    assert.ok(r.problems.some((p) => p.reason === 'record-missing' && /covers up to seq 40/.test(p.detail)));
+  });
+
   it('warns, and still passes, when the anchor lags behind the log', async (t) => {
     const logged = await anchoredLog(t);
     const lines = (await readFile(logged.anchor, 'utf8')).split('\n').slice(0, -1);

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { canonicalJson, GENESIS_HASH, recordHash } from '../../audit/canonical.js';
 import { ChainLog } from '../../audit/chain-log.js';
+import { EXIT, main } from '../../audit/cli.js';
 import { listSegments } from '../../audit/segments.js';
 import type { Checkpoint } from '../../audit/types.js';
 import { decision, quiet, tempDir, verifyDir, writeLines } from './helpers.js';
@@ -74,6 +76,13 @@ describe('audit verify fails when records that should be signed are not', () => 
     assert.equal(r.first_bad?.reason, 'records-unsigned');
     assert.equal(r.first_bad?.seq, 1);
     assert.match(r.first_bad?.detail ?? '', /4706 records .* no checkpoint at all/);
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (c: Buffer) => (out += c));
+    const pub = join(dir, 'checkpoint-key.pub.pem');
+    const code = await main(['verify', '--dir', dir, '--pubkey', pub], { stdout, stderr: new PassThrough(), env: {} });
+    assert.equal(code, EXIT.tampered);
+    assert.match(out, /^TAMPERED: first bad seq 1: records-unsigned: 4706 records/);
   });
 
   it('fails the same log with an empty checkpoints file', async (t) => {
