@@ -134,6 +134,7 @@ export class AnchorPublisher {
     this.stopped = true;
     for (const lane of this.lanes) {
       if (lane.timer) clearTimeout(lane.timer);
+      lane.sink.close?.();
       const last = lane.queue.at(-1);
       if (last)
         this.opts.onEvent({

@@ -23,6 +23,8 @@ export interface AnchorSink {
   /** Names the sink in events and in the publisher's cursor: `file:/path`, `log`, `http:https://host/path`. */
   readonly name: string;
   publish(checkpoint: Checkpoint): Promise<void>;
+  /** Gives up what is in flight (the publisher calls it once it stops waiting at close). */
+  close?(): void;
 }
 
 /** The message of the operational log line that carries a checkpoint (what `fileAnchorReader` looks for). */
@@ -114,6 +116,7 @@ export class LogAnchor implements AnchorSink {
  */
 export class HttpAnchor implements AnchorSink {
   readonly name: string;
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly url: string,
@@ -129,10 +132,15 @@ export class HttpAnchor implements AnchorSink {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...this.headers },
       body: canonicalJson(checkpoint),
-      signal: AbortSignal.timeout(this.timeoutMs),
+      signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.closing.signal]),
     });
     await res.body?.cancel();
     if (!res.ok) throw new Error(`${this.name} answered ${res.status}`);
+  }
+
+  /** Aborts a request still waiting for its answer, so that it does not keep the process alive after close. */
+  close(): void {
+    this.closing.abort();
   }
 }
 

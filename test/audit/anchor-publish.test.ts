@@ -148,6 +148,26 @@ describe('anchor publishing', () => {
     );
   });
 
+  it('close gives up on an HTTP anchor that never answers, aborting its request', async (t) => {
+    let aborted = false;
+    const server = createServer((req) => req.on('close', () => (aborted = true))); // never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const events: AuditEvent[] = [];
+    const log = await ChainLog.open({
+      dir: await tempDir(t),
+      anchor: { url, closeTimeoutMs: 50 },
+      onEvent: (e) => events.push(e),
+    });
+    await log.append(decision(1));
+    const started = Date.now();
+    await log.close();
+    assert.ok(Date.now() - started < 2000);
+    await until(() => aborted, 2000);
+    assert.ok(anchorEvents(events).some((e) => e.outcome === 'unsent'));
+  });
+
   it('starts a fresh line after a torn final line in the anchor file, which verify skips', async (t) => {
     const dir = await tempDir(t);
     const anchor = join(await tempDir(t), 'anchor.ndjson');
