@@ -7,11 +7,11 @@
 import type { KeyObject } from 'node:crypto';
 import { GENESIS_HASH, recordHash } from './canonical.js';
 import { compareWithAnchor, type AnchorReader } from './anchor-check.js';
-import { checkpointInconsistency, readCheckpoints, verifyCheckpointSignature } from './checkpoints.js';
 import { TailClock, unsignedTailProblem } from './coverage.js';
 import { keyFingerprint } from './keys.js';
 import { listSegments, readLines, type SegmentInfo } from './segments.js';
-import type { Checkpoint, CheckpointSchedule, StoredRecord } from './types.js';
+import type { CheckpointSchedule, StoredRecord } from './types.js';
+import { checkCheckpointFile } from './verify-checkpoints.js';
 import { assertVersion } from './version.js';
 
 export const VERIFY_REASONS = [
@@ -122,36 +122,10 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
 
   // Checkpoints first: signatures, their own chain, and an index by last_seq for the record walk.
   const fingerprints = new Map(publicKeys.map((k) => [keyFingerprint(k), k]));
-  const file = await readCheckpoints(dir);
-  for (const b of file.bad)
-    report({
-      seq: from,
-      reason: 'checkpoint-forged',
-      detail: `unreadable checkpoint (${b.reason})`,
-      at: `checkpoints.ndjson:${b.line}`,
-    });
-  if (file.tornAt)
-    warnings.push('checkpoints.ndjson ends in a torn line (a crash mid-write); the gateway truncates it on start');
-  const bySeq = new Map<number, Checkpoint>();
-  let prevCp: Checkpoint | null = null;
-  file.checkpoints.forEach((cp, i) => {
-    const at = `checkpoints.ndjson:${i + 1}`;
-    const key = fingerprints.get(cp.key_fingerprint);
-    if (!key)
-      report({
-        seq: cp.first_seq,
-        reason: 'checkpoint-forged',
-        detail: `signed by unknown key ${cp.key_fingerprint}`,
-        at,
-      });
-    else if (!verifyCheckpointSignature(cp, key))
-      report({ seq: cp.first_seq, reason: 'checkpoint-forged', detail: 'signature does not verify', at });
-    const problem = checkpointInconsistency(prevCp, cp);
-    if (problem)
-      report({ seq: cp.first_seq, reason: 'checkpoint-forged', detail: `checkpoint chain broken: ${problem}`, at });
-    bySeq.set(cp.last_seq, cp);
-    prevCp = cp;
-  });
+  const file = await checkCheckpointFile(dir, fingerprints, from);
+  for (const p of file.problems) report(p);
+  warnings.push(...file.warnings);
+  const { bySeq } = file;
   const lastCp = file.checkpoints.at(-1) ?? null;
   const anchored = opts.anchor ? compareWithAnchor(await opts.anchor.read(), file.checkpoints, fingerprints) : null;
   const anchorSource = opts.anchor?.name ?? '';
