@@ -144,6 +144,16 @@ export class ChainLog implements AuditSink {
       state.current,
       state.head.seq + 1,
     );
+    if (sinks.length)
+      log.anchors = await AnchorPublisher.open(
+        { dir: config.dir, sinks, retryMs: config.anchor?.retryMs ?? 1000, onEvent: anchorEventReporter(onEvent) },
+        (await readCheckpoints(config.dir)).checkpoints,
+      );
+    // Sign what a crash left unsigned now, before the repair marker and this start's records follow it: verify
+    // allows only one schedule's worth of unsigned records (and of record time) at the tail (audit/coverage.ts).
+    if (log.durable.seq > (state.lastCheckpoint?.last_seq ?? 0))
+      await log.checkpoint().catch((error: Error) => onEvent({ type: 'error', error }));
+    else if (state.lastCheckpoint && !sameSchedule(state.lastCheckpoint, log.schedule)) log.scheduleUnsigned = true;
     if (state.repair) {
       onEvent({ type: 'repaired', repair: state.repair });
       await log.appendStored<RepairMarker>({
@@ -154,16 +164,6 @@ export class ChainLog implements AuditSink {
         v: RECORD_VERSION,
       });
     }
-    if (sinks.length)
-      log.anchors = await AnchorPublisher.open(
-        { dir: config.dir, sinks, retryMs: config.anchor?.retryMs ?? 1000, onEvent: anchorEventReporter(onEvent) },
-        (await readCheckpoints(config.dir)).checkpoints,
-      );
-    // Sign what a crash left unsigned now, not at the next trigger: verify allows only one schedule's worth of
-    // unsigned records at the tail (audit/coverage.ts), and this start's records will follow them.
-    if (log.durable.seq > (state.lastCheckpoint?.last_seq ?? 0))
-      await log.checkpoint().catch((error: Error) => onEvent({ type: 'error', error }));
-    else if (state.lastCheckpoint && !sameSchedule(state.lastCheckpoint, log.schedule)) log.scheduleUnsigned = true;
     log.timer = setInterval(
       () => void log.checkpoint().catch((error: Error) => onEvent({ type: 'error', error })),
       config.checkpointIntervalMs,

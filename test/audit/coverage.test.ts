@@ -144,8 +144,13 @@ describe('audit verify fails when records that should be signed are not', () => 
     const dir = await tempDir(t);
     await writeRecords(dir, 25, { checkpointEvery: 10 });
     await keepCheckpoints(dir, (await checkpointsOf(dir)).length - 1);
+    const [seg] = await listSegments(dir);
+    await writeFile(seg.path, `${await readFile(seg.path, 'utf8')}{"seq":26,"to`); // and a torn line
     const log = await ChainLog.open({ ...quiet, dir, checkpointEvery: 10 });
+    assert.ok(log.startup.repaired);
+    // Signed before the repair marker (seq 26), which is written at start and would stretch the tail's time.
     assert.equal((await checkpointsOf(dir)).at(-1)?.last_seq, 25);
+    assert.equal(log.head.seq, 26);
     await log.close();
   });
 
