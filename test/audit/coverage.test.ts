@@ -6,6 +6,8 @@ import { describe, it } from 'node:test';
 import { canonicalJson, GENESIS_HASH, recordHash } from '../../audit/canonical.js';
 import { ChainLog } from '../../audit/chain-log.js';
 import { EXIT, main } from '../../audit/cli.js';
+import { parseAuditConfig } from '../../audit/config.js';
+import { DEFAULT_SCHEDULE, unsignedTailLimits } from '../../audit/coverage.js';
 import { listSegments } from '../../audit/segments.js';
 import type { Checkpoint } from '../../audit/types.js';
 import { decision, quiet, tempDir, verifyDir, writeLines } from './helpers.js';
@@ -65,6 +67,13 @@ async function keepCheckpoints(dir: string, n: number): Promise<void> {
 }
 
 describe('audit verify fails when records that should be signed are not', () => {
+  it('allows what the README documents: every + max(every, 1024) records, interval + max(interval, 60 s)', () => {
+    const writer = parseAuditConfig({ dir: '/x' });
+    assert.deepEqual(DEFAULT_SCHEDULE, { every: writer.checkpointEvery, interval_ms: writer.checkpointIntervalMs });
+    assert.deepEqual(unsignedTailLimits(DEFAULT_SCHEDULE), { records: 2024, spanMs: 120_000 });
+    assert.deepEqual(unsignedTailLimits({ every: 5000, interval_ms: 300_000 }), { records: 10_000, spanMs: 600_000 });
+  });
+
   it('fails a rewritten log whose checkpoints file was deleted (the probe: refuse -> allow, chain recomputed)', async (t) => {
     const dir = await tempDir(t);
     await writeRecords(dir, 4706);
