@@ -5,12 +5,15 @@
  * appends are in flight; the writer (audit/writer.ts) makes them durable in batches.
  */
 import { mkdir } from 'node:fs/promises';
+import type { AnchorLogger, AnchorSink } from './anchor.js';
+import { AnchorPublisher, anchorSinksFor } from './anchor-publisher.js';
 import { hashAndSerialise } from './canonical.js';
-import { appendCheckpoint, signCheckpoint } from './checkpoints.js';
+import { appendCheckpoint, readCheckpoints, signCheckpoint } from './checkpoints.js';
 import { parseAuditConfig, type AuditConfig, type AuditConfigInput } from './config.js';
 import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
 import { lockDir, type DirLock } from './lock.js';
 import { createMasker, type Masked } from './mask.js';
+import { anchorEventReporter, printEvent, type AuditEvent } from './events.js';
 import { recoverTail, type TornLineRepair } from './recovery.js';
 import { deleteSegments, planRetention } from './retention.js';
 import { listSegments } from './segments.js';
@@ -26,33 +29,15 @@ import {
   type StoredRecord,
 } from './types.js';
 
-/** Things an operator should hear about; the gateway forwards them to its operational log. */
-export type AuditEvent =
-  | { type: 'key-generated'; fingerprint: string; publicKeyFile: string; publicPem: string }
-  | { type: 'key-warning'; message: string }
-  | { type: 'lock-taken-over'; pid: number; hostname: string }
-  | { type: 'repaired'; repair: TornLineRepair }
-  | { type: 'checkpoint'; checkpoint: Checkpoint }
-  | { type: 'retention'; first_seq: number; last_seq: number; segments: string[] }
-  | { type: 'error'; error: Error };
+export type { AuditEvent } from './events.js';
 
 export interface ChainLogOptions extends AuditConfigInput {
   /** Defaults to one line on stderr for what an operator must see (new key, repair, lock takeover, errors). */
   onEvent?: (event: AuditEvent) => void;
-}
-
-/** The default event sink: the gateway passes its own, forwarding to winston. */
-function printEvent(event: AuditEvent): void {
-  const say = (text: string) => process.stderr.write(`audit: ${text}\n`);
-  if (event.type === 'key-generated')
-    say(`generated checkpoint signing key ${event.fingerprint}; public key in ${event.publicKeyFile}`);
-  else if (event.type === 'repaired')
-    say(
-      `truncated a torn final line in ${event.repair.segment} (${event.repair.truncated_bytes} bytes at ${event.repair.truncated_at})`,
-    );
-  else if (event.type === 'lock-taken-over') say(`took over a stale lock of pid ${event.pid} on ${event.hostname}`);
-  else if (event.type === 'key-warning') say(event.message);
-  else if (event.type === 'error') say(`error: ${event.error.message}`);
+  /** The operational log for `anchor.log` (default: JSON lines on stdout). */
+  anchorLogger?: AnchorLogger;
+  /** Anchors beyond those `anchor` configures (another store's sink). */
+  anchorSinks?: AnchorSink[];
 }
 
 export interface StartupReport {
@@ -84,6 +69,9 @@ export class ChainLog implements AuditSink {
   private lastCheckpoint: Checkpoint | null;
   private checkpointing: Promise<unknown> = Promise.resolve();
   private checkpointQueued = false;
+  /** Set at start when the last checkpoint records another schedule: sign after the first write to record ours. */
+  private scheduleUnsigned = false;
+  private anchors: AnchorPublisher | null = null;
   private retaining: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -108,12 +96,13 @@ export class ChainLog implements AuditSink {
 
   /** Validates the config, loads or creates the key, verifies and repairs the tail, and opens for appending. */
   static async open(options: ChainLogOptions): Promise<ChainLog> {
-    const { onEvent = printEvent, ...input } = options;
+    const { onEvent = printEvent, anchorLogger, anchorSinks = [], ...input } = options;
     const config = parseAuditConfig(input);
     await mkdir(config.dir, { recursive: true, mode: 0o750 });
     const lock = await lockDir(config.dir);
     try {
-      return await ChainLog.start(config, lock, onEvent);
+      const sinks = [...anchorSinksFor(config.anchor, config.instance, anchorLogger), ...anchorSinks];
+      return await ChainLog.start(config, lock, onEvent, sinks);
     } catch (err) {
       await lock.release();
       throw err;
@@ -124,6 +113,7 @@ export class ChainLog implements AuditSink {
     config: AuditConfig & { keyFile: string },
     lock: DirLock,
     onEvent: (e: AuditEvent) => void,
+    sinks: AnchorSink[],
   ): Promise<ChainLog> {
     if (lock.takenOver) onEvent({ type: 'lock-taken-over', ...lock.takenOver });
     const key = await loadOrCreateSigningKey(config.keyFile);
@@ -154,6 +144,16 @@ export class ChainLog implements AuditSink {
       state.current,
       state.head.seq + 1,
     );
+    if (sinks.length)
+      log.anchors = await AnchorPublisher.open(
+        { dir: config.dir, sinks, retryMs: config.anchor?.retryMs ?? 1000, onEvent: anchorEventReporter(onEvent) },
+        (await readCheckpoints(config.dir)).checkpoints,
+      );
+    // Sign what a crash left unsigned now, before the repair marker and this start's records follow it: verify
+    // allows only one schedule's worth of unsigned records (and of record time) at the tail (audit/coverage.ts).
+    if (log.durable.seq > (state.lastCheckpoint?.last_seq ?? 0))
+      await log.checkpoint().catch((error: Error) => onEvent({ type: 'error', error }));
+    else if (state.lastCheckpoint && !sameSchedule(state.lastCheckpoint, log.schedule)) log.scheduleUnsigned = true;
     if (state.repair) {
       onEvent({ type: 'repaired', repair: state.repair });
       await log.appendStored<RepairMarker>({
@@ -171,6 +171,11 @@ export class ChainLog implements AuditSink {
     log.timer.unref();
     if (config.retention) log.scheduleRetention();
     return log;
+  }
+
+  /** The schedule this writer signs by, recorded in each checkpoint for verify. */
+  private get schedule(): { every: number; interval_ms: number } {
+    return { every: this.config.checkpointEvery, interval_ms: this.config.checkpointIntervalMs };
   }
 
   /** The last record that is durable: what the next checkpoint would cover. */
@@ -229,8 +234,10 @@ export class ChainLog implements AuditSink {
   /** A batch up to `seq` is durable: advance the durable head, and sign a checkpoint when one is due. */
   private written(seq: number, hash: string): void {
     if (seq > this.durable.seq) this.durable = { seq, hash };
-    if (!this.checkpointQueued && seq - (this.lastCheckpoint?.last_seq ?? 0) >= this.config.checkpointEvery) {
+    const due = seq - (this.lastCheckpoint?.last_seq ?? 0) >= this.config.checkpointEvery;
+    if (!this.checkpointQueued && (due || this.scheduleUnsigned)) {
       this.checkpointQueued = true;
+      this.scheduleUnsigned = false;
       this.checkpoint()
         .catch((error: Error) => this.onEvent({ type: 'error', error }))
         .finally(() => {
@@ -254,9 +261,11 @@ export class ChainLog implements AuditSink {
       const head = this.durable;
       if (head.seq <= (prev?.last_seq ?? 0)) return null;
       const first_seq = prev ? prev.last_seq + 1 : 1;
-      const cp = signCheckpoint(prev, { first_seq, last_seq: head.seq, head_hash: head.hash }, this.key);
+      const range = { first_seq, last_seq: head.seq, head_hash: head.hash };
+      const cp = signCheckpoint(prev, range, this.key, new Date(), this.schedule);
       await appendCheckpoint(this.config.dir, cp);
       this.lastCheckpoint = cp;
+      this.anchors?.publish(cp); // queued: an anchor's failure never holds up the log
       this.onEvent({ type: 'checkpoint', checkpoint: cp });
       return cp;
     });
@@ -306,7 +315,12 @@ export class ChainLog implements AuditSink {
     this.closed = true;
     await this.writer.drain();
     await this.checkpoint();
+    await this.anchors?.close(this.config.anchor?.closeTimeoutMs ?? 5000);
     await this.writer.close();
     await this.lock.release();
   }
+}
+
+function sameSchedule(cp: Checkpoint, schedule: { every: number; interval_ms: number }): boolean {
+  return cp.schedule?.every === schedule.every && cp.schedule.interval_ms === schedule.interval_ms;
 }

@@ -8,7 +8,7 @@ import { open, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, GENESIS_HASH, sha256Hex } from './canonical.js';
 import { CHECKPOINTS_FILE, readLines, syncDir } from './segments.js';
-import { RECORD_VERSION, type Checkpoint } from './types.js';
+import { RECORD_VERSION, type Checkpoint, type CheckpointSchedule } from './types.js';
 import { assertVersion } from './version.js';
 import type { SigningKey } from './keys.js';
 
@@ -20,8 +20,10 @@ export function checkpointHash(cp: Checkpoint): string {
 }
 
 function signedBytes(cp: CheckpointBody): Buffer {
-  const { first_seq, last_seq, head_hash, prev_checkpoint_hash, time, key_fingerprint, v } = cp;
-  return Buffer.from(canonicalJson({ first_seq, last_seq, head_hash, prev_checkpoint_hash, time, key_fingerprint, v }));
+  const { first_seq, last_seq, head_hash, prev_checkpoint_hash, time, key_fingerprint, v, schedule } = cp;
+  const body = { first_seq, last_seq, head_hash, prev_checkpoint_hash, time, key_fingerprint, v };
+  // `schedule` is signed when present; checkpoints from before it was recorded verify without it.
+  return Buffer.from(canonicalJson(schedule === undefined ? body : { ...body, schedule }));
 }
 
 /**
@@ -67,6 +69,7 @@ export function signCheckpoint(
   range: { first_seq: number; last_seq: number; head_hash: string },
   key: SigningKey,
   now: Date = new Date(),
+  schedule?: CheckpointSchedule,
 ): Checkpoint {
   const time = prev && Date.parse(prev.time) > now.getTime() ? prev.time : now.toISOString();
   const body: CheckpointBody = {
@@ -75,6 +78,7 @@ export function signCheckpoint(
     time,
     key_fingerprint: key.fingerprint,
     v: RECORD_VERSION,
+    ...(schedule ? { schedule: { every: schedule.every, interval_ms: schedule.interval_ms } } : {}),
   };
   const problem = checkpointInconsistency(prev, body);
   if (problem) throw new Error(`refusing to sign an inconsistent checkpoint: ${problem}`);
@@ -89,7 +93,16 @@ export interface CheckpointFile {
   tornAt?: { offset: number; bytes: number };
 }
 
-function parseCheckpoint(text: string): Checkpoint | string {
+/** True for `{every, interval_ms}` with two positive integers, as the writer records them. */
+export function isSchedule(v: unknown): v is CheckpointSchedule {
+  if (typeof v !== 'object' || v === null) return false;
+  const { every, interval_ms } = v as Partial<CheckpointSchedule>;
+  const positive = (n: unknown): boolean => typeof n === 'number' && Number.isSafeInteger(n) && n > 0;
+  return positive(every) && positive(interval_ms);
+}
+
+/** Parses one line of `checkpoints.ndjson` (or of an anchor); the reason when it is not a checkpoint. */
+export function parseCheckpoint(text: string): Checkpoint | string {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -102,6 +115,7 @@ function parseCheckpoint(text: string): Checkpoint | string {
   for (const k of ['head_hash', 'prev_checkpoint_hash', 'time', 'key_fingerprint', 'signature'] as const) {
     if (typeof c[k] !== 'string') return `${k} missing`;
   }
+  if (c.schedule !== undefined && !isSchedule(c.schedule)) return 'schedule is not {every, interval_ms}';
   return c as Checkpoint;
 }
 

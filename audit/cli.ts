@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
 import { HelpRequested } from '../cli/args.js';
+import { fileAnchorReader } from './anchor.js';
 import { exportLog } from './export.js';
 import { parseExportQuery } from './export-query.js';
 import { loadPublicKey, publicKeyPathFor } from './keys.js';
@@ -20,8 +21,9 @@ export const EXIT = { ok: 0, tampered: 1, usage: 2 } as const;
 
 const USAGE = `usage: npm run audit -- <command> [options]
 
-  verify  [--dir D] [--from SEQ] [--to SEQ] [--pubkey FILE]... [--json]
-          Recompute every hash, walk the chain, check every checkpoint signature.
+  verify  [--dir D] [--from SEQ] [--to SEQ] [--pubkey FILE]... [--anchor FILE] [--json]
+          Recompute every hash, walk the chain, check every checkpoint signature; with --anchor, check that
+          the log holds every checkpoint of the anchor (a file anchor, or an operational log's lines).
   export  --format jsonl|csv|rbrm [--dir D] [--from SEQ|ISO] [--to SEQ|ISO] [--tenant T] [--action A]
           [--rule ID] [--category LABEL] [--revision REV] [--decision-id ID] [--out FILE] [--json]
           Stream matching decisions; the manifest goes to FILE.manifest.json (or stderr without --out).
@@ -62,10 +64,12 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
       from: { type: 'string' },
       to: { type: 'string' },
       pubkey: { type: 'string', multiple: true },
+      anchor: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
   const dir = dirOf(values.dir, io);
+  const anchor = values.anchor ? fileAnchorReader(values.anchor) : undefined;
   const warnings: string[] = [];
   let keyFiles = values.pubkey ?? (io.env.GATEWAY_AUDIT_PUBKEY ? [io.env.GATEWAY_AUDIT_PUBKEY] : []);
   if (keyFiles.length === 0) {
@@ -75,7 +79,13 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
     );
   }
   const publicKeys = await Promise.all(keyFiles.map(loadPublicKey));
-  const report = await verifyLog({ dir, publicKeys, from: seqOnly(values.from, 'from'), to: seqOnly(values.to, 'to') });
+  const report = await verifyLog({
+    dir,
+    publicKeys,
+    from: seqOnly(values.from, 'from'),
+    to: seqOnly(values.to, 'to'),
+    anchor,
+  });
   report.warnings.unshift(...warnings);
   if (values.json) say(io.stdout, JSON.stringify(report, null, 2));
   else {
@@ -83,7 +93,7 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
     if (report.ok) {
       say(
         io.stdout,
-        `OK: ${report.records} records (seq ${report.first_seq ?? '-'}..${report.last_seq ?? '-'}), ${report.checkpoints.total} checkpoints (covering up to seq ${report.checkpoints.last_covered_seq ?? '-'}), head ${report.head_hash ?? '-'}`,
+        `OK: ${report.records} records (seq ${report.first_seq ?? '-'}..${report.last_seq ?? '-'}), ${report.checkpoints.total} checkpoints (covering up to seq ${report.checkpoints.last_covered_seq ?? '-'}), head ${report.head_hash ?? '-'}${report.anchor ? `, anchored up to seq ${report.anchor.last_anchored_seq ?? '-'}` : ''}`,
       );
     } else {
       const b = report.first_bad;

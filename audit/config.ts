@@ -2,11 +2,31 @@
  * Configuration of the chain log, validated with zod. `auditConfigFromEnv` maps `GATEWAY_AUDIT_*` variables;
  * mistakes throw at startup with the offending field named.
  */
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseMaskPath } from './mask.js';
 
 const positiveInt = z.number().int().positive();
+
+/**
+ * Where signed checkpoints are also sent (audit/anchor.ts): witnesses that the log's writer cannot rewrite, so
+ * that truncating the log or re-signing its checkpoints shows (`audit verify --anchor`).
+ */
+export const anchorConfigSchema = z.strictObject({
+  /** An append-only file on another path (not inside the log directory). */
+  file: z.string().min(1).optional(),
+  /** One structured line per checkpoint in the operational log. */
+  log: z.boolean().default(false),
+  /** POST each checkpoint as JSON to this URL. */
+  url: z.url({ protocol: /^https?$/ }).optional(),
+  /** Extra request headers for `url`, such as an authorization header. */
+  headers: z.record(z.string(), z.string()).default({}),
+  /** First retry delay after a failed publish; doubles per failure, up to a minute. */
+  retryMs: positiveInt.default(1000),
+  /** How long close waits for the anchors to take what is queued; the rest is sent on the next start. */
+  closeTimeoutMs: z.number().int().min(0).default(5000),
+});
+export type AnchorConfig = z.output<typeof anchorConfigSchema>;
 
 export const auditConfigSchema = z.object({
   /** Directory of segments and checkpoints. */
@@ -40,6 +60,7 @@ export const auditConfigSchema = z.object({
   retention: z
     .object({ maxSegments: positiveInt.optional(), maxAgeMs: positiveInt.optional(), maxBytes: positiveInt.optional() })
     .optional(),
+  anchor: anchorConfigSchema.optional(),
 });
 
 /** What callers pass (defaults optional). */
@@ -56,6 +77,14 @@ export function parseAuditConfig(input: AuditConfigInput): AuditConfig & { keyFi
   if (!result.success) {
     const msg = result.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
     throw new Error(`invalid audit configuration: ${msg}`);
+  }
+  const anchorFile = result.data.anchor?.file;
+  if (anchorFile !== undefined) {
+    const inside = relative(resolve(result.data.dir), resolve(anchorFile));
+    if (!inside.startsWith('..') && !isAbsolute(inside))
+      throw new Error(
+        'invalid audit configuration: anchor.file: must be outside the log directory, where whoever can rewrite the log cannot',
+      );
   }
   return { ...result.data, keyFile: result.data.keyFile ?? join(result.data.dir, 'checkpoint-key.pem') };
 }
@@ -85,6 +114,7 @@ export function auditConfigFromEnv(env: NodeJS.ProcessEnv): AuditConfigInput | n
     checkpointEvery: num(env.GATEWAY_AUDIT_CHECKPOINT_EVERY),
     checkpointIntervalMs: num(env.GATEWAY_AUDIT_CHECKPOINT_INTERVAL_MS),
     keyFile: env.GATEWAY_AUDIT_KEY_FILE || undefined,
+    anchor: env.GATEWAY_AUDIT_ANCHOR_FILE ? { file: env.GATEWAY_AUDIT_ANCHOR_FILE } : undefined,
     // A JSON array, or comma-separated paths when no path needs a comma.
     masks: masks
       ? masks.startsWith('[')

@@ -248,6 +248,12 @@ export interface RepairMarker extends ChainFields {
 export type StoredRecord = StoredDecision | RetentionMarker | RepairMarker;
 
 /** A signed statement that records `first_seq..last_seq` end at `head_hash`. One JSON line each. */
+/** A writer's checkpoint schedule: a checkpoint every `every` records or `interval_ms`, whichever comes first. */
+export interface CheckpointSchedule {
+  every: number;
+  interval_ms: number;
+}
+
 export interface Checkpoint {
   v: RecordVersion;
   first_seq: number;
@@ -258,6 +264,11 @@ export interface Checkpoint {
   time: string;
   /** sha256 (hex) of the signing key's SPKI DER encoding. */
   key_fingerprint: string;
+  /**
+   * When the writer signs (audit/coverage.ts): verify judges how many records may be left unsigned at the tail
+   * by the schedule of the last checkpoint. Absent in checkpoints written before it was recorded.
+   */
+  schedule?: CheckpointSchedule;
   /** Ed25519 signature (base64) over the canonical JSON of every other field. */
   signature: string;
 }

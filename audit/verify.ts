@@ -6,10 +6,12 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { GENESIS_HASH, recordHash } from './canonical.js';
-import { checkpointInconsistency, readCheckpoints, verifyCheckpointSignature } from './checkpoints.js';
+import { compareWithAnchor, type AnchorReader } from './anchor-check.js';
+import { TailClock, unsignedTailProblem } from './coverage.js';
 import { keyFingerprint } from './keys.js';
 import { listSegments, readLines, type SegmentInfo } from './segments.js';
-import type { Checkpoint, StoredRecord } from './types.js';
+import type { CheckpointSchedule, StoredRecord } from './types.js';
+import { checkCheckpointFile } from './verify-checkpoints.js';
 import { assertVersion } from './version.js';
 
 export const VERIFY_REASONS = [
@@ -18,6 +20,11 @@ export const VERIFY_REASONS = [
   'record-reordered',
   'record-inserted',
   'checkpoint-forged',
+  // More records after the last checkpoint than a crash can leave unsigned (audit/coverage.ts).
+  'records-unsigned',
+  // An anchored checkpoint is not in the checkpoints file, or another one stands in its place.
+  'checkpoint-missing',
+  'checkpoint-diverged',
 ] as const;
 export type VerifyReason = (typeof VERIFY_REASONS)[number];
 
@@ -40,6 +47,8 @@ export interface VerifyReport {
   first_bad: VerifyProblem | null;
   problems: VerifyProblem[];
   warnings: string[];
+  /** Set when verified against an anchor: how many checkpoints it holds and the last seq they cover. */
+  anchor?: { source: string; checkpoints: number; last_anchored_seq: number | null };
 }
 
 export interface VerifyOptions {
@@ -50,6 +59,10 @@ export interface VerifyOptions {
   to?: number;
   /** Stop collecting after this many problems (the first one is always kept). */
   maxProblems?: number;
+  /** Judge the unsigned tail by this schedule instead of the one signed in the last checkpoint. */
+  schedule?: CheckpointSchedule;
+  /** Checkpoints anchored outside the directory (audit/anchor.ts): the log must hold every one of them. */
+  anchor?: AnchorReader;
 }
 
 interface Item {
@@ -109,37 +122,14 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
 
   // Checkpoints first: signatures, their own chain, and an index by last_seq for the record walk.
   const fingerprints = new Map(publicKeys.map((k) => [keyFingerprint(k), k]));
-  const file = await readCheckpoints(dir);
-  for (const b of file.bad)
-    report({
-      seq: from,
-      reason: 'checkpoint-forged',
-      detail: `unreadable checkpoint (${b.reason})`,
-      at: `checkpoints.ndjson:${b.line}`,
-    });
-  if (file.tornAt)
-    warnings.push('checkpoints.ndjson ends in a torn line (a crash mid-write); the gateway truncates it on start');
-  const bySeq = new Map<number, Checkpoint>();
-  let prevCp: Checkpoint | null = null;
-  file.checkpoints.forEach((cp, i) => {
-    const at = `checkpoints.ndjson:${i + 1}`;
-    const key = fingerprints.get(cp.key_fingerprint);
-    if (!key)
-      report({
-        seq: cp.first_seq,
-        reason: 'checkpoint-forged',
-        detail: `signed by unknown key ${cp.key_fingerprint}`,
-        at,
-      });
-    else if (!verifyCheckpointSignature(cp, key))
-      report({ seq: cp.first_seq, reason: 'checkpoint-forged', detail: 'signature does not verify', at });
-    const problem = checkpointInconsistency(prevCp, cp);
-    if (problem)
-      report({ seq: cp.first_seq, reason: 'checkpoint-forged', detail: `checkpoint chain broken: ${problem}`, at });
-    bySeq.set(cp.last_seq, cp);
-    prevCp = cp;
-  });
+  const file = await checkCheckpointFile(dir, fingerprints, from);
+  for (const p of file.problems) report(p);
+  warnings.push(...file.warnings);
+  const { bySeq } = file;
   const lastCp = file.checkpoints.at(-1) ?? null;
+  const anchored = opts.anchor ? compareWithAnchor(await opts.anchor.read(), file.checkpoints, fingerprints) : null;
+  const anchorSource = opts.anchor?.name ?? '';
+  const tailClock = new TailClock(); // the record times of the records no checkpoint covers
 
   // Records: start at the segment holding seq from-1, so the link into the range is checked too.
   const all = await listSegments(dir);
@@ -182,6 +172,15 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
         detail: `records ${cp.first_seq}..${cp.last_seq} were rewritten: hash at seq ${cp.last_seq} differs from the signed checkpoint`,
         at,
       });
+    } else {
+      const a = anchored?.witnessed.get(rec.seq);
+      if (a && a.head_hash !== rec.hash)
+        report({
+          seq: a.first_seq,
+          reason: 'record-changed',
+          detail: `records ${a.first_seq}..${a.last_seq} were rewritten: hash at seq ${a.last_seq} differs from the checkpoint anchored in ${anchorSource}`,
+          at,
+        });
     }
   };
   const accept = (rec: StoredRecord, at: string): void => {
@@ -190,6 +189,7 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     expect = rec.seq + 1;
     prevHash = rec.hash;
     lastRead = Math.max(lastRead, rec.seq);
+    if (rec.seq > (lastCp?.last_seq ?? 0)) tailClock.see(rec.time);
     // Seq to+1 is read only to confirm that seq `to` was not rewritten; it is not part of the report.
     if (rec.seq >= from && rec.seq <= to) {
       count++;
@@ -355,8 +355,21 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
       detail: `a signed checkpoint covers up to seq ${lastCp.last_seq} but the log ends at seq ${lastSeq}`,
     });
   }
-  if (h && (lastCp?.last_seq ?? 0) < h.seq && to >= h.seq) {
-    warnings.push(`seqs ${(lastCp?.last_seq ?? 0) + 1}..${h.seq} are not yet covered by a signed checkpoint`);
+  const latestAnchored = anchored?.latest ?? null;
+  if (latestAnchored && latestAnchored.last_seq > lastSeq && to >= latestAnchored.last_seq)
+    report({
+      seq: lastSeq + 1,
+      reason: 'record-missing',
+      detail: `the log ends at seq ${lastSeq} but a checkpoint anchored in ${anchorSource} covers up to seq ${latestAnchored.last_seq}: records were cut from the end`,
+    });
+  for (const p of anchored?.problems ?? []) report(p);
+  warnings.push(...(anchored?.warnings ?? []));
+  const covered = lastCp?.last_seq ?? 0;
+  if (h && covered < h.seq && to >= h.seq) {
+    const tail = { firstSeq: covered + 1, lastSeq: h.seq, earliest: tailClock.earliest, latest: tailClock.latest };
+    const problem = unsignedTailProblem(tail, lastCp, opts.schedule);
+    if (problem) report({ seq: Math.max(covered + 1, from), reason: 'records-unsigned', detail: problem });
+    else warnings.push(`seqs ${covered + 1}..${h.seq} are not yet covered by a signed checkpoint`);
   }
   problems.sort((a, b) => a.seq - b.seq);
   return {
@@ -369,5 +382,14 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     first_bad: problems[0] ?? null,
     problems,
     warnings,
+    ...(anchored
+      ? {
+          anchor: {
+            source: anchorSource,
+            checkpoints: anchored.witnessed.size,
+            last_anchored_seq: latestAnchored?.last_seq ?? null,
+          },
+        }
+      : {}),
   };
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { jsonErrorText, parseJsonText } from '../policies/json-text.js';
+import { anchorConfigSchema } from '../audit/config.js';
 import { StreamOptionsSchema } from './pipeline/stream-options.js';
 
 const KEY_TOO_SHORT = 'an API key must be at least 8 characters';
@@ -73,6 +74,8 @@ export const ConfigSchema = z.strictObject({
           maxBytes: z.number().int().positive().optional(),
         })
         .optional(),
+      /** Where signed checkpoints are also sent, as witnesses outside the log directory (audit/README.md). */
+      anchor: anchorConfigSchema.optional(),
     })
     .prefault({}),
   auth: z
@@ -162,6 +165,7 @@ const ENV: Record<string, (raw: Raw, v: string) => void> = {
   GATEWAY_AUDIT_DURABILITY: (c, v) => (section(c, 'audit').durability = v),
   GATEWAY_AUDIT_MASKS: (c, v) => (section(c, 'audit').masks = list(v)),
   GATEWAY_AUDIT_KEY_FILE: (c, v) => (section(c, 'audit').keyFile = v),
+  GATEWAY_AUDIT_ANCHOR_FILE: (c, v) => (section(section(c, 'audit'), 'anchor').file = v),
   // `key` or `tenant:key`, read by parseApiKey as the file's entries are.
   GATEWAY_API_KEYS: (c, v) => (section(c, 'auth').apiKeys = list(v)),
   GATEWAY_ADMIN_KEYS: (c, v) => (section(c, 'auth').adminKeys = list(v)),

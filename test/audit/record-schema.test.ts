@@ -237,6 +237,21 @@ describe('decision record format version 1 (audit/record.schema.json)', () => {
     for (const cp of checkpoints) assertValid(checkpointLine, cp, 'checkpoint');
   });
 
+  it('validates the checkpoint schedule the writer signs, and only that shape', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-schedule-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const log = await ChainLog.open({ dir, checkpointEvery: 7, checkpointIntervalMs: 9000, ...quiet });
+    await log.append(decision(1));
+    await log.close();
+    const [cp] = storedLines(dir).checkpoints as Array<Record<string, unknown>>;
+    assert.deepEqual(cp.schedule, { every: 7, interval_ms: 9000 });
+    assertValid(checkpointLine, cp, 'checkpoint with a schedule');
+    const { schedule: _s, ...without } = cp;
+    assertValid(checkpointLine, without, 'checkpoint signed before schedules were recorded');
+    assert.equal(checkpointLine({ ...cp, schedule: { every: 7 } }), false);
+    assert.equal(checkpointLine({ ...cp, schedule: { every: 0, interval_ms: 9000 } }), false);
+  });
+
   it('fails a record whose field was renamed or whose version is missing', () => {
     const good = decision(3);
     assertValid(builtRecord, good, 'fixture');
