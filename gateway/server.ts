@@ -163,7 +163,19 @@ async function openAudit(config: Config, logger: winston.Logger): Promise<AuditS
         last_seq: e.last_seq,
         segments: e.segments,
       });
+    else if (e.type === 'anchor' && e.outcome !== 'published')
+      // Never fails a request: the checkpoint stays queued and is retried (and sent on the next start).
+      logger.warn('audit log: a checkpoint has not reached its anchor yet', {
+        sink: e.sink,
+        outcome: e.outcome,
+        last_seq: e.last_seq,
+        attempts: e.attempts,
+        pending: e.pending,
+        error: e.error?.message,
+      });
     else if (e.type === 'error') logger.error('audit log failure', { error: e.error.message });
   };
-  return ChainLog.open({ dir, instance: config.instance ?? hostname(), ...chain, onEvent });
+  // The log anchor writes its checkpoint lines to this operational log, where `verify --anchor` can read them.
+  const instance = config.instance ?? hostname();
+  return ChainLog.open({ dir, instance, ...chain, onEvent, anchorLogger: logger });
 }
