@@ -15,7 +15,7 @@ import { planGroups } from './grouping.js';
 import { LruCache } from './lru.js';
 import type { BatchInput, Device } from './session.js';
 import { Tokenizer } from './tokenizer.js';
-import { EMBEDDING_DIM } from './use-lite-graph.js';
+import { EMBEDDING_DIM } from './model-io.js';
 import { loadVocabulary } from './weights.js';
 
 export interface EncoderOptions {

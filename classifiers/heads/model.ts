@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { LinearHead, Platt } from './linear.js';
-import { readHead } from './onnx-head.js';
+import { readHead } from './read-head.js';
 
 export const HEAD_NAMES = ['unsafe', 'categories', 'jailbreak', 'injection', 'refusal'] as const;
 export type HeadName = (typeof HEAD_NAMES)[number];
