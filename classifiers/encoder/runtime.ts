@@ -12,7 +12,7 @@ import type { BatcherStats } from './batcher.js';
 import { ensureEncoderModel } from './build.js';
 import { EncoderError } from './errors.js';
 import { planGroups } from './grouping.js';
-import { LruCache } from './lru.js';
+import { LruCache } from '../lru.js';
 import type { BatchInput, Device } from './session.js';
 import { Tokenizer } from './tokenizer.js';
 import { EMBEDDING_DIM } from './model-io.js';

@@ -7,7 +7,6 @@ import type { Classifier } from '../types.js';
 import { RbrmJudge, RbrmJudgeParamsSchema, type RbrmJudgeParams } from './rbrm.js';
 import { SafetyModel, SafetyModelParamsSchema, type SafetyModelParams } from './safety.js';
 
-export { LruCache } from './cache.js';
 export { argmax, bareToken, choiceProbabilities } from './logprobs.js';
 export { RbrmJudge, RbrmJudgeParamsSchema, letterProbabilities, parseLetter, rbrmMessages } from './rbrm.js';
 export type { RbrmJudgeParams } from './rbrm.js';

@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
-import type { LruCache } from './cache.js';
-import { EndpointParams, accounting, cacheOf, confidenceSpread, conversationOf, servedFromCache } from './common.js';
+import type { LruCache } from '../lru.js';
+import {
+  EndpointParams,
+  accounting,
+  cacheKey,
+  cacheOf,
+  confidenceSpread,
+  conversationOf,
+  servedFromCache,
+} from './common.js';
 import { argmax, bareToken, choiceProbabilities } from './logprobs.js';
 import { JudgeRubricSchema, rubricRevision, type JudgeRubric } from './rubric.js';
 import { rbrmTemplate, render, type RbrmTemplate } from './templates.js';
@@ -101,7 +109,7 @@ export class RbrmJudge implements Classifier {
   readonly labels: readonly string[];
   readonly version: string;
   readonly revision: string;
-  readonly cache: LruCache<Graded> | undefined;
+  readonly cache: LruCache<string, Graded> | undefined;
 
   constructor(
     readonly id: string,
@@ -121,7 +129,7 @@ export class RbrmJudge implements Classifier {
 
   async classify(input: ClassifierInput, signal: AbortSignal): Promise<Graded> {
     const c = conversationOf(input);
-    const key = [this.revision, input.stage, c.prompt ?? null, c.output ?? null];
+    const key = cacheKey([this.revision, input.stage, c.prompt ?? null, c.output ?? null]);
     const hit = this.cache?.get(key);
     if (hit) return servedFromCache(hit);
 

@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
-import type { LruCache } from './cache.js';
-import { EndpointParams, accounting, cacheOf, confidenceSpread, conversationOf, servedFromCache } from './common.js';
+import type { LruCache } from '../lru.js';
+import {
+  EndpointParams,
+  accounting,
+  cacheKey,
+  cacheOf,
+  confidenceSpread,
+  conversationOf,
+  servedFromCache,
+} from './common.js';
 import { bareToken, choiceProbabilities, type TokenLogprobs } from './logprobs.js';
 import { SAFETY_TEMPLATES, render, safetyTemplate, templateRevision, type SafetyTemplate } from './templates.js';
 import { JudgeError, askJudge, callSignal } from './wire.js';
@@ -109,7 +117,7 @@ export class SafetyModel implements Classifier {
   readonly version: string;
   readonly revision: string;
   readonly template: SafetyTemplate;
-  readonly cache: LruCache<Graded> | undefined;
+  readonly cache: LruCache<string, Graded> | undefined;
   readonly #policy: { input?: string; output?: string };
   readonly #labelOf: Map<string, string>;
 
@@ -148,7 +156,7 @@ export class SafetyModel implements Classifier {
 
   async classify(input: ClassifierInput, signal: AbortSignal): Promise<Graded> {
     const c = conversationOf(input);
-    const key = [this.revision, input.stage, c.prompt ?? null, c.output ?? null];
+    const key = cacheKey([this.revision, input.stage, c.prompt ?? null, c.output ?? null]);
     const hit = this.cache?.get(key);
     if (hit) return servedFromCache(hit);
 
