@@ -6,6 +6,7 @@ import { classifierType, classifierTypeNames } from '../classifiers/registry.js'
 import type { Classifier, Stage } from '../classifiers/types.js';
 import { revisionOf } from './canonical.js';
 import { compileCondition, type CompiledCondition } from './conditions.js';
+import { depthPast } from './depth.js';
 import { PolicySchema, type Policy, type Rule } from './schema.js';
 import { textSelector, type TextSelector } from './select.js';
 
@@ -63,19 +64,6 @@ const zodIssues = (error: z.ZodError, prefix: readonly PropertyKey[] = []): Poli
 
 /** How many objects and arrays deep a policy may nest: far past any readable `when` tree, short of overflowing the validator. */
 export const MAX_DEPTH = 600;
-
-/** The path of the first value nested deeper than MAX_DEPTH, walked without recursion. */
-function tooDeep(doc: unknown): string | undefined {
-  const stack: { v: unknown; path: PropertyKey[]; depth: number }[] = [{ v: doc, path: [], depth: 0 }];
-  while (stack.length) {
-    const { v, path, depth } = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth > MAX_DEPTH) return formatPath(path.slice(0, 4)) + '…';
-    for (const [k, x] of Object.entries(v))
-      stack.push({ v: x, path: depth < 8 ? [...path, Array.isArray(v) ? Number(k) : k] : path, depth: depth + 1 });
-  }
-  return undefined;
-}
 
 /** Resolves a policy path: a file, or a folder holding `policy.json`. */
 export function policyFile(path: string): string {
@@ -283,9 +271,9 @@ export function compilePolicy(
   while (cur) {
     if (chain.length > 8)
       throw new PolicyError(source, [{ path: 'extends', message: 'more than 8 levels of extends (a cycle?)' }]);
-    const deep = tooDeep(cur.doc);
+    const deep = depthPast(cur.doc, MAX_DEPTH);
     if (deep !== undefined)
-      throw new PolicyError(cur.source, [{ path: deep, message: `nested more than ${MAX_DEPTH} levels deep` }]);
+      throw new PolicyError(cur.source, [{ path: `${deep}…`, message: `nested more than ${MAX_DEPTH} levels deep` }]);
     const parsed = PolicySchema.safeParse(cur.doc);
     if (!parsed.success) throw new PolicyError(cur.source, zodIssues(parsed.error));
     docs.push(cur.doc);
