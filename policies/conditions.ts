@@ -1,6 +1,13 @@
 import { authorRegex } from '../classifiers/regex.js';
 import type { ClassifierResult, Span } from '../classifiers/types.js';
-import type { Condition, MetaCondition, ScoreCondition, TextCondition } from './schema.js';
+import {
+  CREDENTIAL_HEADERS,
+  type Condition,
+  type MetaCondition,
+  type ScoreCondition,
+  type TextCondition,
+} from './schema.js';
+import { round } from './round.js';
 import type { Selection } from './select.js';
 
 /** Request metadata a rule can test. Headers are lower-cased; credentials are never included. */
@@ -45,13 +52,8 @@ export interface CompiledCondition {
   test(ctx: EvalContext): boolean;
 }
 
-const round = (n: number) => Math.round(n * 1e4) / 1e4;
-
-/** Headers a rule may never read: credentials stay out of policies and traces. */
-const CREDENTIALS = new Set(['authorization', 'proxy-authorization', 'cookie', 'x-api-key']);
-
 const header = (headers: Record<string, string | string[] | undefined>, name: string): string | null => {
-  if (CREDENTIALS.has(name)) return null;
+  if (CREDENTIAL_HEADERS.has(name)) return null;
   const v = headers[name];
   return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
 };
@@ -68,7 +70,7 @@ function score(c: ScoreCondition): CompiledCondition {
       if (!r || r.error !== undefined) throw new ClassifierFailed(c.classifier, r?.error ?? 'did not run');
       const v = r.scores[c.label] ?? 0;
       const result = compare(c.op, v, c.threshold);
-      ctx.trace.push({ condition: name, value: round(v), result });
+      ctx.trace.push({ condition: name, value: round(v, 4), result });
       if (result) for (const s of r.spans ?? []) if (s.label === c.label) ctx.spans.push(s);
       return result;
     },

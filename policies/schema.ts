@@ -61,6 +61,14 @@ export const TextConditionSchema = z.strictObject({
   ]),
 });
 
+/** Headers a rule may never read (rejected at load, and absent at evaluation): credentials stay out of policies and traces. */
+export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'x-api-key',
+]);
+
 /** A test on request metadata: tenant, API key id, model, route, or a header (name required). */
 export const MetaConditionSchema = z
   .strictObject({
@@ -76,11 +84,7 @@ export const MetaConditionSchema = z
       ctx.addIssue({ code: 'custom', message: 'a meta condition needs exactly one of equals, in or regex' });
     if (c.meta === 'header' && !c.name)
       ctx.addIssue({ code: 'custom', path: ['name'], message: 'a header condition names the header' });
-    if (
-      c.meta === 'header' &&
-      c.name &&
-      ['authorization', 'proxy-authorization', 'cookie', 'x-api-key'].includes(c.name.toLowerCase())
-    ) {
+    if (c.meta === 'header' && c.name && CREDENTIAL_HEADERS.has(c.name.toLowerCase())) {
       ctx.addIssue({ code: 'custom', path: ['name'], message: 'credential headers cannot be read by policies' });
     }
   });
