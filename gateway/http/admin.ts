@@ -1,23 +1,19 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
 import { GatewayError } from '../pipeline/errors.js';
 import { readDecisionRecords, RecordsError } from '../../policies/records.js';
 import { ShadowCounter } from '../../policies/shadow.js';
 import { policyStatus, type GatewayPolicies } from '../policies.js';
-import { presentedKey } from './auth.js';
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
+import { keyLookup, presentedKey } from './auth.js';
 
 /** Admin routes need an admin key; with auth off (local development) they are open like everything else. */
 export const adminAuth = ({ mode, keys }: { mode: 'keys' | 'off'; keys: string[] }): RequestHandler => {
-  const digests = keys.map(digest);
+  const isAdmin = keyLookup(keys.map((key) => [key, true] as const));
   return function adminAuth(req, _res, next) {
     if (mode === 'off') return next();
     const key = presentedKey(req.headers.authorization, req.headers['x-api-key']);
     if (!key)
       return next(new GatewayError('invalid_api_key', 'missing admin key: send it as "Authorization: Bearer <key>"'));
-    const d = digest(key);
-    if (!digests.some((k) => timingSafeEqual(k, d)))
+    if (!isAdmin(key))
       return next(new GatewayError('forbidden', 'this key is not an admin key (set GATEWAY_ADMIN_KEYS)'));
     next();
   };
