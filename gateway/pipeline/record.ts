@@ -8,6 +8,7 @@ import type {
 } from '../../audit/types.js';
 import type { Classifier } from '../../classifiers/types.js';
 import { applyRedactions, type RuleMatch, type StageDecision } from '../../policies/engine.js';
+import { round } from '../../policies/round.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -21,11 +22,11 @@ export function stageRecord(d: StageDecision, latencyMs: number, classifiers: Ma
       ...(c.error !== undefined && { error: c.error }),
       explanation: c.explanation,
       id: c.id,
-      latencyMs: round(c.latencyMs),
+      latencyMs: round(c.latencyMs, 3),
       scores: c.scores,
       version: classifiers.get(c.id)?.version ?? 'unknown',
     })),
-    latencyMs: round(latencyMs),
+    latencyMs: round(latencyMs, 3),
     ...(d.route && { route: d.route }),
     rules: d.matches.map(toRecordMatch),
     ...(d.shadow.length && { shadow_rules: d.shadow.map(toRecordMatch) }),
@@ -37,8 +38,6 @@ const toRecordMatch = ({ onError, mode: _mode, ...m }: RuleMatch): RecordRuleMat
   ...m,
   ...(onError && { on_error: true }),
 });
-
-export const round = (n: number) => Math.round(n * 1000) / 1000;
 
 /**
  * The content a record keeps, by mode: `full` keeps the text; `redacted` keeps it with every span any

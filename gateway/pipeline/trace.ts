@@ -5,7 +5,8 @@ import type { LoadedPolicy } from '../../policies/load.js';
 import { strongest, type PipelineDeps, type RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
 import { gradeFromStages } from './grading.js';
-import { recordContent, round, stageRecord } from './record.js';
+import { round } from '../../policies/round.js';
+import { recordContent, stageRecord } from './record.js';
 
 /** Everything a request accumulates on its way through, turned into one decision record at the end. */
 export class Trace {
@@ -143,10 +144,10 @@ export class Trace {
       instance: this.deps.instance,
       key_id: this.ctx.keyId,
       latency_ms: {
-        ...(this.generatorMs !== undefined && { generator: round(this.generatorMs) }),
-        ...(this.input && { input: round(this.input.ms) }),
-        ...(this.output && { output: round(this.output.ms) }),
-        total: round(performance.now() - this.ctx.started),
+        ...(this.generatorMs !== undefined && { generator: round(this.generatorMs, 3) }),
+        ...(this.input && { input: round(this.input.ms, 3) }),
+        ...(this.output && { output: round(this.output.ms, 3) }),
+        total: round(performance.now() - this.ctx.started, 3),
       },
       model: this.request?.model ?? null,
       policy: { bundle: this.bundle, id: policy.id, revision: this.policy.revision },
