@@ -92,9 +92,10 @@ export function selectPolicy(
   meta: Pick<RequestMeta, 'tenant' | 'key' | 'model' | 'route'>,
 ): LoadedPolicy {
   for (const b of bundle.bindings) {
-    const ok = (Object.entries(b.match) as [keyof typeof b.match, string[]][]).every(
-      ([k, values]) => meta[k] !== null && values.includes(meta[k]!),
-    );
+    const ok = (Object.entries(b.match) as [keyof typeof b.match, string[]][]).every(([k, values]) => {
+      const value = meta[k];
+      return value !== null && values.includes(value);
+    });
     if (ok) return b.policy;
   }
   return bundle.default;

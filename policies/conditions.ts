@@ -127,20 +127,35 @@ function text(c: TextCondition): CompiledCondition {
   };
 }
 
+/** The test a meta condition applies to the value, and how the trace names it (the schema allows exactly one). */
+function valueTest(c: MetaCondition): { test: (value: string) => boolean; shown: string } {
+  const { equals, in: oneOf, regex } = c;
+  if (equals !== undefined) return { test: (value) => value === equals, shown: `== ${equals}` };
+  if (oneOf !== undefined) return { test: (value) => oneOf.includes(value), shown: `in [${oneOf.join(', ')}]` };
+  if (regex !== undefined) {
+    const re = authorRegex(regex, '');
+    return { test: (value) => re.test(value), shown: `matches /${regex}/` };
+  }
+  throw new Error('a meta condition needs exactly one of equals, in or regex');
+}
+
 function meta(c: MetaCondition): CompiledCondition {
-  const re = c.regex === undefined ? undefined : authorRegex(c.regex, '');
+  const { test, shown } = valueTest(c);
+  let read: (ctx: EvalContext) => string | null;
+  if (c.meta !== 'header') {
+    const field = c.meta;
+    read = (ctx) => ctx.meta[field];
+  } else if (c.name !== undefined) {
+    const name = c.name.toLowerCase();
+    read = (ctx) => header(ctx.meta.headers, name);
+  } else throw new Error('a header condition names the header');
   const label = c.meta === 'header' ? `header ${c.name}` : c.meta;
   return {
     classifiers: new Set(),
     test(ctx) {
-      const v = c.meta === 'header' ? header(ctx.meta.headers, c.name!.toLowerCase()) : ctx.meta[c.meta];
-      const result =
-        v !== null && (c.equals !== undefined ? v === c.equals : c.in !== undefined ? c.in.includes(v) : re!.test(v));
-      ctx.trace.push({
-        condition: `${label} ${c.equals !== undefined ? `== ${c.equals}` : c.in !== undefined ? `in [${c.in.join(', ')}]` : `matches /${c.regex}/`}`,
-        value: v,
-        result,
-      });
+      const value = read(ctx);
+      const result = value !== null && test(value);
+      ctx.trace.push({ condition: `${label} ${shown}`, value, result });
       return result;
     },
   };

@@ -59,6 +59,13 @@ function involved(enforced: Stages, shadow: Stages): Map<string, 'shadowOnly' | 
   return out;
 }
 
+/** The map's entry for `key`, created by `create` on first use. */
+function entry<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) map.set(key, (value = create()));
+  return value;
+}
+
 /** Accumulates a shadow report one record at a time (for streaming readers). */
 export class ShadowCounter {
   private r: ShadowReport = {
@@ -83,9 +90,7 @@ export class ShadowCounter {
     for (const st of STAGES) {
       const stage = rec.stages?.[st];
       for (const m of stage?.shadow_rules ?? []) {
-        const c =
-          this.modeRules.get(m.id) ??
-          this.modeRules.set(m.id, { id: m.id, matched: 0, wouldChange: 0, examples: [] }).get(m.id)!;
+        const c = entry(this.modeRules, m.id, () => ({ id: m.id, matched: 0, wouldChange: 0, examples: [] }));
         c.matched++;
         if (stage && ACTION_RANK[m.action] > ACTION_RANK[stage.action]) {
           c.wouldChange++;
@@ -109,19 +114,15 @@ export class ShadowCounter {
     const ids = involved(rec.stages ?? {}, sh.stages ?? {});
     if (ids.size === 0) ids.set('(no rule)', 'actionChanged');
     for (const [id, how] of ids) {
-      const c =
-        this.rules.get(id) ??
-        this.rules
-          .set(id, {
-            id,
-            disagreements: 0,
-            shadowOnly: 0,
-            enforcedOnly: 0,
-            actionChanged: 0,
-            transitions: {},
-            examples: [],
-          })
-          .get(id)!;
+      const c = entry(this.rules, id, () => ({
+        id,
+        disagreements: 0,
+        shadowOnly: 0,
+        enforcedOnly: 0,
+        actionChanged: 0,
+        transitions: {},
+        examples: [],
+      }));
       c.disagreements++;
       c[how]++;
       c.transitions[key] = (c.transitions[key] ?? 0) + 1;

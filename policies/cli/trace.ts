@@ -57,8 +57,8 @@ export function conditionText(c: Condition): string {
 }
 
 /** Why rule `a` (action `aa`) wins over rule `b` (action `ba`). */
-export function beats(a: CompiledRule, aa: Action, b: CompiledRule, ba: Action): string {
-  if (ACTION_RANK[aa] !== ACTION_RANK[ba]) return `${aa} outranks ${ba}`;
+export function beats(a: CompiledRule, aAction: Action, b: CompiledRule, bAction: Action): string {
+  if (ACTION_RANK[aAction] !== ACTION_RANK[bAction]) return `${aAction} outranks ${bAction}`;
   if (a.rule.priority !== b.rule.priority) return `higher priority (${a.rule.priority} > ${b.rule.priority})`;
   return `same action and priority, earlier in the policy (#${a.order + 1} before #${b.order + 1})`;
 }
@@ -68,6 +68,11 @@ const fmt = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(
 /** Explains one stage decision against the policy that made it. */
 export function explainStage(loaded: LoadedPolicy, d: StageDecision): ExplainedStage {
   const byId = new Map(loaded.rules.map((r) => [r.rule.id, r]));
+  const compiled = (id: string): CompiledRule => {
+    const rule = byId.get(id);
+    if (!rule) throw new Error(`rule ${id} decided ${d.stage} but is not in policy ${loaded.policy.id}`);
+    return rule;
+  };
   const matches = new Map<string, RuleMatch>([...d.matches, ...d.shadow].map((m) => [m.id, m]));
   const traced = new Map(d.trace.map((t) => [t.id, t]));
   const rules: ExplainedRule[] = loaded.rules.map((c) => {
@@ -107,10 +112,12 @@ export function explainStage(loaded: LoadedPolicy, d: StageDecision): ExplainedS
   const winner = d.matches[0];
   let explainedWinner: ExplainedStage['winner'];
   if (winner) {
-    const w = byId.get(winner.id)!;
-    const why = [`${winner.action}, priority ${w.rule.priority}, #${w.order + 1} in the policy`];
+    const winning = compiled(winner.id);
+    const why = [`${winner.action}, priority ${winning.rule.priority}, #${winning.order + 1} in the policy`];
     for (const other of d.matches.slice(1))
-      why.push(`beats ${other.id} (${other.action}): ${beats(w, winner.action, byId.get(other.id)!, other.action)}`);
+      why.push(
+        `beats ${other.id} (${other.action}): ${beats(winning, winner.action, compiled(other.id), other.action)}`,
+      );
     explainedWinner = { id: winner.id, action: winner.action, why };
   }
   return {
