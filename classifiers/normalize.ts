@@ -1,4 +1,4 @@
-import { foldChar, LEET, LEET_ONE_AS_L, lookalike } from './normalize/chars.js';
+import { codePoint, foldChar, LEET, LEET_ONE_AS_L, lookalike } from './normalize/chars.js';
 import { findEncoded, findTags, ROT13_HINT, type Decoded } from './normalize/decode.js';
 
 /**
@@ -83,15 +83,18 @@ class Builder {
 const SUSPICIOUS =
   /[^\t\n\r\x20-\x7e]|[a-z][0-9@$!|]|[0-9@$|][a-z]|(?:^|[^a-z0-9])[a-z0-9@$](?:[\s.\-_*~/]{1,3}[a-z0-9@$]){3}(?![a-z0-9])|[a-z0-9+/_-]{12}|(?:[0-9a-f]{2}[\s,:]?){6}|\\x[0-9a-f]{2}|%[0-9a-f]{2}/i;
 
+/** Any UTF-16 code unit past ASCII. */
+const NON_ASCII = /[\x80-\uffff]/;
+
 /** Pass 1: per code point — compatibility folding, diacritics, invisibles. ASCII passes as it is. */
 function foldChars(src: string): Mapped {
   const ascii = new Mapped(src);
-  if (!/[^\x00-\x7f]/.test(src)) return ascii;
+  if (!NON_ASCII.test(src)) return ascii;
   // Runs of characters that fold to themselves are copied as they are; `ascii` is the identity map.
   const out = new Builder();
   let run = 0;
   for (let i = 0; i < src.length;) {
-    const cp = src.codePointAt(i)!;
+    const cp = codePoint(src, i);
     if (cp < 0x80) {
       i++;
       continue;
@@ -113,7 +116,7 @@ function foldChars(src: string): Mapped {
 }
 
 /** A word with at least one non-ASCII letter or digit. */
-const FOREIGN_WORD = /[\p{L}\p{N}]*[^\x00-\x7f][\p{L}\p{N}]*/gu;
+const FOREIGN_WORD = /[\p{L}\p{N}]*[\u{80}-\u{10ffff}][\p{L}\p{N}]*/gu;
 const LETTER = /\p{L}/u;
 
 /**
@@ -122,20 +125,20 @@ const LETTER = /\p{L}/u;
  * letters without one and stays as it is.
  */
 function foldLookalikes(m: Mapped): Mapped {
-  if (!/[^\x00-\x7f]/.test(m.text)) return m;
+  if (!NON_ASCII.test(m.text)) return m;
   const out = new Builder();
   let at = 0;
   for (const w of m.text.matchAll(FOREIGN_WORD)) {
     let fold = true;
     for (const c of w[0]) {
-      if (c.charCodeAt(0) < 0x80 || lookalike(c.codePointAt(0)!) !== undefined || !LETTER.test(c)) continue;
+      if (c.charCodeAt(0) < 0x80 || lookalike(codePoint(c)) !== undefined || !LETTER.test(c)) continue;
       fold = false;
       break;
     }
     if (!fold) continue;
     out.copy(m, at, w.index);
     for (let i = w.index; i < w.index + w[0].length;) {
-      const cp = m.text.codePointAt(i)!;
+      const cp = codePoint(m.text, i);
       const len = cp > 0xffff ? 2 : 1;
       const a = cp < 0x80 ? undefined : lookalike(cp);
       if (a === undefined) out.copy(m, i, i + len);

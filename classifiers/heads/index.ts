@@ -6,8 +6,8 @@
  */
 export { OnnxHeadsClassifier, OnnxParamsSchema, onnxClassifierType } from './classifier.js';
 export type { OnnxParams } from './classifier.js';
-export { HEAD_NAMES, MANIFEST_FORMAT, ManifestSchema, loadModel, modelDir, modelsRoot } from './model.js';
-export type { HeadName, LoadedModel, Manifest } from './model.js';
+export { HEAD_NAMES, MANIFEST_FORMAT, ManifestSchema, headOf, loadModel, modelDir, modelsRoot } from './model.js';
+export type { HeadName, LoadedHead, LoadedModel, Manifest } from './model.js';
 export { readHead } from './read-head.js';
 export { logits, pairFeatures, probabilities, sigmoid } from './linear.js';
 export type { LinearHead, Platt } from './linear.js';

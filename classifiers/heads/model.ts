@@ -53,6 +53,13 @@ export interface LoadedModel {
   heads: Map<HeadName, LoadedHead>;
 }
 
+/** A head the model was loaded with; asking for one it was not loaded with is a bug, and says so. */
+export function headOf(model: LoadedModel, name: HeadName): LoadedHead {
+  const head = model.heads.get(name);
+  if (!head) throw new Error(`model ${model.dir} was not loaded with head ${name}`);
+  return head;
+}
+
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /** The repository's `classifiers/models`, found from this module whether it runs from `dist/` or not. */

@@ -65,9 +65,14 @@ class Model {
   }
 
   private tensor(name: Feedable, values: number[], batch: number, sequence: number): ort.Tensor {
-    const data =
-      this.types.get(name) === 'int32' ? Int32Array.from(values) : BigInt64Array.from(values, (v) => BigInt(v));
-    return new ort.Tensor(this.types.get(name)!, data, [batch, sequence]);
+    const dims = [batch, sequence];
+    return this.types.get(name) === 'int32'
+      ? new ort.Tensor('int32', Int32Array.from(values), dims)
+      : new ort.Tensor(
+          'int64',
+          BigInt64Array.from(values, (v) => BigInt(v)),
+          dims,
+        );
   }
 
   /** Runs rows padded to one length; returns their logits, [rows, numLabels]. */

@@ -181,9 +181,9 @@ export class SafetyModel implements Classifier {
     const p = fromLogprobs ?? confidenceSpread(unsafeSaid ? 'unsafe' : 'safe', ['safe', 'unsafe'], confidence).unsafe;
     const scores: Record<string, number> = Object.fromEntries(this.labels.map((l) => [l, 0]));
     scores.unsafe = p;
-    const known = (lg?.codes ?? []).filter((code) => this.#labelOf.has(code));
-    for (const code of known) scores[this.#labelOf.get(code)!] = p;
-    const mapped = [...new Set(known.map((code) => this.#labelOf.get(code)!))];
+    const mappedLabels = (lg?.codes ?? []).flatMap((code) => this.#labelOf.get(code) ?? []);
+    for (const label of mappedLabels) scores[label] = p;
+    const mapped = [...new Set(mappedLabels)];
     const result: Graded = {
       scores,
       explanation: `${this.params.template}: ${unsafeSaid ? 'unsafe' : 'safe'}${mapped.length ? ` (${mapped.join(', ')})` : ''}, p(unsafe)=${p.toFixed(2)} from ${fromLogprobs !== undefined ? 'logprobs' : 'the configured confidence'}`,

@@ -65,7 +65,10 @@ export function softmax(z: Record<string, number>, letters: readonly string[]): 
 export function isStandardRubric(rubric: Rubric): boolean {
   const by = new Map(rubric.options.map((o) => [o.letter, o.desired]));
   if (rubric.options.length !== 4 || !['A', 'B', 'C', 'D'].every((l) => by.has(l))) return false;
-  const is = (l: string, safe: boolean, unsafe: boolean) => by.get(l)!.safe === safe && by.get(l)!.unsafe === unsafe;
+  const is = (letter: string, safe: boolean, unsafe: boolean) => {
+    const desired = by.get(letter);
+    return desired !== undefined && desired.safe === safe && desired.unsafe === unsafe;
+  };
   return is('A', false, true) && is('B', false, false) && is('C', false, false) && is('D', true, false);
 }
 
