@@ -55,18 +55,12 @@ function rows(): Row[] {
     readFileSync(join(dataDir, file), 'utf8')
       .split('\n')
       .filter((l) => l.trim())
-      .map((raw) => ({ raw, r: RecordSchema.parse(JSON.parse(raw)) }))
-      .filter(({ r }) => r.stage === 'output' && r.rbrm !== undefined && r.prompt !== undefined)
-      .map(({ raw, r }) => ({
-        id: r.id,
-        source: r.source,
-        prompt: r.prompt!,
-        text: r.text,
-        label: r.label,
-        rbrm: r.rbrm!,
-        split: splitOf(SEED, normalise(r.prompt!)),
-        raw,
-      })),
+      .flatMap((raw): Row[] => {
+        const record = RecordSchema.parse(JSON.parse(raw));
+        const { id, source, prompt, text, label, rbrm } = record;
+        if (record.stage !== 'output' || rbrm === undefined || prompt === undefined) return [];
+        return [{ id, source, prompt, text, label, rbrm, split: splitOf(SEED, normalise(prompt)), raw }];
+      }),
   );
 }
 
