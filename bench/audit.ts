@@ -135,10 +135,10 @@ async function fsyncProbe(): Promise<number> {
 }
 
 const fsyncMs = await fsyncProbe();
-const byMode = new Map<Durability, Round[]>(MODES.map((m) => [m, []]));
-for (let r = 0; r < rounds; r++) for (const mode of MODES) byMode.get(mode)!.push(await measure(mode));
-const results = MODES.map((durability) => {
-  const rs = byMode.get(durability)!;
+// Rounds interleave the modes, so a slow minute of the disk lands on every mode alike.
+const byMode = MODES.map((durability) => ({ durability, rounds: [] as Round[] }));
+for (let r = 0; r < rounds; r++) for (const mode of byMode) mode.rounds.push(await measure(mode.durability));
+const results = byMode.map(({ durability, rounds: rs }) => {
   return {
     durability,
     records_per_s: median(rs.map((x) => x.records_per_s)),

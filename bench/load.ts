@@ -102,9 +102,9 @@ export async function startProcess(
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
-  child.stderr!.on('data', (d) => process.env.BENCH_VERBOSE && process.stderr.write(d));
+  child.stderr.on('data', (d) => process.env.BENCH_VERBOSE && process.stderr.write(d));
   if (readyUrl) {
-    child.stdout!.resume();
+    child.stdout.resume();
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null) break;
       try {
@@ -121,7 +121,7 @@ export async function startProcess(
     );
   }
   // The port comes as a JSON line `{"port": N}`; log lines before it are skipped.
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const exited = once(child, 'exit').then(() => null);
   for (;;) {
     const next = await Promise.race([once(lines, 'line').then(([l]) => l as string), exited]);

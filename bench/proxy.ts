@@ -92,16 +92,14 @@ const targets: { name: string; url: string; headers?: Record<string, string> }[]
   },
 ];
 
-const results = new Map<string, { c1: LoadResult[]; cN: LoadResult[] }>(
-  targets.map((t) => [t.name, { c1: [], cN: [] }]),
-);
+// Per target, in target order: one load result per round at concurrency 1 and at `concurrency`.
+const results = targets.map((target) => ({ target, c1: [] as LoadResult[], cN: [] as LoadResult[] }));
 try {
   for (const t of targets) await load(t.url, { concurrency: 4, seconds: 1, body, headers: t.headers }); // warm-up
   for (let r = 0; r < rounds; r++) {
-    for (const t of targets) {
-      const res = results.get(t.name)!;
-      res.c1.push(await load(t.url, { concurrency: 1, seconds, body, headers: t.headers }));
-      res.cN.push(await load(t.url, { concurrency, seconds, body, headers: t.headers }));
+    for (const { target: t, c1, cN } of results) {
+      c1.push(await load(t.url, { concurrency: 1, seconds, body, headers: t.headers }));
+      cN.push(await load(t.url, { concurrency, seconds, body, headers: t.headers }));
     }
     process.stderr.write(`round ${r + 1}/${rounds} done\n`);
   }
@@ -110,10 +108,9 @@ try {
   rmSync(auditDir, { recursive: true, force: true });
 }
 
-const summary = targets.map((t) => {
-  const { c1, cN } = results.get(t.name)!;
+const summary = results.map(({ target, c1, cN }) => {
   return {
-    name: t.name,
+    name: target.name,
     rps: median(cN.map((x) => x.rps)),
     p50: median(cN.map((x) => x.p50)),
     p99: median(cN.map((x) => x.p99)),

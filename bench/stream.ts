@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
-import { contentEvents, sseChat, textOf, type SseResult } from '../test/support/sse-client.js';
+import { contentEvents, finishOf, sseChat, textOf, type SseResult } from '../test/support/sse-client.js';
 import { cpuMs, fmt, percentile, startProcess, stopProcesses } from './load.js';
 
 const { values } = parseArgs({
@@ -175,11 +175,8 @@ try {
       dispatcher: t.agent,
     });
     const text = textOf(r.events);
-    const finish = r.events
-      .flatMap((e) => (e.data !== '[DONE]' && e.data.choices ? e.data.choices.map((c: any) => c.finish_reason) : []))
-      .filter(Boolean)
-      .at(-1);
-    t.probe = `${text.includes('sk-proj-abcdef') ? 'reached the client' : 'withheld'}${finish === 'content_filter' ? ', stream cut' : ''}`;
+    const leaked = text.includes('sk-proj-abcdef') ? 'reached the client' : 'withheld';
+    t.probe = `${leaked}${finishOf(r.events) === 'content_filter' ? ', stream cut' : ''}`;
   }
 } finally {
   await stopProcesses([bare, buffer, first, firstConcurrent, portkey, stub]); // before their audit dirs go

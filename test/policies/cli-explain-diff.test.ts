@@ -149,7 +149,7 @@ describe('policy CLI: diff', () => {
     assert.match(r.stdout, /mode: "enforce" → "shadow"/);
     assert.match(
       r.stdout,
-      /rules:\n  \+ new-one \(both, flag\)\n  - gone \(input, flag\)\n  ~ refuse-a\n      action: "refuse" → "flag"\n      priority: 1 → 3/,
+      /rules:\n {2}\+ new-one \(both, flag\)\n {2}- gone \(input, flag\)\n {2}~ refuse-a\n {6}action: "refuse" → "flag"\n {6}priority: 1 → 3/,
     );
     assert.doesNotMatch(r.stdout, /redact-b/);
   });

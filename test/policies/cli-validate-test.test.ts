@@ -75,7 +75,7 @@ describe('policy CLI: validate', () => {
     const r = await cli(['validate', folder({ 'policy.json': bad })]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /^INVALID .*policy\.json: 1 issue/);
-    assert.match(r.stdout, /  rules\[0\]\.when\.any\[1\]\.threshold: expected a number between 0 and 1/);
+    assert.match(r.stdout, / {2}rules\[0\]\.when\.any\[1\]\.threshold: expected a number between 0 and 1/);
     const dup = await cli([
       'validate',
       folder({ 'policy.json': small([rule('r1', 'a', 'refuse'), rule('r1', 'b', 'flag')]) }),
@@ -121,14 +121,14 @@ describe('policy CLI: test', () => {
     assert.equal(r.code, 1);
     assert.match(
       r.stdout,
-      /FAIL  .*a\.test\.json › wrongly expects allow\n +action: expected allow, got refuse \(rules: refuse-a\)/,
+      /FAIL {2}.*a\.test\.json › wrongly expects allow\n +action: expected allow, got refuse \(rules: refuse-a\)/,
     );
     assert.match(r.stdout, /ERROR .*› pins an unknown classifier\n +scores names classifier "nope"/);
     assert.doesNotMatch(r.stdout, /PASS/);
     assert.match(r.stdout, /1 passed, 1 failed, 1 errors \(3 cases in 1 suite\)/);
     assert.match(r.stdout, /rules no case exercised: redact-b/);
     const verbose = await cli(['test', dir, '--verbose']);
-    assert.match(verbose.stdout, /PASS  .*› refuses aaa \(refuse: refuse-a\)/);
+    assert.match(verbose.stdout, /PASS {2}.*› refuses aaa \(refuse: refuse-a\)/);
     const j = json(await cli(['test', dir, '--json']));
     assert.equal(j.ok, false);
     assert.deepEqual(
@@ -146,7 +146,7 @@ describe('policy CLI: test', () => {
     });
     const r = await cli(['test', dir]);
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /INVALID test file .*bad\.test\.json:\n  cases\[0\]\.expect\.action: /);
+    assert.match(r.stdout, /INVALID test file .*bad\.test\.json:\n {2}cases\[0\]\.expect\.action: /);
     assert.equal(json(await cli(['test', dir, '--json'])).issues[0].path, 'cases[0].expect.action');
   });
 
