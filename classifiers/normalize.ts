@@ -1,4 +1,4 @@
-import { codePoint, foldChar, LEET, LEET_ONE_AS_L, lookalike } from './normalize/chars.js';
+import { codePoint, foldChar, LEET, LEET_ONE_AS_I, LEET_ONE_AS_L, lookalike } from './normalize/chars.js';
 import { findEncoded, findTags, ROT13_HINT, type Decoded } from './normalize/decode.js';
 
 /**
@@ -34,10 +34,10 @@ class Mapped {
     private readonly ends: Int32Array | null = null,
   ) {}
   start(i: number): number {
-    return this.starts ? this.starts[i] : i;
+    return this.starts?.[i] ?? i;
   }
   end(i: number): number {
-    return this.ends ? this.ends[i] : i + 1;
+    return this.ends?.[i] ?? i + 1;
   }
 }
 
@@ -185,7 +185,7 @@ function despace(m: Mapped, leadBreak = true): Mapped & { leadBroken?: boolean }
         leadBreak &&
         i === r.index + 1 &&
         gap[0] === ' ' &&
-        /^[aAiI]$/.test(m.text[r.index]) &&
+        /^[aAiI]$/.test(m.text.charAt(r.index)) &&
         r[0].length > 8 &&
         !/\s{2,}/.test(r[0]);
       if (lead) leadBroken = true;
@@ -217,7 +217,7 @@ function unleet(text: string, one: string): string {
   const words = text.match(/[\p{L}\p{N}@$]+/gu)?.length ?? 0;
   const leet = text.match(/\p{L}[0-9@$]|[0-9@$]\p{L}/gu)?.length ?? 0;
   if (leet >= 2 && leet >= words / 5)
-    text = text.replace(SHORT_NUMBER, (n) => [...n].map((c) => (c === '1' ? one : LEET[c])).join(''));
+    text = text.replace(SHORT_NUMBER, (n) => [...n].map((c) => (c === '1' ? one : (LEET[c] ?? c))).join(''));
   return text.replace(MIXED, (tok: string, at: number) => {
     if (!/[0-9@$!|]/.test(tok)) return tok;
     // `name@example.com` is an address, not leetspeak.
@@ -253,7 +253,7 @@ export function normalize(text: string, depth = 0): Normalized {
   if (!SUSPICIOUS.test(text) && !ROT13_HINT.test(text)) return identity(text);
   const chars = foldLookalikes(foldChars(text));
   const spelled = despace(chars);
-  const folded = unleet(spelled.text, LEET['1']);
+  const folded = unleet(spelled.text, LEET_ONE_AS_I);
   const last = spelled.text.length - 1;
   const toOriginal = (start: number, end: number) => {
     if (last < 0) return { start: 0, end: 0 };
@@ -266,7 +266,12 @@ export function normalize(text: string, depth = 0): Normalized {
   const variants: Variant[] = [];
   // The break after a leading `a` or `I` is a guess (`a b o m b` or `I g n o r e`?): the other reading is scanned too.
   if (spelled.leadBroken)
-    variants.push({ kind: 'spelled', text: unleet(despace(chars, false).text, LEET['1']), start: 0, end: text.length });
+    variants.push({
+      kind: 'spelled',
+      text: unleet(despace(chars, false).text, LEET_ONE_AS_I),
+      start: 0,
+      end: text.length,
+    });
   if (/[a-z]1|1[a-z]/i.test(spelled.text)) {
     variants.push({ kind: 'leet-l', text: unleet(spelled.text, LEET_ONE_AS_L), start: 0, end: text.length });
   }

@@ -176,7 +176,7 @@ export class RulesClassifier implements Classifier {
       if (n?.changed) scan(n.text, n.toOriginal, 'normalised text');
       for (const v of n?.variants ?? []) scan(v.text, () => ({ start: v.start, end: v.end }), `${v.kind} span`);
       if (!where.length) continue;
-      scores[m.label] = Math.max(scores[m.label], m.score);
+      scores[m.label] = Math.max(scores[m.label] ?? 0, m.score);
       hits.push(`${m.label} (${m.source}${where[0] === 'text' ? '' : `, in ${where.join(', ')}`})`);
     }
     return {

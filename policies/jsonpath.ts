@@ -225,9 +225,9 @@ export function compileSelector(path: string): Selector {
     if (FORBIDDEN.has(seg)) throw new SelectorError(`property "${seg}" is not allowed`);
     if (seg.startsWith('(')) throw new SelectorError('script expressions [(…)] are not allowed');
     if (seg.startsWith('?')) {
-      const m = /^\?\(([\s\S]*)\)$/.exec(seg);
-      if (!m) throw new SelectorError(`malformed filter "${seg}"`);
-      parseFilter(m[1]);
+      const body = /^\?\(([\s\S]*)\)$/.exec(seg)?.[1];
+      if (body === undefined) throw new SelectorError(`malformed filter "${seg}"`);
+      parseFilter(body);
     }
   }
   return {

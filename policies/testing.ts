@@ -150,7 +150,9 @@ export const asRequest = (request: string | Record<string, unknown>): Record<str
   typeof request === 'string' ? { messages: [{ role: 'user', content: request }] } : request;
 
 /** The response document the output stage reads for a plain answer. */
-export const asResponse = (text: string) => ({
+export const asResponse = (
+  text: string,
+): { choices: [{ index: number; message: { role: string; content: string } }] } => ({
   choices: [{ index: 0, message: { role: 'assistant', content: text } }],
 });
 

@@ -137,11 +137,11 @@ export class HfSequenceClassifier implements Classifier {
       signal.removeEventListener('abort', onAbort);
     }
     const scores: Record<string, number> = {};
-    this.labels.forEach((label, i) => (scores[label] = row.probs[i]));
+    this.labels.forEach((label, i) => (scores[label] = row.probs[i] ?? Number.NaN)); // NaN fails closed as bad_score
     const top = row.probs.indexOf(Math.max(...row.probs));
     return {
       scores,
-      explanation: `${this.folder.name}: ${this.labels[top]} ${row.probs[top].toFixed(3)} (${this.folder.activation} over ${this.labels.length} labels, ${row.tokens} tokens${row.truncated ? ', truncated' : ''})`,
+      explanation: `${this.folder.name}: ${this.labels[top]} ${row.probs[top]?.toFixed(3)} (${this.folder.activation} over ${this.labels.length} labels, ${row.tokens} tokens${row.truncated ? ', truncated' : ''})`,
       details: { model: this.version, tokens: row.tokens, truncated: row.truncated },
     };
   }
@@ -159,7 +159,7 @@ export class HfSequenceClassifier implements Classifier {
     const n = this.labels.length;
     return texts.map((_, i) => ({
       probs: activate(logits.subarray(i * n, (i + 1) * n), this.folder.activation),
-      tokens: tokens[i],
+      tokens: tokens[i] ?? 0,
       truncated: truncated[i] === 1,
     }));
   }

@@ -57,7 +57,9 @@ class Model {
     });
     if (!this.types.has('input_ids'))
       throw new HfModelError(file, `the graph has no "input_ids" input (it has: ${session.inputNames.join(', ')})`);
-    this.output = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
+    const [first] = session.outputNames;
+    if (first === undefined) throw new HfModelError(file, 'the graph has no outputs');
+    this.output = session.outputNames.includes('logits') ? 'logits' : first;
   }
 
   inputs(): string[] {
@@ -120,7 +122,12 @@ async function runBatch(
   const logits = new Float32Array(texts.length * numLabels);
   // Sorting by length and cutting where it pays keeps one long text from padding every short one.
   for (const group of planGroups(encoded.map((e) => e.ids.length))) {
-    const data = await model.runPadded(group.map((i) => encoded[i]));
+    const rows = group.map((i) => {
+      const row = encoded[i];
+      if (!row) throw new Error(`planGroups returned index ${i} for ${encoded.length} texts`);
+      return row;
+    });
+    const data = await model.runPadded(rows);
     group.forEach((i, k) => logits.set(data.subarray(k * numLabels, (k + 1) * numLabels), i * numLabels));
   }
   return {

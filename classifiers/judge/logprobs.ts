@@ -38,5 +38,7 @@ export function choiceProbabilities(
 
 /** The label with the highest probability; ties go to the earlier label. */
 export function argmax(probs: Record<string, number>, order: readonly string[]): string {
-  return order.reduce((best, l) => ((probs[l] ?? 0) > (probs[best] ?? 0) ? l : best), order[0]);
+  const [first, ...rest] = order;
+  if (first === undefined) throw new Error('argmax over no labels');
+  return rest.reduce((best, l) => ((probs[l] ?? 0) > (probs[best] ?? 0) ? l : best), first);
 }

@@ -76,7 +76,7 @@ export function rbrmMessages(
  * @example parseLetter('Answer: C', ['A', 'B', 'C', 'D']) // 'C'
  */
 export function parseLetter(answer: string, letters: readonly string[]): string | undefined {
-  for (const [, l] of answer.matchAll(/(?<![A-Za-z])([A-Z])(?![A-Za-z])/g)) if (letters.includes(l)) return l;
+  for (const [, l] of answer.matchAll(/(?<![A-Za-z])([A-Z])(?![A-Za-z])/g)) if (l && letters.includes(l)) return l;
   const lower = /^[\s("'*[]*([a-z])(?:[.):\]]|\s*$)/.exec(answer)?.[1]?.toUpperCase();
   return lower && letters.includes(lower) ? lower : undefined;
 }
@@ -150,7 +150,7 @@ export class RbrmJudge implements Classifier {
     const meaning = rubric.options.find((o) => o.letter === grade)?.meaning ?? '';
     const result: Graded = {
       scores,
-      explanation: `rubric ${rubric.id}: ${grade} (${meaning}) with p=${scores[grade].toFixed(2)} from ${fromLogprobs ? 'logprobs' : 'the configured confidence'}`,
+      explanation: `rubric ${rubric.id}: ${grade} (${meaning}) with p=${(scores[grade] ?? 0).toFixed(2)} from ${fromLogprobs ? 'logprobs' : 'the configured confidence'}`,
       details: {
         rubric_id: rubric.id,
         rubric_revision: this.revision,

@@ -68,9 +68,10 @@ export function parseLlamaGuard(answer: string): { verdict: 'safe' | 'unsafe'; c
     throw new JudgeError(
       `malformed safety-model answer ${JSON.stringify(answer.slice(0, 80))}: expected "safe" or "unsafe"`,
     );
-  const verdict = m[1].toLowerCase() as 'safe' | 'unsafe';
+  const [, said = '', rest = ''] = m;
+  const verdict = said.toLowerCase() as 'safe' | 'unsafe';
   const codes =
-    verdict === 'unsafe' ? [...new Set((m[2].match(/\bS\d{1,2}\b/gi) ?? []).map((s) => s.toUpperCase()))] : [];
+    verdict === 'unsafe' ? [...new Set((rest.match(/\bS\d{1,2}\b/gi) ?? []).map((s) => s.toUpperCase()))] : [];
   return { verdict, codes };
 }
 
@@ -84,7 +85,7 @@ export function parseYesNo(answer: string): 'Yes' | 'No' {
     throw new JudgeError(
       `malformed safety-model answer ${JSON.stringify(answer.slice(0, 80))}: expected "Yes" or "No"`,
     );
-  return m[1].toLowerCase() === 'yes' ? 'Yes' : 'No';
+  return m[1]?.toLowerCase() === 'yes' ? 'Yes' : 'No';
 }
 
 /**
@@ -178,7 +179,8 @@ export class SafetyModel implements Classifier {
       t.format,
       answer.tokens.find((tok) => bareToken(tok.token) !== ''),
     );
-    const p = fromLogprobs ?? confidenceSpread(unsafeSaid ? 'unsafe' : 'safe', ['safe', 'unsafe'], confidence).unsafe;
+    const p =
+      fromLogprobs ?? confidenceSpread(unsafeSaid ? 'unsafe' : 'safe', ['safe', 'unsafe'], confidence).unsafe ?? 0;
     const scores: Record<string, number> = Object.fromEntries(this.labels.map((l) => [l, 0]));
     scores.unsafe = p;
     const mappedLabels = (lg?.codes ?? []).flatMap((code) => this.#labelOf.get(code) ?? []);

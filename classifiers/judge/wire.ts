@@ -141,7 +141,8 @@ export async function askJudge(endpoint: JudgeEndpoint, ask: JudgeAsk, signal: A
 function fromChat(json: unknown, httpMs: number): JudgeAnswer {
   const parsed = ChatBody.safeParse(json);
   if (!parsed.success) throw new JudgeError(`judge answer is not a chat completion: ${z.prettifyError(parsed.error)}`);
-  const choice = parsed.data.choices[0];
+  const [choice] = parsed.data.choices;
+  if (!choice) throw new JudgeError('judge answer has no choices');
   const tokens = (choice.logprobs?.content ?? []).map((t) => ({
     token: t.token,
     logprob: t.logprob,
@@ -153,7 +154,8 @@ function fromChat(json: unknown, httpMs: number): JudgeAnswer {
 function fromCompletion(json: unknown, httpMs: number): JudgeAnswer {
   const parsed = CompletionBody.safeParse(json);
   if (!parsed.success) throw new JudgeError(`judge answer is not a completion: ${z.prettifyError(parsed.error)}`);
-  const choice = parsed.data.choices[0];
+  const [choice] = parsed.data.choices;
+  if (!choice) throw new JudgeError('judge answer has no choices');
   const lp = choice.logprobs;
   const tokens = (lp?.tokens ?? []).map((token, i) => ({
     token,

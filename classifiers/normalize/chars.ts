@@ -73,9 +73,11 @@ export function foldChar(cp: number): string {
 }
 
 /** Leetspeak: symbol or digit → the letter it stands for (1 also reads as `l`: see `LEET_ONE_AS_L`). */
+/** How a lone `1` reads by default (`k1ll`); LEET_ONE_AS_L is the other reading (`1ist`). */
+export const LEET_ONE_AS_I = 'i';
 export const LEET: Readonly<Record<string, string>> = {
   '0': 'o',
-  '1': 'i',
+  '1': LEET_ONE_AS_I,
   '3': 'e',
   '4': 'a',
   '5': 's',

@@ -33,10 +33,11 @@ export function readCorpus(
   const items: CorpusItem[] = [];
   const errors: { line: number; message: string }[] = [];
   const lines = text.split('\n');
-  for (let i = 0; i < lines.length && items.length < limit; i++) {
-    if (!lines[i].trim()) continue;
+  for (const [i, line] of lines.entries()) {
+    if (items.length >= limit) break;
+    if (!line.trim()) continue;
     try {
-      items.push(parseCorpusLine(lines[i], i + 1));
+      items.push(parseCorpusLine(line, i + 1));
     } catch (e) {
       errors.push({ line: i + 1, message: (e as Error).message });
     }
