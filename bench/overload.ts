@@ -3,7 +3,8 @@
  * against an upstream that takes `--upstream-ms` per answer. Reports accepted, rejected (429) and timed-out
  * requests, p99 of the accepted ones, whether any rejected request reached the upstream, and whether every
  * accepted stream (a quarter of the clients stream) ran to [DONE] without a gap over 250 ms.
- * Options: --limit N (default 64), --seconds N (default 8), --upstream-ms N (default 50), --timeout-ms N (default 5000).
+ * Options: --limit N (default 64), --seconds N (default 8), --upstream-ms N (default 50),
+ * --timeout-ms N (default 5000).
  */
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';

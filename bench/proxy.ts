@@ -104,7 +104,8 @@ try {
     process.stderr.write(`round ${r + 1}/${rounds} done\n`);
   }
 } finally {
-  await stopProcesses([gateway, gatewayNone, portkey, floor, bare, stub]); // before the audit dir goes: gateways write on close
+  // before the audit dir goes: gateways write on close
+  await stopProcesses([gateway, gatewayNone, portkey, floor, bare, stub]);
   rmSync(auditDir, { recursive: true, force: true });
 }
 

@@ -16,11 +16,16 @@ export interface Variant {
 }
 
 export interface Normalized {
-  /** The folded text: NFKC without diacritics, look-alikes folded, invisibles removed, spelling joined, leetspeak read. */
+  /**
+   * The folded text: NFKC without diacritics, look-alikes folded, invisibles removed, spelling joined, leetspeak read.
+   */
   text: string;
   /** True when `text` differs from the input. */
   changed: boolean;
-  /** Further readings to scan too: decoded base64, hex, rot13 and tag-character spans (themselves normalised), `1` read as `l`. */
+  /**
+   * Further readings to scan too: decoded base64, hex, rot13 and tag-character spans (themselves normalised), `1` read
+   * as `l`.
+   */
   variants: Variant[];
   /** Maps a span of `text` back to the span of the original text it came from. */
   toOriginal(start: number, end: number): { start: number; end: number };

@@ -62,7 +62,10 @@ const zodIssues = (error: z.ZodError, prefix: readonly PropertyKey[] = []): Poli
       : [{ path: formatPath([...prefix, ...i.path]), message: i.message }],
   );
 
-/** How many objects and arrays deep a policy may nest: far past any readable `when` tree, short of overflowing the validator. */
+/**
+ * How many objects and arrays deep a policy may nest: far past any readable `when` tree, short of overflowing the
+ * validator.
+ */
 export const MAX_DEPTH = 600;
 
 /** Resolves a policy path: a file, or a folder holding `policy.json`. */
@@ -163,7 +166,9 @@ function build(policy: Policy, issues: PolicyIssue[], origin: (kind: string, i: 
     else if (grader && rubric && !rubric.options.every((o) => grader.labels.includes(o.letter))) {
       issues.push({
         path: 'grading.classifier',
-        message: `classifier "${g.classifier}" does not score every letter of rubric "${rubric.id}" (it has: ${grader.labels.join(', ')})`,
+        message:
+          `classifier "${g.classifier}" does not score every letter of rubric "${rubric.id}" ` +
+          `(it has: ${grader.labels.join(', ')})`,
       });
     }
     const letters = new Set(rubric?.options.map((o) => o.letter) ?? []);

@@ -29,7 +29,10 @@ export interface ShadowReport {
   policies: { id: string; revision: string; records: number }[];
   transitions: { from: Action; to: Action; count: number; examples: string[] }[];
   rules: ShadowRuleCount[];
-  /** Rules in `shadow` mode inside the enforced policy: how often they matched and would have changed the stage's action. */
+  /**
+   * Rules in `shadow` mode inside the enforced policy: how often they matched and would have changed the stage's
+   * action.
+   */
   shadowModeRules: { id: string; matched: number; wouldChange: number; examples: string[] }[];
 }
 
@@ -147,7 +150,8 @@ export class ShadowCounter {
  *
  * @example
  * const report = shadowReport(records);
- * report.rules[0]; // { id: 'weapons-v2', disagreements: 12, shadowOnly: 12, transitions: { 'allow→refuse': 12 }, examples: ['dec_…'] }
+ * report.rules[0];
+ * // { id: 'weapons-v2', disagreements: 12, shadowOnly: 12, transitions: { 'allow→refuse': 12 }, examples: ['dec_…'] }
  */
 export function shadowReport(records: Iterable<DecisionRecord>, { examples = 5 } = {}): ShadowReport {
   const counter = new ShadowCounter(examples);

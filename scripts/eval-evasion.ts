@@ -2,7 +2,8 @@
  * `npm run eval:evasion`: how much recall each obfuscation costs the default policy's input stage, with the
  * normalisation pass on and off, and the false-positive rate on benign sets with and without it.
  *
- *   npm run eval:evasion -- [--seed 1] [--limit N] [--sets advbench,forbidden_questions,jailbreak_llms] [--json out.json]
+ *   npm run eval:evasion -- [--seed 1] [--limit N] [--sets advbench,forbidden_questions,jailbreak_llms]
+ *     [--json out.json]
  *
  * Data is read in place from ../shared/data (relative to the repository root); nothing is copied.
  */

@@ -3,7 +3,8 @@
  * gold grade (jailbreakbench: A/C, coconot_pref: B/D). Splits are the heads' own (seed 7, by the normalised
  * prompt, 70/15/15), so the test split was never seen by the heads nor by the constants fitted here.
  *
- *   node dist/scripts/rbrm-local-eval.js [--split test|val|train|all] [--fit] [--write-splits] [--weights '{"…":…}'] [--request-harm unsafe|unsafe+jailbreak]
+ *   node dist/scripts/rbrm-local-eval.js [--split test|val|train|all] [--fit] [--write-splits]
+ *     [--weights '{"…":…}'] [--request-harm unsafe|unsafe+jailbreak]
  *
  * --fit searches the logit constants on the validation split and prints them. The objective is the mean
  * per-grade accuracy over A, C, D and the gold-B records whose response opens with a refusal (the heads'
@@ -81,7 +82,9 @@ const balanced = (gold: Grade[], pred: string[]) => {
 };
 const grade = (c: Components, w: Weights) => argmaxLetter(standardProbabilities(c, w).probabilities, GRADES);
 
-/** A coarse grid over the constants; the best balanced accuracy on the given split wins (ties: earlier, i.e. smaller). */
+/**
+ * A coarse grid over the constants; the best balanced accuracy on the given split wins (ties: earlier, i.e. smaller).
+ */
 /**
  * Hand-written sanity cases (the unit tests pin the first two). Short, clean answers unlike the long LLM answers
  * of the validation data; the heads alone get some of them wrong (the refusal head gives a one-line Python

@@ -26,7 +26,9 @@ for (const mode of ['buffer', 'stream-first'] as const) {
       await stub.close();
     });
 
-    /** A cut stream: refusal last, content_filter, [DONE], upstream aborted, and the record holds what the client got. */
+    /**
+     * A cut stream: refusal last, content_filter, [DONE], upstream aborted, and the record holds what the client got.
+     */
     async function assertCut(r: Awaited<ReturnType<typeof post>>, abortedBefore: number) {
       const text = textOf(r.events);
       assert.ok(text.endsWith(REFUSAL), `the stream should end with the refusal: ${text}`);

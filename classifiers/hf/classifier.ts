@@ -16,9 +16,15 @@ import { readModelFolder } from './folder.js';
 import type { Activation, ModelFolder } from './folder.js';
 
 export const HfSequenceParamsSchema = z.strictObject({
-  /** The folder with model.onnx, tokenizer.json and config.json; relative to the policy's folder, else the working directory. */
+  /**
+   * The folder with model.onnx, tokenizer.json and config.json; relative to the policy's folder, else the working
+   * directory.
+   */
   dir: z.string().min(1),
-  /** Most tokens per text, special tokens included. Default: tokenizer.json's truncation, else tokenizer_config's model_max_length, else 512. */
+  /**
+   * Most tokens per text, special tokens included. Default: tokenizer.json's truncation, else tokenizer_config's
+   * model_max_length, else 512.
+   */
   maxLength: z.number().int().min(2).max(32_768).optional(),
   /** Only this many leading characters are tokenized. Default 32 × maxLength. */
   maxChars: z.number().int().positive().optional(),

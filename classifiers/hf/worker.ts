@@ -155,7 +155,8 @@ async function load(
   }
   try {
     const model = new Model(loaded.session, data);
-    await runBatch(model, tokenizer, [''], data.numLabels); // checks the output against id2label now, not on the first request
+    // checks the output against id2label now, not on the first request
+    await runBatch(model, tokenizer, [''], data.numLabels);
     return { model, tokenizer, provider: loaded.provider };
   } catch (error) {
     await loaded.session.release().catch(() => {});

@@ -22,11 +22,16 @@ export const SafetyModelParamsSchema = z.strictObject({
   categories: z.record(z.string().regex(/^S\d{1,2}$/, 'expected an S-code such as S1'), z.string().min(1)).default({}),
   /** ShieldGemma: which of the model card's guidelines to check (one harm type per call). */
   guideline: z.enum(['dangerous', 'harassment', 'hate', 'sexual']).optional(),
-  /** ShieldGemma: your own safety principle instead of a guideline, e.g. `"No Medical Dosing": The chatbot shall not …`. */
+  /**
+   * ShieldGemma: your own safety principle instead of a guideline, e.g. `"No Medical Dosing": The chatbot shall not …`.
+   */
   policyText: z.string().min(1).optional(),
   /** p(unsafe) at or above which `details.flagged` is true. Rules compare scores themselves; this is for the record. */
   threshold: z.number().min(0).max(1).default(0.5),
-  /** `completions`: the exact prompt with the model's turn markers (vLLM, llama.cpp). `chat`: the body as one user message. */
+  /**
+   * `completions`: the exact prompt with the model's turn markers (vLLM, llama.cpp). `chat`: the body as one user
+   * message.
+   */
   api: z.enum(['completions', 'chat']).default('completions'),
   /** Default: 20 for Llama Guard (a verdict line and S-codes), 1 for ShieldGemma (Yes or No). */
   maxTokens: z.number().int().min(1).max(64).optional(),

@@ -7,7 +7,10 @@ import type { Rubric } from '../rubric.js';
 
 /** What the grade is made of; every value is reported in `details.components`. */
 export interface Components {
-  /** The request's harm: P(unsafe) of the prompt, or the higher of it and P(jailbreak) (`params.requestHarm`); undefined without a prompt. */
+  /**
+   * The request's harm: P(unsafe) of the prompt, or the higher of it and P(jailbreak) (`params.requestHarm`); undefined
+   * without a prompt.
+   */
   promptHarm?: number;
   /** The `unsafe` and `jailbreak` heads on the prompt, as read into `promptHarm` (`params.requestHarm`). */
   promptUnsafe?: number;

@@ -120,7 +120,8 @@ export async function diffCommand(args: string[], io: Io): Promise<ExitCode> {
   if (!decisions) return EXIT.ok;
   say(
     io.stdout,
-    `\ncorpus ${values.corpus}: ${decisions.total} items, ${decisions.changed} decisions change, ${decisions.rulesChanged} keep their action with different rules`,
+    `\ncorpus ${values.corpus}: ${decisions.total} items, ${decisions.changed} decisions change, ` +
+      `${decisions.rulesChanged} keep their action with different rules`,
   );
   for (const e of corpus.errors.slice(0, 5)) say(io.stdout, `  skipped line ${e.line}: ${e.message}`);
   if (corpus.errors.length > 5) say(io.stdout, `  … ${corpus.errors.length - 5} more bad lines`);
@@ -130,10 +131,8 @@ export async function diffCommand(args: string[], io: Io): Promise<ExitCode> {
       .join(', ');
     say(io.stdout, `  ${t.from} → ${t.to}: ${t.count} (${labels})`);
     for (const x of t.examples) {
-      say(
-        io.stdout,
-        `      ${x.id}${x.label ? ` [${x.label}]` : ''}: ${JSON.stringify(x.text.length > 80 ? `${x.text.slice(0, 79)}…` : x.text)}`,
-      );
+      const shown = x.text.length > 80 ? `${x.text.slice(0, 79)}…` : x.text;
+      say(io.stdout, `      ${x.id}${x.label ? ` [${x.label}]` : ''}: ${JSON.stringify(shown)}`);
       say(io.stdout, `        rules: ${x.from.rules.join(', ') || '(none)'} → ${x.to.rules.join(', ') || '(none)'}`);
     }
   }

@@ -53,7 +53,9 @@ export function conditionText(c: Condition): string {
     return `text length in [${t.length.min ?? 0}, ${t.length.max ?? '∞'}]`;
   }
   const label = c.meta === 'header' ? `header ${c.name}` : c.meta;
-  return `${label} ${c.equals !== undefined ? `== ${JSON.stringify(c.equals)}` : c.in !== undefined ? `in ${JSON.stringify(c.in)}` : `matches /${c.regex}/`}`;
+  if (c.equals !== undefined) return `${label} == ${JSON.stringify(c.equals)}`;
+  if (c.in !== undefined) return `${label} in ${JSON.stringify(c.in)}`;
+  return `${label} matches /${c.regex}/`;
 }
 
 /** Why rule `a` (action `aa`) wins over rule `b` (action `ba`). */

@@ -166,7 +166,10 @@ export async function startStubJudge(script: (req: JudgeRequest) => JudgeReply):
   };
 }
 
-/** A one-token answer with its alternatives, e.g. `token('C', { ' B': -2.3 })`; the token itself gets -0.05 unless given. */
+/**
+ * A one-token answer with its alternatives, e.g. `token('C', { ' B': -2.3 })`; the token itself gets -0.05 unless
+ * given.
+ */
 export const token = (text: string, others: Record<string, number> = {}): ScriptedToken => ({
   token: text,
   top: { [text]: -0.05, ...others },
