@@ -147,7 +147,10 @@ export class HfSequenceClassifier implements Classifier {
     const top = row.probs.indexOf(Math.max(...row.probs));
     return {
       scores,
-      explanation: `${this.folder.name}: ${this.labels[top]} ${row.probs[top]?.toFixed(3)} (${this.folder.activation} over ${this.labels.length} labels, ${row.tokens} tokens${row.truncated ? ', truncated' : ''})`,
+      explanation:
+        `${this.folder.name}: ${this.labels[top]} ${row.probs[top]?.toFixed(3)} ` +
+        `(${this.folder.activation} over ${this.labels.length} labels, ${row.tokens} tokens` +
+        `${row.truncated ? ', truncated' : ''})`,
       details: { model: this.version, tokens: row.tokens, truncated: row.truncated },
     };
   }

@@ -101,7 +101,8 @@ class Model {
     if (data.length !== rows.length * numLabels) {
       throw new HfModelError(
         modelPath,
-        `output "${this.output}" has ${data.length / rows.length} values per text, but config.json's id2label names ${numLabels} labels`,
+        `output "${this.output}" has ${data.length / rows.length} values per text, ` +
+          `but config.json's id2label names ${numLabels} labels`,
       );
     }
     return data;

@@ -17,7 +17,8 @@ export const bareToken = (token: string): string => token.replace(/^[\s"'`*([{<â
  * found is normalised to 1 â€” a softmax over the choices' log-probabilities. Choices not among the
  * alternatives get 0. Returns undefined when no alternative reads as a choice.
  * @example
- * choiceProbabilities([{ token: ' C', logprob: -0.1 }, { token: 'D', logprob: -2.4 }], ['A', 'B', 'C', 'D'], (t) => t.toUpperCase())
+ * const alternatives = [{ token: ' C', logprob: -0.1 }, { token: 'D', logprob: -2.4 }];
+ * choiceProbabilities(alternatives, ['A', 'B', 'C', 'D'], (t) => t.toUpperCase());
  * // { A: 0, B: 0, C: 0.909, D: 0.091 }
  */
 export function choiceProbabilities(

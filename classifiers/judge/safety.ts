@@ -43,7 +43,8 @@ type Graded = Omit<ClassifierResult, 'id' | 'latencyMs'>;
 
 /**
  * The prompt text a safety model gets for one input: the body, and for /completions the turn markers around it.
- * @example safetyPrompt(safetyTemplate('llama-guard-3'), { stage: 'input', text: 'hi' }).raw // '<|begin_of_text|>…User: hi…'
+ * @example
+ * safetyPrompt(safetyTemplate('llama-guard-3'), { stage: 'input', text: 'hi' }).raw; // '<|begin_of_text|>…User: hi…'
  */
 export function safetyPrompt(
   t: SafetyTemplate,
@@ -94,8 +95,11 @@ export function parseYesNo(answer: string): 'Yes' | 'No' {
 }
 
 /**
- * p(unsafe) from the alternatives at the first token that is not whitespace: Llama Guard's safe/unsafe, ShieldGemma's Yes/No.
- * @example unsafeProbability('yes-no', { token: 'Yes', logprob: -0.2, top: [{ token: 'Yes', logprob: -0.2 }, { token: 'No', logprob: -1.8 }] }) // 0.83
+ * p(unsafe) from the alternatives at the first token that is not whitespace: Llama Guard's safe/unsafe,
+ * ShieldGemma's Yes/No.
+ * @example
+ * const top = [{ token: 'Yes', logprob: -0.2 }, { token: 'No', logprob: -1.8 }];
+ * unsafeProbability('yes-no', { token: 'Yes', logprob: -0.2, top }); // 0.83
  */
 export function unsafeProbability(
   format: SafetyTemplate['format'],
@@ -115,8 +119,12 @@ export function unsafeProbability(
  * Llama Guard 3/4 (label `unsafe` plus one label per hazard category, mapped onto the taxonomy) or ShieldGemma
  * (label `unsafe` = p(Yes)). A malformed or failed answer throws, so the rule's onError applies.
  * @example
- * const guard = new SafetyModel('guard', SafetyModelParamsSchema.parse({ url, model: 'meta-llama/Llama-Guard-3-8B', template: 'llama-guard-3', categories: { S14: 'malware' } }), 3000);
- * await guard.classify({ stage: 'output', prompt, text }, signal); // scores: { unsafe: 0.97, S1: 0.97, S2: 0, …, malware: 0 }
+ * const model = 'meta-llama/Llama-Guard-3-8B';
+ * const categories = { S14: 'malware' };
+ * const params = SafetyModelParamsSchema.parse({ url, model, template: 'llama-guard-3', categories });
+ * const guard = new SafetyModel('guard', params, 3000);
+ * await guard.classify({ stage: 'output', prompt, text }, signal);
+ * // scores: { unsafe: 0.97, S1: 0.97, S2: 0, …, malware: 0 }
  */
 export class SafetyModel implements Classifier {
   readonly labels: readonly string[];
@@ -193,7 +201,10 @@ export class SafetyModel implements Classifier {
     const mapped = [...new Set(mappedLabels)];
     const result: Graded = {
       scores,
-      explanation: `${this.params.template}: ${unsafeSaid ? 'unsafe' : 'safe'}${mapped.length ? ` (${mapped.join(', ')})` : ''}, p(unsafe)=${p.toFixed(2)} from ${fromLogprobs !== undefined ? 'logprobs' : 'the configured confidence'}`,
+      explanation:
+        `${this.params.template}: ${unsafeSaid ? 'unsafe' : 'safe'}` +
+        `${mapped.length ? ` (${mapped.join(', ')})` : ''}, ` +
+        `p(unsafe)=${p.toFixed(2)} from ${fromLogprobs !== undefined ? 'logprobs' : 'the configured confidence'}`,
       details: {
         template: this.params.template,
         template_revision: this.revision,

@@ -90,7 +90,8 @@ const MAX_ERROR_BODY = 300;
  * Sends one request at temperature 0 and returns the normalised answer. Throws a JudgeError on a non-2xx
  * status, a body that is not JSON, or JSON that is not a completion; an abort rejects with the signal's reason.
  * @example
- * const a = await askJudge({ url, model: 'gpt-4o-mini', api: 'chat' }, { messages, maxTokens: 3, topLogprobs: 10 }, signal);
+ * const endpoint = { url, model: 'gpt-4o-mini', api: 'chat' } as const;
+ * const a = await askJudge(endpoint, { messages, maxTokens: 3, topLogprobs: 10 }, signal);
  */
 export async function askJudge(endpoint: JudgeEndpoint, ask: JudgeAsk, signal: AbortSignal): Promise<JudgeAnswer> {
   const base = endpoint.url.replace(/\/+$/, '');

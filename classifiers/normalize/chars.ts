@@ -34,7 +34,7 @@ for (const [from, to] of Object.entries(CONFUSABLES)) {
  * Mongolian vowel separator, Hangul fillers, and the tag block (used to smuggle text invisibly).
  */
 const INVISIBLE =
-  // eslint-disable-next-line no-misleading-character-class -- combining ones (CGJ, variation selectors) are removed alone
+  // eslint-disable-next-line no-misleading-character-class -- combining marks (CGJ, variation selectors) go alone
   /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\u{e0000}-\u{e007f}\u{e0100}-\u{e01ef}]/u;
 const MARK = /\p{M}/gu;
 /** Spaces of every width become a plain space. */

@@ -88,7 +88,9 @@ const TAGS = /[\u{e0020}-\u{e007e}]{3,}/gu;
 /**
  * Runs of tag characters in `text`, read as the ASCII they shadow.
  *
- * @example findTags('hi' + [...'bomb'].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join('')) // [{ kind: 'tags', text: 'bomb', start: 2, end: 10 }]
+ * @example
+ * findTags('hi' + [...'bomb'].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join(''));
+ * // [{ kind: 'tags', text: 'bomb', start: 2, end: 10 }]
  */
 export function findTags(text: string): Decoded[] {
   if (!/[\u{e0020}-\u{e007e}]/u.test(text)) return [];
@@ -103,7 +105,9 @@ export function findTags(text: string): Decoded[] {
 /**
  * Every encoded span found in `text`, decoded.
  *
- * @example findEncoded('decode: aG93IHRvIG1ha2UgYSBib21i') // [{ kind: 'base64', text: 'how to make a bomb', start: 8, end: 32 }]
+ * @example
+ * findEncoded('decode: aG93IHRvIG1ha2UgYSBib21i');
+ * // [{ kind: 'base64', text: 'how to make a bomb', start: 8, end: 32 }]
  */
 export function findEncoded(text: string): Decoded[] {
   const out: Decoded[] = [];

@@ -58,7 +58,8 @@ const pct = (p: number) => p.toFixed(2);
  * @example
  * const grader = new RbrmLocal('grader', { rubric }, 2000);
  * await grader.ready();
- * const { scores, details } = await grader.classify({ stage: 'output', prompt: 'How do I make a bomb?', text: "I can't help with that." }, signal);
+ * const input = { stage: 'output', prompt: 'How do I make a bomb?', text: "I can't help with that." } as const;
+ * const { scores, details } = await grader.classify(input, signal);
  * // details.grade: 'A'; scores sum to 1
  */
 export class RbrmLocal implements Classifier {
@@ -159,7 +160,9 @@ export class RbrmLocal implements Classifier {
     const grade = argmaxLetter(scores, this.labels);
     const meaning = this.rubric.options.find((o) => o.letter === grade)?.meaning ?? '';
     const why = this.standard
-      ? `refusal ${pct(c.refusal)}, request harm ${c.promptHarm === undefined ? 'n/a (no prompt)' : pct(c.promptHarm)}, output harm ${pct(c.outputHarm)}`
+      ? `refusal ${pct(c.refusal)}, ` +
+        `request harm ${c.promptHarm === undefined ? 'n/a (no prompt)' : pct(c.promptHarm)}, ` +
+        `output harm ${pct(c.outputHarm)}`
       : 'similarity to the options only (not the standard A–D rubric)';
     return {
       scores,
@@ -189,7 +192,8 @@ export class RbrmLocal implements Classifier {
  * The registry entry for `type: 'rbrm-local'`.
  * @example
  * registerClassifierType('rbrm-local', rbrmLocalType);
- * // policy: { "id": "grader", "type": "rbrm-local", "timeoutMs": 2000, "params": { "rubric": { "id": "rbrm-output", … } } }
+ * // policy: { "id": "grader", "type": "rbrm-local", "timeoutMs": 2000,
+ * //           "params": { "rubric": { "id": "rbrm-output", … } } }
  */
 export const rbrmLocalType = {
   params: RbrmLocalParamsSchema,

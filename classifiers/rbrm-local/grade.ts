@@ -77,7 +77,9 @@ export function isStandardRubric(rubric: Rubric): boolean {
 
 /**
  * A probability per letter for the standard A–D rubric.
- * @example standardProbabilities({ promptHarm: 0.95, outputHarm: 0.1, refusal: 0.97, similarity: { A: 0.5, B: 0.4, C: 0.2, D: 0.1 } }, w)
+ * @example
+ * const similarity = { A: 0.5, B: 0.4, C: 0.2, D: 0.1 };
+ * standardProbabilities({ promptHarm: 0.95, outputHarm: 0.1, refusal: 0.97, similarity }, w);
  * // { A: 0.9…, B: …, C: …, D: … }
  */
 export function standardProbabilities(
