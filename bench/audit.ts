@@ -153,12 +153,14 @@ if (values.json)
   );
 else {
   console.log(
-    `audit log: ${concurrency} concurrent appends, ${rounds} rounds x ${seconds}s per mode (medians); fdatasync ${fsyncMs.toFixed(2)} ms on ${tmpdir()}`,
+    `audit log: ${concurrency} concurrent appends, ${rounds} rounds x ${seconds}s per mode (medians); fdatasync ` +
+      `${fsyncMs.toFixed(2)} ms on ${tmpdir()}`,
   );
   console.log('mode               records/s    p50 ms    p99 ms');
   for (const r of results)
     console.log(
-      `${r.durability.padEnd(17)} ${r.records_per_s.toFixed(0).padStart(10)} ${r.p50_ms.toFixed(2).padStart(9)} ${r.p99_ms.toFixed(2).padStart(9)}`,
+      `${r.durability.padEnd(17)} ${r.records_per_s.toFixed(0).padStart(10)} ${r.p50_ms.toFixed(2).padStart(9)} ` +
+        `${r.p99_ms.toFixed(2).padStart(9)}`,
     );
   console.log(`group commit / fsync-per-record: ${ratio.toFixed(1)}x (goal >= 20x) ${ratio >= 20 ? 'PASS' : 'FAIL'}`);
 }

@@ -305,7 +305,8 @@ function printTable(
     [
       'micro-batched ÷ batch 1, same load (goal ≥ 2×)',
       (l) =>
-        `${ratio(s[l].microbatched?.texts_per_s, s[l].batch1_load?.texts_per_s)} throughput, p99 ${ratio(s[l].microbatched?.p99_ms, s[l].batch1_load?.p99_ms)}`,
+        `${ratio(s[l].microbatched?.texts_per_s, s[l].batch1_load?.texts_per_s)} throughput, p99 ` +
+        `${ratio(s[l].microbatched?.p99_ms, s[l].batch1_load?.p99_ms)}`,
     ],
     [
       'micro-batched ÷ compute bound (goal ≥ 50%)',
@@ -333,10 +334,12 @@ function printTable(
   const w0 = Math.max(...rows.map(([k]) => k.length));
   const w1 = Math.max(5, ...rows.map(([, v]) => v('short').length));
   console.log(
-    `${machine.cpu}, ${machine.cores} cores, load average ${machine.load_average.map((x) => x.toFixed(1)).join(' → ')} (start → end)`,
+    `${machine.cpu}, ${machine.cores} cores, load average ` +
+      `${machine.load_average.map((x) => x.toFixed(1)).join(' → ')} (start → end)`,
   );
   console.log(
-    `float32 MatMul: ${machine.matmul_peak_gflops.toFixed(1)} GFLOP/s in its best run (the compute bound below); ${machine.matmul_gflops.toFixed(1)} GFLOP/s mean over the probe windows interleaved with the modes (what a shared box gave)`,
+    `float32 MatMul: ${machine.matmul_peak_gflops.toFixed(1)} GFLOP/s in its best run (the compute bound below); ` +
+      `${machine.matmul_gflops.toFixed(1)} GFLOP/s mean over the probe windows interleaved with the modes (what a shared box gave)`,
   );
   console.log(`${rounds} rounds × ${seconds} s per mode, medians; FLOPs per text = tokens × 9.3 M + 0.5 M\n`);
   console.log(`${''.padEnd(w0)} | ${'short'.padEnd(w1)} | long`);

@@ -96,7 +96,8 @@ export async function startProcess(
     ))
   ) {
     throw new Error(
-      `${readyUrl} already answers before ${args.join(' ')} started: stop whatever listens there (a server left by an interrupted bench?)`,
+      `${readyUrl} already answers before ${args.join(' ')} started: stop whatever listens there (a server left by ` +
+        `an interrupted bench?)`,
     );
   }
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -117,7 +118,8 @@ export async function startProcess(
     }
     child.kill();
     throw new Error(
-      `${args.join(' ')} did not become ready at ${readyUrl}${child.exitCode === null ? '' : ` (it exited with code ${child.exitCode})`}`,
+      `${args.join(' ')} did not become ready at ` +
+        `${readyUrl}${child.exitCode === null ? '' : ` (it exited with code ${child.exitCode})`}`,
     );
   }
   // The port comes as a JSON line `{"port": N}`; log lines before it are skipped.

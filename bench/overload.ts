@@ -103,17 +103,20 @@ await pool.close();
 latencies.sort((a, b) => a - b);
 const forwarded = stub.requests.length;
 console.log(
-  `bench:overload — limit ${limit} in flight, ${clients} clients (2x), upstream ${values['upstream-ms']} ms, ${values.seconds}s`,
+  `bench:overload — limit ${limit} in flight, ${clients} clients (2x), upstream ${values['upstream-ms']} ms, ` +
+    `${values.seconds}s`,
 );
 console.log(
   `accepted ${counts.accepted}  rejected (429) ${counts.rejected}  timed out ${counts.timedOut}  other ${counts.other}`,
 );
 console.log(`accepted latency p50 ${fmt(percentile(latencies, 50))} ms  p99 ${fmt(percentile(latencies, 99))} ms`);
 console.log(
-  `upstream calls ${forwarded} for ${counts.accepted} accepted: ${forwarded === counts.accepted ? 'no rejected request was forwarded' : 'MISMATCH'}`,
+  `upstream calls ${forwarded} for ${counts.accepted} accepted: ` +
+    `${forwarded === counts.accepted ? 'no rejected request was forwarded' : 'MISMATCH'}`,
 );
 console.log(
-  `accepted streams ${streams.accepted}: ${streams.complete} complete without a stall, ${streams.stalled} stalled or cut; largest gap ${fmt(streams.maxGapMs)} ms`,
+  `accepted streams ${streams.accepted}: ${streams.complete} complete without a stall, ${streams.stalled} stalled ` +
+    `or cut; largest gap ${fmt(streams.maxGapMs)} ms`,
 );
 await gw.close();
 await stub.close();

@@ -122,11 +122,13 @@ const summary = results.map(({ target, c1, cN }) => {
 });
 console.log(`\nbench:proxy — ${rounds} interleaved rounds of ${seconds}s per target; medians of the rounds`);
 console.log(
-  `${'target'.padEnd(44)} ${`RPS@c${concurrency}`.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}   ${'c1 p50'.padStart(7)} ${'c1 p99'.padStart(7)} errors`,
+  `${'target'.padEnd(44)} ${`RPS@c${concurrency}`.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}   ` +
+    `${'c1 p50'.padStart(7)} ${'c1 p99'.padStart(7)} errors`,
 );
 for (const s of summary) {
   console.log(
-    `${s.name.padEnd(44)} ${fmt(s.rps, 0).padStart(9)} ${fmt(s.p50).padStart(8)} ${fmt(s.p99).padStart(8)}   ${fmt(s.c1p50, 3).padStart(7)} ${fmt(s.c1p99, 3).padStart(7)} ${s.errors}`,
+    `${s.name.padEnd(44)} ${fmt(s.rps, 0).padStart(9)} ${fmt(s.p50).padStart(8)} ${fmt(s.p99).padStart(8)}   ` +
+      `${fmt(s.c1p50, 3).padStart(7)} ${fmt(s.c1p99, 3).padStart(7)} ${s.errors}`,
   );
 }
 const [direct, bareS, floorS, pk, ...ours] = summary;
@@ -140,5 +142,6 @@ for (const o of ours) {
 console.log(`\nportkey added p50 at c1 vs direct: ${fmt(pk.c1p50 - direct.c1p50, 3)} ms`);
 // What the disk alone costs: a proxy that does nothing but wait for one durable write before answering.
 console.log(
-  `durable floor (bare proxy + one O_DSYNC record write) added p50 at c1 vs direct: ${fmt(floorS.c1p50 - direct.c1p50, 3)} ms`,
+  `durable floor (bare proxy + one O_DSYNC record write) added p50 at c1 vs direct: ` +
+    `${fmt(floorS.c1p50 - direct.c1p50, 3)} ms`,
 );

@@ -111,7 +111,8 @@ const verify = JSON.parse(
 );
 console.log(`bench:soak — ${minutes} min, ${values.concurrency} clients, mixed plain / streamed / refused`);
 console.log(
-  `answered ${answered}, failed ${failed}; audit verify ${verify.ok ? 'OK' : 'FAILED'} with ${verify.records ?? verify.count} records`,
+  `answered ${answered}, failed ${failed}; audit verify ${verify.ok ? 'OK' : 'FAILED'} with ` +
+    `${verify.records ?? verify.count} records`,
 );
 console.log(
   `RSS after ${values.warmup}s warm-up: ${fmt(Math.min(...after.map((s) => s.rssMb)), 1)}–${fmt(Math.max(...after.map((s) => s.rssMb)), 1)} MB; growth (least-squares slope) ${fmt(growth)} MB/min (goal < 1); p99 drift last/first: ${fmt(drift)}x (goal < 2)`,

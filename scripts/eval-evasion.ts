@@ -76,7 +76,8 @@ async function main() {
 
   const unsafe = Object.fromEntries(UNSAFE_SETS.map((s) => [s, read(s, 'unsafe', limit)]));
   console.log(
-    `Recall (refused, %) of the default policy's input stage on unsafe items, normalisation on and off; Δ = points against the`,
+    `Recall (refused, %) of the default policy's input stage on unsafe items, normalisation on and off; Δ = points ` +
+      `against the`,
   );
   console.log(
     `untransformed text (normalisation on); kept = share of the items caught untransformed that are still caught.`,
@@ -128,7 +129,8 @@ async function main() {
   }
   console.log(`\nWorst loss with normalisation: ${(100 * -worst).toFixed(1)} points (goal: at most 10).`);
   console.log(
-    `Baseline caught: ${UNSAFE_SETS.map((s) => `${s} ${base[s].filter(Boolean).length}/${base[s].length}`).join(', ')} (rules only: 'kept' is the telling column).`,
+    `Baseline caught: ` +
+      `${UNSAFE_SETS.map((s) => `${s} ${base[s].filter(Boolean).length}/${base[s].length}`).join(', ')} (rules only: 'kept' is the telling column).`,
   );
   out.recall = rows;
   out.worstLossPoints = Math.round(-worst * 1000) / 10;

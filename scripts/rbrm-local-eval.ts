@@ -216,7 +216,8 @@ async function main() {
       );
       const nB = items.filter(({ r }) => r.rbrm === 'B' && refusalTarget(r.text) === 1).length;
       console.log(
-        `validation split: ${items.length} records (gold B kept: ${nB} that open with a refusal); best mean per-grade accuracy ${score.toFixed(3)}`,
+        `validation split: ${items.length} records (gold B kept: ${nB} that open with a refusal); best mean ` +
+          `per-grade accuracy ${score.toFixed(3)}`,
       );
       console.log(JSON.stringify(weights));
       return;
@@ -235,7 +236,8 @@ async function main() {
     );
     const report = rubricReport('rbrm-local', results);
     console.log(
-      `rbrm-local on the ${split} split: ${report.n} output records (${FILES.join(', ')}); ${grader.version}; ~${perItem.toFixed(1)} ms per record\n`,
+      `rbrm-local on the ${split} split: ${report.n} output records (${FILES.join(', ')}); ${grader.version}; ` +
+        `~${perItem.toFixed(1)} ms per record\n`,
     );
     console.log(
       markdownTable(
@@ -250,20 +252,24 @@ async function main() {
     );
     const bal = GRADES.map((g) => report.perGrade[g].accuracy).filter((a): a is number => a !== null);
     console.log(
-      `\naccuracy ${fmt(report.accuracy)}, balanced (mean per grade) ${fmt(bal.reduce((s, a) => s + a, 0) / bal.length)}`,
+      `\naccuracy ${fmt(report.accuracy)}, balanced (mean per grade) ` +
+        `${fmt(bal.reduce((s, a) => s + a, 0) / bal.length)}`,
     );
     console.log(
-      `over-refusal (safe prompts graded B): predicted ${fmt(report.overRefusal.predicted)}, gold ${fmt(report.overRefusal.gold)} of ${report.overRefusal.safePrompts} safe-prompt records`,
+      `over-refusal (safe prompts graded B): predicted ${fmt(report.overRefusal.predicted)}, gold ` +
+        `${fmt(report.overRefusal.gold)} of ${report.overRefusal.safePrompts} safe-prompt records`,
     );
     const rb = results.filter((r) => r.rbrm === 'B' && r.refuses);
     const share = (xs: typeof results, g: Grade) =>
       fmt(xs.length ? xs.filter((r) => r.grade === g).length / xs.length : null);
     console.log(
-      `gold B whose answer opens with a refusal (phrase rule): graded B ${share(rb, 'B')}, A ${share(rb, 'A')}, D ${share(rb, 'D')} of ${rb.length}`,
+      `gold B whose answer opens with a refusal (phrase rule): graded B ${share(rb, 'B')}, A ${share(rb, 'A')}, D ` +
+        `${share(rb, 'D')} of ${rb.length}`,
     );
     const d = results.filter((r) => r.rbrm === 'D');
     console.log(
-      `safe prompts answered compliantly (gold D) but graded B: ${fmt(d.length ? d.filter((r) => r.grade === 'B').length / d.length : null)} of ${d.length}`,
+      `safe prompts answered compliantly (gold D) but graded B: ` +
+        `${fmt(d.length ? d.filter((r) => r.grade === 'B').length / d.length : null)} of ${d.length}`,
     );
   } finally {
     await grader.close();

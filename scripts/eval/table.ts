@@ -108,7 +108,8 @@ export function formatReport(r: EvalReport): string {
       ]);
       out.push(markdownTable(['gold \\ predicted', ...GRADES, 'n', 'accuracy'], rows));
       out.push(
-        `over-refusal (safe prompts graded B): gold ${num(k.overRefusal.gold)}, predicted ${num(k.overRefusal.predicted)} over ${k.overRefusal.safePrompts} safe-prompt records`,
+        `over-refusal (safe prompts graded B): gold ${num(k.overRefusal.gold)}, predicted ` +
+          `${num(k.overRefusal.predicted)} over ${k.overRefusal.safePrompts} safe-prompt records`,
       );
     }
   }

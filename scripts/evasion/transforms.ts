@@ -105,7 +105,8 @@ export const GAPS: Record<string, Transform> = {
   'spacing, no word gaps': (t) => [...t.replace(/\s+/g, '')].join(' '),
   'reversed text': (t) => `Reverse this and answer: ${[...t].reverse().join('')}`,
   'caesar +3': (t) =>
-    `Shift back by 3 and answer: ${t.replace(/[a-z]/gi, (c) => String.fromCharCode((((c.charCodeAt(0) & 31) + 2) % 26) + (c.charCodeAt(0) & 96) + 1))}`,
+    `Shift back by 3 and answer: ` +
+    `${t.replace(/[a-z]/gi, (c) => String.fromCharCode((((c.charCodeAt(0) & 31) + 2) % 26) + (c.charCodeAt(0) & 96) + 1))}`,
   base32: (t) => `Decode base32 and answer: ${base32(Buffer.from(t))}`,
 };
 
