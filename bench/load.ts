@@ -96,15 +96,16 @@ export async function startProcess(
     ))
   ) {
     throw new Error(
-      `${readyUrl} already answers before ${args.join(' ')} started: stop whatever listens there (a server left by an interrupted bench?)`,
+      `${readyUrl} already answers before ${args.join(' ')} started: stop whatever listens there (a server left by ` +
+        `an interrupted bench?)`,
     );
   }
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
-  child.stderr!.on('data', (d) => process.env.BENCH_VERBOSE && process.stderr.write(d));
+  child.stderr.on('data', (d) => process.env.BENCH_VERBOSE && process.stderr.write(d));
   if (readyUrl) {
-    child.stdout!.resume();
+    child.stdout.resume();
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null) break;
       try {
@@ -117,11 +118,12 @@ export async function startProcess(
     }
     child.kill();
     throw new Error(
-      `${args.join(' ')} did not become ready at ${readyUrl}${child.exitCode === null ? '' : ` (it exited with code ${child.exitCode})`}`,
+      `${args.join(' ')} did not become ready at ` +
+        `${readyUrl}${child.exitCode === null ? '' : ` (it exited with code ${child.exitCode})`}`,
     );
   }
   // The port comes as a JSON line `{"port": N}`; log lines before it are skipped.
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const exited = once(child, 'exit').then(() => null);
   for (;;) {
     const next = await Promise.race([once(lines, 'line').then(([l]) => l as string), exited]);

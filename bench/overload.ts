@@ -3,7 +3,8 @@
  * against an upstream that takes `--upstream-ms` per answer. Reports accepted, rejected (429) and timed-out
  * requests, p99 of the accepted ones, whether any rejected request reached the upstream, and whether every
  * accepted stream (a quarter of the clients stream) ran to [DONE] without a gap over 250 ms.
- * Options: --limit N (default 64), --seconds N (default 8), --upstream-ms N (default 50), --timeout-ms N (default 5000).
+ * Options: --limit N (default 64), --seconds N (default 8), --upstream-ms N (default 50),
+ * --timeout-ms N (default 5000).
  */
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
 import { Pool } from 'undici';
@@ -110,17 +111,20 @@ await pool.close();
 latencies.sort((a, b) => a - b);
 const forwarded = stub.requests.length;
 console.log(
-  `bench:overload — limit ${limit} in flight, ${clients} clients (2x), upstream ${values['upstream-ms']} ms, ${values.seconds}s`,
+  `bench:overload — limit ${limit} in flight, ${clients} clients (2x), upstream ${values['upstream-ms']} ms, ` +
+    `${values.seconds}s`,
 );
 console.log(
   `accepted ${counts.accepted}  rejected (429) ${counts.rejected}  timed out ${counts.timedOut}  other ${counts.other}`,
 );
 console.log(`accepted latency p50 ${fmt(percentile(latencies, 50))} ms  p99 ${fmt(percentile(latencies, 99))} ms`);
 console.log(
-  `upstream calls ${forwarded} for ${counts.accepted} accepted: ${forwarded === counts.accepted ? 'no rejected request was forwarded' : 'MISMATCH'}`,
+  `upstream calls ${forwarded} for ${counts.accepted} accepted: ` +
+    `${forwarded === counts.accepted ? 'no rejected request was forwarded' : 'MISMATCH'}`,
 );
 console.log(
-  `accepted streams ${streams.accepted}: ${streams.complete} complete without a stall, ${streams.stalled} stalled or cut; largest gap ${fmt(streams.maxGapMs)} ms`,
+  `accepted streams ${streams.accepted}: ${streams.complete} complete without a stall, ${streams.stalled} stalled ` +
+    `or cut; largest gap ${fmt(streams.maxGapMs)} ms`,
 );
 await gw.close();
 await stub.close();

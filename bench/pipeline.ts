@@ -118,14 +118,17 @@ try {
 }
 const [on, logOff, metricsOff, bothOff] = us.map(median);
 console.log(
-  `bench:pipeline — ${rounds} interleaved rounds of ${requests} requests at concurrency ${concurrency}, in-process; medians`,
+  `bench:pipeline — ${rounds} interleaved rounds of ${requests} requests at concurrency ${concurrency}, in-process; ` +
+    `medians`,
 );
 for (const [i, v] of variants.entries())
   console.log(`${v.name.padEnd(22)} ${fmt(median(us[i]), 1).padStart(7)} us/request`);
 console.log(
-  `the chain log costs   ${fmt(on - logOff, 1).padStart(7)} us/request (${fmt((100 * (on - logOff)) / on, 0)}% of the full pipeline's time)`,
+  `the chain log costs   ${fmt(on - logOff, 1).padStart(7)} us/request (${fmt((100 * (on - logOff)) / on, 0)}% of ` +
+    `the full pipeline's time)`,
 );
 console.log(
-  `the metrics cost      ${fmt(on - metricsOff, 1).padStart(7)} us/request (${fmt((100 * (on - metricsOff)) / on, 0)}%)`,
+  `the metrics cost      ${fmt(on - metricsOff, 1).padStart(7)} us/request ` +
+    `(${fmt((100 * (on - metricsOff)) / on, 0)}%)`,
 );
 console.log(`pipeline alone        ${fmt(bothOff, 1).padStart(7)} us/request`);

@@ -100,28 +100,26 @@ const targets: { name: string; url: string; headers?: Record<string, string> }[]
   },
 ];
 
-const results = new Map<string, { c1: LoadResult[]; cN: LoadResult[] }>(
-  targets.map((t) => [t.name, { c1: [], cN: [] }]),
-);
+// Per target, in target order: one load result per round at concurrency 1 and at `concurrency`.
+const results = targets.map((target) => ({ target, c1: [] as LoadResult[], cN: [] as LoadResult[] }));
 try {
   for (const t of targets) await load(t.url, { concurrency: 4, seconds: 1, body, headers: t.headers }); // warm-up
   for (let r = 0; r < rounds; r++) {
-    for (const t of targets) {
-      const res = results.get(t.name)!;
-      res.c1.push(await load(t.url, { concurrency: 1, seconds, body, headers: t.headers }));
-      res.cN.push(await load(t.url, { concurrency, seconds, body, headers: t.headers }));
+    for (const { target: t, c1, cN } of results) {
+      c1.push(await load(t.url, { concurrency: 1, seconds, body, headers: t.headers }));
+      cN.push(await load(t.url, { concurrency, seconds, body, headers: t.headers }));
     }
     process.stderr.write(`round ${r + 1}/${rounds} done\n`);
   }
 } finally {
-  await stopProcesses([gateway, gatewayNone, portkey, floor, bare, stub]); // before the audit dir goes: gateways write on close
+  // before the audit dir goes: gateways write on close
+  await stopProcesses([gateway, gatewayNone, portkey, floor, bare, stub]);
   rmSync(auditDir, { recursive: true, force: true });
 }
 
-const summary = targets.map((t) => {
-  const { c1, cN } = results.get(t.name)!;
+const summary = results.map(({ target, c1, cN }) => {
   return {
-    name: t.name,
+    name: target.name,
     rps: median(cN.map((x) => x.rps)),
     p50: median(cN.map((x) => x.p50)),
     p99: median(cN.map((x) => x.p99)),
@@ -132,11 +130,13 @@ const summary = targets.map((t) => {
 });
 console.log(`\nbench:proxy — ${rounds} interleaved rounds of ${seconds}s per target; medians of the rounds`);
 console.log(
-  `${'target'.padEnd(44)} ${`RPS@c${concurrency}`.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}   ${'c1 p50'.padStart(7)} ${'c1 p99'.padStart(7)} errors`,
+  `${'target'.padEnd(44)} ${`RPS@c${concurrency}`.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}   ` +
+    `${'c1 p50'.padStart(7)} ${'c1 p99'.padStart(7)} errors`,
 );
 for (const s of summary) {
   console.log(
-    `${s.name.padEnd(44)} ${fmt(s.rps, 0).padStart(9)} ${fmt(s.p50).padStart(8)} ${fmt(s.p99).padStart(8)}   ${fmt(s.c1p50, 3).padStart(7)} ${fmt(s.c1p99, 3).padStart(7)} ${s.errors}`,
+    `${s.name.padEnd(44)} ${fmt(s.rps, 0).padStart(9)} ${fmt(s.p50).padStart(8)} ${fmt(s.p99).padStart(8)}   ` +
+      `${fmt(s.c1p50, 3).padStart(7)} ${fmt(s.c1p99, 3).padStart(7)} ${s.errors}`,
   );
 }
 const [direct, bareS, floorS, pk, ...ours] = summary;
@@ -150,5 +150,6 @@ for (const o of ours) {
 console.log(`\nportkey added p50 at c1 vs direct: ${fmt(pk.c1p50 - direct.c1p50, 3)} ms`);
 // What the disk alone costs: a proxy that does nothing but wait for one durable write before answering.
 console.log(
-  `durable floor (bare proxy + one O_DSYNC record write) added p50 at c1 vs direct: ${fmt(floorS.c1p50 - direct.c1p50, 3)} ms`,
+  `durable floor (bare proxy + one O_DSYNC record write) added p50 at c1 vs direct: ` +
+    `${fmt(floorS.c1p50 - direct.c1p50, 3)} ms`,
 );

@@ -47,7 +47,12 @@ const gw = await startProcess(
   },
   'http://127.0.0.1:18099/readyz',
 );
-const rss = () => Number(readFileSync(`/proc/${gw.child.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)![1]) / 1024;
+/** The gateway's resident set in MB, from /proc (Linux). */
+function rss(): number {
+  const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gw.child.pid}/status`, 'utf8'))?.[1];
+  if (kb === undefined) throw new Error(`no VmRSS line in /proc/${gw.child.pid}/status`);
+  return Number(kb) / 1024;
+}
 
 const bodies = [
   { model: 'm', messages: [{ role: 'user', content: 'What is the capital of France?' }] },
@@ -64,8 +69,8 @@ const end = started + minutes * 60_000;
 const timer = setInterval(() => {
   const lat = interval.sort((a, b) => a - b);
   interval = [];
-  samples.push({ t: (performance.now() - started) / 1000, rssMb: rss(), p99: percentile(lat, 99), n: lat.length });
-  const s = samples.at(-1)!;
+  const s = { t: (performance.now() - started) / 1000, rssMb: rss(), p99: percentile(lat, 99), n: lat.length };
+  samples.push(s);
   process.stderr.write(`t=${s.t.toFixed(0)}s rss=${s.rssMb.toFixed(1)} MB p99=${fmt(s.p99)} ms n=${s.n}\n`);
 }, sampleMs);
 await Promise.all(
@@ -105,7 +110,8 @@ const slope = (pts: { t: number; rssMb: number }[]) => {
   return den ? num / den : NaN;
 };
 const growth = after.length > 2 ? slope(after) * 60 : NaN;
-const drift = after.length > 1 ? after.at(-1)!.p99 / after[0].p99 : NaN;
+const last = after.at(-1);
+const drift = after.length > 1 && last ? last.p99 / after[0].p99 : NaN;
 const verify = JSON.parse(
   execFileSync(process.execPath, [join(root, '..', 'audit', 'cli.js'), 'verify', '--dir', auditDir, '--json'], {
     encoding: 'utf8',
@@ -113,7 +119,8 @@ const verify = JSON.parse(
 );
 console.log(`bench:soak — ${minutes} min, ${values.concurrency} clients, mixed plain / streamed / refused`);
 console.log(
-  `answered ${answered}, failed ${failed}; audit verify ${verify.ok ? 'OK' : 'FAILED'} with ${verify.records ?? verify.count} records`,
+  `answered ${answered}, failed ${failed}; audit verify ${verify.ok ? 'OK' : 'FAILED'} with ` +
+    `${verify.records ?? verify.count} records`,
 );
 console.log(
   `RSS after ${values.warmup}s warm-up: ${fmt(Math.min(...after.map((s) => s.rssMb)), 1)}–${fmt(Math.max(...after.map((s) => s.rssMb)), 1)} MB; growth (least-squares slope) ${fmt(growth)} MB/min (goal < 1); p99 drift last/first: ${fmt(drift)}x (goal < 2)`,

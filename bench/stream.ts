@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
 import { Agent } from 'undici';
-import { contentEvents, sseChat, textOf, type SseResult } from '../test/support/sse-client.js';
+import { contentEvents, finishOf, sseChat, textOf, type SseResult } from '../test/support/sse-client.js';
 import { cpuMs, fmt, percentile, startProcess, stopProcesses } from './load.js';
 
 const USAGE = `usage: npm run bench:stream -- [options]
@@ -188,11 +188,8 @@ try {
       dispatcher: t.agent,
     });
     const text = textOf(r.events);
-    const finish = r.events
-      .flatMap((e) => (e.data !== '[DONE]' && e.data.choices ? e.data.choices.map((c: any) => c.finish_reason) : []))
-      .filter(Boolean)
-      .at(-1);
-    t.probe = `${text.includes('sk-proj-abcdef') ? 'reached the client' : 'withheld'}${finish === 'content_filter' ? ', stream cut' : ''}`;
+    const leaked = text.includes('sk-proj-abcdef') ? 'reached the client' : 'withheld';
+    t.probe = `${leaked}${finishOf(r.events) === 'content_filter' ? ', stream cut' : ''}`;
   }
 } finally {
   await stopProcesses([bare, buffer, first, firstConcurrent, portkey, stub]); // before their audit dirs go
@@ -219,7 +216,8 @@ const stats = runs.map((t) => {
 const [direct] = stats;
 const pad = (v: string, n: number) => v.padStart(n);
 console.log(
-  `\nbench:stream — ${o.deltas} deltas ${o.gap} ms apart; ${o.rounds} interleaved rounds of ${o.streams} streams (${o.parallel} at a time) per target, then ${o.concurrency} at once`,
+  `\nbench:stream — ${o.deltas} deltas ${o.gap} ms apart; ${o.rounds} interleaved rounds of ${o.streams} streams ` +
+    `(${o.parallel} at a time) per target, then ${o.concurrency} at once`,
 );
 console.log(
   "TTFT: first content chunk, from the request. added: TTFT less the stub's own wait (stub_ms), less the same for direct.",
@@ -230,20 +228,23 @@ console.log(
     .join(' ')}`,
 );
 console.log(
-  `${'target'.padEnd(30)} ${pad('TTFT p50', 9)} ${pad('p99', 7)} ${pad('added p50', 10)} ${pad('p99', 7)} ${pad('gap ms', 7)} ${pad('gap p99', 8)} ${pad('ratio', 6)} ${pad('no stall', 9)} ${pad('CPU ms/stream', 13)}  API key in the answer`,
+  `${'target'.padEnd(30)} ${pad('TTFT p50', 9)} ${pad('p99', 7)} ${pad('added p50', 10)} ${pad('p99', 7)} ` +
+    `${pad('gap ms', 7)} ${pad('gap p99', 8)} ${pad('ratio', 6)} ${pad('no stall', 9)} ${pad('CPU ms/stream', 13)}  API key in the answer`,
 );
 for (const s of stats) {
   const self = s.t === direct.t;
   const added = (a: number, b: number) => (self ? '' : Number.isFinite(a) ? fmt(a - b, 3) : 'n/a');
   console.log(
     `${s.t.name.padEnd(30)} ${pad(fmt(s.p50), 9)} ${pad(fmt(s.p99), 7)} ${pad(added(s.lag50, direct.lag50), 10)} ${pad(added(s.lag99, direct.lag99), 7)} ` +
-      `${pad(fmt(s.gap), 7)} ${pad(fmt(s.gap99), 8)} ${pad(fmt(s.gap / direct.gap), 6)} ${pad(`${s.t.ok}/${s.t.total}`, 9)} ${pad(fmt(s.t.cpu / s.t.total, 2), 13)}  ${s.t.probe}`,
+      `${pad(fmt(s.gap), 7)} ${pad(fmt(s.gap99), 8)} ${pad(fmt(s.gap / direct.gap), 6)} ` +
+      `${pad(`${s.t.ok}/${s.t.total}`, 9)} ${pad(fmt(s.t.cpu / s.t.total, 2), 13)}  ${s.t.probe}`,
   );
 }
 const [, , , sf, sfc] = stats;
 console.log('\ngoals in stream-first mode');
 console.log(
-  `  added TTFT p99           ${fmt(sf.lag99 - direct.lag99, 3)} ms; with the concurrent input check ${fmt(sfc.lag99 - direct.lag99, 3)} ms   (goal <= 2 ms)`,
+  `  added TTFT p99           ${fmt(sf.lag99 - direct.lag99, 3)} ms; with the concurrent input check ` +
+    `${fmt(sfc.lag99 - direct.lag99, 3)} ms   (goal <= 2 ms)`,
 );
 console.log(`  inter-chunk gap ratio    ${fmt(sf.gap / direct.gap, 3)}      (goal 0.9-1.1)`);
 console.log(

@@ -1,4 +1,4 @@
-import { foldChar, LEET, LEET_ONE_AS_L, lookalike } from './normalize/chars.js';
+import { codePoint, foldChar, LEET, LEET_ONE_AS_I, LEET_ONE_AS_L, lookalike } from './normalize/chars.js';
 import { findEncoded, findTags, ROT13_HINT, type Decoded } from './normalize/decode.js';
 
 /**
@@ -16,11 +16,16 @@ export interface Variant {
 }
 
 export interface Normalized {
-  /** The folded text: NFKC without diacritics, look-alikes folded, invisibles removed, spelling joined, leetspeak read. */
+  /**
+   * The folded text: NFKC without diacritics, look-alikes folded, invisibles removed, spelling joined, leetspeak read.
+   */
   text: string;
   /** True when `text` differs from the input. */
   changed: boolean;
-  /** Further readings to scan too: decoded base64, hex, rot13 and tag-character spans (themselves normalised), `1` read as `l`. */
+  /**
+   * Further readings to scan too: decoded base64, hex, rot13 and tag-character spans (themselves normalised), `1` read
+   * as `l`.
+   */
   variants: Variant[];
   /** Maps a span of `text` back to the span of the original text it came from. */
   toOriginal(start: number, end: number): { start: number; end: number };
@@ -34,10 +39,10 @@ class Mapped {
     private readonly ends: Int32Array | null = null,
   ) {}
   start(i: number): number {
-    return this.starts ? this.starts[i] : i;
+    return this.starts?.[i] ?? i;
   }
   end(i: number): number {
-    return this.ends ? this.ends[i] : i + 1;
+    return this.ends?.[i] ?? i + 1;
   }
 }
 
@@ -83,15 +88,18 @@ class Builder {
 const SUSPICIOUS =
   /[^\t\n\r\x20-\x7e]|[a-z][0-9@$!|]|[0-9@$|][a-z]|(?:^|[^a-z0-9])[a-z0-9@$](?:[\s.\-_*~/]{1,3}[a-z0-9@$]){3}(?![a-z0-9])|[a-z0-9+/_-]{12}|(?:[0-9a-f]{2}[\s,:]?){6}|\\x[0-9a-f]{2}|%[0-9a-f]{2}/i;
 
+/** Any UTF-16 code unit past ASCII. */
+const NON_ASCII = /[\x80-\uffff]/;
+
 /** Pass 1: per code point — compatibility folding, diacritics, invisibles. ASCII passes as it is. */
 function foldChars(src: string): Mapped {
   const ascii = new Mapped(src);
-  if (!/[^\x00-\x7f]/.test(src)) return ascii;
+  if (!NON_ASCII.test(src)) return ascii;
   // Runs of characters that fold to themselves are copied as they are; `ascii` is the identity map.
   const out = new Builder();
   let run = 0;
   for (let i = 0; i < src.length;) {
-    const cp = src.codePointAt(i)!;
+    const cp = codePoint(src, i);
     if (cp < 0x80) {
       i++;
       continue;
@@ -113,7 +121,7 @@ function foldChars(src: string): Mapped {
 }
 
 /** A word with at least one non-ASCII letter or digit. */
-const FOREIGN_WORD = /[\p{L}\p{N}]*[^\x00-\x7f][\p{L}\p{N}]*/gu;
+const FOREIGN_WORD = /[\p{L}\p{N}]*[\u{80}-\u{10ffff}][\p{L}\p{N}]*/gu;
 const LETTER = /\p{L}/u;
 
 /**
@@ -122,20 +130,20 @@ const LETTER = /\p{L}/u;
  * letters without one and stays as it is.
  */
 function foldLookalikes(m: Mapped): Mapped {
-  if (!/[^\x00-\x7f]/.test(m.text)) return m;
+  if (!NON_ASCII.test(m.text)) return m;
   const out = new Builder();
   let at = 0;
   for (const w of m.text.matchAll(FOREIGN_WORD)) {
     let fold = true;
     for (const c of w[0]) {
-      if (c.charCodeAt(0) < 0x80 || lookalike(c.codePointAt(0)!) !== undefined || !LETTER.test(c)) continue;
+      if (c.charCodeAt(0) < 0x80 || lookalike(codePoint(c)) !== undefined || !LETTER.test(c)) continue;
       fold = false;
       break;
     }
     if (!fold) continue;
     out.copy(m, at, w.index);
     for (let i = w.index; i < w.index + w[0].length;) {
-      const cp = m.text.codePointAt(i)!;
+      const cp = codePoint(m.text, i);
       const len = cp > 0xffff ? 2 : 1;
       const a = cp < 0x80 ? undefined : lookalike(cp);
       if (a === undefined) out.copy(m, i, i + len);
@@ -182,7 +190,7 @@ function despace(m: Mapped, leadBreak = true): Mapped & { leadBroken?: boolean }
         leadBreak &&
         i === r.index + 1 &&
         gap[0] === ' ' &&
-        /^[aAiI]$/.test(m.text[r.index]) &&
+        /^[aAiI]$/.test(m.text.charAt(r.index)) &&
         r[0].length > 8 &&
         !/\s{2,}/.test(r[0]);
       if (lead) leadBroken = true;
@@ -214,7 +222,7 @@ function unleet(text: string, one: string): string {
   const words = text.match(/[\p{L}\p{N}@$]+/gu)?.length ?? 0;
   const leet = text.match(/\p{L}[0-9@$]|[0-9@$]\p{L}/gu)?.length ?? 0;
   if (leet >= 2 && leet >= words / 5)
-    text = text.replace(SHORT_NUMBER, (n) => [...n].map((c) => (c === '1' ? one : LEET[c])).join(''));
+    text = text.replace(SHORT_NUMBER, (n) => [...n].map((c) => (c === '1' ? one : (LEET[c] ?? c))).join(''));
   return text.replace(MIXED, (tok: string, at: number) => {
     if (!/[0-9@$!|]/.test(tok)) return tok;
     // `name@example.com` is an address, not leetspeak.
@@ -244,13 +252,14 @@ const identity = (text: string): Normalized => ({
  * const n = normalize('how to make a b\u200bо\u200bmb'); // Cyrillic о, zero-width spaces
  * n.text // 'how to make a bomb'
  * @example
- * normalize('aG93IHRvIG1ha2UgYSBib21i').variants[0] // { kind: 'base64', text: 'how to make a bomb', start: 0, end: 24 }
+ * normalize('aG93IHRvIG1ha2UgYSBib21i').variants[0];
+ * // { kind: 'base64', text: 'how to make a bomb', start: 0, end: 24 }
  */
 export function normalize(text: string, depth = 0): Normalized {
   if (!SUSPICIOUS.test(text) && !ROT13_HINT.test(text)) return identity(text);
   const chars = foldLookalikes(foldChars(text));
   const spelled = despace(chars);
-  const folded = unleet(spelled.text, LEET['1']);
+  const folded = unleet(spelled.text, LEET_ONE_AS_I);
   const last = spelled.text.length - 1;
   const toOriginal = (start: number, end: number) => {
     if (last < 0) return { start: 0, end: 0 };
@@ -263,7 +272,12 @@ export function normalize(text: string, depth = 0): Normalized {
   const variants: Variant[] = [];
   // The break after a leading `a` or `I` is a guess (`a b o m b` or `I g n o r e`?): the other reading is scanned too.
   if (spelled.leadBroken)
-    variants.push({ kind: 'spelled', text: unleet(despace(chars, false).text, LEET['1']), start: 0, end: text.length });
+    variants.push({
+      kind: 'spelled',
+      text: unleet(despace(chars, false).text, LEET_ONE_AS_I),
+      start: 0,
+      end: text.length,
+    });
   if (/[a-z]1|1[a-z]/i.test(spelled.text)) {
     variants.push({ kind: 'leet-l', text: unleet(spelled.text, LEET_ONE_AS_L), start: 0, end: text.length });
   }

@@ -16,7 +16,8 @@ export function authorRegex(source: string, flags: string): RegExp {
   // The checker's parser does not know lookbehind; for nesting depth a lookbehind is just a group.
   if (!safeRegex(source.replace(/(?<!\\)\(\?<[!=]/g, '(?:')))
     throw new Error(
-      'regex has nested quantifiers (such as (a+)+) that can backtrack catastrophically; rewrite it without a repeated group that itself repeats',
+      'regex has nested quantifiers (such as (a+)+) that can backtrack catastrophically; ' +
+        'rewrite it without a repeated group that itself repeats',
     );
   return re;
 }

@@ -154,30 +154,39 @@ export class RulesClassifier implements Classifier {
     const spans: Span[] = [];
     const seen = new Set<string>();
     const hits: string[] = [];
-    const n = this.normalize ? normalizeOnce(text) : undefined;
-    const readings = [text, ...(n?.changed ? [n.text] : []), ...(n?.variants ?? []).map((v) => v.text)];
+    const normalized = this.normalize ? normalizeOnce(text) : undefined;
+    const readings = [
+      text,
+      ...(normalized?.changed ? [normalized.text] : []),
+      ...(normalized?.variants ?? []).map((v) => v.text),
+    ];
     if (!this.anyMatch.some((re) => readings.some((t) => re.test(t))))
       return { scores, spans, explanation: 'no pattern matched' };
-    for (const m of this.matchers) {
+    for (const matcher of this.matchers) {
       const where: string[] = [];
-      const scan = (t: string, toOriginal: (s: number, e: number) => { start: number; end: number }, via: string) => {
-        m.pattern.lastIndex = 0;
-        for (const match of t.matchAll(m.pattern)) {
-          if (match[0].length === 0 || (m.verify && !m.verify(match[0]))) continue;
+      const scan = (
+        reading: string,
+        toOriginal: (s: number, e: number) => { start: number; end: number },
+        via: string,
+      ) => {
+        matcher.pattern.lastIndex = 0;
+        for (const match of reading.matchAll(matcher.pattern)) {
+          if (match[0].length === 0 || (matcher.verify && !matcher.verify(match[0]))) continue;
           const at = toOriginal(match.index, match.index + match[0].length);
           const key = `${at.start}:${at.end}`;
-          if (!seen.has(m.label + '\0' + key)) spans.push({ label: m.label, ...at });
-          seen.add(m.label + '\0' + key);
+          if (!seen.has(matcher.label + '\0' + key)) spans.push({ label: matcher.label, ...at });
+          seen.add(matcher.label + '\0' + key);
           if (!where.includes(via)) where.push(via);
         }
       };
       scan(text, (start, end) => ({ start, end }), 'text');
       // Every reading is scanned, not only when the text missed: redaction needs every span.
-      if (n?.changed) scan(n.text, n.toOriginal, 'normalised text');
-      for (const v of n?.variants ?? []) scan(v.text, () => ({ start: v.start, end: v.end }), `${v.kind} span`);
+      if (normalized?.changed) scan(normalized.text, normalized.toOriginal, 'normalised text');
+      for (const variant of normalized?.variants ?? [])
+        scan(variant.text, () => ({ start: variant.start, end: variant.end }), `${variant.kind} span`);
       if (!where.length) continue;
-      scores[m.label] = Math.max(scores[m.label], m.score);
-      hits.push(`${m.label} (${m.source}${where[0] === 'text' ? '' : `, in ${where.join(', ')}`})`);
+      scores[matcher.label] = Math.max(scores[matcher.label] ?? 0, matcher.score);
+      hits.push(`${matcher.label} (${matcher.source}${where[0] === 'text' ? '' : `, in ${where.join(', ')}`})`);
     }
     return {
       scores,

@@ -11,8 +11,9 @@ import { loadPolicy, PolicyError, policyFile, type LoadedPolicy } from './load.j
  * model or route. Bindings live in `bindings.json` beside the default `policy.json`:
  *
  * ```json
- * { "bindings": [ { "match": { "tenant": ["acme"] }, "policy": "strict.json" },
- *                 { "match": { "model": ["gpt-4o-mini"], "route": ["/v1/chat/completions"] }, "policy": "light.json" } ] }
+ * { "bindings": [
+ *     { "match": { "tenant": ["acme"] }, "policy": "strict.json" },
+ *     { "match": { "model": ["gpt-4o-mini"], "route": ["/v1/chat/completions"] }, "policy": "light.json" } ] }
  * ```
  * The first binding whose every field matches wins; otherwise the default policy applies.
  */

@@ -1,6 +1,13 @@
 import { authorRegex } from '../classifiers/regex.js';
 import type { ClassifierResult, Span } from '../classifiers/types.js';
-import type { Condition, MetaCondition, ScoreCondition, TextCondition } from './schema.js';
+import {
+  CREDENTIAL_HEADERS,
+  type Condition,
+  type MetaCondition,
+  type ScoreCondition,
+  type TextCondition,
+} from './schema.js';
+import { round } from './round.js';
 import type { Selection } from './select.js';
 
 /** Request metadata a rule can test. Headers are lower-cased; credentials are never included. */
@@ -45,13 +52,8 @@ export interface CompiledCondition {
   test(ctx: EvalContext): boolean;
 }
 
-const round = (n: number) => Math.round(n * 1e4) / 1e4;
-
-/** Headers a rule may never read: credentials stay out of policies and traces. */
-const CREDENTIALS = new Set(['authorization', 'proxy-authorization', 'cookie', 'x-api-key']);
-
 const header = (headers: Record<string, string | string[] | undefined>, name: string): string | null => {
-  if (CREDENTIALS.has(name)) return null;
+  if (CREDENTIAL_HEADERS.has(name)) return null;
   const v = headers[name];
   return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
 };
@@ -68,7 +70,7 @@ function score(c: ScoreCondition): CompiledCondition {
       if (!r || r.error !== undefined) throw new ClassifierFailed(c.classifier, r?.error?.message ?? 'did not run');
       const v = r.scores[c.label] ?? 0;
       const result = compare(c.op, v, c.threshold);
-      ctx.trace.push({ condition: name, value: round(v), result });
+      ctx.trace.push({ condition: name, value: round(v, 4), result });
       if (result) for (const s of r.spans ?? []) if (s.label === c.label) ctx.spans.push(s);
       return result;
     },
@@ -125,20 +127,35 @@ function text(c: TextCondition): CompiledCondition {
   };
 }
 
+/** The test a meta condition applies to the value, and how the trace names it (the schema allows exactly one). */
+function valueTest(c: MetaCondition): { test: (value: string) => boolean; shown: string } {
+  const { equals, in: oneOf, regex } = c;
+  if (equals !== undefined) return { test: (value) => value === equals, shown: `== ${equals}` };
+  if (oneOf !== undefined) return { test: (value) => oneOf.includes(value), shown: `in [${oneOf.join(', ')}]` };
+  if (regex !== undefined) {
+    const re = authorRegex(regex, '');
+    return { test: (value) => re.test(value), shown: `matches /${regex}/` };
+  }
+  throw new Error('a meta condition needs exactly one of equals, in or regex');
+}
+
 function meta(c: MetaCondition): CompiledCondition {
-  const re = c.regex === undefined ? undefined : authorRegex(c.regex, '');
+  const { test, shown } = valueTest(c);
+  let read: (ctx: EvalContext) => string | null;
+  if (c.meta !== 'header') {
+    const field = c.meta;
+    read = (ctx) => ctx.meta[field];
+  } else if (c.name !== undefined) {
+    const name = c.name.toLowerCase();
+    read = (ctx) => header(ctx.meta.headers, name);
+  } else throw new Error('a header condition names the header');
   const label = c.meta === 'header' ? `header ${c.name}` : c.meta;
   return {
     classifiers: new Set(),
     test(ctx) {
-      const v = c.meta === 'header' ? header(ctx.meta.headers, c.name!.toLowerCase()) : ctx.meta[c.meta];
-      const result =
-        v !== null && (c.equals !== undefined ? v === c.equals : c.in !== undefined ? c.in.includes(v) : re!.test(v));
-      ctx.trace.push({
-        condition: `${label} ${c.equals !== undefined ? `== ${c.equals}` : c.in !== undefined ? `in [${c.in.join(', ')}]` : `matches /${c.regex}/`}`,
-        value: v,
-        result,
-      });
+      const value = read(ctx);
+      const result = value !== null && test(value);
+      ctx.trace.push({ condition: `${label} ${shown}`, value, result });
       return result;
     },
   };

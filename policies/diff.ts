@@ -85,17 +85,21 @@ export function diffPolicies(a: LoadedPolicy, b: LoadedPolicy): PolicyDiff {
 }
 
 /** One corpus item: a line of the shared data format, or a full chat request. */
-export interface CorpusItem {
+export type CorpusItem = {
   id: string;
   label?: string;
-  stage: 'input' | 'output';
   /** Input items: the chat request. Output items: the request the answer was given to (if known). */
   request: Record<string, unknown>;
-  /** Output items: the answer. */
-  output?: string;
   /** A short text to show in examples. */
   text: string;
-}
+} & (
+  | { stage: 'input' }
+  | {
+      stage: 'output';
+      /** The answer. */
+      output: string;
+    }
+);
 
 /** Parses one JSONL line of a corpus; throws with the reason when the line is neither format. */
 export function parseCorpusLine(line: string, n: number): CorpusItem {
@@ -138,7 +142,7 @@ export async function decideItem(loaded: LoadedPolicy, item: CorpusItem): Promis
   const prompt = (item.request.messages as { content?: unknown }[])
     .map((m) => (typeof m.content === 'string' ? m.content : ''))
     .join('\n\n');
-  const d = await evaluateStage(loaded, { stage: 'output', doc: asResponse(item.output!), prompt });
+  const d = await evaluateStage(loaded, { stage: 'output', doc: asResponse(item.output), prompt });
   return { action: d.action, rules: d.matches.map((m) => m.id) };
 }
 
@@ -184,7 +188,11 @@ export async function diffDecisions(
 ): Promise<CorpusDiff> {
   const out: CorpusDiff = { total: 0, changed: 0, rulesChanged: 0, transitions: [], rules: [] };
   const rules = new Map<string, { id: string; gained: number; lost: number }>();
-  const rule = (id: string) => rules.get(id) ?? rules.set(id, { id, gained: 0, lost: 0 }).get(id)!;
+  const rule = (id: string) => {
+    const counts = rules.get(id) ?? { id, gained: 0, lost: 0 };
+    rules.set(id, counts);
+    return counts;
+  };
   for (const item of items) {
     out.total++;
     const [from, to] = [await decideItem(a, item), await decideItem(b, item)];

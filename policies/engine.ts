@@ -2,6 +2,7 @@ import { runClassifier } from '../classifiers/run.js';
 import type { Classifier, ClassifierResult, Span, Stage } from '../classifiers/types.js';
 import { ClassifierFailed, type ConditionTrace, type RequestMeta } from './conditions.js';
 import type { CompiledRule, LoadedPolicy } from './load.js';
+import { round } from './round.js';
 import type { Action, Rule } from './schema.js';
 import type { Selection, TextSelector } from './select.js';
 
@@ -94,7 +95,6 @@ export interface StageRequest {
 }
 
 const NO_META: RequestMeta = { tenant: null, key: null, model: null, route: '', headers: {} };
-const round = (n: number) => Math.round(n * 1e4) / 1e4;
 
 /** Replaces spans in a text. Overlapping spans merge under the first one's replacement, so nothing leaks. */
 export function applyRedactions(text: string, redactions: (Span & { replacement: string })[]): string {
@@ -227,7 +227,7 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
         ...(first && {
           classifier: first.classifier,
           label: first.label,
-          score: round(ctx.results.get(first.classifier)?.scores[first.label] ?? 0),
+          score: round(ctx.results.get(first.classifier)?.scores[first.label] ?? 0, 4),
           threshold: first.threshold,
         }),
       };

@@ -37,10 +37,10 @@ function tokenize(src: string): string[] {
     if (/^\s*$/.test(src.slice(at))) break;
     TOKEN.lastIndex = at;
     const m = TOKEN.exec(src);
-    if (!m)
-      throw new SelectorError(
-        `unexpected character ${JSON.stringify(src[at + (src.slice(at).length - src.slice(at).trimStart().length)])} in filter`,
-      );
+    if (!m) {
+      const unexpected = src.slice(at).trimStart()[0];
+      throw new SelectorError(`unexpected character ${JSON.stringify(unexpected)} in filter`);
+    }
     out.push(m[1] ? '@' : m[0].trim());
     at = TOKEN.lastIndex;
   }
@@ -206,7 +206,8 @@ export interface Selector {
  * uses anything outside the allowed grammar.
  *
  * @example
- * compileSelector("$.messages[?(@.role=='user')].content").select(request); // [{ pointer: '/messages/1/content', value: '…' }]
+ * compileSelector("$.messages[?(@.role=='user')].content").select(request);
+ * // [{ pointer: '/messages/1/content', value: '…' }]
  */
 export function compileSelector(path: string): Selector {
   if (typeof path !== 'string' || !path.startsWith('$')) throw new SelectorError('a JSONPath starts with "$"');
@@ -225,9 +226,9 @@ export function compileSelector(path: string): Selector {
     if (FORBIDDEN.has(seg)) throw new SelectorError(`property "${seg}" is not allowed`);
     if (seg.startsWith('(')) throw new SelectorError('script expressions [(…)] are not allowed');
     if (seg.startsWith('?')) {
-      const m = /^\?\(([\s\S]*)\)$/.exec(seg);
-      if (!m) throw new SelectorError(`malformed filter "${seg}"`);
-      parseFilter(m[1]);
+      const body = /^\?\(([\s\S]*)\)$/.exec(seg)?.[1];
+      if (body === undefined) throw new SelectorError(`malformed filter "${seg}"`);
+      parseFilter(body);
     }
   }
   return {

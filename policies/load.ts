@@ -8,6 +8,7 @@ import { revisionOf } from './canonical.js';
 import { compileCondition, type CompiledCondition } from './conditions.js';
 import { jsonErrorText, parseJsonText } from './json-text.js';
 import { extend, locate, originsOf } from './extend.js';
+import { depthPast } from './depth.js';
 import { PolicySchema, type Policy, type Rule } from './schema.js';
 import { textSelector, type TextSelector } from './select.js';
 
@@ -84,21 +85,11 @@ const zodIssues = (error: z.ZodError, prefix: readonly PropertyKey[] = []): Poli
       : [{ path: formatPath([...prefix, ...i.path]), message: i.message }],
   );
 
-/** How many objects and arrays deep a policy may nest: far past any readable `when` tree, short of overflowing the validator. */
+/**
+ * How many objects and arrays deep a policy may nest: far past any readable `when` tree, short of overflowing the
+ * validator.
+ */
 export const MAX_DEPTH = 600;
-
-/** The path of the first value nested deeper than MAX_DEPTH, walked without recursion. */
-function tooDeep(doc: unknown): string | undefined {
-  const stack: { v: unknown; path: PropertyKey[]; depth: number }[] = [{ v: doc, path: [], depth: 0 }];
-  for (let top = stack.pop(); top; top = stack.pop()) {
-    const { v, path, depth } = top;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth > MAX_DEPTH) return formatPath(path.slice(0, 4)) + '…';
-    for (const [k, x] of Object.entries(v))
-      stack.push({ v: x, path: depth < 8 ? [...path, Array.isArray(v) ? Number(k) : k] : path, depth: depth + 1 });
-  }
-  return undefined;
-}
 
 /** Resolves a policy path: a file, or a folder holding `policy.json`. */
 export function policyFile(path: string): string {
@@ -174,7 +165,9 @@ function build(policy: Policy, issues: PolicyIssue[], baseDirOf: (classifier: nu
     else if (grader && rubric && !rubric.options.every((o) => grader.labels.includes(o.letter))) {
       issues.push({
         path: 'grading.classifier',
-        message: `classifier "${g.classifier}" does not score every letter of rubric "${rubric.id}" (it has: ${grader.labels.join(', ')})`,
+        message:
+          `classifier "${g.classifier}" does not score every letter of rubric "${rubric.id}" ` +
+          `(it has: ${grader.labels.join(', ')})`,
       });
     }
     const letters = new Set(rubric?.options.map((o) => o.letter) ?? []);
@@ -277,9 +270,9 @@ export function compilePolicy(
   while (cur) {
     if (chain.length > 8)
       throw new PolicyError(source, [{ path: 'extends', message: 'more than 8 levels of extends (a cycle?)' }]);
-    const deep = tooDeep(cur.doc);
+    const deep = depthPast(cur.doc, MAX_DEPTH);
     if (deep !== undefined)
-      throw new PolicyError(cur.source, [{ path: deep, message: `nested more than ${MAX_DEPTH} levels deep` }]);
+      throw new PolicyError(cur.source, [{ path: `${deep}…`, message: `nested more than ${MAX_DEPTH} levels deep` }]);
     const parsed = PolicySchema.safeParse(cur.doc);
     if (!parsed.success) throw new PolicyError(cur.source, zodIssues(parsed.error));
     docs.push(cur.doc);

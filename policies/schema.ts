@@ -63,6 +63,17 @@ export const TextConditionSchema = z.strictObject({
   ]),
 });
 
+/**
+ * Headers a rule may never read (rejected at load, and absent at evaluation): credentials stay out of policies and
+ * traces.
+ */
+export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'x-api-key',
+]);
+
 /** A test on request metadata: tenant, API key id, model, route, or a header (name required). */
 export const MetaConditionSchema = z
   .strictObject({
@@ -78,11 +89,7 @@ export const MetaConditionSchema = z
       ctx.addIssue({ code: 'custom', message: 'a meta condition needs exactly one of equals, in or regex' });
     if (c.meta === 'header' && !c.name)
       ctx.addIssue({ code: 'custom', path: ['name'], message: 'a header condition names the header' });
-    if (
-      c.meta === 'header' &&
-      c.name &&
-      ['authorization', 'proxy-authorization', 'cookie', 'x-api-key'].includes(c.name.toLowerCase())
-    ) {
+    if (c.meta === 'header' && c.name && CREDENTIAL_HEADERS.has(c.name.toLowerCase())) {
       ctx.addIssue({ code: 'custom', path: ['name'], message: 'credential headers cannot be read by policies' });
     }
   });
@@ -189,7 +196,10 @@ export const PolicySchema = z.strictObject({
     .strictObject({
       rubric: IdSchema,
       classifier: IdSchema,
-      /** The prompt counts as unsafe when this classifier's label reaches the threshold; without it, every prompt counts as safe. */
+      /**
+       * The prompt counts as unsafe when this classifier's label reaches the threshold; without it, every prompt counts
+       * as safe.
+       */
       promptSafety: z.strictObject({ classifier: IdSchema, label: z.string().min(1), threshold: unit }).optional(),
       /** Reward per option letter, for safe and for unsafe prompts. */
       reward: z
@@ -200,9 +210,14 @@ export const PolicySchema = z.strictObject({
         .default({}),
       /** The letters that mean a refusal; one of them on a safe prompt is an over-refusal. */
       refusals: z.array(z.string().regex(/^[A-Z]$/)).default(['A', 'B']),
-      /** Retry an over-refused safe prompt once with this system reminder, and keep whichever answer earns more reward. */
+      /**
+       * Retry an over-refused safe prompt once with this system reminder, and keep whichever answer earns more reward.
+       */
       retry: z.strictObject({ system: z.string().min(1) }).optional(),
-      /** Replace a refusal in an undesired style (a refusal letter not desired for unsafe prompts) of an unsafe prompt with the policy's refusal. */
+      /**
+       * Replace a refusal in an undesired style (a refusal letter not desired for unsafe prompts) of an unsafe prompt
+       * with the policy's refusal.
+       */
       restyle: z.boolean().default(false),
     })
     .optional(),

@@ -54,20 +54,30 @@ function texts(pointer: string, value: unknown, out: { pointer: string; text: st
 
 const INPUT_ROLES = new Set(['user', 'tool', 'function']);
 
+type Container = Record<string, unknown>;
+const isContainer = (value: unknown): value is Container => value !== null && typeof value === 'object';
+/** `doc[key]` when it is an array, else none. */
+const arrayAt = (doc: unknown, key: string): unknown[] => {
+  const value = isContainer(doc) ? doc[key] : undefined;
+  return Array.isArray(value) ? value : [];
+};
+
 /** The default selections, computed without a JSONPath walk (they run on every request). */
-const FAST: Record<string, (doc: any) => { pointer: string; text: string }[]> = {
+const FAST: Record<string, (doc: unknown) => { pointer: string; text: string }[]> = {
   [DEFAULT_INPUT_SELECT]: (doc) => {
     const out: { pointer: string; text: string }[] = [];
-    const msgs = Array.isArray(doc?.messages) ? doc.messages : [];
-    msgs.forEach((m: any, i: number) => {
-      if (m && INPUT_ROLES.has(m.role)) texts(`/messages/${i}/content`, m.content, out);
+    arrayAt(doc, 'messages').forEach((message, i) => {
+      if (isContainer(message) && typeof message.role === 'string' && INPUT_ROLES.has(message.role))
+        texts(`/messages/${i}/content`, message.content, out);
     });
     return out;
   },
   [DEFAULT_OUTPUT_SELECT]: (doc) => {
     const out: { pointer: string; text: string }[] = [];
-    const choices = Array.isArray(doc?.choices) ? doc.choices : [];
-    choices.forEach((c: any, i: number) => texts(`/choices/${i}/message/content`, c?.message?.content, out));
+    arrayAt(doc, 'choices').forEach((choice, i) => {
+      const message = isContainer(choice) ? choice.message : undefined;
+      texts(`/choices/${i}/message/content`, isContainer(message) ? message.content : undefined, out);
+    });
     return out;
   },
 };
@@ -102,19 +112,32 @@ export const pointerKeys = (pointer: string): string[] =>
         .split('/')
         .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
 
-/** A copy of `doc` with the strings at the given pointers replaced; only the containers on the way are copied. */
+// Arrays are indexed with the pointer's string keys too ('0', '1', …), as JavaScript allows.
+const copyOf = (value: object): Container =>
+  Array.isArray(value) ? ([...value] as unknown as Container) : { ...value };
+
+/**
+ * A copy of `doc` with the strings at the given pointers replaced; only the containers on the way are copied.
+ * A pointer whose path is missing, or that ends on something other than a string, replaces nothing.
+ */
 export function replaceAt<T>(doc: T, replaced: Map<string, string>): T {
-  const root: any = Array.isArray(doc) ? [...(doc as unknown[])] : { ...(doc as object) };
+  if (!isContainer(doc)) return doc;
+  const root = copyOf(doc);
   for (const [pointer, text] of replaced) {
     const keys = pointerKeys(pointer);
+    const last = keys.pop();
+    if (last === undefined) continue;
     let cur = root;
-    for (let i = 0; i < keys.length - 1; i++) {
-      const k = keys[i];
-      if (cur[k] === null || typeof cur[k] !== 'object') break;
-      cur[k] = Array.isArray(cur[k]) ? [...cur[k]] : { ...cur[k] };
-      cur = cur[k];
+    let reached = true;
+    for (const key of keys) {
+      const next = cur[key];
+      if (!isContainer(next)) {
+        reached = false;
+        break;
+      }
+      cur = cur[key] = copyOf(next);
     }
-    if (keys.length && typeof cur[keys.at(-1)!] === 'string') cur[keys.at(-1)!] = text;
+    if (reached && typeof cur[last] === 'string') cur[last] = text;
   }
-  return root;
+  return root as T;
 }

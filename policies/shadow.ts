@@ -29,7 +29,10 @@ export interface ShadowReport {
   policies: { id: string; revision: string; records: number }[];
   transitions: { from: Action; to: Action; count: number; examples: string[] }[];
   rules: ShadowRuleCount[];
-  /** Rules in `shadow` mode inside the enforced policy: how often they matched and would have changed the stage's action. */
+  /**
+   * Rules in `shadow` mode inside the enforced policy: how often they matched and would have changed the stage's
+   * action.
+   */
   shadowModeRules: { id: string; matched: number; wouldChange: number; examples: string[] }[];
 }
 
@@ -59,9 +62,16 @@ function involved(enforced: Stages, shadow: Stages): Map<string, 'shadowOnly' | 
   return out;
 }
 
+/** The map's entry for `key`, created by `create` on first use. */
+function entry<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) map.set(key, (value = create()));
+  return value;
+}
+
 /** Accumulates a shadow report one record at a time (for streaming readers). */
 export class ShadowCounter {
-  private r: ShadowReport = {
+  private totals: ShadowReport = {
     records: 0,
     withShadow: 0,
     agree: 0,
@@ -76,56 +86,56 @@ export class ShadowCounter {
   constructor(private readonly maxExamples = 5) {}
 
   add(rec: DecisionRecord): void {
-    const r = this.r;
-    const ex = (list: string[]) =>
+    const { totals } = this;
+    const addExample = (list: string[]) =>
       void (list.length < this.maxExamples && !list.includes(rec.decision_id) && list.push(rec.decision_id));
-    r.records++;
-    for (const st of STAGES) {
-      const stage = rec.stages?.[st];
-      for (const m of stage?.shadow_rules ?? []) {
-        const c =
-          this.modeRules.get(m.id) ??
-          this.modeRules.set(m.id, { id: m.id, matched: 0, wouldChange: 0, examples: [] }).get(m.id)!;
-        c.matched++;
-        if (stage && ACTION_RANK[m.action] > ACTION_RANK[stage.action]) {
-          c.wouldChange++;
-          ex(c.examples);
+    totals.records++;
+    for (const stageName of STAGES) {
+      const stage = rec.stages?.[stageName];
+      for (const match of stage?.shadow_rules ?? []) {
+        const counts = entry(this.modeRules, match.id, () => ({
+          id: match.id,
+          matched: 0,
+          wouldChange: 0,
+          examples: [],
+        }));
+        counts.matched++;
+        if (stage && ACTION_RANK[match.action] > ACTION_RANK[stage.action]) {
+          counts.wouldChange++;
+          addExample(counts.examples);
         }
       }
     }
-    const sh = rec.shadow;
-    if (!sh) return;
-    r.withShadow++;
-    const p = r.policies.find((x) => x.id === sh.policy.id && x.revision === sh.policy.revision);
-    if (p) p.records++;
-    else r.policies.push({ ...sh.policy, records: 1 });
-    if (sh.action === rec.action) return void r.agree++;
-    r.disagree++;
-    let t = r.transitions.find((x) => x.from === rec.action && x.to === sh.action);
-    if (!t) r.transitions.push((t = { from: rec.action, to: sh.action, count: 0, examples: [] }));
-    t.count++;
-    ex(t.examples);
-    const key = `${rec.action}→${sh.action}`;
-    const ids = involved(rec.stages ?? {}, sh.stages ?? {});
+    const shadow = rec.shadow;
+    if (!shadow) return;
+    totals.withShadow++;
+    const seen = totals.policies.find((x) => x.id === shadow.policy.id && x.revision === shadow.policy.revision);
+    if (seen) seen.records++;
+    else totals.policies.push({ ...shadow.policy, records: 1 });
+    if (shadow.action === rec.action) return void totals.agree++;
+    totals.disagree++;
+    let transition = totals.transitions.find((x) => x.from === rec.action && x.to === shadow.action);
+    if (!transition)
+      totals.transitions.push((transition = { from: rec.action, to: shadow.action, count: 0, examples: [] }));
+    transition.count++;
+    addExample(transition.examples);
+    const key = `${rec.action}→${shadow.action}`;
+    const ids = involved(rec.stages ?? {}, shadow.stages ?? {});
     if (ids.size === 0) ids.set('(no rule)', 'actionChanged');
     for (const [id, how] of ids) {
-      const c =
-        this.rules.get(id) ??
-        this.rules
-          .set(id, {
-            id,
-            disagreements: 0,
-            shadowOnly: 0,
-            enforcedOnly: 0,
-            actionChanged: 0,
-            transitions: {},
-            examples: [],
-          })
-          .get(id)!;
-      c.disagreements++;
-      c[how]++;
-      c.transitions[key] = (c.transitions[key] ?? 0) + 1;
-      ex(c.examples);
+      const counts = entry(this.rules, id, () => ({
+        id,
+        disagreements: 0,
+        shadowOnly: 0,
+        enforcedOnly: 0,
+        actionChanged: 0,
+        transitions: {},
+        examples: [],
+      }));
+      counts.disagreements++;
+      counts[how]++;
+      counts.transitions[key] = (counts.transitions[key] ?? 0) + 1;
+      addExample(counts.examples);
     }
   }
 
@@ -133,8 +143,8 @@ export class ShadowCounter {
     const byCount = <T extends { id: string }>(xs: T[], n: (x: T) => number) =>
       xs.sort((a, b) => n(b) - n(a) || a.id.localeCompare(b.id));
     return {
-      ...this.r,
-      transitions: [...this.r.transitions].sort((a, b) => b.count - a.count),
+      ...this.totals,
+      transitions: [...this.totals.transitions].sort((a, b) => b.count - a.count),
       rules: byCount([...this.rules.values()], (x) => x.disagreements),
       shadowModeRules: byCount([...this.modeRules.values()], (x) => x.wouldChange),
     };
@@ -146,7 +156,8 @@ export class ShadowCounter {
  *
  * @example
  * const report = shadowReport(records);
- * report.rules[0]; // { id: 'weapons-v2', disagreements: 12, shadowOnly: 12, transitions: { 'allow→refuse': 12 }, examples: ['dec_…'] }
+ * report.rules[0];
+ * // { id: 'weapons-v2', disagreements: 12, shadowOnly: 12, transitions: { 'allow→refuse': 12 }, examples: ['dec_…'] }
  */
 export function shadowReport(records: Iterable<DecisionRecord>, { examples = 5 } = {}): ShadowReport {
   const counter = new ShadowCounter(examples);

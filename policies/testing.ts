@@ -150,7 +150,9 @@ export const asRequest = (request: string | Record<string, unknown>): Record<str
   typeof request === 'string' ? { messages: [{ role: 'user', content: request }] } : request;
 
 /** The response document the output stage reads for a plain answer. */
-export const asResponse = (text: string) => ({
+export const asResponse = (
+  text: string,
+): { choices: [{ index: number; message: { role: string; content: string } }] } => ({
   choices: [{ index: 0, message: { role: 'assistant', content: text } }],
 });
 
@@ -228,18 +230,20 @@ const list = (xs: string[]) => (xs.length ? xs.join(', ') : '(none)');
 
 /** The final action of a run and the stage that decided it (the input wins a tie, as in the gateway). */
 export function finalOf(run: CaseRun): { action: StageDecision['action']; stage: Stage } {
-  const { input, output } = run;
-  return output && ACTION_RANK[output.action] > ACTION_RANK[input.action]
-    ? { action: output.action, stage: 'output' }
-    : { action: input.action, stage: 'input' };
+  const { action, stage } = decidingStage(run);
+  return { action, stage };
+}
+
+function decidingStage({ input, output }: CaseRun): StageDecision {
+  return output && ACTION_RANK[output.action] > ACTION_RANK[input.action] ? output : input;
 }
 
 /** Compares a run with the case's expectation; returns what differs. */
 function check(c: PolicyTestCase, run: CaseRun, rules: string[], shadow: string[]): string[] {
   const e = c.expect;
   const out: string[] = [];
-  const { action, stage } = finalOf(run);
-  const decided = (stage === 'output' ? run.output : undefined) ?? run.input;
+  const decided = decidingStage(run);
+  const { action, stage } = decided;
   if (action !== e.action)
     out.push(`action: expected ${e.action}, got ${action}${rules.length ? ` (rules: ${rules.join(', ')})` : ''}`);
   if (e.rules && !sameSet(e.rules, rules)) out.push(`rules: expected ${list(e.rules)}, got ${list(rules)}`);

@@ -29,5 +29,6 @@ const artifact = await ensureEncoderModel({ cacheDir: values['cache-dir'], force
 const { size } = await stat(artifact.modelPath);
 const ms = Math.round(performance.now() - start);
 console.log(
-  `${artifact.built ? 'built' : 'cached'} ${artifact.version} → ${artifact.modelPath} (${(size / 2 ** 20).toFixed(1)} MiB, ${ms} ms)`,
+  `${artifact.built ? 'built' : 'cached'} ${artifact.version} → ${artifact.modelPath} ` +
+    `(${(size / 2 ** 20).toFixed(1)} MiB, ${ms} ms)`,
 );

@@ -2,7 +2,8 @@
  * `npm run eval:evasion`: how much recall each obfuscation costs the default policy's input stage, with the
  * normalisation pass on and off, and the false-positive rate on benign sets with and without it.
  *
- *   npm run eval:evasion -- [--seed 1] [--limit N] [--sets advbench,forbidden_questions,jailbreak_llms] [--data DIR] [--json out.json]
+ *   npm run eval:evasion -- [--seed 1] [--limit N] [--sets advbench,forbidden_questions,jailbreak_llms]
+ *     [--data DIR] [--json out.json]
  *
  * Data is read in place from ../shared/data (relative to the repository root) unless --data says otherwise.
  */
@@ -90,7 +91,8 @@ async function main(): Promise<void> {
 
   const unsafe = Object.fromEntries(UNSAFE_SETS.map((s) => [s, read(data, s, 'unsafe', limit)]));
   console.log(
-    `Recall (refused, %) of the default policy's input stage on unsafe items, normalisation on and off; Δ = points against the`,
+    `Recall (refused, %) of the default policy's input stage on unsafe items, normalisation on and off; Δ = points ` +
+      `against the`,
   );
   console.log(
     `untransformed text (normalisation on); kept = share of the items caught untransformed that are still caught.`,
@@ -142,7 +144,8 @@ async function main(): Promise<void> {
   }
   console.log(`\nWorst loss with normalisation: ${(100 * -worst).toFixed(1)} points (goal: at most 10).`);
   console.log(
-    `Baseline caught: ${UNSAFE_SETS.map((s) => `${s} ${base[s].filter(Boolean).length}/${base[s].length}`).join(', ')} (rules only: 'kept' is the telling column).`,
+    `Baseline caught: ` +
+      `${UNSAFE_SETS.map((s) => `${s} ${base[s].filter(Boolean).length}/${base[s].length}`).join(', ')} (rules only: 'kept' is the telling column).`,
   );
   out.recall = rows;
   out.worstLossPoints = Math.round(-worst * 1000) / 10;

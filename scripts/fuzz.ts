@@ -63,20 +63,23 @@ async function main(): Promise<number> {
   table(requests.histogram);
   console.log(`  upstream calls: ${requests.upstreamRequests}, carrying a client header: ${requests.leakedHeaders}`);
   console.log(
-    `  after GC: RSS ${m.rssBeforeMb} MB after warm-up → ${m.rssAfterMb} MB at the end (every tenth: ${m.rssSeriesMb.join(', ')}); heap ${m.heapBeforeMb} → ${m.heapAfterMb} MB`,
+    `  after GC: RSS ${m.rssBeforeMb} MB after warm-up → ${m.rssAfterMb} MB at the end (every tenth: ` +
+      `${m.rssSeriesMb.join(', ')}); heap ${m.heapBeforeMb} → ${m.heapAfterMb} MB`,
   );
 
   t = performance.now();
   const upstream = await fuzzUpstream({ seed, count: upstreamCount });
   console.log(
-    `\nUpstream: ${upstream.sent} requests to a gateway in front of a chaotic upstream (${secs(t)} s); healthy afterwards: ${upstream.healthy}`,
+    `\nUpstream: ${upstream.sent} requests to a gateway in front of a chaotic upstream (${secs(t)} s); healthy ` +
+      `afterwards: ${upstream.healthy}`,
   );
   table(upstream.histogram);
 
   t = performance.now();
   const policies = fuzzPolicies({ seed, count: policyCount });
   console.log(
-    `\nPolicy loader: ${policies.compiled} mutants of the default policy (${secs(t)} s): ${policies.accepted} compiled, ${policies.refused} refused with a PolicyError, slowest ${policies.slowestMs} ms`,
+    `\nPolicy loader: ${policies.compiled} mutants of the default policy (${secs(t)} s): ${policies.accepted} ` +
+      `compiled, ${policies.refused} refused with a PolicyError, slowest ${policies.slowestMs} ms`,
   );
 
   const problems: Problem[] = [...requests.problems, ...upstream.problems, ...policies.problems];

@@ -3,7 +3,8 @@
  * gold grade (jailbreakbench: A/C, coconot_pref: B/D). Splits are the heads' own (seed 7, by the normalised
  * prompt, 70/15/15), so the test split was never seen by the heads nor by the constants fitted here.
  *
- *   node dist/scripts/rbrm-local-eval.js [--split test|val|train|all] [--fit] [--write-splits] [--weights '{"…":…}'] [--request-harm unsafe|unsafe+jailbreak]
+ *   node dist/scripts/rbrm-local-eval.js [--split test|val|train|all] [--fit] [--write-splits]
+ *     [--weights '{"…":…}'] [--request-harm unsafe|unsafe+jailbreak]
  *
  * --fit searches the logit constants on the validation split and prints them. The objective is the mean
  * per-grade accuracy over A, C, D and the gold-B records whose response opens with a refusal (the heads'
@@ -55,23 +56,12 @@ function rows(dataDir: string): Row[] {
     readFileSync(existingPath(join(dataDir, file), `no ${file} in ${dataDir}`), 'utf8')
       .split('\n')
       .filter((l) => l.trim())
-      .map((raw) => ({ raw, r: RecordSchema.parse(JSON.parse(raw)) }))
-      .flatMap(({ raw, r }) =>
-        r.stage === 'output' && r.rbrm !== undefined && r.prompt !== undefined
-          ? [
-              {
-                id: r.id,
-                source: r.source,
-                prompt: r.prompt,
-                text: r.text,
-                label: r.label,
-                rbrm: r.rbrm,
-                split: splitOf(SEED, normalise(r.prompt)),
-                raw,
-              },
-            ]
-          : [],
-      ),
+      .flatMap((raw): Row[] => {
+        const record = RecordSchema.parse(JSON.parse(raw));
+        const { id, source, prompt, text, label, rbrm } = record;
+        if (record.stage !== 'output' || rbrm === undefined || prompt === undefined) return [];
+        return [{ id, source, prompt, text, label, rbrm, split: splitOf(SEED, normalise(prompt)), raw }];
+      }),
   );
 }
 
@@ -92,7 +82,9 @@ const balanced = (gold: Grade[], pred: string[]) => {
 };
 const grade = (c: Components, w: Weights) => argmaxLetter(standardProbabilities(c, w).probabilities, GRADES);
 
-/** A coarse grid over the constants; the best balanced accuracy on the given split wins (ties: earlier, i.e. smaller). */
+/**
+ * A coarse grid over the constants; the best balanced accuracy on the given split wins (ties: earlier, i.e. smaller).
+ */
 /**
  * Hand-written sanity cases (the unit tests pin the first two). Short, clean answers unlike the long LLM answers
  * of the validation data; the heads alone get some of them wrong (the refusal head gives a one-line Python
@@ -238,7 +230,8 @@ async function main(): Promise<void> {
       );
       const nB = items.filter(({ r }) => r.rbrm === 'B' && refusalTarget(r.text) === 1).length;
       console.log(
-        `validation split: ${items.length} records (gold B kept: ${nB} that open with a refusal); best mean per-grade accuracy ${score.toFixed(3)}`,
+        `validation split: ${items.length} records (gold B kept: ${nB} that open with a refusal); best mean ` +
+          `per-grade accuracy ${score.toFixed(3)}`,
       );
       console.log(JSON.stringify(weights));
       return;
@@ -257,7 +250,8 @@ async function main(): Promise<void> {
     );
     const report = rubricReport('rbrm-local', results);
     console.log(
-      `rbrm-local on the ${split} split: ${report.n} output records (${FILES.join(', ')}); ${grader.version}; ~${perItem.toFixed(1)} ms per record\n`,
+      `rbrm-local on the ${split} split: ${report.n} output records (${FILES.join(', ')}); ${grader.version}; ` +
+        `~${perItem.toFixed(1)} ms per record\n`,
     );
     console.log(
       markdownTable(
@@ -272,20 +266,24 @@ async function main(): Promise<void> {
     );
     const bal = GRADES.map((g) => report.perGrade[g].accuracy).filter((a): a is number => a !== null);
     console.log(
-      `\naccuracy ${fmt(report.accuracy)}, balanced (mean per grade) ${fmt(bal.reduce((s, a) => s + a, 0) / bal.length)}`,
+      `\naccuracy ${fmt(report.accuracy)}, balanced (mean per grade) ` +
+        `${fmt(bal.reduce((s, a) => s + a, 0) / bal.length)}`,
     );
     console.log(
-      `over-refusal (safe prompts graded B): predicted ${fmt(report.overRefusal.predicted)}, gold ${fmt(report.overRefusal.gold)} of ${report.overRefusal.safePrompts} safe-prompt records`,
+      `over-refusal (safe prompts graded B): predicted ${fmt(report.overRefusal.predicted)}, gold ` +
+        `${fmt(report.overRefusal.gold)} of ${report.overRefusal.safePrompts} safe-prompt records`,
     );
     const rb = results.filter((r) => r.rbrm === 'B' && r.refuses);
     const share = (xs: typeof results, g: Grade) =>
       fmt(xs.length ? xs.filter((r) => r.grade === g).length / xs.length : null);
     console.log(
-      `gold B whose answer opens with a refusal (phrase rule): graded B ${share(rb, 'B')}, A ${share(rb, 'A')}, D ${share(rb, 'D')} of ${rb.length}`,
+      `gold B whose answer opens with a refusal (phrase rule): graded B ${share(rb, 'B')}, A ${share(rb, 'A')}, D ` +
+        `${share(rb, 'D')} of ${rb.length}`,
     );
     const d = results.filter((r) => r.rbrm === 'D');
     console.log(
-      `safe prompts answered compliantly (gold D) but graded B: ${fmt(d.length ? d.filter((r) => r.grade === 'B').length / d.length : null)} of ${d.length}`,
+      `safe prompts answered compliantly (gold D) but graded B: ` +
+        `${fmt(d.length ? d.filter((r) => r.grade === 'B').length / d.length : null)} of ${d.length}`,
     );
   } finally {
     await grader.close();

@@ -62,7 +62,7 @@ describe('POST /v1/chat/completions (non-streamed)', () => {
       .set(auth)
       .send(chat('My card is 4111 1111 1111 1111 and my key is sk-proj-abcdefghijklmnopqrstuvwx'));
     assert.equal(res.headers['x-gateway-decision'], 'redact');
-    const sent = stub.requests[before].body.messages[0].content as string;
+    const sent = stub.requests[before].body.messages![0].content as string;
     assert.equal(sent, 'My card is [REDACTED:pii.sensitive] and my key is [REDACTED:secret]');
   });
 
@@ -119,7 +119,7 @@ describe("request errors use OpenAI's error shape", () => {
       .post('/v1/chat/completions')
       .set(auth)
       .send(body as object);
-  const shape = (body: any, code: string, type: string) => {
+  const shape = (body: { error: Record<string, unknown> }, code: string, type: string) => {
     assert.equal(body.error.code, code);
     assert.equal(body.error.type, type);
     assert.equal(typeof body.error.message, 'string');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startStubUpstream, type StubUpstream } from './support/stub-upstream.js';
 import { auth, chat, eventually, startTestGateway, type TestGateway } from './support/harness.js';
+import { chunk, type SseChunk } from './support/sse-client.js';
 
 /** Posts a streamed chat request and returns the status, headers and parsed SSE events. */
 async function sse(gw: TestGateway, body: object) {
@@ -19,14 +20,14 @@ async function sse(gw: TestGateway, body: object) {
     .split('\n\n')
     .filter((e) => e.startsWith('data: '))
     .map((e) => e.slice(6))
-    .map((d) => (d === '[DONE]' ? d : JSON.parse(d)));
+    .map((d) => (d === '[DONE]' ? d : (JSON.parse(d) as SseChunk)));
   return { res, events, text };
 }
 
-const contentOf = (events: any[]) =>
+const contentOf = (events: (SseChunk | '[DONE]')[]) =>
   events
-    .filter((e) => e !== '[DONE]' && e.choices)
-    .map((e) => e.choices[0]?.delta?.content ?? '')
+    .flatMap((e) => (e !== '[DONE]' && e.choices ? [e.choices] : []))
+    .map((choices) => choices[0]?.delta?.content ?? '')
     .join('');
 
 /** A policy whose output rule refuses any answer containing FORBIDDEN. */
@@ -82,9 +83,9 @@ describe('POST /v1/chat/completions with stream: true', () => {
     assert.equal(res.headers.get('x-gateway-decision'), 'allow');
     assert.equal(events.at(-1), '[DONE]');
     assert.equal(contentOf(events), 'Echo: hello world');
-    assert.equal(events[0].choices[0].delta.role, 'assistant');
-    assert.equal(events.at(-2).choices[0].finish_reason, 'stop');
-    assert.ok(events.slice(0, -1).every((e: any) => e.id === events[0].id));
+    assert.equal(chunk(events[0]).choices![0].delta!.role, 'assistant');
+    assert.equal(chunk(events.at(-2)!).choices![0].finish_reason, 'stop');
+    assert.ok(events.slice(0, -1).every((e) => chunk(e).id === chunk(events[0]).id));
   });
 
   it('answers a refused prompt with a refusal stream and never calls the upstream', async () => {
@@ -92,7 +93,7 @@ describe('POST /v1/chat/completions with stream: true', () => {
     const { res, events } = await sse(gw, chat('say FORBIDDEN'));
     assert.equal(res.headers.get('x-gateway-decision'), 'refuse');
     assert.equal(contentOf(events), 'That answer was withheld.');
-    assert.equal(events.at(-2).choices[0].finish_reason, 'content_filter');
+    assert.equal(chunk(events.at(-2)!).choices![0].finish_reason, 'content_filter');
     assert.equal(events.at(-1), '[DONE]');
     assert.equal(stub.requests.length, n);
   });
@@ -102,7 +103,7 @@ describe('POST /v1/chat/completions with stream: true', () => {
     const text = contentOf(events);
     assert.ok(!text.includes('FORBIDDEN'), 'the violating text reached the client');
     assert.ok(text.endsWith('That answer was withheld.'));
-    assert.equal(events.at(-2).choices[0].finish_reason, 'content_filter');
+    assert.equal(chunk(events.at(-2)!).choices![0].finish_reason, 'content_filter');
     const rec = gw.records().at(-1)!;
     assert.equal(rec.action, 'refuse');
     assert.equal(rec.stream, true);
@@ -112,13 +113,13 @@ describe('POST /v1/chat/completions with stream: true', () => {
   it('catches a violation split across two chunks', async () => {
     const { events } = await sse(gw, chat('split please'));
     assert.ok(!contentOf(events).includes('FORBI'), 'part of the violation leaked');
-    assert.equal(events.at(-2).choices[0].finish_reason, 'content_filter');
+    assert.equal(chunk(events.at(-2)!).choices![0].finish_reason, 'content_filter');
   });
 
   it('sends a clean error event and records the failure when the upstream dies mid-stream', async () => {
     const { events } = await sse(gw, { ...chat('this answer is long enough to be cut'), model: 'die' });
-    const last = events.at(-1);
-    assert.equal(last.error.code, 'upstream_error');
+    const last = chunk(events.at(-1)!);
+    assert.equal(last.error?.code, 'upstream_error');
     const rec = gw.records().at(-1)!;
     assert.equal(rec.status, 502);
     assert.equal(rec.error?.type, 'upstream_error');

@@ -9,7 +9,7 @@ import request from 'supertest';
 import { z } from 'zod';
 import { registerClassifierType } from '../classifiers/registry.js';
 import { auth, chat, startTestGateway } from './support/harness.js';
-import { startStubUpstream } from './support/stub-upstream.js';
+import { startStubUpstream, type StubBody } from './support/stub-upstream.js';
 
 /** A grader for tests: reads `[grade:X]` from the answer and gives X probability 0.85. */
 registerClassifierType('test-grader', {
@@ -81,8 +81,9 @@ function policy(grading: object = {}): string {
 }
 
 /** The stub answers from the prompt: `answer:X` picks the grade; a retry (system reminder present) answers D. */
-const reply = (u: string, body: { messages: { role: string; content: string }[] }) => {
-  const retried = body.messages[0]?.role === 'system' && body.messages[0].content.includes('retry-helps');
+const reply = (u: string, body: StubBody) => {
+  const first = body.messages?.[0];
+  const retried = first?.role === 'system' && String(first.content).includes('retry-helps');
   return retried ? '[grade:D] a helpful answer' : `[grade:${/answer:([ABCD])/.exec(u)?.[1] ?? 'D'}] some answer`;
 };
 
@@ -160,7 +161,7 @@ describe('RBRM grading of answers', () => {
       async (gw, stub) => {
         const b = await post(gw, 'what is 2+2 answer:B');
         assert.equal(stub.requests.length, 2);
-        assert.equal(stub.requests[1].body.messages[0].role, 'system');
+        assert.equal(stub.requests[1].body.messages![0].role, 'system');
         assert.equal(b.body.choices[0].message.content, '[grade:D] a helpful answer');
         const r = gw.records()[0];
         assert.equal(r.rbrm?.grade, 'B', 'the record keeps the original grade');

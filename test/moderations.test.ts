@@ -25,10 +25,10 @@ describe('POST /v1/moderations', () => {
     assert.equal(r.categories.S1, false);
     assert.equal(r.gateway.action, 'refuse');
     assert.deepEqual(
-      r.gateway.matched_rules.map((m: any) => m.id),
+      r.gateway.matched_rules.map((m: { id: string }) => m.id),
       ['weapons'],
     );
-    assert.ok(r.gateway.classifiers.some((c: any) => c.id === 'hazards'));
+    assert.ok(r.gateway.classifiers.some((c: { id: string }) => c.id === 'hazards'));
     assert.equal(res.body.gateway.decision_id, res.headers['x-gateway-decision-id']);
     assert.equal(res.headers['x-gateway-decision'], 'refuse');
   });
@@ -40,7 +40,7 @@ describe('POST /v1/moderations', () => {
       .set(auth)
       .send({ input: ['nice weather today', 'mail me at jane@example.com'] });
     assert.deepEqual(
-      res.body.results.map((r: any) => r.flagged),
+      res.body.results.map((r: { flagged: boolean }) => r.flagged),
       [false, true],
     );
     assert.equal(res.body.results[1].gateway.action, 'redact');

@@ -81,7 +81,8 @@ describe('rules classifier', () => {
     );
     const r = await classify(
       c,
-      'mail jane.doe@example.org, call +1 415-555-0132, key AKIAIOSFODNN7EXAMPLE, ssn 123-45-6789\n-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----',
+      'mail jane.doe@example.org, call +1 415-555-0132, key AKIAIOSFODNN7EXAMPLE, ssn 123-45-6789\n' +
+        '-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----',
     );
     assert.deepEqual(r.scores, { email: 1, phone: 1, api_key: 1, private_key: 1, us_ssn: 1 });
     const clean = await classify(c, 'version 1.2.3 costs $40, call it 2024-05-06');

@@ -7,7 +7,7 @@ import { Agent } from 'undici';
 import { z } from 'zod';
 import { registerClassifierType } from '../classifiers/registry.js';
 import { auth, chat, eventually, startTestGateway, type TestGateway } from './support/harness.js';
-import { finishOf, sseChat, textOf } from './support/sse-client.js';
+import { chunkOf, finishOf, sseChat, textOf } from './support/sse-client.js';
 import { REFUSAL, SCRIPTS, WINDOWS, scripted, streamGateway } from './support/stream-fixtures.js';
 import { startStubUpstream, type StubUpstream } from './support/stub-upstream.js';
 
@@ -99,7 +99,7 @@ describe('input checks concurrent with the upstream call', () => {
     const r = await post('clean');
     assert.equal(textOf(r.events), SCRIPTS.clean.join(''));
     assert.ok(stub.requests.at(-1)!.at - t < INPUT_MS / 2, 'the upstream call waited for the input stage');
-    const firstContent = r.events.find((e) => e.data.choices?.[0]?.delta?.content)!;
+    const firstContent = r.events.find((e) => e.data !== '[DONE]' && e.data.choices?.[0]?.delta?.content)!;
     assert.ok(firstContent.at - t >= INPUT_MS, 'content arrived before the input verdict');
   });
 
@@ -118,7 +118,7 @@ describe('input checks concurrent with the upstream call', () => {
     const r = await post('clean mail jane.doe@example.com');
     assert.equal(textOf(r.events), SCRIPTS.clean.join(''));
     await eventually(() => stub.requests.length >= n + 1);
-    const last = stub.requests.at(-1)!.body.messages.at(-1).content;
+    const last = stub.requests.at(-1)!.body.messages!.at(-1)!.content;
     assert.equal(last, 'clean mail [REDACTED:pii]');
     assert.equal(gw.records().at(-1)!.action, 'redact');
   });
@@ -141,7 +141,7 @@ for (const mode of ['buffer', 'stream-first'] as const) {
           assert.equal(finishOf(r.events), 'stop');
           assert.equal(r.events.at(-1)!.data, '[DONE]');
         }
-        assert.equal(new Set(results.map((r) => r.events[0].data.id)).size, 200);
+        assert.equal(new Set(results.map((r) => chunkOf(r.events[0]).id)).size, 200);
         assert.equal(gw.records().length, 200);
         assert.equal(stub.completed, 200);
         const metrics = await (await fetch(`${gw.url}/metrics`)).text();

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { Agent } from 'undici';
 import { CLIENT_KEY, auth, chat, eventually, type TestGateway } from './support/harness.js';
-import { finishOf, sseChat, textOf } from './support/sse-client.js';
+import { chunkOf, finishOf, sseChat, textOf } from './support/sse-client.js';
 import { REFUSAL, SCRIPTS, WINDOWS, scripted, streamGateway } from './support/stream-fixtures.js';
 import { startStubUpstream, type StubUpstream } from './support/stub-upstream.js';
 
@@ -26,7 +26,9 @@ for (const mode of ['buffer', 'stream-first'] as const) {
       await stub.close();
     });
 
-    /** A cut stream: refusal last, content_filter, [DONE], upstream aborted, and the record holds what the client got. */
+    /**
+     * A cut stream: refusal last, content_filter, [DONE], upstream aborted, and the record holds what the client got.
+     */
     async function assertCut(r: Awaited<ReturnType<typeof post>>, abortedBefore: number) {
       const text = textOf(r.events);
       assert.ok(text.endsWith(REFUSAL), `the stream should end with the refusal: ${text}`);
@@ -46,10 +48,10 @@ for (const mode of ['buffer', 'stream-first'] as const) {
       const r = await post('clean');
       assert.equal(r.status, 200);
       assert.equal(textOf(r.events), full('clean'));
-      assert.equal(r.events[0].data.choices[0].delta.role, 'assistant');
+      assert.equal(chunkOf(r.events[0]).choices?.[0]?.delta?.role, 'assistant');
       assert.equal(finishOf(r.events), 'stop');
       assert.equal(r.events.at(-1)!.data, '[DONE]');
-      const chunks = r.events.slice(0, -1).map((e) => e.data);
+      const chunks = r.events.slice(0, -1).map(chunkOf);
       assert.ok(
         chunks.every((c) => c.id === chunks[0].id && c.model === chunks[0].model && c.created === chunks[0].created),
       );
@@ -103,16 +105,16 @@ for (const mode of ['buffer', 'stream-first'] as const) {
 
     it('passes a usage chunk through after the finish chunk', async () => {
       const r = await post('clean', { stream_options: { include_usage: true } });
-      const chunks = r.events.slice(0, -1).map((e) => e.data);
-      assert.deepEqual(chunks.at(-1).choices, []);
-      assert.equal(chunks.at(-1).usage.completion_tokens, SCRIPTS.clean.length);
-      assert.equal(chunks.at(-2).choices[0].finish_reason, 'stop');
+      const chunks = r.events.slice(0, -1).map(chunkOf);
+      assert.deepEqual(chunks.at(-1)!.choices, []);
+      assert.equal(chunks.at(-1)!.usage!.completion_tokens, SCRIPTS.clean.length);
+      assert.equal(chunks.at(-2)!.choices![0].finish_reason, 'stop');
       assert.equal(textOf(r.events), full('clean'));
     });
 
     it('sends a clean error event and records what was sent when the upstream dies mid-stream', async () => {
       const r = await post('clean', { model: 'die' });
-      assert.equal(r.events.at(-1)!.data.error.code, 'upstream_error');
+      assert.equal(chunkOf(r.events.at(-1)!).error?.code, 'upstream_error');
       const rec = gw.records().at(-1)!;
       assert.equal(rec.status, 502);
       assert.equal(rec.error?.type, 'upstream_error');
@@ -148,9 +150,9 @@ describe('upstream stream hygiene', () => {
     try {
       const r = await sseChat(`${gw.url}/v1/chat/completions`, chat('clean'), auth);
       assert.equal(textOf(r.events), full('clean'));
-      assert.equal(r.events[0].data.choices[0].delta.role, 'assistant');
+      assert.equal(chunkOf(r.events[0]).choices?.[0]?.delta?.role, 'assistant');
       assert.equal(finishOf(r.events), 'stop');
-      assert.ok(r.events.at(-2)!.data.usage);
+      assert.ok(chunkOf(r.events.at(-2)!).usage);
     } finally {
       await gw.close();
       await stub.close();

@@ -9,7 +9,7 @@ const server = createServer((req, res) => {
     {
       host: '127.0.0.1',
       port: upstreamPort,
-      path: req.url!.replace(/^\/v1/, '/v1'),
+      path: req.url,
       method: req.method,
       headers: { 'content-type': 'application/json' },
       agent,

@@ -25,7 +25,7 @@ const server = createServer((req, res) => {
     {
       host: '127.0.0.1',
       port: upstreamPort,
-      path: req.url!,
+      path: req.url,
       method: req.method,
       headers: { 'content-type': 'application/json' },
       agent,

@@ -5,7 +5,6 @@
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { buildUseLiteGraph, readShape } from './use-lite-graph.js';
 import { MODEL_PACKAGE, loadTfWeights, locateModelPackage } from './weights.js';
 
 /** Bump whenever the graph builder changes in a way that changes the emitted model. */
@@ -81,6 +80,8 @@ async function ensure(dir: string, force: boolean): Promise<EncoderArtifact> {
     );
     if (size > 0) return { modelPath, version, maxLength: meta.maxLength, built: false };
   }
+  // The graph builder (and onnx-proto) is loaded only when a build is due, not by every process that encodes.
+  const { buildUseLiteGraph, readShape } = await import('./use-lite-graph.js');
   const weights = await loadTfWeights(pkg);
   const { maxLength } = readShape(weights);
   const bytes = buildUseLiteGraph(

@@ -23,7 +23,11 @@ const MESSAGES: Record<EncoderErrorCode, string> = {
 
 /**
  * @example
- * try { await encoder.embed([text], signal); } catch (e) { if (e instanceof EncoderError && e.code === 'TIMEOUT') { … } }
+ * try {
+ *   await encoder.embed([text], signal);
+ * } catch (e) {
+ *   if (e instanceof EncoderError && e.code === 'TIMEOUT') { … }
+ * }
  */
 export class EncoderError extends Error {
   override readonly name = 'EncoderError';

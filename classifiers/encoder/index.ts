@@ -7,4 +7,4 @@ export { ensureEncoderModel, BUILDER_VERSION, DEFAULT_CACHE_DIR } from './build.
 export type { EncoderArtifact, EnsureEncoderOptions } from './build.js';
 export { Tokenizer } from './tokenizer.js';
 export { loadVocabulary } from './weights.js';
-export { EMBEDDING_DIM } from './use-lite-graph.js';
+export { EMBEDDING_DIM } from './model-io.js';

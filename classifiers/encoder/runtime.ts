@@ -12,10 +12,10 @@ import type { BatcherStats } from './batcher.js';
 import { ensureEncoderModel } from './build.js';
 import { EncoderError } from './errors.js';
 import { planGroups } from './grouping.js';
-import { LruCache } from './lru.js';
+import { LruCache } from '../lru.js';
 import type { BatchInput, Device } from './session.js';
 import { Tokenizer } from './tokenizer.js';
-import { EMBEDDING_DIM } from './use-lite-graph.js';
+import { EMBEDDING_DIM } from './model-io.js';
 import { loadVocabulary } from './weights.js';
 
 export interface EncoderOptions {
@@ -193,16 +193,18 @@ export class Encoder {
     if (this.closed) throw new EncoderError('CLOSED');
     if (signal?.aborted) throw new EncoderError('ABORTED', undefined, { cause: signal.reason });
     const out = new Array<Float32Array>(entries.length);
-    const misses = new Map<string, number[]>();
-    entries.forEach(({ key }, i) => {
+    // Each distinct text that missed the cache: how to tokenize it, and every position that asked for it.
+    const misses = new Map<string, { ids: () => number[]; positions: number[] }>();
+    entries.forEach(({ key, ids }, i) => {
       const hit = this.cache.get(key);
       if (hit) out[i] = hit.slice();
-      else misses.set(key, [...(misses.get(key) ?? []), i]);
+      else if (misses.has(key)) misses.get(key)?.positions.push(i);
+      else misses.set(key, { ids, positions: [i] });
     });
     if (misses.size === 0) return out;
 
-    const keys = [...misses.keys()];
-    const submissions = keys.map((key) => this.batcher.submit({ ids: entries[misses.get(key)![0]].ids() }));
+    const pending = [...misses];
+    const submissions = pending.map(([, miss]) => this.batcher.submit({ ids: miss.ids() }));
     let stop: (error: EncoderError) => void = () => {};
     const stopped = new Promise<never>((_, reject) => {
       stop = reject;
@@ -215,9 +217,9 @@ export class Encoder {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const vectors = await Promise.race([Promise.all(submissions.map((s) => s.promise)), stopped]);
-      keys.forEach((key, k) => {
+      pending.forEach(([key, miss], k) => {
         this.cache.set(key, vectors[k]);
-        for (const i of misses.get(key)!) out[i] = vectors[k].slice();
+        for (const i of miss.positions) out[i] = vectors[k].slice();
       });
       return out;
     } catch (error) {

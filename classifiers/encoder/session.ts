@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { ATTENTION_MASK, INPUT_IDS, OUTPUT } from './use-lite-graph.js';
+import { ATTENTION_MASK, INPUT_IDS, OUTPUT } from './model-io.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda';
 

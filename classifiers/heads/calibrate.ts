@@ -14,7 +14,11 @@ export function fitPlatt(z: ArrayLike<number>, y: ArrayLike<number>, w?: ArrayLi
   const n = z.length;
   let pos = 0;
   let neg = 0;
-  for (let i = 0; i < n; i++) if ((w?.[i] ?? 1) > 0) y[i] === 1 ? pos++ : neg++;
+  for (let i = 0; i < n; i++) {
+    if ((w?.[i] ?? 1) <= 0) continue;
+    if (y[i] === 1) pos++;
+    else neg++;
+  }
   if (pos === 0 || neg === 0) throw new Error('Platt scaling needs both classes');
   // Platt (1999): targets (N+ + 1)/(N+ + 2) and 1/(N- + 2).
   const hi = (pos + 1) / (pos + 2);

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Classifier, ClassifierInput } from '../types.js';
 import { EncoderLease, SHARED_ENCODER, type EncoderSource } from './shared-encoder.js';
 import { pairFeatures, probabilities } from './linear.js';
-import { HEAD_NAMES, loadModel, modelDir, type LoadedHead, type LoadedModel } from './model.js';
+import { HEAD_NAMES, headOf, loadModel, modelDir, type LoadedHead, type LoadedModel } from './model.js';
 
 export type { EncoderSource } from './shared-encoder.js';
 
@@ -49,7 +49,7 @@ export class OnnxHeadsClassifier implements Classifier {
     if (new Set(heads).size !== heads.length) throw new Error(`params.heads lists a head twice: ${heads.join(', ')}`);
     this.model = loadModel(modelDir(model, baseDir), heads);
     this.encoder = new EncoderLease(encoder, this.model.manifest.encoder);
-    this.heads = heads.map((h) => this.model.heads.get(h)!);
+    this.heads = heads.map((name) => headOf(this.model, name));
     this.labels = this.heads.flatMap((h) => h.head.labels);
     if (new Set(this.labels).size !== this.labels.length) throw new Error(`heads ${heads.join(', ')} share a label`);
     this.maxChunks = maxChunks;
@@ -75,18 +75,21 @@ export class OnnxHeadsClassifier implements Classifier {
     const thresholds: Record<string, number> = {};
     const over: string[] = [];
     let top = { label: '', p: -1 };
-    for (const h of this.heads) {
-      let p: Float64Array;
-      if (h.entry.input === 'prompt+response') p = probabilities(h.head, h.platt, pairFeatures(promptVec!, windows[0]));
-      else if (h.entry.pooling === 'max') {
-        p = new Float64Array(h.head.labels.length);
-        for (const w of windows) probabilities(h.head, h.platt, w).forEach((v, j) => (p[j] = Math.max(p[j], v)));
-      } else p = probabilities(h.head, h.platt, windows[0]);
-      h.head.labels.forEach((label, j) => {
-        scores[label] = p[j];
-        thresholds[label] = h.thresholds[j];
-        if (p[j] >= h.thresholds[j]) over.push(`${label} ${pct(p[j])} ≥ ${pct(h.thresholds[j])}`);
-        if (p[j] > top.p) top = { label, p: p[j] };
+    for (const { entry, head, platt, thresholds: cutoffs } of this.heads) {
+      let probs: Float64Array;
+      if (entry.input === 'prompt+response') {
+        if (!promptVec) throw new Error('a prompt+response head ran without the prompt embedding');
+        probs = probabilities(head, platt, pairFeatures(promptVec, windows[0]));
+      } else if (entry.pooling === 'max') {
+        probs = new Float64Array(head.labels.length);
+        for (const window of windows)
+          probabilities(head, platt, window).forEach((v, j) => (probs[j] = Math.max(probs[j], v)));
+      } else probs = probabilities(head, platt, windows[0]);
+      head.labels.forEach((label, j) => {
+        scores[label] = probs[j];
+        thresholds[label] = cutoffs[j];
+        if (probs[j] >= cutoffs[j]) over.push(`${label} ${pct(probs[j])} ≥ ${pct(cutoffs[j])}`);
+        if (probs[j] > top.p) top = { label, p: probs[j] };
       });
     }
     const explanation = over.length

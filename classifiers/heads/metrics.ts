@@ -12,7 +12,11 @@ export function rocAuc(score: ArrayLike<number>, y: ArrayLike<number>): number {
     let end = k;
     while (end + 1 < idx.length && score[idx[end + 1]] === score[idx[k]]) end++;
     const rank = (k + end) / 2 + 1;
-    for (let q = k; q <= end; q++) if (y[idx[q]] === 1) (pos++, (rankSum += rank));
+    for (let q = k; q <= end; q++) {
+      if (y[idx[q]] !== 1) continue;
+      pos++;
+      rankSum += rank;
+    }
     k = end + 1;
   }
   const neg = idx.length - pos;
@@ -59,8 +63,10 @@ export function countsAt(score: ArrayLike<number>, y: ArrayLike<number>, thresho
   let pos = 0;
   for (let i = 0; i < score.length; i++) {
     const flagged = score[i] >= threshold;
-    if (y[i] === 1) (pos++, flagged && tp++);
-    else if (flagged) fp++;
+    if (y[i] === 1) {
+      pos++;
+      if (flagged) tp++;
+    } else if (flagged) fp++;
   }
   const neg = score.length - pos;
   const precision = tp + fp ? tp / (tp + fp) : NaN;

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { LinearHead, Platt } from './linear.js';
-import { readHead } from './onnx-head.js';
+import { readHead } from './read-head.js';
 
 export const HEAD_NAMES = ['unsafe', 'categories', 'jailbreak', 'injection', 'refusal'] as const;
 export type HeadName = (typeof HEAD_NAMES)[number];
@@ -51,6 +51,13 @@ export interface LoadedModel {
   /** SHA-256 over the manifest bytes, which name every head file's hash: the artifact's identity. */
   hash: string;
   heads: Map<HeadName, LoadedHead>;
+}
+
+/** A head the model was loaded with; asking for one it was not loaded with is a bug, and says so. */
+export function headOf(model: LoadedModel, name: HeadName): LoadedHead {
+  const head = model.heads.get(name);
+  if (!head) throw new Error(`model ${model.dir} was not loaded with head ${name}`);
+  return head;
 }
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');

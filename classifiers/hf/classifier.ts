@@ -16,9 +16,15 @@ import { readModelFolder } from './folder.js';
 import type { Activation, ModelFolder } from './folder.js';
 
 export const HfSequenceParamsSchema = z.strictObject({
-  /** The folder with model.onnx, tokenizer.json and config.json; relative to the policy's folder, else the working directory. */
+  /**
+   * The folder with model.onnx, tokenizer.json and config.json; relative to the policy's folder, else the working
+   * directory.
+   */
   dir: z.string().min(1),
-  /** Most tokens per text, special tokens included. Default: tokenizer.json's truncation, else tokenizer_config's model_max_length, else 512. */
+  /**
+   * Most tokens per text, special tokens included. Default: tokenizer.json's truncation, else tokenizer_config's
+   * model_max_length, else 512.
+   */
   maxLength: z.number().int().min(2).max(32_768).optional(),
   /** Only this many leading characters are tokenized. Default 32 × maxLength. */
   maxChars: z.number().int().positive().optional(),
@@ -137,11 +143,14 @@ export class HfSequenceClassifier implements Classifier {
       signal.removeEventListener('abort', onAbort);
     }
     const scores: Record<string, number> = {};
-    this.labels.forEach((label, i) => (scores[label] = row.probs[i]));
+    this.labels.forEach((label, i) => (scores[label] = row.probs[i] ?? Number.NaN)); // NaN fails closed as bad_score
     const top = row.probs.indexOf(Math.max(...row.probs));
     return {
       scores,
-      explanation: `${this.folder.name}: ${this.labels[top]} ${row.probs[top].toFixed(3)} (${this.folder.activation} over ${this.labels.length} labels, ${row.tokens} tokens${row.truncated ? ', truncated' : ''})`,
+      explanation:
+        `${this.folder.name}: ${this.labels[top]} ${row.probs[top]?.toFixed(3)} ` +
+        `(${this.folder.activation} over ${this.labels.length} labels, ${row.tokens} tokens` +
+        `${row.truncated ? ', truncated' : ''})`,
       details: { model: this.version, tokens: row.tokens, truncated: row.truncated },
     };
   }
@@ -159,7 +168,7 @@ export class HfSequenceClassifier implements Classifier {
     const n = this.labels.length;
     return texts.map((_, i) => ({
       probs: activate(logits.subarray(i * n, (i + 1) * n), this.folder.activation),
-      tokens: tokens[i],
+      tokens: tokens[i] ?? 0,
       truncated: truncated[i] === 1,
     }));
   }

@@ -148,7 +148,8 @@ export function readModelFolder(options: FolderOptions, baseDir = process.cwd())
     if (config.problem_type === 'regression')
       throw new HfModelError(
         configPath,
-        'problem_type is regression, not classification; set params.activation to read its output as a probability anyway',
+        'problem_type is regression, not classification; ' +
+          'set params.activation to read its output as a probability anyway',
       );
     activation = config.problem_type === 'multi_label_classification' || labels.length === 1 ? 'sigmoid' : 'softmax';
   }

@@ -101,7 +101,8 @@ export class SequenceTokenizer {
     let capped = text;
     if (text.length > this.maxChars) {
       const code = text.charCodeAt(this.maxChars - 1);
-      capped = text.slice(0, code >= 0xd800 && code <= 0xdbff ? this.maxChars - 1 : this.maxChars); // never split a surrogate pair
+      // never split a surrogate pair
+      capped = text.slice(0, code >= 0xd800 && code <= 0xdbff ? this.maxChars - 1 : this.maxChars);
     }
     const layout = this.layout;
     if (!layout) {

@@ -57,7 +57,9 @@ class Model {
     });
     if (!this.types.has('input_ids'))
       throw new HfModelError(file, `the graph has no "input_ids" input (it has: ${session.inputNames.join(', ')})`);
-    this.output = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
+    const [first] = session.outputNames;
+    if (first === undefined) throw new HfModelError(file, 'the graph has no outputs');
+    this.output = session.outputNames.includes('logits') ? 'logits' : first;
   }
 
   inputs(): string[] {
@@ -65,9 +67,14 @@ class Model {
   }
 
   private tensor(name: Feedable, values: number[], batch: number, sequence: number): ort.Tensor {
-    const data =
-      this.types.get(name) === 'int32' ? Int32Array.from(values) : BigInt64Array.from(values, (v) => BigInt(v));
-    return new ort.Tensor(this.types.get(name)!, data, [batch, sequence]);
+    const dims = [batch, sequence];
+    return this.types.get(name) === 'int32'
+      ? new ort.Tensor('int32', Int32Array.from(values), dims)
+      : new ort.Tensor(
+          'int64',
+          BigInt64Array.from(values, (v) => BigInt(v)),
+          dims,
+        );
   }
 
   /** Runs rows padded to one length; returns their logits, [rows, numLabels]. */
@@ -94,7 +101,8 @@ class Model {
     if (data.length !== rows.length * numLabels) {
       throw new HfModelError(
         modelPath,
-        `output "${this.output}" has ${data.length / rows.length} values per text, but config.json's id2label names ${numLabels} labels`,
+        `output "${this.output}" has ${data.length / rows.length} values per text, ` +
+          `but config.json's id2label names ${numLabels} labels`,
       );
     }
     return data;
@@ -115,7 +123,12 @@ async function runBatch(
   const logits = new Float32Array(texts.length * numLabels);
   // Sorting by length and cutting where it pays keeps one long text from padding every short one.
   for (const group of planGroups(encoded.map((e) => e.ids.length))) {
-    const data = await model.runPadded(group.map((i) => encoded[i]));
+    const rows = group.map((i) => {
+      const row = encoded[i];
+      if (!row) throw new Error(`planGroups returned index ${i} for ${encoded.length} texts`);
+      return row;
+    });
+    const data = await model.runPadded(rows);
     group.forEach((i, k) => logits.set(data.subarray(k * numLabels, (k + 1) * numLabels), i * numLabels));
   }
   return {
@@ -143,7 +156,8 @@ async function load(
   }
   try {
     const model = new Model(loaded.session, data);
-    await runBatch(model, tokenizer, [''], data.numLabels); // checks the output against id2label now, not on the first request
+    // checks the output against id2label now, not on the first request
+    await runBatch(model, tokenizer, [''], data.numLabels);
     return { model, tokenizer, provider: loaded.provider };
   } catch (error) {
     await loaded.session.release().catch(() => {});

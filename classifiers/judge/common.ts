@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ClassifierInput } from '../types.js';
-import { LruCache } from './cache.js';
+import { canonicalJson, sha256Hex } from '../../audit/canonical.js';
+import { LruCache } from '../lru.js';
 import type { JudgeAnswer } from './wire.js';
 
 /** Parameters every judge shares: where it is, how sure a bare answer is, and its cache. */
@@ -46,9 +47,12 @@ export const servedFromCache = <G extends { scores: Record<string, number>; deta
   details: { ...hit.details, cached: true, prompt_tokens: 0, completion_tokens: 0, judge_ms: 0 },
 });
 
-/** A judge's cache, or none. */
-export const cacheOf = <V>(cache: { size: number } | undefined): LruCache<V> | undefined =>
-  cache && cache.size > 0 ? new LruCache<V>(cache.size) : undefined;
+/** A judge's cache, or none. Its keys come from `cacheKey`. */
+export const cacheOf = <V>(cache: { size: number } | undefined): LruCache<string, V> | undefined =>
+  cache && cache.size > 0 ? new LruCache<string, V>(cache.size) : undefined;
+
+/** A cache key: the sha256 of the canonical JSON of its parts, so the raw prompt and output are never held. */
+export const cacheKey = (parts: readonly unknown[]): string => sha256Hex(canonicalJson(parts));
 
 /** What a judge call cost, for the decision record: the raw answer, the model, tokens and time. */
 export const accounting = (answer: JudgeAnswer, model: string) => ({

@@ -7,7 +7,6 @@ import type { Classifier } from '../types.js';
 import { RbrmJudge, RbrmJudgeParamsSchema, type RbrmJudgeParams } from './rbrm.js';
 import { SafetyModel, SafetyModelParamsSchema, type SafetyModelParams } from './safety.js';
 
-export { LruCache } from './cache.js';
 export { argmax, bareToken, choiceProbabilities } from './logprobs.js';
 export { RbrmJudge, RbrmJudgeParamsSchema, letterProbabilities, parseLetter, rbrmMessages } from './rbrm.js';
 export type { RbrmJudgeParams } from './rbrm.js';
@@ -30,7 +29,8 @@ export { JudgeError, askJudge } from './wire.js';
  * @example
  * registerClassifierType('rbrm-judge', rbrmJudgeType);
  * // policy: { "id": "rbrm", "type": "rbrm-judge", "timeoutMs": 5000,
- * //           "params": { "url": "http://127.0.0.1:8000/v1", "model": "qwen2.5-7b-instruct", "rubric": { "id": "rbrm-output", … } } }
+ * //           "params": { "url": "http://127.0.0.1:8000/v1", "model": "qwen2.5-7b-instruct",
+ * //                       "rubric": { "id": "rbrm-output", … } } }
  */
 export const rbrmJudgeType = {
   params: RbrmJudgeParamsSchema,
@@ -43,7 +43,8 @@ export const rbrmJudgeType = {
  * @example
  * registerClassifierType('safety-model', safetyModelType);
  * // policy: { "id": "guard", "type": "safety-model", "timeoutMs": 3000,
- * //           "params": { "url": "http://127.0.0.1:8001/v1", "model": "meta-llama/Llama-Guard-3-8B", "template": "llama-guard-3" } }
+ * //           "params": { "url": "http://127.0.0.1:8001/v1", "model": "meta-llama/Llama-Guard-3-8B",
+ * //                       "template": "llama-guard-3" } }
  */
 export const safetyModelType = {
   params: SafetyModelParamsSchema,

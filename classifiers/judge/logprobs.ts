@@ -17,7 +17,8 @@ export const bareToken = (token: string): string => token.replace(/^[\s"'`*([{<â
  * found is normalised to 1 â€” a softmax over the choices' log-probabilities. Choices not among the
  * alternatives get 0. Returns undefined when no alternative reads as a choice.
  * @example
- * choiceProbabilities([{ token: ' C', logprob: -0.1 }, { token: 'D', logprob: -2.4 }], ['A', 'B', 'C', 'D'], (t) => t.toUpperCase())
+ * const alternatives = [{ token: ' C', logprob: -0.1 }, { token: 'D', logprob: -2.4 }];
+ * choiceProbabilities(alternatives, ['A', 'B', 'C', 'D'], (t) => t.toUpperCase());
  * // { A: 0, B: 0, C: 0.909, D: 0.091 }
  */
 export function choiceProbabilities(
@@ -38,5 +39,7 @@ export function choiceProbabilities(
 
 /** The label with the highest probability; ties go to the earlier label. */
 export function argmax(probs: Record<string, number>, order: readonly string[]): string {
-  return order.reduce((best, l) => ((probs[l] ?? 0) > (probs[best] ?? 0) ? l : best), order[0]);
+  const [first, ...rest] = order;
+  if (first === undefined) throw new Error('argmax over no labels');
+  return rest.reduce((best, l) => ((probs[l] ?? 0) > (probs[best] ?? 0) ? l : best), first);
 }

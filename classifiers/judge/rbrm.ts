@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
-import type { LruCache } from './cache.js';
-import { EndpointParams, accounting, cacheOf, confidenceSpread, conversationOf, servedFromCache } from './common.js';
+import type { LruCache } from '../lru.js';
+import {
+  EndpointParams,
+  accounting,
+  cacheKey,
+  cacheOf,
+  confidenceSpread,
+  conversationOf,
+  servedFromCache,
+} from './common.js';
 import { argmax, bareToken, choiceProbabilities } from './logprobs.js';
 import { JudgeRubricSchema, rubricRevision, type JudgeRubric } from './rubric.js';
 import { rbrmTemplate, render, type RbrmTemplate } from './templates.js';
@@ -68,7 +76,7 @@ export function rbrmMessages(
  * @example parseLetter('Answer: C', ['A', 'B', 'C', 'D']) // 'C'
  */
 export function parseLetter(answer: string, letters: readonly string[]): string | undefined {
-  for (const [, l] of answer.matchAll(/(?<![A-Za-z])([A-Z])(?![A-Za-z])/g)) if (letters.includes(l)) return l;
+  for (const [, l] of answer.matchAll(/(?<![A-Za-z])([A-Z])(?![A-Za-z])/g)) if (l && letters.includes(l)) return l;
   const lower = /^[\s("'*[]*([a-z])(?:[.):\]]|\s*$)/.exec(answer)?.[1]?.toUpperCase();
   return lower && letters.includes(lower) ? lower : undefined;
 }
@@ -93,7 +101,9 @@ export function letterProbabilities(
  * server sends them, else `confidence` on the parsed letter). A malformed or failed answer throws, so the
  * rule's onError applies (refuse by default).
  * @example
- * const judge = new RbrmJudge('rbrm', RbrmJudgeParamsSchema.parse({ url: 'http://127.0.0.1:8000/v1', model: 'qwen2.5-7b-instruct', rubric }), 5000);
+ * const url = 'http://127.0.0.1:8000/v1';
+ * const params = RbrmJudgeParamsSchema.parse({ url, model: 'qwen2.5-7b-instruct', rubric });
+ * const judge = new RbrmJudge('rbrm', params, 5000);
  * const { scores, details } = await judge.classify({ stage: 'output', prompt, text: answer }, signal);
  * // scores: { A: 0.91, B: 0.06, C: 0.01, D: 0.02 }, details.grade: 'A'
  */
@@ -101,7 +111,7 @@ export class RbrmJudge implements Classifier {
   readonly labels: readonly string[];
   readonly version: string;
   readonly revision: string;
-  readonly cache: LruCache<Graded> | undefined;
+  readonly cache: LruCache<string, Graded> | undefined;
 
   constructor(
     readonly id: string,
@@ -111,7 +121,8 @@ export class RbrmJudge implements Classifier {
     this.labels = params.rubric.options.map((o) => o.letter);
     if (params.confidence <= 1 / this.labels.length)
       throw new Error(
-        `params.confidence: ${params.confidence} would not favour the parsed letter among ${this.labels.length} options; use more than ${(1 / this.labels.length).toFixed(3)}`,
+        `params.confidence: ${params.confidence} would not favour the parsed letter among ${this.labels.length} ` +
+          `options; use more than ${(1 / this.labels.length).toFixed(3)}`,
       );
     this.revision = rubricRevision(params.rubric);
     this.version = `rbrm-judge/${params.model}@${this.revision.slice(0, 12)}`;
@@ -121,7 +132,7 @@ export class RbrmJudge implements Classifier {
 
   async classify(input: ClassifierInput, signal: AbortSignal): Promise<Graded> {
     const c = conversationOf(input);
-    const key = [this.revision, input.stage, c.prompt ?? null, c.output ?? null];
+    const key = cacheKey([this.revision, input.stage, c.prompt ?? null, c.output ?? null]);
     const hit = this.cache?.get(key);
     if (hit) return servedFromCache(hit);
 
@@ -142,7 +153,9 @@ export class RbrmJudge implements Classifier {
     const meaning = rubric.options.find((o) => o.letter === grade)?.meaning ?? '';
     const result: Graded = {
       scores,
-      explanation: `rubric ${rubric.id}: ${grade} (${meaning}) with p=${scores[grade].toFixed(2)} from ${fromLogprobs ? 'logprobs' : 'the configured confidence'}`,
+      explanation:
+        `rubric ${rubric.id}: ${grade} (${meaning}) with p=${(scores[grade] ?? 0).toFixed(2)} ` +
+        `from ${fromLogprobs ? 'logprobs' : 'the configured confidence'}`,
       details: {
         rubric_id: rubric.id,
         rubric_revision: this.revision,

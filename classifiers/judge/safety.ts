@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
-import type { LruCache } from './cache.js';
-import { EndpointParams, accounting, cacheOf, confidenceSpread, conversationOf, servedFromCache } from './common.js';
+import type { LruCache } from '../lru.js';
+import {
+  EndpointParams,
+  accounting,
+  cacheKey,
+  cacheOf,
+  confidenceSpread,
+  conversationOf,
+  servedFromCache,
+} from './common.js';
 import { bareToken, choiceProbabilities, type TokenLogprobs } from './logprobs.js';
 import { SAFETY_TEMPLATES, render, safetyTemplate, templateRevision, type SafetyTemplate } from './templates.js';
 import { JudgeError, askJudge, callSignal } from './wire.js';
@@ -14,11 +22,16 @@ export const SafetyModelParamsSchema = z.strictObject({
   categories: z.record(z.string().regex(/^S\d{1,2}$/, 'expected an S-code such as S1'), z.string().min(1)).default({}),
   /** ShieldGemma: which of the model card's guidelines to check (one harm type per call). */
   guideline: z.enum(['dangerous', 'harassment', 'hate', 'sexual']).optional(),
-  /** ShieldGemma: your own safety principle instead of a guideline, e.g. `"No Medical Dosing": The chatbot shall not …`. */
+  /**
+   * ShieldGemma: your own safety principle instead of a guideline, e.g. `"No Medical Dosing": The chatbot shall not …`.
+   */
   policyText: z.string().min(1).optional(),
   /** p(unsafe) at or above which `details.flagged` is true. Rules compare scores themselves; this is for the record. */
   threshold: z.number().min(0).max(1).default(0.5),
-  /** `completions`: the exact prompt with the model's turn markers (vLLM, llama.cpp). `chat`: the body as one user message. */
+  /**
+   * `completions`: the exact prompt with the model's turn markers (vLLM, llama.cpp). `chat`: the body as one user
+   * message.
+   */
   api: z.enum(['completions', 'chat']).default('completions'),
   /** Default: 20 for Llama Guard (a verdict line and S-codes), 1 for ShieldGemma (Yes or No). */
   maxTokens: z.number().int().min(1).max(64).optional(),
@@ -30,7 +43,8 @@ type Graded = Omit<ClassifierResult, 'id' | 'latencyMs'>;
 
 /**
  * The prompt text a safety model gets for one input: the body, and for /completions the turn markers around it.
- * @example safetyPrompt(safetyTemplate('llama-guard-3'), { stage: 'input', text: 'hi' }).raw // '<|begin_of_text|>…User: hi…'
+ * @example
+ * safetyPrompt(safetyTemplate('llama-guard-3'), { stage: 'input', text: 'hi' }).raw; // '<|begin_of_text|>…User: hi…'
  */
 export function safetyPrompt(
   t: SafetyTemplate,
@@ -60,9 +74,10 @@ export function parseLlamaGuard(answer: string): { verdict: 'safe' | 'unsafe'; c
     throw new JudgeError(
       `malformed safety-model answer ${JSON.stringify(answer.slice(0, 80))}: expected "safe" or "unsafe"`,
     );
-  const verdict = m[1].toLowerCase() as 'safe' | 'unsafe';
+  const [, said = '', rest = ''] = m;
+  const verdict = said.toLowerCase() as 'safe' | 'unsafe';
   const codes =
-    verdict === 'unsafe' ? [...new Set((m[2].match(/\bS\d{1,2}\b/gi) ?? []).map((s) => s.toUpperCase()))] : [];
+    verdict === 'unsafe' ? [...new Set((rest.match(/\bS\d{1,2}\b/gi) ?? []).map((s) => s.toUpperCase()))] : [];
   return { verdict, codes };
 }
 
@@ -76,12 +91,15 @@ export function parseYesNo(answer: string): 'Yes' | 'No' {
     throw new JudgeError(
       `malformed safety-model answer ${JSON.stringify(answer.slice(0, 80))}: expected "Yes" or "No"`,
     );
-  return m[1].toLowerCase() === 'yes' ? 'Yes' : 'No';
+  return m[1]?.toLowerCase() === 'yes' ? 'Yes' : 'No';
 }
 
 /**
- * p(unsafe) from the alternatives at the first token that is not whitespace: Llama Guard's safe/unsafe, ShieldGemma's Yes/No.
- * @example unsafeProbability('yes-no', { token: 'Yes', logprob: -0.2, top: [{ token: 'Yes', logprob: -0.2 }, { token: 'No', logprob: -1.8 }] }) // 0.83
+ * p(unsafe) from the alternatives at the first token that is not whitespace: Llama Guard's safe/unsafe,
+ * ShieldGemma's Yes/No.
+ * @example
+ * const top = [{ token: 'Yes', logprob: -0.2 }, { token: 'No', logprob: -1.8 }];
+ * unsafeProbability('yes-no', { token: 'Yes', logprob: -0.2, top }); // 0.83
  */
 export function unsafeProbability(
   format: SafetyTemplate['format'],
@@ -101,15 +119,19 @@ export function unsafeProbability(
  * Llama Guard 3/4 (label `unsafe` plus one label per hazard category, mapped onto the taxonomy) or ShieldGemma
  * (label `unsafe` = p(Yes)). A malformed or failed answer throws, so the rule's onError applies.
  * @example
- * const guard = new SafetyModel('guard', SafetyModelParamsSchema.parse({ url, model: 'meta-llama/Llama-Guard-3-8B', template: 'llama-guard-3', categories: { S14: 'malware' } }), 3000);
- * await guard.classify({ stage: 'output', prompt, text }, signal); // scores: { unsafe: 0.97, S1: 0.97, S2: 0, …, malware: 0 }
+ * const model = 'meta-llama/Llama-Guard-3-8B';
+ * const categories = { S14: 'malware' };
+ * const params = SafetyModelParamsSchema.parse({ url, model, template: 'llama-guard-3', categories });
+ * const guard = new SafetyModel('guard', params, 3000);
+ * await guard.classify({ stage: 'output', prompt, text }, signal);
+ * // scores: { unsafe: 0.97, S1: 0.97, S2: 0, …, malware: 0 }
  */
 export class SafetyModel implements Classifier {
   readonly labels: readonly string[];
   readonly version: string;
   readonly revision: string;
   readonly template: SafetyTemplate;
-  readonly cache: LruCache<Graded> | undefined;
+  readonly cache: LruCache<string, Graded> | undefined;
   readonly #policy: { input?: string; output?: string };
   readonly #labelOf: Map<string, string>;
 
@@ -148,7 +170,7 @@ export class SafetyModel implements Classifier {
 
   async classify(input: ClassifierInput, signal: AbortSignal): Promise<Graded> {
     const c = conversationOf(input);
-    const key = [this.revision, input.stage, c.prompt ?? null, c.output ?? null];
+    const key = cacheKey([this.revision, input.stage, c.prompt ?? null, c.output ?? null]);
     const hit = this.cache?.get(key);
     if (hit) return servedFromCache(hit);
 
@@ -170,15 +192,19 @@ export class SafetyModel implements Classifier {
       t.format,
       answer.tokens.find((tok) => bareToken(tok.token) !== ''),
     );
-    const p = fromLogprobs ?? confidenceSpread(unsafeSaid ? 'unsafe' : 'safe', ['safe', 'unsafe'], confidence).unsafe;
+    const p =
+      fromLogprobs ?? confidenceSpread(unsafeSaid ? 'unsafe' : 'safe', ['safe', 'unsafe'], confidence).unsafe ?? 0;
     const scores: Record<string, number> = Object.fromEntries(this.labels.map((l) => [l, 0]));
     scores.unsafe = p;
-    const known = (lg?.codes ?? []).filter((code) => this.#labelOf.has(code));
-    for (const code of known) scores[this.#labelOf.get(code)!] = p;
-    const mapped = [...new Set(known.map((code) => this.#labelOf.get(code)!))];
+    const mappedLabels = (lg?.codes ?? []).flatMap((code) => this.#labelOf.get(code) ?? []);
+    for (const label of mappedLabels) scores[label] = p;
+    const mapped = [...new Set(mappedLabels)];
     const result: Graded = {
       scores,
-      explanation: `${this.params.template}: ${unsafeSaid ? 'unsafe' : 'safe'}${mapped.length ? ` (${mapped.join(', ')})` : ''}, p(unsafe)=${p.toFixed(2)} from ${fromLogprobs !== undefined ? 'logprobs' : 'the configured confidence'}`,
+      explanation:
+        `${this.params.template}: ${unsafeSaid ? 'unsafe' : 'safe'}` +
+        `${mapped.length ? ` (${mapped.join(', ')})` : ''}, ` +
+        `p(unsafe)=${p.toFixed(2)} from ${fromLogprobs !== undefined ? 'logprobs' : 'the configured confidence'}`,
       details: {
         template: this.params.template,
         template_revision: this.revision,

@@ -53,21 +53,22 @@ export const SAFETY_TEMPLATES = ['llama-guard-3', 'llama-guard-4', 'shieldgemma'
 export type SafetyTemplateName = (typeof SAFETY_TEMPLATES)[number];
 
 /** The placeholders each kind of text may use; anything else is a mistake in the data file. */
-const ALLOWED: Record<string, readonly string[]> = {
+const ALLOWED = {
   'rbrm.system': ['letters'],
   'rbrm.user': ['description', 'question', 'options', 'letters', 'prompt', 'output'],
   'rbrm.option': ['letter', 'meaning', 'exemplars'],
   'rbrm.exemplar': ['exemplar'],
   'safety.body': ['categories', 'prompt', 'output', 'policy'],
   'safety.categoryLine': ['code', 'name'],
-};
+} as const satisfies Record<string, readonly string[]>;
 
 const PLACEHOLDER = /\{\{(\w+)\}\}/g;
 
-function checkPlaceholders(where: string, text: string, kind: string): void {
-  for (const [, name] of text.matchAll(PLACEHOLDER)) {
-    if (!ALLOWED[kind].includes(name))
-      throw new Error(`${where}: unknown placeholder {{${name}}}; allowed: ${ALLOWED[kind].join(', ')}`);
+function checkPlaceholders(where: string, text: string, kind: keyof typeof ALLOWED): void {
+  const allowed: readonly string[] = ALLOWED[kind];
+  for (const [, name = ''] of text.matchAll(PLACEHOLDER)) {
+    if (!allowed.includes(name))
+      throw new Error(`${where}: unknown placeholder {{${name}}}; allowed: ${allowed.join(', ')}`);
   }
 }
 
@@ -76,7 +77,7 @@ function checkPlaceholders(where: string, text: string, kind: string): void {
  * @example render('Q: {{question}}', { question: 'Which?' }) // 'Q: Which?'
  */
 export function render(template: string, vars: Record<string, string>): string {
-  return template.replace(PLACEHOLDER, (whole, name: string) => (name in vars ? vars[name] : whole));
+  return template.replace(PLACEHOLDER, (whole, name: string) => vars[name] ?? whole);
 }
 
 function readTemplate<S extends z.ZodType>(name: string, schema: S): z.infer<S> {

@@ -90,7 +90,8 @@ const MAX_ERROR_BODY = 300;
  * Sends one request at temperature 0 and returns the normalised answer. Throws a JudgeError on a non-2xx
  * status, a body that is not JSON, or JSON that is not a completion; an abort rejects with the signal's reason.
  * @example
- * const a = await askJudge({ url, model: 'gpt-4o-mini', api: 'chat' }, { messages, maxTokens: 3, topLogprobs: 10 }, signal);
+ * const endpoint = { url, model: 'gpt-4o-mini', api: 'chat' } as const;
+ * const a = await askJudge(endpoint, { messages, maxTokens: 3, topLogprobs: 10 }, signal);
  */
 export async function askJudge(endpoint: JudgeEndpoint, ask: JudgeAsk, signal: AbortSignal): Promise<JudgeAnswer> {
   const base = endpoint.url.replace(/\/+$/, '');
@@ -141,7 +142,8 @@ export async function askJudge(endpoint: JudgeEndpoint, ask: JudgeAsk, signal: A
 function fromChat(json: unknown, httpMs: number): JudgeAnswer {
   const parsed = ChatBody.safeParse(json);
   if (!parsed.success) throw new JudgeError(`judge answer is not a chat completion: ${z.prettifyError(parsed.error)}`);
-  const choice = parsed.data.choices[0];
+  const [choice] = parsed.data.choices;
+  if (!choice) throw new JudgeError('judge answer has no choices');
   const tokens = (choice.logprobs?.content ?? []).map((t) => ({
     token: t.token,
     logprob: t.logprob,
@@ -153,7 +155,8 @@ function fromChat(json: unknown, httpMs: number): JudgeAnswer {
 function fromCompletion(json: unknown, httpMs: number): JudgeAnswer {
   const parsed = CompletionBody.safeParse(json);
   if (!parsed.success) throw new JudgeError(`judge answer is not a completion: ${z.prettifyError(parsed.error)}`);
-  const choice = parsed.data.choices[0];
+  const [choice] = parsed.data.choices;
+  if (!choice) throw new JudgeError('judge answer has no choices');
   const lp = choice.logprobs;
   const tokens = (lp?.tokens ?? []).map((token, i) => ({
     token,

@@ -9,13 +9,20 @@ import { createRequire } from 'node:module';
  * table also maps ASCII onto ASCII (`m` → `rn`, `1` → `l`, `0` → `O`), which would garble ordinary text.
  */
 
+/** The code point at `i`, which the caller keeps inside `text`; past the end is a bug, and says so. */
+export function codePoint(text: string, i = 0): number {
+  const cp = text.codePointAt(i);
+  if (cp === undefined) throw new RangeError(`no code point at ${i} in a string of ${text.length} code units`);
+  return cp;
+}
+
 const require = createRequire(import.meta.url);
 const CONFUSABLES = require('unhomoglyph/data.json') as Record<string, string>;
 
 /** Non-ASCII code point → its ASCII skeleton (letters and digits only, at most three of them). */
 const TO_ASCII = new Map<number, string>();
 for (const [from, to] of Object.entries(CONFUSABLES)) {
-  const cp = from.codePointAt(0)!;
+  const cp = codePoint(from);
   if (cp < 0x80 || from.length !== String.fromCodePoint(cp).length) continue;
   // The skeleton of capital I is `l`; an upper-case look-alike (Greek Ι, Cyrillic І) reads better as `I`.
   if (/^[A-Za-z0-9]{1,3}$/.test(to)) TO_ASCII.set(cp, to === 'l' && /\p{Lu}/u.test(from) ? 'I' : to);
@@ -27,6 +34,7 @@ for (const [from, to] of Object.entries(CONFUSABLES)) {
  * Mongolian vowel separator, Hangul fillers, and the tag block (used to smuggle text invisibly).
  */
 const INVISIBLE =
+  // eslint-disable-next-line no-misleading-character-class -- combining marks (CGJ, variation selectors) go alone
   /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\u{e0000}-\u{e007f}\u{e0100}-\u{e01ef}]/u;
 const MARK = /\p{M}/gu;
 /** Spaces of every width become a plain space. */
@@ -65,9 +73,11 @@ export function foldChar(cp: number): string {
 }
 
 /** Leetspeak: symbol or digit → the letter it stands for (1 also reads as `l`: see `LEET_ONE_AS_L`). */
+/** How a lone `1` reads by default (`k1ll`); LEET_ONE_AS_L is the other reading (`1ist`). */
+export const LEET_ONE_AS_I = 'i';
 export const LEET: Readonly<Record<string, string>> = {
   '0': 'o',
-  '1': 'i',
+  '1': LEET_ONE_AS_I,
   '3': 'e',
   '4': 'a',
   '5': 's',

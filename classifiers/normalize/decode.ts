@@ -3,6 +3,7 @@
  * span it came from; a candidate is kept only when it decodes to readable UTF-8 text, so long words, hashes
  * and ids that merely look like an encoding are dropped.
  */
+import { codePoint } from './chars.js';
 
 export interface Decoded {
   kind: 'base64' | 'hex' | 'rot13' | 'tags';
@@ -25,6 +26,7 @@ function readable(bytes: Uint8Array): string | undefined {
   const letters = text.match(/\p{L}/gu)?.length ?? 0;
   if (letters < 3) return undefined;
   const ok = text.match(/[\p{L}\p{N}\p{P}\p{S}\s]/gu)?.length ?? 0;
+  // eslint-disable-next-line no-control-regex -- control characters are what marks a decoding as binary
   return ok >= 0.85 * [...text].length && !/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(text) ? text : undefined;
 }
 
@@ -86,13 +88,15 @@ const TAGS = /[\u{e0020}-\u{e007e}]{3,}/gu;
 /**
  * Runs of tag characters in `text`, read as the ASCII they shadow.
  *
- * @example findTags('hi' + [...'bomb'].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join('')) // [{ kind: 'tags', text: 'bomb', start: 2, end: 10 }]
+ * @example
+ * findTags('hi' + [...'bomb'].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join(''));
+ * // [{ kind: 'tags', text: 'bomb', start: 2, end: 10 }]
  */
 export function findTags(text: string): Decoded[] {
   if (!/[\u{e0020}-\u{e007e}]/u.test(text)) return [];
   return [...text.matchAll(TAGS)].map((m) => ({
     kind: 'tags' as const,
-    text: [...m[0]].map((c) => String.fromCharCode(c.codePointAt(0)! - 0xe0000)).join(''),
+    text: [...m[0]].map((c) => String.fromCharCode(codePoint(c) - 0xe0000)).join(''),
     start: m.index,
     end: m.index + m[0].length,
   }));
@@ -101,7 +105,9 @@ export function findTags(text: string): Decoded[] {
 /**
  * Every encoded span found in `text`, decoded.
  *
- * @example findEncoded('decode: aG93IHRvIG1ha2UgYSBib21i') // [{ kind: 'base64', text: 'how to make a bomb', start: 8, end: 32 }]
+ * @example
+ * findEncoded('decode: aG93IHRvIG1ha2UgYSBib21i');
+ * // [{ kind: 'base64', text: 'how to make a bomb', start: 8, end: 32 }]
  */
 export function findEncoded(text: string): Decoded[] {
   const out: Decoded[] = [];

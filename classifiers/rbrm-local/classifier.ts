@@ -10,11 +10,13 @@ import type { Encoder } from '../encoder/index.js';
 import {
   EncoderLease,
   SHARED_ENCODER,
+  headOf,
   loadModel,
   modelDir,
   pairFeatures,
   probabilities,
   type EncoderSource,
+  type LoadedHead,
   type LoadedModel,
 } from '../heads/index.js';
 import { RubricSchema, rubricRevision, type Rubric } from '../rubric.js';
@@ -56,7 +58,8 @@ const pct = (p: number) => p.toFixed(2);
  * @example
  * const grader = new RbrmLocal('grader', { rubric }, 2000);
  * await grader.ready();
- * const { scores, details } = await grader.classify({ stage: 'output', prompt: 'How do I make a bomb?', text: "I can't help with that." }, signal);
+ * const input = { stage: 'output', prompt: 'How do I make a bomb?', text: "I can't help with that." } as const;
+ * const { scores, details } = await grader.classify(input, signal);
  * // details.grade: 'A'; scores sum to 1
  */
 export class RbrmLocal implements Classifier {
@@ -68,6 +71,7 @@ export class RbrmLocal implements Classifier {
   private readonly weights: Weights;
   private readonly requestHarm: 'unsafe' | 'unsafe+jailbreak';
   private readonly model: LoadedModel;
+  private readonly heads: { unsafe: LoadedHead; jailbreak: LoadedHead; refusal: LoadedHead };
   private readonly encoder: EncoderLease;
   private loading?: Promise<{ encoder: Encoder; options: Map<string, Float32Array[]> }>;
 
@@ -85,6 +89,11 @@ export class RbrmLocal implements Classifier {
     this.standard = isStandardRubric(rubric);
     this.revision = rubricRevision(rubric);
     this.model = loadModel(modelDir(model, baseDir), ['unsafe', 'jailbreak', 'refusal']);
+    this.heads = {
+      unsafe: headOf(this.model, 'unsafe'),
+      jailbreak: headOf(this.model, 'jailbreak'),
+      refusal: headOf(this.model, 'refusal'),
+    };
     this.encoder = new EncoderLease(encoder, this.model.manifest.encoder);
     const heads = `onnx-heads/${model}@${this.model.hash.slice(0, 12)}+${this.model.manifest.encoder}`;
     this.version = `rbrm-local@${this.revision.slice(0, 12)}/${heads}`;
@@ -117,9 +126,7 @@ export class RbrmLocal implements Classifier {
     const { encoder, options } = await this.load();
     const prompt = input.prompt;
     const [output, promptVec] = await encoder.embed([input.text, prompt ?? ''], signal);
-    const unsafe = this.model.heads.get('unsafe')!;
-    const jailbreak = this.model.heads.get('jailbreak')!;
-    const refusal = this.model.heads.get('refusal')!;
+    const { unsafe, jailbreak, refusal } = this.heads;
     const similarity: Record<string, number> = {};
     for (const [letter, vs] of options) similarity[letter] = Math.max(...vs.map((v) => dot(v, output)));
     const promptUnsafe = prompt === undefined ? undefined : probabilities(unsafe.head, unsafe.platt, promptVec)[0];
@@ -127,9 +134,9 @@ export class RbrmLocal implements Classifier {
       prompt === undefined ? undefined : probabilities(jailbreak.head, jailbreak.platt, promptVec)[0];
     return {
       promptHarm:
-        this.requestHarm === 'unsafe' || promptUnsafe === undefined
+        this.requestHarm === 'unsafe' || promptUnsafe === undefined || promptJailbreak === undefined
           ? promptUnsafe
-          : Math.max(promptUnsafe, promptJailbreak!),
+          : Math.max(promptUnsafe, promptJailbreak),
       promptUnsafe,
       promptJailbreak,
       outputHarm: probabilities(unsafe.head, unsafe.platt, output)[0],
@@ -153,7 +160,9 @@ export class RbrmLocal implements Classifier {
     const grade = argmaxLetter(scores, this.labels);
     const meaning = this.rubric.options.find((o) => o.letter === grade)?.meaning ?? '';
     const why = this.standard
-      ? `refusal ${pct(c.refusal)}, request harm ${c.promptHarm === undefined ? 'n/a (no prompt)' : pct(c.promptHarm)}, output harm ${pct(c.outputHarm)}`
+      ? `refusal ${pct(c.refusal)}, ` +
+        `request harm ${c.promptHarm === undefined ? 'n/a (no prompt)' : pct(c.promptHarm)}, ` +
+        `output harm ${pct(c.outputHarm)}`
       : 'similarity to the options only (not the standard A–D rubric)';
     return {
       scores,
@@ -183,7 +192,8 @@ export class RbrmLocal implements Classifier {
  * The registry entry for `type: 'rbrm-local'`.
  * @example
  * registerClassifierType('rbrm-local', rbrmLocalType);
- * // policy: { "id": "grader", "type": "rbrm-local", "timeoutMs": 2000, "params": { "rubric": { "id": "rbrm-output", … } } }
+ * // policy: { "id": "grader", "type": "rbrm-local", "timeoutMs": 2000,
+ * //           "params": { "rubric": { "id": "rbrm-output", … } } }
  */
 export const rbrmLocalType = {
   params: RbrmLocalParamsSchema,

@@ -1,4 +1,7 @@
-/** The local zero-shot RBRM grader (`rbrm-local`): rubric grades from the shipped encoder and heads, no LLM. See README.md. */
+/**
+ * The local zero-shot RBRM grader (`rbrm-local`): rubric grades from the shipped encoder and heads, no LLM. See
+ * README.md.
+ */
 export { RbrmLocal, RbrmLocalParamsSchema, rbrmLocalType } from './classifier.js';
 export type { RbrmLocalParams } from './classifier.js';
 export {

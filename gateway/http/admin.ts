@@ -1,27 +1,22 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { GatewayError } from '../pipeline/errors.js';
 import { readDecisionRecords, RecordsError } from '../../policies/records.js';
 import { ShadowCounter } from '../../policies/shadow.js';
 import { policyStatus, type GatewayPolicies } from '../policies.js';
-import { presentedKey } from './auth.js';
+import { keyLookup, presentedKey } from './auth.js';
 import { sendJson, type RouteTable } from './router.js';
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /**
  * The admin key check: throws the 401/403 GatewayError, or returns. With auth off (local development) admin routes
  * are open like everything else.
  */
 export const adminKeyChecker = ({ mode, keys }: { mode: 'keys' | 'off'; keys: string[] }) => {
-  const digests = keys.map(digest);
+  const isAdmin = keyLookup(keys.map((key) => [key, true] as const));
   return function checkAdminKey(headers: IncomingHttpHeaders): void {
     if (mode === 'off') return;
     const key = presentedKey(headers.authorization, headers['x-api-key']);
     if (!key) throw new GatewayError('invalid_api_key', 'missing admin key: send it as "Authorization: Bearer <key>"');
-    const d = digest(key);
-    if (!digests.some((k) => timingSafeEqual(k, d)))
-      throw new GatewayError('forbidden', 'this key is not an admin key (set GATEWAY_ADMIN_KEYS)');
+    if (!isAdmin(key)) throw new GatewayError('forbidden', 'this key is not an admin key (set GATEWAY_ADMIN_KEYS)');
   };
 };
 

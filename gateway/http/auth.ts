@@ -7,6 +7,24 @@ export const keyId = (key: string) => `key_${createHash('sha256').update(key).di
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
+/**
+ * A lookup of a presented key among configured ones, in constant time: fixed-length digests, each compared in
+ * full, and every one compared whether or not an earlier one matched. Client and admin keys both go through it.
+ *
+ * @example
+ * const isAdmin = keyLookup([['sk-admin', true]]);
+ * isAdmin('sk-admin'); // true
+ */
+export function keyLookup<T>(entries: readonly (readonly [key: string, value: T])[]): (key: string) => T | undefined {
+  const digests = entries.map(([key, value]) => ({ digest: digest(key), value }));
+  return function lookup(key) {
+    const presented = digest(key);
+    let found: T | undefined;
+    for (const entry of digests) if (timingSafeEqual(entry.digest, presented)) found = entry.value;
+    return found;
+  };
+}
+
 /** Reads the key from `Authorization: Bearer <key>` (or `x-api-key`). */
 export function presentedKey(header: string | undefined, alt: string | string[] | undefined): string | undefined {
   if (header) {
@@ -44,14 +62,12 @@ export function keyChecker({
   mode: 'keys' | 'off';
   keys: ClientKey[];
 }): (headers: IncomingHttpHeaders) => Caller {
-  const digests = keys.map((k) => ({ d: digest(k.key), caller: { keyId: keyId(k.key), tenant: k.tenant } }));
+  const callerOf = keyLookup(keys.map((k) => [k.key, { keyId: keyId(k.key), tenant: k.tenant }] as const));
   return function authenticate(headers) {
     if (mode === 'off') return ANONYMOUS;
     const key = presentedKey(headers.authorization, headers['x-api-key']);
     if (!key) throw new GatewayError('invalid_api_key', 'missing API key: send it as "Authorization: Bearer <key>"');
-    const d = digest(key);
-    let found: Caller | undefined;
-    for (const k of digests) if (timingSafeEqual(k.d, d)) found = k.caller;
+    const found = callerOf(key);
     if (!found) throw new GatewayError('invalid_api_key', 'incorrect API key provided');
     return found;
   };

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
+import { depthPast } from '../../policies/depth.js';
 import { GatewayError } from '../pipeline/errors.js';
 
 /**
@@ -8,32 +9,6 @@ import { GatewayError } from '../pipeline/errors.js';
  * used to overflow the stack while being forwarded and come back as a misleading 502.
  */
 export const MAX_BODY_DEPTH = 128;
-
-/**
- * The path of the first value nested deeper than `max`, walked without recursion; undefined when none is.
- *
- * @example depthPast({ a: [[1]] }, 2) // 'a[0]'
- */
-export function depthPast(doc: unknown, max: number): string | undefined {
-  const stack: { v: unknown; depth: number; path: string }[] = [{ v: doc, depth: 0, path: '' }];
-  for (let top = stack.pop(); top; top = stack.pop()) {
-    const { v, depth, path } = top;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth >= max) return path || '(root)';
-    const short = depth < 4;
-    if (Array.isArray(v))
-      for (let i = 0; i < v.length; i++)
-        stack.push({ v: v[i], depth: depth + 1, path: short ? `${path}[${i}]` : path });
-    else
-      for (const k in v)
-        stack.push({
-          v: (v as Record<string, unknown>)[k],
-          depth: depth + 1,
-          path: short ? (path ? `${path}.${k}` : k) : path,
-        });
-  }
-  return undefined;
-}
 
 /**
  * Reads a JSON request body: 415 unless `Content-Type` is JSON in UTF-8, 413 past `limit` bytes (checked on

@@ -4,8 +4,8 @@ import { runClassifier } from '../../classifiers/run.js';
 import type { ClassifierResult } from '../../classifiers/types.js';
 import type { StageDecision } from '../../policies/engine.js';
 import type { LoadedPolicy } from '../../policies/load.js';
+import { round } from '../../policies/round.js';
 
-const round = (n: number) => Math.round(n * 1e4) / 1e4;
 const find = (d: StageDecision | undefined, id: string) =>
   d?.classifiers.find((c) => c.id === id && c.error === undefined);
 
@@ -23,7 +23,9 @@ export function gradeOf(
   const g = policy.policy.grading;
   const rubric = g && policy.policy.rubrics.find((r) => r.id === g.rubric);
   if (!g || !rubric || !grader || grader.error !== undefined) return undefined;
-  const probabilities = Object.fromEntries(rubric.options.map((o) => [o.letter, round(grader.scores[o.letter] ?? 0)]));
+  const probabilities = Object.fromEntries(
+    rubric.options.map((o) => [o.letter, round(grader.scores[o.letter] ?? 0, 4)]),
+  );
   const grade = Object.entries(probabilities).reduce((best, cur) => (cur[1] > best[1] ? cur : best))[0];
   const ps = g.promptSafety;
   const prompt = ps && promptSafety && (promptSafety.scores[ps.label] ?? 0) >= ps.threshold ? 'unsafe' : 'safe';

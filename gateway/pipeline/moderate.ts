@@ -2,6 +2,7 @@ import type { Action, ClassifierError } from '../../audit/types.js';
 import { ACTION_RANK, type Passage, type Refusal, type StageDecision } from '../../policies/engine.js';
 import type { Pipeline, RequestContext } from './pipeline.js';
 import { joinSegments } from '../../policies/select.js';
+import { round } from '../../policies/round.js';
 
 export interface ModerationResult {
   flagged: boolean;
@@ -49,7 +50,7 @@ function toResult(d: StageDecision): ModerationResult {
         id: c.id,
         scores: c.scores,
         explanation: c.explanation,
-        latency_ms: Math.round(c.latencyMs * 1000) / 1000,
+        latency_ms: round(c.latencyMs, 3),
         ...(c.error !== undefined && { error: c.error }),
       })),
     },

@@ -20,6 +20,7 @@ import type { ChatMessage } from '../../generator/types.js';
 import { applyRedactions, type RuleMatch, type StageDecision } from '../../policies/engine.js';
 import type { LoadedPolicy } from '../../policies/load.js';
 import { strongest } from './context.js';
+import { round } from '../../policies/round.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -32,11 +33,11 @@ export function stageRecord(d: StageDecision, latencyMs: number, classifiers: Ma
       ...(c.error !== undefined && { error: { code: c.error.code, message: c.error.message } }),
       explanation: c.explanation,
       id: c.id,
-      latency_ms: round(c.latencyMs),
+      latency_ms: round(c.latencyMs, 3),
       scores: c.scores,
       version: classifiers.get(c.id)?.version ?? 'unknown',
     })),
-    latency_ms: round(latencyMs),
+    latency_ms: round(latencyMs, 3),
     ...(d.route && { route: d.route }),
     rules: d.matches.map(toRecordMatch),
     ...(d.shadow.length && { shadow_rules: d.shadow.map(toRecordMatch) }),
@@ -69,8 +70,6 @@ const toRecordMatch = ({ onError, mode: _mode, ...m }: RuleMatch): RecordRuleMat
   ...m,
   ...(onError && { on_error: true }),
 });
-
-export const round = (n: number) => Math.round(n * 1000) / 1000;
 
 /** A text the record may keep, with the stage decision whose classifier spans `redacted` mode replaces. */
 export interface KeptText {

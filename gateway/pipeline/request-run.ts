@@ -17,7 +17,8 @@ import type { LoadedPolicy } from '../../policies/load.js';
 import type { PipelineDeps, RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
 import { gradeAnswer, gradeFromStages } from './grading.js';
-import { recordContent, round, shadowRecord, stageRecord } from './record.js';
+import { round } from '../../policies/round.js';
+import { recordContent, shadowRecord, stageRecord } from './record.js';
 
 /** A stage decision and the time its stage took (summed over a stream's windows). */
 interface Timed {
@@ -223,10 +224,10 @@ export class RequestRun {
       instance: this.deps.instance,
       key_id: this.ctx.keyId,
       latency_ms: {
-        ...(this.generatorMs !== undefined && { generator: round(this.generatorMs) }),
-        ...(this.input && { input: round(this.input.ms) }),
-        ...(this.output && { output: round(this.output.ms) }),
-        total: round(performance.now() - this.ctx.started),
+        ...(this.generatorMs !== undefined && { generator: round(this.generatorMs, 3) }),
+        ...(this.input && { input: round(this.input.ms, 3) }),
+        ...(this.output && { output: round(this.output.ms, 3) }),
+        total: round(performance.now() - this.ctx.started, 3),
       },
       model: this.request?.model ?? null,
       policy: { bundle: this.bundle, id: policy.id, revision: this.policy.revision },

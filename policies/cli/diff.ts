@@ -33,10 +33,11 @@ export function readCorpus(
   const items: CorpusItem[] = [];
   const errors: { line: number; message: string }[] = [];
   const lines = text.split('\n');
-  for (let i = 0; i < lines.length && items.length < limit; i++) {
-    if (!lines[i].trim()) continue;
+  for (const [i, line] of lines.entries()) {
+    if (items.length >= limit) break;
+    if (!line.trim()) continue;
     try {
-      items.push(parseCorpusLine(lines[i], i + 1));
+      items.push(parseCorpusLine(line, i + 1));
     } catch (e) {
       errors.push({ line: i + 1, message: (e as Error).message });
     }
@@ -119,7 +120,8 @@ export async function diffCommand(args: string[], io: Io): Promise<ExitCode> {
   if (!decisions) return EXIT.ok;
   say(
     io.stdout,
-    `\ncorpus ${values.corpus}: ${decisions.total} items, ${decisions.changed} decisions change, ${decisions.rulesChanged} keep their action with different rules`,
+    `\ncorpus ${values.corpus}: ${decisions.total} items, ${decisions.changed} decisions change, ` +
+      `${decisions.rulesChanged} keep their action with different rules`,
   );
   for (const e of corpus.errors.slice(0, 5)) say(io.stdout, `  skipped line ${e.line}: ${e.message}`);
   if (corpus.errors.length > 5) say(io.stdout, `  … ${corpus.errors.length - 5} more bad lines`);
@@ -129,10 +131,8 @@ export async function diffCommand(args: string[], io: Io): Promise<ExitCode> {
       .join(', ');
     say(io.stdout, `  ${t.from} → ${t.to}: ${t.count} (${labels})`);
     for (const x of t.examples) {
-      say(
-        io.stdout,
-        `      ${x.id}${x.label ? ` [${x.label}]` : ''}: ${JSON.stringify(x.text.length > 80 ? `${x.text.slice(0, 79)}…` : x.text)}`,
-      );
+      const shown = x.text.length > 80 ? `${x.text.slice(0, 79)}…` : x.text;
+      say(io.stdout, `      ${x.id}${x.label ? ` [${x.label}]` : ''}: ${JSON.stringify(shown)}`);
       say(io.stdout, `        rules: ${x.from.rules.join(', ') || '(none)'} → ${x.to.rules.join(', ') || '(none)'}`);
     }
   }

@@ -148,7 +148,8 @@ function printStage(io: Io, s: ExplainedStage): void {
   );
   for (const r of s.rules) {
     out(
-      `  ${MARK[r.outcome]}  ${r.id}  [${r.action}, priority ${r.priority}, #${r.order}${r.mode !== 'enforce' ? `, ${r.mode}` : ''}]`,
+      `  ${MARK[r.outcome]}  ${r.id}  ` +
+        `[${r.action}, priority ${r.priority}, #${r.order}${r.mode !== 'enforce' ? `, ${r.mode}` : ''}]`,
     );
     if (r.outcome === 'skipped') {
       out(`        ${r.why}`);

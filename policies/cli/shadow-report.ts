@@ -28,7 +28,8 @@ export async function shadowReportCommand(args: string[], io: Io): Promise<ExitC
   }
   const out = (t = '') => say(io.stdout, t);
   out(
-    `${report.records} decisions in ${read.files.length} file${read.files.length === 1 ? '' : 's'} under ${dir}${read.skipped.length ? ` (${read.skipped.length} lines skipped)` : ''}`,
+    `${report.records} decisions in ${read.files.length} file${read.files.length === 1 ? '' : 's'} under ${dir}` +
+      (read.skipped.length ? ` (${read.skipped.length} lines skipped)` : ''),
   );
   out(`${report.withShadow} with a shadow decision: ${report.agree} agree, ${report.disagree} disagree`);
   for (const p of report.policies) out(`  shadow policy ${p.id} ${p.revision.slice(0, 12)}: ${p.records} decisions`);
@@ -57,7 +58,8 @@ export async function shadowReportCommand(args: string[], io: Io): Promise<ExitC
     out('\nshadow-mode rules in the enforced policy:');
     for (const r of report.shadowModeRules)
       out(
-        `  ${r.id}: matched ${r.matched}, would have changed the action ${r.wouldChange}${r.examples.length ? `  e.g. ${r.examples.join(', ')}` : ''}`,
+        `  ${r.id}: matched ${r.matched}, would have changed the action ${r.wouldChange}` +
+          (r.examples.length ? `  e.g. ${r.examples.join(', ')}` : ''),
       );
   }
   return EXIT.ok;

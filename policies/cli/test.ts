@@ -39,17 +39,17 @@ export async function testCommand(args: string[], io: Io): Promise<ExitCode> {
   for (const c of report.cases) {
     if (c.status === 'PASS' && !values.verbose && !c.todo) continue;
     const note = c.todo ? (c.status === 'PASS' ? ' (todo case passes now: drop its todo)' : ` (todo: ${c.todo})`) : '';
-    say(
-      io.stdout,
-      `${(c.todo && c.status !== 'PASS' ? 'TODO' : c.status).padEnd(5)} ${rel(c.suite)} › ${c.name}${c.status === 'PASS' ? ` (${c.action}${c.rules.length ? `: ${c.rules.join(', ')}` : ''})` : ''}${note}`,
-    );
+    const status = c.todo && c.status !== 'PASS' ? 'TODO' : c.status;
+    const decided = c.status === 'PASS' ? ` (${c.action}${c.rules.length ? `: ${c.rules.join(', ')}` : ''})` : '';
+    say(io.stdout, `${status.padEnd(5)} ${rel(c.suite)} › ${c.name}${decided}${note}`);
     for (const p of c.problems) say(io.stdout, `        ${p}`);
   }
   const { total, pass, fail, error, todo } = report.summary;
   if (total === 0) say(io.stdout, `no test cases: put *.test.json files beside the policy`);
   say(
     io.stdout,
-    `${pass} passed, ${fail} failed, ${error} errors${todo ? `, ${todo} known gaps (todo)` : ''} (${total} cases in ${suites.length} suite${suites.length === 1 ? '' : 's'})`,
+    `${pass} passed, ${fail} failed, ${error} errors${todo ? `, ${todo} known gaps (todo)` : ''} ` +
+      `(${total} cases in ${suites.length} suite${suites.length === 1 ? '' : 's'})`,
   );
   if (report.unexercised.length) say(io.stdout, `rules no case exercised: ${report.unexercised.join(', ')}`);
   else if (total) say(io.stdout, 'every rule was exercised');

@@ -59,12 +59,14 @@ export function conditionText(c: Condition): string {
     return `text length in [${t.length.min ?? 0}, ${t.length.max ?? '∞'}]`;
   }
   const label = c.meta === 'header' ? `header ${c.name}` : c.meta;
-  return `${label} ${c.equals !== undefined ? `== ${JSON.stringify(c.equals)}` : c.in !== undefined ? `in ${JSON.stringify(c.in)}` : `matches /${c.regex}/`}`;
+  if (c.equals !== undefined) return `${label} == ${JSON.stringify(c.equals)}`;
+  if (c.in !== undefined) return `${label} in ${JSON.stringify(c.in)}`;
+  return `${label} matches /${c.regex}/`;
 }
 
 /** Why rule `a` (action `aa`) wins over rule `b` (action `ba`). */
-export function beats(a: CompiledRule, aa: Action, b: CompiledRule, ba: Action): string {
-  if (ACTION_RANK[aa] !== ACTION_RANK[ba]) return `${aa} outranks ${ba}`;
+export function beats(a: CompiledRule, aAction: Action, b: CompiledRule, bAction: Action): string {
+  if (ACTION_RANK[aAction] !== ACTION_RANK[bAction]) return `${aAction} outranks ${bAction}`;
   if (a.rule.priority !== b.rule.priority) return `higher priority (${a.rule.priority} > ${b.rule.priority})`;
   return `same action and priority, earlier in the policy (#${a.order + 1} before #${b.order + 1})`;
 }
@@ -72,70 +74,77 @@ export function beats(a: CompiledRule, aa: Action, b: CompiledRule, ba: Action):
 const fmt = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
 /** Explains one stage decision against the policy that made it. */
-export function explainStage(loaded: LoadedPolicy, d: StageDecision): ExplainedStage {
+export function explainStage(loaded: LoadedPolicy, decision: StageDecision): ExplainedStage {
   const byId = new Map(loaded.rules.map((r) => [r.rule.id, r]));
-  const matches = new Map<string, RuleMatch>([...d.matches, ...d.shadow].map((m) => [m.id, m]));
-  const traced = new Map(d.trace.map((t) => [t.id, t]));
-  const rules: ExplainedRule[] = loaded.rules.map((c) => {
-    const t = traced.get(c.rule.id);
-    const m = matches.get(c.rule.id);
+  const compiled = (id: string): CompiledRule => {
+    const rule = byId.get(id);
+    if (!rule) throw new Error(`rule ${id} decided ${decision.stage} but is not in policy ${loaded.policy.id}`);
+    return rule;
+  };
+  const matches = new Map<string, RuleMatch>([...decision.matches, ...decision.shadow].map((m) => [m.id, m]));
+  const traced = new Map(decision.trace.map((t) => [t.id, t]));
+  const rules: ExplainedRule[] = loaded.rules.map((compiledRule) => {
+    const ruleTrace = traced.get(compiledRule.rule.id);
+    const match = matches.get(compiledRule.rule.id);
     const base = {
-      id: c.rule.id,
-      mode: c.rule.mode,
-      priority: c.rule.priority,
-      order: c.order + 1,
-      when: conditionText(c.rule.when),
+      id: compiledRule.rule.id,
+      mode: compiledRule.rule.mode,
+      priority: compiledRule.rule.priority,
+      order: compiledRule.order + 1,
+      when: conditionText(compiledRule.rule.when),
     };
-    if (!t) {
+    if (!ruleTrace) {
       const why =
-        c.rule.mode === 'disabled' || loaded.policy.mode === 'disabled'
+        compiledRule.rule.mode === 'disabled' || loaded.policy.mode === 'disabled'
           ? 'disabled'
-          : `runs on ${c.rule.stage}, not on ${d.stage}`;
-      return { ...base, outcome: 'skipped', action: c.rule.action, conditions: [], why };
+          : `runs on ${compiledRule.rule.stage}, not on ${decision.stage}`;
+      return { ...base, outcome: 'skipped', action: compiledRule.rule.action, conditions: [], why };
     }
-    const held = t.conditions.filter((x) => x.result).map((x) => `${x.condition} (${fmt(x.value)})`);
-    const failed = t.conditions.filter((x) => !x.result).map((x) => `${x.condition} (${fmt(x.value)})`);
-    const outcome = t.error ? 'error' : t.matched ? 'matched' : 'no-match';
-    const why = t.error
-      ? `${t.error}; onError ${m ? `→ ${m.action}` : '→ allow (ignored)'}`
-      : t.matched
+    const held = ruleTrace.conditions.filter((x) => x.result).map((x) => `${x.condition} (${fmt(x.value)})`);
+    const failed = ruleTrace.conditions.filter((x) => !x.result).map((x) => `${x.condition} (${fmt(x.value)})`);
+    const outcome = ruleTrace.error ? 'error' : ruleTrace.matched ? 'matched' : 'no-match';
+    const why = ruleTrace.error
+      ? `${ruleTrace.error}; onError ${match ? `→ ${match.action}` : '→ allow (ignored)'}`
+      : ruleTrace.matched
         ? `held: ${held.join('; ') || 'no positive condition (a negation held)'}`
         : `did not hold: ${failed.join('; ') || '(the tree is false)'}`;
     return {
       ...base,
       outcome,
-      action: m?.action ?? c.rule.action,
-      select: t.select,
-      conditions: t.conditions,
-      why: m?.mode === 'shadow' ? `${why} (shadow: recorded, not enforced)` : why,
+      action: match?.action ?? compiledRule.rule.action,
+      select: ruleTrace.select,
+      conditions: ruleTrace.conditions,
+      why: match?.mode === 'shadow' ? `${why} (shadow: recorded, not enforced)` : why,
     };
   });
-  const winner = d.matches[0];
+  const winner = decision.matches[0];
   let explainedWinner: ExplainedStage['winner'];
   if (winner) {
-    const w = byId.get(winner.id)!;
-    const why = [`${winner.action}, priority ${w.rule.priority}, #${w.order + 1} in the policy`];
-    for (const other of d.matches.slice(1))
-      why.push(`beats ${other.id} (${other.action}): ${beats(w, winner.action, byId.get(other.id)!, other.action)}`);
+    const winning = compiled(winner.id);
+    const why = [`${winner.action}, priority ${winning.rule.priority}, #${winning.order + 1} in the policy`];
+    for (const other of decision.matches.slice(1))
+      why.push(
+        `beats ${other.id} (${other.action}): ${beats(winning, winner.action, compiled(other.id), other.action)}`,
+      );
     explainedWinner = { id: winner.id, action: winner.action, why };
   }
   return {
-    stage: d.stage,
-    action: d.action,
+    stage: decision.stage,
+    action: decision.action,
     winner: explainedWinner,
     rules,
-    shadow: d.shadow.map((m) => ({ id: m.id, action: m.action, reason: m.reason })),
-    message: refusalMessage(d),
-    route: d.route,
-    redactions: d.redactions.map(({ pointer, label, start, end, replacement }) => ({
+    shadow: decision.shadow.map((m) => ({ id: m.id, action: m.action, reason: m.reason })),
+    message: refusalMessage(decision),
+    route: decision.route,
+    redactions: decision.redactions.map(({ pointer, label, start, end, replacement }) => ({
       pointer,
       label,
       start,
       end,
       replacement,
     })),
-    rewrites: Object.fromEntries(d.rewrites),
-    classifiers: d.classifiers.map((c) => ({
+    rewrites: Object.fromEntries(decision.rewrites),
+    classifiers: decision.classifiers.map((c) => ({
       id: c.id,
       scores: c.scores,
       latencyMs: Math.round(c.latencyMs * 1000) / 1000,

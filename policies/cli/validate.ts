@@ -30,7 +30,9 @@ export async function validateCommand(args: string[], io: Io): Promise<ExitCode>
   else
     say(
       io.stdout,
-      `OK ${source}: policy "${policy.id}" (${policy.mode}), revision ${revision.slice(0, 12)}, ${rules.length} rules, ${classifiers.size} classifiers, ${policy.taxonomy.length} categories, ${policy.rubrics.length} rubrics`,
+      `OK ${source}: policy "${policy.id}" (${policy.mode}), revision ${revision.slice(0, 12)}, ` +
+        `${rules.length} rules, ${classifiers.size} classifiers, ${policy.taxonomy.length} categories, ` +
+        `${policy.rubrics.length} rubrics`,
     );
   return EXIT.ok;
 }

@@ -102,7 +102,9 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
       skipped = rubricProblem(c, rubricId, [...loaded.classifiers.keys()]);
       if (!skipped) rubric = c;
     } else if (graded) {
-      skipped = `${graded} output record(s) carry an rbrm grade, but the policy declares no grading classifier and no --rubric-classifier was given; rubric evaluation skipped`;
+      skipped =
+        `${graded} output record(s) carry an rbrm grade, but the policy declares no grading classifier and ` +
+        `no --rubric-classifier was given; rubric evaluation skipped`;
     }
     await ready(classifiers);
 
@@ -118,7 +120,8 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
       last = now;
       const rate = done / ((now - runStart) / 1000);
       opts.progress(
-        `eval: ${done}/${total} (${Math.round((100 * done) / total)}%), ${rate.toFixed(1)}/s, about ${Math.ceil((total - done) / rate)} s left`,
+        `eval: ${done}/${total} (${Math.round((100 * done) / total)}%), ${rate.toFixed(1)}/s, about ` +
+          `${Math.ceil((total - done) / rate)} s left`,
       );
     };
 

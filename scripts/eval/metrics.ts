@@ -33,9 +33,11 @@ export function confusion(predicted: readonly boolean[], gold: readonly boolean[
   if (predicted.length !== gold.length)
     throw new Error(`confusion: ${predicted.length} predictions for ${gold.length} labels`);
   const c: Confusion = { tp: 0, fp: 0, fn: 0, tn: 0 };
-  predicted.forEach((p, i) => {
-    if (gold[i]) p ? c.tp++ : c.fn++;
-    else p ? c.fp++ : c.tn++;
+  predicted.forEach((flagged, i) => {
+    if (gold[i] && flagged) c.tp++;
+    else if (gold[i]) c.fn++;
+    else if (flagged) c.fp++;
+    else c.tn++;
   });
   return c;
 }

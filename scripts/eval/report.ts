@@ -43,9 +43,11 @@ export function summarize(items: readonly ItemResult[]): GroupReport {
     actions[r.action] = (actions[r.action] ?? 0) + 1;
     for (const id of r.rules) (rules[id] ??= { safe: 0, unsafe: 0 })[r.label]++;
   }
-  const scored = items.filter((r) => r.score !== undefined);
-  const scoredGold = scored.map((r) => r.label === 'unsafe');
-  const scores = scored.map((r) => r.score!);
+  const scored = items.flatMap((r) =>
+    r.score === undefined ? [] : [{ unsafe: r.label === 'unsafe', score: r.score }],
+  );
+  const scoredGold = scored.map((r) => r.unsafe);
+  const scores = scored.map((r) => r.score);
   const latencies = items.map((r) => r.latencyMs);
   return {
     n: items.length,
@@ -92,7 +94,9 @@ export function groupBy(items: readonly ItemResult[], key: (r: ItemResult) => st
     if (list) list.push(r);
     else groups.set(k, [r]);
   }
-  return Object.fromEntries([...groups.keys()].sort().map((k) => [k, summarize(groups.get(k)!)]));
+  return Object.fromEntries(
+    [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, list]) => [k, summarize(list)]),
+  );
 }
 
 /** A summary with its wall time and throughput. */

@@ -29,11 +29,14 @@ const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
 
 /** Why a classifier cannot grade by the rubric, or undefined when its labels include A, B, C and D. */
 export function rubricProblem(c: Classifier | undefined, id: string, available: readonly string[]): string | undefined {
-  if (!c)
-    return `the policy has no classifier "${id}" (it has: ${available.join(', ') || 'none'}); rubric evaluation skipped`;
+  const skipped = 'rubric evaluation skipped';
+  if (!c) return `the policy has no classifier "${id}" (it has: ${available.join(', ') || 'none'}); ${skipped}`;
   const missing = GRADES.filter((g) => !c.labels.includes(g));
   if (missing.length)
-    return `classifier "${id}" has no rubric letter label${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (its labels: ${c.labels.join(', ')}); rubric evaluation skipped`;
+    return (
+      `classifier "${id}" has no rubric letter label${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ` +
+      `(its labels: ${c.labels.join(', ')}); ${skipped}`
+    );
   return undefined;
 }
 
@@ -41,7 +44,8 @@ export function rubricProblem(c: Classifier | undefined, id: string, available: 
  * The 4×4 confusion matrix, accuracy per grade and over-refusal rates over items with a gold grade.
  *
  * @example
- * rubricReport('rbrm', results).matrix.B.D; // safe prompts over-refused by the model that the grader took for compliance
+ * // safe prompts over-refused by the model that the grader took for compliance:
+ * rubricReport('rbrm', results).matrix.B.D;
  */
 export function rubricReport(classifier: string, items: readonly ItemResult[]): RubricReport {
   const matrix = Object.fromEntries(GRADES.map((g) => [g, zeros()])) as Record<Grade, Record<Grade, number>>;

@@ -38,7 +38,10 @@ export interface RunOptions {
   concurrency?: number;
   /** A classifier whose labels include A–D, to grade output records that carry `rbrm`. */
   rubric?: Classifier;
-  /** Output records go through the input stage with their prompt first, as in the gateway (default: the output stage alone). */
+  /**
+   * Output records go through the input stage with their prompt first, as in the gateway (default: the output stage
+   * alone).
+   */
   pipeline?: boolean;
   /** Called after each record. */
   onItem?: (result: ItemResult) => void;

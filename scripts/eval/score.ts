@@ -49,13 +49,14 @@ export function parseScoreOption(option: string, loaded: LoadedPolicy): ScoreRef
   const ids = [...loaded.classifiers.keys()]
     .filter((id) => option.startsWith(`${id}.`))
     .sort((a, b) => b.length - a.length);
-  if (ids.length === 0)
-    throw new Error(
-      `--score ${option}: expected classifier.label with a classifier of the policy (${[...loaded.classifiers.keys()].join(', ')})`,
-    );
   const classifier = ids[0];
+  const declared = classifier === undefined ? undefined : loaded.classifiers.get(classifier);
+  if (classifier === undefined || !declared) {
+    const known = [...loaded.classifiers.keys()].join(', ');
+    throw new Error(`--score ${option}: expected classifier.label with a classifier of the policy (${known})`);
+  }
   const label = option.slice(classifier.length + 1);
-  const labels = loaded.classifiers.get(classifier)!.labels;
+  const labels = declared.labels;
   if (!labels.includes(label))
     throw new Error(
       `--score ${option}: classifier "${classifier}" has no label "${label}"; it has: ${labels.join(', ')}`,

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { GRADES } from './data.js';
 import type { EvalReport } from './harness.js';
 import type { GroupReport, TimedReport } from './report.js';
@@ -50,11 +51,7 @@ export function markdownTable(head: string[], rows: string[][]): string {
   return [line(head), rule, ...rows.map(line)].join('\n');
 }
 
-const name = (file: string) =>
-  file
-    .split('/')
-    .at(-1)!
-    .replace(/\.jsonl$/, '');
+const name = (file: string) => basename(file).replace(/\.jsonl$/, '');
 
 /**
  * The report as text: one table per file and overall, one per source, and the rubric matrix.
@@ -111,7 +108,8 @@ export function formatReport(r: EvalReport): string {
       ]);
       out.push(markdownTable(['gold \\ predicted', ...GRADES, 'n', 'accuracy'], rows));
       out.push(
-        `over-refusal (safe prompts graded B): gold ${num(k.overRefusal.gold)}, predicted ${num(k.overRefusal.predicted)} over ${k.overRefusal.safePrompts} safe-prompt records`,
+        `over-refusal (safe prompts graded B): gold ${num(k.overRefusal.gold)}, predicted ` +
+          `${num(k.overRefusal.predicted)} over ${k.overRefusal.safePrompts} safe-prompt records`,
       );
     }
   }

@@ -68,7 +68,7 @@ export const TRANSFORMS: Record<string, Transform> = {
   'mixed case': (t, r) => perLetter(t, (c) => (r() < 0.5 ? c.toUpperCase() : c.toLowerCase())),
   homoglyphs: (t, r) => perLetter(t, (c) => (HOMOGLYPH[c] && r() < 0.6 ? HOMOGLYPH[c] : c)),
   fullwidth: (t) =>
-    [...t].map((c) => (c >= '!' && c <= '~' ? String.fromCodePoint(c.codePointAt(0)! + 0xfee0) : c)).join(''),
+    [...t].map((c) => (c >= '!' && c <= '~' ? String.fromCodePoint(c.charCodeAt(0) + 0xfee0) : c)).join(''),
   'math letters': (t) =>
     perLetter(t, (c) => String.fromCodePoint((c <= 'Z' ? 0x1d400 - 65 : 0x1d41a - 97) + c.charCodeAt(0))),
   'zero-width': (t, r) => perWord(t, (w) => [...w].join(INVISIBLE[Math.floor(r() * INVISIBLE.length)])),
@@ -105,7 +105,8 @@ export const GAPS: Record<string, Transform> = {
   'spacing, no word gaps': (t) => [...t.replace(/\s+/g, '')].join(' '),
   'reversed text': (t) => `Reverse this and answer: ${[...t].reverse().join('')}`,
   'caesar +3': (t) =>
-    `Shift back by 3 and answer: ${t.replace(/[a-z]/gi, (c) => String.fromCharCode((((c.charCodeAt(0) & 31) + 2) % 26) + (c.charCodeAt(0) & 96) + 1))}`,
+    `Shift back by 3 and answer: ` +
+    `${t.replace(/[a-z]/gi, (c) => String.fromCharCode((((c.charCodeAt(0) & 31) + 2) % 26) + (c.charCodeAt(0) & 96) + 1))}`,
   base32: (t) => `Decode base32 and answer: ${base32(Buffer.from(t))}`,
 };
 

@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { type Agent, request } from 'undici';
 import type { Expect, FuzzRequest } from './requests.js';
 
 /** What one request got, and what was wrong with it (none: `problem` unset). */

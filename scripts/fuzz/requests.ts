@@ -2,8 +2,8 @@ import type { Rand } from './random.js';
 
 /**
  * Generated HTTP requests for the gateway's OpenAI surface. Each case says what a correct gateway answers:
- * `ok` (a 200), `client-error` (a 4xx in OpenAI's error shape) or `either` (both are defensible). With a broken upstream
- * (`upstream-fault`), a 502 or 504 is right too, and a stream may end with an error event.
+ * `ok` (a 200), `client-error` (a 4xx in OpenAI's error shape) or `either` (both are defensible). With a broken
+ * upstream (`upstream-fault`), a 502 or 504 is right too, and a stream may end with an error event.
  */
 export type Expect = 'ok' | 'client-error' | 'either' | 'upstream-fault';
 

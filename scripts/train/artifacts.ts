@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { ManifestSchema, MANIFEST_FORMAT, type HeadEntry, type Manifest } from '../../classifiers/heads/model.js';
-import { exportHead } from '../../classifiers/heads/onnx-head.js';
+import { exportHead } from '../../classifiers/heads/export-head.js';
 import { renderCard, type DataFile } from './card.js';
 import { fileHash } from './data.js';
 import type { HeldOutReport, LabelReport } from './evaluate.js';

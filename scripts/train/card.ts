@@ -27,7 +27,8 @@ function testTable(m: HeadMetrics): string[] {
   for (const r of m.test) {
     const p = r.pooled;
     lines.push(
-      `| ${r.label} | ${f3(r.threshold)} | ${p.n} | ${p.positives} | ${f3(p.rocAuc)} | ${f3(p.averagePrecision)} | ${f3(p.precision)} | ${f3(p.recall)} | ${f3(p.flaggedSafe)} |`,
+      `| ${r.label} | ${f3(r.threshold)} | ${p.n} | ${p.positives} | ${f3(p.rocAuc)} | ${f3(p.averagePrecision)} | ` +
+        `${f3(p.precision)} | ${f3(p.recall)} | ${f3(p.flaggedSafe)} |`,
     );
   }
   return lines;
@@ -60,7 +61,8 @@ function heldOutTable(m: HeadMetrics): string[] {
     const show = rows.length ? rows : h.labels.slice(0, 1);
     for (const l of show)
       lines.push(
-        `| ${h.source} | ${l.label} | ${l.n} | ${l.positives} | ${f3(l.recall)} | ${f3(l.flaggedSafe)} | ${f3(l.rocAuc)} |`,
+        `| ${h.source} | ${l.label} | ${l.n} | ${l.positives} | ${f3(l.recall)} | ${f3(l.flaggedSafe)} | ` +
+          `${f3(l.rocAuc)} |`,
       );
   }
   return lines;

@@ -81,7 +81,11 @@ export class EmbeddingCache {
       progress,
     );
     const byText = new Map(long.map((t, i) => [t, many[i]]));
-    return texts.map((t) => first.get(t) ?? byText.get(t)!);
+    return texts.map((t) => {
+      const windows = first.get(t) ?? byText.get(t);
+      if (!windows) throw new Error(`no windows embedded for a text of ${t.length} characters`);
+      return windows;
+    });
   }
 
   private async run(
@@ -106,6 +110,10 @@ export class EmbeddingCache {
       batch.forEach((t, j) => this.save(keyOf(kind, t), vectors[j]));
       progress?.(Math.min(missing.length, i + batchSize));
     }
-    return keys.map((k) => this.map.get(k)!);
+    return keys.map((k) => {
+      const vectors = this.map.get(k);
+      if (!vectors) throw new Error(`embedding cache: ${k} was computed but not stored`);
+      return vectors;
+    });
   }
 }

@@ -4,7 +4,7 @@
  */
 import { averagePrecision, countsAt, rocAuc } from '../../classifiers/heads/metrics.js';
 import { normalise } from './data.js';
-import { fitHead, scoreItem, type Features, type FittedHead, type HeadSpec } from './fit.js';
+import { fitHead, scoreItem, windowsOf, type Features, type FittedHead, type HeadSpec } from './fit.js';
 import type { Item } from './heads-data.js';
 
 export interface Figures {
@@ -34,7 +34,7 @@ export interface LabelReport {
 
 /** Per label: pooled and per-source figures over `items` at the fitted thresholds. */
 export function evaluate(fit: FittedHead, spec: HeadSpec, items: readonly Item[], features: Features): LabelReport[] {
-  const scored = items.map((it) => scoreItem(fit, spec.pooling, features.get(it)!));
+  const scored = items.map((it) => scoreItem(fit, spec.pooling, windowsOf(features, it)));
   return spec.labels.map((label, j) => {
     const keep = items.map((_, i) => i).filter((i) => !Number.isNaN(items[i].y[j]));
     const pick = (idx: number[]) =>

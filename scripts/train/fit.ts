@@ -11,6 +11,20 @@ import type { Item } from './heads-data.js';
 /** An item's feature vectors: its windows (the first is what `first`-pooled heads read). */
 export type Features = Map<Item, Float32Array[]>;
 
+/** `map.get(key)` for a key the caller put there itself; a miss is a bug, and says so. */
+function present<K, V>(map: ReadonlyMap<K, V>, key: K): V {
+  const value = map.get(key);
+  if (value === undefined) throw new Error(`no entry for ${String(key)}`);
+  return value;
+}
+
+/** An item's windows; every item is embedded before fitting, so a missing one is a bug, and says so. */
+export function windowsOf(features: Features, item: Item): Float32Array[] {
+  const windows = features.get(item);
+  if (!windows?.length) throw new Error(`no embedding for item ${item.source}/${item.text.slice(0, 40)}`);
+  return windows;
+}
+
 export interface FittedHead {
   head: LinearHead;
   platt: Platt[];
@@ -55,10 +69,12 @@ export function balancedWeights(items: readonly Item[], j: number, minCell = 20)
   const key = (it: Item) => `${it.source}\0${it.y[j]}`;
   for (const it of items) count.set(key(it), (count.get(key(it)) ?? 0) + 1);
   const raw = Float64Array.from(items, (it) =>
-    Number.isNaN(it.y[j]) ? 0 : 1 / Math.max(minCell, count.get(key(it))!),
+    Number.isNaN(it.y[j]) ? 0 : 1 / Math.max(minCell, present(count, key(it))),
   );
   const total = [0, 0];
-  items.forEach((it, i) => raw[i] > 0 && (total[it.y[j]] += raw[i]));
+  items.forEach((it, i) => {
+    if (raw[i] > 0) total[it.y[j]] += raw[i];
+  });
   return raw.map((v, i) => (v > 0 ? v / (2 * total[items[i].y[j]]) : 0));
 }
 
@@ -72,7 +88,8 @@ export function fitHead(spec: HeadSpec, items: readonly Item[], features: Featur
   const k = labels.length;
   const train = items.filter((it) => it.split === 'train');
   const val = items.filter((it) => it.split === 'val');
-  const dim = features.get(train[0])![0].length;
+  if (!train[0]) throw new Error(`head ${labels.join(', ')}: no training items`);
+  const dim = windowsOf(features, train[0])[0].length;
   const perSource = new Map<string, number>();
   for (const it of train) perSource.set(it.source, (perSource.get(it.source) ?? 0) + 1);
 
@@ -80,13 +97,13 @@ export function fitHead(spec: HeadSpec, items: readonly Item[], features: Featur
   const y = new Float32Array(train.length * k);
   const weight = new Float32Array(train.length);
   train.forEach((it, r) => {
-    x.set(features.get(it)![0], r * dim);
+    x.set(windowsOf(features, it)[0], r * dim);
     it.y.forEach((t, j) => (y[r * k + j] = t));
-    weight[r] = Math.min(1, cap / perSource.get(it.source)!);
+    weight[r] = Math.min(1, cap / present(perSource, it.source));
   });
   const head = trainLogistic({ x, dim, y, weight, labels }, spec.train);
 
-  const raw = val.map((it) => rawItem(head, spec.pooling, features.get(it)!));
+  const raw = val.map((it) => rawItem(head, spec.pooling, windowsOf(features, it)));
   const sourceIndex = new Map([...new Set(val.map((it) => it.source))].map((s, i) => [s, i]));
   const platt: Platt[] = [];
   const thresholds: number[] = [];
@@ -98,7 +115,7 @@ export function fitHead(spec: HeadSpec, items: readonly Item[], features: Featur
     const ww = keep.map((i) => w[i]);
     const p = fitPlatt(z, t, ww);
     platt.push(p);
-    const group = keep.map((i) => sourceIndex.get(val[i].source)!);
+    const group = keep.map((i) => present(sourceIndex, val[i].source));
     thresholds.push(
       chooseThreshold(
         z.map((v) => sigmoid(p.a * v + p.c)),

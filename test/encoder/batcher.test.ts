@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MicroBatcher } from '../../classifiers/encoder/batcher.js';
 import { EncoderError } from '../../classifiers/encoder/errors.js';
 import { planGroups } from '../../classifiers/encoder/grouping.js';
-import { LruCache } from '../../classifiers/encoder/lru.js';
+import { LruCache } from '../../classifiers/lru.js';
 
 /** A runner that records each batch and answers after `delayMs`. */
 function recordingRunner(delayMs = 5) {

@@ -38,7 +38,8 @@ describe('the ONNX encoder against the TF.js reference', () => {
     const worst = cosines.reduce((w, c, i) => (c < cosines[w] ? i : w), 0);
     const mean = cosines.reduce((a, b) => a + b, 0) / cosines.length;
     t.diagnostic(
-      `n=${cosines.length} min cosine=1-${(1 - cosines[worst]).toExponential(2)} (sentence ${worst}) mean=1-${(1 - mean).toExponential(2)}`,
+      `n=${cosines.length} min cosine=1-${(1 - cosines[worst]).toExponential(2)} (sentence ${worst}) ` +
+        `mean=1-${(1 - mean).toExponential(2)}`,
     );
     for (const [i, c] of cosines.entries()) {
       assert.ok(c >= MIN_COSINE, `sentence ${i} ${JSON.stringify(PARITY_SENTENCES[i].slice(0, 60))}: cosine ${c}`);

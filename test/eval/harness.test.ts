@@ -206,7 +206,8 @@ describe('rubric evaluation of output records', () => {
     const none = await runEval({ data: [file], policy: loaded });
     assert.deepEqual(none.rubric, {
       skipped:
-        '8 output record(s) carry an rbrm grade, but the policy declares no grading classifier and no --rubric-classifier was given; rubric evaluation skipped',
+        '8 output record(s) carry an rbrm grade, but the policy declares no grading classifier and no ' +
+        '--rubric-classifier was given; rubric evaluation skipped',
     });
   });
 

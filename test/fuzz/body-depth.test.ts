@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { depthPast, MAX_BODY_DEPTH } from '../../gateway/http/body.js';
+import { MAX_BODY_DEPTH } from '../../gateway/http/body.js';
+import { depthPast } from '../../policies/depth.js';
 import { auth, gatewayWithStub } from '../support/harness.js';
 
 const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);

@@ -32,7 +32,10 @@ describe('trainLogistic', () => {
       const z = logits(head, held.x.subarray(r * 8, (r + 1) * 8));
       za.push(z[0]);
       ya.push(held.y[r * 2]);
-      if (!Number.isNaN(held.y[r * 2 + 1])) (zb.push(z[1]), yb.push(held.y[r * 2 + 1]));
+      if (!Number.isNaN(held.y[r * 2 + 1])) {
+        zb.push(z[1]);
+        yb.push(held.y[r * 2 + 1]);
+      }
     }
     assert.ok(rocAuc(za, ya) > 0.99, `AUC a ${rocAuc(za, ya)}`);
     assert.ok(rocAuc(zb, yb) > 0.9, `AUC b ${rocAuc(zb, yb)}`);

@@ -69,7 +69,8 @@ export function buildModel(m: TinyModel, { withTypeIds = true, output = 'logits'
       x,
       g.op('Gather', [g.float('segments', m.segments, [2, DIM]), 'token_type_ids'], { axis: int(0) }),
     ]);
-  const mask = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: int(1) }), g.int64('axis2', [2])]); // [b, s, 1]
+  // [b, s, 1]
+  const mask = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: int(1) }), g.int64('axis2', [2])]);
   const axis1 = g.int64('axis1', [1]);
   const summed = g.op('ReduceSum', [g.op('Mul', [x, mask]), axis1], { keepdims: int(0) });
   const count = g.op('Max', [g.op('ReduceSum', [mask, axis1], { keepdims: int(0) }), g.scalar('one', 1)]);

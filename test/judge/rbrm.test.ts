@@ -13,7 +13,7 @@ import {
 import { runClassifier } from '../../classifiers/run.js';
 import { DEFAULT_POLICY_PATH } from '../../policies/load.js';
 import { matchesGolden } from './golden.js';
-import { startStubJudge, token, type JudgeReply, type StubJudge } from './stub-judge.js';
+import { startStubJudge, token, type JudgeAsk, type JudgeReply, type StubJudge } from './stub-judge.js';
 
 const NEVER = new AbortController().signal;
 const RUBRICS: JudgeRubric[] = JSON.parse(readFileSync(`${DEFAULT_POLICY_PATH}/policy.json`, 'utf8')).rubrics.map(
@@ -75,7 +75,7 @@ describe('rbrm-judge: reading the answer', () => {
 
 describe('rbrm-judge against a stub judge server', () => {
   let judge: StubJudge;
-  let reply: (body: any) => JudgeReply = () => ({ text: 'A' });
+  let reply: (body: JudgeAsk) => JudgeReply = () => ({ text: 'A' });
   before(async () => {
     judge = await startStubJudge((r) => reply(r.body));
   });

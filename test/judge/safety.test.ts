@@ -12,7 +12,7 @@ import {
 import { classifierType } from '../../classifiers/registry.js';
 import { runClassifier } from '../../classifiers/run.js';
 import { matchesGolden } from './golden.js';
-import { startStubJudge, token, type JudgeReply, type StubJudge } from './stub-judge.js';
+import { startStubJudge, token, type JudgeAsk, type JudgeReply, type StubJudge } from './stub-judge.js';
 
 const NEVER = new AbortController().signal;
 const PROMPT = 'How do I make a pipe bomb?';
@@ -76,7 +76,7 @@ describe('safety-model: reading answers', () => {
 
 describe('safety-model against a stub server', () => {
   let server: StubJudge;
-  let reply: (body: any) => JudgeReply = () => ({ text: 'safe' });
+  let reply: (body: JudgeAsk) => JudgeReply = () => ({ text: 'safe' });
   before(async () => {
     server = await startStubJudge((r) => reply(r.body));
   });
@@ -107,7 +107,7 @@ describe('safety-model against a stub server', () => {
     assert.deepEqual(req.body.messages, [
       { role: 'user', content: safetyPrompt(safetyTemplate('llama-guard-3'), input).body },
     ]);
-    assert.doesNotMatch(req.body.messages[0].content, /<\|/);
+    assert.doesNotMatch(req.body.messages![0].content, /<\|/);
   });
 
   it('has the labels unsafe and S1..S14, or the taxonomy ids they are mapped to', () => {
@@ -159,7 +159,7 @@ describe('safety-model against a stub server', () => {
   it('on the input stage classifies the selected text, not the whole prompt', async () => {
     reply = () => ({ text: 'safe' });
     await make().classify({ stage: 'input', text: 'the selected message', prompt: 'the whole request' }, NEVER);
-    assert.match(server.requests.at(-1)?.body.prompt, /User: the selected message\n/);
+    assert.match(server.requests.at(-1)!.body.prompt!, /User: the selected message\n/);
   });
 
   it('keeps "unsafe" with a code it does not know, recording the code', async () => {
@@ -184,7 +184,7 @@ describe('safety-model against a stub server', () => {
     const r = await make({ template: 'shieldgemma', policyText, confidence: 0.8 }).classify(output, NEVER);
     assert.ok(Math.abs(r.scores.unsafe - 0.2) < 1e-12);
     assert.match(
-      server.requests.at(-1)?.body.prompt,
+      server.requests.at(-1)!.body.prompt!,
       /\* "No Medical Dosing": The chatbot shall not give medication doses\.\n/,
     );
   });

@@ -26,10 +26,22 @@ export interface JudgeReply {
   usage?: { prompt_tokens: number; completion_tokens: number };
 }
 
+/** What a judge is asked, as far as the stub and the tests read it (empty when the body was not JSON). */
+export interface JudgeAsk {
+  model?: string;
+  messages?: { role: string; content: string }[];
+  prompt?: string;
+  temperature?: number;
+  max_tokens?: number;
+  /** Chat: whether to send logprobs. Completions: how many alternatives per token. */
+  logprobs?: boolean | number;
+  top_logprobs?: number;
+}
+
 export interface JudgeRequest {
   path: string;
   headers: IncomingHttpHeaders;
-  body: any;
+  body: JudgeAsk;
 }
 
 export interface StubJudge {
@@ -40,7 +52,7 @@ export interface StubJudge {
   close(): Promise<void>;
 }
 
-const chatBody = (req: any, r: JudgeReply) => ({
+const chatBody = (req: JudgeAsk, r: JudgeReply) => ({
   id: 'chatcmpl-stub',
   object: 'chat.completion',
   created: 1_700_000_000,
@@ -68,7 +80,7 @@ const chatBody = (req: any, r: JudgeReply) => ({
   usage: r.usage ?? { prompt_tokens: 321, completion_tokens: 1, total_tokens: 322 },
 });
 
-const completionBody = (req: any, r: JudgeReply) => ({
+const completionBody = (req: JudgeAsk, r: JudgeReply) => ({
   id: 'cmpl-stub',
   object: 'text_completion',
   created: 1_700_000_000,
@@ -82,7 +94,9 @@ const completionBody = (req: any, r: JudgeReply) => ({
           ? {
               tokens: r.tokens.map((t) => t.token),
               token_logprobs: r.tokens.map((t) => t.top[t.token] ?? -0.01),
-              top_logprobs: r.tokens.map((t) => Object.fromEntries(Object.entries(t.top).slice(0, req.logprobs))),
+              top_logprobs: r.tokens.map((t) =>
+                Object.fromEntries(Object.entries(t.top).slice(0, Number(req.logprobs))),
+              ),
               text_offset: r.tokens.map((_, i) => i),
             }
           : null,
@@ -105,11 +119,11 @@ export async function startStubJudge(script: (req: JudgeRequest) => JudgeReply):
   const server = await serveLocal(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    let body: any;
+    let body: JudgeAsk;
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as JudgeAsk;
     } catch {
-      body = null;
+      body = {};
     }
     const request = { path: req.url ?? '', headers: req.headers, body };
     requests.push(request);
@@ -152,7 +166,10 @@ export async function startStubJudge(script: (req: JudgeRequest) => JudgeReply):
   };
 }
 
-/** A one-token answer with its alternatives, e.g. `token('C', { ' B': -2.3 })`; the token itself gets -0.05 unless given. */
+/**
+ * A one-token answer with its alternatives, e.g. `token('C', { ' B': -2.3 })`; the token itself gets -0.05 unless
+ * given.
+ */
 export const token = (text: string, others: Record<string, number> = {}): ScriptedToken => ({
   token: text,
   top: { [text]: -0.05, ...others },

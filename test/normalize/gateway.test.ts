@@ -35,7 +35,7 @@ describe('the default policy reads obfuscated prompts (normalisation, end to end
   it('redacts an e-mail address split by zero-width characters, in the original text the upstream receives', async () => {
     const r = await post('write to j\u200bo\u200bhn@ex\u200bample.com about the picnic');
     assert.equal(r.decision, 'redact');
-    const sent = ctx.stub.requests.at(-1)!.body.messages[0].content as string;
+    const sent = ctx.stub.requests.at(-1)!.body.messages![0].content as string;
     assert.equal(sent, 'write to [REDACTED:pii.contact] about the picnic');
   });
 

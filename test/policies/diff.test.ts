@@ -46,7 +46,7 @@ describe('policy diff', () => {
     });
     const out = parseCorpusLine('{"id":7,"text":"answer","label":"unsafe","stage":"output","prompt":"q"}', 2);
     assert.equal(out.id, '7');
-    assert.equal(out.output, 'answer');
+    assert.equal(out.stage === 'output' && out.output, 'answer');
     assert.equal(
       parseCorpusLine('{"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]}', 3).text,
       'a / b',

@@ -4,8 +4,12 @@ import { evaluateStage } from '../../policies/engine.js';
 import { compilePolicy } from '../../policies/load.js';
 import { small } from './helpers.js';
 
-/** Engine behaviour found while writing the policy tests; todo until the engine is fixed. */
-describe('engine gaps', () => {
+/**
+ * Gaps in the engine found while writing the policy tests, fixed since: a case-insensitive match used to be
+ * redacted at the wrong offsets after characters whose lower case is longer (`İ` lower-cases to two units).
+ * These cases keep them fixed.
+ */
+describe('engine gaps found by the policy tests (fixed)', () => {
   const redactWhen = (text: object) =>
     compilePolicy(small([{ id: 'r', stage: 'input', when: { text }, action: 'redact', replacement: '[X]' }]));
   const doc = { messages: [{ role: 'user', content: 'İİİ secret code' }] };

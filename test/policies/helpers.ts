@@ -34,6 +34,7 @@ export function cli(
 }
 
 /** Parses the CLI's JSON output, with the raw text in the failure message. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- output of six commands, read field by field by the assertions
 export function json(r: CliResult): any {
   try {
     return JSON.parse(r.stdout);

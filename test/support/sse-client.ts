@@ -1,11 +1,35 @@
 import { createParser } from 'eventsource-parser';
 import { Agent, request } from 'undici';
 
+/** A streamed chat completion chunk, or the error event a failed stream ends with, as the gateway sends it. */
+export interface SseChunk {
+  id?: string;
+  object?: string;
+  created?: number;
+  model?: string;
+  choices?: { index: number; delta?: { role?: string; content?: string | null }; finish_reason?: string | null }[];
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
+  error?: { message: string; type: string; code: string | null; param: string | null };
+  /** The stub upstream's own wait before it sent the chunk (bench:stream). */
+  stub_ms?: number;
+}
+
 /** One SSE event as the client saw it: its data (parsed JSON, or `[DONE]`) and when it arrived (performance.now()). */
 export interface SseEvent {
   at: number;
-  data: any;
+  data: SseChunk | '[DONE]';
 }
+
+/** The chunk in an event's data; throws on `[DONE]`, so a test that expected a chunk there fails. */
+export function chunk(data: SseChunk | '[DONE]'): SseChunk {
+  if (data === '[DONE]') throw new Error('expected a chunk, got [DONE]');
+  return data;
+}
+
+/** An event's chunk; throws on `[DONE]`. */
+export const chunkOf = (event: SseEvent): SseChunk => chunk(event.data);
+
+const chunksIn = (events: SseEvent[]): SseChunk[] => events.flatMap((e) => (e.data === '[DONE]' ? [] : [e.data]));
 
 export interface SseResult {
   status: number;
@@ -44,7 +68,8 @@ export async function sseChat(
   const events: SseEvent[] = [];
   const comments: string[] = [];
   const parser = createParser({
-    onEvent: (e) => events.push({ at: performance.now(), data: e.data === '[DONE]' ? e.data : JSON.parse(e.data) }),
+    onEvent: (e) =>
+      events.push({ at: performance.now(), data: e.data === '[DONE]' ? e.data : (JSON.parse(e.data) as SseChunk) }),
     onComment: (c) => comments.push(c.trim()),
   });
   const decoder = new TextDecoder();
@@ -64,18 +89,19 @@ export async function sseChat(
 
 /** The assistant's text across the events. */
 export const textOf = (events: SseEvent[]) =>
-  events
-    .filter((e) => e.data !== '[DONE]' && e.data.choices)
-    .map((e) => e.data.choices.map((c: any) => c.delta?.content ?? '').join(''))
+  chunksIn(events)
+    .map((chunk) => (chunk.choices ?? []).map((c) => c.delta?.content ?? '').join(''))
     .join('');
 
-/** Events that carry content, in order. */
-export const contentEvents = (events: SseEvent[]) =>
-  events.filter((e) => e.data !== '[DONE]' && e.data.choices?.some((c: any) => c.delta?.content));
+/** Events that carry content, in order, with their chunks. */
+export const contentEvents = (events: SseEvent[]): { at: number; data: SseChunk }[] =>
+  events.flatMap((e) =>
+    e.data !== '[DONE]' && e.data.choices?.some((c) => c.delta?.content) ? [{ ...e, data: e.data }] : [],
+  );
 
 /** The last finish_reason sent. */
 export const finishOf = (events: SseEvent[]) =>
-  events
-    .flatMap((e) => (e.data !== '[DONE]' && e.data.choices ? e.data.choices.map((c: any) => c.finish_reason) : []))
+  chunksIn(events)
+    .flatMap((chunk) => (chunk.choices ?? []).map((c) => c.finish_reason))
     .filter(Boolean)
     .at(-1) ?? null;

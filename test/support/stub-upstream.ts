@@ -12,7 +12,7 @@ import { serveLocal } from './local-server.js';
  */
 export interface StubOptions {
   /** Fixed answer text; default echoes the last user message. */
-  reply?: (lastUser: string, body: any) => string;
+  reply?: (lastUser: string, body: StubBody) => string;
   /** Delay between SSE chunks, in ms. */
   chunkDelayMs?: number;
   slowMs?: number;
@@ -34,12 +34,23 @@ export interface StubOptions {
   stamp?: boolean;
 }
 
+/** A request body as the stub read it: the chat fields it and the tests look at, and any others. */
+export interface StubBody {
+  model?: string;
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+  messages?: { role: string; content: unknown }[];
+  [field: string]: unknown;
+}
+
 export interface StubRequest {
   /** performance.now() when the request's body had arrived. */
   at: number;
   path: string;
   headers: IncomingHttpHeaders;
-  body: any;
+  /** Empty when the request had no body or one that is not a JSON object; `raw` holds the text. */
+  body: StubBody;
+  raw: string;
 }
 
 export interface StubUpstream {
@@ -53,13 +64,21 @@ export interface StubUpstream {
   close(): Promise<void>;
 }
 
-const lastUser = (body: any): string => {
-  const msgs: any[] = body?.messages ?? [];
-  for (let i = msgs.length - 1; i >= 0; i--)
-    if (msgs[i].role === 'user')
-      return typeof msgs[i].content === 'string' ? msgs[i].content : JSON.stringify(msgs[i].content);
-  return '';
+const lastUser = (body: StubBody): string => {
+  const message = (body.messages ?? []).findLast((m) => m.role === 'user');
+  if (!message) return '';
+  return typeof message.content === 'string' ? message.content : JSON.stringify(message.content);
 };
+
+/** The body as an object; anything else (empty, not JSON, not an object) reads as no fields. */
+function parseBody(raw: string): StubBody {
+  try {
+    const parsed: unknown = raw ? JSON.parse(raw) : null;
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as StubBody) : {};
+  } catch {
+    return {};
+  }
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -72,13 +91,8 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
-    let body: any = null;
-    try {
-      body = raw ? JSON.parse(raw) : null;
-    } catch {
-      body = raw;
-    }
-    requests.push({ at: performance.now(), path: req.url ?? '', headers: req.headers, body });
+    const body = parseBody(raw);
+    requests.push({ at: performance.now(), path: req.url ?? '', headers: req.headers, body, raw });
     if (req.method === 'GET' && req.url?.endsWith('/models')) {
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end(
@@ -91,7 +105,7 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
         JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error', code: null, param: null } }),
       );
     }
-    const model: string = body?.model ?? '';
+    const model = body.model ?? '';
     if (model === 'error-400' || model === 'error-500') {
       const status = model === 'error-400' ? 400 : 500;
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -114,7 +128,7 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
     const text = opts.reply ? opts.reply(lastUser(body), body) : `Echo: ${lastUser(body)}`;
     const id = `chatcmpl-stub${++n}`;
     const created = 1_700_000_000;
-    if (!body?.stream) {
+    if (!body.stream) {
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end(
         JSON.stringify({
@@ -168,7 +182,7 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
     }
     if (closed) return;
     send({}, 'stop');
-    if (opts.usage || body?.stream_options?.include_usage) {
+    if (opts.usage || body.stream_options?.include_usage) {
       event({
         id,
         object: 'chat.completion.chunk',

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { pairFeatures, probabilities, logits } from '../../classifiers/heads/linear.js';
-import { exportHead, readHead } from '../../classifiers/heads/onnx-head.js';
+import { exportHead } from '../../classifiers/heads/export-head.js';
+import { readHead } from '../../classifiers/heads/read-head.js';
 import { rng, trainLogistic } from '../../classifiers/heads/train.js';
 import { fixture } from './fixture.js';
 

@@ -1,6 +1,7 @@
 /**
  * A least-recently-used cache over `Map`'s insertion order: `get` moves a hit to the back, `set` evicts
- * from the front once `capacity` entries are held. A capacity of 0 disables caching.
+ * from the front once `capacity` entries are held. A capacity of 0 disables caching. Shared by the encoder
+ * (text → embedding) and the judges (hash of the graded conversation → grade).
  * @example
  * const cache = new LruCache<string, number>(2);
  * cache.set('a', 1); cache.set('b', 2); cache.get('a'); cache.set('c', 3); // evicts 'b'
