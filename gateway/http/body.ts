@@ -70,7 +70,8 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
     });
     req.on('end', () => {
       if (failed) return;
-      const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      const [only] = chunks;
+      const bytes = chunks.length === 1 && only ? only : Buffer.concat(chunks);
       // Invalid bytes would otherwise become U+FFFD silently: the model would get a text the client never sent.
       if (!isUtf8(bytes)) return reject(new GatewayError('invalid_json', 'request body is not valid UTF-8'));
       let body: unknown;

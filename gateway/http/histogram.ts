@@ -49,8 +49,11 @@ export class LatencyHistogram {
     return (seconds) => {
       if (!Number.isFinite(seconds)) return;
       let i = 0;
-      while (i < bounds.length && seconds > bounds[i]) i++;
-      series.counts[i]++;
+      for (const bound of bounds) {
+        if (seconds <= bound) break;
+        i++;
+      }
+      series.counts[i] = (series.counts[i] ?? 0) + 1;
       series.sum += seconds;
       series.count++;
     };
@@ -62,7 +65,7 @@ export class LatencyHistogram {
     for (const s of this.all.values()) {
       let acc = 0;
       this.buckets.forEach((le, i) => {
-        acc += s.counts[i];
+        acc += s.counts[i] ?? 0;
         values.push({ metricName: `${this.name}_bucket`, labels: { le, ...s.labels }, value: acc });
       });
       values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...s.labels }, value: s.count });

@@ -41,7 +41,7 @@ export function createMetrics() {
   };
   const stageSeries = memo((s) => stage.series({ stage: s }));
   const classifierSeries = memo((k) => {
-    const [id, outcome] = k.split('\0');
+    const [id = '', outcome = ''] = k.split('\0');
     return classifier.series({ classifier: id, outcome });
   });
   const requestChild = memo((k) => {

@@ -19,9 +19,9 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   }
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const param = paramOf(issue.path);
-  throw new GatewayError('invalid_request', `${param ?? 'body'}: ${issue.message}`, param);
+  const [issue] = parsed.error.issues;
+  const param = issue ? paramOf(issue.path) : null;
+  throw new GatewayError('invalid_request', `${param ?? 'body'}: ${issue?.message ?? 'invalid'}`, param);
 }
 
 /**

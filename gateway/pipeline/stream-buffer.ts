@@ -10,7 +10,7 @@ export function rebuild(held: ChatCompletionChunk[], text: string): ChatCompleti
     if (!contentOf(c)) return [c];
     const choices = c.choices.map((ch) => ({ ...ch, delta: { ...ch.delta, content: placed ? '' : text } }));
     placed = true;
-    return choices[0].delta.content || choices.some((ch) => ch.finish_reason) ? [{ ...c, choices }] : [];
+    return choices[0]?.delta.content || choices.some((ch) => ch.finish_reason) ? [{ ...c, choices }] : [];
   });
 }
 
@@ -46,7 +46,8 @@ export async function* bufferMode(run: StreamRun, out: Emitted): AsyncGenerator<
     let keep = 0;
     if (!final && !mine.length) {
       // Hold back whole chunks covering at least the last overlapChars.
-      for (let kept = 0; keep < held.length && kept < overlapChars; keep++) kept += lengths[held.length - 1 - keep];
+      for (let kept = 0; keep < held.length && kept < overlapChars; keep++)
+        kept += lengths[held.length - 1 - keep] ?? 0;
     }
     const release = mine.length ? rebuild(held, applyRedactions(heldText, mine)) : held.slice(0, held.length - keep);
     held = held.slice(held.length - keep);

@@ -46,6 +46,6 @@ export const DEFAULT_STREAM_OPTIONS: StreamOptions = StreamOptionsSchema.parse({
 export function streamOptions(partial: Partial<StreamOptions> = {}): StreamOptions {
   const parsed = StreamOptionsSchema.safeParse(partial);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new Error(`stream.${issue.path.map(String).join('.')}: ${issue.message}`);
+  const [issue] = parsed.error.issues;
+  throw new Error(`stream.${issue?.path.map(String).join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
 }

@@ -31,7 +31,10 @@ export type ModeBody = (run: StreamRun, out: Emitted) => AsyncGenerator<ChatComp
 export const contentOf = (c: ChatCompletionChunk): string => {
   const choices = c.choices;
   if (!choices || choices.length === 0) return '';
-  if (choices.length === 1) return typeof choices[0].delta?.content === 'string' ? choices[0].delta.content : '';
+  if (choices.length === 1) {
+    const content = choices[0]?.delta?.content;
+    return typeof content === 'string' ? content : '';
+  }
   return choices.map((ch) => (typeof ch.delta?.content === 'string' ? ch.delta.content : '')).join('');
 };
 
@@ -67,12 +70,13 @@ export class Emitted {
     });
     if (c.id !== m.id || c.model !== m.model || c.created !== m.created)
       c = { ...c, id: m.id, model: m.model, created: m.created };
-    if (!this.roleSent && c.choices?.length) {
+    const [firstChoice, ...otherChoices] = c.choices ?? [];
+    if (!this.roleSent && firstChoice) {
       this.roleSent = true;
-      if (!c.choices[0].delta?.role)
+      if (!firstChoice.delta?.role)
         c = {
           ...c,
-          choices: [{ ...c.choices[0], delta: { role: 'assistant', ...c.choices[0].delta } }, ...c.choices.slice(1)],
+          choices: [{ ...firstChoice, delta: { role: 'assistant', ...firstChoice.delta } }, ...otherChoices],
         };
     }
     const text = contentOf(c);
