@@ -174,7 +174,9 @@ export class RulesClassifier implements Classifier {
       scan(text, (start, end) => ({ start, end }), 'text');
       // Every reading is scanned, not only when the text missed: redaction needs every span.
       if (n?.changed) scan(n.text, n.toOriginal, 'normalised text');
-      for (const v of n?.variants ?? []) scan(v.text, () => ({ start: v.start, end: v.end }), `${v.kind} span`);
+      // A re-reading of the whole text maps its matches back; a decoded span is replaced whole.
+      for (const v of n?.variants ?? [])
+        scan(v.text, v.toOriginal ?? (() => ({ start: v.start, end: v.end })), `${v.kind} span`);
       if (!where.length) continue;
       scores[m.label] = Math.max(scores[m.label], m.score);
       hits.push(`${m.label} (${m.source}${where[0] === 'text' ? '' : `, in ${where.join(', ')}`})`);
