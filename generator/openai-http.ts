@@ -1,5 +1,6 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { errors as undiciErrors, Pool } from 'undici';
+import { scrubCredentials } from '../audit/mask.js';
 import {
   GeneratorError,
   type ChatCompletion,
@@ -52,6 +53,8 @@ export class OpenAIHttpGenerator implements Generator {
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
   private readonly modelMap: Record<string, string>;
+  /** What is never passed on from the upstream: the configured key, whatever its shape. */
+  private readonly secrets: string[];
 
   constructor({ baseUrl, apiKey, timeoutMs = 60_000, models = {}, connections = 256 }: OpenAIHttpOptions) {
     const url = new URL(baseUrl);
@@ -61,6 +64,15 @@ export class OpenAIHttpGenerator implements Generator {
     if (apiKey) this.headers.authorization = `Bearer ${apiKey}`;
     this.timeoutMs = timeoutMs;
     this.modelMap = models;
+    this.secrets = apiKey ? [apiKey] : [];
+  }
+
+  /**
+   * An upstream body that the gateway passes on (an error body, an error event, the model list) or keeps in a
+   * record, without credentials: upstreams echo the key they were sent ("Incorrect API key provided: …").
+   */
+  private scrub<T>(body: T): T {
+    return scrubCredentials(body, this.secrets);
   }
 
   /**
@@ -86,7 +98,12 @@ export class OpenAIHttpGenerator implements Generator {
         } catch {
           /* keep the text */
         }
-        throw new GeneratorError('upstream_status', `upstream answered ${res.statusCode}`, res.statusCode, parsed);
+        throw new GeneratorError(
+          'upstream_status',
+          `upstream answered ${res.statusCode}`,
+          res.statusCode,
+          this.scrub(parsed),
+        );
       }
       return res;
     } catch (e) {
@@ -135,14 +152,14 @@ export class OpenAIHttpGenerator implements Generator {
     }
     const c = body as ChatCompletion;
     if (!c || typeof c !== 'object' || !Array.isArray(c.choices)) {
-      throw new GeneratorError('bad_response', 'upstream response has no choices array', undefined, body);
+      throw new GeneratorError('bad_response', 'upstream response has no choices array', undefined, this.scrub(body));
     }
     if (!c.choices.every((ch) => textOnly(ch, 'message'))) {
       throw new GeneratorError(
         'bad_response',
         'upstream response has a choice whose message content is not text',
         undefined,
-        body,
+        this.scrub(body),
       );
     }
     return c;
@@ -166,14 +183,14 @@ export class OpenAIHttpGenerator implements Generator {
             throw new GeneratorError('bad_response', 'upstream sent an SSE event that is not JSON');
           }
           if (chunk && typeof chunk === 'object' && (chunk as { error?: unknown }).error) {
-            throw new GeneratorError('upstream_status', 'upstream sent an error event', 502, chunk);
+            throw new GeneratorError('upstream_status', 'upstream sent an error event', 502, this.scrub(chunk));
           }
           if (!isChunk(chunk))
             throw new GeneratorError(
               'bad_response',
               'upstream sent an SSE event that is not a chat completion chunk',
               undefined,
-              event.data.slice(0, 200),
+              this.scrub(event.data.slice(0, 200)),
             );
           if (chunk.choices?.some((c) => c.finish_reason)) finished = true;
           yield chunk;
@@ -190,7 +207,7 @@ export class OpenAIHttpGenerator implements Generator {
   async models(signal: AbortSignal): Promise<unknown> {
     const res = await this.send('GET', '/models', signal);
     try {
-      return await res.body.json();
+      return this.scrub(await res.body.json());
     } catch {
       throw new GeneratorError('bad_response', 'upstream sent invalid JSON');
     }
