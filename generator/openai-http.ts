@@ -26,7 +26,17 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const isText = (v: unknown) => v === undefined || v === null || typeof v === 'string';
 /** A choice whose `message` (or `delta`) is absent or carries text content only. */
 const textOnly = (ch: unknown, part: 'message' | 'delta') =>
-  isObject(ch) && (ch[part] === undefined || (isObject(ch[part]) && isText(ch[part].content)));
+  isObject(ch) && (ch[part] === undefined || (isObject(ch[part]) && readable(ch[part])));
+/** Content, reasoning and tool-call arguments, the texts the output stage reads, are strings or absent. */
+const readable = (m: Record<string, unknown>) =>
+  isText(m.content) &&
+  isText(m.reasoning_content) &&
+  (m.tool_calls === undefined ||
+    m.tool_calls === null ||
+    (Array.isArray(m.tool_calls) &&
+      m.tool_calls.every(
+        (t) => isObject(t) && (t.function === undefined || (isObject(t.function) && isText(t.function.arguments))),
+      )));
 
 /**
  * A chunk the pipeline can check: an object with a choices array (empty for a usage chunk) whose deltas carry

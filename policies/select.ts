@@ -23,8 +23,13 @@ export const SEPARATOR = '\n\n';
 
 /** The default input selection: what the user wrote and what tools returned into the context. */
 export const DEFAULT_INPUT_SELECT = "$.messages[?(@.role=='user' || @.role=='tool' || @.role=='function')].content";
-/** The default output selection: every choice's message content. */
-export const DEFAULT_OUTPUT_SELECT = '$.choices[*].message.content';
+/**
+ * The default output selection: every choice's whole message, so every text the client receives is read: its
+ * content, its reasoning (`reasoning_content`) and its tool calls' arguments (see `texts`).
+ */
+export const DEFAULT_OUTPUT_SELECT = '$.choices[*].message';
+/** Before tool calls and reasoning were read: the content alone (still served without a JSONPath walk). */
+const CONTENT_ONLY_SELECT = '$.choices[*].message.content';
 
 export function joinSegments(parts: { pointer: string; text: string }[]): Selection {
   const segments: Segment[] = [];
@@ -37,9 +42,30 @@ export function joinSegments(parts: { pointer: string; text: string }[]): Select
   return { text, segments };
 }
 
-/** Text values of a selected value: a string, or the text parts of multi-part content. */
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** A chat message (an answer's or the conversation's): an object with a role. */
+const isMessage = (v: unknown): v is Record<string, unknown> => isObject(v) && typeof v.role === 'string';
+
+/**
+ * Every text a message carries: its content, its reasoning (`reasoning_content`, as DeepSeek and vLLM send it)
+ * and the arguments of its tool calls; each is a segment of its own, so a redaction is written back in place.
+ */
+function messageTexts(pointer: string, m: Record<string, unknown>, out: { pointer: string; text: string }[]): void {
+  texts(`${pointer}/content`, m.content, out);
+  if (typeof m.reasoning_content === 'string')
+    out.push({ pointer: `${pointer}/reasoning_content`, text: m.reasoning_content });
+  if (!Array.isArray(m.tool_calls)) return;
+  m.tool_calls.forEach((call: unknown, j) => {
+    const args = isObject(call) && isObject(call.function) ? call.function.arguments : undefined;
+    if (typeof args === 'string') out.push({ pointer: `${pointer}/tool_calls/${j}/function/arguments`, text: args });
+  });
+}
+
+/** Text values of a selected value: a string, the text parts of multi-part content, or a whole message. */
 function texts(pointer: string, value: unknown, out: { pointer: string; text: string }[]): void {
   if (typeof value === 'string') out.push({ pointer, text: value });
+  else if (isMessage(value)) messageTexts(pointer, value, out);
   else if (Array.isArray(value)) {
     value.forEach((part, i) => {
       if (typeof part === 'string') out.push({ pointer: `${pointer}/${i}`, text: part });
@@ -65,6 +91,14 @@ const FAST: Record<string, (doc: any) => { pointer: string; text: string }[]> = 
     return out;
   },
   [DEFAULT_OUTPUT_SELECT]: (doc) => {
+    const out: { pointer: string; text: string }[] = [];
+    const choices = Array.isArray(doc?.choices) ? doc.choices : [];
+    choices.forEach((c: any, i: number) => {
+      if (isObject(c?.message)) messageTexts(`/choices/${i}/message`, c.message, out);
+    });
+    return out;
+  },
+  [CONTENT_ONLY_SELECT]: (doc) => {
     const out: { pointer: string; text: string }[] = [];
     const choices = Array.isArray(doc?.choices) ? doc.choices : [];
     choices.forEach((c: any, i: number) => texts(`/choices/${i}/message/content`, c?.message?.content, out));
