@@ -144,6 +144,21 @@ for (const mode of ['buffer', 'stream-first'] as const) {
       assert.equal(record?.action, 'refuse');
     });
 
+    it('records an n=2 stream choice by choice, as a JSON answer is recorded, not interleaved', async () => {
+      const { record } = await streamed(
+        [
+          piece(0, { role: 'assistant', content: 'first ' }),
+          piece(1, { role: 'assistant', content: 'second ' }),
+          piece(0, { content: 'answer' }),
+          piece(1, { content: 'answer' }),
+          piece(0, {}, 'stop'),
+          piece(1, {}, 'stop'),
+        ],
+        mode,
+      );
+      assert.equal(record?.content.output, 'first answer\n\nsecond answer');
+    });
+
     it("refuses a stream whose reasoning_content is refused, and checks a tool call's arguments", async () => {
       const reasoning = await streamed(
         [
