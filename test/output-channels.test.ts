@@ -4,7 +4,9 @@ import type { DecisionRecord } from '../audit/types.js';
 import { Pipeline, fixedPolicy, newDecisionId } from '../gateway/pipeline/pipeline.js';
 import { openStream } from '../gateway/pipeline/stream.js';
 import type { ChatCompletion, ChatCompletionChunk, ChunkChoice, Generator } from '../generator/types.js';
+import { OpenAIHttpGenerator } from '../generator/openai-http.js';
 import { compilePolicy } from '../policies/load.js';
+import { serveLocal } from './support/local-server.js';
 
 /** Refuses FORBIDDEN and redacts email addresses, on the output stage, with the default output selection. */
 const policy = compilePolicy({
@@ -211,3 +213,34 @@ for (const mode of ['buffer', 'stream-first'] as const) {
     });
   });
 }
+
+describe('texts the output stage cannot read', () => {
+  it('are refused by the generator: reasoning_content or tool-call arguments that are not strings', async () => {
+    const bodies: Record<string, object> = {
+      reasoning: { role: 'assistant', content: 'ok', reasoning_content: { secret: 'sk-proj-0123456789abcdefghij' } },
+      tool: {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'c', function: { name: 'f', arguments: { a: 1 } } }],
+      },
+    };
+    const up = await serveLocal(async (req, res) => {
+      let raw = '';
+      for await (const c of req) raw += String(c);
+      const message = bodies[JSON.parse(raw).model];
+      const choices = [{ index: 0, message, finish_reason: 'stop' }];
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'm', choices }));
+    });
+    const gen = new OpenAIHttpGenerator({ baseUrl: up.url });
+    try {
+      for (const model of Object.keys(bodies))
+        await assert.rejects(gen.complete({ ...request, model }, new AbortController().signal), {
+          kind: 'bad_response',
+        });
+    } finally {
+      await gen.close();
+      await up.close();
+    }
+  });
+});
