@@ -117,6 +117,32 @@ const SECRET_TEXT = /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}|\bsk-[A-Za-z0-9_-]{16,}/g
 
 const mightHoldSecret = (s: string): boolean => s.includes('Bearer') || s.includes('sk-');
 
+/**
+ * A copy of JSON data with every credential removed: members named like credentials, bearer tokens and `sk-`
+ * keys inside strings (the patterns records are masked with), and each of `literals` (a configured key of any
+ * shape) wherever it appears, all replaced by `MASK`. For what crosses to someone who must not hold them, such
+ * as an upstream's error body passed to a client. Keys keep their order; nothing is sorted.
+ * @example
+ * scrubCredentials({ error: { message: 'Incorrect API key provided: my-key-123' } }, ['my-key-123'])
+ * // { error: { message: 'Incorrect API key provided: [masked]' } }
+ */
+export function scrubCredentials<T>(value: T, literals: readonly string[] = []): T {
+  const keys = literals.filter((k) => k.length >= 4);
+  const text = (s: string): string => {
+    for (const k of keys) if (s.includes(k)) s = s.replaceAll(k, MASK);
+    return mightHoldSecret(s) ? s.replace(SECRET_TEXT, MASK) : s;
+  };
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return text(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v === null || typeof v !== 'object') return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) setMember(out, text(k), SECRET_KEY.test(k) && x != null ? MASK : walk(x));
+    return out;
+  };
+  return walk(value) as T;
+}
+
 const SECRET = 1;
 const INTEGER = 2;
 const keyKinds = new Map<string, number>();

@@ -13,6 +13,11 @@ export interface Variant {
   /** The span of the ORIGINAL text this reading came from (the whole encoded run, for decoded spans). */
   start: number;
   end: number;
+  /**
+   * For a re-reading of the whole text (`leet-l`, `spelled`): maps a span of `text` back to the original, so a
+   * match in it covers what it matched, not the whole text. Decoded spans have none: a match covers the run.
+   */
+  toOriginal?(start: number, end: number): { start: number; end: number };
 }
 
 export interface Normalized {
@@ -234,6 +239,18 @@ function unleet(text: string, one: string): string {
   });
 }
 
+/** Maps a span of a folded string back to the span of the source it came from. */
+function mapBack(m: Mapped): (start: number, end: number) => { start: number; end: number } {
+  const last = m.text.length - 1;
+  return (start, end) => {
+    if (last < 0) return { start: 0, end: 0 };
+    const s = Math.min(start, last);
+    return end <= start
+      ? { start: m.start(s), end: m.start(s) }
+      : { start: m.start(s), end: m.end(Math.min(end - 1, last)) };
+  };
+}
+
 const identity = (text: string): Normalized => ({
   text,
   changed: false,
@@ -260,26 +277,24 @@ export function normalize(text: string, depth = 0): Normalized {
   const chars = foldLookalikes(foldChars(text));
   const spelled = despace(chars);
   const folded = unleet(spelled.text, LEET_ONE_AS_I);
-  const last = spelled.text.length - 1;
-  const toOriginal = (start: number, end: number) => {
-    if (last < 0) return { start: 0, end: 0 };
-    const s = Math.min(start, last);
-    return end <= start
-      ? { start: spelled.start(s), end: spelled.start(s) }
-      : { start: spelled.start(s), end: spelled.end(Math.min(end - 1, last)) };
-  };
+  const toOriginal = mapBack(spelled);
 
   const variants: Variant[] = [];
   // The break after a leading `a` or `I` is a guess (`a b o m b` or `I g n o r e`?): the other reading is scanned too.
-  if (spelled.leadBroken)
+  // unleet replaces one character with one, so a reading keeps the offsets of the text it was read from.
+  if (spelled.leadBroken) {
+    const unbroken = despace(chars, false);
+    const reading = unleet(unbroken.text, LEET_ONE_AS_I);
+    variants.push({ kind: 'spelled', text: reading, start: 0, end: text.length, toOriginal: mapBack(unbroken) });
+  }
+  if (/[a-z]1|1[a-z]/i.test(spelled.text)) {
     variants.push({
-      kind: 'spelled',
-      text: unleet(despace(chars, false).text, LEET_ONE_AS_I),
+      kind: 'leet-l',
+      text: unleet(spelled.text, LEET_ONE_AS_L),
       start: 0,
       end: text.length,
+      toOriginal,
     });
-  if (/[a-z]1|1[a-z]/i.test(spelled.text)) {
-    variants.push({ kind: 'leet-l', text: unleet(spelled.text, LEET_ONE_AS_L), start: 0, end: text.length });
   }
   if (depth < 2) {
     // Tag characters are invisible, so pass 1 drops them; what they spell is read from the original text.

@@ -182,8 +182,13 @@ export class RulesClassifier implements Classifier {
       scan(text, (start, end) => ({ start, end }), 'text');
       // Every reading is scanned, not only when the text missed: redaction needs every span.
       if (normalized?.changed) scan(normalized.text, normalized.toOriginal, 'normalised text');
+      // A re-reading of the whole text maps its matches back; a decoded span is replaced whole.
       for (const variant of normalized?.variants ?? [])
-        scan(variant.text, () => ({ start: variant.start, end: variant.end }), `${variant.kind} span`);
+        scan(
+          variant.text,
+          variant.toOriginal ?? (() => ({ start: variant.start, end: variant.end })),
+          `${variant.kind} span`,
+        );
       if (!where.length) continue;
       scores[matcher.label] = Math.max(scores[matcher.label] ?? 0, matcher.score);
       hits.push(`${matcher.label} (${matcher.source}${where[0] === 'text' ? '' : `, in ${where.join(', ')}`})`);

@@ -1,5 +1,6 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { errors as undiciErrors, Pool } from 'undici';
+import { scrubCredentials } from '../audit/mask.js';
 import {
   GeneratorError,
   type ChatCompletion,
@@ -25,7 +26,17 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const isText = (v: unknown) => v === undefined || v === null || typeof v === 'string';
 /** A choice whose `message` (or `delta`) is absent or carries text content only. */
 const textOnly = (ch: unknown, part: 'message' | 'delta') =>
-  isObject(ch) && (ch[part] === undefined || (isObject(ch[part]) && isText(ch[part].content)));
+  isObject(ch) && (ch[part] === undefined || (isObject(ch[part]) && readable(ch[part])));
+/** Content, reasoning and tool-call arguments, the texts the output stage reads, are strings or absent. */
+const readable = (m: Record<string, unknown>) =>
+  isText(m.content) &&
+  isText(m.reasoning_content) &&
+  (m.tool_calls === undefined ||
+    m.tool_calls === null ||
+    (Array.isArray(m.tool_calls) &&
+      m.tool_calls.every(
+        (t) => isObject(t) && (t.function === undefined || (isObject(t.function) && isText(t.function.arguments))),
+      )));
 
 /**
  * A chunk the pipeline can check: an object with a choices array (empty for a usage chunk) whose deltas carry
@@ -52,6 +63,8 @@ export class OpenAIHttpGenerator implements Generator {
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
   private readonly modelMap: Record<string, string>;
+  /** What is never passed on from the upstream: the configured key, whatever its shape. */
+  private readonly secrets: string[];
 
   constructor({ baseUrl, apiKey, timeoutMs = 60_000, models = {}, connections = 256 }: OpenAIHttpOptions) {
     const url = new URL(baseUrl);
@@ -61,6 +74,15 @@ export class OpenAIHttpGenerator implements Generator {
     if (apiKey) this.headers.authorization = `Bearer ${apiKey}`;
     this.timeoutMs = timeoutMs;
     this.modelMap = models;
+    this.secrets = apiKey ? [apiKey] : [];
+  }
+
+  /**
+   * An upstream body that the gateway passes on (an error body, an error event, the model list) or keeps in a
+   * record, without credentials: upstreams echo the key they were sent ("Incorrect API key provided: …").
+   */
+  private scrub<T>(body: T): T {
+    return scrubCredentials(body, this.secrets);
   }
 
   /**
@@ -86,7 +108,12 @@ export class OpenAIHttpGenerator implements Generator {
         } catch {
           /* keep the text */
         }
-        throw new GeneratorError('upstream_status', `upstream answered ${res.statusCode}`, res.statusCode, parsed);
+        throw new GeneratorError(
+          'upstream_status',
+          `upstream answered ${res.statusCode}`,
+          res.statusCode,
+          this.scrub(parsed),
+        );
       }
       return res;
     } catch (e) {
@@ -135,14 +162,14 @@ export class OpenAIHttpGenerator implements Generator {
     }
     const c = body as ChatCompletion;
     if (!c || typeof c !== 'object' || !Array.isArray(c.choices)) {
-      throw new GeneratorError('bad_response', 'upstream response has no choices array', undefined, body);
+      throw new GeneratorError('bad_response', 'upstream response has no choices array', undefined, this.scrub(body));
     }
     if (!c.choices.every((ch) => textOnly(ch, 'message'))) {
       throw new GeneratorError(
         'bad_response',
         'upstream response has a choice whose message content is not text',
         undefined,
-        body,
+        this.scrub(body),
       );
     }
     return c;
@@ -166,14 +193,14 @@ export class OpenAIHttpGenerator implements Generator {
             throw new GeneratorError('bad_response', 'upstream sent an SSE event that is not JSON');
           }
           if (chunk && typeof chunk === 'object' && (chunk as { error?: unknown }).error) {
-            throw new GeneratorError('upstream_status', 'upstream sent an error event', 502, chunk);
+            throw new GeneratorError('upstream_status', 'upstream sent an error event', 502, this.scrub(chunk));
           }
           if (!isChunk(chunk))
             throw new GeneratorError(
               'bad_response',
               'upstream sent an SSE event that is not a chat completion chunk',
               undefined,
-              event.data.slice(0, 200),
+              this.scrub(event.data.slice(0, 200)),
             );
           if (chunk.choices?.some((c) => c.finish_reason)) finished = true;
           yield chunk;
@@ -190,7 +217,7 @@ export class OpenAIHttpGenerator implements Generator {
   async models(signal: AbortSignal): Promise<unknown> {
     const res = await this.send('GET', '/models', signal);
     try {
-      return await res.body.json();
+      return this.scrub(await res.body.json());
     } catch {
       throw new GeneratorError('bad_response', 'upstream sent invalid JSON');
     }

@@ -112,19 +112,26 @@ export function applyRedactions(text: string, redactions: (Span & { replacement:
   return out + text.slice(at);
 }
 
-/** Maps spans of a selection's joined text onto its segments. */
+/**
+ * Maps spans of a selection's joined text onto its segments. A span that runs over a segment's end (a pattern
+ * that reads to the end of the text, across the blank line between two choices) is cut at each segment it
+ * covers, so every part of it is replaced rather than none.
+ */
 function toRedactions(sel: Selection, spans: Span[], replacement: string): Redaction[] {
   const out: Redaction[] = [];
   for (const s of spans) {
-    const seg = sel.segments.find((g) => s.start >= g.start && s.end <= g.start + g.text.length);
-    if (seg)
-      out.push({
-        label: s.label,
-        start: s.start - seg.start,
-        end: s.end - seg.start,
-        pointer: seg.pointer,
-        replacement: replacement.replaceAll('{label}', s.label),
-      });
+    for (const seg of sel.segments) {
+      const start = Math.max(s.start, seg.start) - seg.start;
+      const end = Math.min(s.end, seg.start + seg.text.length) - seg.start;
+      if (end > start)
+        out.push({
+          label: s.label,
+          start,
+          end,
+          pointer: seg.pointer,
+          replacement: replacement.replaceAll('{label}', s.label),
+        });
+    }
   }
   return out;
 }

@@ -23,8 +23,13 @@ export const SEPARATOR = '\n\n';
 
 /** The default input selection: what the user wrote and what tools returned into the context. */
 export const DEFAULT_INPUT_SELECT = "$.messages[?(@.role=='user' || @.role=='tool' || @.role=='function')].content";
-/** The default output selection: every choice's message content. */
-export const DEFAULT_OUTPUT_SELECT = '$.choices[*].message.content';
+/**
+ * The default output selection: every choice's whole message, so every text the client receives is read: its
+ * content, its reasoning (`reasoning_content`) and its tool calls' arguments (see `texts`).
+ */
+export const DEFAULT_OUTPUT_SELECT = '$.choices[*].message';
+/** Before tool calls and reasoning were read: the content alone (still served without a JSONPath walk). */
+const CONTENT_ONLY_SELECT = '$.choices[*].message.content';
 
 export function joinSegments(parts: { pointer: string; text: string }[]): Selection {
   const segments: Segment[] = [];
@@ -37,9 +42,30 @@ export function joinSegments(parts: { pointer: string; text: string }[]): Select
   return { text, segments };
 }
 
-/** Text values of a selected value: a string, or the text parts of multi-part content. */
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** A chat message (an answer's or the conversation's): an object with a role. */
+const isMessage = (v: unknown): v is Record<string, unknown> => isObject(v) && typeof v.role === 'string';
+
+/**
+ * Every text a message carries: its content, its reasoning (`reasoning_content`, as DeepSeek and vLLM send it)
+ * and the arguments of its tool calls; each is a segment of its own, so a redaction is written back in place.
+ */
+function messageTexts(pointer: string, m: Record<string, unknown>, out: { pointer: string; text: string }[]): void {
+  texts(`${pointer}/content`, m.content, out);
+  if (typeof m.reasoning_content === 'string')
+    out.push({ pointer: `${pointer}/reasoning_content`, text: m.reasoning_content });
+  if (!Array.isArray(m.tool_calls)) return;
+  m.tool_calls.forEach((call: unknown, j) => {
+    const args = isObject(call) && isObject(call.function) ? call.function.arguments : undefined;
+    if (typeof args === 'string') out.push({ pointer: `${pointer}/tool_calls/${j}/function/arguments`, text: args });
+  });
+}
+
+/** Text values of a selected value: a string, the text parts of multi-part content, or a whole message. */
 function texts(pointer: string, value: unknown, out: { pointer: string; text: string }[]): void {
   if (typeof value === 'string') out.push({ pointer, text: value });
+  else if (isMessage(value)) messageTexts(pointer, value, out);
   else if (Array.isArray(value)) {
     value.forEach((part, i) => {
       if (typeof part === 'string') out.push({ pointer: `${pointer}/${i}`, text: part });
@@ -54,11 +80,9 @@ function texts(pointer: string, value: unknown, out: { pointer: string; text: st
 
 const INPUT_ROLES = new Set(['user', 'tool', 'function']);
 
-type Container = Record<string, unknown>;
-const isContainer = (value: unknown): value is Container => value !== null && typeof value === 'object';
 /** `doc[key]` when it is an array, else none. */
 const arrayAt = (doc: unknown, key: string): unknown[] => {
-  const value = isContainer(doc) ? doc[key] : undefined;
+  const value = isObject(doc) ? doc[key] : undefined;
   return Array.isArray(value) ? value : [];
 };
 
@@ -67,7 +91,7 @@ const FAST: Record<string, (doc: unknown) => { pointer: string; text: string }[]
   [DEFAULT_INPUT_SELECT]: (doc) => {
     const out: { pointer: string; text: string }[] = [];
     arrayAt(doc, 'messages').forEach((message, i) => {
-      if (isContainer(message) && typeof message.role === 'string' && INPUT_ROLES.has(message.role))
+      if (isObject(message) && typeof message.role === 'string' && INPUT_ROLES.has(message.role))
         texts(`/messages/${i}/content`, message.content, out);
     });
     return out;
@@ -75,8 +99,16 @@ const FAST: Record<string, (doc: unknown) => { pointer: string; text: string }[]
   [DEFAULT_OUTPUT_SELECT]: (doc) => {
     const out: { pointer: string; text: string }[] = [];
     arrayAt(doc, 'choices').forEach((choice, i) => {
-      const message = isContainer(choice) ? choice.message : undefined;
-      texts(`/choices/${i}/message/content`, isContainer(message) ? message.content : undefined, out);
+      const message = isObject(choice) ? choice.message : undefined;
+      if (isObject(message)) messageTexts(`/choices/${i}/message`, message, out);
+    });
+    return out;
+  },
+  [CONTENT_ONLY_SELECT]: (doc) => {
+    const out: { pointer: string; text: string }[] = [];
+    arrayAt(doc, 'choices').forEach((choice, i) => {
+      const message = isObject(choice) ? choice.message : undefined;
+      texts(`/choices/${i}/message/content`, isObject(message) ? message.content : undefined, out);
     });
     return out;
   },
@@ -113,15 +145,15 @@ export const pointerKeys = (pointer: string): string[] =>
         .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
 
 // Arrays are indexed with the pointer's string keys too ('0', '1', …), as JavaScript allows.
-const copyOf = (value: object): Container =>
-  Array.isArray(value) ? ([...value] as unknown as Container) : { ...value };
+const copyOf = (value: object): Record<string, unknown> =>
+  Array.isArray(value) ? ([...value] as unknown as Record<string, unknown>) : { ...value };
 
 /**
  * A copy of `doc` with the strings at the given pointers replaced; only the containers on the way are copied.
  * A pointer whose path is missing, or that ends on something other than a string, replaces nothing.
  */
 export function replaceAt<T>(doc: T, replaced: Map<string, string>): T {
-  if (!isContainer(doc)) return doc;
+  if (!isObject(doc)) return doc;
   const root = copyOf(doc);
   for (const [pointer, text] of replaced) {
     const keys = pointerKeys(pointer);
@@ -131,7 +163,7 @@ export function replaceAt<T>(doc: T, replaced: Map<string, string>): T {
     let reached = true;
     for (const key of keys) {
       const next = cur[key];
-      if (!isContainer(next)) {
+      if (!isObject(next)) {
         reached = false;
         break;
       }

@@ -163,6 +163,25 @@ describe('policy loading', () => {
     assert.notEqual(compilePolicy(doc).revision, compilePolicy(base([rule('r', 'b', 'refuse')])).revision);
   });
 
+  it('replaces a span that runs past the end of one choice in every choice it covers, not in none', async () => {
+    const p = compilePolicy({
+      apiVersion: 'gateway/v1',
+      id: 'keys',
+      classifiers: [{ id: 's', type: 'rules', params: { detectors: [{ detector: 'private_key', label: 'key' }] } }],
+      rules: [
+        { id: 'hide', stage: 'output', when: { classifier: 's', label: 'key', threshold: 0.5 }, action: 'redact' },
+      ],
+    });
+    const answer = (content: string) => ({ role: 'assistant', content });
+    // No END line: the detector reads to the end of the text, across the blank line into the second choice.
+    const d = await evaluateStage(p, {
+      stage: 'output',
+      doc: { choices: [{ message: answer('key: -----BEGIN PRIVATE KEY----- MIIEv') }, { message: answer('more') }] },
+    });
+    assert.equal(d.rewrites.get('/choices/0/message/content'), 'key: [REDACTED:key]');
+    assert.equal(d.rewrites.get('/choices/1/message/content'), '[REDACTED:key]');
+  });
+
   it('reports an unreadable or malformed policy file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-pol-'));
     writeFileSync(join(dir, 'policy.json'), '{ not json');

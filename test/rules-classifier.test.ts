@@ -89,6 +89,15 @@ describe('rules classifier', () => {
     assert.deepEqual(clean.scores, { email: 0, phone: 0, api_key: 0, private_key: 0, us_ssn: 0 });
   });
 
+  it('gives a match in a re-reading of the whole text (1 read as l) the span it matched, not the whole text', async () => {
+    const c = new RulesClassifier('s', { detectors: [{ detector: 'private_key', label: 'secrets' }] } as never, 100);
+    const key =
+      '-----BEGIN RSA PRIVATE KEY----- MIIEowIBAAKCAQEA0Zf3xkQ7c2vN8mQ9Lr1tZpY7\n-----END RSA PRIVATE KEY-----';
+    const text = `Sure. Here is the config you asked for. ${key} Let me know if you need more.`;
+    const { spans } = await classify(c, text);
+    assert.deepEqual(spans, [{ label: 'secrets', start: 40, end: 40 + key.length }]);
+  });
+
   it('rejects a regex that does not compile, naming the pattern', () => {
     assert.throws(
       () => new RulesClassifier('r', { patterns: [{ label: 'x', regex: '(' }] } as never, 100),

@@ -17,7 +17,14 @@ import type {
 } from '../../audit/types.js';
 import type { Classifier } from '../../classifiers/types.js';
 import type { ChatMessage } from '../../generator/types.js';
-import { applyRedactions, type RuleMatch, type StageDecision } from '../../policies/engine.js';
+import type { Span } from '../../classifiers/types.js';
+import {
+  applyRedactions,
+  evaluateStage,
+  type RequestMeta,
+  type RuleMatch,
+  type StageDecision,
+} from '../../policies/engine.js';
 import type { LoadedPolicy } from '../../policies/load.js';
 import { strongest } from './context.js';
 import { round } from '../../policies/round.js';
@@ -71,10 +78,34 @@ const toRecordMatch = ({ onError, mode: _mode, ...m }: RuleMatch): RecordRuleMat
   ...(onError && { on_error: true }),
 });
 
-/** A text the record may keep, with the stage decision whose classifier spans `redacted` mode replaces. */
+/** A text the record may keep, with the spans that `redacted` mode replaces: offsets into this very text. */
 export interface KeptText {
   text: string;
-  decision?: StageDecision;
+  spans?: readonly Span[];
+}
+
+/** Every span any classifier labelled in a stage decision (offsets into the text that stage read). */
+export const labelledSpans = (d: StageDecision | undefined): Span[] =>
+  (d?.classifiers ?? []).flatMap((c) => c.spans ?? []);
+
+/** What `redacted` mode keeps of an answer whose spans could not all be found (a classifier failed). */
+export const UNSCANNED: Span = { label: 'unscanned', start: 0, end: Number.MAX_SAFE_INTEGER };
+
+/**
+ * The labelled spans of an answer as the client received it, for `redacted` mode. The output stage's own spans
+ * point into the text it read, which is not the text sent once rules have redacted it (nor, for a stream, any
+ * one window), so the sent text is classified once more, by the output stage's classifiers. A failed classifier
+ * hides the whole answer rather than keep what it would have found.
+ */
+export async function answerSpans(policy: LoadedPolicy, text: string, meta: RequestMeta, prompt: string) {
+  if (!text) return [];
+  const doc = { choices: [{ index: 0, message: { role: 'assistant', content: text } }] };
+  try {
+    const d = await evaluateStage(policy, { stage: 'output', doc, meta, prompt });
+    return d.classifiers.some((c) => c.error !== undefined) ? [UNSCANNED] : labelledSpans(d);
+  } catch {
+    return [UNSCANNED];
+  }
 }
 
 /** What a record's content is built from: the prompt, the answer, and the conversation's other parts. */
@@ -98,10 +129,9 @@ export function recordContent(mode: ContentMode, source: ContentSource): Content
   const keep = (p: KeptText) => {
     if (mode === 'full') return p.text;
     if (mode === 'hash') return { sha256: sha(p.text) };
-    const spans = (p.decision?.classifiers ?? []).flatMap((c) => c.spans ?? []);
     return applyRedactions(
       p.text,
-      spans.map((s) => ({ ...s, replacement: `[REDACTED:${s.label}]` })),
+      (p.spans ?? []).map((s) => ({ ...s, end: Math.min(s.end, p.text.length), replacement: `[REDACTED:${s.label}]` })),
     );
   };
   const media = source.messages ? mediaOf(source.messages, mode === 'full') : [];

@@ -18,7 +18,7 @@ import type { PipelineDeps, RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
 import { gradeAnswer, gradeFromStages } from './grading.js';
 import { round } from '../../policies/round.js';
-import { recordContent, shadowRecord, stageRecord } from './record.js';
+import { answerSpans, labelledSpans, recordContent, shadowRecord, stageRecord } from './record.js';
 
 /** A stage decision and the time its stage took (summed over a stream's windows). */
 interface Timed {
@@ -209,13 +209,18 @@ export class RequestRun {
     if (grade) this.deps.observer?.grade?.(grade.grade, grade.over_refusal);
     const { policy, classifiers } = this.policy;
     const shadow = this.shadowPolicy && shadowRecord(this.shadowPolicy, this.shadowInput, this.shadowOutput);
+    // Only `redacted` mode needs the answer's spans, found in the text the client received (see answerSpans).
+    const outputSpans =
+      answered && this.deps.contentMode === 'redacted'
+        ? await answerSpans(this.policy, answered.text, this.meta, this.promptText)
+        : undefined;
     // Members in sorted order, at every depth (see record.ts).
     const record: DecisionRecord = {
       action,
       api: this.ctx.api,
       content: recordContent(this.deps.contentMode, {
-        prompt: { text: this.promptText, decision: this.input?.decision },
-        ...(answered && { output: { text: answered.text, decision: this.output?.decision } }),
+        prompt: { text: this.promptText, spans: labelledSpans(this.input?.decision) },
+        ...(answered && { output: { text: answered.text, spans: outputSpans } }),
         messages: this.request?.messages,
         outputToolCalls: answered?.toolCalls,
       }),

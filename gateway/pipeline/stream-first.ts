@@ -1,7 +1,8 @@
 import type { ChatCompletionChunk } from '../../generator/types.js';
 import type { StageDecision } from '../../policies/engine.js';
 import { strongest } from './pipeline.js';
-import { contentOf, hasFinish, type Emitted, type StreamRun } from './stream-run.js';
+import { piecesOf } from './stream-channels.js';
+import { hasFinish, type Emitted, type StreamRun } from './stream-run.js';
 
 const settle = <T>(p: Promise<T>) =>
   p.then(
@@ -11,7 +12,8 @@ const settle = <T>(p: Promise<T>) =>
 
 /**
  * `stream-first` mode: each delta goes to the client at once; the text is checked in windows in parallel
- * (`windowChars` of new text with `overlapChars` of context before it), and a window that refuses cuts the
+ * (`windowChars` of new text with `overlapChars` of context before it), each channel on its own text (each
+ * choice's content, reasoning and tool-call arguments: see stream-channels.ts), and a window that refuses cuts the
  * stream as soon as its verdict arrives. The finish chunk (and anything after it, such as a usage chunk) is held
  * until every window and the final whole-text check have passed, so a clean `stop` is never sent for an answer
  * that fails. Text already sent cannot be redacted, so a `redact` verdict cuts the stream too (fail closed);
@@ -20,8 +22,15 @@ const settle = <T>(p: Promise<T>) =>
 export async function* streamFirstMode(run: StreamRun, out: Emitted): AsyncGenerator<ChatCompletionChunk, void> {
   const { windowChars, overlapChars, finalCheck } = run.options;
   const { defaults } = run.requestRun.policy.policy;
-  let text = '';
-  let checkedTo = 0;
+  /** Per channel: its text so far, and how far windows were launched over it. */
+  const channels = new Map<string, { text: string; checkedTo: number }>();
+  const add = (c: ChatCompletionChunk) => {
+    for (const p of piecesOf(c)) {
+      let ch = channels.get(p.channel);
+      if (!ch) channels.set(p.channel, (ch = { text: '', checkedTo: 0 }));
+      ch.text += p.text;
+    }
+  };
   let refusal: string | undefined;
   let wake: () => void = () => undefined;
   const violated = new Promise<'violation'>((resolve) => (wake = () => resolve('violation')));
@@ -42,13 +51,14 @@ export async function* streamFirstMode(run: StreamRun, out: Emitted): AsyncGener
     inflight.add(p);
     void p.finally(() => inflight.delete(p));
   };
-  /** Launches a check for every full window of unchecked text (or the rest, at the end). */
+  /** Launches a check for every full window of unchecked text of every channel (or the rest, at the end). */
   const windows = (end: boolean) => {
-    while (text.length - checkedTo >= windowChars || (end && text.length > checkedTo)) {
-      const to = end ? text.length : checkedTo + windowChars;
-      launch(text.slice(Math.max(0, checkedTo - overlapChars), to));
-      checkedTo = to;
-    }
+    for (const ch of channels.values())
+      while (ch.text.length - ch.checkedTo >= windowChars || (end && ch.text.length > ch.checkedTo)) {
+        const to = end ? ch.text.length : ch.checkedTo + windowChars;
+        launch(ch.text.slice(Math.max(0, ch.checkedTo - overlapChars), to));
+        ch.checkedTo = to;
+      }
   };
 
   let next = run.first;
@@ -56,12 +66,9 @@ export async function* streamFirstMode(run: StreamRun, out: Emitted): AsyncGener
     const c = next.value;
     if (tail.length || hasFinish(c)) tail.push(c);
     else {
-      const t = contentOf(c);
       yield out.stamp(c);
-      if (t) {
-        text += t;
-        windows(false);
-      }
+      add(c);
+      windows(false);
     }
     if (refusal !== undefined) break;
     const pending = run.upstream.next();
@@ -75,10 +82,13 @@ export async function* streamFirstMode(run: StreamRun, out: Emitted): AsyncGener
   }
 
   if (refusal === undefined) {
-    for (const c of tail) text += contentOf(c);
+    for (const c of tail) add(c);
     if (finalCheck) {
-      checkedTo = text.length;
-      launch(text);
+      for (const ch of channels.values()) {
+        ch.checkedTo = ch.text.length;
+        launch(ch.text);
+      }
+      if (!channels.size) launch('');
     } else windows(true);
     await Promise.all(inflight);
   }

@@ -27,17 +27,6 @@ export interface StreamRun {
 /** A mode's body: yields what the client gets and keeps `out.action` up to date. */
 export type ModeBody = (run: StreamRun, out: Emitted) => AsyncGenerator<ChatCompletionChunk, void>;
 
-/** The text of a chunk's deltas (every choice). */
-export const contentOf = (c: ChatCompletionChunk): string => {
-  const choices = c.choices;
-  if (!choices || choices.length === 0) return '';
-  if (choices.length === 1) {
-    const content = choices[0]?.delta?.content;
-    return typeof content === 'string' ? content : '';
-  }
-  return choices.map((ch) => (typeof ch.delta?.content === 'string' ? ch.delta.content : '')).join('');
-};
-
 export const hasFinish = (c: ChatCompletionChunk): boolean => c.choices?.some((ch) => ch.finish_reason) ?? false;
 
 /**
@@ -46,7 +35,8 @@ export const hasFinish = (c: ChatCompletionChunk): boolean => c.choices?.some((c
  * first delta names the assistant role, and observes time to first token and the gaps between chunks.
  */
 export class Emitted {
-  text = '';
+  /** Each choice's content as sent, by choice index (the deltas of `n: 2` arrive interleaved). */
+  private readonly texts = new Map<number, string>();
   /** The tool calls sent, assembled from their deltas. */
   readonly toolCalls = new StreamedToolCalls();
   /** The strongest action so far: what the client finally got. */
@@ -79,13 +69,25 @@ export class Emitted {
           choices: [{ ...firstChoice, delta: { role: 'assistant', ...firstChoice.delta } }, ...otherChoices],
         };
     }
-    const text = contentOf(c);
-    if (text) {
-      this.text += text;
-      this.observe();
+    let said = false;
+    for (const ch of c.choices ?? []) {
+      const t = ch.delta?.content;
+      if (typeof t !== 'string' || !t) continue;
+      this.texts.set(ch.index, (this.texts.get(ch.index) ?? '') + t);
+      said = true;
     }
+    if (said) this.observe();
     this.toolCalls.add(c);
     return c;
+  }
+
+  /** The text sent: every choice's content in choice order, joined by a blank line (as a JSON answer's record). */
+  get text(): string {
+    if (this.texts.size <= 1) return this.texts.values().next().value ?? '';
+    return [...this.texts.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, t]) => t)
+      .join('\n\n');
   }
 
   /** The chunk that ends a cut stream: the refusal (after a blank line if text was sent) and content_filter. */

@@ -3,7 +3,7 @@
  * failure path, both as the pipeline hands them to the sink and as the chained log stores them, and the markers.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,19 @@ import { startStubUpstream, type StubUpstream } from '../support/stub-upstream.j
 import { decision, quiet } from './helpers.js';
 
 const schemaPath = new URL('../../../audit/record.schema.json', import.meta.url);
+
+/**
+ * The default pack without `streamMode` on its rules: its output redactions then cut a stream-first stream
+ * rather than hold it, so a record of a cut stream is among those validated.
+ */
+function cuttingDefaultPack(): string {
+  const pack = JSON.parse(readFileSync(new URL('../../../policies/default/policy.json', import.meta.url), 'utf8'));
+  for (const rule of pack.rules) delete rule.streamMode;
+  delete pack.$schema;
+  const dir = mkdtempSync(join(tmpdir(), 'gw-schema-pack-'));
+  writeFileSync(join(dir, 'policy.json'), JSON.stringify(pack));
+  return dir;
+}
 const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as { $defs: Record<string, { properties?: object }> };
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 ajv.addSchema(schema);
@@ -110,6 +123,7 @@ describe('decision record format version 1 (audit/record.schema.json)', () => {
         GATEWAY_UPSTREAM_TIMEOUT_MS: '300',
         GATEWAY_AUDIT_CONTENT: 'full',
         GATEWAY_STREAM_MODE: 'stream-first',
+        GATEWAY_POLICY: cuttingDefaultPack(),
       },
       { audit: teeSink(log, built) },
     );
