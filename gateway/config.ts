@@ -88,6 +88,9 @@ export const ConfigSchema = z.strictObject({
   limits: z
     .strictObject({
       maxConcurrent: z.number().int().positive().default(512),
+      /** The longest wait for a request's headers, then for its body; past either, 408 and the socket is closed. */
+      headersTimeoutMs: z.number().int().positive().default(10_000),
+      bodyTimeoutMs: z.number().int().positive().default(30_000),
       perKey: z.strictObject({ rps: z.number().positive(), burst: z.number().int().positive() }).optional(),
     })
     .prefault({}),
@@ -143,6 +146,8 @@ const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
   GATEWAY_AUTH: (c, v) => ((c.auth ??= {}).mode = v),
   GATEWAY_LOG_LEVEL: (c, v) => ((c.log ??= {}).level = v),
   GATEWAY_MAX_CONCURRENT: (c, v) => ((c.limits ??= {}).maxConcurrent = num(v)),
+  GATEWAY_HEADERS_TIMEOUT_MS: (c, v) => ((c.limits ??= {}).headersTimeoutMs = num(v)),
+  GATEWAY_BODY_TIMEOUT_MS: (c, v) => ((c.limits ??= {}).bodyTimeoutMs = num(v)),
   // `rps` or `rps/burst`, e.g. 20/40
   GATEWAY_KEY_RATE: (c, v) => {
     const [rps, burst] = v.split('/').map(num);
@@ -178,6 +183,8 @@ const ENV_PATH: Record<string, string> = {
   'auth.mode': 'GATEWAY_AUTH',
   'log.level': 'GATEWAY_LOG_LEVEL',
   'limits.maxConcurrent': 'GATEWAY_MAX_CONCURRENT',
+  'limits.headersTimeoutMs': 'GATEWAY_HEADERS_TIMEOUT_MS',
+  'limits.bodyTimeoutMs': 'GATEWAY_BODY_TIMEOUT_MS',
   'limits.perKey.rps': 'GATEWAY_KEY_RATE',
   'limits.perKey.burst': 'GATEWAY_KEY_RATE',
   'stream.mode': 'GATEWAY_STREAM_MODE',

@@ -25,6 +25,8 @@ export interface AppOptions {
   /** The policy lifecycle, for the admin routes. */
   policies?: GatewayPolicies;
   bodyLimitBytes: number;
+  /** The longest wait for a request body once its headers are in (408 past it); default: no limit. */
+  bodyTimeoutMs?: number;
   limits: { maxConcurrent: number; perKey?: { rps: number; burst: number } };
   /** Readiness for /readyz: whether every classifier has loaded, and details (policy, classifiers, upstream). */
   readiness: () => { ready: boolean; details: Record<string, unknown> };
@@ -72,16 +74,25 @@ export function createApp(o: AppOptions): RequestListener {
       });
     }
     if (res.headersSent) return void res.end();
-    sendJson(res, e.status, errorBody(e), decisionId ? { 'x-gateway-decision-id': decisionId } : undefined);
+    // An unauthenticated or stalled client does not keep its socket: it would hold it for keepAliveTimeout.
+    const close = e.code === 'invalid_api_key' || e.code === 'request_timeout';
+    sendJson(res, e.status, errorBody(e), {
+      ...(decisionId && { 'x-gateway-decision-id': decisionId }),
+      ...(close && { connection: 'close' }),
+    });
   };
 
-  /** An API route behind the client key check, admission control and the JSON body (for POST). */
+  /**
+   * An API route behind the client key check, the JSON body (for POST) and admission control. A request takes
+   * an admission slot only once its body is in: a client trickling its body holds a socket (until
+   * `bodyTimeoutMs`), never a slot that a complete request could use.
+   */
   const api =
     (route: ApiRoute) =>
     async ({ req, res, started }: Exchange): Promise<void> => {
       const caller = authenticate(req.headers);
+      const body = req.method === 'POST' ? await readJsonBody(req, o.bodyLimitBytes, o.bodyTimeoutMs) : undefined;
       admit(caller.keyId ?? req.socket.remoteAddress ?? 'unknown', res);
-      const body = req.method === 'POST' ? await readJsonBody(req, o.bodyLimitBytes) : undefined;
       await route(body, req, res, caller, started);
     };
 
