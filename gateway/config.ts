@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_STREAM_BYTES } from '../generator/openai-http.js';
 import { StreamOptionsSchema } from './pipeline/stream-options.js';
 
 /** The gateway's configuration. Every field has a default, so `npm start` serves with no file at all. */
@@ -16,6 +17,9 @@ export const ConfigSchema = z.strictObject({
       url: z.url({ protocol: /^https?$/ }).optional(),
       apiKey: z.string().min(1).optional(),
       timeoutMs: z.number().int().positive().default(60_000),
+      /** Caps on what the upstream may send: a JSON answer's bytes, a stream's bytes (past either: 502 answer_too_large). */
+      maxAnswerBytes: z.number().int().positive().default(DEFAULT_MAX_ANSWER_BYTES),
+      maxStreamBytes: z.number().int().positive().default(DEFAULT_MAX_STREAM_BYTES),
       /** Gateway model name → upstream model name. Unmapped names pass through unchanged. */
       models: z.record(z.string(), z.string()).default({}),
     })
@@ -127,6 +131,8 @@ const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
   GATEWAY_UPSTREAM_URL: (c, v) => ((c.upstream ??= {}).url = v),
   GATEWAY_UPSTREAM_API_KEY: (c, v) => ((c.upstream ??= {}).apiKey = v),
   GATEWAY_UPSTREAM_TIMEOUT_MS: (c, v) => ((c.upstream ??= {}).timeoutMs = num(v)),
+  GATEWAY_UPSTREAM_MAX_ANSWER_BYTES: (c, v) => ((c.upstream ??= {}).maxAnswerBytes = num(v)),
+  GATEWAY_UPSTREAM_MAX_STREAM_BYTES: (c, v) => ((c.upstream ??= {}).maxStreamBytes = num(v)),
   GATEWAY_POLICY: (c, v) => (c.policy = v),
   GATEWAY_SHADOW_POLICY: (c, v) => (c.shadowPolicy = v),
   GATEWAY_POLICY_WATCH: (c, v) => (c.policyWatch = bool(v)),
@@ -169,6 +175,8 @@ const ENV_PATH: Record<string, string> = {
   'upstream.url': 'GATEWAY_UPSTREAM_URL',
   'upstream.apiKey': 'GATEWAY_UPSTREAM_API_KEY',
   'upstream.timeoutMs': 'GATEWAY_UPSTREAM_TIMEOUT_MS',
+  'upstream.maxAnswerBytes': 'GATEWAY_UPSTREAM_MAX_ANSWER_BYTES',
+  'upstream.maxStreamBytes': 'GATEWAY_UPSTREAM_MAX_STREAM_BYTES',
   policy: 'GATEWAY_POLICY',
   shadowPolicy: 'GATEWAY_SHADOW_POLICY',
   policyWatch: 'GATEWAY_POLICY_WATCH',

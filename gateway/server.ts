@@ -61,6 +61,8 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
           baseUrl: config.upstream.url,
           apiKey: config.upstream.apiKey,
           timeoutMs: config.upstream.timeoutMs,
+          maxAnswerBytes: config.upstream.maxAnswerBytes,
+          maxStreamBytes: config.upstream.maxStreamBytes,
           models: config.upstream.models,
         })
       : undefined);
