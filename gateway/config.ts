@@ -4,6 +4,20 @@ import { z } from 'zod';
 import { DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_STREAM_BYTES } from '../generator/openai-http.js';
 import { StreamOptionsSchema } from './pipeline/stream-options.js';
 
+/**
+ * A key a client can send as `Authorization: Bearer <key>`: 8 or more visible ASCII characters. A key with a space
+ * (or anything else) could be configured but never presented, so it stops start-up instead.
+ */
+const bearerKey = z
+  .string()
+  .min(8, 'an API key must be at least 8 characters')
+  .regex(/^[\x21-\x7e]+$/, 'an API key is visible ASCII characters only (no spaces), as a Bearer token is');
+/** A client key: no `:` either, which would be read as `tenant:key` (`{"key", "tenant"}` names a tenant plainly). */
+const clientKey = bearerKey.regex(
+  /^[^:]+$/,
+  'an API key must not contain ":" (read as tenant:key); give a tenant as tenant:key with a key free of ":", or as {"key", "tenant"}',
+);
+
 /** The gateway's configuration. Every field has a default, so `npm start` serves with no file at all. */
 export const ConfigSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8080),
@@ -75,9 +89,9 @@ export const ConfigSchema = z.strictObject({
       apiKeys: z
         .array(
           z.union([
-            z.string().min(8, 'an API key must be at least 8 characters'),
+            clientKey,
             z.strictObject({
-              key: z.string().min(8, 'an API key must be at least 8 characters'),
+              key: clientKey,
               tenant: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant is 1-64 letters, digits, _ . -'),
             }),
           ]),
@@ -85,7 +99,7 @@ export const ConfigSchema = z.strictObject({
         .default([])
         .transform((keys) => keys.map((k) => (typeof k === 'string' ? { key: k, tenant: null } : k))),
       /** Keys for /v1/policies and other admin routes. Client keys are not admin keys. */
-      adminKeys: z.array(z.string().min(8)).default([]),
+      adminKeys: z.array(bearerKey).default([]),
     })
     .prefault({}),
   /** Admission control: requests in flight, and per-key rates. Past either, 429 with retry-after. */

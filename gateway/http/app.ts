@@ -3,7 +3,7 @@ import type winston from 'winston';
 import { GatewayError, toGatewayError } from '../pipeline/errors.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { GatewayPolicies } from '../policies.js';
-import { adminRoutes } from './admin.js';
+import { adminKeyChecker, adminRoutes } from './admin.js';
 import { auditRoutes } from './audit-export.js';
 import { keyChecker, type ClientKey } from './auth.js';
 import { readJsonBody } from './body.js';
@@ -96,11 +96,15 @@ export function createApp(o: AppOptions): RequestListener {
       await route(body, req, res, caller, started);
     };
 
+  const adminAuth = { mode: o.auth.mode, keys: o.adminKeys ?? [] };
+  const isAdmin = passes(adminKeyChecker(adminAuth));
   const routes = new RouteTable()
     .get('/healthz', ({ res }) => sendJson(res, 200, { status: 'ok' }))
-    .get('/readyz', ({ res }) => {
+    .get('/readyz', ({ req, res }) => {
       const r = o.readiness();
-      sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', ...r.details });
+      // The details (policy path, revisions, bindings) tell an outsider how requests are judged: admin keys only.
+      const details = isAdmin(req.headers) ? r.details : {};
+      sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', ...details });
     })
     .get('/metrics', async ({ res }) => {
       const text = await o.metrics.registry.metrics();
@@ -111,7 +115,6 @@ export function createApp(o: AppOptions): RequestListener {
   routes.post('/v1/chat/completions', api(api_.chat));
   routes.post('/v1/moderations', api(api_.moderations));
   routes.get('/v1/models', api(api_.models));
-  const adminAuth = { mode: o.auth.mode, keys: o.adminKeys ?? [] };
   if (o.policies) adminRoutes(routes, o.policies, adminAuth, o.auditDir);
   if (o.auditDir) auditRoutes(routes, o.auditDir, adminAuth);
 
@@ -135,3 +138,15 @@ export function createApp(o: AppOptions): RequestListener {
     void serve(req, res, started);
   };
 }
+
+/** A throwing check as a yes/no question. */
+const passes =
+  <T>(check: (x: T) => void) =>
+  (x: T): boolean => {
+    try {
+      check(x);
+      return true;
+    } catch {
+      return false;
+    }
+  };
