@@ -54,6 +54,25 @@ describe('configuration that surprises (issue #16, item 7)', () => {
     }
   });
 
+  it('records what reaches the pipeline, and counts (does not record) what the edge rejects, as documented', async () => {
+    const gw = await startTestGateway();
+    try {
+      const post = () => request(gw.server).post('/v1/moderations');
+      assert.equal((await post().send({ input: 'x' })).status, 401);
+      assert.equal((await request(gw.server).get('/v1/nowhere').set(auth)).status, 404);
+      assert.equal((await post().set(auth).send({ input: 5 })).status, 400);
+      assert.equal((await post().set(auth).set('content-type', 'application/json').send('{')).status, 400);
+      assert.equal(gw.records().length, 0, 'a request rejected at the edge was recorded');
+      const metrics = (await request(gw.server).get('/metrics')).text;
+      for (const code of ['invalid_api_key', 'not_found', 'invalid_request', 'invalid_json'])
+        assert.match(metrics, new RegExp(`gateway_errors_total\\{route="[^"]*",code="${code}"\\} 1`));
+      assert.equal((await post().set(auth).send({ input: 'hello' })).status, 200);
+      assert.equal(gw.records().length, 1);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('stops start-up on a client key that would be split at ":" or cannot be sent as a Bearer token', () => {
     // Before, the first two were kept whole with their ":" and the third was split at its first ":".
     for (const keys of ['sk/abc:0123456789ab', 'sk-short:xyz', 'acme:sk:0123456789'])
