@@ -33,12 +33,14 @@ export const GATEWAY_ERROR_CODES = [
   'not_found',
   'payload_too_large',
   'unsupported_media_type',
+  'request_timeout',
   'overloaded',
   'rate_limited',
   'upstream_not_configured',
   'upstream_error',
   'upstream_timeout',
   'upstream_client_error',
+  'answer_too_large',
   'not_ready',
   'audit_unavailable',
   'policy_invalid',
@@ -49,8 +51,11 @@ export type GatewayErrorCode = (typeof GATEWAY_ERROR_CODES)[number];
 /** A record's `error.type`: a gateway error code, or `client_closed` when the client went away mid-answer. */
 export type RecordErrorType = GatewayErrorCode | 'client_closed';
 
-/** Why a classifier produced no scores: its timeout passed, the request was aborted, it threw, or a score was out of [0, 1]. */
-export const CLASSIFIER_ERROR_CODES = ['timeout', 'aborted', 'threw', 'bad_score'] as const;
+/**
+ * Why a classifier produced no scores: its timeout passed, the request was aborted, it threw, a score was out of
+ * [0, 1], or the text was longer than its `maxTextChars` (it was not run: the CPU a request can take is bounded).
+ */
+export const CLASSIFIER_ERROR_CODES = ['timeout', 'aborted', 'threw', 'bad_score', 'too_long'] as const;
 export type ClassifierErrorCode = (typeof CLASSIFIER_ERROR_CODES)[number];
 export interface ClassifierError {
   code: ClassifierErrorCode;

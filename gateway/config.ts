@@ -3,9 +3,8 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { jsonErrorText, parseJsonText } from '../policies/json-text.js';
 import { anchorConfigSchema } from '../audit/config.js';
+import { DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_STREAM_BYTES } from '../generator/openai-http.js';
 import { StreamOptionsSchema } from './pipeline/stream-options.js';
-
-const KEY_TOO_SHORT = 'an API key must be at least 8 characters';
 
 /**
  * One API key as written in `GATEWAY_API_KEYS` or in the file's `auth.apiKeys`: `key`, or `tenant:key`. The
@@ -18,6 +17,26 @@ export function parseApiKey(entry: string): { key: string; tenant: string | null
   const [, tenant, key] = m ?? [];
   return tenant !== undefined && key !== undefined ? { key, tenant } : { key: entry, tenant: null };
 }
+
+/** `tenant:key` as {key, tenant}; any other string as it is. */
+function withTenant(entry: string): string | { key: string; tenant: string } {
+  const { key, tenant } = parseApiKey(entry);
+  return tenant === null ? entry : { key, tenant };
+}
+
+/**
+ * A key a client can send as `Authorization: Bearer <key>`: 8 or more visible ASCII characters. A key with a space
+ * (or anything else) could be configured but never presented, so it stops start-up instead.
+ */
+const bearerKey = z
+  .string()
+  .min(8, 'an API key must be at least 8 characters')
+  .regex(/^[\x21-\x7e]+$/, 'an API key is visible ASCII characters only (no spaces), as a Bearer token is');
+/** A client key: no `:` either, which would be read as `tenant:key` (`{"key", "tenant"}` names a tenant plainly). */
+const clientKey = bearerKey.regex(
+  /^[^:]+$/,
+  'an API key must not contain ":" (read as tenant:key); give a tenant as tenant:key with a key free of ":", or as {"key", "tenant"}',
+);
 
 /** The gateway's configuration. Every field has a default, so `npm start` serves with no file at all. */
 export const ConfigSchema = z.strictObject({
@@ -32,6 +51,9 @@ export const ConfigSchema = z.strictObject({
       url: z.url({ protocol: /^https?$/ }).optional(),
       apiKey: z.string().min(1).optional(),
       timeoutMs: z.number().int().positive().default(60_000),
+      /** Caps on what the upstream may send: a JSON answer's bytes, a stream's bytes (past either: 502 answer_too_large). */
+      maxAnswerBytes: z.number().int().positive().default(DEFAULT_MAX_ANSWER_BYTES),
+      maxStreamBytes: z.number().int().positive().default(DEFAULT_MAX_STREAM_BYTES),
       /** Gateway model name → upstream model name. Unmapped names pass through unchanged. */
       models: z.record(z.string(), z.string()).default({}),
     })
@@ -87,25 +109,33 @@ export const ConfigSchema = z.strictObject({
       mode: z.enum(['keys', 'off']).optional(),
       /** Keys clients must present as `Authorization: Bearer <key>`: `key`, `tenant:key`, or `{key, tenant}`. */
       apiKeys: z
-        .array(
-          z.union([
-            z.string().min(8, KEY_TOO_SHORT),
-            z.strictObject({
-              key: z.string().min(8, KEY_TOO_SHORT),
-              tenant: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant is 1-64 letters, digits, _ . -'),
-            }),
-          ]),
+        .preprocess(
+          // A `tenant:key` string becomes {key, tenant} first, so that a `:` left in the key is refused below.
+          (keys) => (Array.isArray(keys) ? keys.map((k) => (typeof k === 'string' ? withTenant(k) : k)) : keys),
+          z
+            .array(
+              z.union([
+                clientKey,
+                z.strictObject({
+                  key: clientKey,
+                  tenant: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant is 1-64 letters, digits, _ . -'),
+                }),
+              ]),
+            )
+            .default([]),
         )
-        .default([])
-        .transform((keys) => keys.map((k) => (typeof k === 'string' ? parseApiKey(k) : k))),
+        .transform((keys) => keys.map((k) => (typeof k === 'string' ? { key: k, tenant: null } : k))),
       /** Keys for /v1/policies and other admin routes. Client keys are not admin keys. */
-      adminKeys: z.array(z.string().min(8)).default([]),
+      adminKeys: z.array(bearerKey).default([]),
     })
     .prefault({}),
   /** Admission control: requests in flight, and per-key rates. Past either, 429 with retry-after. */
   limits: z
     .strictObject({
       maxConcurrent: z.number().int().positive().default(512),
+      /** The longest wait for a request's headers, then for its body; past either, 408 and the socket is closed. */
+      headersTimeoutMs: z.number().int().positive().default(10_000),
+      bodyTimeoutMs: z.number().int().positive().default(30_000),
       perKey: z.strictObject({ rps: z.number().positive(), burst: z.number().int().positive() }).optional(),
     })
     .prefault({}),
@@ -156,6 +186,8 @@ const ENV: Record<string, (raw: Raw, v: string) => void> = {
   GATEWAY_UPSTREAM_URL: (c, v) => (section(c, 'upstream').url = v),
   GATEWAY_UPSTREAM_API_KEY: (c, v) => (section(c, 'upstream').apiKey = v),
   GATEWAY_UPSTREAM_TIMEOUT_MS: (c, v) => (section(c, 'upstream').timeoutMs = num(v)),
+  GATEWAY_UPSTREAM_MAX_ANSWER_BYTES: (c, v) => (section(c, 'upstream').maxAnswerBytes = num(v)),
+  GATEWAY_UPSTREAM_MAX_STREAM_BYTES: (c, v) => (section(c, 'upstream').maxStreamBytes = num(v)),
   GATEWAY_POLICY: (c, v) => (c.policy = v),
   GATEWAY_SHADOW_POLICY: (c, v) => (c.shadowPolicy = v),
   GATEWAY_POLICY_WATCH: (c, v) => (c.policyWatch = bool(v)),
@@ -172,6 +204,8 @@ const ENV: Record<string, (raw: Raw, v: string) => void> = {
   GATEWAY_AUTH: (c, v) => (section(c, 'auth').mode = v),
   GATEWAY_LOG_LEVEL: (c, v) => (section(c, 'log').level = v),
   GATEWAY_MAX_CONCURRENT: (c, v) => (section(c, 'limits').maxConcurrent = num(v)),
+  GATEWAY_HEADERS_TIMEOUT_MS: (c, v) => (section(c, 'limits').headersTimeoutMs = num(v)),
+  GATEWAY_BODY_TIMEOUT_MS: (c, v) => (section(c, 'limits').bodyTimeoutMs = num(v)),
   // `rps` or `rps/burst`, e.g. 20/40
   GATEWAY_KEY_RATE: (c, v) => {
     const [rps, burst] = v.split('/').map(num);
@@ -197,6 +231,8 @@ const ENV_PATH: Record<string, string> = {
   'upstream.url': 'GATEWAY_UPSTREAM_URL',
   'upstream.apiKey': 'GATEWAY_UPSTREAM_API_KEY',
   'upstream.timeoutMs': 'GATEWAY_UPSTREAM_TIMEOUT_MS',
+  'upstream.maxAnswerBytes': 'GATEWAY_UPSTREAM_MAX_ANSWER_BYTES',
+  'upstream.maxStreamBytes': 'GATEWAY_UPSTREAM_MAX_STREAM_BYTES',
   policy: 'GATEWAY_POLICY',
   shadowPolicy: 'GATEWAY_SHADOW_POLICY',
   policyWatch: 'GATEWAY_POLICY_WATCH',
@@ -211,6 +247,8 @@ const ENV_PATH: Record<string, string> = {
   'auth.mode': 'GATEWAY_AUTH',
   'log.level': 'GATEWAY_LOG_LEVEL',
   'limits.maxConcurrent': 'GATEWAY_MAX_CONCURRENT',
+  'limits.headersTimeoutMs': 'GATEWAY_HEADERS_TIMEOUT_MS',
+  'limits.bodyTimeoutMs': 'GATEWAY_BODY_TIMEOUT_MS',
   'limits.perKey.rps': 'GATEWAY_KEY_RATE',
   'limits.perKey.burst': 'GATEWAY_KEY_RATE',
   'stream.mode': 'GATEWAY_STREAM_MODE',

@@ -61,6 +61,8 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
           baseUrl: config.upstream.url,
           apiKey: config.upstream.apiKey,
           timeoutMs: config.upstream.timeoutMs,
+          maxAnswerBytes: config.upstream.maxAnswerBytes,
+          maxStreamBytes: config.upstream.maxStreamBytes,
           models: config.upstream.models,
         })
       : undefined);
@@ -93,6 +95,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     policies,
     auditDir: !overrides.audit && config.audit.sink === 'chain' ? config.audit.dir : undefined,
     bodyLimitBytes: config.bodyLimitBytes,
+    bodyTimeoutMs: config.limits.bodyTimeoutMs,
     limits: config.limits,
     readiness: () => ({
       ready: classifiersReady,
@@ -104,7 +107,19 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     }),
   });
 
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, app);
+  const { headersTimeoutMs, bodyTimeoutMs } = config.limits;
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      // A socket that never completes its headers is answered 408 and closed. The body's own deadline is read by
+      // the body reader (precise, answered as JSON); requestTimeout is node's backstop for any other route.
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: headersTimeoutMs + bodyTimeoutMs,
+      // node checks those timeouts on this interval (30 s by default): a stalled socket closes within a second.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeoutMs / 2)),
+    },
+    app,
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

@@ -1,5 +1,5 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { errors as undiciErrors, Pool } from 'undici';
+import { errors as undiciErrors, Pool, type Dispatcher } from 'undici';
 import { scrubCredentials } from '../audit/mask.js';
 import {
   GeneratorError,
@@ -19,7 +19,15 @@ export interface OpenAIHttpOptions {
   models?: Record<string, string>;
   /** Upstream connections kept open. */
   connections?: number;
+  /** The largest JSON answer read, in bytes; past it the call fails `too_large` (default 8 MiB). */
+  maxAnswerBytes?: number;
+  /** The most bytes of one stream read; past it the stream is cut and fails `too_large` (default 32 MiB). */
+  maxStreamBytes?: number;
 }
+
+/** The default caps: far past a real answer (a 100k-token stream is about 15 MB of SSE), far short of harm. */
+export const DEFAULT_MAX_ANSWER_BYTES = 8 << 20;
+export const DEFAULT_MAX_STREAM_BYTES = 32 << 20;
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 /** Text the output stage can read: a string, or nothing. Anything else would reach the client unchecked. */
@@ -65,8 +73,18 @@ export class OpenAIHttpGenerator implements Generator {
   private readonly modelMap: Record<string, string>;
   /** What is never passed on from the upstream: the configured key, whatever its shape. */
   private readonly secrets: string[];
+  private readonly maxAnswerBytes: number;
+  private readonly maxStreamBytes: number;
 
-  constructor({ baseUrl, apiKey, timeoutMs = 60_000, models = {}, connections = 256 }: OpenAIHttpOptions) {
+  constructor({
+    baseUrl,
+    apiKey,
+    timeoutMs = 60_000,
+    models = {},
+    connections = 256,
+    maxAnswerBytes = DEFAULT_MAX_ANSWER_BYTES,
+    maxStreamBytes = DEFAULT_MAX_STREAM_BYTES,
+  }: OpenAIHttpOptions) {
     const url = new URL(baseUrl);
     this.pool = new Pool(url.origin, { connections, keepAliveTimeout: 30_000 });
     this.basePath = url.pathname.replace(/\/+$/, '');
@@ -74,6 +92,8 @@ export class OpenAIHttpGenerator implements Generator {
     if (apiKey) this.headers.authorization = `Bearer ${apiKey}`;
     this.timeoutMs = timeoutMs;
     this.modelMap = models;
+    this.maxAnswerBytes = maxAnswerBytes;
+    this.maxStreamBytes = maxStreamBytes;
     this.secrets = apiKey ? [apiKey] : [];
   }
 
@@ -153,7 +173,7 @@ export class OpenAIHttpGenerator implements Generator {
     const res = await this.send('POST', '/chat/completions', signal, this.upstreamRequest(request, false));
     let body: unknown;
     try {
-      body = await res.body.json();
+      body = JSON.parse(await this.readCapped(res));
     } catch (e) {
       throw this.classify(
         e instanceof SyntaxError ? new GeneratorError('bad_response', 'upstream sent invalid JSON') : e,
@@ -181,8 +201,11 @@ export class OpenAIHttpGenerator implements Generator {
     const parser = createParser({ onEvent: (event) => queue.push(event) });
     const decoder = new TextDecoder();
     let finished = false;
+    let read = 0;
     try {
       for await (const bytes of res.body) {
+        read += (bytes as Uint8Array).byteLength;
+        if (read > this.maxStreamBytes) throw this.tooLarge('stream', this.maxStreamBytes);
         parser.feed(decoder.decode(bytes as Uint8Array, { stream: true }));
         for (let event = queue.shift(); event; event = queue.shift()) {
           if (event.data === '[DONE]') return;
@@ -212,6 +235,33 @@ export class OpenAIHttpGenerator implements Generator {
       if (!res.body.destroyed) res.body.destroy();
     }
     if (!finished) throw new GeneratorError('bad_response', 'upstream stream ended before it finished');
+  }
+
+  /**
+   * Reads a JSON answer's body as text, at most maxAnswerBytes (Content-Length is checked first): a 100 MB answer
+   * used to be parsed whole, blocking the event loop for seconds and holding hundreds of MB.
+   */
+  private async readCapped({ headers, body }: Dispatcher.ResponseData): Promise<string> {
+    const chunks: Buffer[] = [];
+    let read = Number(headers['content-length'] ?? 0) > this.maxAnswerBytes ? Infinity : 0;
+    try {
+      for await (const bytes of read > this.maxAnswerBytes ? [] : body) {
+        read += (bytes as Buffer).length;
+        if (read > this.maxAnswerBytes) break;
+        chunks.push(bytes as Buffer);
+      }
+    } finally {
+      if (!body.destroyed) body.destroy();
+    }
+    if (read > this.maxAnswerBytes) throw this.tooLarge('answer', this.maxAnswerBytes);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  private tooLarge(what: 'answer' | 'stream', max: number): GeneratorError {
+    return new GeneratorError(
+      'too_large',
+      `the upstream's ${what} passed the gateway's limit of ${max} bytes (upstream.max${what === 'answer' ? 'Answer' : 'Stream'}Bytes) and was cut`,
+    );
   }
 
   async models(signal: AbortSignal): Promise<unknown> {

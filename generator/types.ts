@@ -69,8 +69,13 @@ export interface Generator {
   close(): Promise<void>;
 }
 
-/** Why a generator call failed, so the edge can choose 502, 504 or a passed-through 4xx. */
-export type GeneratorErrorKind = 'unavailable' | 'timeout' | 'upstream_status' | 'bad_response' | 'aborted';
+/**
+ * Why a generator call failed, so the edge can choose 502, 504 or a passed-through 4xx. `too_large`: the answer
+ * passed the generator's own cap on its size (or a stream's length) and the generator cut it; not the upstream's
+ * failure, and recorded as the gateway's reason.
+ */
+export type GeneratorErrorKind =
+  'unavailable' | 'timeout' | 'upstream_status' | 'bad_response' | 'aborted' | 'too_large';
 
 export class GeneratorError extends Error {
   constructor(

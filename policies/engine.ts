@@ -138,11 +138,23 @@ function toRedactions(sel: Selection, spans: Span[], replacement: string): Redac
 
 const NO_RESULTS = new Map<string, ClassifierResult>();
 
+/** A classifier not run because the text is past its maxTextChars: a failure, so rules take their onError. */
+const tooLong = (id: string, length: number, max: number): ClassifierResult => ({
+  id,
+  scores: {},
+  explanation: 'classifier not run: text too long',
+  latencyMs: 0,
+  error: {
+    code: 'too_long',
+    message: `the text is ${length} characters, past this classifier's maxTextChars of ${max}`,
+  },
+});
+
 /** What a stage of a policy runs, worked out once per loaded policy: its rules, their selectors, and each classifier once per selector. */
 interface StagePlan {
   rules: { compiled: CompiledRule; selector: TextSelector }[];
   selectors: TextSelector[];
-  runs: { id: string; selector: TextSelector; classifier: Classifier }[];
+  runs: { id: string; selector: TextSelector; classifier: Classifier; maxChars: number }[];
 }
 const plans = new WeakMap<LoadedPolicy, Partial<Record<Stage, StagePlan>>>();
 
@@ -167,7 +179,8 @@ function planOf(loaded: LoadedPolicy, stage: Stage): StagePlan {
     for (const id of r.condition.classifiers) {
       const classifier = loaded.classifiers.get(id);
       if (!classifier) throw new Error(`rule ${r.rule.id} reads classifier ${id}, which the policy does not declare`);
-      runs.set(`${id}\0${selector.path}`, { id, selector, classifier });
+      const maxChars = loaded.policy.classifiers.find((d) => d.id === id)?.maxTextChars ?? Infinity;
+      runs.set(`${id}\0${selector.path}`, { id, selector, classifier, maxChars });
     }
   }
   byStage[stage] = plan = { rules: planned, selectors: [...selectors.values()], runs: [...runs.values()] };
@@ -188,11 +201,12 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
   for (const selector of selectors) selections.set(selector.path, selector.select(doc));
   const selectionOf = (selector: TextSelector) => selections.get(selector.path) ?? selector.select(doc);
   const results = await Promise.all(
-    planned.map(({ id, selector, classifier }) => {
+    planned.map(({ id, selector, classifier, maxChars }) => {
       const pin = pinned?.[id];
-      return pin
-        ? Promise.resolve({ id, scores: pin, explanation: 'pinned score', latencyMs: 0 })
-        : runClassifier(classifier, { stage, text: selectionOf(selector).text, prompt }, signal);
+      if (pin) return Promise.resolve({ id, scores: pin, explanation: 'pinned score', latencyMs: 0 });
+      const text = selectionOf(selector).text;
+      if (text.length > maxChars) return Promise.resolve(tooLong(id, text.length, maxChars));
+      return runClassifier(classifier, { stage, text, prompt }, signal);
     }),
   );
   /** Per selector path: classifier id → its result on that path's text. */

@@ -25,6 +25,12 @@ export const ClassifierDeclSchema = z.strictObject({
   type: z.string().min(1),
   /** Per-call timeout; past it the classifier counts as failed and rules apply their onError. */
   timeoutMs: z.number().int().positive().max(60_000).default(250),
+  /**
+   * The longest text (in characters) this classifier reads in one call. A longer one is not classified: the
+   * classifier counts as failed (`too_long`) and rules apply their onError (refuse, by default). Bounds the CPU
+   * one request can take (a 900 KB prompt held the event loop for about a second in normalisation).
+   */
+  maxTextChars: z.number().int().positive().default(32_000),
   /** Parameters, validated against the classifier type's own schema at load. */
   params: z.record(z.string(), z.unknown()).default({}),
 });

@@ -7,13 +7,18 @@ import { keyLookup, presentedKey } from './auth.js';
 import { sendJson, type RouteTable } from './router.js';
 
 /**
- * The admin key check: throws the 401/403 GatewayError, or returns. With auth off (local development) admin routes
- * are open like everything else.
+ * The admin key check: throws the 401/403 GatewayError, or returns. Admin keys, once set, are always required:
+ * auth `off` opens the client routes only (an operator who set GATEWAY_ADMIN_KEYS expects them to be asked for).
+ * With auth off and no admin keys (local development) the admin routes are open like everything else.
+ *
+ * @example
+ * const checkAdminKey = adminKeyChecker({ mode: 'off', keys: ['sk-admin-0123456789'] });
+ * checkAdminKey(req.headers); // throws 401 without the key, although client auth is off
  */
 export const adminKeyChecker = ({ mode, keys }: { mode: 'keys' | 'off'; keys: string[] }) => {
   const isAdmin = keyLookup(keys.map((key) => [key, true] as const));
   return function checkAdminKey(headers: IncomingHttpHeaders): void {
-    if (mode === 'off') return;
+    if (mode === 'off' && keys.length === 0) return;
     const key = presentedKey(headers.authorization, headers['x-api-key']);
     if (!key) throw new GatewayError('invalid_api_key', 'missing admin key: send it as "Authorization: Bearer <key>"');
     if (!isAdmin(key)) throw new GatewayError('forbidden', 'this key is not an admin key (set GATEWAY_ADMIN_KEYS)');

@@ -3,7 +3,7 @@ import type winston from 'winston';
 import { GatewayError, toGatewayError } from '../pipeline/errors.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { GatewayPolicies } from '../policies.js';
-import { adminRoutes } from './admin.js';
+import { adminKeyChecker, adminRoutes } from './admin.js';
 import { auditRoutes } from './audit-export.js';
 import { keyChecker, type ClientKey } from './auth.js';
 import { readJsonBody } from './body.js';
@@ -25,6 +25,8 @@ export interface AppOptions {
   /** The policy lifecycle, for the admin routes. */
   policies?: GatewayPolicies;
   bodyLimitBytes: number;
+  /** The longest wait for a request body once its headers are in (408 past it); default: no limit. */
+  bodyTimeoutMs?: number;
   limits: { maxConcurrent: number; perKey?: { rps: number; burst: number } };
   /** Readiness for /readyz: whether every classifier has loaded, and details (policy, classifiers, upstream). */
   readiness: () => { ready: boolean; details: Record<string, unknown> };
@@ -72,24 +74,37 @@ export function createApp(o: AppOptions): RequestListener {
       });
     }
     if (res.headersSent) return void res.end();
-    sendJson(res, e.status, errorBody(e), decisionId ? { 'x-gateway-decision-id': decisionId } : undefined);
+    // An unauthenticated or stalled client does not keep its socket: it would hold it for keepAliveTimeout.
+    const close = e.code === 'invalid_api_key' || e.code === 'request_timeout';
+    sendJson(res, e.status, errorBody(e), {
+      ...(decisionId && { 'x-gateway-decision-id': decisionId }),
+      ...(close && { connection: 'close' }),
+    });
   };
 
-  /** An API route behind the client key check, admission control and the JSON body (for POST). */
+  /**
+   * An API route behind the client key check, the JSON body (for POST) and admission control. A request takes
+   * an admission slot only once its body is in: a client trickling its body holds a socket (until
+   * `bodyTimeoutMs`), never a slot that a complete request could use.
+   */
   const api =
     (route: ApiRoute) =>
     async ({ req, res, started }: Exchange): Promise<void> => {
       const caller = authenticate(req.headers);
+      const body = req.method === 'POST' ? await readJsonBody(req, o.bodyLimitBytes, o.bodyTimeoutMs) : undefined;
       admit(caller.keyId ?? req.socket.remoteAddress ?? 'unknown', res);
-      const body = req.method === 'POST' ? await readJsonBody(req, o.bodyLimitBytes) : undefined;
       await route(body, req, res, caller, started);
     };
 
+  const adminAuth = { mode: o.auth.mode, keys: o.adminKeys ?? [] };
+  const isAdmin = passes(adminKeyChecker(adminAuth));
   const routes = new RouteTable()
     .get('/healthz', ({ res }) => sendJson(res, 200, { status: 'ok' }))
-    .get('/readyz', ({ res }) => {
+    .get('/readyz', ({ req, res }) => {
       const r = o.readiness();
-      sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', ...r.details });
+      // The details (policy path, revisions, bindings) tell an outsider how requests are judged: admin keys only.
+      const details = isAdmin(req.headers) ? r.details : {};
+      sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', ...details });
     })
     .get('/metrics', async ({ res }) => {
       const text = await o.metrics.registry.metrics();
@@ -100,7 +115,6 @@ export function createApp(o: AppOptions): RequestListener {
   routes.post('/v1/chat/completions', api(api_.chat));
   routes.post('/v1/moderations', api(api_.moderations));
   routes.get('/v1/models', api(api_.models));
-  const adminAuth = { mode: o.auth.mode, keys: o.adminKeys ?? [] };
   if (o.policies) adminRoutes(routes, o.policies, adminAuth, o.auditDir);
   if (o.auditDir) auditRoutes(routes, o.auditDir, adminAuth);
 
@@ -124,3 +138,15 @@ export function createApp(o: AppOptions): RequestListener {
     void serve(req, res, started);
   };
 }
+
+/** A throwing check as a yes/no question. */
+const passes =
+  <T>(check: (x: T) => void) =>
+  (x: T): boolean => {
+    try {
+      check(x);
+      return true;
+    } catch {
+      return false;
+    }
+  };

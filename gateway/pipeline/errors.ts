@@ -13,6 +13,8 @@ export const ERROR_STATUS = {
   not_found: 404,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  /** The request's headers or body did not arrive within the configured time. */
+  request_timeout: 408,
   overloaded: 429,
   rate_limited: 429,
   upstream_not_configured: 503,
@@ -20,6 +22,8 @@ export const ERROR_STATUS = {
   upstream_timeout: 504,
   /** An upstream 4xx, passed through with its own status. */
   upstream_client_error: 400,
+  /** The upstream's answer passed the gateway's cap on its size or a stream's length: the gateway cut it. */
+  answer_too_large: 502,
   not_ready: 503,
   audit_unavailable: 503,
   /** A policy candidate (admin reload) that failed validation or its tests; the last good one stays. */
@@ -37,12 +41,14 @@ const TYPE: Record<ErrorCode, string> = {
   not_found: 'invalid_request_error',
   payload_too_large: 'invalid_request_error',
   unsupported_media_type: 'invalid_request_error',
+  request_timeout: 'invalid_request_error',
   overloaded: 'rate_limit_error',
   rate_limited: 'rate_limit_error',
   upstream_not_configured: 'api_error',
   upstream_error: 'api_error',
   upstream_timeout: 'api_error',
   upstream_client_error: 'invalid_request_error',
+  answer_too_large: 'api_error',
   not_ready: 'api_error',
   audit_unavailable: 'api_error',
   policy_invalid: 'invalid_request_error',

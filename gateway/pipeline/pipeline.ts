@@ -31,6 +31,8 @@ export function upstreamError(e: unknown): GatewayError {
   switch (e.kind) {
     case 'timeout':
       return new GatewayError('upstream_timeout', e.message, null, { cause: e });
+    case 'too_large':
+      return new GatewayError('answer_too_large', e.message, null, { cause: e });
     case 'upstream_status': {
       const body = e.body as { error?: { message?: unknown } } | undefined;
       if (e.status && e.status >= 400 && e.status < 500 && body?.error && typeof body.error === 'object') {
