@@ -7,7 +7,7 @@
 import type { KeyObject } from 'node:crypto';
 import { checkpointHash, verifyCheckpointSignature } from './checkpoints.js';
 import type { Checkpoint } from './types.js';
-import type { VerifyProblem } from './verify.js';
+import type { VerifyProblem } from './verify-report.js';
 
 /** One checkpoint read back from an anchor, with where it was found (`anchor.ndjson:LINE`). */
 export interface AnchorEntry {

@@ -5,7 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 import { checkpointInconsistency, readCheckpoints, verifyCheckpointSignature } from './checkpoints.js';
 import type { Checkpoint } from './types.js';
-import type { VerifyProblem } from './verify.js';
+import type { VerifyProblem } from './verify-report.js';
 
 export interface CheckpointFileCheck {
   /** The readable checkpoints, in file order. */

@@ -4,101 +4,17 @@
  * log starting after seq 1 is explained by a retention marker. Memory stays flat: one record plus one of
  * lookahead, and a map of checkpoints.
  */
-import type { KeyObject } from 'node:crypto';
-import { GENESIS_HASH, recordHash } from './canonical.js';
-import { compareWithAnchor, type AnchorReader } from './anchor-check.js';
+import { GENESIS_HASH } from './canonical.js';
+import { compareWithAnchor } from './anchor-check.js';
 import { TailClock, unsignedTailProblem } from './coverage.js';
 import { keyFingerprint } from './keys.js';
-import { listSegments, readLines, type SegmentInfo } from './segments.js';
-import type { CheckpointSchedule, StoredRecord } from './types.js';
+import { listSegments } from './segments.js';
+import type { StoredRecord } from './types.js';
 import { checkCheckpointFile } from './verify-checkpoints.js';
-import { assertVersion } from './version.js';
+import { segmentItems, type Item } from './verify-items.js';
+import type { VerifyOptions, VerifyProblem, VerifyReport } from './verify-report.js';
 
-export const VERIFY_REASONS = [
-  'record-changed',
-  'record-missing',
-  'record-reordered',
-  'record-inserted',
-  'checkpoint-forged',
-  // More records after the last checkpoint than a crash can leave unsigned (audit/coverage.ts).
-  'records-unsigned',
-  // An anchored checkpoint is not in the checkpoints file, or another one stands in its place.
-  'checkpoint-missing',
-  'checkpoint-diverged',
-] as const;
-export type VerifyReason = (typeof VERIFY_REASONS)[number];
-
-export interface VerifyProblem {
-  /** The first seq this problem makes untrustworthy. */
-  seq: number;
-  reason: VerifyReason;
-  detail: string;
-  /** Where it was found: `segment-….ndjson:line`, or `checkpoints.ndjson:line`. */
-  at?: string;
-}
-
-export interface VerifyReport {
-  ok: boolean;
-  records: number;
-  first_seq: number | null;
-  last_seq: number | null;
-  head_hash: string | null;
-  checkpoints: { total: number; last_covered_seq: number | null };
-  first_bad: VerifyProblem | null;
-  problems: VerifyProblem[];
-  warnings: string[];
-  /** Set when verified against an anchor: how many checkpoints it holds and the last seq they cover. */
-  anchor?: { source: string; checkpoints: number; last_anchored_seq: number | null };
-}
-
-export interface VerifyOptions {
-  dir: string;
-  /** Keys whose signatures are accepted (old and current keys after a rotation). */
-  publicKeys: KeyObject[];
-  from?: number;
-  to?: number;
-  /** Stop collecting after this many problems (the first one is always kept). */
-  maxProblems?: number;
-  /** Judge the unsigned tail by this schedule instead of the one signed in the last checkpoint. */
-  schedule?: CheckpointSchedule;
-  /** Checkpoints anchored outside the directory (audit/anchor.ts): the log must hold every one of them. */
-  anchor?: AnchorReader;
-}
-
-interface Item {
-  rec: StoredRecord | null;
-  hashOk: boolean;
-  at: string;
-  terminated: boolean;
-  last: boolean;
-}
-
-async function* items(segments: SegmentInfo[]): AsyncGenerator<Item> {
-  for (let i = 0; i < segments.length; i++) {
-    let n = 0;
-    for await (const line of readLines(segments[i].path)) {
-      n++;
-      let rec: StoredRecord | null = null;
-      try {
-        const v = JSON.parse(line.text) as StoredRecord;
-        if (typeof v === 'object' && v !== null && Number.isSafeInteger(v.seq)) rec = v;
-      } catch {
-        rec = null;
-      }
-      const hashOk = rec !== null && typeof rec.hash === 'string' && recordHash(rec) === rec.hash;
-      // A line that is intact but of another format version cannot be judged: refuse it. A changed line is
-      // reported as changed, whatever its `v` now says.
-      if (rec && hashOk) assertVersion(rec, `${segments[i].name}:${n}`);
-      yield {
-        rec,
-        hashOk,
-        at: `${segments[i].name}:${n}`,
-        terminated: line.terminated,
-        last: i === segments.length - 1,
-      };
-    }
-  }
-}
+export * from './verify-report.js';
 
 /**
  * Verifies a log directory. Throws RecordVersionError at the first intact line (or checkpoint) of a format
@@ -145,7 +61,7 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
   let head: { seq: number; hash: string } | null = null;
   let lastRead = 0; // the highest seq accepted, in range or not
 
-  const it = items(segments);
+  const it = segmentItems(segments);
   const buffer: Item[] = [];
   const next = async (): Promise<Item | undefined> => buffer.shift() ?? (await it.next()).value ?? undefined;
   const peek = async (): Promise<Item | undefined> => {
