@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
 import type { ChatCompletion, Generator } from '../generator/types.js';
 import { loadConfig } from '../gateway/config.js';
-import { newDecisionId } from '../gateway/pipeline/context.js';
+import { requestContext } from '../gateway/pipeline/context.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
 import { createLogger } from '../gateway/http/logger.js';
 import { fmt, median } from './load.js';
@@ -87,15 +87,7 @@ async function round(gw: Gateway): Promise<number> {
   let left = requests;
   const worker = async () => {
     while (left-- > 0) {
-      const ctx = {
-        decisionId: newDecisionId(),
-        keyId: null,
-        tenant: null,
-        api: 'chat.completions' as const,
-        route: '/v1/chat/completions',
-        started: performance.now(),
-        headers: {},
-      };
+      const ctx = requestContext();
       await gw.pipeline.complete(
         { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'What is the capital of France?' }] },
         ctx,

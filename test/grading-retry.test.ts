@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { z } from 'zod';
 import type { DecisionRecord } from '../audit/types.js';
 import { registerClassifierType } from '../classifiers/registry.js';
-import { Pipeline, newDecisionId, type PipelineObserver } from '../gateway/pipeline/pipeline.js';
+import { Pipeline, requestContext, type PipelineObserver } from '../gateway/pipeline/pipeline.js';
 import type { ChatCompletion, ChatRequest, Generator } from '../generator/types.js';
 import { compilePolicy } from '../policies/load.js';
 
@@ -128,14 +128,7 @@ describe('over-refusal retry', () => {
       instance: 'test',
       observer,
     });
-    const ctx = {
-      decisionId: newDecisionId(),
-      keyId: null,
-      tenant: null,
-      api: 'chat.completions' as const,
-      route: '/v1/chat/completions',
-      started: performance.now(),
-    };
+    const ctx = requestContext();
     const request = { model: 'm', messages: [{ role: 'user', content: 'what is 2+2?' }] };
     const { completion } = await pipeline.complete(request, ctx, new AbortController().signal);
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DecisionRecord } from '../audit/types.js';
-import { Pipeline, fixedPolicy, newDecisionId } from '../gateway/pipeline/pipeline.js';
+import { Pipeline, fixedPolicy, requestContext } from '../gateway/pipeline/pipeline.js';
 import { openStream } from '../gateway/pipeline/stream.js';
 import type { ChatCompletion, ChatCompletionChunk, ChunkChoice, Generator } from '../generator/types.js';
 import { OpenAIHttpGenerator } from '../generator/openai-http.js';
@@ -74,24 +74,22 @@ function pipelineOver(generator: Generator, records: DecisionRecord[]) {
   });
 }
 
-const ctx = () => ({
-  decisionId: newDecisionId(),
-  keyId: null,
-  tenant: null,
-  api: 'chat.completions' as const,
-  route: '/v1/chat/completions',
-  started: performance.now(),
-});
 const request = { model: 'm', messages: [{ role: 'user', content: 'hello' }] };
 
 async function streamed(chunks: ChatCompletionChunk[], mode: 'buffer' | 'stream-first') {
   const records: DecisionRecord[] = [];
   const pipeline = pipelineOver(upstream(chunks, { role: 'assistant', content: '' }), records);
-  const opened = await openStream(pipeline, { ...request, stream: true }, ctx(), new AbortController().signal, {
-    mode,
-    windowChars: 40,
-    overlapChars: 16,
-  });
+  const opened = await openStream(
+    pipeline,
+    { ...request, stream: true },
+    requestContext(),
+    new AbortController().signal,
+    {
+      mode,
+      windowChars: 40,
+      overlapChars: 16,
+    },
+  );
   const sent: ChatCompletionChunk[] = [];
   for await (const c of opened.chunks) sent.push(c);
   return { sent, record: records[0], wire: JSON.stringify(sent) };
@@ -107,7 +105,7 @@ describe('output checks read every text the client receives (non-streamed)', () 
   const complete = async (message: ChatCompletion['choices'][number]['message']) => {
     const records: DecisionRecord[] = [];
     const pipeline = pipelineOver(upstream([], message), records);
-    return (await pipeline.complete(request, ctx(), new AbortController().signal)).completion;
+    return (await pipeline.complete(request, requestContext(), new AbortController().signal)).completion;
   };
 
   it("redacts an email in a tool call's arguments", async () => {

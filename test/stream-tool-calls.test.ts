@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DecisionRecord } from '../audit/types.js';
-import { Pipeline, fixedPolicy, newDecisionId } from '../gateway/pipeline/pipeline.js';
+import { Pipeline, fixedPolicy, requestContext } from '../gateway/pipeline/pipeline.js';
 import { openStream } from '../gateway/pipeline/stream.js';
 import type { ChatCompletionChunk, ChunkChoice, Generator } from '../generator/types.js';
 import { compilePolicy } from '../policies/load.js';
@@ -57,14 +57,7 @@ async function streamedRecord(contentMode: 'full' | 'hash'): Promise<DecisionRec
     contentMode,
     instance: 'test',
   });
-  const ctx = {
-    decisionId: newDecisionId(),
-    keyId: null,
-    tenant: null,
-    api: 'chat.completions' as const,
-    route: '/v1/chat/completions',
-    started: performance.now(),
-  };
+  const ctx = requestContext();
   const request = { model: 'm', stream: true, messages: [{ role: 'user', content: 'look at it' }] };
   const { chunks } = await openStream(pipeline, request, ctx, new AbortController().signal, { mode: 'buffer' });
   for await (const _ of chunks);

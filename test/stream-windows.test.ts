@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { DecisionRecord } from '../audit/types.js';
-import { Pipeline, RequestRun, fixedPolicy, newDecisionId } from '../gateway/pipeline/pipeline.js';
+import { Pipeline, RequestRun, fixedPolicy, requestContext } from '../gateway/pipeline/pipeline.js';
 import { openStream, streamOptions, type StreamOptions } from '../gateway/pipeline/stream.js';
 import type { ChatCompletionChunk, ChatRequest, Generator } from '../generator/types.js';
 import { compilePolicy } from '../policies/load.js';
@@ -51,14 +51,7 @@ async function run(text: string, options: Partial<StreamOptions>, size = 7, upst
     instance: 'test',
   });
   const request: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true };
-  const ctx = {
-    decisionId: newDecisionId(),
-    keyId: null,
-    tenant: null,
-    api: 'chat.completions' as const,
-    route: '/v1/chat/completions',
-    started: performance.now(),
-  };
+  const ctx = requestContext();
   const { chunks } = await openStream(pipeline, request, ctx, new AbortController().signal, options);
   let got = '';
   const sent: ChatCompletionChunk[] = [];

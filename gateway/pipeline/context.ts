@@ -65,3 +65,19 @@ export interface PipelineDeps {
 export const strongest = (a: Action, b: Action): Action => (ACTION_RANK[b] > ACTION_RANK[a] ? b : a);
 
 export const newDecisionId = () => `dec_${randomUUID().replaceAll('-', '')}`;
+
+/**
+ * A context for callers without HTTP (tools, benchmarks, tests): a fresh decision id, an anonymous caller, the chat
+ * completions route, started now; `over` replaces any of it.
+ *
+ * @example await pipeline.complete(request, requestContext(), signal);
+ */
+export const requestContext = (over: Partial<RequestContext> = {}): RequestContext => ({
+  decisionId: newDecisionId(),
+  keyId: null,
+  tenant: null,
+  api: 'chat.completions',
+  route: '/v1/chat/completions',
+  started: performance.now(),
+  ...over,
+});
