@@ -11,6 +11,10 @@ import { extend, locate, originsOf } from './extend.js';
 import { depthPast } from './depth.js';
 import { PolicySchema, type Policy, type Rule } from './schema.js';
 import { textSelector, type TextSelector } from './select.js';
+import { allowListRules } from './tool-allow.js';
+import { toolOnlyConditionAt } from './tool-conditions.js';
+import { compileToolScope, type CompiledToolScope } from './tool-rules.js';
+import { TOOL_ALLOW_RULE, TOOL_DECLARED_RULE } from './tool-schema.js';
 
 /** The policy pack that ships with the gateway. */
 export const DEFAULT_POLICY_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'policies', 'default');
@@ -61,6 +65,8 @@ export interface CompiledRule {
   /** The text the rule reads at each of its stages. */
   selectors: Partial<Record<Stage, TextSelector>>;
   condition: CompiledCondition;
+  /** For a rule with a `tool` scope: which calls it reads (see tool-rules.ts). */
+  tool?: CompiledToolScope;
 }
 
 /** A validated policy with its revision, classifiers and compiled rules, ready for the engine. */
@@ -221,9 +227,36 @@ function build(policy: Policy, issues: PolicyIssue[], baseDirOf: (classifier: nu
         });
       }
     }
-    if (selectors && condition) rules.push({ rule, order: i, stages, selectors, condition });
+    const tool = toolScopeOf(rule, at, issues);
+    if (selectors && condition && tool !== null) rules.push({ rule, order: i, stages, selectors, condition, tool });
   });
+  rules.push(...allowListRules(policy, policy.rules.length));
   return { classifiers, rules };
+}
+
+/**
+ * A rule's compiled tool scope (undefined without one), or null after reporting its faults: a bad pattern or
+ * JSONPath, a reserved id, or tool-only conditions (`arg`, `args`, `meta: "tool"`) in a rule without a scope.
+ */
+function toolScopeOf(rule: Rule, at: string, issues: PolicyIssue[]): CompiledToolScope | undefined | null {
+  if (rule.id === TOOL_ALLOW_RULE || rule.id === TOOL_DECLARED_RULE)
+    issues.push({ path: `${at}.id`, message: `"${rule.id}" is the id of a built-in rule of the tools block` });
+  if (!rule.tool) {
+    const misplaced = toolOnlyConditionAt(rule.when);
+    if (misplaced)
+      issues.push({
+        path: `${at}.${misplaced}`,
+        message: 'arg, args and meta "tool" conditions read a tool call: give the rule a tool scope',
+      });
+    return undefined;
+  }
+  try {
+    return compileToolScope(rule.tool);
+  } catch (e) {
+    const m = /^(tool\.\w+): (.*)$/s.exec((e as Error).message);
+    issues.push({ path: `${at}.${m?.[1] ?? 'tool'}`, message: m?.[2] ?? (e as Error).message });
+    return null;
+  }
 }
 
 /** True when every score condition on classifier `id` names one of its labels. */
