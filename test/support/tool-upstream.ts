@@ -48,7 +48,9 @@ export async function startToolUpstream(
       );
     send({ role: 'assistant', content: content ?? null });
     calls.forEach((c, index) => {
-      send({ tool_calls: [{ index, id: `call_${index}`, type: 'function', function: { name: c.name, arguments: '' } }] });
+      send({
+        tool_calls: [{ index, id: `call_${index}`, type: 'function', function: { name: c.name, arguments: '' } }],
+      });
       for (let at = 0; at < c.arguments.length; at += chunkChars)
         send({ tool_calls: [{ index, function: { arguments: c.arguments.slice(at, at + chunkChars) } }] });
     });
@@ -57,4 +59,3 @@ export async function startToolUpstream(
   });
   return { ...server, bodies };
 }
-
