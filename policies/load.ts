@@ -12,9 +12,7 @@ import { depthPast } from './depth.js';
 import { PolicySchema, type Policy, type Rule } from './schema.js';
 import { textSelector, type TextSelector } from './select.js';
 import { allowListRules } from './tool-allow.js';
-import { toolOnlyConditionAt } from './tool-conditions.js';
-import { compileToolScope, type CompiledToolScope } from './tool-rules.js';
-import { TOOL_ALLOW_RULE, TOOL_DECLARED_RULE } from './tool-schema.js';
+import { toolScopeOf, type CompiledToolScope } from './tool-scope.js';
 
 /** The policy pack that ships with the gateway. */
 export const DEFAULT_POLICY_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'policies', 'default');
@@ -232,31 +230,6 @@ function build(policy: Policy, issues: PolicyIssue[], baseDirOf: (classifier: nu
   });
   rules.push(...allowListRules(policy, policy.rules.length));
   return { classifiers, rules };
-}
-
-/**
- * A rule's compiled tool scope (undefined without one), or null after reporting its faults: a bad pattern or
- * JSONPath, a reserved id, or tool-only conditions (`arg`, `args`, `meta: "tool"`) in a rule without a scope.
- */
-function toolScopeOf(rule: Rule, at: string, issues: PolicyIssue[]): CompiledToolScope | undefined | null {
-  if (rule.id === TOOL_ALLOW_RULE || rule.id === TOOL_DECLARED_RULE)
-    issues.push({ path: `${at}.id`, message: `"${rule.id}" is the id of a built-in rule of the tools block` });
-  if (!rule.tool) {
-    const misplaced = toolOnlyConditionAt(rule.when);
-    if (misplaced)
-      issues.push({
-        path: `${at}.${misplaced}`,
-        message: 'arg, args and meta "tool" conditions read a tool call: give the rule a tool scope',
-      });
-    return undefined;
-  }
-  try {
-    return compileToolScope(rule.tool);
-  } catch (e) {
-    const m = /^(tool\.\w+): (.*)$/s.exec((e as Error).message);
-    issues.push({ path: `${at}.${m?.[1] ?? 'tool'}`, message: m?.[2] ?? (e as Error).message });
-    return null;
-  }
 }
 
 /** True when every score condition on classifier `id` names one of its labels. */

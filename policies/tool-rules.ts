@@ -1,15 +1,12 @@
-import { authorRegex } from '../classifiers/regex.js';
 import { runClassifier } from '../classifiers/run.js';
-import type { ClassifierResult, Span } from '../classifiers/types.js';
+import type { ClassifierResult } from '../classifiers/types.js';
 import { ClassifierFailed, type ConditionTrace, type EvalContext, type RequestMeta } from './conditions.js';
 import type { Redaction, RuleMatch, RuleTrace } from './engine.js';
-import { jsonEscaped, parsePositioned, type PositionedString } from './json-positions.js';
-import { compileSelector, type Selector } from './jsonpath.js';
 import type { CompiledRule, LoadedPolicy } from './load.js';
 import { round } from './round.js';
-import { joinSegments, type Selection } from './select.js';
 import type { ToolCallView } from './tool-conditions.js';
-import { TOOL_ALLOW_RULE, type ToolScope } from './tool-schema.js';
+import { argText, rawRedactions, toolCallsIn } from './tool-scope.js';
+import { TOOL_ALLOW_RULE } from './tool-schema.js';
 
 /**
  * Rules with a `tool` scope: each reads the answer's tool calls one at a time — the calls whose name matches, and
@@ -18,98 +15,6 @@ import { TOOL_ALLOW_RULE, type ToolScope } from './tool-schema.js';
  * conditions read the call itself. A redaction is written back into the arguments' raw JSON at the value's place,
  * escaped, so the arguments stay valid JSON.
  */
-
-export interface CompiledToolScope {
-  matches(name: string): boolean;
-  /** The values the rule reads; undefined: every string. */
-  args?: Selector;
-}
-
-/** Compiles a rule's tool scope; throws `tool.<field>: reason` for a bad pattern or JSONPath. */
-export function compileToolScope(scope: ToolScope): CompiledToolScope {
-  const { name, nameRegex, args } = scope;
-  let matches: (n: string) => boolean = () => true;
-  if (typeof name === 'string') matches = (n) => n === name;
-  else if (name) matches = (n) => name.includes(n);
-  else if (nameRegex !== undefined) {
-    let re: RegExp;
-    try {
-      re = authorRegex(nameRegex, '');
-    } catch (e) {
-      throw new Error(`tool.nameRegex: ${(e as Error).message}`);
-    }
-    matches = (n) => re.test(n);
-  }
-  try {
-    return { matches, ...(args !== undefined && { args: compileSelector(args) }) };
-  } catch (e) {
-    throw new Error(`tool.args: ${(e as Error).message}`);
-  }
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-
-/** Every tool call of an answer (`choices[].message.tool_calls[]`, and the legacy `function_call`). */
-export function toolCallsIn(doc: unknown): ToolCallView[] {
-  const out: ToolCallView[] = [];
-  const add = (pointer: string, fn: unknown) => {
-    if (!isObject(fn) || typeof fn.arguments !== 'string') return;
-    const raw = fn.arguments;
-    out.push({ name: typeof fn.name === 'string' ? fn.name : '', pointer, raw, args: parsePositioned(raw) });
-  };
-  const choices = isObject(doc) && Array.isArray(doc.choices) ? doc.choices : [];
-  choices.forEach((choice: unknown, i) => {
-    const m = isObject(choice) ? choice.message : undefined;
-    if (!isObject(m)) return;
-    if (Array.isArray(m.tool_calls))
-      m.tool_calls.forEach((call: unknown, j) => {
-        if (isObject(call)) add(`/choices/${i}/message/tool_calls/${j}/function/arguments`, call.function);
-      });
-    add(`/choices/${i}/message/function_call/arguments`, m.function_call);
-  });
-  return out;
-}
-
-/** The text a rule reads in one call, and each segment's map back to the raw arguments. */
-function argText(call: ToolCallView, args: Selector | undefined): { sel: Selection; maps: (number[] | null)[] } {
-  if (!call.args.ok) return { sel: joinSegments([{ pointer: call.pointer, text: call.raw }]), maps: [null] };
-  let strings: PositionedString[] = call.args.strings;
-  if (args) {
-    const roots = args.select(call.args.value).map((s) => s.pointer);
-    strings = strings.filter((s) => roots.some((r) => s.pointer === r || s.pointer.startsWith(`${r}/`)));
-  }
-  return {
-    sel: joinSegments(strings.map((s) => ({ pointer: s.pointer, text: s.text }))),
-    maps: strings.map((s) => s.raw),
-  };
-}
-
-/** Spans of the joined text as redactions of the raw arguments string (a JSON value's span maps through its map). */
-function rawRedactions(
-  call: ToolCallView,
-  sel: Selection,
-  maps: (number[] | null)[],
-  spans: Span[],
-  replacement: string,
-): Redaction[] {
-  const out: Redaction[] = [];
-  for (const s of spans)
-    sel.segments.forEach((seg, k) => {
-      const start = Math.max(s.start, seg.start) - seg.start;
-      const end = Math.min(s.end, seg.start + seg.text.length) - seg.start;
-      if (end <= start) return;
-      const map = maps[k];
-      const text = replacement.replaceAll('{label}', s.label);
-      out.push({
-        label: s.label,
-        pointer: call.pointer,
-        start: map ? (map[start] ?? 0) : start,
-        end: map ? (map[end] ?? 0) : end,
-        replacement: map ? jsonEscaped(text) : text,
-      });
-    });
-  return out;
-}
 
 export interface ToolFired {
   c: CompiledRule;
@@ -148,32 +53,7 @@ export async function evaluateToolRules(
     const key = `${id}\0${text}`;
     let p = cache.get(key);
     if (!p) {
-      const pin = req.pinned?.[id];
-      const classifier = loaded.classifiers.get(id);
-      const max = loaded.policy.classifiers.find((d) => d.id === id)?.maxTextChars ?? Infinity;
-      p = pin
-        ? Promise.resolve({ id, scores: pin, explanation: 'pinned score', latencyMs: 0 })
-        : !classifier
-          ? Promise.resolve({
-              id,
-              scores: {},
-              explanation: '',
-              latencyMs: 0,
-              error: { code: 'threw', message: 'classifier not declared' },
-            } as ClassifierResult)
-          : text.length > max
-            ? Promise.resolve({
-                id,
-                scores: {},
-                explanation: 'classifier not run: text too long',
-                latencyMs: 0,
-                error: {
-                  code: 'too_long',
-                  message: `the text is ${text.length} characters, past this classifier's maxTextChars of ${max}`,
-                },
-              } as ClassifierResult)
-            : runClassifier(classifier, { stage: 'output', text, prompt: req.prompt }, req.signal);
-      cache.set(key, p);
+      cache.set(key, (p = classifierResult(loaded, req, id, text)));
       void p.then((r) => stage.classifiers.push(r));
     }
     return p;
@@ -248,6 +128,20 @@ export async function evaluateToolRules(
   }
   await Promise.all(cache.values());
   return stage;
+}
+
+/** A classifier's result on one call's text: pinned, not run (too long, undeclared: a failure), or run. */
+function classifierResult(loaded: LoadedPolicy, req: ToolRequest, id: string, text: string): Promise<ClassifierResult> {
+  const pin = req.pinned?.[id];
+  if (pin) return Promise.resolve({ id, scores: pin, explanation: 'pinned score', latencyMs: 0 });
+  const classifier = loaded.classifiers.get(id);
+  const max = loaded.policy.classifiers.find((d) => d.id === id)?.maxTextChars ?? Infinity;
+  const failed = (code: 'threw' | 'too_long', message: string): Promise<ClassifierResult> =>
+    Promise.resolve({ id, scores: {}, explanation: 'classifier not run', latencyMs: 0, error: { code, message } });
+  if (!classifier) return failed('threw', 'classifier not declared');
+  if (text.length > max)
+    return failed('too_long', `the text is ${text.length} characters, past this classifier's maxTextChars of ${max}`);
+  return runClassifier(classifier, { stage: 'output', text, prompt: req.prompt }, req.signal);
 }
 
 /** Why a tool rule matched, in one line; the allow-list says it plainly rather than through its negations. */
