@@ -46,7 +46,6 @@ export async function evaluateToolRules(
 ): Promise<ToolStage> {
   const stage: ToolStage = { fired: [], trace: [], classifiers: [], texts: new Map() };
   const calls = rules.length ? toolCallsIn(req.doc) : [];
-  if (!calls.length) return stage;
   const { defaults } = loaded.policy;
   const cache = new Map<string, Promise<ClassifierResult>>();
   const classify = (id: string, text: string): Promise<ClassifierResult> => {
@@ -84,6 +83,8 @@ export async function evaluateToolRules(
       }
       conditions.push(...ctx.trace);
     }
+    // No call in scope: the trace says so (explain shows why the rule did not match).
+    if (!conditions.length) conditions.push({ condition: 'tool call', value: null, result: false });
     const error = matched.find((m) => m.error)?.error;
     const onError = c.rule.onError ?? defaults.onError;
     const fires = matched.some((m) => !m.error) || (error !== undefined && onError !== 'allow');
