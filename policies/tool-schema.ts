@@ -16,7 +16,7 @@ export const ToolScopeSchema = z
   .strictObject({
     /** The tool's name: one name or a list. Without `name` and `nameRegex`, every call. */
     name: z.union([toolName, z.array(toolName).min(1)]).optional(),
-    /** Or a pattern on the name (JavaScript syntax, case-sensitive). */
+    /** Or a pattern on the name (JavaScript syntax, case-insensitive: `shell` also matches `RunShell`). */
     nameRegex: z.string().min(1).optional(),
     /** JSONPath into the parsed arguments naming the values the rule reads, e.g. `$.command`, `$.headers.*`. */
     args: z.string().min(1).optional(),

@@ -29,7 +29,7 @@ export function compileToolScope(scope: ToolScope): CompiledToolScope {
   else if (nameRegex !== undefined) {
     let re: RegExp;
     try {
-      re = authorRegex(nameRegex, '');
+      re = authorRegex(nameRegex, 'i');
     } catch (e) {
       throw new Error(`tool.nameRegex: ${(e as Error).message}`);
     }
@@ -70,8 +70,15 @@ export function argText(call: ToolCallView, args: Selector | undefined): { sel: 
   if (!call.args.ok) return { sel: joinSegments([{ pointer: call.pointer, text: call.raw }]), maps: [null] };
   let strings: PositionedString[] = call.args.strings;
   if (args) {
-    const roots = args.select(call.args.value).map((s) => s.pointer);
-    strings = strings.filter((s) => roots.some((r) => s.pointer === r || s.pointer.startsWith(`${r}/`)));
+    // A string is read when its pointer or one of its ancestors' was selected: a walk up its (at most 64) levels,
+    // not a scan of every selected root per string (`$..*` selects every node).
+    const roots = new Set(args.select(call.args.value).map((s) => s.pointer));
+    strings = strings.filter((s) => {
+      for (let p = s.pointer; ; p = p.slice(0, p.lastIndexOf('/'))) {
+        if (roots.has(p)) return true;
+        if (p === '') return false;
+      }
+    });
   }
   return {
     sel: joinSegments(strings.map((s) => ({ pointer: s.pointer, text: s.text }))),
