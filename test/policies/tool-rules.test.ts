@@ -172,6 +172,24 @@ describe('tool allow-lists', () => {
   });
 });
 
+describe('declared tools a tenant may not use', () => {
+  const request = {
+    messages: [{ role: 'user', content: 'hi' }],
+    tools: [{ type: 'function', function: { name: 'shell' } }],
+  };
+
+  it('refuse the request with declared: "refuse", and pass with declared: "keep"', async () => {
+    const refusing = policy({ tools: { allow: ['search'], declared: 'refuse' } });
+    const d = await evaluateStage(refusing, { stage: 'input', doc: request, meta: meta('a') });
+    assert.equal(d.action, 'refuse');
+    assert.equal(d.matches[0]?.id, 'tools.declared');
+    assert.equal(withAllowedTools(request, refusing.policy.tools, 'a'), request);
+    const keeping = policy({ tools: { allow: ['search'], declared: 'keep' } });
+    assert.equal((await evaluateStage(keeping, { stage: 'input', doc: request, meta: meta('a') })).action, 'allow');
+    assert.equal((await output(keeping, answer(['shell', '{}']), 'a')).action, 'refuse');
+  });
+});
+
 describe('tool syntax faults', () => {
   const rule = (extra: Record<string, unknown>) => ({
     rules: [{ id: 'r', stage: 'output', when: { text: { contains: 'x' } }, action: 'flag', ...extra }],
