@@ -9,6 +9,7 @@ import {
 } from './schema.js';
 import { round } from './round.js';
 import type { Selection } from './select.js';
+import { argCondition, argsCondition, type ToolCallView } from './tool-conditions.js';
 
 /** Request metadata a rule can test. Headers are lower-cased; credentials are never included. */
 export interface RequestMeta {
@@ -34,6 +35,8 @@ export interface EvalContext {
   trace: ConditionTrace[];
   /** Spans that made conditions hold, for redaction. */
   spans: Span[];
+  /** The tool call a rule with a `tool` scope is reading; absent for every other rule. */
+  tool?: ToolCallView;
 }
 
 /** Thrown while evaluating a condition whose classifier failed; the rule then takes its onError action. */
@@ -142,7 +145,8 @@ function valueTest(c: MetaCondition): { test: (value: string) => boolean; shown:
 function meta(c: MetaCondition): CompiledCondition {
   const { test, shown } = valueTest(c);
   let read: (ctx: EvalContext) => string | null;
-  if (c.meta !== 'header') {
+  if (c.meta === 'tool') read = (ctx) => ctx.tool?.name ?? null;
+  else if (c.meta !== 'header') {
     const field = c.meta;
     read = (ctx) => ctx.meta[field];
   } else if (c.name !== undefined) {
@@ -191,8 +195,11 @@ export function compileCondition(c: Condition, path = 'when'): CompiledCondition
   try {
     if ('classifier' in c) return score(c);
     if ('text' in c) return text(c);
+    if ('args' in c) return argsCondition();
+    if ('arg' in c) return argCondition(c, path);
     return meta(c);
   } catch (e) {
+    if ('arg' in c) throw e;
     throw new Error(`${path}${'text' in c ? '.text.regex' : '.regex'}: ${(e as Error).message}`);
   }
 }

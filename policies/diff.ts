@@ -25,7 +25,7 @@ export interface ItemDiff<T> {
 export interface PolicyDiff {
   from: { id: string; revision: string; source: string };
   to: { id: string; revision: string; source: string };
-  /** Top-level fields: id, mode, description, defaults. */
+  /** Top-level fields: id, mode, description, defaults, tools (the allow-lists). */
   envelope: FieldChange[];
   rules: ItemDiff<{ id: string; stage: string; action: Action; mode: string }> & { reordered: boolean };
   classifiers: ItemDiff<{ id: string; type: string }>;
@@ -67,7 +67,9 @@ function diffItems<T extends { id: string }, S>(a: T[], b: T[], summary: (x: T) 
 export function diffPolicies(a: LoadedPolicy, b: LoadedPolicy): PolicyDiff {
   const pa = a.policy;
   const pb = b.policy;
-  const envelope = (['id', 'mode', 'description', 'defaults'] as const).flatMap((k) => fieldChanges(pa[k], pb[k], k));
+  const envelope = (['id', 'mode', 'description', 'defaults', 'tools'] as const).flatMap((k) =>
+    fieldChanges(pa[k], pb[k], k),
+  );
   const common = (xs: { id: string }[], other: { id: string }[]) =>
     xs.map((x) => x.id).filter((id) => other.some((o) => o.id === id));
   return {

@@ -5,6 +5,7 @@ import type { CompiledRule, LoadedPolicy } from './load.js';
 import { round } from './round.js';
 import type { Action, Rule } from './schema.js';
 import type { Selection, TextSelector } from './select.js';
+import { evaluateToolRules } from './tool-rules.js';
 
 export type { RequestMeta } from './conditions.js';
 
@@ -153,6 +154,8 @@ const tooLong = (id: string, length: number, max: number): ClassifierResult => (
 /** What a stage of a policy runs, worked out once per loaded policy: its rules, their selectors, and each classifier once per selector. */
 interface StagePlan {
   rules: { compiled: CompiledRule; selector: TextSelector }[];
+  /** Rules with a tool scope, evaluated per tool call (tool-rules.ts). */
+  toolRules: CompiledRule[];
   selectors: TextSelector[];
   runs: { id: string; selector: TextSelector; classifier: Classifier; maxChars: number }[];
 }
@@ -170,7 +173,9 @@ function planOf(loaded: LoadedPolicy, stage: Stage): StagePlan {
   const selectors = new Map<string, TextSelector>();
   const runs = new Map<string, StagePlan['runs'][number]>();
   const planned: StagePlan['rules'] = [];
+  const toolRules = rules.filter((r) => r.tool);
   for (const r of rules) {
+    if (r.tool) continue;
     // Loading compiles a selector for every stage a rule applies to, and checks that its classifiers exist.
     const selector = r.selectors[stage];
     if (!selector) throw new Error(`rule ${r.rule.id} has no selector for the ${stage} stage`);
@@ -183,7 +188,7 @@ function planOf(loaded: LoadedPolicy, stage: Stage): StagePlan {
       runs.set(`${id}\0${selector.path}`, { id, selector, classifier, maxChars });
     }
   }
-  byStage[stage] = plan = { rules: planned, selectors: [...selectors.values()], runs: [...runs.values()] };
+  byStage[stage] = plan = { rules: planned, toolRules, selectors: [...selectors.values()], runs: [...runs.values()] };
   return plan;
 }
 
@@ -195,7 +200,7 @@ function planOf(loaded: LoadedPolicy, stage: Stage): StagePlan {
 export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Promise<StageDecision> {
   const { stage, doc, meta = NO_META, prompt, signal, pinned } = req;
   const policyMode = loaded.policy.mode;
-  const { rules, selectors, runs: planned } = planOf(loaded, stage);
+  const { rules, toolRules, selectors, runs: planned } = planOf(loaded, stage);
 
   const selections = new Map<string, Selection>();
   for (const selector of selectors) selections.set(selector.path, selector.select(doc));
@@ -219,7 +224,7 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
   });
 
   const { defaults } = loaded.policy;
-  const fired: { c: CompiledRule; match: RuleMatch; spans: Span[]; sel: Selection }[] = [];
+  const fired: { c: CompiledRule; match: RuleMatch; spans: Span[]; sel?: Selection; redactions?: Redaction[] }[] = [];
   const trace: RuleTrace[] = [];
   for (const { compiled: c, selector } of rules) {
     const path = selector.path;
@@ -274,6 +279,11 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
     }
   }
 
+  const tools = await evaluateToolRules(loaded, toolRules, { doc, meta, prompt, signal, pinned });
+  fired.push(...tools.fired.map((f) => ({ ...f, spans: [] })));
+  trace.push(...tools.trace);
+  results.push(...tools.classifiers);
+
   const rank = (f: (typeof fired)[number]) => ACTION_RANK[f.match.action];
   fired.sort((a, b) => rank(b) - rank(a) || b.c.rule.priority - a.c.rule.priority || a.c.order - b.c.order);
   const enforced = fired.filter((f) => f.match.mode === 'enforce');
@@ -299,16 +309,18 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
   const decision: Passage = { ...outcome, action };
   for (const f of enforced) {
     if (f.match.action === 'redact' && !f.match.onError)
-      decision.redactions.push(...toRedactions(f.sel, f.spans, f.c.rule.replacement));
+      decision.redactions.push(...(f.redactions ?? (f.sel ? toRedactions(f.sel, f.spans, f.c.rule.replacement) : [])));
     if (f.match.action === 'route' && !decision.route) decision.route = f.c.rule.route;
   }
   const byPointer = new Map<string, Redaction[]>();
   for (const r of decision.redactions) byPointer.set(r.pointer, [...(byPointer.get(r.pointer) ?? []), r]);
   for (const [pointer, list] of byPointer) {
-    const seg = [...selections.values()].flatMap((s) => s.segments).find((s) => s.pointer === pointer);
+    const text =
+      tools.texts.get(pointer) ??
+      [...selections.values()].flatMap((s) => s.segments).find((s) => s.pointer === pointer)?.text;
     // Redactions are made from these segments; one without its segment would go unapplied, so fail instead.
-    if (!seg) throw new Error(`redaction at ${pointer} is outside the selected text`);
-    decision.rewrites.set(pointer, applyRedactions(seg.text, list));
+    if (text === undefined) throw new Error(`redaction at ${pointer} is outside the selected text`);
+    decision.rewrites.set(pointer, applyRedactions(text, list));
   }
   return decision;
 }

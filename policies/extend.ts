@@ -21,6 +21,8 @@ export function extend(parent: Policy, child: Policy): Policy {
   return {
     ...child,
     extends: undefined,
+    // A child without its own allow-lists keeps its parent's.
+    tools: child.tools ?? parent.tools,
     defaults: {
       ...parent.defaults,
       ...child.defaults,

@@ -11,6 +11,8 @@ import { extend, locate, originsOf } from './extend.js';
 import { depthPast } from './depth.js';
 import { PolicySchema, type Policy, type Rule } from './schema.js';
 import { textSelector, type TextSelector } from './select.js';
+import { allowListRules } from './tool-allow.js';
+import { toolScopeOf, type CompiledToolScope } from './tool-scope.js';
 
 /** The policy pack that ships with the gateway. */
 export const DEFAULT_POLICY_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'policies', 'default');
@@ -61,6 +63,8 @@ export interface CompiledRule {
   /** The text the rule reads at each of its stages. */
   selectors: Partial<Record<Stage, TextSelector>>;
   condition: CompiledCondition;
+  /** For a rule with a `tool` scope: which calls it reads (see tool-rules.ts). */
+  tool?: CompiledToolScope;
 }
 
 /** A validated policy with its revision, classifiers and compiled rules, ready for the engine. */
@@ -221,8 +225,10 @@ function build(policy: Policy, issues: PolicyIssue[], baseDirOf: (classifier: nu
         });
       }
     }
-    if (selectors && condition) rules.push({ rule, order: i, stages, selectors, condition });
+    const tool = toolScopeOf(rule, at, issues);
+    if (selectors && condition && tool !== null) rules.push({ rule, order: i, stages, selectors, condition, tool });
   });
+  rules.push(...allowListRules(policy, policy.rules.length));
   return { classifiers, rules };
 }
 

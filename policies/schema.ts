@@ -1,5 +1,13 @@
 import { z } from 'zod';
 import { ACTIONS } from '../audit/types.js';
+import {
+  ArgConditionSchema,
+  ArgsConditionSchema,
+  ToolScopeSchema,
+  ToolsBlockSchema,
+  type ArgCondition,
+  type ArgsCondition,
+} from './tool-schema.js';
 
 /**
  * The policy language, `gateway/v1`. A policy declares a taxonomy, classifiers, RBRM rubrics and rules; the
@@ -80,10 +88,13 @@ export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
   'x-api-key',
 ]);
 
-/** A test on request metadata: tenant, API key id, model, route, or a header (name required). */
+/**
+ * A test on request metadata: tenant, API key id, model, route, or a header (name required); in a rule with a
+ * `tool` scope, `tool` is the name of the call being read.
+ */
 export const MetaConditionSchema = z
   .strictObject({
-    meta: z.enum(['tenant', 'key', 'model', 'route', 'header']),
+    meta: z.enum(['tenant', 'key', 'model', 'route', 'header', 'tool']),
     name: z.string().min(1).optional(),
     equals: z.string().optional(),
     in: z.array(z.string()).min(1).optional(),
@@ -106,7 +117,9 @@ export type Condition =
   | { not: Condition }
   | z.infer<typeof ScoreConditionSchema>
   | z.infer<typeof TextConditionSchema>
-  | z.infer<typeof MetaConditionSchema>;
+  | z.infer<typeof MetaConditionSchema>
+  | ArgCondition
+  | ArgsCondition;
 
 export const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
   z.union([
@@ -116,6 +129,8 @@ export const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
     ScoreConditionSchema,
     TextConditionSchema,
     MetaConditionSchema,
+    ArgConditionSchema,
+    ArgsConditionSchema,
   ]),
 ) as z.ZodType<Condition>;
 
@@ -131,6 +146,8 @@ export const RuleSchema = z
      * user and tool messages on input, the choices' content on output.
      */
     select: z.string().min(1).optional(),
+    /** Makes the rule read tool calls, one at a time (output stage): which tools, and which of their arguments. */
+    tool: ToolScopeSchema.optional(),
     when: ConditionSchema,
     action: ActionSchema,
     /** The taxonomy category this rule enforces. */
@@ -158,6 +175,10 @@ export const RuleSchema = z
       ctx.addIssue({ code: 'custom', path: ['stage'], message: 'a route rule runs on the input stage' });
     if (rule.action === 'allow' && rule.message)
       ctx.addIssue({ code: 'custom', path: ['message'], message: 'an allow rule has no message' });
+    if (rule.tool && rule.stage !== 'output')
+      ctx.addIssue({ code: 'custom', path: ['stage'], message: 'a rule with a tool scope runs on the output stage' });
+    if (rule.tool && rule.select !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['select'], message: 'a rule with a tool scope selects with tool.args' });
   });
 
 export const PolicySchema = z.strictObject({
@@ -227,6 +248,8 @@ export const PolicySchema = z.strictObject({
       restyle: z.boolean().default(false),
     })
     .optional(),
+  /** Which tools the model may call, for every tenant or per tenant (see tool-schema.ts). */
+  tools: ToolsBlockSchema.optional(),
   taxonomy: z.array(CategorySchema).default([]),
   classifiers: z.array(ClassifierDeclSchema).default([]),
   rubrics: z.array(RubricSchema).default([]),

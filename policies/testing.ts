@@ -19,8 +19,11 @@ export const PolicyTestCaseSchema = z.strictObject({
   name: z.string().min(1),
   /** A chat completions request, or a string as shorthand for one user message. */
   request: z.union([z.string(), z.record(z.string(), z.unknown())]),
-  /** The model's answer. The output stage runs only when it is given and the input stage did not refuse. */
-  output: z.string().optional(),
+  /**
+   * The model's answer: its text, or the assistant message itself (`{"content", "tool_calls"}`) to test rules on
+   * tool calls. The output stage runs only when it is given and the input stage did not refuse.
+   */
+  output: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
   /** Pinned scores (classifier id → label → score) used instead of running those classifiers. */
   scores: Scores.optional(),
   /** Classifiers that fail in this case (classifier id → error message), to test onError. */
@@ -156,6 +159,20 @@ export const asResponse = (
   choices: [{ index: 0, message: { role: 'assistant', content: text } }],
 });
 
+/** A case's output as the response document: a plain answer's text, or an assistant message as given. */
+const asAnswer = (output: string | Record<string, unknown>) =>
+  typeof output === 'string'
+    ? asResponse(output)
+    : { choices: [{ index: 0, message: { role: 'assistant', ...output } }] };
+
+/** The answer as `redacts` searches it: its content, then each tool call's raw arguments, a line each. */
+const answerText = (doc: { choices: { message: Record<string, unknown> }[] }): string => {
+  const m = doc.choices[0]?.message ?? {};
+  const calls = Array.isArray(m.tool_calls) ? (m.tool_calls as { function?: { arguments?: unknown } }[]) : [];
+  const args = calls.map((c) => c.function?.arguments).filter((a): a is string => typeof a === 'string');
+  return [typeof m.content === 'string' ? m.content : '', ...args].join('\n');
+};
+
 const NO_META: RequestMeta = { tenant: null, key: null, model: null, route: '/v1/chat/completions', headers: {} };
 
 /** A stand-in classifier that fails, for a case's `errors`. */
@@ -215,11 +232,15 @@ export async function runCase(loaded: LoadedPolicy, c: CaseInput, problems: stri
   const input = await evaluateStage(policy, { stage: 'input', doc: request, meta, pinned: c.scores });
   const redacted = input.rewrites.size ? replaceAt(request, input.rewrites) : request;
   if (input.action === 'refuse' || c.output === undefined) return { input, request: redacted };
-  const doc = asResponse(c.output);
+  const doc = asAnswer(c.output);
   const prompt = textSelector(undefined, 'input').select(redacted).text;
   const output = await evaluateStage(policy, { stage: 'output', doc, meta, prompt, pinned: c.scores });
-  const answer = output.rewrites.size ? replaceAt(doc, output.rewrites).choices[0].message.content : c.output;
-  return { input, output, request: redacted, answer };
+  return {
+    input,
+    output,
+    request: redacted,
+    answer: answerText(output.rewrites.size ? replaceAt(doc, output.rewrites) : doc),
+  };
 }
 
 const lower = (h: Record<string, string> | undefined) =>
@@ -259,7 +280,8 @@ function check(c: PolicyTestCase, run: CaseRun, rules: string[], shadow: string[
     const inside = (doc: unknown, text: string | undefined, s: string) =>
       JSON.stringify(doc).includes(JSON.stringify(s).slice(1, -1)) || (text ?? '').includes(s);
     for (const s of e.redacts) {
-      if (!inside(asRequest(c.request), c.output, s))
+      const given = c.output === undefined ? undefined : answerText(asAnswer(c.output));
+      if (!inside(asRequest(c.request), given, s))
         out.push(`redacts: ${JSON.stringify(s)} is not in the request or the output`);
       else if (inside(run.request, run.answer, s)) out.push(`redacts: ${JSON.stringify(s)} was not redacted`);
     }

@@ -3,6 +3,7 @@ import { GeneratorError, type ChatCompletion, type ChatRequest, type Generator }
 import type { StageDecision } from '../../policies/engine.js';
 import type { Policy } from '../../policies/schema.js';
 import { replaceAt } from '../../policies/select.js';
+import { withAllowedTools } from '../../policies/tool-allow.js';
 import { promptText, strongest, type PipelineDeps, type PipelineObserver, type RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
 import { refusalCompletion } from './refusal.js';
@@ -130,6 +131,8 @@ export class Pipeline {
     if (decision.action === 'refuse') return { kind: 'refuse', run, message: decision.message };
     let upstream = decision.rewrites.size ? replaceAt(request, decision.rewrites) : request;
     if (decision.route) upstream = { ...upstream, model: decision.route.model };
+    // Declared tools the tenant may not call are removed (the decision names them under `tools.declared`).
+    upstream = withAllowedTools(upstream, run.policy.policy.tools, ctx.tenant);
     return { kind: 'forward', run, request: upstream };
   }
 

@@ -7,6 +7,7 @@ import { bufferMode } from './stream-buffer.js';
 import { streamFirstMode } from './stream-first.js';
 import { DEFAULT_STREAM_OPTIONS, streamOptions, type StreamOptions } from './stream-options.js';
 import { recorded, type StreamRun } from './stream-run.js';
+import { holdToolCalls } from './tool-call-hold.js';
 
 export { DEFAULT_STREAM_OPTIONS, streamOptions, type StreamOptions } from './stream-options.js';
 
@@ -121,7 +122,7 @@ export async function openStream(
     observer: pipeline.observer,
     detach: c.detach,
   };
-  return { action: run.inputAction, chunks: recorded(stream, MODES[effective.mode]) };
+  return { action: run.inputAction, chunks: recorded(stream, holdToolCalls(MODES[effective.mode])) };
 }
 
 /** `buffer` when an enforced output rule of the policy asks for it (the strictest mode wins), else nothing. */

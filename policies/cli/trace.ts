@@ -58,6 +58,14 @@ export function conditionText(c: Condition): string {
     if ('contains' in t) return `text contains ${JSON.stringify(t.contains)}`;
     return `text length in [${t.length.min ?? 0}, ${t.length.max ?? '∞'}]`;
   }
+  if ('args' in c) return 'arguments are malformed JSON';
+  if ('arg' in c) {
+    const { path, regex, flags, equals, in: oneOf, exists } = c.arg;
+    if (regex !== undefined) return `arg ${path} matches /${regex}/${flags ?? 'i'}`;
+    if (oneOf !== undefined) return `arg ${path} in ${JSON.stringify(oneOf)}`;
+    if (exists !== undefined) return `arg ${path} ${exists ? 'exists' : 'is absent'}`;
+    return `arg ${path} == ${JSON.stringify(equals)}`;
+  }
   const label = c.meta === 'header' ? `header ${c.name}` : c.meta;
   if (c.equals !== undefined) return `${label} == ${JSON.stringify(c.equals)}`;
   if (c.in !== undefined) return `${label} in ${JSON.stringify(c.in)}`;
