@@ -1,0 +1,67 @@
+import type { ChatRequest } from '../../../generator/types.js';
+import type { MessagesBody } from './schema.js';
+import type { Path, TextSlot } from './to-chat.js';
+
+/**
+ * What an Anthropic-native upstream call needs beside the chat request the pipeline judged: the client's own
+ * body, where its texts went in the translation, and the version headers to send. It rides on the chat request
+ * under a symbol: the pipeline copies it along with the request (a redaction or a model route spreads the
+ * object, symbols included), and JSON.stringify leaves it out, so a chat upstream never sees it.
+ */
+export interface NativeRequest {
+  body: MessagesBody;
+  slots: TextSlot[];
+  /** The chat request as first translated, to tell which texts the input stage changed. */
+  translated: ChatRequest;
+  headers: { 'anthropic-version': string; 'anthropic-beta'?: string };
+}
+
+export const NATIVE = Symbol('anthropic-native');
+
+type WithNative = ChatRequest & { [NATIVE]?: NativeRequest };
+
+export const withNative = (request: ChatRequest, native: NativeRequest): ChatRequest =>
+  Object.assign(request, { [NATIVE]: native });
+
+export const nativeOf = (request: ChatRequest): NativeRequest | undefined => (request as WithNative)[NATIVE];
+
+const get = (doc: unknown, path: Path): unknown =>
+  path.reduce<unknown>((cur, key) => (cur !== null && typeof cur === 'object' ? (cur as never)[key] : undefined), doc);
+
+/** Sets `value` at `path` in a structured clone's tree (every container on the path exists: it was read there). */
+function set(doc: unknown, path: Path, value: unknown): void {
+  const last = path.at(-1);
+  const parent = get(doc, path.slice(0, -1));
+  if (last !== undefined && parent !== null && typeof parent === 'object')
+    (parent as Record<string, unknown>)[last] = value;
+}
+
+/** A tool call's arguments as a tool_use block's input; arguments a redaction left unparsable are kept as text. */
+function inputOf(args: string): unknown {
+  try {
+    const v: unknown = JSON.parse(args);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v;
+  } catch {
+    // fall through
+  }
+  return { arguments: args };
+}
+
+/**
+ * The body to send an Anthropic-native upstream: the client's body as it came when the input stage changed
+ * nothing (pure pass-through), else a copy with every changed text written back where it came from and the
+ * routed model, so the upstream sees exactly what the policy let through.
+ *
+ * @example writeBack(native, admittedRequest) // the client's body, with `[REDACTED:secret]` where the key was
+ */
+export function writeBack(native: NativeRequest, upstream: ChatRequest): MessagesBody {
+  const changed = native.slots.filter((s) => get(upstream, s.chat) !== get(native.translated, s.chat));
+  if (!changed.length && upstream.model === native.body.model) return native.body;
+  const body = structuredClone(native.body);
+  body.model = upstream.model;
+  for (const s of changed) {
+    const text = get(upstream, s.chat);
+    if (typeof text === 'string') set(body, s.native, s.json ? inputOf(text) : text);
+  }
+  return body;
+}
