@@ -138,7 +138,8 @@ export class MessagesNativeGenerator implements Generator {
   private async send(native: NativeRequest, request: ChatRequest, stream: boolean, signal: AbortSignal) {
     const body = writeBack(native, request);
     const model = this.o.models?.[body.model] ?? body.model;
-    const sent = model === body.model && body.stream === stream ? body : { ...body, model, stream };
+    // Pass-through: the body goes as the client sent it unless the model is mapped (stream is what it asked for).
+    const sent = model === body.model && (body.stream ?? false) === stream ? body : { ...body, model, stream };
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: stream ? 'text/event-stream' : 'application/json',
