@@ -178,7 +178,10 @@ export class MessagesNativeGenerator implements Generator {
   }
 
   /** A JSON answer's text, at most maxAnswerBytes. */
-  private async read({ body }: Dispatcher.ResponseData): Promise<string> {
+  private async read({ headers, body }: Dispatcher.ResponseData): Promise<string> {
+    const declared = headers['content-length'];
+    // undici stops at a declared length, so the cap holds without the chunk loop (as in openai-http.ts).
+    if (typeof declared === 'string' && Number(declared) <= this.maxAnswerBytes) return body.text();
     const chunks: Buffer[] = [];
     let size = 0;
     try {
