@@ -128,6 +128,26 @@ describe('writing the judged request back into the native body', () => {
   });
 });
 
+describe('a grading retry on a native upstream', () => {
+  it('puts the reminder the pipeline prepends before the system prompt, leaving the turns where they were', () => {
+    const original = body({ system: 'Be kind.', messages: [{ role: 'user', content: 'hi' }] });
+    const t = toChat(original);
+    const native = {
+      body: original,
+      slots: t.slots,
+      translated: t.request,
+      headers: { 'anthropic-version': '2023-06-01' },
+    };
+    const retry = {
+      ...t.request,
+      messages: [{ role: 'system', content: 'Answer safe questions.' }, ...t.request.messages],
+    };
+    const sent = writeBack(native, retry);
+    assert.equal(sent.system, 'Answer safe questions.\n\nBe kind.');
+    assert.deepEqual(sent.messages, original.messages);
+  });
+});
+
 describe('chat answer → Messages answer', () => {
   it('makes a gateway refusal stop_reason "refusal" with the message as its text', () => {
     const m = toMessage(refusalCompletion('dec_1', 'm', 'No, but here is what I can do.'), 'm');

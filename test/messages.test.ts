@@ -250,6 +250,20 @@ describe('POST /v1/messages at the edge', () => {
     assert.equal(res.body.error.type, 'invalid_request_error');
   });
 
+  it('refuses server tools when the upstream speaks chat completions', async () => {
+    const res = await post()
+      .set(xApiKey)
+      .send(ask('search', { tools: [{ type: 'web_search_20250305', name: 'web_search' }] }));
+    assert.equal(res.status, 400);
+    assert.match(res.body.error.message, /GATEWAY_UPSTREAM_FORMAT=native/);
+  });
+
+  it("answers an unknown path under /v1/messages in Anthropic's shape", async () => {
+    const res = await request(ctx.gw.server).post('/v1/messages/count_tokens').set(xApiKey).send(ask('hi'));
+    assert.equal(res.status, 404);
+    assert.equal(res.body.error.type, 'not_found_error');
+  });
+
   it('counts its requests under the messages api label', async () => {
     await post().set(xApiKey).send(ask('count me'));
     const metrics = await request(ctx.gw.server).get('/metrics');

@@ -85,7 +85,8 @@ export function createApp(o: AppOptions): RequestListener {
     if (res.headersSent) return void res.end();
     // An unauthenticated or stalled client does not keep its socket: it would hold it for keepAliveTimeout.
     const close = e.code === 'invalid_api_key' || e.code === 'request_timeout';
-    const shape = ERROR_SHAPES[route];
+    // An unknown path under an API's prefix (/v1/messages/count_tokens) answers in that API's shape too.
+    const shape = ERROR_SHAPES[route] ?? ERROR_SHAPES[routePath(req.url).split('/').slice(0, 3).join('/')];
     sendJson(res, e.status, shape ? shape(e, decisionId) : errorBody(e), {
       ...(decisionId && { 'x-gateway-decision-id': decisionId }),
       ...(close && { connection: 'close' }),

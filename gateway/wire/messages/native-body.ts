@@ -55,13 +55,27 @@ function inputOf(args: string): unknown {
  * @example writeBack(native, admittedRequest) // the client's body, with `[REDACTED:secret]` where the key was
  */
 export function writeBack(native: NativeRequest, upstream: ChatRequest): MessagesBody {
-  const changed = native.slots.filter((s) => get(upstream, s.chat) !== get(native.translated, s.chat));
-  if (!changed.length && upstream.model === native.body.model) return native.body;
+  // System messages the pipeline put first (a grading retry's reminder) shift every slot by their count.
+  const added = upstream.messages.slice(0, upstream.messages.length - native.translated.messages.length);
+  const at = (path: Path): Path => (added.length && path[0] === 'messages' ? shifted(path, added.length) : path);
+  const changed = native.slots.filter((s) => get(upstream, at(s.chat)) !== get(native.translated, s.chat));
+  if (!changed.length && !added.length && upstream.model === native.body.model) return native.body;
   const body = structuredClone(native.body);
   body.model = upstream.model;
   for (const s of changed) {
-    const text = get(upstream, s.chat);
+    const text = get(upstream, at(s.chat));
     if (typeof text === 'string') set(body, s.native, s.json ? inputOf(text) : text);
   }
+  const reminders = added.flatMap((m) => (m.role === 'system' && typeof m.content === 'string' ? [m.content] : []));
+  if (reminders.length !== added.length) throw new Error('the pipeline added messages the native body cannot carry');
+  if (reminders.length) body.system = systemWith(reminders, body.system);
   return body;
+}
+
+const shifted = (path: Path, by: number): Path => [path[0] ?? 'messages', Number(path[1]) + by, ...path.slice(2)];
+
+/** The body's system prompt with `first` before it, in the form it already had (a string, or text blocks). */
+function systemWith(first: string[], system: MessagesBody['system']): MessagesBody['system'] {
+  if (Array.isArray(system)) return [...first.map((text) => ({ type: 'text' as const, text })), ...system];
+  return [...first, ...(system ? [system] : [])].join('\n\n');
 }
