@@ -33,6 +33,7 @@ for (const format of ['chat', 'native'] as const) {
       assert.equal(textOf(final), 'Echo: Stream a reply');
       assert.equal(deltas, 'Echo: Stream a reply');
       assert.equal(final.stop_reason, 'end_turn');
+      assert.deepEqual([final.usage.input_tokens, final.usage.output_tokens], [11, 7]);
     });
 
     it('gets a refusal with stop_reason "refusal", as JSON and streamed', async () => {

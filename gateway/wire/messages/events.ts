@@ -79,7 +79,7 @@ export class MessagesEventEncoder {
           stop_reason: stop,
           stop_sequence: stop === 'stop_sequence' ? (this.native.stop_sequence ?? null) : null,
         },
-        usage: { output_tokens: usage.output_tokens },
+        usage: { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens },
       },
     });
     out.push({ event: 'message_stop', data: { type: 'message_stop' } });
