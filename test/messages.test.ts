@@ -192,6 +192,29 @@ for (const format of ['chat', 'native'] as const) {
       assert.equal(ctx.gw.records().at(-1)!.status, 502);
     });
 
+    if (format === 'native')
+      it("turns a native upstream's error event into the client's error event", async () => {
+        const r = await messagesSse(
+          `${ctx.gw.url}/v1/messages`,
+          { ...ask('a long enough answer'), model: 'error-event' },
+          xApiKey,
+        );
+        // The held text never went out (the default pack's redactions hold streams): the error is all there is.
+        assert.equal(r.status, 200);
+        assert.equal(r.events.at(-1)?.event, 'error');
+        assert.equal((r.events.at(-1)?.data.error as { type: string }).type, 'api_error');
+        assert.ok(!r.events.some((e) => e.event === 'message_stop'));
+      });
+
+    if (format === 'native')
+      it("never passes the upstream key on, even when the upstream's error echoes it", async () => {
+        const res = await post({ ...ask('hi'), model: 'echo-key' });
+        assert.equal(res.status, 401);
+        assert.equal(res.body.error.type, 'authentication_error');
+        assert.ok(!JSON.stringify(res.body).includes(UPSTREAM_KEY), 'the upstream key reached the client');
+        assert.ok(!ctx.gw.logs.join('\n').includes(UPSTREAM_KEY), 'the upstream key reached the log');
+      });
+
     it("passes an upstream 400 on in Anthropic's error shape", async () => {
       const res = await post({ ...ask('hi'), model: 'error-400' });
       assert.equal(res.status, 400);

@@ -49,7 +49,8 @@ const pieces = (s: string, n: number) => s.match(new RegExp(`[\\s\\S]{1,${n}}`, 
  * text_delta and input_json_delta, ping, message_delta, message_stop) and OpenAI chat completions at
  * `POST /v1/chat/completions` (with `tool_calls`), so a test can compare the pass-through and translated paths.
  * The request's `model` picks a failure: `error-400`, `error-529` (each API's error body), `die` (the stream
- * drops after two deltas), `error-event` (an Anthropic `error` event mid-stream).
+ * drops after two deltas), `error-event` (an Anthropic `error` event mid-stream), `echo-key` (a 401 whose message
+ * echoes the `x-api-key` it was sent).
  */
 export async function startDualStub(opts: DualStubOptions = {}): Promise<DualStub> {
   const { chunkChars = 5 } = opts;
@@ -82,6 +83,11 @@ export async function startDualStub(opts: DualStubOptions = {}): Promise<DualStu
           ? { type: 'error', error: { type, message: `stub ${status}` } }
           : { error: { message: `stub ${status}`, type, code: 'stub', param: null } },
       );
+    }
+    if (model === 'echo-key') {
+      // As real APIs do: the key it was sent, echoed in the error message.
+      const message = `invalid x-api-key: ${String(req.headers['x-api-key'])}`;
+      return json(res, 401, { type: 'error', error: { type: 'authentication_error', message } });
     }
     const answer = opts.answer?.(promptOf(body)) ?? { text: `Echo: ${promptOf(body)}` };
     const id = `${anthropic ? 'msg_stub' : 'chatcmpl-stub'}${++n}`;
