@@ -247,6 +247,7 @@ describe('POST /v1/messages at the edge', () => {
     const noKey = await post().send(ask('hi'));
     assert.equal(noKey.status, 401);
     assert.deepEqual(noKey.body.error.type, 'authentication_error');
+    assert.match(noKey.body.error.message, /x-api-key/);
     assert.equal(noKey.body.type, 'error');
     const noMax = await post()
       .set(xApiKey)
