@@ -1,6 +1,7 @@
 import type { ChatRequest } from '../../../generator/types.js';
 import type { MessagesBody } from './schema.js';
 import type { Path, TextSlot } from './to-chat.js';
+import { inputOf } from './to-message.js';
 
 /**
  * What an Anthropic-native upstream call needs beside the chat request the pipeline judged: the client's own
@@ -36,17 +37,6 @@ function set(doc: unknown, path: Path, value: unknown): void {
     (parent as Record<string, unknown>)[last] = value;
 }
 
-/** A tool call's arguments as a tool_use block's input; arguments a redaction left unparsable are kept as text. */
-function inputOf(args: string): unknown {
-  try {
-    const v: unknown = JSON.parse(args);
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v;
-  } catch {
-    // fall through
-  }
-  return { arguments: args };
-}
-
 /**
  * The body to send an Anthropic-native upstream: the client's body as it came when the input stage changed
  * nothing (pure pass-through), else a copy with every changed text written back where it came from and the
@@ -56,7 +46,7 @@ function inputOf(args: string): unknown {
  */
 export function writeBack(native: NativeRequest, upstream: ChatRequest): MessagesBody {
   // System messages the pipeline put first (a grading retry's reminder) shift every slot by their count.
-  const added = upstream.messages.slice(0, upstream.messages.length - native.translated.messages.length);
+  const added = upstream.messages.slice(0, Math.max(0, upstream.messages.length - native.translated.messages.length));
   const at = (path: Path): Path => (added.length && path[0] === 'messages' ? shifted(path, added.length) : path);
   const changed = native.slots.filter((s) => get(upstream, at(s.chat)) !== get(native.translated, s.chat));
   if (!changed.length && !added.length && upstream.model === native.body.model) return native.body;
