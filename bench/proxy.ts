@@ -3,7 +3,8 @@
  * durable (O_DSYNC) record write before each answer (the latency floor of any gateway that records before it
  * answers), Portkey's gateway with a regex guardrail on input and output, and this gateway with the default
  * rules-only policy and decision records on — side by side on loopback, in interleaved rounds so drift on a
- * shared machine hits all alike.
+ * shared machine hits all alike. The Messages API rows (`/v1/messages`, translated to the chat stub and passed
+ * through to an Anthropic-compatible stub) report their added latency against chat completions'.
  *
  * Options: --seconds N (per run, default 4), --rounds N (default 3), --concurrency N (throughput runs, default 32).
  */
@@ -79,7 +80,28 @@ const portkeyConfig = JSON.stringify({
   after_request_hooks: [{ ...guard, id: 'out' }],
 });
 
-const targets: { name: string; url: string; headers?: Record<string, string> }[] = [
+// POST /v1/messages: the same question in the Messages API's shape, translated (to the chat stub, through the
+// default gateway) and passed through natively (to an Anthropic-compatible stub, through its own gateway).
+const anthropicStub = await startProcess([join(root, 'bench/servers/anthropic-stub.js')], {});
+const gatewayNative = await startProcess(
+  [join(root, 'gateway/main.js')],
+  {
+    ...gatewayEnv,
+    GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${anthropicStub.port}/v1`,
+    GATEWAY_UPSTREAM_FORMAT: 'native',
+    GATEWAY_PORT: '18082',
+    GATEWAY_AUDIT_DIR: join(auditDir, 'native'),
+  },
+  'http://127.0.0.1:18082/readyz',
+);
+const messagesBody = JSON.stringify({ ...JSON.parse(body), max_tokens: 256 });
+const messagesTargets = [
+  { name: 'direct (anthropic stub) /v1/messages', url: `http://127.0.0.1:${anthropicStub.port}/v1/messages` },
+  { name: 'this gateway /v1/messages, translated', url: 'http://127.0.0.1:18080/v1/messages' },
+  { name: 'this gateway /v1/messages, native', url: 'http://127.0.0.1:18082/v1/messages' },
+].map((t) => ({ ...t, body: messagesBody, headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' } }));
+
+const targets: { name: string; url: string; headers?: Record<string, string>; body?: string }[] = [
   { name: 'direct (stub)', url: `http://127.0.0.1:${stub.port}/v1/chat/completions` },
   { name: 'bare node:http proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions` },
   { name: 'bare proxy + one O_DSYNC record write', url: `http://127.0.0.1:${floor.port}/v1/chat/completions` },
@@ -98,22 +120,23 @@ const targets: { name: string; url: string; headers?: Record<string, string> }[]
     url: 'http://127.0.0.1:18081/v1/chat/completions',
     headers: { authorization: `Bearer ${key}` },
   },
+  ...messagesTargets,
 ];
 
 // Per target, in target order: one load result per round at concurrency 1 and at `concurrency`.
 const results = targets.map((target) => ({ target, c1: [] as LoadResult[], cN: [] as LoadResult[] }));
 try {
-  for (const t of targets) await load(t.url, { concurrency: 4, seconds: 1, body, headers: t.headers }); // warm-up
+  for (const t of targets) await load(t.url, { concurrency: 4, seconds: 1, body: t.body ?? body, headers: t.headers }); // warm-up
   for (let r = 0; r < rounds; r++) {
     for (const { target: t, c1, cN } of results) {
-      c1.push(await load(t.url, { concurrency: 1, seconds, body, headers: t.headers }));
-      cN.push(await load(t.url, { concurrency, seconds, body, headers: t.headers }));
+      c1.push(await load(t.url, { concurrency: 1, seconds, body: t.body ?? body, headers: t.headers }));
+      cN.push(await load(t.url, { concurrency, seconds, body: t.body ?? body, headers: t.headers }));
     }
     process.stderr.write(`round ${r + 1}/${rounds} done\n`);
   }
 } finally {
   // before the audit dir goes: gateways write on close
-  await stopProcesses([gateway, gatewayNone, portkey, floor, bare, stub]);
+  await stopProcesses([gateway, gatewayNone, gatewayNative, anthropicStub, portkey, floor, bare, stub]);
   rmSync(auditDir, { recursive: true, force: true });
 }
 
@@ -139,6 +162,7 @@ for (const s of summary) {
       `${fmt(s.c1p50, 3).padStart(7)} ${fmt(s.c1p99, 3).padStart(7)} ${s.errors}`,
   );
 }
+const messagesRows = summary.splice(summary.length - messagesTargets.length);
 const [direct, bareS, floorS, pk, ...ours] = summary;
 for (const o of ours) {
   console.log(`\nratios for ${o.name}`);
@@ -153,3 +177,20 @@ console.log(
   `durable floor (bare proxy + one O_DSYNC record write) added p50 at c1 vs direct: ` +
     `${fmt(floorS.c1p50 - direct.c1p50, 3)} ms`,
 );
+
+// The Messages API's added latency (c1 p50 over its own upstream called directly) against chat completions'.
+const [anthropicDirect, translated, native] = messagesRows;
+const chatGateway = ours[0];
+if (anthropicDirect && translated && native && chatGateway) {
+  const chatAdded = chatGateway.c1p50 - direct.c1p50;
+  const rows = [
+    ['translated (vs the chat stub)', translated.c1p50 - direct.c1p50, translated.rps / chatGateway.rps],
+    ['native (vs the anthropic stub)', native.c1p50 - anthropicDirect.c1p50, native.rps / chatGateway.rps],
+  ] as const;
+  console.log(`\n/v1/messages vs /v1/chat/completions (records fsynced); chat added p50 at c1 ${fmt(chatAdded, 3)} ms`);
+  for (const [name, added, rps] of rows)
+    console.log(
+      `  ${name.padEnd(32)} added p50 at c1 ${fmt(added, 3)} ms = ${fmt(added / chatAdded)}× chat's (goal <= 1.10); ` +
+        `RPS@c${concurrency} ${fmt(rps)}× chat's`,
+    );
+}

@@ -5,6 +5,7 @@ import { jsonErrorText, parseJsonText } from '../policies/json-text.js';
 import { anchorConfigSchema } from '../audit/config.js';
 import { DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_STREAM_BYTES } from '../generator/openai-http.js';
 import { StreamOptionsSchema } from './pipeline/stream-options.js';
+import { UpstreamFormatSchema } from './wire/messages/upstream-format.js';
 
 /**
  * One API key as written in `GATEWAY_API_KEYS` or in the file's `auth.apiKeys`: `key`, or `tenant:key`. The
@@ -56,6 +57,8 @@ export const ConfigSchema = z.strictObject({
       maxStreamBytes: z.number().int().positive().default(DEFAULT_MAX_STREAM_BYTES),
       /** Gateway model name → upstream model name. Unmapped names pass through unchanged. */
       models: z.record(z.string(), z.string()).default({}),
+      /** How the Messages API reaches the upstream: `chat`, `native` or `auto` (wire/messages/upstream-format.ts). */
+      format: UpstreamFormatSchema,
     })
     .prefault({}),
   /** A policy file, or a folder holding `policy.json` (and optionally `bindings.json`). Default: policies/default. */
@@ -188,6 +191,7 @@ const ENV: Record<string, (raw: Raw, v: string) => void> = {
   GATEWAY_UPSTREAM_TIMEOUT_MS: (c, v) => (section(c, 'upstream').timeoutMs = num(v)),
   GATEWAY_UPSTREAM_MAX_ANSWER_BYTES: (c, v) => (section(c, 'upstream').maxAnswerBytes = num(v)),
   GATEWAY_UPSTREAM_MAX_STREAM_BYTES: (c, v) => (section(c, 'upstream').maxStreamBytes = num(v)),
+  GATEWAY_UPSTREAM_FORMAT: (c, v) => (section(c, 'upstream').format = v),
   GATEWAY_POLICY: (c, v) => (c.policy = v),
   GATEWAY_SHADOW_POLICY: (c, v) => (c.shadowPolicy = v),
   GATEWAY_POLICY_WATCH: (c, v) => (c.policyWatch = bool(v)),
@@ -233,6 +237,7 @@ const ENV_PATH: Record<string, string> = {
   'upstream.timeoutMs': 'GATEWAY_UPSTREAM_TIMEOUT_MS',
   'upstream.maxAnswerBytes': 'GATEWAY_UPSTREAM_MAX_ANSWER_BYTES',
   'upstream.maxStreamBytes': 'GATEWAY_UPSTREAM_MAX_STREAM_BYTES',
+  'upstream.format': 'GATEWAY_UPSTREAM_FORMAT',
   policy: 'GATEWAY_POLICY',
   shadowPolicy: 'GATEWAY_SHADOW_POLICY',
   policyWatch: 'GATEWAY_POLICY_WATCH',

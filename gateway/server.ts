@@ -14,6 +14,8 @@ import { createApp } from './http/app.js';
 import { createLogger } from './http/logger.js';
 import { createMetrics } from './http/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { MessagesNativeGenerator } from './wire/messages/native-upstream.js';
+import { messagesUpstreamFormat } from './wire/messages/upstream-format.js';
 import { openPolicies, policyStatus, policyTestsPass, type GatewayPolicies } from './policies.js';
 
 export interface Gateway {
@@ -54,18 +56,16 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     metrics,
     verify: overrides.verifyPolicy ?? policyTestsPass,
   });
+  const { url: upstreamUrl, format, ...upstream } = config.upstream;
+  const chatGenerator =
+    overrides.generator ?? (upstreamUrl ? new OpenAIHttpGenerator({ baseUrl: upstreamUrl, ...upstream }) : undefined);
+  // The Messages API's requests go to an Anthropic-compatible upstream's own /messages; the rest as before.
+  const nativeMessages =
+    !overrides.generator && !!upstreamUrl && messagesUpstreamFormat(format, upstreamUrl) === 'native';
   const generator =
-    overrides.generator ??
-    (config.upstream.url
-      ? new OpenAIHttpGenerator({
-          baseUrl: config.upstream.url,
-          apiKey: config.upstream.apiKey,
-          timeoutMs: config.upstream.timeoutMs,
-          maxAnswerBytes: config.upstream.maxAnswerBytes,
-          maxStreamBytes: config.upstream.maxStreamBytes,
-          models: config.upstream.models,
-        })
-      : undefined);
+    chatGenerator && nativeMessages && upstreamUrl
+      ? new MessagesNativeGenerator(chatGenerator, { baseUrl: upstreamUrl, ...upstream })
+      : chatGenerator;
   const audit = overrides.audit ?? (await openAudit(config, logger));
   const pipeline = new Pipeline({
     policies: policies.source,
@@ -95,6 +95,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     policies,
     auditDir: !overrides.audit && config.audit.sink === 'chain' ? config.audit.dir : undefined,
     bodyLimitBytes: config.bodyLimitBytes,
+    messages: { native: nativeMessages },
     bodyTimeoutMs: config.limits.bodyTimeoutMs,
     limits: config.limits,
     readiness: () => ({

@@ -12,6 +12,13 @@ import { errorBody } from './error-body.js';
 import type { Metrics } from './metrics.js';
 import { apiRoutes, decisionIds, type ApiRoute } from './routes.js';
 import { queryOf, routePath, RouteTable, sendJson, type Exchange } from './router.js';
+import { anthropicErrorBody } from '../wire/messages/errors.js';
+import { messagesRoute } from '../wire/messages/route.js';
+
+/** Routes whose errors take their API's own shape rather than OpenAI's. */
+const ERROR_SHAPES: Record<string, (e: GatewayError, decisionId?: string) => object> = {
+  '/v1/messages': anthropicErrorBody,
+};
 
 export interface AppOptions {
   pipeline: Pipeline;
@@ -28,6 +35,8 @@ export interface AppOptions {
   /** The longest wait for a request body once its headers are in (408 past it); default: no limit. */
   bodyTimeoutMs?: number;
   limits: { maxConcurrent: number; perKey?: { rps: number; burst: number } };
+  /** POST /v1/messages: whether it goes to an Anthropic-compatible upstream natively (default: translated to chat). */
+  messages?: { native: boolean };
   /** Readiness for /readyz: whether every classifier has loaded, and details (policy, classifiers, upstream). */
   readiness: () => { ready: boolean; details: Record<string, unknown> };
 }
@@ -76,7 +85,9 @@ export function createApp(o: AppOptions): RequestListener {
     if (res.headersSent) return void res.end();
     // An unauthenticated or stalled client does not keep its socket: it would hold it for keepAliveTimeout.
     const close = e.code === 'invalid_api_key' || e.code === 'request_timeout';
-    sendJson(res, e.status, errorBody(e), {
+    // An unknown path under an API's prefix (/v1/messages/count_tokens) answers in that API's shape too.
+    const shape = ERROR_SHAPES[route] ?? ERROR_SHAPES[routePath(req.url).split('/').slice(0, 3).join('/')];
+    sendJson(res, e.status, shape ? shape(e, decisionId) : errorBody(e), {
       ...(decisionId && { 'x-gateway-decision-id': decisionId }),
       ...(close && { connection: 'close' }),
     });
@@ -115,6 +126,7 @@ export function createApp(o: AppOptions): RequestListener {
   routes.post('/v1/chat/completions', api(api_.chat));
   routes.post('/v1/moderations', api(api_.moderations));
   routes.get('/v1/models', api(api_.models));
+  routes.post('/v1/messages', api(messagesRoute(o.pipeline, o.messages ?? { native: false })));
   if (o.policies) adminRoutes(routes, o.policies, adminAuth, o.auditDir);
   if (o.auditDir) auditRoutes(routes, o.auditDir, adminAuth);
 

@@ -66,7 +66,11 @@ export function keyChecker({
   return function authenticate(headers) {
     if (mode === 'off') return ANONYMOUS;
     const key = presentedKey(headers.authorization, headers['x-api-key']);
-    if (!key) throw new GatewayError('invalid_api_key', 'missing API key: send it as "Authorization: Bearer <key>"');
+    if (!key)
+      throw new GatewayError(
+        'invalid_api_key',
+        'missing API key: send it as "Authorization: Bearer <key>" or "x-api-key: <key>"',
+      );
     const found = callerOf(key);
     if (!found) throw new GatewayError('invalid_api_key', 'incorrect API key provided');
     return found;

@@ -29,7 +29,8 @@ export const promptText = (request: ChatRequest) => defaultInput.select(request)
 export interface PipelineObserver {
   stage(stage: 'input' | 'generator' | 'output', ms: number): void;
   classifier(id: string, ms: number, failed: boolean): void;
-  decision(route: string, action: Action): void;
+  /** A request's final action, by route and by the wire API it came in on (the same record for every API). */
+  decision(route: string, action: Action, api: WireApi): void;
   /** Streams: time to the first content chunk, and each gap between chunks, by moderation mode. */
   stream?(mode: string, metric: 'ttft' | 'gap', ms: number): void;
   /** An answer graded with the policy's rubric; over-refusals are counted apart. */
