@@ -97,9 +97,7 @@ export async function openStream(
   const chosen = policy.policy.stream?.mode ?? options.mode;
   const mode = policyStreamMode(policy, chosen);
   const effective =
-    mode !== chosen || policy.policy.stream
-      ? optionsOf({ ...settings, ...policy.policy.stream, mode })
-      : options;
+    mode !== chosen || policy.policy.stream ? optionsOf({ ...settings, ...policy.policy.stream, mode }) : options;
   if (admitted.kind === 'refuse') {
     early?.drop();
     const { message } = admitted;
