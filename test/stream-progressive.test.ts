@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { registerClassifierType } from '../classifiers/registry.js';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request as undiciRequest } from 'undici';
 import { heldTailStart } from '../gateway/pipeline/stream-tail.js';
@@ -139,6 +144,57 @@ describe('progressive mode starts promptly', () => {
     assert.ok(early.startsWith('Paris is the'), `text reached the client early: ${early}`);
     assert.ok(!early.includes('France'));
     assert.ok(seen.includes('France.') && seen.includes('"finish_reason":"stop"'));
+  });
+});
+
+/** Every text a `test-model` classifier was asked about: it stands for a costly model and flags nothing. */
+const modelReads: string[] = [];
+registerClassifierType('test-model', {
+  params: z.strictObject({}),
+  create: ({ id, timeoutMs }) => ({
+    id,
+    timeoutMs,
+    version: 'test-model/1',
+    labels: ['bad'],
+    classify(input) {
+      if (input.stage === 'output') modelReads.push(input.text);
+      return Promise.resolve({ scores: { bad: 0 }, explanation: 'counted' });
+    },
+  }),
+});
+
+describe('progressive mode with a model in the output stage', () => {
+  it('lets its windows grow (32 characters, then twice as many each check) instead of checking every token', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-model-'));
+    writeFileSync(
+      join(dir, 'policy.json'),
+      JSON.stringify({
+        apiVersion: 'gateway/v1',
+        id: 'model',
+        classifiers: [{ id: 'model', type: 'test-model' }],
+        rules: [
+          { id: 'm', stage: 'output', when: { classifier: 'model', label: 'bad', threshold: 0.5 }, action: 'refuse' },
+        ],
+      }),
+    );
+    const pieces = words(0, 100); // 100 deltas, about 700 characters, each after a pause
+    const stub = await startStubUpstream({ pieces: () => pieces, delayMs: () => 1 });
+    const gw = await startTestGateway({
+      GATEWAY_UPSTREAM_URL: stub.url,
+      GATEWAY_POLICY: dir,
+      GATEWAY_POLICY_WATCH: 'off',
+    });
+    try {
+      modelReads.length = 0;
+      const r = await sseChat(`${gw.url}/v1/chat/completions`, chat('go'), auth);
+      assert.equal(textOf(r.events), pieces.join(''));
+      // Windows of at least 32, 64, 128, 256, 400, ... new characters, then the final whole-text check.
+      assert.ok(modelReads.length <= 6, `the model ran ${modelReads.length} times`);
+      assert.equal(modelReads.at(-1), pieces.join(''));
+    } finally {
+      await gw.close();
+      await stub.close();
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import { applyRedactions, type Redaction } from '../../policies/engine.js';
 import { strongest } from './pipeline.js';
 import { piecesOf, rebuildChannels, type Piece } from './stream-channels.js';
 import { hasFinish, type Emitted, type StreamRun } from './stream-run.js';
-import { heldTailStart, needsFixedHold } from './stream-tail.js';
+import { hasCostlyOutput, heldTailStart, needsFixedHold } from './stream-tail.js';
 
 /** One channel's text (a choice's content, reasoning or a tool call's arguments; see stream-channels.ts). */
 interface Channel {
@@ -18,6 +18,9 @@ interface Channel {
   /** The last check's redactions in the held text, in `text`'s offsets. */
   spans: Redaction[];
 }
+
+/** The first window when the output stage runs a model, a judge or a grader (see hasCostlyOutput). */
+const FIRST_COSTLY_WINDOW = 32;
 
 type Held = { chunk: ChatCompletionChunk; pieces: Piece[] };
 
@@ -42,7 +45,9 @@ const settlesNow = (p: Promise<unknown>) =>
  * held tail (stream-tail.ts): the last word, and anything that might still grow into a span a redaction rule
  * replaces, so a secret split over any number of deltas is never released in part. A check is only started when
  * the new text is at least as long as the held text it reads again, so the work stays linear however long a
- * tail is held. Redactions apply before release; a refusal cuts the stream; the finish chunk waits for the final
+ * tail is held. When the output stage runs a model, a judge or a grader, checks wait for a window that starts at
+ * 32 characters and doubles each check up to `windowChars`, so the model does not run for every token. Redactions
+ * apply before release; a refusal cuts the stream; the finish chunk waits for the final
  * whole-text check.
  */
 export async function* progressiveMode(run: StreamRun, out: Emitted): AsyncGenerator<ChatCompletionChunk, void> {
@@ -53,6 +58,8 @@ export async function* progressiveMode(run: StreamRun, out: Emitted): AsyncGener
   /** Characters received since the last check, and held after it (read again by the next). */
   let fresh = 0;
   let reread = 0;
+  /** The fewest new characters a check waits for: none with pattern classifiers only, else a growing window. */
+  let least = hasCostlyOutput(run.requestRun.policy) ? Math.min(FIRST_COSTLY_WINDOW, windowChars) : 0;
 
   const safePoint = (ch: Channel): number => {
     let p = Math.min(heldTailStart(ch.text, ch.sent), ch.text.length - fixedHold);
@@ -169,7 +176,8 @@ export async function* progressiveMode(run: StreamRun, out: Emitted): AsyncGener
     }
     const pending = run.upstream.next();
     settle(pending);
-    if (fresh > 0 && (fresh >= windowChars || (fresh >= reread && !(await settlesNow(pending))))) {
+    if (fresh > 0 && fresh >= least && (fresh >= windowChars || (fresh >= reread && !(await settlesNow(pending))))) {
+      if (least) least = Math.min(least * 2, windowChars);
       const refusal = await check(false);
       if (refusal !== undefined) {
         yield out.cut(refusal);

@@ -85,3 +85,25 @@ export function needsFixedHold(p: LoadedPolicy): boolean {
   }
   return v;
 }
+
+const costly = new WeakMap<LoadedPolicy, boolean>();
+
+/**
+ * Whether the policy's output stage runs a classifier other than the rules classifier (a model, a judge, a grader):
+ * checking at every pause of the upstream would run it for every token, so progressive mode lets its windows grow
+ * instead (32 characters first, twice as many each check, up to `windowChars`).
+ */
+export function hasCostlyOutput(p: LoadedPolicy): boolean {
+  let v = costly.get(p);
+  if (v === undefined) {
+    const types = new Map(p.policy.classifiers.map((c) => [c.id, c.type]));
+    v = p.rules.some(
+      (r) =>
+        r.stages.includes('output') &&
+        r.rule.mode !== 'disabled' &&
+        [...r.condition.classifiers].some((id) => types.get(id) !== 'rules'),
+    );
+    costly.set(p, v);
+  }
+  return v;
+}
