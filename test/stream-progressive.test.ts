@@ -235,6 +235,12 @@ describe('the held tail', () => {
   it('holds letters spelled one at a time', () => {
     assert.equal(tail('the key: s k - p r o'), 'key: s k - p r o');
   });
+  it('holds text in scripts without spaces no further back than their last ideograph, kana or hangul', () => {
+    assert.equal(tail('这是一个很长的中文回答。然后'), '');
+    assert.equal(tail('密钥是 sk-proj-abc'), 'sk-proj-abc');
+    assert.equal(tail('密钥是sk-proj-abc'), 'sk-proj-abc');
+    assert.equal(tail('電話 +1 (415) 555'), '+1 (415) 555');
+  });
   it('never reaches back into text already sent', () => {
     assert.equal(heldTailStart('4111 1111 1111', 5), 5);
   });

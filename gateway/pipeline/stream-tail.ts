@@ -16,6 +16,8 @@ import type { LoadedPolicy } from '../../policies/load.js';
  */
 export function heldTailStart(text: string, from: number): number {
   let i = text.length;
+  // Ideographs, kana and hangul are never part of a match: text in those scripts is held no further back than them.
+  if (i > from && isBreak(text.charCodeAt(i - 1))) return i;
   let trailing = 0;
   while (i > from && isSpace(text.charCodeAt(i - 1))) {
     i--;
@@ -25,8 +27,9 @@ export function heldTailStart(text: string, from: number): number {
   if (trailing >= 2 || (trailing === 1 && i > from && !mayContinue(text, i))) return text.length;
   for (;;) {
     const wordEnd = i;
-    while (i > from && !isSpace(text.charCodeAt(i - 1))) i--;
+    while (i > from && !isSpace(text.charCodeAt(i - 1)) && !isBreak(text.charCodeAt(i - 1))) i--;
     if (i <= from) return from;
+    if (isBreak(text.charCodeAt(i - 1))) return i;
     // text[i - 1] is the whitespace character before the word text[i, wordEnd).
     const space = i - 1;
     if (space <= from || isSpace(text.charCodeAt(space - 1)) || !joins(text, space, wordEnd)) return i;
@@ -34,7 +37,16 @@ export function heldTailStart(text: string, from: number): number {
   }
 }
 
-const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x2028 || c === 0x2029;
+const isSpace = (c: number) =>
+  c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x2028 || c === 0x2029 || c === 0x3000;
+/** CJK full stop and comma, kana, ideographs and hangul: no detector reads them, and the normaliser folds none to ASCII. */
+const isBreak = (c: number) =>
+  c === 0x3001 ||
+  c === 0x3002 ||
+  (c >= 0x3040 && c <= 0x30ff) ||
+  (c >= 0x3400 && c <= 0x4dbf) ||
+  (c >= 0x4e00 && c <= 0x9fff) ||
+  (c >= 0xac00 && c <= 0xd7af);
 /** Digits, capitals and the punctuation that closes or continues a spaced group. */
 const endsGroup = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || c === 41 || c === 45;
 /** Digits, capitals and the punctuation that opens a spaced group. */
