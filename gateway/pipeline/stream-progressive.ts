@@ -19,6 +19,12 @@ interface Channel {
   spans: Redaction[];
 }
 
+/**
+ * The longest new text waits for a check while the upstream keeps sending: on a busy gateway the next chunk is
+ * always there already, and without this bound text would gather until `windowChars` and come out in bursts.
+ */
+const MAX_WAIT_MS = 50;
+
 /** The first window when the output stage runs a model, a judge or a grader (see hasCostlyOutput). */
 const FIRST_COSTLY_WINDOW = 32;
 
@@ -40,7 +46,8 @@ const settlesNow = (p: Promise<unknown>) =>
  * `progressive` mode (the default): every text is checked before any of it is released, as in `buffer` mode, but
  * a window is checked as soon as the upstream pauses (its next chunk is not there yet) instead of after
  * `windowChars`, so a slow model's tokens flow to the client one check behind, while a fast model's chunks
- * gather into larger windows (at most `windowChars`), and a slow check gathers whatever arrived while it ran.
+ * gather into larger windows (at most `windowChars`, and at most MAX_WAIT_MS old), and a slow check gathers
+ * whatever arrived while it ran.
  * Each window is read with `overlapChars` of context before the held text. What passes is released except the
  * held tail (stream-tail.ts): the last word, and anything that might still grow into a span a redaction rule
  * replaces, so a secret split over any number of deltas is never released in part. A check is only started when
@@ -58,6 +65,8 @@ export async function* progressiveMode(run: StreamRun, out: Emitted): AsyncGener
   /** Characters received since the last check, and held after it (read again by the next). */
   let fresh = 0;
   let reread = 0;
+  /** performance.now() when the oldest text not yet checked arrived. */
+  let waitingSince = 0;
   /** The fewest new characters a check waits for: none with pattern classifiers only, else a growing window. */
   let least = hasCostlyOutput(run.requestRun.policy) ? Math.min(FIRST_COSTLY_WINDOW, windowChars) : 0;
 
@@ -168,6 +177,7 @@ export async function* progressiveMode(run: StreamRun, out: Emitted): AsyncGener
     // A chunk with nothing to check (the role chunk) goes out at once if nothing is held before it.
     if (!pieces.length && !held.length && !hasFinish(c)) yield out.stamp(c);
     else held.push({ chunk: c, pieces });
+    if (!fresh && pieces.length) waitingSince = performance.now();
     for (const p of pieces) {
       let ch = channels.get(p.channel);
       if (!ch) channels.set(p.channel, (ch = { text: '', sent: 0, checked: 0, safe: 0, spans: [] }));
@@ -176,7 +186,12 @@ export async function* progressiveMode(run: StreamRun, out: Emitted): AsyncGener
     }
     const pending = run.upstream.next();
     settle(pending);
-    if (fresh > 0 && fresh >= least && (fresh >= windowChars || (fresh >= reread && !(await settlesNow(pending))))) {
+    const due = () => performance.now() - waitingSince >= MAX_WAIT_MS;
+    if (
+      fresh > 0 &&
+      fresh >= least &&
+      (fresh >= windowChars || (fresh >= reread && (due() || !(await settlesNow(pending)))))
+    ) {
       if (least) least = Math.min(least * 2, windowChars);
       const refusal = await check(false);
       if (refusal !== undefined) {
