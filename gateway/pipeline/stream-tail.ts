@@ -10,9 +10,11 @@ import type { LoadedPolicy } from '../../policies/load.js';
  * numbers, IBANs, national ids, a private key's `-----BEGIN RSA PRIVATE KEY-----` line); the normaliser also reads
  * letters spelled one at a time (`s k - p r o j`). So the held tail is the last word, extended back over every
  * single whitespace character that could join two parts of one match: one after a digit, a capital, `)` or `-`
- * followed by a digit, a capital, `(`, `+` or `-`, or one next to a single character. Text ending in
- * whitespace holds its last word too (the next delta may continue a spaced number). Two whitespace characters in
- * a row, or one between longer lower-case words, end every match these detectors make.
+ * followed by a digit, a capital, `(`, `+` or `-`, or one next to a single character. Text ending in one
+ * whitespace character holds its last word too when that word may go on (a digit or a capital last, or a single
+ * character: the next delta may continue a spaced number). Two whitespace characters in a row, or one after a
+ * longer word ending in a lower-case letter or punctuation, end every match these detectors make. A match found
+ * at the end of the text is held whole by the caller (it may still grow), whatever this says.
  */
 export function heldTailStart(text: string, from: number): number {
   let i = text.length;
