@@ -1,39 +1,42 @@
 /**
  * `npm run bench:stream`: streamed chat completions side by side on loopback, against a stub upstream that sends
  * a few dozen deltas 20 ms apart — the stub directly, a bare node:http proxy (the floor for any extra hop),
- * this gateway (default policy, records on) in `buffer` mode, in `stream-first` mode, and in `stream-first`
- * with the concurrent input check, and Portkey's gateway with a regex guardrail on input and output.
+ * this gateway (default policy, records on) in its default `progressive` mode, in `buffer` mode, in `stream-first`
+ * mode (the default pack without its rules' `streamMode`, which would otherwise lift it to progressive), and in
+ * `stream-first` with the concurrent input check, and Portkey's gateway with a regex guardrail on input and output.
  * Interleaved rounds, so drift on a shared machine hits every target alike.
  *
  * Reports per target: time to first token (TTFT) p50/p99 and what each adds over direct, the mean inter-chunk gap
  * relative to direct, how many of `--concurrency` simultaneous streams finish without a stall (no gap over
- * `--stall-ms`, ending in [DONE]), and whether an answer carrying an API key reaches the client unchanged.
+ * `--stall-ms`, ending in [DONE]), and how many of the leak probes (bench/servers/stream-probes.ts: secrets and
+ * PII the default pack redacts, streamed in deltas of 1 to 8 characters) reached the client in any part.
  *
  * Options: --streams N (sampled per target per round, default 40), --parallel N (of those at once, default 4),
  * --rounds N (default 3), --concurrency N (default 200), --deltas N (default 40), --gap-ms N (default 20),
- * --stall-ms N (default 250).
+ * --stall-ms N (default 250), --portkey off.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
 import { Agent } from 'undici';
 import { contentEvents, finishOf, sseChat, textOf, type SseResult } from '../test/support/sse-client.js';
 import { cpuMs, fmt, percentile, startProcess, stopProcesses } from './load.js';
+import { PROBE_COUNT, leaked, probePieces } from './servers/stream-probes.js';
 
 const USAGE = `usage: npm run bench:stream -- [options]
 
-  Streamed chat completions side by side: TTFT, chunk gaps, stalls, leaks.
+  Streamed chat completions side by side: TTFT, chunk gaps, stalls, leaked secrets.
   --streams N (sampled per target per round, default 40), --parallel N (of those at once, default 4), --rounds N
   (default 3), --concurrency N (default 200), --deltas N (default 40), --gap-ms N (default 20), --stall-ms N
-  (default 250).
+  (default 250), --portkey off (leave Portkey out, where another bench holds its port 8787).
   exit codes: 0 done, 1 failed, 2 usage error`;
 
 const { values } = parseOrExit({ name: 'bench:stream', usage: USAGE }, () => {
   const parsed = parseCli(
     process.argv.slice(2),
     Object.fromEntries(
-      ['streams', 'parallel', 'rounds', 'concurrency', 'deltas', 'gap-ms', 'stall-ms'].map((k) => [
+      ['streams', 'parallel', 'rounds', 'concurrency', 'deltas', 'gap-ms', 'stall-ms', 'portkey'].map((k) => [
         k,
         { type: 'string' as const },
       ]),
@@ -61,10 +64,11 @@ const stub = await startProcess([join(root, 'bench/servers/stream-stub.js')], {
 const upstream = `http://127.0.0.1:${stub.port}/v1`;
 const key = 'sk-bench-key-0123456789';
 const auditDirs: string[] = [];
-const ours = (stream: object) => {
+const ours = (stream: object, policy?: string) => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-stream-audit-'));
   auditDirs.push(dir);
   const env = {
+    ...(policy && { GATEWAY_POLICY: policy }),
     GATEWAY_PORT: '0',
     GATEWAY_UPSTREAM_URL: upstream,
     GATEWAY_API_KEYS: key,
@@ -76,10 +80,21 @@ const ours = (stream: object) => {
 };
 // The floor for any proxy hop: a bare node:http pass-through that does nothing but pipe the bytes.
 const bare = await startProcess([join(root, 'bench/servers/bare-proxy.js')], { UPSTREAM_PORT: String(stub.port) });
+// The default pack's output redactions ask for at least progressive mode; without that, stream-first is what it says.
+const unheld = mkdtempSync(join(tmpdir(), 'bench-stream-policy-'));
+auditDirs.push(unheld);
+const pack = JSON.parse(readFileSync(join(root, '..', 'policies/default/policy.json'), 'utf8')) as { rules: object[] };
+pack.rules = pack.rules.map((r) => ({ ...r, streamMode: undefined }));
+writeFileSync(join(unheld, 'policy.json'), JSON.stringify(pack));
+const progressive = await ours({});
 const buffer = await ours({ mode: 'buffer' });
-const first = await ours({ mode: 'stream-first' });
-const firstConcurrent = await ours({ mode: 'stream-first', concurrentInput: true });
-const portkey = await startProcess([join(root, 'bench/servers/portkey.js')], {}, 'http://127.0.0.1:8787/');
+const first = await ours({ mode: 'stream-first' }, unheld);
+const firstConcurrent = await ours({ mode: 'stream-first', concurrentInput: true }, unheld);
+// Portkey listens on a fixed port (8787): `--portkey off` leaves it out where another bench holds that port.
+const portkey =
+  values.portkey === 'off'
+    ? undefined
+    : await startProcess([join(root, 'bench/servers/portkey.js')], {}, 'http://127.0.0.1:8787/');
 
 const guard = {
   type: 'guardrail',
@@ -103,6 +118,12 @@ const targets: { name: string; url: string; headers: Record<string, string>; pid
     pid: bare.child.pid,
   },
   {
+    name: 'this gateway, progressive',
+    url: `http://127.0.0.1:${progressive.port}/v1/chat/completions`,
+    headers: bearer,
+    pid: progressive.child.pid,
+  },
+  {
     name: 'this gateway, buffer',
     url: `http://127.0.0.1:${buffer.port}/v1/chat/completions`,
     headers: bearer,
@@ -120,12 +141,16 @@ const targets: { name: string; url: string; headers: Record<string, string>; pid
     headers: bearer,
     pid: firstConcurrent.child.pid,
   },
-  {
-    name: 'portkey + output guardrail',
-    url: 'http://127.0.0.1:8787/v1/chat/completions',
-    headers: { 'x-portkey-config': portkeyConfig },
-    pid: portkey.child.pid,
-  },
+  ...(portkey
+    ? [
+        {
+          name: 'portkey + output guardrail',
+          url: 'http://127.0.0.1:8787/v1/chat/completions',
+          headers: { 'x-portkey-config': portkeyConfig },
+          pid: portkey.child.pid,
+        },
+      ]
+    : []),
 ];
 const runs = targets.map((t) => ({
   ...t,
@@ -136,7 +161,8 @@ const runs = targets.map((t) => ({
   ok: 0,
   total: 0,
   cpu: 0,
-  probe: '',
+  leaked: 0,
+  cut: 0,
 }));
 
 const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Write a short answer.' }] };
@@ -183,16 +209,22 @@ try {
     }
     process.stderr.write(`round ${round + 1}/${o.rounds} done\n`);
   }
+  // Leak probes: every secret in deltas of every size, all at once per target.
   for (const t of runs) {
-    const r = await sseChat(t.url, { ...body, messages: [{ role: 'user', content: 'probe' }] }, t.headers, {
-      dispatcher: t.agent,
-    });
-    const text = textOf(r.events);
-    const leaked = text.includes('sk-proj-abcdef') ? 'reached the client' : 'withheld';
-    t.probe = `${leaked}${finishOf(r.events) === 'content_filter' ? ', stream cut' : ''}`;
+    const probes = await Promise.all(
+      Array.from({ length: PROBE_COUNT }, (_, n) =>
+        sseChat(t.url, { ...body, messages: [{ role: 'user', content: `probe ${n}` }] }, t.headers, {
+          dispatcher: t.agent,
+        }).then((r) => ({ r, secret: probePieces(n, []).secret })),
+      ),
+    );
+    for (const { r, secret } of probes) {
+      if (leaked(secret, textOf(r.events))) t.leaked++;
+      if (finishOf(r.events) === 'content_filter') t.cut++;
+    }
   }
 } finally {
-  await stopProcesses([bare, buffer, first, firstConcurrent, portkey, stub]); // before their audit dirs go
+  await stopProcesses([bare, progressive, buffer, first, firstConcurrent, ...(portkey ? [portkey] : []), stub]); // before their audit dirs go
   for (const t of runs) await t.agent.close();
   for (const d of auditDirs) rmSync(d, { recursive: true, force: true });
 }
@@ -228,8 +260,11 @@ console.log(
     .join(' ')}`,
 );
 console.log(
+  `leaked: of ${PROBE_COUNT} answers carrying a secret or PII the default pack redacts (in deltas of 1-8 characters), how many reached the client in any part (8 characters of it); (cut): how many streams ended in content_filter.`,
+);
+console.log(
   `${'target'.padEnd(30)} ${pad('TTFT p50', 9)} ${pad('p99', 7)} ${pad('added p50', 10)} ${pad('p99', 7)} ` +
-    `${pad('gap ms', 7)} ${pad('gap p99', 8)} ${pad('ratio', 6)} ${pad('no stall', 9)} ${pad('CPU ms/stream', 13)}  API key in the answer`,
+    `${pad('gap ms', 7)} ${pad('gap p99', 8)} ${pad('ratio', 6)} ${pad('no stall', 9)} ${pad('CPU ms/stream', 13)}  leaked (cut)`,
 );
 for (const s of stats) {
   const self = s.t === direct.t;
@@ -237,10 +272,16 @@ for (const s of stats) {
   console.log(
     `${s.t.name.padEnd(30)} ${pad(fmt(s.p50), 9)} ${pad(fmt(s.p99), 7)} ${pad(added(s.lag50, direct.lag50), 10)} ${pad(added(s.lag99, direct.lag99), 7)} ` +
       `${pad(fmt(s.gap), 7)} ${pad(fmt(s.gap99), 8)} ${pad(fmt(s.gap / direct.gap), 6)} ` +
-      `${pad(`${s.t.ok}/${s.t.total}`, 9)} ${pad(fmt(s.t.cpu / s.t.total, 2), 13)}  ${s.t.probe}`,
+      `${pad(`${s.t.ok}/${s.t.total}`, 9)} ${pad(fmt(s.t.cpu / s.t.total, 2), 13)}  ${s.t.leaked}/${PROBE_COUNT} (${s.t.cut})`,
   );
 }
-const [, , , sf, sfc] = stats;
+const [, , pg, , sf, sfc] = stats;
+console.log('\ngoals in the default mode (progressive)');
+console.log(`  added TTFT p50           ${fmt(pg.lag50 - direct.lag50, 3)} ms   (goal <= 100 ms)`);
+console.log(`  inter-chunk gap ratio    ${fmt(pg.gap / direct.gap, 3)}      (goal 0.9-1.1)`);
+console.log(
+  `  leaked                   ${pg.t.leaked}/${PROBE_COUNT}   (goal 0: no part of a secret or PII the pack redacts)`,
+);
 console.log('\ngoals in stream-first mode');
 console.log(
   `  added TTFT p99           ${fmt(sf.lag99 - direct.lag99, 3)} ms; with the concurrent input check ` +

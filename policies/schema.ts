@@ -163,8 +163,12 @@ export const RuleSchema = z
     route: z.strictObject({ model: z.string().min(1) }).optional(),
     /** When a classifier this rule reads fails. Default: the policy's defaults.onError. */
     onError: OnErrorSchema.optional(),
-    /** For output rules on streams: `buffer` makes every stream this policy moderates hold text until it passes. */
-    streamMode: z.enum(['buffer', 'stream-first']).optional(),
+    /**
+     * For output rules on streams: the least a stream this policy moderates must hold. `progressive`: nothing is
+     * released before it is checked, and no part of a redacted span before the whole span is known; `buffer`: also
+     * every violation up to the overlap is checked whole before any of it is released. The strictest demand wins.
+     */
+    streamMode: z.enum(['buffer', 'progressive', 'stream-first']).optional(),
   })
   .superRefine((rule, ctx) => {
     if (rule.action === 'route' && !rule.route)
@@ -209,7 +213,7 @@ export const PolicySchema = z.strictObject({
   /** How this policy's streamed answers are moderated; unset fields fall back to the gateway's `stream` settings. */
   stream: z
     .strictObject({
-      mode: z.enum(['buffer', 'stream-first']).optional(),
+      mode: z.enum(['progressive', 'buffer', 'stream-first']).optional(),
       windowChars: z.number().int().positive().optional(),
       overlapChars: z.number().int().min(0).optional(),
       finalCheck: z.boolean().optional(),

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { DecisionRecord } from '../audit/types.js';
 import { Pipeline, fixedPolicy, requestContext } from '../gateway/pipeline/pipeline.js';
 import { openStream } from '../gateway/pipeline/stream.js';
+import type { StreamMode } from '../gateway/pipeline/stream-options.js';
 import type { ChatCompletion, ChatCompletionChunk, ChunkChoice, Generator } from '../generator/types.js';
 import { OpenAIHttpGenerator } from '../generator/openai-http.js';
 import { compilePolicy } from '../policies/load.js';
@@ -76,7 +77,7 @@ function pipelineOver(generator: Generator, records: DecisionRecord[]) {
 
 const request = { model: 'm', messages: [{ role: 'user', content: 'hello' }] };
 
-async function streamed(chunks: ChatCompletionChunk[], mode: 'buffer' | 'stream-first') {
+async function streamed(chunks: ChatCompletionChunk[], mode: StreamMode) {
   const records: DecisionRecord[] = [];
   const pipeline = pipelineOver(upstream(chunks, { role: 'assistant', content: '' }), records);
   const opened = await openStream(
@@ -126,7 +127,7 @@ describe('output checks read every text the client receives (non-streamed)', () 
   });
 });
 
-for (const mode of ['buffer', 'stream-first'] as const) {
+for (const mode of ['progressive', 'buffer', 'stream-first'] as const) {
   describe(`output checks read every channel of a stream (${mode})`, () => {
     it('checks each choice of an n=2 stream on its own text, so interleaving does not hide a violation', async () => {
       const chunks = [
@@ -200,7 +201,7 @@ for (const mode of ['buffer', 'stream-first'] as const) {
         ],
         mode,
       );
-      if (mode === 'buffer') {
+      if (mode !== 'stream-first') {
         const text = (i: number) =>
           sent.flatMap((c) => c.choices.filter((ch) => ch.index === i).map((ch) => ch.delta.content ?? '')).join('');
         assert.equal(text(0), 'mail [REDACTED:pii] now');

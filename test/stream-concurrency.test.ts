@@ -124,7 +124,7 @@ describe('input checks concurrent with the upstream call', () => {
   });
 });
 
-for (const mode of ['buffer', 'stream-first'] as const) {
+for (const mode of ['progressive', 'buffer', 'stream-first'] as const) {
   describe(`200 concurrent streams in ${mode} mode`, () => {
     it('all finish whole, each with its own record, and the stream metrics are exposed', async () => {
       const stub = await startStubUpstream(scripted);

@@ -52,12 +52,27 @@ async function modeUsed(policyDir: string): Promise<string> {
 }
 
 describe('stream mode chosen by the policy', () => {
-  it("uses the policy's stream mode over the gateway default", async () => {
-    assert.equal(await modeUsed(policy({})), 'buffer');
+  it("uses the policy's stream mode over the gateway default, which is progressive", async () => {
+    assert.equal(await modeUsed(policy({})), 'progressive');
     assert.equal(await modeUsed(policy({ mode: 'stream-first' })), 'stream-first');
+    assert.equal(await modeUsed(policy({ mode: 'buffer' })), 'buffer');
   });
 
   it('holds every stream when an enforced output rule asks for buffer mode', async () => {
     assert.equal(await modeUsed(policy({ mode: 'stream-first' }, { streamMode: 'buffer' })), 'buffer');
+    assert.equal(await modeUsed(policy({}, { streamMode: 'buffer' })), 'buffer');
+  });
+
+  it('gives a rule that asks for progressive mode at least that, and never less than the mode chosen', async () => {
+    assert.equal(await modeUsed(policy({ mode: 'stream-first' }, { streamMode: 'progressive' })), 'progressive');
+    assert.equal(await modeUsed(policy({ mode: 'buffer' }, { streamMode: 'progressive' })), 'buffer');
+    assert.equal(await modeUsed(policy({}, { streamMode: 'stream-first' })), 'progressive');
+  });
+
+  it('ignores a shadow rule that asks for more', async () => {
+    assert.equal(
+      await modeUsed(policy({ mode: 'stream-first' }, { streamMode: 'buffer', mode: 'shadow' })),
+      'stream-first',
+    );
   });
 });

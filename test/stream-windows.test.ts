@@ -77,7 +77,7 @@ afterEach(() => {
 
 const answer = 'lorem ipsum dolor sit amet '.repeat(800); // 21,600 characters
 
-for (const mode of ['buffer', 'stream-first'] as const) {
+for (const mode of ['progressive', 'buffer', 'stream-first'] as const) {
   describe(`output windows in ${mode} mode`, () => {
     it('checks a long answer in linear work: windows of new text with bounded context, then one whole-text check', async () => {
       const { got, checked } = await run(answer, { mode, windowChars: 400, overlapChars: 100 });
@@ -117,7 +117,7 @@ for (const mode of ['buffer', 'stream-first'] as const) {
 }
 
 describe('stream identity', () => {
-  for (const mode of ['buffer', 'stream-first'] as const) {
+  for (const mode of ['progressive', 'buffer', 'stream-first'] as const) {
     it(`gives every chunk the first chunk's id, model and created, and a role first (${mode})`, async () => {
       const drifting: Generator = {
         id: 'drifting',

@@ -21,7 +21,8 @@ interface Channel {
  * reaches the client, even when it straddles two windows. Every channel (each choice's content, its reasoning,
  * each tool call's arguments) is checked on its own text, so two choices' deltas are never read interleaved.
  * After a redaction the whole window is released (redacted) and the next window takes its context from the
- * released text instead. Work is linear: each character is checked at most twice, plus the one final check of
+ * released text instead — unless a redacted span reaches the end of the window and may still grow: then the whole
+ * window stays held until the next one shows where the span ends. Work is linear: each character is checked at most twice, plus the one final check of
  * each channel's whole text. No unchecked text reaches the client.
  */
 export async function* bufferMode(run: StreamRun, out: Emitted): AsyncGenerator<ChatCompletionChunk, void> {
@@ -57,10 +58,15 @@ export async function* bufferMode(run: StreamRun, out: Emitted): AsyncGenerator<
     for (const r of results) out.action = strongest(out.action, r.d.action);
     fresh = 0;
     const redacted = new Map<string, string>();
+    let growing = false;
     live.forEach(([key, ch], i) => {
       const mine = results[i]?.mine ?? [];
       if (mine.length) redacted.set(key, applyRedactions(ch.held, mine));
+      // A span that reaches the end of the held text may go on in the next chunk (an API key cut by the window's
+      // edge): replacing it now would send its rest as plain text later.
+      if (mine.some((r) => r.end >= ch.held.length)) growing = true;
     });
+    if (growing && !final) return [];
     if (final || redacted.size) {
       const release = rebuildChannels(
         held.map((h) => h.chunk),

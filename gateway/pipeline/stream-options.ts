@@ -3,17 +3,19 @@ import { z } from 'zod';
 /**
  * How streamed output is moderated. The gateway's configuration carries this as its `stream` block
  * (`stream: StreamOptionsSchema.prefault({})`, or the GATEWAY_STREAM_* variables); a policy's own `stream`
- * block overrides it for that policy's requests, and an enforced output rule with `streamMode: "buffer"` forces
- * buffer mode (see openStream in stream.ts).
+ * block overrides it for that policy's requests, and an enforced output rule's `streamMode` sets the least it holds
+ * (see openStream in stream.ts).
  */
 export const StreamOptionsSchema = z
   .strictObject({
     /**
-     * `buffer`: each window is held until it passes, so no unchecked text reaches the client.
+     * `progressive`: each window is checked as soon as the upstream pauses and released if it passes, all but a
+     * tail that may still grow into a redacted span, so tokens flow and no unchecked text reaches the client.
+     * `buffer`: each window of `windowChars` is held until it passes, all but its last `overlapChars`.
      * `stream-first`: deltas are forwarded at once and checked in parallel; a violation cuts the stream.
      */
-    mode: z.enum(['buffer', 'stream-first']).default('buffer'),
-    /** Characters of new text per output check. */
+    mode: z.enum(['progressive', 'buffer', 'stream-first']).default('progressive'),
+    /** Characters of new text per output check (in `progressive` mode: at most, when the upstream does not pause). */
     windowChars: z.number().int().positive().default(400),
     /** Characters of already-checked text prepended to each window as context (catches a violation split across windows). */
     overlapChars: z.number().int().min(0).default(100),

@@ -5,7 +5,8 @@ import type { LoadedPolicy } from '../../policies/load.js';
 import { refusalChunks } from './refusal.js';
 import { bufferMode } from './stream-buffer.js';
 import { streamFirstMode } from './stream-first.js';
-import { DEFAULT_STREAM_OPTIONS, streamOptions, type StreamOptions } from './stream-options.js';
+import { DEFAULT_STREAM_OPTIONS, streamOptions, type StreamMode, type StreamOptions } from './stream-options.js';
+import { progressiveMode } from './stream-progressive.js';
 import { recorded, type StreamRun } from './stream-run.js';
 import { holdToolCalls } from './tool-call-hold.js';
 
@@ -17,7 +18,9 @@ export interface OpenedStream {
   chunks: AsyncGenerator<ChatCompletionChunk>;
 }
 
-const MODES = { buffer: bufferMode, 'stream-first': streamFirstMode } as const;
+const MODES = { progressive: progressiveMode, buffer: bufferMode, 'stream-first': streamFirstMode } as const;
+/** How much each mode holds: a policy's rules can ask for more than the settings give, never for less. */
+const HOLDS: Record<StreamMode, number> = { 'stream-first': 0, progressive: 1, buffer: 2 };
 
 /** Options are validated once per settings object, not per request. */
 const resolved = new WeakMap<object, StreamOptions>();
@@ -64,8 +67,8 @@ function call(generator: Generator, request: ChatRequest, signal: AbortSignal): 
  * A streamed chat completion. The input stage runs first — or, with `concurrentInput`, alongside the start of the
  * upstream call, whose response is held until the verdict (a refusal aborts it; a redaction aborts it and sends
  * the redacted request instead). The first upstream event is awaited here, so an upstream that fails at once
- * still gets a proper HTTP status. Output is then moderated in the configured mode (`buffer` or `stream-first`,
- * see stream-buffer.ts and stream-first.ts); a violation ends the stream with the refusal and
+ * still gets a proper HTTP status. Output is then moderated in the configured mode (`progressive`, `buffer` or
+ * `stream-first`, see stream-progressive.ts, stream-buffer.ts and stream-first.ts); a violation ends the stream with the refusal and
  * `finish_reason: "content_filter"`, and the decision record keeps exactly what the client received.
  *
  * @example
@@ -92,9 +95,10 @@ export async function openStream(
   }
   const { run } = admitted;
   const policy = run.policy;
-  const mode = policyStreamMode(policy);
+  const chosen = policy.policy.stream?.mode ?? options.mode;
+  const mode = policyStreamMode(policy, chosen);
   const effective =
-    mode || policy.policy.stream ? optionsOf({ ...settings, ...policy.policy.stream, ...(mode && { mode }) }) : options;
+    mode !== chosen || policy.policy.stream ? optionsOf({ ...settings, ...policy.policy.stream, mode }) : options;
   if (admitted.kind === 'refuse') {
     early?.drop();
     const { message } = admitted;
@@ -125,11 +129,14 @@ export async function openStream(
   return { action: run.inputAction, chunks: recorded(stream, holdToolCalls(MODES[effective.mode])) };
 }
 
-/** `buffer` when an enforced output rule of the policy asks for it (the strictest mode wins), else nothing. */
-function policyStreamMode(p: LoadedPolicy): 'buffer' | undefined {
-  return p.rules.some((r) => r.stages.includes('output') && r.rule.mode === 'enforce' && r.rule.streamMode === 'buffer')
-    ? 'buffer'
-    : undefined;
+/** The chosen mode, or a stricter one an enforced output rule of the policy asks for (the strictest wins). */
+function policyStreamMode(p: LoadedPolicy, chosen: StreamMode): StreamMode {
+  let mode = chosen;
+  for (const r of p.rules) {
+    const asked = r.rule.streamMode;
+    if (asked && HOLDS[asked] > HOLDS[mode] && r.stages.includes('output') && r.rule.mode === 'enforce') mode = asked;
+  }
+  return mode;
 }
 
 async function* replay(
