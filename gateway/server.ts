@@ -14,6 +14,8 @@ import { createApp } from './http/app.js';
 import { createLogger } from './http/logger.js';
 import { createMetrics } from './http/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { MemoryConversationStore } from './wire/responses/store.js';
+import { ResponsesUpstreams } from './wire/responses/upstream.js';
 import { openPolicies, policyStatus, policyTestsPass, type GatewayPolicies } from './policies.js';
 
 export interface Gateway {
@@ -97,6 +99,11 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     bodyLimitBytes: config.bodyLimitBytes,
     bodyTimeoutMs: config.limits.bodyTimeoutMs,
     limits: config.limits,
+    responses: {
+      upstreams: new ResponsesUpstreams(config.upstream.format, generator),
+      store: new MemoryConversationStore(config.responses.maxConversations),
+      unknownPreviousId: config.responses.unknownPreviousId,
+    },
     readiness: () => ({
       ready: classifiersReady,
       details: {

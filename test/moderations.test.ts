@@ -76,7 +76,7 @@ describe('health, readiness and metrics', () => {
     await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'hello' });
     const res = await request(gw.server).get('/metrics');
     assert.equal(res.status, 200);
-    assert.match(res.text, /gateway_requests_total\{route="\/v1\/moderations",decision="allow"\} \d/);
+    assert.match(res.text, /gateway_requests_total\{route="\/v1\/moderations",decision="allow",api="moderations"\} \d/);
     assert.match(res.text, /gateway_stage_duration_seconds_bucket\{le="[^"]+",stage="input"\}/);
     assert.match(res.text, /gateway_classifier_duration_seconds_count\{classifier="hazards",outcome="ok"\} \d/);
   });

@@ -8,8 +8,8 @@ export function createMetrics() {
   client.collectDefaultMetrics({ register: registry });
   const requests = new client.Counter({
     name: 'gateway_requests_total',
-    help: 'Requests by route and final decision',
-    labelNames: ['route', 'decision'] as const,
+    help: 'Requests by route, final decision and wire API (every API counts here alike)',
+    labelNames: ['route', 'decision', 'api'] as const,
     registers: [registry],
   });
   const errors = new client.Counter({
@@ -45,8 +45,8 @@ export function createMetrics() {
     return classifier.series({ classifier: id, outcome });
   });
   const requestChild = memo((k) => {
-    const [route, decision] = k.split('\0');
-    return requests.labels({ route, decision });
+    const [route, decision, api] = k.split('\0');
+    return requests.labels({ route, decision, api });
   });
   const ttftSeries = memo((m) => ttft.series({ mode: m }));
   const gapSeries = memo((m) => gap.series({ mode: m }));
@@ -54,7 +54,7 @@ export function createMetrics() {
     stream: (mode, metric, ms) => (metric === 'ttft' ? ttftSeries : gapSeries)(mode)(ms / 1000),
     stage: (s, ms) => stageSeries(s)(ms / 1000),
     classifier: (id, ms, failed) => classifierSeries(`${id}\0${failed ? 'error' : 'ok'}`)(ms / 1000),
-    decision: (route, action) => requestChild(`${route}\0${action}`).inc(),
+    decision: (route, action, api) => requestChild(`${route}\0${action}\0${api}`).inc(),
   };
   const grades = new client.Counter({
     name: 'gateway_rbrm_grades_total',

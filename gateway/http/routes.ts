@@ -13,7 +13,7 @@ import { sendJson } from './router.js';
 import type { z } from 'zod';
 
 /** Validates a body with zod; a failure is a 400 whose `param` names the first bad field. */
-function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new GatewayError('invalid_request', 'the request body must be a JSON object');
   }
@@ -28,7 +28,7 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
  * The request's context, and an AbortSignal that fires when the client goes away before the answer. The
  * decision id is registered in `decisionIds` too, for the error responder and the request log.
  */
-function begin(
+export function begin(
   req: IncomingMessage,
   res: ServerResponse,
   route: string,
@@ -56,7 +56,10 @@ function begin(
 /** The decision id of a response's request, once the route has begun (for error responses and logs). */
 export const decisionIds = new WeakMap<ServerResponse, string>();
 
-const decisionHeaders = (action: string, id: string) => ({ 'x-gateway-decision': action, 'x-gateway-decision-id': id });
+export const decisionHeaders = (action: string, id: string) => ({
+  'x-gateway-decision': action,
+  'x-gateway-decision-id': id,
+});
 
 /** An API route: the request is authenticated, admitted and its JSON body read (for POST) before this runs. */
 export type ApiRoute = (
@@ -123,4 +126,4 @@ export function apiRoutes(pipeline: Pipeline): { chat: ApiRoute; moderations: Ap
   return { chat, moderations, models };
 }
 
-const upstreamOrInternal = (e: unknown) => (e instanceof GatewayError ? e : toGatewayError(e));
+export const upstreamOrInternal = (e: unknown) => (e instanceof GatewayError ? e : toGatewayError(e));

@@ -18,6 +18,11 @@ export interface RequestContext {
   started: number;
   /** Request headers (lower-cased names) that header conditions read; credential headers are never readable. */
   headers?: Record<string, string | string[] | undefined>;
+  /**
+   * This request's upstream, when its API reaches the model in its own wire format (a Responses request passed
+   * through to `/v1/responses`); default: the pipeline's generator.
+   */
+  generator?: Generator;
 }
 
 const defaultInput = textSelector(DEFAULT_INPUT_SELECT, 'input');
@@ -29,7 +34,8 @@ export const promptText = (request: ChatRequest) => defaultInput.select(request)
 export interface PipelineObserver {
   stage(stage: 'input' | 'generator' | 'output', ms: number): void;
   classifier(id: string, ms: number, failed: boolean): void;
-  decision(route: string, action: Action): void;
+  /** A request's final action, by route and by wire API (`chat.completions`, `responses`, …). */
+  decision(route: string, action: Action, api: WireApi): void;
   /** Streams: time to the first content chunk, and each gap between chunks, by moderation mode. */
   stream?(mode: string, metric: 'ttft' | 'gap', ms: number): void;
   /** An answer graded with the policy's rubric; over-refusals are counted apart. */

@@ -249,7 +249,7 @@ export class RequestRun {
       time: new Date().toISOString(),
       v: RECORD_VERSION,
     };
-    this.deps.observer?.decision(this.ctx.route, action);
+    this.deps.observer?.decision(this.ctx.route, action, this.ctx.api);
     try {
       await this.deps.audit.append(record);
     } catch (e) {
