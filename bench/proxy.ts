@@ -3,7 +3,8 @@
  * durable (O_DSYNC) record write before each answer (the latency floor of any gateway that records before it
  * answers), Portkey's gateway with a regex guardrail on input and output, and this gateway with the default
  * rules-only policy and decision records on — side by side on loopback, in interleaved rounds so drift on a
- * shared machine hits all alike.
+ * shared machine hits all alike. The wire rows (`wireRows`) add other APIs: /v1/responses passed through to a
+ * Responses stub and translated to the chat stub, each with its added latency against chat completions'.
  *
  * Options: --seconds N (per run, default 4), --rounds N (default 3), --concurrency N (throughput runs, default 32).
  */
@@ -52,6 +53,8 @@ const gatewayEnv = {
   GATEWAY_API_KEYS: key,
   GATEWAY_LOG_LEVEL: 'warn',
   GATEWAY_POLICY_WATCH: 'off',
+  // Its /v1/responses rows are the translated ones (the chat stub serves no /responses).
+  GATEWAY_UPSTREAM_FORMAT: 'chat',
 };
 // The default: every answer waits for its record's group-commit fsync.
 const gateway = await startProcess(
@@ -66,6 +69,24 @@ const gatewayNone = await startProcess(
   'http://127.0.0.1:18081/readyz',
 );
 
+// The Responses API passed through: a stub that serves /v1/responses, and a gateway in front of it.
+const responsesStub = await startProcess([join(root, 'bench/servers/responses-stub.js')], {});
+const nativeGateway = (port: number, durability: string) =>
+  startProcess(
+    [join(root, 'gateway/main.js')],
+    {
+      ...gatewayEnv,
+      GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${responsesStub.port}/v1`,
+      GATEWAY_UPSTREAM_FORMAT: 'native',
+      GATEWAY_PORT: String(port),
+      GATEWAY_AUDIT_DIR: join(auditDir, `native-${durability}`),
+      GATEWAY_AUDIT_DURABILITY: durability,
+    },
+    `http://127.0.0.1:${port}/readyz`,
+  );
+const gatewayNative = await nativeGateway(18082, 'group');
+const gatewayNativeNone = await nativeGateway(18083, 'none');
+
 const guard = {
   type: 'guardrail',
   deny: true,
@@ -79,7 +100,45 @@ const portkeyConfig = JSON.stringify({
   after_request_hooks: [{ ...guard, id: 'out' }],
 });
 
-const targets: { name: string; url: string; headers?: Record<string, string> }[] = [
+const responsesBody = JSON.stringify({
+  model: 'gpt-4o-mini',
+  input: 'What is the capital of France? Answer in one sentence.',
+});
+const auth = { authorization: `Bearer ${key}` };
+const FSYNC = 'this gateway (records, fsync before answer)';
+const NONE = 'this gateway (records, durability none)';
+/**
+ * The other wire APIs: each row, the direct upstream call it adds to, and the chat completions row (same
+ * durability) whose added latency it is compared with.
+ */
+const wireRows: { name: string; url: string; headers?: Record<string, string>; direct: string; chat: string }[] = [
+  {
+    name: '/v1/responses passed through (fsync)',
+    url: 'http://127.0.0.1:18082/v1/responses',
+    direct: 'direct (responses stub)',
+    chat: FSYNC,
+  },
+  {
+    name: '/v1/responses translated (fsync)',
+    url: 'http://127.0.0.1:18080/v1/responses',
+    direct: 'direct (stub)',
+    chat: FSYNC,
+  },
+  {
+    name: '/v1/responses passed through (none)',
+    url: 'http://127.0.0.1:18083/v1/responses',
+    direct: 'direct (responses stub)',
+    chat: NONE,
+  },
+  {
+    name: '/v1/responses translated (none)',
+    url: 'http://127.0.0.1:18081/v1/responses',
+    direct: 'direct (stub)',
+    chat: NONE,
+  },
+];
+
+const targets: { name: string; url: string; headers?: Record<string, string>; body?: string }[] = [
   { name: 'direct (stub)', url: `http://127.0.0.1:${stub.port}/v1/chat/completions` },
   { name: 'bare node:http proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions` },
   { name: 'bare proxy + one O_DSYNC record write', url: `http://127.0.0.1:${floor.port}/v1/chat/completions` },
@@ -89,31 +148,43 @@ const targets: { name: string; url: string; headers?: Record<string, string> }[]
     headers: { 'x-portkey-config': portkeyConfig },
   },
   {
-    name: 'this gateway (records, fsync before answer)',
+    name: FSYNC,
     url: 'http://127.0.0.1:18080/v1/chat/completions',
     headers: { authorization: `Bearer ${key}` },
   },
   {
-    name: 'this gateway (records, durability none)',
+    name: NONE,
     url: 'http://127.0.0.1:18081/v1/chat/completions',
     headers: { authorization: `Bearer ${key}` },
   },
+  { name: 'direct (responses stub)', url: `http://127.0.0.1:${responsesStub.port}/v1/responses`, body: responsesBody },
+  ...wireRows.map((w) => ({ ...w, headers: auth, body: responsesBody })),
 ];
 
 // Per target, in target order: one load result per round at concurrency 1 and at `concurrency`.
 const results = targets.map((target) => ({ target, c1: [] as LoadResult[], cN: [] as LoadResult[] }));
 try {
-  for (const t of targets) await load(t.url, { concurrency: 4, seconds: 1, body, headers: t.headers }); // warm-up
+  for (const t of targets) await load(t.url, { concurrency: 4, seconds: 1, body: t.body ?? body, headers: t.headers }); // warm-up
   for (let r = 0; r < rounds; r++) {
     for (const { target: t, c1, cN } of results) {
-      c1.push(await load(t.url, { concurrency: 1, seconds, body, headers: t.headers }));
-      cN.push(await load(t.url, { concurrency, seconds, body, headers: t.headers }));
+      c1.push(await load(t.url, { concurrency: 1, seconds, body: t.body ?? body, headers: t.headers }));
+      cN.push(await load(t.url, { concurrency, seconds, body: t.body ?? body, headers: t.headers }));
     }
     process.stderr.write(`round ${r + 1}/${rounds} done\n`);
   }
 } finally {
   // before the audit dir goes: gateways write on close
-  await stopProcesses([gateway, gatewayNone, portkey, floor, bare, stub]);
+  await stopProcesses([
+    gateway,
+    gatewayNone,
+    gatewayNative,
+    gatewayNativeNone,
+    portkey,
+    floor,
+    bare,
+    stub,
+    responsesStub,
+  ]);
   rmSync(auditDir, { recursive: true, force: true });
 }
 
@@ -139,7 +210,8 @@ for (const s of summary) {
       `${fmt(s.c1p50, 3).padStart(7)} ${fmt(s.c1p99, 3).padStart(7)} ${s.errors}`,
   );
 }
-const [direct, bareS, floorS, pk, ...ours] = summary;
+const [direct, bareS, floorS, pk, ...rest] = summary;
+const ours = rest.filter((o) => o.name === FSYNC || o.name === NONE);
 for (const o of ours) {
   console.log(`\nratios for ${o.name}`);
   console.log(`  / bare proxy RPS             ${fmt(o.rps / bareS.rps)}   (goal >= 0.6)`);
@@ -153,3 +225,15 @@ console.log(
   `durable floor (bare proxy + one O_DSYNC record write) added p50 at c1 vs direct: ` +
     `${fmt(floorS.c1p50 - direct.c1p50, 3)} ms`,
 );
+
+// Each wire API's added latency (over the upstream call it makes) against chat completions' (same durability).
+const byName = (name: string) => summary.find((x) => x.name === name);
+for (const w of wireRows) {
+  const [o, d, chat] = [byName(w.name), byName(w.direct), byName(w.chat)];
+  if (!o || !d || !chat) continue;
+  const c1 = [o.c1p50 - d.c1p50, chat.c1p50 - direct.c1p50];
+  const cN = [o.p50 - d.p50, chat.p50 - direct.p50];
+  console.log(`\nadded p50 of ${w.name} over ${w.direct}, vs chat completions' (goal: ratio <= 1.1)`);
+  console.log(`  at c1    ${fmt(c1[0], 3)} ms vs ${fmt(c1[1], 3)} ms   ratio ${fmt(c1[0] / c1[1])}`);
+  console.log(`  at c${concurrency}   ${fmt(cN[0], 3)} ms vs ${fmt(cN[1], 3)} ms   ratio ${fmt(cN[0] / cN[1])}`);
+}
