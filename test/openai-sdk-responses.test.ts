@@ -153,6 +153,23 @@ for (const [name, upstream] of Object.entries(UPSTREAMS)) {
       assert.equal(rec.content.tool_calls?.output?.[0]?.name, 'store_token');
     });
 
+    it("assembles a streamed cut-off and a streamed tool call with the SDK's responses.stream helper", async () => {
+      // The helper adopts the terminal Response only from response.completed (not .incomplete) and accumulates
+      // output_text deltas only: what it assembles is the text sent, then the refusal part.
+      const cut = await client.responses.stream({ model: 'stub-model', input: 'long answer' }).finalResponse();
+      const message = cut.output[0];
+      assert.ok(message?.type === 'message');
+      assert.deepEqual(
+        message.content.map((p) => p.type),
+        ['output_text', 'refusal'],
+      );
+      const [sent] = message.content;
+      assert.ok(sent?.type === 'output_text' && sent.text.startsWith('word word') && !sent.text.includes('FORBIDDEN'));
+      const called = await client.responses.stream({ model: 'stub-model', input: 'key please', tools }).finalResponse();
+      const call = called.output.find((o) => o.type === 'function_call');
+      assert.equal(call?.type === 'function_call' && call.arguments, '{"token":"[REDACTED:secret]","note":"kept"}');
+    });
+
     it('continues with the function call output from previous_response_id', async () => {
       const first = await client.responses.create({ model: 'stub-model', input: 'key please', tools });
       const call = first.output.find((o) => o.type === 'function_call');
