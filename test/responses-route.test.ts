@@ -145,6 +145,7 @@ describe('POST /v1/responses translated to Chat Completions (upstream.format cha
       { role: 'user', content: 'What is my name?' },
     ]);
     assert.equal(second.body.previous_response_id, first.body.id);
+    assert.deepEqual(ctx.gw.records().at(-1)!.continues, { id: first.body.id, judged: 'history' });
   });
 
   it('counts requests by api in the metrics', async () => {
@@ -164,6 +165,7 @@ describe('POST /v1/responses with an unknown previous_response_id judged as a ne
     assert.equal(res.status, 200);
     assert.equal(res.headers['x-gateway-context'], 'new-turn-only');
     assert.deepEqual(ctx.stub.requests.at(-1)!.body.messages, [{ role: 'user', content: 'hello again' }]);
+    assert.deepEqual(ctx.gw.records().at(-1)!.continues, { id: 'resp_never_seen', judged: 'new-turn-only' });
   });
 });
 

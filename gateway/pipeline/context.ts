@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Action, AuditSink, ContentMode, WireApi } from '../../audit/types.js';
+import type { Action, AuditSink, ContentMode, ContinuesRecord, WireApi } from '../../audit/types.js';
 import type { ChatRequest, Generator } from '../../generator/types.js';
 import { ACTION_RANK, type RequestMeta } from '../../policies/engine.js';
 import type { LoadedPolicy } from '../../policies/load.js';
@@ -23,6 +23,8 @@ export interface RequestContext {
    * through to `/v1/responses`); default: the pipeline's generator.
    */
   generator?: Generator;
+  /** The conversation this request continues, for its record (the Responses API's `previous_response_id`). */
+  continues?: ContinuesRecord;
 }
 
 const defaultInput = textSelector(DEFAULT_INPUT_SELECT, 'input');

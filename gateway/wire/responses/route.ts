@@ -28,7 +28,7 @@ type Item = Record<string, unknown>;
 /**
  * The earlier turns a `previous_response_id` continues: the conversation the gateway judged and answered under
  * that id, for the same API key. An id it does not hold is a 400 (`reject`), or the request is judged on its new
- * turn only (`new-turn`), which the answer's `x-gateway-context` header says.
+ * turn only (`new-turn`), which the answer's `x-gateway-context` header and the record's `continues` say.
  */
 async function historyOf(
   body: ResponsesBody,
@@ -64,6 +64,8 @@ export function responsesRoute(pipeline: Pipeline, o: ResponsesRouteOptions): Ap
     const { ctx, signal } = begin(req, res, '/v1/responses', 'responses', caller, started);
     const call = o.upstreams.for(body);
     if (call) ctx.generator = call;
+    if (body.previous_response_id)
+      ctx.continues = { id: body.previous_response_id, judged: newTurnOnly ? 'new-turn-only' : 'history' };
     // What a later turn continues from: this conversation without the instructions (they are not carried over).
     const conversation = body.instructions ? request.messages.slice(1) : request.messages;
     const remember = async (id: string, output: Item[]) => {
