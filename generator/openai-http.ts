@@ -172,15 +172,7 @@ export class OpenAIHttpGenerator implements Generator {
 
   async complete(request: ChatRequest, signal: AbortSignal): Promise<ChatCompletion> {
     const res = await this.send('POST', '/chat/completions', signal, this.upstreamRequest(request, false));
-    let body: unknown;
-    try {
-      body = JSON.parse(await this.readCapped(res));
-    } catch (e) {
-      throw this.classify(
-        e instanceof SyntaxError ? new GeneratorError('bad_response', 'upstream sent invalid JSON') : e,
-        signal,
-      );
-    }
+    const body = await this.readJson(res, signal);
     const c = body as ChatCompletion;
     if (!c || typeof c !== 'object' || !Array.isArray(c.choices)) {
       throw new GeneratorError('bad_response', 'upstream response has no choices array', undefined, this.scrub(body));
@@ -278,7 +270,11 @@ export class OpenAIHttpGenerator implements Generator {
 
   /** POSTs a JSON body in another wire format (e.g. to `/responses`) and reads its JSON answer, capped. */
   async postJson(path: string, body: object, signal: AbortSignal): Promise<unknown> {
-    const res = await this.send('POST', path, signal, body);
+    return this.readJson(await this.send('POST', path, signal, body), signal);
+  }
+
+  /** A JSON answer's body, parsed (capped by readCapped); text that is not JSON is a bad response. */
+  private async readJson(res: Dispatcher.ResponseData, signal: AbortSignal): Promise<unknown> {
     try {
       return JSON.parse(await this.readCapped(res));
     } catch (e) {
