@@ -224,6 +224,23 @@ describe('POST /v1/responses passed through to an upstream that serves /v1/respo
   });
 });
 
+describe('POST /v1/responses with upstream.format auto in front of an upstream that serves /v1/responses', () => {
+  const ctx = gatewayWith(() => startResponsesStub(), { GATEWAY_UPSTREAM_FORMAT: 'auto' });
+
+  it('passes a 404 about the model on to the client, and keeps passing through (it is not a missing route)', async () => {
+    const res = await request(ctx.gw.server)
+      .post('/v1/responses')
+      .set(auth)
+      .send({ ...ask('x'), model: 'missing-model' });
+    assert.equal(res.status, 404);
+    assert.equal(res.body.error.code, 'model_not_found');
+    const ok = await request(ctx.gw.server).post('/v1/responses').set(auth).send(ask('Say hi'));
+    assert.equal(ok.status, 200);
+    assert.equal(ctx.stub.requests.at(-1)!.path, '/v1/responses');
+    assert.match(ok.body.id, /^resp_stub/);
+  });
+});
+
 describe('POST /v1/responses with upstream.format auto in front of a Chat-Completions-only upstream', () => {
   const ctx = gatewayWithStub({ GATEWAY_UPSTREAM_FORMAT: 'auto' });
 

@@ -7,7 +7,7 @@ import type { StubRequest } from './stub-upstream.js';
  * Response object (JSON) or as the typed SSE events (`event: response.output_text.delta` …), as OpenAI and vLLM
  * do. Any other path is a 404. By the request's `model`:
  * - anything else: answers `reply` (default "Echo: <last user text>"), or the function call `toolCall` returns;
- * - `error-500`: an OpenAI-shaped 500; `error-event`: streams an `error` event after the first delta;
+ * - `error-500`: an OpenAI-shaped 500; `missing-model`: OpenAI's 404 `model_not_found`; `error-event`: streams an `error` event after the first delta;
  * - `die`: streams two deltas, then drops the connection.
  */
 export interface ResponsesStubOptions {
@@ -57,6 +57,8 @@ export async function startResponsesStub(opts: ResponsesStubOptions = {}): Promi
     if (req.method !== 'POST' || !req.url?.endsWith('/responses')) return error(res, 404, 'not found');
     const model = String(body.model ?? '');
     if (model === 'error-500') return error(res, 500, 'stub 500');
+    if (model === 'missing-model')
+      return error(res, 404, 'The model `missing-model` does not exist', 'model_not_found');
     const user = lastUser(body.input);
     const text = opts.reply ? opts.reply(user, body) : `Echo: ${user}`;
     const call = opts.toolCall?.(user);
@@ -112,7 +114,7 @@ export async function startResponsesStub(opts: ResponsesStubOptions = {}): Promi
   return { url: server.url, port: server.port, requests, close: server.close };
 }
 
-function error(res: ServerResponse, status: number, message: string) {
+function error(res: ServerResponse, status: number, message: string, code: string | null = null) {
   res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ error: { message, type: 'invalid_request_error', code: null, param: null } }));
+  res.end(JSON.stringify({ error: { message, type: 'invalid_request_error', code, param: null } }));
 }

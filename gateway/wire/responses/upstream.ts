@@ -12,7 +12,15 @@ import { responsesBodyFor } from './to-responses.js';
 
 type Item = Record<string, unknown>;
 
-const isNotFound = (e: unknown) => e instanceof GeneratorError && e.kind === 'upstream_status' && e.status === 404;
+/**
+ * A 404 that says the upstream has no `/responses` route, not one about the request: OpenAI and vLLM also answer
+ * 404 for an unknown model, which must reach the client rather than switch the gateway to translation.
+ */
+const isMissingRoute = (e: unknown) =>
+  e instanceof GeneratorError &&
+  e.kind === 'upstream_status' &&
+  e.status === 404 &&
+  !/model/i.test(JSON.stringify(e.body ?? ''));
 
 /**
  * How Responses requests reach the upstream, for the gateway's lifetime: the configured format, and (for `auto`)
@@ -78,7 +86,7 @@ export class NativeResponsesCall implements Generator {
     try {
       answer = await post('/responses', this.body(request, false), signal);
     } catch (e) {
-      if (!this.onMissing || !isNotFound(e)) throw e;
+      if (!this.onMissing || !isMissingRoute(e)) throw e;
       this.onMissing();
       return this.base.complete(request, signal);
     }
@@ -96,7 +104,7 @@ export class NativeResponsesCall implements Generator {
     try {
       first = await chunks.next();
     } catch (e) {
-      if (!this.onMissing || !isNotFound(e)) throw e;
+      if (!this.onMissing || !isMissingRoute(e)) throw e;
       this.onMissing();
       return yield* this.base.stream(request, signal);
     }
