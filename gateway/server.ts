@@ -101,7 +101,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     limits: config.limits,
     responses: {
       upstreams: new ResponsesUpstreams(config.upstream.format, generator),
-      store: new MemoryConversationStore(config.responses.maxConversations),
+      store: new MemoryConversationStore(config.responses.maxConversations, config.responses.maxChars),
       unknownPreviousId: config.responses.unknownPreviousId,
     },
     readiness: () => ({

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../gateway/config.js';
-import { GatewayError } from '../gateway/pipeline/errors.js';
+import { type GatewayError } from '../gateway/pipeline/errors.js';
 import { chunk } from '../gateway/pipeline/refusal.js';
 import { ResponseStreamEvents } from '../gateway/wire/responses/events.js';
 import { responseObject } from '../gateway/wire/responses/from-chat.js';
@@ -10,7 +10,7 @@ import type { ResponsesBody } from '../gateway/wire/responses/schema.js';
 import { MemoryConversationStore } from '../gateway/wire/responses/store.js';
 import { responsesToChat } from '../gateway/wire/responses/to-chat.js';
 import { chatMessagesToInput } from '../gateway/wire/responses/to-responses.js';
-import { GeneratorError } from '../generator/types.js';
+import { type GeneratorError } from '../generator/types.js';
 
 const body = (over: Partial<ResponsesBody> & Record<string, unknown>): ResponsesBody => ({
   model: 'm',
@@ -211,9 +211,9 @@ describe('chat chunks → typed Responses events (events.ts)', () => {
 });
 
 describe('the embedded conversation store (store.ts)', () => {
-  it('keeps at most max conversations, dropping the least recently used', async () => {
+  it('keeps at most max conversations and about maxSize characters, dropping the least recently used', async () => {
     const store = new MemoryConversationStore(2);
-    const conv = (content: string) => ({ keyId: null, messages: [{ role: 'user', content }] });
+    const conv = (content: string) => ({ keyId: null, messages: [{ role: 'user', content }], size: content.length });
     await store.set('a', conv('a'));
     await store.set('b', conv('b'));
     await store.get('a');
@@ -221,6 +221,11 @@ describe('the embedded conversation store (store.ts)', () => {
     assert.equal(store.size, 2);
     assert.equal(await store.get('b'), undefined);
     assert.ok(await store.get('a'));
+    const bySize = new MemoryConversationStore(100, 10);
+    await bySize.set('a', conv('aaaaaa'));
+    await bySize.set('b', conv('bbbbbb'));
+    assert.equal(await bySize.get('a'), undefined, 'past maxSize, the oldest goes');
+    assert.ok(await bySize.get('b'));
     const none = new MemoryConversationStore(0);
     await none.set('a', conv('a'));
     assert.equal(await none.get('a'), undefined);
@@ -236,6 +241,6 @@ describe('configuration of the Responses API', () => {
       /upstream\.format \(from GATEWAY_UPSTREAM_FORMAT\)/,
     );
     const c = loadConfig({ env: { GATEWAY_RESPONSES_MAX_CONVERSATIONS: '5' } });
-    assert.deepEqual(c.responses, { maxConversations: 5, unknownPreviousId: 'reject' });
+    assert.deepEqual(c.responses, { maxConversations: 5, maxChars: 64 << 20, unknownPreviousId: 'reject' });
   });
 });

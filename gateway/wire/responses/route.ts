@@ -69,8 +69,11 @@ export function responsesRoute(pipeline: Pipeline, o: ResponsesRouteOptions): Ap
     // What a later turn continues from: this conversation without the instructions (they are not carried over).
     const conversation = body.instructions ? request.messages.slice(1) : request.messages;
     const remember = async (id: string, output: Item[]) => {
-      if (body.store !== false)
-        await o.store.set(id, { keyId: caller.keyId, messages: [...conversation, answerMessage(output)] });
+      if (body.store === false) return;
+      const answer = answerMessage(output);
+      // This turn's own size (the earlier turns are the previous entry's, shared): its input and its answer.
+      const size = JSON.stringify(body.input).length + JSON.stringify(answer).length;
+      await o.store.set(id, { keyId: caller.keyId, messages: [...conversation, answer], size });
     };
     const headers = (action: string) => ({
       ...decisionHeaders(action, ctx.decisionId),
