@@ -110,6 +110,8 @@ export class ResponseStreamEvents {
     const out: ResponseEvent[] = [];
     let call = this.calls.get(index);
     if (!call) {
+      // The message before a tool call is finished, as the Responses API finishes an item before the next one.
+      out.push(...this.closeMessage('completed'));
       call = { id: newId('fc'), index: this.outputs++, callId: tc.id, name: fn.name, args: '' };
       this.calls.set(index, call);
       const item = functionCallItem(call.id, call.callId, call.name, '', 'in_progress');
@@ -161,14 +163,7 @@ export class ResponseStreamEvents {
   end(): ResponseEvent[] {
     const ending = this.ending;
     const status = ending.status === 'completed' ? 'completed' : 'incomplete';
-    const out: ResponseEvent[] = [];
-    const m = this.message;
-    if (m) {
-      out.push(...this.closePart(m, m.parts.length - 1));
-      const item = this.messageOf(m, m.parts.map(this.partOf), status);
-      out.push(this.event('response.output_item.done', { output_index: m.index, item }));
-      this.done.push({ index: m.index, item });
-    }
+    const out = this.closeMessage(status);
     for (const call of this.calls.values()) {
       const where = { item_id: call.id, output_index: call.index };
       out.push(
@@ -178,11 +173,23 @@ export class ResponseStreamEvents {
       out.push(this.event('response.output_item.done', { output_index: call.index, item }));
       this.done.push({ index: call.index, item });
     }
-    this.message = undefined;
     this.calls.clear();
     const response = this.response(this.output, ending, this.usage);
     out.push(this.event(status === 'completed' ? 'response.completed' : 'response.incomplete', { response }));
     return out;
+  }
+
+  /** Finishes the open message item, if any: its last part, then the item. */
+  private closeMessage(status: string): ResponseEvent[] {
+    const m = this.message;
+    if (!m) return [];
+    this.message = undefined;
+    const item = this.messageOf(m, m.parts.map(this.partOf), status);
+    this.done.push({ index: m.index, item });
+    return [
+      ...this.closePart(m, m.parts.length - 1),
+      this.event('response.output_item.done', { output_index: m.index, item }),
+    ];
   }
 
   /** The `error` event a failed stream ends with. */

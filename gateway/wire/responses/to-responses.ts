@@ -51,6 +51,14 @@ export function chatMessagesToInput(messages: ChatMessage[]): Item[] {
  * so the upstream reads nothing the gateway did not judge).
  */
 export function responsesBodyFor(request: ChatRequest, original: ResponsesBody, model: string, stream: boolean) {
-  const { input: _input, instructions: _instructions, previous_response_id: _previous, ...rest } = original;
-  return { ...rest, model, stream, input: chatMessagesToInput(request.messages) };
+  // A loop, not `{...rest}`: JSON.stringify of the spread copy was five times slower (bench:proxy's native row).
+  const body: Item = {};
+  for (const k in original) if (!RESOLVED.has(k)) body[k] = original[k];
+  body.model = model;
+  body.stream = stream;
+  body.input = chatMessagesToInput(request.messages);
+  return body;
 }
+
+/** Fields the gateway resolved into `input` (or replaces), never sent as the client wrote them. */
+const RESOLVED = new Set(['input', 'instructions', 'previous_response_id', 'model', 'stream']);
