@@ -159,6 +159,16 @@ export interface ContentRecord {
   media?: MediaRecord[];
 }
 
+/**
+ * The conversation a request continued: the id it named, and what was judged with the new turn: the earlier turns
+ * the gateway held (`history`), or nothing, because it did not hold them and was configured to judge the new turn
+ * alone (`new-turn-only`).
+ */
+export interface ContinuesRecord {
+  id: string;
+  judged: 'history' | 'new-turn-only';
+}
+
 export interface DecisionRecord {
   /** The format version: always 1 for this shape. */
   v: RecordVersion;
@@ -187,6 +197,8 @@ export interface DecisionRecord {
   shadow?: ShadowRecord;
   /** The RBRM grade of the model's answer under the policy's grading rubric. */
   rbrm?: GradeRecord;
+  /** A request that continues a conversation held by the gateway (the Responses API's `previous_response_id`). */
+  continues?: ContinuesRecord;
   /** Set when the request failed (upstream error, client abort). */
   error?: RecordError;
 }

@@ -3,8 +3,9 @@
  * durable (O_DSYNC) record write before each answer (the latency floor of any gateway that records before it
  * answers), Portkey's gateway with a regex guardrail on input and output, and this gateway with the default
  * rules-only policy and decision records on — side by side on loopback, in interleaved rounds so drift on a
- * shared machine hits all alike. The Messages API rows (`/v1/messages`, translated to the chat stub and passed
- * through to an Anthropic-compatible stub) report their added latency against chat completions'.
+ * shared machine hits all alike. The wire rows (`wireRows`) add other APIs: /v1/responses and /v1/messages passed
+ * through to a stub of their own format and translated to the chat stub, each with its added latency against chat
+ * completions'.
  *
  * Options: --seconds N (per run, default 4), --rounds N (default 3), --concurrency N (throughput runs, default 32).
  */
@@ -53,6 +54,8 @@ const gatewayEnv = {
   GATEWAY_API_KEYS: key,
   GATEWAY_LOG_LEVEL: 'warn',
   GATEWAY_POLICY_WATCH: 'off',
+  // Its /v1/responses rows are the translated ones (the chat stub serves no /responses).
+  GATEWAY_UPSTREAM_FORMAT: 'chat',
 };
 // The default: every answer waits for its record's group-commit fsync.
 const gateway = await startProcess(
@@ -65,6 +68,38 @@ const gatewayNone = await startProcess(
   [join(root, 'gateway/main.js')],
   { ...gatewayEnv, GATEWAY_PORT: '18081', GATEWAY_AUDIT_DIR: join(auditDir, 'none'), GATEWAY_AUDIT_DURABILITY: 'none' },
   'http://127.0.0.1:18081/readyz',
+);
+
+// The Responses API passed through: a stub that serves /v1/responses, and a gateway in front of it.
+const responsesStub = await startProcess([join(root, 'bench/servers/responses-stub.js')], {});
+const nativeGateway = (port: number, durability: string) =>
+  startProcess(
+    [join(root, 'gateway/main.js')],
+    {
+      ...gatewayEnv,
+      GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${responsesStub.port}/v1`,
+      GATEWAY_UPSTREAM_FORMAT: 'native',
+      GATEWAY_PORT: String(port),
+      GATEWAY_AUDIT_DIR: join(auditDir, `native-${durability}`),
+      GATEWAY_AUDIT_DURABILITY: durability,
+    },
+    `http://127.0.0.1:${port}/readyz`,
+  );
+const gatewayNative = await nativeGateway(18082, 'group');
+const gatewayNativeNone = await nativeGateway(18083, 'none');
+
+// The Messages API passed through: an Anthropic-compatible stub, and a gateway in front of it (records fsynced).
+const anthropicStub = await startProcess([join(root, 'bench/servers/anthropic-stub.js')], {});
+const gatewayAnthropic = await startProcess(
+  [join(root, 'gateway/main.js')],
+  {
+    ...gatewayEnv,
+    GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${anthropicStub.port}/v1`,
+    GATEWAY_UPSTREAM_FORMAT: 'native',
+    GATEWAY_PORT: '18084',
+    GATEWAY_AUDIT_DIR: join(auditDir, 'anthropic'),
+  },
+  'http://127.0.0.1:18084/readyz',
 );
 
 const guard = {
@@ -80,26 +115,70 @@ const portkeyConfig = JSON.stringify({
   after_request_hooks: [{ ...guard, id: 'out' }],
 });
 
-// POST /v1/messages: the same question in the Messages API's shape, translated (to the chat stub, through the
-// default gateway) and passed through natively (to an Anthropic-compatible stub, through its own gateway).
-const anthropicStub = await startProcess([join(root, 'bench/servers/anthropic-stub.js')], {});
-const gatewayNative = await startProcess(
-  [join(root, 'gateway/main.js')],
-  {
-    ...gatewayEnv,
-    GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${anthropicStub.port}/v1`,
-    GATEWAY_UPSTREAM_FORMAT: 'native',
-    GATEWAY_PORT: '18082',
-    GATEWAY_AUDIT_DIR: join(auditDir, 'native'),
-  },
-  'http://127.0.0.1:18082/readyz',
-);
+const responsesBody = JSON.stringify({
+  model: 'gpt-4o-mini',
+  input: 'What is the capital of France? Answer in one sentence.',
+});
 const messagesBody = JSON.stringify({ ...JSON.parse(body), max_tokens: 256 });
-const messagesTargets = [
-  { name: 'direct (anthropic stub) /v1/messages', url: `http://127.0.0.1:${anthropicStub.port}/v1/messages` },
-  { name: 'this gateway /v1/messages, translated', url: 'http://127.0.0.1:18080/v1/messages' },
-  { name: 'this gateway /v1/messages, native', url: 'http://127.0.0.1:18082/v1/messages' },
-].map((t) => ({ ...t, body: messagesBody, headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' } }));
+const auth = { authorization: `Bearer ${key}` };
+const anthropicAuth = { 'x-api-key': key, 'anthropic-version': '2023-06-01' };
+const FSYNC = 'this gateway (records, fsync before answer)';
+const NONE = 'this gateway (records, durability none)';
+/**
+ * The other wire APIs: each row, the direct upstream call it adds to, and the chat completions row (same
+ * durability) whose added latency it is compared with.
+ */
+interface WireRow {
+  name: string;
+  url: string;
+  direct: string;
+  chat: string;
+  /** The Messages rows' body and headers; the Responses rows use responsesBody and a bearer key. */
+  body?: string;
+  headers?: Record<string, string>;
+}
+const wireRows: WireRow[] = [
+  {
+    name: '/v1/responses passed through (fsync)',
+    url: 'http://127.0.0.1:18082/v1/responses',
+    direct: 'direct (responses stub)',
+    chat: FSYNC,
+  },
+  {
+    name: '/v1/responses translated (fsync)',
+    url: 'http://127.0.0.1:18080/v1/responses',
+    direct: 'direct (stub)',
+    chat: FSYNC,
+  },
+  {
+    name: '/v1/responses passed through (none)',
+    url: 'http://127.0.0.1:18083/v1/responses',
+    direct: 'direct (responses stub)',
+    chat: NONE,
+  },
+  {
+    name: '/v1/responses translated (none)',
+    url: 'http://127.0.0.1:18081/v1/responses',
+    direct: 'direct (stub)',
+    chat: NONE,
+  },
+  {
+    name: '/v1/messages passed through (fsync)',
+    url: 'http://127.0.0.1:18084/v1/messages',
+    direct: 'direct (anthropic stub)',
+    chat: FSYNC,
+    body: messagesBody,
+    headers: anthropicAuth,
+  },
+  {
+    name: '/v1/messages translated (fsync)',
+    url: 'http://127.0.0.1:18080/v1/messages',
+    direct: 'direct (stub)',
+    chat: FSYNC,
+    body: messagesBody,
+    headers: anthropicAuth,
+  },
+];
 
 const targets: { name: string; url: string; headers?: Record<string, string>; body?: string }[] = [
   { name: 'direct (stub)', url: `http://127.0.0.1:${stub.port}/v1/chat/completions` },
@@ -111,16 +190,18 @@ const targets: { name: string; url: string; headers?: Record<string, string>; bo
     headers: { 'x-portkey-config': portkeyConfig },
   },
   {
-    name: 'this gateway (records, fsync before answer)',
+    name: FSYNC,
     url: 'http://127.0.0.1:18080/v1/chat/completions',
     headers: { authorization: `Bearer ${key}` },
   },
   {
-    name: 'this gateway (records, durability none)',
+    name: NONE,
     url: 'http://127.0.0.1:18081/v1/chat/completions',
     headers: { authorization: `Bearer ${key}` },
   },
-  ...messagesTargets,
+  { name: 'direct (responses stub)', url: `http://127.0.0.1:${responsesStub.port}/v1/responses`, body: responsesBody },
+  { name: 'direct (anthropic stub)', url: `http://127.0.0.1:${anthropicStub.port}/v1/messages`, body: messagesBody },
+  ...wireRows.map((w) => ({ ...w, headers: w.headers ?? auth, body: w.body ?? responsesBody })),
 ];
 
 // Per target, in target order: one load result per round at concurrency 1 and at `concurrency`.
@@ -136,7 +217,19 @@ try {
   }
 } finally {
   // before the audit dir goes: gateways write on close
-  await stopProcesses([gateway, gatewayNone, gatewayNative, anthropicStub, portkey, floor, bare, stub]);
+  await stopProcesses([
+    gateway,
+    gatewayNone,
+    gatewayNative,
+    gatewayNativeNone,
+    gatewayAnthropic,
+    anthropicStub,
+    portkey,
+    floor,
+    bare,
+    stub,
+    responsesStub,
+  ]);
   rmSync(auditDir, { recursive: true, force: true });
 }
 
@@ -162,8 +255,8 @@ for (const s of summary) {
       `${fmt(s.c1p50, 3).padStart(7)} ${fmt(s.c1p99, 3).padStart(7)} ${s.errors}`,
   );
 }
-const messagesRows = summary.splice(summary.length - messagesTargets.length);
-const [direct, bareS, floorS, pk, ...ours] = summary;
+const [direct, bareS, floorS, pk, ...rest] = summary;
+const ours = rest.filter((o) => o.name === FSYNC || o.name === NONE);
 for (const o of ours) {
   console.log(`\nratios for ${o.name}`);
   console.log(`  / bare proxy RPS             ${fmt(o.rps / bareS.rps)}   (goal >= 0.6)`);
@@ -178,19 +271,14 @@ console.log(
     `${fmt(floorS.c1p50 - direct.c1p50, 3)} ms`,
 );
 
-// The Messages API's added latency (c1 p50 over its own upstream called directly) against chat completions'.
-const [anthropicDirect, translated, native] = messagesRows;
-const chatGateway = ours[0];
-if (anthropicDirect && translated && native && chatGateway) {
-  const chatAdded = chatGateway.c1p50 - direct.c1p50;
-  const rows = [
-    ['translated (vs the chat stub)', translated.c1p50 - direct.c1p50, translated.rps / chatGateway.rps],
-    ['native (vs the anthropic stub)', native.c1p50 - anthropicDirect.c1p50, native.rps / chatGateway.rps],
-  ] as const;
-  console.log(`\n/v1/messages vs /v1/chat/completions (records fsynced); chat added p50 at c1 ${fmt(chatAdded, 3)} ms`);
-  for (const [name, added, rps] of rows)
-    console.log(
-      `  ${name.padEnd(32)} added p50 at c1 ${fmt(added, 3)} ms = ${fmt(added / chatAdded)}× chat's (goal <= 1.10); ` +
-        `RPS@c${concurrency} ${fmt(rps)}× chat's`,
-    );
+// Each wire API's added latency (over the upstream call it makes) against chat completions' (same durability).
+const byName = (name: string) => summary.find((x) => x.name === name);
+for (const w of wireRows) {
+  const [o, d, chat] = [byName(w.name), byName(w.direct), byName(w.chat)];
+  if (!o || !d || !chat) continue;
+  const c1 = [o.c1p50 - d.c1p50, chat.c1p50 - direct.c1p50];
+  const cN = [o.p50 - d.p50, chat.p50 - direct.p50];
+  console.log(`\nadded p50 of ${w.name} over ${w.direct}, vs chat completions' (goal: ratio <= 1.1)`);
+  console.log(`  at c1    ${fmt(c1[0], 3)} ms vs ${fmt(c1[1], 3)} ms   ratio ${fmt(c1[0] / c1[1])}`);
+  console.log(`  at c${concurrency}   ${fmt(cN[0], 3)} ms vs ${fmt(cN[1], 3)} ms   ratio ${fmt(cN[0] / cN[1])}`);
 }

@@ -5,7 +5,8 @@ import { jsonErrorText, parseJsonText } from '../policies/json-text.js';
 import { anchorConfigSchema } from '../audit/config.js';
 import { DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_STREAM_BYTES } from '../generator/openai-http.js';
 import { StreamOptionsSchema } from './pipeline/stream-options.js';
-import { UpstreamFormatSchema } from './wire/messages/upstream-format.js';
+import { UpstreamFormatSchema } from './wire/upstream-format.js';
+import { ResponsesSettingsSchema } from './wire/responses/settings.js';
 
 /**
  * One API key as written in `GATEWAY_API_KEYS` or in the file's `auth.apiKeys`: `key`, or `tenant:key`. The
@@ -57,10 +58,12 @@ export const ConfigSchema = z.strictObject({
       maxStreamBytes: z.number().int().positive().default(DEFAULT_MAX_STREAM_BYTES),
       /** Gateway model name → upstream model name. Unmapped names pass through unchanged. */
       models: z.record(z.string(), z.string()).default({}),
-      /** How the Messages API reaches the upstream: `chat`, `native` or `auto` (wire/messages/upstream-format.ts). */
+      /** How /v1/responses and /v1/messages reach the upstream: `chat`, `native` or `auto` (wire/upstream-format.ts). */
       format: UpstreamFormatSchema,
     })
     .prefault({}),
+  /** POST /v1/responses: the conversation store for `previous_response_id`. */
+  responses: ResponsesSettingsSchema,
   /** A policy file, or a folder holding `policy.json` (and optionally `bindings.json`). Default: policies/default. */
   policy: z.string().min(1).optional(),
   /** A candidate policy run in shadow beside the enforced one: recorded, never enforced. */
@@ -192,6 +195,8 @@ const ENV: Record<string, (raw: Raw, v: string) => void> = {
   GATEWAY_UPSTREAM_MAX_ANSWER_BYTES: (c, v) => (section(c, 'upstream').maxAnswerBytes = num(v)),
   GATEWAY_UPSTREAM_MAX_STREAM_BYTES: (c, v) => (section(c, 'upstream').maxStreamBytes = num(v)),
   GATEWAY_UPSTREAM_FORMAT: (c, v) => (section(c, 'upstream').format = v),
+  GATEWAY_RESPONSES_MAX_CONVERSATIONS: (c, v) => (section(c, 'responses').maxConversations = num(v)),
+  GATEWAY_RESPONSES_UNKNOWN_PREVIOUS_ID: (c, v) => (section(c, 'responses').unknownPreviousId = v),
   GATEWAY_POLICY: (c, v) => (c.policy = v),
   GATEWAY_SHADOW_POLICY: (c, v) => (c.shadowPolicy = v),
   GATEWAY_POLICY_WATCH: (c, v) => (c.policyWatch = bool(v)),
@@ -238,6 +243,8 @@ const ENV_PATH: Record<string, string> = {
   'upstream.maxAnswerBytes': 'GATEWAY_UPSTREAM_MAX_ANSWER_BYTES',
   'upstream.maxStreamBytes': 'GATEWAY_UPSTREAM_MAX_STREAM_BYTES',
   'upstream.format': 'GATEWAY_UPSTREAM_FORMAT',
+  'responses.maxConversations': 'GATEWAY_RESPONSES_MAX_CONVERSATIONS',
+  'responses.unknownPreviousId': 'GATEWAY_RESPONSES_UNKNOWN_PREVIOUS_ID',
   policy: 'GATEWAY_POLICY',
   shadowPolicy: 'GATEWAY_SHADOW_POLICY',
   policyWatch: 'GATEWAY_POLICY_WATCH',

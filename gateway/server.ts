@@ -15,7 +15,9 @@ import { createLogger } from './http/logger.js';
 import { createMetrics } from './http/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { MessagesNativeGenerator } from './wire/messages/native-upstream.js';
-import { messagesUpstreamFormat } from './wire/messages/upstream-format.js';
+import { messagesUpstreamFormat } from './wire/upstream-format.js';
+import { MemoryConversationStore } from './wire/responses/store.js';
+import { ResponsesUpstreams } from './wire/responses/upstream.js';
 import { openPolicies, policyStatus, policyTestsPass, type GatewayPolicies } from './policies.js';
 
 export interface Gateway {
@@ -98,6 +100,11 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     messages: { native: nativeMessages },
     bodyTimeoutMs: config.limits.bodyTimeoutMs,
     limits: config.limits,
+    responses: {
+      upstreams: new ResponsesUpstreams(config.upstream.format, generator),
+      store: new MemoryConversationStore(config.responses.maxConversations, config.responses.maxChars),
+      unknownPreviousId: config.responses.unknownPreviousId,
+    },
     readiness: () => ({
       ready: classifiersReady,
       details: {

@@ -1,6 +1,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { errors as undiciErrors, Pool, type Dispatcher } from 'undici';
 import { scrubCredentials } from '../audit/mask.js';
+import { sseEvents, type SseEvent } from './sse-events.js';
 import {
   GeneratorError,
   type ChatCompletion,
@@ -101,7 +102,7 @@ export class OpenAIHttpGenerator implements Generator {
    * An upstream body that the gateway passes on (an error body, an error event, the model list) or keeps in a
    * record, without credentials: upstreams echo the key they were sent ("Incorrect API key provided: …").
    */
-  private scrub<T>(body: T): T {
+  scrub<T>(body: T): T {
     return scrubCredentials(body, this.secrets);
   }
 
@@ -171,15 +172,7 @@ export class OpenAIHttpGenerator implements Generator {
 
   async complete(request: ChatRequest, signal: AbortSignal): Promise<ChatCompletion> {
     const res = await this.send('POST', '/chat/completions', signal, this.upstreamRequest(request, false));
-    let body: unknown;
-    try {
-      body = JSON.parse(await this.readCapped(res));
-    } catch (e) {
-      throw this.classify(
-        e instanceof SyntaxError ? new GeneratorError('bad_response', 'upstream sent invalid JSON') : e,
-        signal,
-      );
-    }
+    const body = await this.readJson(res, signal);
     const c = body as ChatCompletion;
     if (!c || typeof c !== 'object' || !Array.isArray(c.choices)) {
       throw new GeneratorError('bad_response', 'upstream response has no choices array', undefined, this.scrub(body));
@@ -268,6 +261,38 @@ export class OpenAIHttpGenerator implements Generator {
       'too_large',
       `the upstream's ${what} passed the gateway's limit of ${max} bytes (upstream.max${what === 'answer' ? 'Answer' : 'Stream'}Bytes) and was cut`,
     );
+  }
+
+  /** The upstream's name for a gateway model name (`upstream.models`). */
+  upstreamModel(name: string): string {
+    return this.modelMap[name] ?? name;
+  }
+
+  /** POSTs a JSON body in another wire format (e.g. to `/responses`) and reads its JSON answer, capped. */
+  async postJson(path: string, body: object, signal: AbortSignal): Promise<unknown> {
+    return this.readJson(await this.send('POST', path, signal, body), signal);
+  }
+
+  /** A JSON answer's body, parsed (capped by readCapped); text that is not JSON is a bad response. */
+  private async readJson(res: Dispatcher.ResponseData, signal: AbortSignal): Promise<unknown> {
+    try {
+      return JSON.parse(await this.readCapped(res));
+    } catch (e) {
+      const bad = e instanceof SyntaxError ? new GeneratorError('bad_response', 'upstream sent invalid JSON') : e;
+      throw this.classify(bad, signal);
+    }
+  }
+
+  /** POSTs a JSON body in another wire format and yields its SSE events, capped like a chat stream. */
+  async *postEvents(path: string, body: object, signal: AbortSignal): AsyncGenerator<SseEvent> {
+    const res = await this.send('POST', path, signal, body);
+    try {
+      yield* sseEvents(res.body, this.maxStreamBytes, () => this.tooLarge('stream', this.maxStreamBytes));
+    } catch (e) {
+      throw this.classify(e, signal);
+    } finally {
+      if (!res.body.destroyed) res.body.destroy();
+    }
   }
 
   async models(signal: AbortSignal): Promise<unknown> {

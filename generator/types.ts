@@ -65,6 +65,19 @@ export interface Generator {
   stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatCompletionChunk>;
   /** Lists models (`GET /models`), passed through as the upstream returns them. */
   models?(signal: AbortSignal): Promise<unknown>;
+  /**
+   * For APIs passed through in their own wire format (`upstream.format` native or auto): a JSON POST to another
+   * path of the upstream, its SSE twin, and the upstream's name for a model. Absent: such APIs are translated.
+   */
+  postJson?(path: string, body: object, signal: AbortSignal): Promise<unknown>;
+  postEvents?(
+    path: string,
+    body: object,
+    signal: AbortSignal,
+  ): AsyncIterable<{ event: string | undefined; data: string }>;
+  upstreamModel?(name: string): string;
+  /** Removes the upstream's credentials from a body the gateway passes on or records. */
+  scrub?<T>(body: T): T;
   /** Releases what the generator holds (connection pools, a local runtime); called once at shutdown. */
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@ import { withNative, writeBack } from '../gateway/wire/messages/native-body.js';
 import { MessagesBodySchema, type MessagesBody } from '../gateway/wire/messages/schema.js';
 import { toChat } from '../gateway/wire/messages/to-chat.js';
 import { toMessage } from '../gateway/wire/messages/to-message.js';
-import { messagesUpstreamFormat } from '../gateway/wire/messages/upstream-format.js';
+import { messagesUpstreamFormat } from '../gateway/wire/upstream-format.js';
 import { replaceAt } from '../policies/select.js';
 
 const body = (b: Record<string, unknown>): MessagesBody =>

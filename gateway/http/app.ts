@@ -11,6 +11,7 @@ import { admissionControl } from './limits.js';
 import { errorBody } from './error-body.js';
 import type { Metrics } from './metrics.js';
 import { apiRoutes, decisionIds, type ApiRoute } from './routes.js';
+import { responsesRoute, type ResponsesRouteOptions } from '../wire/responses/route.js';
 import { queryOf, routePath, RouteTable, sendJson, type Exchange } from './router.js';
 import { anthropicErrorBody } from '../wire/messages/errors.js';
 import { messagesRoute } from '../wire/messages/route.js';
@@ -37,6 +38,8 @@ export interface AppOptions {
   limits: { maxConcurrent: number; perKey?: { rps: number; burst: number } };
   /** POST /v1/messages: whether it goes to an Anthropic-compatible upstream natively (default: translated to chat). */
   messages?: { native: boolean };
+  /** POST /v1/responses: its upstream format and conversation store (gateway/wire/responses). */
+  responses: ResponsesRouteOptions;
   /** Readiness for /readyz: whether every classifier has loaded, and details (policy, classifiers, upstream). */
   readiness: () => { ready: boolean; details: Record<string, unknown> };
 }
@@ -45,9 +48,9 @@ export interface AppOptions {
  * The HTTP edge: parse, authenticate, hand plain data to the pipeline, write JSON or SSE. Nothing else.
  *
  * Every route is one entry of a RouteTable on plain node:http. The API routes (/v1/chat/completions,
- * /v1/moderations, /v1/models) run the client key check, admission control and the JSON body reader first;
- * the admin routes check an admin key; an unknown /v1 path is authenticated before it is answered 404, so it
- * tells an unauthenticated caller nothing.
+ * /v1/responses, /v1/moderations, /v1/models) run the client key check, admission control and the JSON body
+ * reader first; the admin routes check an admin key; an unknown /v1 path is authenticated before it is answered
+ * 404, so it tells an unauthenticated caller nothing.
  *
  * @example
  * const handler = createApp({ pipeline, metrics, logger, auth: { mode: 'off', keys: [] }, bodyLimitBytes: 1 << 20, limits, readiness });
@@ -127,6 +130,7 @@ export function createApp(o: AppOptions): RequestListener {
   routes.post('/v1/moderations', api(api_.moderations));
   routes.get('/v1/models', api(api_.models));
   routes.post('/v1/messages', api(messagesRoute(o.pipeline, o.messages ?? { native: false })));
+  routes.post('/v1/responses', api(responsesRoute(o.pipeline, o.responses)));
   if (o.policies) adminRoutes(routes, o.policies, adminAuth, o.auditDir);
   if (o.auditDir) auditRoutes(routes, o.auditDir, adminAuth);
 

@@ -8,7 +8,7 @@ export function createMetrics() {
   client.collectDefaultMetrics({ register: registry });
   const requests = new client.Counter({
     name: 'gateway_requests_total',
-    help: 'Requests by route, final decision and wire API (chat.completions, messages, moderations, …)',
+    help: 'Requests by route, final decision and wire API (chat.completions, responses, messages, moderations, …)',
     labelNames: ['route', 'decision', 'api'] as const,
     registers: [registry],
   });

@@ -126,4 +126,4 @@ export function apiRoutes(pipeline: Pipeline): { chat: ApiRoute; moderations: Ap
   return { chat, moderations, models };
 }
 
-const upstreamOrInternal = (e: unknown) => (e instanceof GatewayError ? e : toGatewayError(e));
+export const upstreamOrInternal = (e: unknown) => (e instanceof GatewayError ? e : toGatewayError(e));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Action, AuditSink, ContentMode, WireApi } from '../../audit/types.js';
+import type { Action, AuditSink, ContentMode, ContinuesRecord, WireApi } from '../../audit/types.js';
 import type { ChatRequest, Generator } from '../../generator/types.js';
 import { ACTION_RANK, type RequestMeta } from '../../policies/engine.js';
 import type { LoadedPolicy } from '../../policies/load.js';
@@ -18,6 +18,13 @@ export interface RequestContext {
   started: number;
   /** Request headers (lower-cased names) that header conditions read; credential headers are never readable. */
   headers?: Record<string, string | string[] | undefined>;
+  /**
+   * This request's upstream, when its API reaches the model in its own wire format (a Responses request passed
+   * through to `/v1/responses`); default: the pipeline's generator.
+   */
+  generator?: Generator;
+  /** The conversation this request continues, for its record (the Responses API's `previous_response_id`). */
+  continues?: ContinuesRecord;
 }
 
 const defaultInput = textSelector(DEFAULT_INPUT_SELECT, 'input');

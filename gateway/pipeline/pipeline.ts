@@ -115,10 +115,10 @@ export class Pipeline {
     return this.deps.generator;
   }
 
-  /** Like requireGenerator, but records the failure in the request's decision record first. */
+  /** The request's own upstream (`ctx.generator`), else requireGenerator; a failure is recorded first. */
   async generatorFor(run: RequestRun): Promise<Generator> {
     try {
-      return this.requireGenerator();
+      return run.ctx.generator ?? this.requireGenerator();
     } catch (e) {
       throw await run.fail(e as GatewayError);
     }

@@ -224,6 +224,7 @@ export class RequestRun {
         messages: this.request?.messages,
         outputToolCalls: answered?.toolCalls,
       }),
+      ...(this.ctx.continues && { continues: { id: this.ctx.continues.id, judged: this.ctx.continues.judged } }),
       decision_id: this.ctx.decisionId,
       ...(error && { error }),
       instance: this.deps.instance,

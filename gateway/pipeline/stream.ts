@@ -83,7 +83,8 @@ export async function openStream(
   settings: Partial<StreamOptions> | undefined = pipeline.streamSettings,
 ): Promise<OpenedStream> {
   const options = optionsOf(settings);
-  const early = options.concurrentInput && pipeline.generator ? call(pipeline.generator, request, signal) : undefined;
+  const upstreamOf = ctx.generator ?? pipeline.generator;
+  const early = options.concurrentInput && upstreamOf ? call(upstreamOf, request, signal) : undefined;
   let admitted: Admission;
   try {
     // undici writes the early request from the event loop: let it go out before the input stage takes the CPU.

@@ -30,6 +30,8 @@ export interface StubOptions {
   multiLineData?: boolean;
   /** Leave out the opening role chunk. */
   noRole?: boolean;
+  /** A tool call the model makes after its text for this prompt (JSON: `message.tool_calls`; SSE: its deltas). */
+  toolCall?: (lastUser: string) => { name: string; arguments: string } | undefined;
   /** Add `stub_ms` to every chunk: milliseconds from the request's arrival to the chunk's send (for benchmarks). */
   stamp?: boolean;
 }
@@ -127,6 +129,9 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
     }
     const text = opts.reply ? opts.reply(lastUser(body), body) : `Echo: ${lastUser(body)}`;
     const id = `chatcmpl-stub${++n}`;
+    const call = opts.toolCall?.(lastUser(body));
+    const toolCall = call && { id: `call_stub${n}`, type: 'function', function: call };
+    const finish = toolCall ? 'tool_calls' : 'stop';
     const created = 1_700_000_000;
     if (!body.stream) {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -136,7 +141,14 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
           object: 'chat.completion',
           created,
           model,
-          choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop', logprobs: null }],
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: text, ...(toolCall && { tool_calls: [toolCall] }) },
+              finish_reason: finish,
+              logprobs: null,
+            },
+          ],
           usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
         }),
       );
@@ -181,7 +193,12 @@ export async function startStubUpstream(opts: StubOptions = {}): Promise<StubUps
       send({ content: pieces[i] });
     }
     if (closed) return;
-    send({}, 'stop');
+    if (toolCall) {
+      send({ tool_calls: [{ index: 0, ...toolCall, function: { name: toolCall.function.name, arguments: '' } }] });
+      for (const piece of toolCall.function.arguments.match(/[\s\S]{1,8}/g) ?? [])
+        send({ tool_calls: [{ index: 0, function: { arguments: piece } }] });
+    }
+    send({}, finish);
     if (opts.usage || body.stream_options?.include_usage) {
       event({
         id,
