@@ -101,7 +101,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     bodyTimeoutMs: config.limits.bodyTimeoutMs,
     limits: config.limits,
     responses: {
-      upstreams: new ResponsesUpstreams(config.upstream.format, generator),
+      upstreams: new ResponsesUpstreams(config.upstream.format, chatGenerator),
       store: new MemoryConversationStore(config.responses.maxConversations, config.responses.maxChars),
       unknownPreviousId: config.responses.unknownPreviousId,
     },

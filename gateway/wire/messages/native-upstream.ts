@@ -131,7 +131,7 @@ export class MessagesNativeGenerator implements Generator {
     await Promise.all([this.pool.close(), this.chat.close()]);
   }
 
-  private scrub<T>(body: T): T {
+  scrub<T>(body: T): T {
     return scrubCredentials(body, this.secrets);
   }
 
