@@ -15,6 +15,7 @@ import { createLogger } from './http/logger.js';
 import { createMetrics } from './http/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { openPolicies, policyStatus, policyTestsPass, type GatewayPolicies } from './policies.js';
+import { openSharedState } from './shared/open-shared.js';
 
 export interface Gateway {
   url: string;
@@ -49,11 +50,15 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
   const policies = await openPolicies({
     path: config.policy ?? DEFAULT_POLICY_PATH,
     shadowPath: config.shadowPolicy,
-    watch: config.policyWatch,
+    // With policies published in Redis, the file is only the start-up policy: watching it would let replicas drift.
+    watch: config.policyWatch && !config.redis?.policies,
     logger,
     metrics,
     verify: overrides.verifyPolicy ?? policyTestsPass,
   });
+  const shared =
+    config.redis &&
+    (await openSharedState(config.redis, { logger, registry: metrics.registry, store: policies.store }));
   const generator =
     overrides.generator ??
     (config.upstream.url
@@ -97,12 +102,15 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     bodyLimitBytes: config.bodyLimitBytes,
     bodyTimeoutMs: config.limits.bodyTimeoutMs,
     limits: config.limits,
+    windows: shared?.windows,
+    policySync: shared?.policySync,
     readiness: () => ({
       ready: classifiersReady,
       details: {
         policy: policyStatus(policies),
         classifiers: classifiersReady ? 'loaded' : (classifierError ?? 'loading'),
         upstream: generator ? 'configured' : 'not configured (chat completions answer 503)',
+        ...shared?.details(),
       },
     }),
   });
@@ -149,6 +157,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
       });
       await audit.close();
       await generator?.close();
+      await shared?.close();
       await policies.close();
     },
   };
