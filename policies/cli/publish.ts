@@ -29,11 +29,12 @@ async function withPublished<T>(
   const url = values.redis ?? io.env.GATEWAY_REDIS_URL;
   if (!url) throw new UsageError('no Redis: pass --redis redis://host:6379 or set GATEWAY_REDIS_URL');
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => undefined);
+  let failure: Error | undefined;
+  redis.on('error', (e: Error) => (failure ??= e));
   try {
     await redis.connect();
   } catch (e) {
-    throw new UsageError(`cannot reach Redis: ${(e as Error).message}`);
+    throw new UsageError(`cannot reach Redis: ${(failure ?? (e as Error)).message}`);
   }
   try {
     return await run(new PublishedPolicies(redis, values.prefix ?? io.env.GATEWAY_REDIS_PREFIX ?? 'gateway:'));
