@@ -259,6 +259,15 @@ describe('three replicas while their Redis restarts', () => {
       const before = await Promise.all(replicas.map(counted));
       await allWithin(replicas, async (r) => (await counted(r)) > (before[replicas.indexOf(r)] ?? 0), 5000);
       for (const r of replicas) assert.match(await metrics(r), /gateway_redis_up 1/);
+      // Subscribed again: a policy published on the restarted server reaches all three within a second.
+      const publish = await fetch(`${replicas[2]?.url}/v1/policies`, {
+        method: 'POST',
+        headers: bearer(ADMIN),
+        body: JSON.stringify(FRUIT_POLICY),
+      });
+      assert.equal(publish.status, 200, await publish.clone().text());
+      const { revision } = (await publish.json()) as { revision: string };
+      await allWithin(replicas, async (r) => (await readyz(r)).policy.revision === revision, 1000);
       await allWithin(replicas, async () => ran('back') >= 3, 5000);
       load = false;
       await driver;

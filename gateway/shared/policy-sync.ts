@@ -112,15 +112,18 @@ export async function startPolicySync(o: {
     return again;
   };
 
-  // The subscriber holds a connection of its own (a subscribed connection takes no other commands);
-  // ioredis subscribes again after each reconnect, and a reconnect triggers a check for what was missed.
+  // The subscriber holds a connection of its own (a subscribed connection takes no other commands); each
+  // (re)connection subscribes and checks for what was published while it was away.
   const subscriber = o.redis.duplicate({ enableOfflineQueue: true });
   subscriber.on('error', () => undefined);
   subscriber.on('message', (channel: string) => {
     if (channel === published.channel) void check('published (pub/sub)');
   });
-  subscriber.on('ready', () => void check('redis reconnected'));
-  void subscriber.subscribe(published.channel).catch(() => undefined);
+  // Subscribing on every (re)connection also covers a first attempt made while Redis was down.
+  subscriber.on('ready', () => {
+    void subscriber.subscribe(published.channel).catch(() => undefined);
+    void check('redis reconnected');
+  });
   const timer = setInterval(() => void check('periodic check'), o.checkMs);
   timer.unref();
   await check('start-up');
