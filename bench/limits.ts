@@ -1,6 +1,6 @@
 /**
  * `npm run bench:limits`: what the shared (Redis) per-minute limit check adds to a request, side by side in one
- * run. Three gateways in front of the same stub upstream: no per-minute limit, the limit in process memory, and the
+ * run. Three gateway processes in front of the same stub upstream (its own process): no per-minute limit, the limit in process memory, and the
  * limit in Redis (requests and tokens per minute for the key: one Lua round trip at admission, one charge after
  * the answer). One client sends chat completions one at a time, in interleaved rounds, so the machine's drift
  * falls on every target alike; p50 and p90 per target, and p50 added over no limit. Also the bare round trip of
@@ -14,11 +14,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
-import { loadConfig } from '../gateway/config.js';
-import { startGateway, type Gateway } from '../gateway/server.js';
 import { RedisWindows } from '../gateway/shared/redis-windows.js';
-import { startStubUpstream } from '../test/support/stub-upstream.js';
-import { fmt, percentile } from './load.js';
+import { fmt, percentile, startProcess, stopProcesses } from './load.js';
 
 const USAGE = `usage: npm run bench:limits -- [options]
 
@@ -39,32 +36,34 @@ const { values } = parseOrExit({ name: 'bench:limits', usage: USAGE }, () => {
 const requests = Number(values.requests);
 const rounds = Number(values.rounds);
 const prefix = `bench:limits:${process.pid}:${Date.now()}:`;
-const dirs: string[] = [];
 
-const stub = await startStubUpstream();
-const start = (env: Record<string, string>): Promise<Gateway> => {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-limits-'));
-  dirs.push(dir);
-  return startGateway(
-    loadConfig({
-      env: {
-        GATEWAY_PORT: '0',
-        GATEWAY_UPSTREAM_URL: stub.url,
-        GATEWAY_AUDIT_DIR: dir,
-        GATEWAY_AUDIT_DURABILITY: 'none',
-        GATEWAY_LOG_LEVEL: 'error',
-        GATEWAY_POLICY_WATCH: 'off',
-        ...env,
-      },
-    }),
+const root = join(import.meta.dirname, '..');
+const auditDir = mkdtempSync(join(tmpdir(), 'bench-limits-'));
+// Each server in its own process, as deployed: the stub upstream and three gateways on fixed loopback ports.
+const stub = await startProcess([join(root, 'bench/servers/stub.js')], {});
+const procs = [stub];
+const gatewayEnv = {
+  GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${stub.port}/v1`,
+  GATEWAY_AUDIT_DURABILITY: 'none',
+  GATEWAY_LOG_LEVEL: 'error',
+  GATEWAY_POLICY_WATCH: 'off',
+  GATEWAY_PID_FILE: 'off',
+};
+const start = async (port: number, env: Record<string, string>) => {
+  const gateway = await startProcess(
+    [join(root, 'gateway/main.js')],
+    { ...gatewayEnv, GATEWAY_PORT: String(port), GATEWAY_AUDIT_DIR: join(auditDir, String(port)), ...env },
+    `http://127.0.0.1:${port}/readyz`,
   );
+  procs.push(gateway);
+  return `http://127.0.0.1:${port}`;
 };
 // Limits far above what the bench sends: every request is checked and admitted.
 const limits = { GATEWAY_LIMIT_RPM: '1000000000', GATEWAY_LIMIT_TPM: '1000000000' };
 const targets = {
-  'no per-minute limit': await start({}),
-  'in-process limit': await start(limits),
-  'Redis limit': await start({
+  'no per-minute limit': await start(18180, {}),
+  'in-process limit': await start(18181, limits),
+  'Redis limit': await start(18182, {
     ...limits,
     GATEWAY_REDIS_URL: values.redis,
     GATEWAY_REDIS_PREFIX: prefix,
@@ -91,7 +90,7 @@ async function sequential(pool: Pool, n: number): Promise<number[]> {
   return ms;
 }
 
-const pools = Object.fromEntries(Object.entries(targets).map(([k, gw]) => [k, new Pool(gw.url, { connections: 1 })]));
+const pools = Object.fromEntries(Object.entries(targets).map(([k, url]) => [k, new Pool(url, { connections: 1 })]));
 const samples: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
 for (const pool of Object.values(pools)) await sequential(pool, 200); // warm-up
 for (let round = 0; round < rounds; round++)
@@ -123,8 +122,7 @@ for (const [name, xs] of Object.entries(samples))
 console.log(`\nthe check script alone (one round trip): p50 ${fmt(p(bare, 50), 3)} ms, p90 ${fmt(p(bare, 90), 3)} ms`);
 
 for (const pool of Object.values(pools)) await pool.close();
-for (const gw of Object.values(targets)) await gw.close();
-await stub.close();
+await stopProcesses(procs);
 let cursor = '0';
 do {
   const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
@@ -132,4 +130,4 @@ do {
   if (keys.length) await redis.del(...keys);
 } while (cursor !== '0');
 redis.disconnect();
-for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+rmSync(auditDir, { recursive: true, force: true });
