@@ -134,6 +134,46 @@ describe('per-minute limits through Redis', () => {
     }
   });
 
+  it('charges a stream by its usage chunk when the client asks for one', async () => {
+    const stub = await startStubUpstream();
+    const env = shared('stream');
+    const gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_LIMIT_TPM: '1000', ...env });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const r = await request(gw.server)
+        .post('/v1/chat/completions')
+        .set(auth)
+        .send(chat('count to three', { stream: true, stream_options: { include_usage: true } }));
+      assert.equal(r.status, 200);
+      const usage = /"total_tokens":(\d+)/.exec(r.text);
+      assert.ok(usage, 'the stream carried a usage chunk');
+      const key = `${env.GATEWAY_REDIS_PREFIX}tpm:key:${keyId(CLIENT_KEY)}`;
+      let charged = 0;
+      const deadline = Date.now() + 2000;
+      while (charged === 0 && Date.now() < deadline) {
+        charged = (await redis.hvals(key)).reduce((sum, n) => sum + Number(n), 0);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.equal(charged, Number(usage[1]));
+    } finally {
+      redis.disconnect();
+      await gw.close();
+      await stub.close();
+    }
+  });
+
+  it('limits requests per minute in each process when no Redis is configured', async () => {
+    const gw = await startTestGateway({ GATEWAY_LIMIT_RPM: '2' });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 3; i++)
+        statuses.push((await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'x' })).status);
+      assert.deepEqual(statuses, [200, 200, 429]);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('limits a tenant across its keys', async () => {
     const env = {
       GATEWAY_API_KEYS: 'acme:sk-acme-one-0123456789,acme:sk-acme-two-0123456789',
