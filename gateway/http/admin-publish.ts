@@ -35,11 +35,12 @@ export function publishRoutes(
     sync: PolicySync;
     checkAdminKey: ReturnType<typeof adminKeyChecker>;
     bodyLimitBytes: number;
+    bodyTimeoutMs?: number;
   },
 ): void {
   routes.post('/v1/policies', async ({ req, res }) => {
     o.checkAdminKey(req.headers);
-    const pkg = packageOf(await readJsonBody(req, o.bodyLimitBytes, 30_000));
+    const pkg = packageOf(await readJsonBody(req, o.bodyLimitBytes, o.bodyTimeoutMs));
     const dir = mkdtempSync(join(tmpdir(), 'gateway-candidate-'));
     try {
       let path: string;
@@ -61,7 +62,7 @@ export function publishRoutes(
   });
   routes.post('/v1/policies/rollback', async ({ req, res }) => {
     o.checkAdminKey(req.headers);
-    const body = await readJsonBody(req, o.bodyLimitBytes, 30_000);
+    const body = await readJsonBody(req, o.bodyLimitBytes, o.bodyTimeoutMs);
     const revision = (body as { revision?: unknown } | null)?.revision;
     if (typeof revision !== 'string' || !revision)
       throw new GatewayError('invalid_request', 'revision: expected the id of a published revision', 'revision');

@@ -141,6 +141,7 @@ export function createApp(o: AppOptions): RequestListener {
       sync: o.policySync,
       checkAdminKey: adminKeyChecker(adminAuth),
       bodyLimitBytes: o.bodyLimitBytes,
+      bodyTimeoutMs: o.bodyTimeoutMs,
     });
   if (o.auditDir) auditRoutes(routes, o.auditDir, adminAuth);
 

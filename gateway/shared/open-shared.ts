@@ -84,6 +84,10 @@ export async function openSharedState(
     }),
     async close() {
       await policySync?.close();
+      // A shutdown is not an outage: no "unreachable" warning for the connection closed on purpose.
+      redis.removeAllListeners('close');
+      redis.removeAllListeners('error');
+      redis.on('error', () => undefined);
       redis.disconnect();
     },
   };
