@@ -170,7 +170,7 @@ describe('three replicas on one Redis', () => {
     for (const r of replicas) {
       assert.equal((await readyz(r)).policy.revision, enforced);
       assert.match(await metrics(r), /gateway_policy_sync_state\{state="rejected"\} 1/);
-      assert.match(await metrics(r), /gateway_policy_reloads_total\{result="failed"\} 1/);
+      assert.match(await metrics(r), /gateway_policy_reloads_total\{result="failed"\} [1-9]/);
     }
   });
 });

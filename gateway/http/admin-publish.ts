@@ -55,7 +55,7 @@ export function publishRoutes(
           details: { faults: checked.faults },
         });
       const event = await shared(() => o.sync.published.publish(checked.bundle.revision, pkg));
-      sendJson(res, 200, { ...event, replica: await o.sync.check('admin publish') });
+      sendJson(res, 200, { ...event, replica: await o.sync.check('admin publish', true) });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -67,7 +67,7 @@ export function publishRoutes(
     if (typeof revision !== 'string' || !revision)
       throw new GatewayError('invalid_request', 'revision: expected the id of a published revision', 'revision');
     const event = await shared(() => o.sync.published.rollback(revision));
-    sendJson(res, 200, { ...event, replica: await o.sync.check('admin rollback') });
+    sendJson(res, 200, { ...event, replica: await o.sync.check('admin rollback', true) });
   });
   routes.get('/v1/policies/revisions', async ({ req, res }) => {
     o.checkAdminKey(req.headers);

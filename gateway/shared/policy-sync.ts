@@ -27,8 +27,11 @@ export interface PolicySyncStatus {
 export interface PolicySync {
   published: PublishedPolicies;
   status(): PolicySyncStatus;
-  /** Reads the enforced revision now and switches to it if it changed (after a publish on this replica). */
-  check(trigger: string): Promise<PolicySyncStatus>;
+  /**
+   * Reads the enforced revision now and switches to it if it changed (after a publish on this replica). A revision
+   * this replica rejected is tried again only on a publish or rollback (`retryRejected`), not on every poll.
+   */
+  check(trigger: string, retryRejected?: boolean): Promise<PolicySyncStatus>;
   close(): Promise<void>;
 }
 
@@ -81,7 +84,7 @@ export async function startPolicySync(o: {
     return set({ state: 'rejected', published: revision, last_checked: now, error: result.faults.join('; ') });
   };
 
-  const checkNow = async (trigger: string): Promise<PolicySyncStatus> => {
+  const checkNow = async (trigger: string, retryRejected: boolean): Promise<PolicySyncStatus> => {
     let revision: string | null;
     try {
       revision = await published.enforced();
@@ -92,7 +95,7 @@ export async function startPolicySync(o: {
     if (revision === null) return set({ state: 'unpublished', published: null, last_checked: now });
     if (revision === o.store.current().revision)
       return set({ state: 'in-sync', published: revision, last_checked: now });
-    if (revision === rejected) return set({ ...status, published: revision, last_checked: now });
+    if (revision === rejected && !retryRejected) return set({ ...status, published: revision, last_checked: now });
     try {
       return await switchTo(revision, trigger);
     } catch (e) {
@@ -103,12 +106,21 @@ export async function startPolicySync(o: {
   // One check at a time; a request for one while another runs is answered by one more run after it.
   let running: Promise<PolicySyncStatus> | undefined;
   let again: Promise<PolicySyncStatus> | undefined;
-  const check = (trigger: string): Promise<PolicySyncStatus> => {
+  let retryNext = false;
+  const check = (trigger: string, retryRejected = false): Promise<PolicySyncStatus> => {
     if (!running) {
-      running = checkNow(trigger).finally(() => (running = undefined));
+      running = checkNow(trigger, retryRejected).finally(() => (running = undefined));
       return running;
     }
-    again ??= running.catch(() => status).then(() => ((again = undefined), check(trigger)));
+    retryNext ||= retryRejected;
+    again ??= running
+      .catch(() => status)
+      .then(() => {
+        again = undefined;
+        const retry = retryNext;
+        retryNext = false;
+        return check(trigger, retry);
+      });
     return again;
   };
 
@@ -117,7 +129,7 @@ export async function startPolicySync(o: {
   const subscriber = o.redis.duplicate({ enableOfflineQueue: true });
   subscriber.on('error', () => undefined);
   subscriber.on('message', (channel: string) => {
-    if (channel === published.channel) void check('published (pub/sub)');
+    if (channel === published.channel) void check('published (pub/sub)', true);
   });
   // Subscribing on every (re)connection also covers a first attempt made while Redis was down.
   subscriber.on('ready', () => {
