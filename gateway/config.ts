@@ -7,6 +7,7 @@ import { DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_STREAM_BYTES } from '../generator
 import { StreamOptionsSchema } from './pipeline/stream-options.js';
 import { UpstreamFormatSchema } from './wire/upstream-format.js';
 import { ResponsesSettingsSchema } from './wire/responses/settings.js';
+import { PerMinuteLimitsSchema, RedisConfigSchema, SHARED_ENV, SHARED_ENV_PATH } from './shared/config.js';
 
 /**
  * One API key as written in `GATEWAY_API_KEYS` or in the file's `auth.apiKeys`: `key`, or `tenant:key`. The
@@ -143,8 +144,12 @@ export const ConfigSchema = z.strictObject({
       headersTimeoutMs: z.number().int().positive().default(10_000),
       bodyTimeoutMs: z.number().int().positive().default(30_000),
       perKey: z.strictObject({ rps: z.number().positive(), burst: z.number().int().positive() }).optional(),
+      /** Requests and tokens per minute, per key and per tenant; shared by every replica with `redis` set. */
+      perMinute: PerMinuteLimitsSchema.optional(),
     })
     .prefault({}),
+  /** Shared state across replicas: limits and policy distribution (gateway/shared/config.ts). */
+  redis: RedisConfigSchema.optional(),
   /** How streamed output is moderated (gateway/pipeline/stream-options.ts). */
   stream: StreamOptionsSchema.prefault({}),
   log: z.strictObject({ level: z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info') }).prefault({}),
@@ -231,6 +236,7 @@ const ENV: Record<string, (raw: Raw, v: string) => void> = {
   GATEWAY_STREAM_KEEPALIVE_MS: (c, v) => (section(c, 'stream').keepAliveMs = num(v)),
   GATEWAY_INSTANCE: (c, v) => (c.instance = v),
   GATEWAY_PID_FILE: (c, v) => (c.pidFile = v === 'off' ? false : v),
+  ...SHARED_ENV,
 };
 
 /** Where in the configuration each environment variable lands, for error messages. */
@@ -271,6 +277,7 @@ const ENV_PATH: Record<string, string> = {
   'stream.keepAliveMs': 'GATEWAY_STREAM_KEEPALIVE_MS',
   instance: 'GATEWAY_INSTANCE',
   pidFile: 'GATEWAY_PID_FILE',
+  ...SHARED_ENV_PATH,
 };
 
 /**

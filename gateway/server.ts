@@ -19,6 +19,7 @@ import { messagesUpstreamFormat } from './wire/upstream-format.js';
 import { MemoryConversationStore } from './wire/responses/store.js';
 import { ResponsesUpstreams } from './wire/responses/upstream.js';
 import { openPolicies, policyStatus, policyTestsPass, type GatewayPolicies } from './policies.js';
+import { openSharedState } from './shared/open-shared.js';
 
 export interface Gateway {
   url: string;
@@ -53,7 +54,8 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
   const policies = await openPolicies({
     path: config.policy ?? DEFAULT_POLICY_PATH,
     shadowPath: config.shadowPolicy,
-    watch: config.policyWatch,
+    // With policies published in Redis, the file is only the start-up policy: watching it would let replicas drift.
+    watch: config.policyWatch && !config.redis?.policies,
     logger,
     metrics,
     verify: overrides.verifyPolicy ?? policyTestsPass,
@@ -64,6 +66,9 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
   // The Messages API's requests go to an Anthropic-compatible upstream's own /messages; the rest as before.
   const nativeMessages =
     !overrides.generator && !!upstreamUrl && messagesUpstreamFormat(format, upstreamUrl) === 'native';
+  const shared =
+    config.redis &&
+    (await openSharedState(config.redis, { logger, registry: metrics.registry, store: policies.store }));
   const generator =
     chatGenerator && nativeMessages && upstreamUrl
       ? new MessagesNativeGenerator(chatGenerator, { baseUrl: upstreamUrl, ...upstream })
@@ -105,12 +110,15 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
       store: new MemoryConversationStore(config.responses.maxConversations, config.responses.maxChars),
       unknownPreviousId: config.responses.unknownPreviousId,
     },
+    windows: shared?.windows,
+    policySync: shared?.policySync,
     readiness: () => ({
       ready: classifiersReady,
       details: {
         policy: policyStatus(policies),
         classifiers: classifiersReady ? 'loaded' : (classifierError ?? 'loading'),
         upstream: generator ? 'configured' : 'not configured (chat completions answer 503)',
+        ...shared?.details(),
       },
     }),
   });
@@ -157,6 +165,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
       });
       await audit.close();
       await generator?.close();
+      await shared?.close();
       await policies.close();
     },
   };

@@ -62,6 +62,8 @@ export class PolicyStore {
   private watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
   private reloading: Promise<ReloadResult> | undefined;
+  /** Where reloads read the enforced bundle: `opts.path`, until reloadFrom adopts another (a published one). */
+  private path: string;
   lastReload: ReloadResult | undefined;
 
   private constructor(
@@ -70,6 +72,7 @@ export class PolicyStore {
     shadow: PolicyBundle | undefined,
   ) {
     this.bundle = bundle;
+    this.path = opts.path;
     this.shadowPolicy = shadow && asCandidate(shadow.default);
   }
 
@@ -100,12 +103,35 @@ export class PolicyStore {
     return this.reloading;
   }
 
-  private async doReload(trigger: string): Promise<ReloadResult> {
+  /**
+   * Loads the bundle at `path` (a published revision, unpacked), verifies it and swaps it in, as reload does;
+   * on success later reloads read `path`. With `expect`, a bundle whose revision differs is rejected.
+   */
+  async reloadFrom(path: string, trigger: string, expect?: string): Promise<ReloadResult> {
+    while (this.reloading) await this.reloading.catch(() => undefined);
+    this.reloading = this.doReload(trigger, path, expect).finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  /** Loads and verifies the bundle at `path` without putting it in force: its revision, or its faults. */
+  async validate(path: string): Promise<{ ok: true; bundle: PolicyBundle } | { ok: false; faults: string[] }> {
+    try {
+      const bundle = loadBundle(path);
+      const faults = (await this.opts.verify?.(bundle)) ?? [];
+      return faults.length ? { ok: false, faults } : { ok: true, bundle };
+    } catch (e) {
+      return { ok: false, faults: toErrors(e) };
+    }
+  }
+
+  private async doReload(trigger: string, path = this.path, expect?: string): Promise<ReloadResult> {
     const at = new Date().toISOString();
     let result: ReloadResult;
     try {
-      const candidate = loadBundle(this.opts.path);
+      const candidate = loadBundle(path);
       const errors = (await this.opts.verify?.(candidate)) ?? [];
+      if (expect !== undefined && candidate.revision !== expect)
+        errors.push(`the bundle's revision is ${candidate.revision}, not the published ${expect}`);
       const shadow = this.opts.shadowPath ? loadBundle(this.opts.shadowPath) : undefined;
       if (errors.length) {
         result = {
@@ -118,6 +144,7 @@ export class PolicyStore {
         };
       } else {
         this.bundle = candidate;
+        this.path = path;
         this.shadowPolicy = shadow && asCandidate(shadow.default);
         result = { ok: true, trigger, at, revision: candidate.revision };
       }

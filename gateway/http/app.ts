@@ -8,6 +8,11 @@ import { auditRoutes } from './audit-export.js';
 import { keyChecker, type ClientKey } from './auth.js';
 import { readJsonBody } from './body.js';
 import { admissionControl } from './limits.js';
+import { minuteAdmission } from './minute-limits.js';
+import { LocalWindows, type WindowStore } from '../shared/minute-window.js';
+import type { PerMinuteLimits } from '../shared/config.js';
+import type { PolicySync } from '../shared/policy-sync.js';
+import { publishRoutes } from './admin-publish.js';
 import { errorBody } from './error-body.js';
 import type { Metrics } from './metrics.js';
 import { apiRoutes, decisionIds, type ApiRoute } from './routes.js';
@@ -35,11 +40,15 @@ export interface AppOptions {
   bodyLimitBytes: number;
   /** The longest wait for a request body once its headers are in (408 past it); default: no limit. */
   bodyTimeoutMs?: number;
-  limits: { maxConcurrent: number; perKey?: { rps: number; burst: number } };
+  limits: { maxConcurrent: number; perKey?: { rps: number; burst: number }; perMinute?: PerMinuteLimits };
   /** POST /v1/messages: whether it goes to an Anthropic-compatible upstream natively (default: translated to chat). */
   messages?: { native: boolean };
   /** POST /v1/responses: its upstream format and conversation store (gateway/wire/responses). */
   responses: ResponsesRouteOptions;
+  /** Where the per-minute windows live: Redis for every replica, or (default) this process. */
+  windows?: WindowStore;
+  /** Policies published in Redis: adds POST /v1/policies, POST /v1/policies/rollback, GET /v1/policies/revisions. */
+  policySync?: PolicySync;
   /** Readiness for /readyz: whether every classifier has loaded, and details (policy, classifiers, upstream). */
   readiness: () => { ready: boolean; details: Record<string, unknown> };
 }
@@ -59,6 +68,14 @@ export interface AppOptions {
 export function createApp(o: AppOptions): RequestListener {
   const authenticate = keyChecker(o.auth);
   const admit = admissionControl({ ...o.limits, onReject: (r) => o.metrics.rejected.inc({ reason: r }) });
+  const { perMinute } = o.limits;
+  const admitPerMinute =
+    perMinute &&
+    minuteAdmission({
+      limits: perMinute,
+      store: o.windows ?? new LocalWindows(),
+      onReject: (r) => o.metrics.rejected.inc({ reason: r }),
+    });
   const logRequests = o.logger.isLevelEnabled('http');
   const logWhenDone = (req: IncomingMessage, res: ServerResponse, started: number) =>
     res.on('finish', () =>
@@ -106,7 +123,9 @@ export function createApp(o: AppOptions): RequestListener {
     async ({ req, res, started }: Exchange): Promise<void> => {
       const caller = authenticate(req.headers);
       const body = req.method === 'POST' ? await readJsonBody(req, o.bodyLimitBytes, o.bodyTimeoutMs) : undefined;
-      admit(caller.keyId ?? req.socket.remoteAddress ?? 'unknown', res);
+      const client = caller.keyId ?? req.socket.remoteAddress ?? 'unknown';
+      admit(client, res);
+      await admitPerMinute?.(caller, client, res);
       await route(body, req, res, caller, started);
     };
 
@@ -132,6 +151,14 @@ export function createApp(o: AppOptions): RequestListener {
   routes.post('/v1/messages', api(messagesRoute(o.pipeline, o.messages ?? { native: false })));
   routes.post('/v1/responses', api(responsesRoute(o.pipeline, o.responses)));
   if (o.policies) adminRoutes(routes, o.policies, adminAuth, o.auditDir);
+  if (o.policies && o.policySync)
+    publishRoutes(routes, {
+      store: o.policies.store,
+      sync: o.policySync,
+      checkAdminKey: adminKeyChecker(adminAuth),
+      bodyLimitBytes: o.bodyLimitBytes,
+      bodyTimeoutMs: o.bodyTimeoutMs,
+    });
   if (o.auditDir) auditRoutes(routes, o.auditDir, adminAuth);
 
   const serve = async (req: IncomingMessage, res: ServerResponse, started: number) => {

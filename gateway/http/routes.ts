@@ -7,6 +7,7 @@ import { newDecisionId, upstreamError, type Pipeline, type RequestContext } from
 import { DEFAULT_STREAM_OPTIONS, openStream } from '../pipeline/stream.js';
 import type { Caller } from './auth.js';
 import { errorBody } from './error-body.js';
+import { reportUsage, totalTokens } from './minute-limits.js';
 import { keepAlive, startSse, writeEvent } from './sse.js';
 import { ChatBodySchema, ModerationBodySchema, paramOf } from './schemas.js';
 import { sendJson } from './router.js';
@@ -80,6 +81,7 @@ export function apiRoutes(pipeline: Pipeline): { chat: ApiRoute; moderations: Ap
     const { ctx, signal } = begin(req, res, '/v1/chat/completions', 'chat.completions', caller, started);
     if (!body.stream) {
       const { completion, action } = await pipeline.complete(body, ctx, signal);
+      reportUsage(res, totalTokens(completion.usage));
       sendJson(res, 200, completion, decisionHeaders(action, ctx.decisionId));
       return;
     }
@@ -91,6 +93,8 @@ export function apiRoutes(pipeline: Pipeline): { chat: ApiRoute; moderations: Ap
         if (res.destroyed) break;
         await writeEvent(res, c);
         ka.touch();
+        // The upstream's usage chunk (stream_options.include_usage), when it sends one.
+        if (c.usage) reportUsage(res, totalTokens(c.usage));
       }
       if (!res.destroyed) await writeEvent(res, '[DONE]');
     } catch (e) {

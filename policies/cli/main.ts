@@ -7,6 +7,14 @@ import { diffCommand, DIFF_USAGE } from './diff.js';
 import { EXPLAIN_USAGE, explainCommand } from './explain.js';
 import { RecordsError } from '../records.js';
 import { EXIT, say, UsageError, type ExitCode, type Io } from './io.js';
+import {
+  PUBLISH_USAGE,
+  publishCommand,
+  REVISIONS_USAGE,
+  revisionsCommand,
+  ROLLBACK_USAGE,
+  rollbackCommand,
+} from './publish.js';
 import { SCHEMA_USAGE, schemaCommand } from './schema.js';
 import { SHADOW_USAGE, shadowReportCommand } from './shadow-report.js';
 import { TEST_USAGE, testCommand } from './test.js';
@@ -19,11 +27,24 @@ const COMMANDS: Record<string, { run: (args: string[], io: Io) => Promise<ExitCo
   diff: { run: diffCommand, usage: DIFF_USAGE },
   schema: { run: schemaCommand, usage: SCHEMA_USAGE },
   'shadow-report': { run: shadowReportCommand, usage: SHADOW_USAGE },
+  publish: { run: publishCommand, usage: PUBLISH_USAGE },
+  rollback: { run: rollbackCommand, usage: ROLLBACK_USAGE },
+  revisions: { run: revisionsCommand, usage: REVISIONS_USAGE },
 };
 
 export const USAGE = `usage: npm run policy -- <command> [options]
 
-  ${[VALIDATE_USAGE, TEST_USAGE, EXPLAIN_USAGE, DIFF_USAGE, SCHEMA_USAGE, SHADOW_USAGE].join('\n  ')}
+  ${[
+    VALIDATE_USAGE,
+    TEST_USAGE,
+    EXPLAIN_USAGE,
+    DIFF_USAGE,
+    SCHEMA_USAGE,
+    SHADOW_USAGE,
+    PUBLISH_USAGE,
+    ROLLBACK_USAGE,
+    REVISIONS_USAGE,
+  ].join('\n  ')}
 
   <path> is a policy file or a folder holding policy.json.
   exit codes: 0 ok, 1 the policy or its tests failed, 2 usage or I/O error, 3 internal error`;

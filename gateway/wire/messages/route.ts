@@ -3,6 +3,7 @@ import { GatewayError, toGatewayError } from '../../pipeline/errors.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { DEFAULT_STREAM_OPTIONS, openStream } from '../../pipeline/stream.js';
 import { sendJson } from '../../http/router.js';
+import { reportUsage, totalTokens } from '../../http/minute-limits.js';
 import { begin, decisionHeaders, parseBody, type ApiRoute } from '../../http/routes.js';
 import { keepAlive, startSse } from '../../http/sse.js';
 import { anthropicErrorBody } from './errors.js';
@@ -66,6 +67,7 @@ export function messagesRoute(pipeline: Pipeline, { native }: { native: boolean 
     const headers = (action: string) => ({ ...decisionHeaders(action, ctx.decisionId), 'request-id': ctx.decisionId });
     if (!body.stream) {
       const { completion, action } = await pipeline.complete(request, ctx, signal);
+      reportUsage(res, totalTokens(completion.usage));
       sendJson(res, 200, toMessage(completion, body.model), headers(action));
       return;
     }
@@ -78,6 +80,7 @@ export function messagesRoute(pipeline: Pipeline, { native }: { native: boolean 
         if (res.destroyed) break;
         for (const e of encoder.push(c)) await writeNamed(res, e);
         ka.touch();
+        if (c.usage) reportUsage(res, totalTokens(c.usage));
       }
       if (!res.destroyed) for (const e of encoder.end()) await writeNamed(res, e);
     } catch (e) {

@@ -3,6 +3,7 @@ import type { ChatMessage } from '../../../generator/types.js';
 import type { Caller } from '../../http/auth.js';
 import { errorBody } from '../../http/error-body.js';
 import { sendJson } from '../../http/router.js';
+import { reportUsage, totalTokens } from '../../http/minute-limits.js';
 import { begin, decisionHeaders, parseBody, upstreamOrInternal, type ApiRoute } from '../../http/routes.js';
 import { keepAlive, startSse } from '../../http/sse.js';
 import { GatewayError } from '../../pipeline/errors.js';
@@ -82,6 +83,7 @@ export function responsesRoute(pipeline: Pipeline, o: ResponsesRouteOptions): Ap
 
     if (!body.stream) {
       const { completion, action } = await pipeline.complete(request, ctx, signal);
+      reportUsage(res, totalTokens(completion.usage));
       const { output, ending } = outputOf(completion, action === 'refuse');
       const upstream = call?.upstream;
       const id = typeof upstream?.id === 'string' ? upstream.id : newId('resp');
@@ -119,6 +121,7 @@ export function responsesRoute(pipeline: Pipeline, o: ResponsesRouteOptions): Ap
         if (res.destroyed) break;
         await send(res, events.chunk(c));
         ka.touch();
+        if (c.usage) reportUsage(res, totalTokens(c.usage));
       }
       if (!res.destroyed) {
         const last = events.end();
