@@ -134,6 +134,41 @@ describe('per-minute limits through Redis', () => {
     }
   });
 
+  it('charges the tokens of /v1/responses and /v1/messages answers to the same window as chat', async () => {
+    const stub = await startStubUpstream(); // every JSON answer reports total_tokens: 10
+    const env = shared('tpm-apis');
+    const gw = await startTestGateway({ GATEWAY_UPSTREAM_URL: stub.url, GATEWAY_LIMIT_TPM: '1000', ...env });
+    const redis = new Redis(REDIS_URL);
+    const charged = async () => {
+      const counts = await redis.hvals(`${env.GATEWAY_REDIS_PREFIX}tpm:key:${keyId(CLIENT_KEY)}`);
+      return counts.reduce((sum, n) => sum + Number(n), 0);
+    };
+    // The charge follows the answer (sent with the next check, or alone within 50 ms).
+    const chargedReaches = async (n: number) => {
+      const deadline = Date.now() + 2000;
+      while ((await charged()) < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(await charged(), n);
+    };
+    try {
+      const responses = await request(gw.server)
+        .post('/v1/responses')
+        .set(auth)
+        .send({ model: 'gpt-4o-mini', input: 'hi' });
+      assert.equal(responses.status, 200, responses.text);
+      await chargedReaches(10);
+      const messages = await request(gw.server)
+        .post('/v1/messages')
+        .set(auth)
+        .send({ model: 'claude-x', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(messages.status, 200, messages.text);
+      await chargedReaches(20);
+    } finally {
+      redis.disconnect();
+      await gw.close();
+      await stub.close();
+    }
+  });
+
   it('charges a stream by its usage chunk when the client asks for one', async () => {
     const stub = await startStubUpstream();
     const env = shared('stream');
