@@ -17,6 +17,7 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { MessagesNativeGenerator } from './wire/messages/native-upstream.js';
 import { messagesUpstreamFormat } from './wire/upstream-format.js';
 import { MemoryConversationStore } from './wire/responses/store.js';
+import { RedisConversationStore } from './wire/responses/redis-store.js';
 import { ResponsesUpstreams } from './wire/responses/upstream.js';
 import { openPolicies, policyStatus, policyTestsPass, type GatewayPolicies } from './policies.js';
 import { openSharedState } from './shared/open-shared.js';
@@ -107,7 +108,11 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     limits: config.limits,
     responses: {
       upstreams: new ResponsesUpstreams(config.upstream.format, chatGenerator),
-      store: new MemoryConversationStore(config.responses.maxConversations, config.responses.maxChars),
+      store: shared
+        ? new RedisConversationStore(shared.redis, config.redis?.keyPrefix ?? 'gateway:', (e) =>
+            logger.warn('a conversation could not be kept in Redis; its id will be unknown', { error: e.message }),
+          )
+        : new MemoryConversationStore(config.responses.maxConversations, config.responses.maxChars),
       unknownPreviousId: config.responses.unknownPreviousId,
     },
     windows: shared?.windows,
