@@ -1,0 +1,377 @@
+/**
+ * The PostgreSQL decision log: the same `AuditSink` contract, record format, hash chain and signed checkpoints
+ * as the file log (audit/chain-log.ts), one chain per replica in shared tables.
+ *
+ * Group commit: records queue in chain order; one flush sends the whole queue as one multi-row INSERT, which
+ * PostgreSQL commits as one transaction (one WAL flush), and settles every promise in it. While it is in flight
+ * the next batch accumulates. A failed batch fails every record queued behind it (they are chained onto it), the
+ * session is dropped, and appends answer "unavailable" at once until a new session has taken the chain's lock and
+ * re-read the head from the database; then the chain continues from what was actually committed.
+ */
+import type pg from 'pg';
+import { canonicalJson, GENESIS_HASH, hashAndSerialise } from '../canonical.js';
+import { signCheckpoint } from '../checkpoints.js';
+import type { AuditEvent } from '../events.js';
+import { printEvent } from '../events.js';
+import { loadOrCreateSigningKey, type SigningKey } from '../keys.js';
+import { createMasker } from '../mask.js';
+import { RECORD_VERSION, type AuditSink, type Checkpoint, type DecisionRecord, type StoredRecord } from '../types.js';
+import { ChainHeldError, connectChain } from './connection.js';
+import { planRetention, type PgRetention } from './retention.js';
+import { INSERT_ROWS, rowOf, type RecordRow } from './rows.js';
+import { scrubDatabaseUrl } from './url.js';
+
+export type PgAuditEvent =
+  AuditEvent | { type: 'unavailable'; error: Error } | { type: 'recovered'; head: { seq: number; hash: string } };
+
+export interface PgChainLogOptions {
+  databaseUrl: string;
+  /** This replica's chain id: unique per replica (GATEWAY_INSTANCE). */
+  chain: string;
+  instance?: string;
+  /** Ed25519 PKCS#8 PEM, generated on first start when missing. */
+  keyFile: string;
+  /** `group` (default), `fsync-per-record` (one transaction per record), `none` (asynchronous commit). */
+  durability?: 'group' | 'fsync-per-record' | 'none';
+  masks?: string[];
+  checkpointEvery?: number;
+  checkpointIntervalMs?: number;
+  groupMaxRecords?: number;
+  retention?: PgRetention;
+  /** First delay before reconnecting after a failure; doubles to 5 s. */
+  reconnectMs?: number;
+  connectTimeoutMs?: number;
+  queryTimeoutMs?: number;
+  onEvent?: (event: PgAuditEvent) => void;
+}
+
+interface Entry {
+  row: RecordRow;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** With no batch in flight, this many queued records start one at once rather than at the end of the tick. */
+const EAGER_RECORDS = 32;
+
+/** Raised to requests while the database is unreachable: the pipeline answers 503 `audit_unavailable`. */
+export class AuditUnavailableError extends Error {}
+
+/**
+ * @example
+ * const log = await PgChainLog.open({ databaseUrl, chain: 'gw-1', keyFile: '/etc/gateway/audit-key.pem' });
+ * await log.append(record); // committed when it resolves
+ */
+export class PgChainLog implements AuditSink {
+  private client: pg.Client | null = null;
+  private seq = 0;
+  private headHash = GENESIS_HASH;
+  private durable = { seq: 0, hash: GENESIS_HASH };
+  private lastCheckpoint: Checkpoint | null = null;
+  private pending: Entry[] = [];
+  private flushing: Promise<void> | null = null;
+  private tick: NodeJS.Immediate | null = null;
+  private checkpointing: Promise<unknown> = Promise.resolve();
+  private checkpointQueued = false;
+  private reconnecting: NodeJS.Timeout | null = null;
+  private connecting: Promise<void> | null = null;
+  private retryMs: number;
+  private lastError: Error | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly mask: ReturnType<typeof createMasker>;
+  private readonly opts: Required<Omit<PgChainLogOptions, 'retention' | 'masks'>> &
+    Pick<PgChainLogOptions, 'retention'>;
+
+  private constructor(
+    options: PgChainLogOptions,
+    private readonly key: SigningKey,
+  ) {
+    this.opts = {
+      instance: options.chain,
+      durability: 'group',
+      checkpointEvery: 1000,
+      checkpointIntervalMs: 60_000,
+      groupMaxRecords: 512,
+      reconnectMs: 250,
+      connectTimeoutMs: 5000,
+      queryTimeoutMs: 10_000,
+      onEvent: printEvent as (e: PgAuditEvent) => void,
+      ...options,
+    };
+    this.retryMs = this.opts.reconnectMs;
+    this.mask = createMasker(options.masks ?? []);
+  }
+
+  /**
+   * Loads the key, connects, migrates and takes the chain. Throws when another live replica holds the chain; an
+   * unreachable database does not stop the start: appends fail (503) and readiness says so until it answers.
+   */
+  static async open(options: PgChainLogOptions): Promise<PgChainLog> {
+    const key = await loadOrCreateSigningKey(options.keyFile);
+    const log = new PgChainLog(options, key);
+    if (key.generated)
+      log.opts.onEvent({
+        type: 'key-generated',
+        fingerprint: key.fingerprint,
+        publicKeyFile: key.publicKeyFile,
+        publicPem: key.publicPem,
+      });
+    try {
+      await log.connect();
+    } catch (err) {
+      if (err instanceof ChainHeldError) throw err;
+      log.down(err as Error);
+    }
+    log.timer = setInterval(() => log.onTimer(), log.opts.checkpointIntervalMs);
+    log.timer.unref();
+    return log;
+  }
+
+  /** Whether records can be committed now, and why not: the gateway's readiness reports it. */
+  status(): { ready: boolean; detail: string } {
+    if (this.client) return { ready: true, detail: `postgres ${scrubDatabaseUrl(this.opts.databaseUrl)}` };
+    return { ready: false, detail: `unavailable: ${this.lastError?.message ?? 'connecting'}` };
+  }
+
+  /** The last committed record. */
+  get head(): { seq: number; hash: string } {
+    return { ...this.durable };
+  }
+
+  get chain(): string {
+    return this.opts.chain;
+  }
+
+  append(record: DecisionRecord): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('audit log is closed'));
+    if (!this.client) {
+      this.scheduleReconnect();
+      return Promise.reject(
+        new AuditUnavailableError(`audit database unavailable: ${this.lastError?.message ?? 'connecting'}`),
+      );
+    }
+    let masked;
+    try {
+      masked = this.mask(record);
+    } catch (err) {
+      return Promise.reject(new Error('audit record is not plain JSON data', { cause: err }));
+    }
+    if (typeof masked.value !== 'object' || masked.value === null || Array.isArray(masked.value))
+      return Promise.reject(new TypeError('audit record must be an object'));
+    return this.appendStored(masked.value as unknown as Record<string, unknown>, masked.sorted, {
+      kind: 'decision',
+      masked_paths: masked.maskedPaths,
+    });
+  }
+
+  /** Chains `body` synchronously (call order is chain order) and queues its row. */
+  private appendStored(body: Record<string, unknown>, sorted: boolean, extra: Record<string, unknown>): Promise<void> {
+    const seq = this.seq + 1;
+    extra.seq = seq;
+    extra.prev_hash = this.headHash;
+    extra.chain = this.opts.chain;
+    const { hash, line } = hashAndSerialise(body, sorted, extra);
+    const row = rowOf({ ...body, ...extra, hash } as unknown as StoredRecord, line);
+    this.seq = seq;
+    this.headHash = hash;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ row, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private due(): boolean {
+    return this.opts.durability === 'fsync-per-record' || this.pending.length >= EAGER_RECORDS;
+  }
+
+  private schedule(): void {
+    if (this.flushing) return; // the batch in flight takes these next
+    if (this.due()) {
+      if (this.tick) clearImmediate(this.tick);
+      this.tick = null;
+      this.startFlush();
+    } else
+      this.tick ??= setImmediate(() => {
+        this.tick = null;
+        this.startFlush();
+      });
+  }
+
+  private startFlush(): Promise<void> {
+    this.flushing ??= this.pending.length ? this.flushPending() : null;
+    return this.flushing ?? Promise.resolve();
+  }
+
+  private async flushPending(): Promise<void> {
+    const max = this.opts.durability === 'fsync-per-record' ? 1 : this.opts.groupMaxRecords;
+    for (;;) {
+      const client = this.client;
+      if (!this.pending.length || !client) {
+        this.flushing = null;
+        return;
+      }
+      const batch = this.pending.splice(0, max);
+      try {
+        // One statement in autocommit: one transaction, one commit (one WAL flush) for the whole batch.
+        await client.query(INSERT_ROWS, [JSON.stringify(batch.map((e) => e.row))]);
+      } catch (err) {
+        // Committed or not (a lost connection leaves it unknown), the records queued behind this batch are
+        // chained onto it: fail them all, and continue only from what the database holds after reconnecting.
+        const failed = [...batch, ...this.pending.splice(0)];
+        this.flushing = null;
+        this.down(err as Error);
+        for (const e of failed) e.reject(new AuditUnavailableError('audit database write failed', { cause: err }));
+        return;
+      }
+      const last = batch[batch.length - 1].row;
+      this.written(last.seq, last.hash);
+      for (const e of batch) e.resolve();
+      if (this.pending.length && !this.due()) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private written(seq: number, hash: string): void {
+    if (seq > this.durable.seq) this.durable = { seq, hash };
+    const due = seq - (this.lastCheckpoint?.last_seq ?? 0) >= this.opts.checkpointEvery;
+    if (due && !this.checkpointQueued) {
+      this.checkpointQueued = true;
+      this.checkpoint()
+        .catch((error: Error) => this.opts.onEvent({ type: 'error', error }))
+        .finally(() => (this.checkpointQueued = false));
+    }
+  }
+
+  /** Signs a checkpoint over the committed records not yet covered and stores it; null when there are none. */
+  checkpoint(): Promise<Checkpoint | null> {
+    const run = this.checkpointing.then(async () => {
+      const client = this.client;
+      const prev = this.lastCheckpoint;
+      const head = this.durable;
+      if (!client || head.seq <= (prev?.last_seq ?? 0)) return null;
+      const range = { first_seq: prev ? prev.last_seq + 1 : 1, last_seq: head.seq, head_hash: head.hash };
+      const schedule = { every: this.opts.checkpointEvery, interval_ms: this.opts.checkpointIntervalMs };
+      const cp = signCheckpoint(prev, range, this.key, new Date(), schedule);
+      await client.query('INSERT INTO audit_checkpoints (chain, first_seq, last_seq, line) VALUES ($1, $2, $3, $4)', [
+        this.opts.chain,
+        cp.first_seq,
+        cp.last_seq,
+        canonicalJson(cp),
+      ]);
+      this.lastCheckpoint = cp;
+      this.opts.onEvent({ type: 'checkpoint', checkpoint: cp });
+      return cp;
+    });
+    this.checkpointing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves when everything queued so far has been committed (or failed). */
+  async flush(): Promise<void> {
+    while (this.pending.length || this.flushing) {
+      if (this.tick) clearImmediate(this.tick);
+      this.tick = null;
+      if (!this.client) return;
+      await this.startFlush();
+    }
+  }
+
+  private onTimer(): void {
+    if (!this.client) return this.scheduleReconnect();
+    void this.checkpoint()
+      .then(() => this.applyRetention())
+      .catch((error: Error) => this.opts.onEvent({ type: 'error', error }));
+  }
+
+  /** Deletes the oldest whole checkpoint ranges past the retention policy, after a marker naming them. */
+  async applyRetention(): Promise<void> {
+    const client = this.client;
+    if (!this.opts.retention || !client) return;
+    const cut = await planRetention(client, this.opts.chain, this.opts.retention);
+    if (!cut) return;
+    await this.appendStored(
+      { kind: 'retention', time: new Date().toISOString(), instance: this.opts.instance, v: RECORD_VERSION },
+      false,
+      { deleted: { ...cut, segments: [] } },
+    );
+    await client.query('DELETE FROM audit_records WHERE chain = $1 AND seq BETWEEN $2 AND $3', [
+      this.opts.chain,
+      cut.first_seq,
+      cut.last_seq,
+    ]);
+    this.opts.onEvent({ type: 'retention', first_seq: cut.first_seq, last_seq: cut.last_seq, segments: [] });
+  }
+
+  private async connect(): Promise<void> {
+    const state = await connectChain({
+      databaseUrl: this.opts.databaseUrl,
+      chain: this.opts.chain,
+      instance: this.opts.instance,
+      key: this.key,
+      asyncCommit: this.opts.durability === 'none',
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      queryTimeoutMs: this.opts.queryTimeoutMs,
+      onLost: (err, client) => {
+        if (this.client === client) this.down(err);
+      },
+    });
+    if (this.closed) {
+      await state.client.end().catch(() => undefined);
+      return;
+    }
+    this.seq = state.head.seq;
+    this.headHash = state.head.hash;
+    this.durable = { ...state.head };
+    this.lastCheckpoint = state.lastCheckpoint;
+    this.client = state.client;
+    this.retryMs = this.opts.reconnectMs;
+    // Sign what a crash or an outage left unsigned before this session's records follow it (as the file log does).
+    if (this.durable.seq > (this.lastCheckpoint?.last_seq ?? 0)) await this.checkpoint();
+  }
+
+  /** Drops the session: appends fail fast until `connect` succeeds again (retried with backoff). */
+  private down(err: Error): void {
+    const client = this.client;
+    this.client = null;
+    this.lastError = err;
+    client?.end().catch(() => undefined);
+    // Anything still queued was chained onto records that may not be committed.
+    for (const e of this.pending.splice(0)) e.reject(new AuditUnavailableError('audit database unavailable'));
+    if (client || !this.reconnecting) this.opts.onEvent({ type: 'unavailable', error: err });
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.client || this.reconnecting || this.connecting) return;
+    this.reconnecting = setTimeout(() => {
+      this.reconnecting = null;
+      this.connecting = this.connect()
+        .then(() => {
+          if (this.client) this.opts.onEvent({ type: 'recovered', head: this.head });
+        })
+        .catch((err: Error) => {
+          this.lastError = err;
+          this.retryMs = Math.min(this.retryMs * 2, 5000);
+        })
+        .finally(() => {
+          this.connecting = null;
+          this.scheduleReconnect();
+        });
+    }, this.retryMs);
+    this.reconnecting.unref();
+  }
+
+  /** Commits what is queued, signs a final checkpoint, and ends the session (releasing the chain's lock). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+    await this.checkpoint().catch((error: Error) => this.opts.onEvent({ type: 'error', error }));
+    this.closed = true;
+    if (this.reconnecting) clearTimeout(this.reconnecting);
+    await this.connecting;
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
+  }
+}
