@@ -190,11 +190,11 @@ export class PgChainLog implements AuditSink {
     if (this.due()) {
       if (this.tick) clearImmediate(this.tick);
       this.tick = null;
-      this.startFlush();
+      void this.startFlush();
     } else
       this.tick ??= setImmediate(() => {
         this.tick = null;
-        this.startFlush();
+        void this.startFlush();
       });
   }
 
