@@ -209,6 +209,7 @@ const ENV: Record<string, (raw: Raw, v: string) => void> = {
   GATEWAY_AUDIT_MASKS: (c, v) => (section(c, 'audit').masks = list(v)),
   GATEWAY_AUDIT_KEY_FILE: (c, v) => (section(c, 'audit').keyFile = v),
   GATEWAY_AUDIT_ANCHOR_FILE: (c, v) => (section(section(c, 'audit'), 'anchor').file = v),
+  GATEWAY_AUDIT_ANCHOR_DATABASE_URL: (c, v) => (section(section(c, 'audit'), 'anchor').postgres = { url: v }),
   // `key` or `tenant:key`, read by parseApiKey as the file's entries are.
   GATEWAY_API_KEYS: (c, v) => (section(c, 'auth').apiKeys = list(v)),
   GATEWAY_ADMIN_KEYS: (c, v) => (section(c, 'auth').adminKeys = list(v)),
