@@ -91,11 +91,15 @@ export async function migrate(client: pg.ClientBase): Promise<number[]> {
   const applied: number[] = [];
   // Up to date already (every start but the first): read only, so that a role without CREATE (an anchor
   // writer granted INSERT and SELECT) can start, and replicas do not queue on the lock.
-  const present = await client.query<{ version: number | null }>(
-    `SELECT CASE WHEN to_regclass('audit_schema_migrations') IS NULL THEN NULL
-       ELSE (SELECT max(version) FROM audit_schema_migrations) END AS version`,
+  const present = await client.query<{ found: boolean }>(
+    "SELECT to_regclass('audit_schema_migrations') IS NOT NULL AS found",
   );
-  if (present.rows[0]?.version === SCHEMA_VERSION) return applied;
+  if (present.rows[0]?.found) {
+    const { rows } = await client.query<{ version: number | null }>(
+      'SELECT max(version) AS version FROM audit_schema_migrations',
+    );
+    if (rows[0]?.version === SCHEMA_VERSION) return applied;
+  }
   await client.query('BEGIN');
   try {
     // Held to the end of this transaction: replicas starting together migrate one after another.
