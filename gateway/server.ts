@@ -67,7 +67,14 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
           models: config.upstream.models,
         })
       : undefined);
-  const audit = overrides.audit ?? (await openAudit(config, logger));
+  const audit =
+    overrides.audit ??
+    (await openAudit(config, logger).catch(async (err: unknown) => {
+      // e.g. another replica holds this chain: stop what was started, or the process would not exit.
+      await generator?.close();
+      await policies.close();
+      throw err;
+    }));
   const pipeline = new Pipeline({
     policies: policies.source,
     generator,
