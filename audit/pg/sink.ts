@@ -6,56 +6,24 @@
  * PostgreSQL commits as one transaction (one WAL flush), and settles every promise in it. While it is in flight
  * the next batch accumulates. A failed batch fails every record queued behind it (they are chained onto it), the
  * session is dropped, and appends answer "unavailable" at once until a new session has taken the chain's lock and
- * re-read the head from the database; then the chain continues from what was actually committed.
+ * re-read the head from the database; then the chain continues from what was actually committed. The queue is
+ * audit/pg/batcher.ts; the session, audit/pg/connection.ts.
  */
 import type pg from 'pg';
 import { canonicalJson, GENESIS_HASH, hashAndSerialise } from '../canonical.js';
 import { signCheckpoint } from '../checkpoints.js';
-import type { AuditEvent } from '../events.js';
 import { printEvent } from '../events.js';
 import { loadOrCreateSigningKey, type SigningKey } from '../keys.js';
 import { createMasker } from '../mask.js';
 import { RECORD_VERSION, type AuditSink, type Checkpoint, type DecisionRecord, type StoredRecord } from '../types.js';
 import { ChainHeldError, connectChain } from './connection.js';
-import { planRetention, type PgRetention } from './retention.js';
-import { INSERT_ROWS, rowOf, type RecordRow } from './rows.js';
+import { AuditUnavailableError, type PgAuditEvent, type PgChainLogOptions } from './options.js';
+import { planRetention } from './retention.js';
+import { RowBatcher } from './batcher.js';
+import { INSERT_ROWS, rowOf } from './rows.js';
 import { scrubDatabaseUrl } from './url.js';
 
-export type PgAuditEvent =
-  AuditEvent | { type: 'unavailable'; error: Error } | { type: 'recovered'; head: { seq: number; hash: string } };
-
-export interface PgChainLogOptions {
-  databaseUrl: string;
-  /** This replica's chain id: unique per replica (GATEWAY_INSTANCE). */
-  chain: string;
-  instance?: string;
-  /** Ed25519 PKCS#8 PEM, generated on first start when missing. */
-  keyFile: string;
-  /** `group` (default), `fsync-per-record` (one transaction per record), `none` (asynchronous commit). */
-  durability?: 'group' | 'fsync-per-record' | 'none';
-  masks?: string[];
-  checkpointEvery?: number;
-  checkpointIntervalMs?: number;
-  groupMaxRecords?: number;
-  retention?: PgRetention;
-  /** First delay before reconnecting after a failure; doubles to 5 s. */
-  reconnectMs?: number;
-  connectTimeoutMs?: number;
-  queryTimeoutMs?: number;
-  onEvent?: (event: PgAuditEvent) => void;
-}
-
-interface Entry {
-  row: RecordRow;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
-/** With no batch in flight, this many queued records start one at once rather than at the end of the tick. */
-const EAGER_RECORDS = 32;
-
-/** Raised to requests while the database is unreachable: the pipeline answers 503 `audit_unavailable`. */
-export class AuditUnavailableError extends Error {}
+export { AuditUnavailableError, type PgAuditEvent, type PgChainLogOptions } from './options.js';
 
 /**
  * @example
@@ -68,11 +36,11 @@ export class PgChainLog implements AuditSink {
   private headHash = GENESIS_HASH;
   private durable = { seq: 0, hash: GENESIS_HASH };
   private lastCheckpoint: Checkpoint | null = null;
-  private pending: Entry[] = [];
-  private flushing: Promise<void> | null = null;
-  private tick: NodeJS.Immediate | null = null;
+  private readonly batcher: RowBatcher;
   private checkpointing: Promise<unknown> = Promise.resolve();
   private checkpointQueued = false;
+  /** The last checkpoint records another schedule than this writer's: sign one after the first write. */
+  private scheduleUnsigned = false;
   private reconnecting: NodeJS.Timeout | null = null;
   private connecting: Promise<void> | null = null;
   private retryMs: number;
@@ -101,6 +69,18 @@ export class PgChainLog implements AuditSink {
     };
     this.retryMs = this.opts.reconnectMs;
     this.mask = createMasker(options.masks ?? []);
+    this.batcher = new RowBatcher({
+      perRecord: this.opts.durability === 'fsync-per-record',
+      maxRows: this.opts.groupMaxRecords,
+      // One statement in autocommit: one transaction, one commit (one WAL flush) for the whole batch.
+      canWrite: () => this.client !== null,
+      write: async (rows) => void (await this.client?.query(INSERT_ROWS, [JSON.stringify(rows)])),
+      onWritten: (last) => this.written(last.seq, last.hash),
+      // Committed or not (a lost connection leaves it unknown), the rows queued behind the batch are chained onto
+      // it: they fail too, and the chain continues only from what the database holds after reconnecting.
+      onFailed: (err) => this.down(err),
+      wrap: (err) => new AuditUnavailableError('audit database write failed', { cause: err }),
+    });
   }
 
   /**
@@ -175,67 +155,15 @@ export class PgChainLog implements AuditSink {
     const row = rowOf({ ...body, ...extra, hash } as unknown as StoredRecord, line);
     this.seq = seq;
     this.headHash = hash;
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ row, resolve, reject });
-      this.schedule();
-    });
-  }
-
-  private due(): boolean {
-    return this.opts.durability === 'fsync-per-record' || this.pending.length >= EAGER_RECORDS;
-  }
-
-  private schedule(): void {
-    if (this.flushing) return; // the batch in flight takes these next
-    if (this.due()) {
-      if (this.tick) clearImmediate(this.tick);
-      this.tick = null;
-      void this.startFlush();
-    } else
-      this.tick ??= setImmediate(() => {
-        this.tick = null;
-        void this.startFlush();
-      });
-  }
-
-  private startFlush(): Promise<void> {
-    this.flushing ??= this.pending.length ? this.flushPending() : null;
-    return this.flushing ?? Promise.resolve();
-  }
-
-  private async flushPending(): Promise<void> {
-    const max = this.opts.durability === 'fsync-per-record' ? 1 : this.opts.groupMaxRecords;
-    for (;;) {
-      const client = this.client;
-      if (!this.pending.length || !client) {
-        this.flushing = null;
-        return;
-      }
-      const batch = this.pending.splice(0, max);
-      try {
-        // One statement in autocommit: one transaction, one commit (one WAL flush) for the whole batch.
-        await client.query(INSERT_ROWS, [JSON.stringify(batch.map((e) => e.row))]);
-      } catch (err) {
-        // Committed or not (a lost connection leaves it unknown), the records queued behind this batch are
-        // chained onto it: fail them all, and continue only from what the database holds after reconnecting.
-        const failed = [...batch, ...this.pending.splice(0)];
-        this.flushing = null;
-        this.down(err as Error);
-        for (const e of failed) e.reject(new AuditUnavailableError('audit database write failed', { cause: err }));
-        return;
-      }
-      const last = batch[batch.length - 1].row;
-      this.written(last.seq, last.hash);
-      for (const e of batch) e.resolve();
-      if (this.pending.length && !this.due()) await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+    return this.batcher.enqueue(row);
   }
 
   private written(seq: number, hash: string): void {
     if (seq > this.durable.seq) this.durable = { seq, hash };
     const due = seq - (this.lastCheckpoint?.last_seq ?? 0) >= this.opts.checkpointEvery;
-    if (due && !this.checkpointQueued) {
+    if ((due || this.scheduleUnsigned) && !this.checkpointQueued) {
       this.checkpointQueued = true;
+      this.scheduleUnsigned = false;
       this.checkpoint()
         .catch((error: Error) => this.opts.onEvent({ type: 'error', error }))
         .finally(() => (this.checkpointQueued = false));
@@ -267,13 +195,8 @@ export class PgChainLog implements AuditSink {
   }
 
   /** Resolves when everything queued so far has been committed (or failed). */
-  async flush(): Promise<void> {
-    while (this.pending.length || this.flushing) {
-      if (this.tick) clearImmediate(this.tick);
-      this.tick = null;
-      if (!this.client) return;
-      await this.startFlush();
-    }
+  flush(): Promise<void> {
+    return this.batcher.drain();
   }
 
   private onTimer(): void {
@@ -327,6 +250,14 @@ export class PgChainLog implements AuditSink {
     this.retryMs = this.opts.reconnectMs;
     // Sign what a crash or an outage left unsigned before this session's records follow it (as the file log does).
     if (this.durable.seq > (this.lastCheckpoint?.last_seq ?? 0)) await this.checkpoint();
+    else {
+      // Started with another schedule than the last checkpoint records: sign after the first write, so that
+      // verify judges the new tail by the new settings.
+      const s = this.lastCheckpoint?.schedule;
+      this.scheduleUnsigned =
+        this.lastCheckpoint !== null &&
+        (s?.every !== this.opts.checkpointEvery || s.interval_ms !== this.opts.checkpointIntervalMs);
+    }
   }
 
   /** Drops the session: appends fail fast until `connect` succeeds again (retried with backoff). */
@@ -336,7 +267,7 @@ export class PgChainLog implements AuditSink {
     this.lastError = err;
     client?.end().catch(() => undefined);
     // Anything still queued was chained onto records that may not be committed.
-    for (const e of this.pending.splice(0)) e.reject(new AuditUnavailableError('audit database unavailable'));
+    this.batcher.failAll(new AuditUnavailableError('audit database unavailable'));
     if (client || !this.reconnecting) this.opts.onEvent({ type: 'unavailable', error: err });
     this.scheduleReconnect();
   }
@@ -366,6 +297,7 @@ export class PgChainLog implements AuditSink {
     if (this.closed) return;
     if (this.timer) clearInterval(this.timer);
     await this.flush();
+    this.batcher.failAll(new AuditUnavailableError('audit log closed before the database took these records'));
     await this.checkpoint().catch((error: Error) => this.opts.onEvent({ type: 'error', error }));
     this.closed = true;
     if (this.reconnecting) clearTimeout(this.reconnecting);
