@@ -17,7 +17,7 @@ import pg from 'pg';
 import { Pool } from 'undici';
 import { scrubDatabaseUrl } from '../audit/pg/url.js';
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
-import { fmt, median, percentile, startProcess, stopProcesses, type LoadResult } from './load.js';
+import { cpuMs, fmt, median, percentile, startProcess, stopProcesses, type LoadResult } from './load.js';
 import { sinkBench } from './replicas-sink.js';
 
 const USAGE = `usage: npm run bench:replicas -- [options]
@@ -110,6 +110,20 @@ async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
   }
 }
 
+/** One slice: its load result and the CPU per request of the replicas (and, for postgres, their database sessions). */
+type Slice = LoadResult & { cpuUs: number };
+
+/** The server processes of the sessions on the bench database (the replicas' writers), to count their CPU. */
+async function databaseBackends(url: string): Promise<number[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const { rows } = await c.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+  );
+  await c.end();
+  return rows.map((r) => r.pid);
+}
+
 interface Row {
   replicas: number;
   sink: 'file' | 'postgres';
@@ -117,6 +131,8 @@ interface Row {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU per request, µs: the replicas' processes, plus their database sessions for postgres. */
+  cpuUs: number;
 }
 
 async function replicaBench(databaseUrl: string, k: number) {
@@ -135,12 +151,18 @@ async function replicaBench(databaseUrl: string, k: number) {
     postgres: await Promise.all(Array.from({ length: k }, (_, i) => start('postgres', i))),
   };
   const urls = (s: 'file' | 'postgres') => sets[s].map((p) => `http://127.0.0.1:${p.port}`);
-  const runs: Record<'file' | 'postgres', LoadResult[]> = { file: [], postgres: [] };
+  const runs: Record<'file' | 'postgres', Slice[]> = { file: [], postgres: [] };
   try {
     for (const s of ['file', 'postgres'] as const) await loadSpread(urls(s), 8, 1); // warm-up
+    const backends = await databaseBackends(databaseUrl);
     for (let i = 0; i < Number(values.slices); i++)
-      for (const s of ['file', 'postgres'] as const)
-        runs[s].push(await loadSpread(urls(s), Number(values.concurrency), Number(values['slice-seconds'])));
+      for (const s of ['file', 'postgres'] as const) {
+        const pids = [...sets[s].map((p) => p.child.pid ?? 0), ...(s === 'postgres' ? backends : [])];
+        const cpu0 = pids.map((pid) => cpuMs(pid));
+        const r = await loadSpread(urls(s), Number(values.concurrency), Number(values['slice-seconds']));
+        const cpu = pids.reduce((sum, pid, j) => sum + cpuMs(pid) - cpu0[j], 0);
+        runs[s].push({ ...r, cpuUs: (cpu * 1000) / r.requests });
+      }
   } finally {
     await stopProcesses([...sets.file, ...sets.postgres, stub]);
   }
@@ -151,9 +173,13 @@ async function replicaBench(databaseUrl: string, k: number) {
     p50: median(runs[sink].map((r) => r.p50)),
     p99: median(runs[sink].map((r) => r.p99)),
     errors: runs[sink].reduce((a, r) => a + r.errors, 0),
+    cpuUs: median(runs[sink].map((r) => r.cpuUs)),
   }));
   const ratio = median(runs.postgres.map((r, i) => r.rps / runs.file[i].rps));
-  return { rows, ratio };
+  // What RPS the CPU work alone allows, file over postgres: a machine shared with other work slows both sinks'
+  // wall clock alike, but not the CPU each request costs.
+  const cpuRatio = median(runs.file.map((r) => r.cpuUs)) / median(runs.postgres.map((r) => r.cpuUs));
+  return { rows, ratio, cpuRatio };
 }
 
 await withDatabase(async (url) => {
@@ -165,9 +191,11 @@ await withDatabase(async (url) => {
     results.push(r);
     for (const row of r.rows)
       say(
-        `  ${k} replica${k > 1 ? 's' : ' '} ${row.sink.padEnd(8)} ${fmt(row.rps, 0).padStart(6)} rps  p50 ${fmt(row.p50)} ms  p99 ${fmt(row.p99)} ms${row.errors ? `  (${row.errors} errors)` : ''}`,
+        `  ${k} replica${k > 1 ? 's' : ' '} ${row.sink.padEnd(8)} ${fmt(row.rps, 0).padStart(6)} rps  p50 ${fmt(row.p50)} ms  p99 ${fmt(row.p99)} ms  ${fmt(row.cpuUs, 0)} µs CPU/request${row.errors ? `  (${row.errors} errors)` : ''}`,
       );
-    say(`  ${k} replica${k > 1 ? 's' : ' '} postgres / file: ${fmt(r.ratio)} (median of paired slices)`);
+    say(
+      `  ${k} replica${k > 1 ? 's' : ' '} postgres / file: ${fmt(r.ratio)} RPS (median of paired slices), ${fmt(r.cpuRatio)} by CPU per request`,
+    );
   }
   const sink = await sinkBench(url, {
     seconds: Number(values['sink-seconds']),
