@@ -226,6 +226,9 @@ export class PgChainLog implements AuditSink {
   }
 
   private async connect(): Promise<void> {
+    // A batch still in flight on the lost session must settle first: the queue would otherwise fail rows of the
+    // new session along with it (with no session it only waits for the batch in flight, or returns).
+    await this.batcher.drain();
     const state = await connectChain({
       databaseUrl: this.opts.databaseUrl,
       chain: this.opts.chain,
