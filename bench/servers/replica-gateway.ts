@@ -16,7 +16,8 @@ const config = loadConfig({
     GATEWAY_UPSTREAM_URL: process.env.BENCH_UPSTREAM_URL,
     GATEWAY_AUDIT_DIR: mkdtempSync(join(tmpdir(), 'bench-replica-')),
     GATEWAY_AUDIT_DURABILITY: 'group',
-    GATEWAY_LOG_LEVEL: 'warn',
+    // Nothing but the port on stdout: startProcess (load.ts) can miss a line that arrives in the same chunk as another.
+    GATEWAY_LOG_LEVEL: 'error',
     GATEWAY_POLICY_WATCH: 'off',
     GATEWAY_INSTANCE: process.env.BENCH_INSTANCE ?? 'bench',
     ...(sink === 'postgres'
