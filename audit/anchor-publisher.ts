@@ -20,6 +20,7 @@ import {
 } from './anchor.js';
 import type { AnchorConfig } from './config.js';
 import type { Checkpoint } from './types.js';
+import { PgAnchor } from './pg/anchor.js';
 
 export const ANCHOR_CURSOR_FILE = 'anchor-cursor.json';
 
@@ -49,6 +50,7 @@ export function anchorSinksFor(
   if (anchor.file) sinks.push(new FileAnchor(anchor.file));
   if (anchor.log) sinks.push(new LogAnchor(logger ?? defaultAnchorLogger(), instance));
   if (anchor.url) sinks.push(new HttpAnchor(anchor.url, anchor.headers));
+  if (anchor.postgres) sinks.push(new PgAnchor(anchor.postgres.url, anchor.postgres.log ?? instance));
   return sinks;
 }
 

@@ -10,6 +10,9 @@ import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
 import { HelpRequested } from '../cli/args.js';
 import { fileAnchorReader } from './anchor.js';
+import { pgAnchorReader } from './pg/anchor.js';
+import { databaseMain, databaseUrlFor, DatabaseUsageError } from './pg/cli.js';
+import { isDatabaseUrl } from './pg/url.js';
 import { exportLog } from './export.js';
 import { parseExportQuery } from './export-query.js';
 import { loadPublicKey, publicKeyPathFor } from './keys.js';
@@ -21,14 +24,19 @@ export const EXIT = { ok: 0, tampered: 1, usage: 2 } as const;
 
 const USAGE = `usage: npm run audit -- <command> [options]
 
-  verify  [--dir D] [--from SEQ] [--to SEQ] [--pubkey FILE]... [--anchor FILE] [--json]
+  verify  [--dir D] [--from SEQ] [--to SEQ] [--pubkey FILE]... [--anchor FILE|postgres://…] [--anchor-log NAME] [--json]
           Recompute every hash, walk the chain, check every checkpoint signature; with --anchor, check that
-          the log holds every checkpoint of the anchor (a file anchor, or an operational log's lines).
+          the log holds every checkpoint of the anchor (a file anchor, an operational log's lines, or the
+          postgres anchor's table, for the log NAME: default the only one there).
   export  --format jsonl|csv|rbrm [--dir D] [--from SEQ|ISO] [--to SEQ|ISO] [--tenant T] [--action A]
           [--rule ID] [--category LABEL] [--revision REV] [--decision-id ID] [--out FILE] [--json]
           Stream matching decisions; the manifest goes to FILE.manifest.json (or stderr without --out).
           rbrm: reward-labelled JSONL of the graded answers.
   tail    [--dir D] [-n N] [--follow]
+
+  With --database-url postgres://… instead of --dir (default: $GATEWAY_DATABASE_URL when
+  $GATEWAY_AUDIT_SINK=postgres), the three commands read the PostgreSQL log: verify walks every replica's
+  chain and its checkpoints, export and tail merge the replicas by time; --chain ID narrows to one replica.
 
   --dir defaults to $GATEWAY_AUDIT_DIR, then to .data/audit (where the gateway writes by default).
   --pubkey defaults to $GATEWAY_AUDIT_PUBKEY, then to the key file in the log directory (not an independent
@@ -65,11 +73,16 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
       to: { type: 'string' },
       pubkey: { type: 'string', multiple: true },
       anchor: { type: 'string' },
+      'anchor-log': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
   const dir = dirOf(values.dir, io);
-  const anchor = values.anchor ? fileAnchorReader(values.anchor) : undefined;
+  const anchor = values.anchor
+    ? isDatabaseUrl(values.anchor)
+      ? pgAnchorReader(values.anchor, values['anchor-log'])
+      : fileAnchorReader(values.anchor)
+    : undefined;
   const warnings: string[] = [];
   let keyFiles = values.pubkey ?? (io.env.GATEWAY_AUDIT_PUBKEY ? [io.env.GATEWAY_AUDIT_PUBKEY] : []);
   if (keyFiles.length === 0) {
@@ -196,6 +209,11 @@ export async function main(
   const [command, ...args] = argv;
   try {
     if (args.includes('--help') || args.includes('-h')) throw new HelpRequested();
+    const databaseUrl = databaseUrlFor(args, io.env);
+    if (databaseUrl !== undefined) {
+      const code = await databaseMain(command, args, databaseUrl, io, signal);
+      if (code !== null) return code;
+    }
     switch (command) {
       case 'verify':
         return await verifyCommand(args, io);
@@ -220,7 +238,12 @@ export async function main(
     say(io.stderr, `audit ${command ?? ''}: ${e.message}`);
     // A line of a format version this tool does not read: for verify the log is not good (1), else an I/O error (2).
     if (err instanceof RecordVersionError) return command === 'verify' ? EXIT.tampered : EXIT.usage;
-    if (err instanceof UsageError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code?.startsWith('ERR_PARSE_ARGS'))
+    if (
+      err instanceof UsageError ||
+      err instanceof DatabaseUsageError ||
+      e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
+      e.code?.startsWith('ERR_PARSE_ARGS')
+    )
       say(io.stderr, USAGE);
     return EXIT.usage;
   }

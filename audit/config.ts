@@ -19,6 +19,13 @@ export const anchorConfigSchema = z.strictObject({
   log: z.boolean().default(false),
   /** POST each checkpoint as JSON to this URL. */
   url: z.url({ protocol: /^https?$/ }).optional(),
+  /** Insert each checkpoint into a PostgreSQL table (`audit_anchor_checkpoints`), under `log` (default: the instance). */
+  postgres: z
+    .strictObject({
+      url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+      log: z.string().min(1).optional(),
+    })
+    .optional(),
   /** Extra request headers for `url`, such as an authorization header. */
   headers: z.record(z.string(), z.string()).default({}),
   /** First retry delay after a failed publish; doubles per failure, up to a minute. */

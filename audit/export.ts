@@ -215,6 +215,35 @@ export async function exportLog({
       yield rec;
     }
   }
+  const { bytes, sha256 } = await writeExport(format, matching(), out, csvStringify);
+  const { checkpoints } = await readCheckpoints(dir);
+  const lastSeq = last as number | null;
+  const covering = lastSeq === null ? null : (checkpoints.find((cp) => cp.last_seq >= lastSeq) ?? null);
+  return {
+    format,
+    count,
+    first_seq: first,
+    last_seq: lastSeq,
+    bytes,
+    sha256,
+    filters: filter,
+    generated_at: new Date().toISOString(),
+    covering_checkpoint: covering,
+  };
+}
+
+/**
+ * Writes decisions in `format` to `out` and returns the byte count and sha256 of exactly what was written: the
+ * part of an export shared by the log directory and the database (audit/pg/export.ts).
+ * @example const { bytes, sha256 } = await writeExport('csv', decisions, createWriteStream('x.csv'));
+ */
+export async function writeExport(
+  format: ExportFormat,
+  records: AsyncIterable<StoredDecision>,
+  out: Writable,
+  csvStringify?: CsvStringify,
+): Promise<{ bytes: number; sha256: string }> {
+  const matching = () => records;
   const hash = createHash('sha256');
   let bytes = 0;
   const digest = new Transform({
@@ -259,18 +288,5 @@ export async function exportLog({
     );
     await pipeline(rows, stringify({ header: true, columns: [...CSV_COLUMNS] }), digest, out);
   }
-  const { checkpoints } = await readCheckpoints(dir);
-  const lastSeq = last as number | null;
-  const covering = lastSeq === null ? null : (checkpoints.find((cp) => cp.last_seq >= lastSeq) ?? null);
-  return {
-    format,
-    count,
-    first_seq: first,
-    last_seq: lastSeq,
-    bytes,
-    sha256: hash.digest('hex'),
-    filters: filter,
-    generated_at: new Date().toISOString(),
-    covering_checkpoint: covering,
-  };
+  return { bytes, sha256: hash.digest('hex') };
 }

@@ -212,6 +212,8 @@ export interface AuditSink {
   /** Resolves once the record is stored as durably as the sink promises. */
   append(record: DecisionRecord): Promise<void>;
   close(): Promise<void>;
+  /** Whether records can be stored now (a database sink can lose its server); readiness reports it. */
+  status?(): { ready: boolean; detail: string };
 }
 
 /* ------------------------------------------------------------------------------------------------------------

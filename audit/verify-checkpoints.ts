@@ -3,7 +3,12 @@
  * a trusted key, and chained to the one before it; the result indexes them by `last_seq` for the record walk.
  */
 import type { KeyObject } from 'node:crypto';
-import { checkpointInconsistency, readCheckpoints, verifyCheckpointSignature } from './checkpoints.js';
+import {
+  checkpointInconsistency,
+  readCheckpoints,
+  verifyCheckpointSignature,
+  type CheckpointFile,
+} from './checkpoints.js';
 import type { Checkpoint } from './types.js';
 import type { VerifyProblem } from './verify-report.js';
 
@@ -26,7 +31,19 @@ export async function checkCheckpointFile(
   fingerprints: Map<string, KeyObject>,
   unreadableSeq: number,
 ): Promise<CheckpointFileCheck> {
-  const file = await readCheckpoints(dir);
+  return checkCheckpoints(await readCheckpoints(dir), fingerprints, unreadableSeq);
+}
+
+/**
+ * The same checks over checkpoints read from anywhere (a file, or a database table); `where` names the i-th
+ * checkpoint (0-based) in problems, `CHECKPOINTS_FILE:line` by default.
+ */
+export function checkCheckpoints(
+  file: CheckpointFile,
+  fingerprints: Map<string, KeyObject>,
+  unreadableSeq: number,
+  where: (i: number) => string = (i) => `checkpoints.ndjson:${i + 1}`,
+): CheckpointFileCheck {
   const out: CheckpointFileCheck = { checkpoints: file.checkpoints, bySeq: new Map(), problems: [], warnings: [] };
   for (const b of file.bad)
     out.problems.push({
@@ -39,7 +56,7 @@ export async function checkCheckpointFile(
     out.warnings.push('checkpoints.ndjson ends in a torn line (a crash mid-write); the gateway truncates it on start');
   let prevCp: Checkpoint | null = null;
   file.checkpoints.forEach((cp, i) => {
-    const at = `checkpoints.ndjson:${i + 1}`;
+    const at = where(i);
     const key = fingerprints.get(cp.key_fingerprint);
     if (!key)
       out.problems.push({

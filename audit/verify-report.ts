@@ -2,6 +2,18 @@
 import type { KeyObject } from 'node:crypto';
 import type { AnchorReader } from './anchor-check.js';
 import type { CheckpointSchedule } from './types.js';
+import type { CheckpointFileCheck } from './verify-checkpoints.js';
+import type { Item } from './verify-items.js';
+
+/**
+ * Where verify reads a chain from when it is not a log directory (a database table, audit/pg/verify.ts): its
+ * checkpoints, checked, and its records in seq order from `max(1, from - 1)`.
+ */
+export interface VerifySource {
+  checkpoints(fingerprints: Map<string, KeyObject>, unreadableSeq: number): Promise<CheckpointFileCheck>;
+  /** `fromStart`: the items begin with the chain's first stored record (a later start needs a retention marker). */
+  records(from: number): Promise<{ items: AsyncGenerator<Item>; fromStart: boolean }>;
+}
 
 export const VERIFY_REASONS = [
   'record-changed',
@@ -41,7 +53,10 @@ export interface VerifyReport {
 }
 
 export interface VerifyOptions {
+  /** The log directory; ignored when `source` is given. */
   dir: string;
+  /** Read the chain from here instead of `dir`. */
+  source?: VerifySource;
   /** Keys whose signatures are accepted (old and current keys after a rotation). */
   publicKeys: KeyObject[];
   from?: number;

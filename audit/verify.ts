@@ -38,7 +38,9 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
 
   // Checkpoints first: signatures, their own chain, and an index by last_seq for the record walk.
   const fingerprints = new Map(publicKeys.map((k) => [keyFingerprint(k), k]));
-  const file = await checkCheckpointFile(dir, fingerprints, from);
+  const file = opts.source
+    ? await opts.source.checkpoints(fingerprints, from)
+    : await checkCheckpointFile(dir, fingerprints, from);
   for (const p of file.problems) report(p);
   warnings.push(...file.warnings);
   const { bySeq } = file;
@@ -48,10 +50,12 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
   const tailClock = new TailClock(); // the record times of the records no checkpoint covers
 
   // Records: start at the segment holding seq from-1, so the link into the range is checked too.
-  const all = await listSegments(dir);
+  const all = opts.source ? [] : await listSegments(dir);
   let startIdx = 0;
   for (let i = 0; i < all.length; i++) if (all[i].firstSeq <= Math.max(1, from - 1)) startIdx = i;
   const segments = all.slice(startIdx);
+  const sourced = opts.source ? await opts.source.records(from) : null;
+  if (sourced && !sourced.fromStart) startIdx = 1;
   const retentions = new Map<number, { last_hash: string; at: string }>();
   let expect: number | null = null;
   let prevHash: string | null = null;
@@ -61,7 +65,7 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
   let head: { seq: number; hash: string } | null = null;
   let lastRead = 0; // the highest seq accepted, in range or not
 
-  const it = segmentItems(segments);
+  const it = sourced?.items ?? segmentItems(segments);
   const buffer: Item[] = [];
   const next = async (): Promise<Item | undefined> => buffer.shift() ?? (await it.next()).value ?? undefined;
   const peek = async (): Promise<Item | undefined> => {

@@ -77,7 +77,13 @@ export const ConfigSchema = z.strictObject({
       /** How much conversation text each decision record keeps. */
       content: z.enum(['full', 'redacted', 'hash', 'none']).default('none'),
       /** `chain`: the hash-chained, checkpointed compliance log. `jsonl`: plain lines, no chain, no fsync (development). */
-      sink: z.enum(['chain', 'jsonl']).default('chain'),
+      /** `postgres`: the same chain and checkpoints in PostgreSQL (`databaseUrl`), one chain per replica. */
+      sink: z.enum(['chain', 'jsonl', 'postgres']).default('chain'),
+      /** `postgres://user:password@host:5432/db` for `sink: postgres` (GATEWAY_DATABASE_URL); never logged. */
+      databaseUrl: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+        .optional(),
       /** When an answer waits for its record: `group` (fsynced, shared fsyncs), `fsync-per-record`, `none` (OS cache). */
       durability: z.enum(['group', 'fsync-per-record', 'none']).default('group'),
       /** JSONPath-like paths masked before anything is stored, e.g. `$.content.prompt`. */
@@ -105,6 +111,10 @@ export const ConfigSchema = z.strictObject({
         .optional(),
       /** Where signed checkpoints are also sent, as witnesses outside the log directory (audit/README.md). */
       anchor: anchorConfigSchema.optional(),
+    })
+    .refine((a) => a.sink !== 'postgres' || a.databaseUrl, {
+      message: 'sink postgres needs databaseUrl (GATEWAY_DATABASE_URL)',
+      path: ['databaseUrl'],
     })
     .prefault({}),
   auth: z
@@ -208,10 +218,12 @@ const ENV: Record<string, (raw: Raw, v: string) => void> = {
   GATEWAY_AUDIT_DIR: (c, v) => (section(c, 'audit').dir = v),
   GATEWAY_AUDIT_CONTENT: (c, v) => (section(c, 'audit').content = v),
   GATEWAY_AUDIT_SINK: (c, v) => (section(c, 'audit').sink = v),
+  GATEWAY_DATABASE_URL: (c, v) => (section(c, 'audit').databaseUrl = v),
   GATEWAY_AUDIT_DURABILITY: (c, v) => (section(c, 'audit').durability = v),
   GATEWAY_AUDIT_MASKS: (c, v) => (section(c, 'audit').masks = list(v)),
   GATEWAY_AUDIT_KEY_FILE: (c, v) => (section(c, 'audit').keyFile = v),
   GATEWAY_AUDIT_ANCHOR_FILE: (c, v) => (section(section(c, 'audit'), 'anchor').file = v),
+  GATEWAY_AUDIT_ANCHOR_DATABASE_URL: (c, v) => (section(section(c, 'audit'), 'anchor').postgres = { url: v }),
   // `key` or `tenant:key`, read by parseApiKey as the file's entries are.
   GATEWAY_API_KEYS: (c, v) => (section(c, 'auth').apiKeys = list(v)),
   GATEWAY_ADMIN_KEYS: (c, v) => (section(c, 'auth').adminKeys = list(v)),
@@ -257,6 +269,7 @@ const ENV_PATH: Record<string, string> = {
   'audit.dir': 'GATEWAY_AUDIT_DIR',
   'audit.content': 'GATEWAY_AUDIT_CONTENT',
   'audit.sink': 'GATEWAY_AUDIT_SINK',
+  'audit.databaseUrl': 'GATEWAY_DATABASE_URL',
   'audit.durability': 'GATEWAY_AUDIT_DURABILITY',
   'audit.masks': 'GATEWAY_AUDIT_MASKS',
   'audit.keyFile': 'GATEWAY_AUDIT_KEY_FILE',

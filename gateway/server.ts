@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import type winston from 'winston';
 import { ChainLog, type AuditEvent } from '../audit/chain-log.js';
 import { JsonlSink } from '../audit/jsonl-sink.js';
+import { openPgAudit } from './pg-audit.js';
 import type { AuditSink } from '../audit/types.js';
 import { OpenAIHttpGenerator } from '../generator/openai-http.js';
 import type { Generator } from '../generator/types.js';
@@ -74,7 +75,15 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     chatGenerator && nativeMessages && upstreamUrl
       ? new MessagesNativeGenerator(chatGenerator, { baseUrl: upstreamUrl, ...upstream })
       : chatGenerator;
-  const audit = overrides.audit ?? (await openAudit(config, logger));
+  const audit =
+    overrides.audit ??
+    (await openAudit(config, logger).catch(async (err: unknown) => {
+      // e.g. another replica holds this chain: stop what was started, or the process would not exit.
+      await generator?.close();
+      await shared?.close();
+      await policies.close();
+      throw err;
+    }));
   const pipeline = new Pipeline({
     policies: policies.source,
     generator,
@@ -118,8 +127,10 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     windows: shared?.windows,
     policySync: shared?.policySync,
     readiness: () => ({
-      ready: classifiersReady,
+      // A decision log that cannot store records (its database is down) makes every request a 503.
+      ready: classifiersReady && (audit.status?.().ready ?? true),
       details: {
+        ...(audit.status ? { audit: audit.status().detail } : {}),
         policy: policyStatus(policies),
         classifiers: classifiersReady ? 'loaded' : (classifierError ?? 'loading'),
         upstream: generator ? 'configured' : 'not configured (chat completions answer 503)',
@@ -178,8 +189,9 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
 
 /** The decision log the configuration asks for; the chain log's events go to the operational log. */
 async function openAudit(config: Config, logger: winston.Logger): Promise<AuditSink> {
-  const { dir, sink, content: _content, ...chain } = config.audit;
+  const { dir, sink, content: _content, databaseUrl: _url, ...chain } = config.audit;
   if (sink === 'jsonl') return new JsonlSink(dir);
+  if (sink === 'postgres') return openPgAudit(config, logger);
   const onEvent = (e: AuditEvent) => {
     if (e.type === 'key-generated')
       logger.warn('generated an audit checkpoint signing key; keep the public key to verify the log', {
