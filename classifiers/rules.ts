@@ -124,6 +124,7 @@ function normalizeOnce(text: string): ReturnType<typeof normalize> {
 export class RulesClassifier implements Classifier {
   readonly labels: readonly string[];
   readonly version: string;
+  readonly local = true;
   private readonly matchers: Matcher[];
   private readonly anyMatch: RegExp[];
   private readonly normalize: boolean;

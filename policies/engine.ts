@@ -1,5 +1,5 @@
-import { runClassifier } from '../classifiers/run.js';
 import type { Classifier, ClassifierResult, Span, Stage } from '../classifiers/types.js';
+import { classifySelection } from './classify-selection.js';
 import { ClassifierFailed, type ConditionTrace, type RequestMeta } from './conditions.js';
 import type { CompiledRule, LoadedPolicy } from './load.js';
 import { round } from './round.js';
@@ -138,17 +138,8 @@ function toRedactions(sel: Selection, spans: Span[], replacement: string): Redac
 
 const NO_RESULTS = new Map<string, ClassifierResult>();
 
-/** A classifier not run because the text is past its maxTextChars: a failure, so rules take their onError. */
-const tooLong = (id: string, length: number, max: number): ClassifierResult => ({
-  id,
-  scores: {},
-  explanation: 'classifier not run: text too long',
-  latencyMs: 0,
-  error: {
-    code: 'too_long',
-    message: `the text is ${length} characters, past this classifier's maxTextChars of ${max}`,
-  },
-});
+/** What the model reads instead of a request this policy refused earlier in the conversation. */
+export const WITHHELD = '[withheld by the gateway: it declined this message earlier]';
 
 /** What a stage of a policy runs, worked out once per loaded policy: its rules, their selectors, and each classifier once per selector. */
 interface StagePlan {
@@ -204,9 +195,7 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
     planned.map(({ id, selector, classifier, maxChars }) => {
       const pin = pinned?.[id];
       if (pin) return Promise.resolve({ id, scores: pin, explanation: 'pinned score', latencyMs: 0 });
-      const text = selectionOf(selector).text;
-      if (text.length > maxChars) return Promise.resolve(tooLong(id, text.length, maxChars));
-      return runClassifier(classifier, { stage, text, prompt }, signal);
+      return classifySelection(id, classifier, selectionOf(selector), { stage, prompt, maxChars, signal });
     }),
   );
   /** Per selector path: classifier id → its result on that path's text. */
@@ -287,6 +276,9 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
     classifiers: results,
     trace,
   };
+  // What a conversation left out as already refused goes to the model withheld, whatever passes (conversation.ts).
+  for (const { pointer } of [...selections.values()].flatMap((s) => s.withheld ?? []))
+    outcome.rewrites.set(pointer, WITHHELD);
   if (!winner) return { ...outcome, action: 'allow' };
   const action = winner.match.action;
   if (action === 'refuse') {
