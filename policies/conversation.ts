@@ -27,14 +27,19 @@ const INSTRUCTION_ROLES = new Set(['system', 'developer']);
 type Part = { pointer: string; text: string };
 
 /** Every text of one message the options ask for: name, content, reasoning, tool calls. */
-function messageParts(i: number, m: Record<string, unknown>, o: ConversationOptions, out: Part[], body = true): void {
+function messageParts(
+  i: number,
+  m: Record<string, unknown>,
+  o: ConversationOptions,
+  out: Part[],
+  read: { content: boolean; calls: boolean } = { content: true, calls: true },
+): void {
   const at = `/messages/${i}`;
   if (o.names && typeof m.name === 'string') out.push({ pointer: `${at}/name`, text: m.name });
-  if (!body) return;
-  texts(`${at}/content`, m.content, out);
+  if (read.content) texts(`${at}/content`, m.content, out);
   if (typeof m.reasoning_content === 'string')
     out.push({ pointer: `${at}/reasoning_content`, text: m.reasoning_content });
-  if (!o.toolCalls) return;
+  if (!o.toolCalls || !read.calls) return;
   const fn = (pointer: string, call: unknown) => {
     if (!isObject(call)) return;
     if (typeof call.name === 'string') out.push({ pointer: `${pointer}/name`, text: call.name });
@@ -89,14 +94,16 @@ export function readConversation(doc: unknown, o: ConversationOptions, refusals:
     if (!isObject(m) || ignored.has(r)) return;
     if (i < windowAt && !INSTRUCTION_ROLES.has(r)) return;
     if (i === latestAt && latestPart < 0) latestPart = parts.length;
-    if (refused.has(i) && !INSTRUCTION_ROLES.has(r)) {
-      // The refusal itself stays with the model; the request it answered does not. Names cannot be rewritten
-      // (the upstream checks their shape), so they are still read.
-      if (r !== 'assistant') texts(`/messages/${i}/content`, m.content, withheld);
-      messageParts(i, m, o, parts, false);
+    if (refused.has(i) && !INSTRUCTION_ROLES.has(r) && r !== 'assistant') {
+      // The request is withheld from the model, so it is not judged again. Its names stay (the upstream checks
+      // their shape, so they cannot be rewritten) and are read.
+      texts(`/messages/${i}/content`, m.content, withheld);
+      messageParts(i, m, o, parts, { content: false, calls: false });
       return;
     }
-    messageParts(i, m, o, parts);
+    // The policy's own refusals are not read: they name what they refuse ("making weapons or explosives").
+    const ours = r === 'assistant' && refusals.has(contentText(m));
+    messageParts(i, m, o, parts, { content: !ours, calls: true });
   });
   const selection = joinSegments(parts);
   const latest = selection.segments[latestPart]?.start;
