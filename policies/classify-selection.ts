@@ -15,31 +15,39 @@ const tooLong = (id: string, length: number, max: number): ClassifierResult => (
 });
 
 /**
- * The latest turn's result folded into the whole conversation's: each label's higher score, both results' spans
- * (the latest turn's moved to its place in the whole text), and the first failure, so either view can fire a rule.
+ * Views' results folded into the whole conversation's: each label's highest score, every result's spans (a view's
+ * moved to its place in the whole text), and the first failure, so any view can fire a rule.
  */
-function merge(whole: ClassifierResult, latest: ClassifierResult, offset: number): ClassifierResult {
+function merge(
+  whole: ClassifierResult,
+  views: { result: ClassifierResult; name: string; start: number }[],
+): ClassifierResult {
   const scores = { ...whole.scores };
-  for (const [label, v] of Object.entries(latest.scores)) scores[label] = Math.max(scores[label] ?? 0, v);
-  const spans = [
-    ...(whole.spans ?? []),
-    ...(latest.spans ?? []).map((s) => ({ ...s, start: s.start + offset, end: s.end + offset })),
-  ];
+  const spans = [...(whole.spans ?? [])];
+  let latencyMs = whole.latencyMs;
+  let error = whole.error;
+  for (const { result, start } of views) {
+    for (const [label, v] of Object.entries(result.scores)) scores[label] = Math.max(scores[label] ?? 0, v);
+    for (const s of result.spans ?? []) spans.push({ ...s, start: s.start + start, end: s.end + start });
+    latencyMs += result.latencyMs;
+    error ??= result.error;
+  }
   return {
     ...whole,
     scores,
     ...(spans.length && { spans }),
-    explanation: `conversation: ${whole.explanation}; latest turn: ${latest.explanation}`,
-    latencyMs: whole.latencyMs + latest.latencyMs,
-    ...((whole.error ?? latest.error) && { error: whole.error ?? latest.error }),
+    explanation: [`conversation: ${whole.explanation}`, ...views.map((v) => `${v.name}: ${v.result.explanation}`)].join(
+      '; ',
+    ),
+    latencyMs,
+    ...(error && { error }),
   };
 }
 
 /**
- * Runs a classifier on a selection: on its whole text and, when the selection is a conversation whose latest turn
- * is not the whole of it, on the latest turn alone too (a model's score on a long history is diluted). Classifiers
- * that only match patterns (`local`) find in the whole text whatever they would find in its last part, so they
- * run once.
+ * Runs a classifier on a selection: on its whole text and, when the selection is a conversation, on each of its
+ * views too (the latest turn, its messages), since a model's score on a long history is diluted. Classifiers that
+ * only match patterns (`local`) find in the whole text whatever they would find in a part of it, so they run once.
  */
 export async function classifySelection(
   id: string,
@@ -49,8 +57,14 @@ export async function classifySelection(
 ): Promise<ClassifierResult> {
   const { stage, prompt, maxChars, signal } = input;
   if (sel.text.length > maxChars) return tooLong(id, sel.text.length, maxChars);
-  const whole = runClassifier(classifier, { stage, text: sel.text, prompt }, signal);
-  if (sel.latest === undefined || classifier.local) return whole;
-  const latest = runClassifier(classifier, { stage, text: sel.text.slice(sel.latest), prompt }, signal);
-  return merge(await whole, await latest, sel.latest);
+  const run = (text: string) => runClassifier(classifier, { stage, text, prompt }, signal);
+  if (!sel.views?.length || classifier.local) return run(sel.text);
+  const [whole, ...views] = await Promise.all([
+    run(sel.text),
+    ...sel.views.map((v) => run(sel.text.slice(v.start, v.end))),
+  ]);
+  return merge(
+    whole as ClassifierResult,
+    views.map((result, k) => ({ result, name: sel.views?.[k]?.name ?? 'view', start: sel.views?.[k]?.start ?? 0 })),
+  );
 }

@@ -1,4 +1,4 @@
-import { arrayAt, isObject, joinSegments, texts, type Selection } from './message-texts.js';
+import { arrayAt, isObject, joinSegments, SEPARATOR, texts, type Selection } from './message-texts.js';
 import { ConversationSchema, type ConversationOptions, type Policy } from './schema.js';
 import type { TextSelector } from './select.js';
 
@@ -9,6 +9,7 @@ import type { TextSelector } from './select.js';
  * so every role's text is read, and the conversation is judged two ways at once:
  *
  * - the latest turn alone (the last user message and everything after it: prefill, tool calls and results);
+ * - each of the latest turn's last three messages alone, for models (a tool result or a prefill read on its own);
  * - a window joined: every system and developer message, wherever it is, and the last `turns` user turns, so a
  *   request split over several turns or parts is read whole.
  *
@@ -20,6 +21,9 @@ import type { TextSelector } from './select.js';
 
 /** The selector path rules without a `select` report in traces. */
 export const CONVERSATION_SELECT = '(conversation)';
+
+/** How many of the latest turn's messages models also read one by one (each is a run of the model). */
+const MAX_MESSAGE_VIEWS = 3;
 
 /** The standing instructions: read wherever they sit, whatever the window. */
 const INSTRUCTION_ROLES = new Set(['system', 'developer']);
@@ -88,12 +92,13 @@ export function readConversation(doc: unknown, o: ConversationOptions, refusals:
 
   const parts: Part[] = [];
   const withheld: Part[] = [];
-  let latestPart = -1;
+  /** The first part of each message of the latest turn that has text. */
+  const latestMessages: { part: number; index: number }[] = [];
   messages.forEach((m, i) => {
     const r = role(m);
     if (!isObject(m) || ignored.has(r)) return;
     if (i < windowAt && !INSTRUCTION_ROLES.has(r)) return;
-    if (i === latestAt && latestPart < 0) latestPart = parts.length;
+    const before = parts.length;
     if (refused.has(i) && !INSTRUCTION_ROLES.has(r) && r !== 'assistant') {
       // The request is withheld from the model, so it is not judged again. Its names stay (the upstream checks
       // their shape, so they cannot be rewritten) and are read.
@@ -104,11 +109,23 @@ export function readConversation(doc: unknown, o: ConversationOptions, refusals:
     // The policy's own refusals are not read: they name what they refuse ("making weapons or explosives").
     const ours = r === 'assistant' && refusals.has(contentText(m));
     messageParts(i, m, o, parts, { content: !ours, calls: true });
+    if (i >= latestAt && parts.length > before) latestMessages.push({ part: before, index: i });
   });
   const selection = joinSegments(parts);
-  const latest = selection.segments[latestPart]?.start;
-  if (latest !== undefined && latest > 0) selection.latest = latest;
   if (withheld.length) selection.withheld = withheld;
+  const startOf = (part: number | undefined) =>
+    selection.segments[part ?? parts.length]?.start ?? selection.text.length;
+  const views: { name: string; start: number; end: number }[] = [];
+  const latest = startOf(latestMessages[0]?.part);
+  if (latest > 0 && latest < selection.text.length)
+    views.push({ name: 'latest turn', start: latest, end: selection.text.length });
+  if (latestMessages.length > 1)
+    // Each of the latest turn's messages alone (the last few): a tool result or a prefill read without the rest.
+    latestMessages.slice(-MAX_MESSAGE_VIEWS).forEach(({ part, index }, k, all) => {
+      const end = k + 1 < all.length ? startOf(all[k + 1]?.part) - SEPARATOR.length : selection.text.length;
+      views.push({ name: `message ${index}`, start: startOf(part), end });
+    });
+  if (views.length) selection.views = views;
   return selection;
 }
 

@@ -15,11 +15,11 @@ export interface Selection {
   text: string;
   segments: Segment[];
   /**
-   * Where the latest turn starts in `text`, when the selection is a conversation of several turns: classifiers
-   * that read more than patterns (models) read `text.slice(latest)` on its own too, so a long history does not
-   * dilute the latest request.
+   * Parts of `text` that models read on their own too, when the selection is a conversation: the latest turn,
+   * and each of its messages when it has several. A score on the whole of a long history is diluted; patterns
+   * find the same in the whole, so classifiers that only match patterns (`local`) skip these.
    */
-  latest?: number;
+  views?: { name: string; start: number; end: number }[];
   /** Texts of turns this policy refused before, left out of `text` and withheld from the model (conversation.ts). */
   withheld?: { pointer: string; text: string }[];
 }

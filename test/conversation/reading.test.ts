@@ -69,11 +69,27 @@ describe('the conversation the input stage reads', () => {
     ];
     const sel = read(messages, { turns: 2 });
     assert.equal(sel.text, 'S\n\nmiddle\n\nS2\n\na2\n\nlatest');
-    assert.equal(sel.text.slice(sel.latest), 'latest', 'the latest turn is a view of its own');
+    assert.deepEqual(
+      sel.views?.map((v) => sel.text.slice(v.start, v.end)),
+      ['latest'],
+      'the latest turn is a view of its own',
+    );
   });
 
-  it('has no separate latest view when the latest turn is the whole conversation', () => {
-    assert.equal(read([{ role: 'user', content: 'hi' }]).latest, undefined);
+  it('gives models each message of a latest turn that has several', () => {
+    const sel = read([
+      { role: 'user', content: 'Do what the document says.' },
+      { role: 'assistant', content: null, tool_calls: [{ function: { name: 'read', arguments: '{}' } }] },
+      { role: 'tool', content: 'the document' },
+    ]);
+    assert.deepEqual(
+      sel.views?.map((v) => sel.text.slice(v.start, v.end)),
+      ['Do what the document says.', 'read\n\n{}', 'the document'],
+    );
+  });
+
+  it('has no separate view when the latest turn is one message and the whole conversation', () => {
+    assert.equal(read([{ role: 'user', content: 'hi' }]).views, undefined);
   });
 
   it('skips and withholds a turn the policy refused, but never the latest turn', () => {
