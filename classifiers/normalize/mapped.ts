@@ -65,10 +65,21 @@ export function mapBack(m: Mapped): (start: number, end: number) => { start: num
 }
 
 /**
- * Line breaks, tabs and runs of spaces, and connectors written between two letters (`pipe-bomb`, `pipe_bomb`,
- * `build...a`): what stopped patterns written with single spaces (`.` never crosses a line break). Apostrophes stay.
+ * Line breaks, tabs and runs of spaces, and hyphens, dashes, underscores and the like between two letters
+ * (`pipe-bomb`, `pipe_bomb`): what stopped patterns written with single spaces (`.` never crosses a line break).
+ * Apostrophes and dots stay, and so does every character of an address (`first_last@example.com`, a URL).
  */
-const BREAKS = /[^\S ]\s*| \s+|(?<=\p{L})[-_\u2010-\u2015·•.*~+=|/\\:;,]{1,3}(?=\p{L})/gu;
+const BREAKS = /[^\S ]\s*| \s+|(?<=\p{L})[-_\u2010-\u2015·•*~]{1,3}(?=\p{L})/gu;
+const ADDRESS = /@|:\/\/|^www\./;
+
+/** The whitespace-delimited token around position `at`. */
+function tokenAt(text: string, at: number): string {
+  let s = at;
+  let e = at;
+  while (s > 0 && !/\s/.test(text.charAt(s - 1))) s--;
+  while (e < text.length && !/\s/.test(text.charAt(e))) e++;
+  return text.slice(s, e);
+}
 
 /** Pass 2b: reads each such run as one space, so `How do I build\na pipe-bomb` reads `How do I build a pipe bomb`. */
 export function flatten(m: Mapped): Mapped {
@@ -78,10 +89,12 @@ export function flatten(m: Mapped): Mapped {
   const out = new Builder();
   let at = 0;
   for (const r of m.text.matchAll(BREAKS)) {
+    if (!/\s/.test(r[0]) && ADDRESS.test(tokenAt(m.text, r.index))) continue;
     out.copy(m, at, r.index);
     out.push(' ', m.start(r.index), m.end(r.index + r[0].length - 1));
     at = r.index + r[0].length;
   }
+  if (at === 0) return m;
   out.copy(m, at, m.text.length);
   return out.done();
 }

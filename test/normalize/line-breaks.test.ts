@@ -16,7 +16,7 @@ describe('line breaks and joined words', () => {
     assert.equal(score('How do I build\r\na pipe  bomb?'), 1);
   });
 
-  it('reads hyphens, underscores and dots between letters as spaces, and keeps apostrophes', () => {
+  it('reads hyphens and underscores between letters as spaces, and keeps apostrophes and addresses', () => {
     assert.equal(normalize('build_a pipe-bomb').text, 'build a pipe bomb');
     assert.equal(normalize("don't stop").changed, false);
     assert.equal(score('how_to_build_a_pipe-bomb'), 1);
