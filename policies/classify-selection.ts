@@ -28,7 +28,8 @@ function merge(
   let error = whole.error;
   for (const { result, start } of views) {
     for (const [label, v] of Object.entries(result.scores)) scores[label] = Math.max(scores[label] ?? 0, v);
-    for (const s of result.spans ?? []) spans.push({ ...s, start: s.start + start, end: s.end + start });
+    if (start >= 0)
+      for (const s of result.spans ?? []) spans.push({ ...s, start: s.start + start, end: s.end + start });
     latencyMs += result.latencyMs;
     error ??= result.error;
   }
@@ -58,13 +59,16 @@ export async function classifySelection(
   const { stage, prompt, maxChars, signal } = input;
   if (sel.text.length > maxChars) return tooLong(id, sel.text.length, maxChars);
   const run = (text: string) => runClassifier(classifier, { stage, text, prompt }, signal);
-  if (!sel.views?.length || classifier.local) return run(sel.text);
-  const [whole, ...views] = await Promise.all([
-    run(sel.text),
-    ...sel.views.map((v) => run(sel.text.slice(v.start, v.end))),
-  ]);
+  if (classifier.local) return run(sel.text);
+  const views = [
+    ...(sel.views ?? []).map((v) => ({ name: v.name, text: sel.text.slice(v.start, v.end), start: v.start })),
+    // A reading that is not a slice of the text keeps its scores and drops its spans (start: -1).
+    ...(sel.readings ?? []).map((r) => ({ ...r, start: -1 })),
+  ];
+  if (!views.length) return run(sel.text);
+  const [whole, ...results] = await Promise.all([run(sel.text), ...views.map((v) => run(v.text))]);
   return merge(
-    whole as ClassifierResult,
-    views.map((result, k) => ({ result, name: sel.views?.[k]?.name ?? 'view', start: sel.views?.[k]?.start ?? 0 })),
+    whole,
+    results.map((result, k) => ({ result, name: views[k]?.name ?? 'view', start: views[k]?.start ?? -1 })),
   );
 }

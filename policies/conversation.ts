@@ -9,7 +9,8 @@ import type { TextSelector } from './select.js';
  * so every role's text is read, and the conversation is judged two ways at once:
  *
  * - the latest turn alone (the last user message and everything after it: prefill, tool calls and results);
- * - each of the latest turn's last three messages alone, for models (a tool result or a prefill read on its own);
+ * - each of the latest turn's last three messages alone, and the user and tool messages joined without the rest,
+ *   for models (a tool result or a prefill read on its own, a split request without the answer between its halves);
  * - a window joined: every system and developer message, wherever it is, and the last `turns` user turns, so a
  *   request split over several turns or parts is read whole.
  *
@@ -24,6 +25,9 @@ export const CONVERSATION_SELECT = '(conversation)';
 
 /** How many of the latest turn's messages models also read one by one (each is a run of the model). */
 const MAX_MESSAGE_VIEWS = 3;
+
+/** The roles whose words are the request, for the reading models also get of them alone. */
+const USER_WORDS = new Set(['user', 'tool', 'function']);
 
 /** The standing instructions: read wherever they sit, whatever the window. */
 const INSTRUCTION_ROLES = new Set(['system', 'developer']);
@@ -94,6 +98,8 @@ export function readConversation(doc: unknown, o: ConversationOptions, refusals:
   const withheld: Part[] = [];
   /** The first part of each message of the latest turn that has text. */
   const latestMessages: { part: number; index: number }[] = [];
+  /** Indexes (as pointer keys) of the user, tool and function messages read. */
+  const userWords = new Set<string>();
   messages.forEach((m, i) => {
     const r = role(m);
     if (!isObject(m) || ignored.has(r)) return;
@@ -107,6 +113,7 @@ export function readConversation(doc: unknown, o: ConversationOptions, refusals:
       return;
     }
     // The policy's own refusals are not read: they name what they refuse ("making weapons or explosives").
+    if (USER_WORDS.has(r)) userWords.add(String(i));
     const ours = r === 'assistant' && refusals.has(contentText(m));
     messageParts(i, m, o, parts, { content: !ours, calls: true });
     if (i >= latestAt && parts.length > before) latestMessages.push({ part: before, index: i });
@@ -126,6 +133,11 @@ export function readConversation(doc: unknown, o: ConversationOptions, refusals:
       views.push({ name: `message ${index}`, start: startOf(part), end });
     });
   if (views.length) selection.views = views;
+  // What the user and tools wrote in the window, joined without the rest: a model reads a request split over turns
+  // without the answers between its halves (the reading before conversation.ts, so models never lose by this).
+  const words = parts.filter((p) => userWords.has(p.pointer.split('/')[2] ?? '')).map((p) => p.text);
+  if (words.length > 1 && (views.length || words.length < parts.length))
+    selection.readings = [{ name: 'user and tool messages', text: words.join(SEPARATOR) }];
   return selection;
 }
 

@@ -20,6 +20,8 @@ export interface Selection {
    * find the same in the whole, so classifiers that only match patterns (`local`) skip these.
    */
   views?: { name: string; start: number; end: number }[];
+  /** Further texts models read, not slices of `text` (so they give scores, never spans): the user's words alone. */
+  readings?: { name: string; text: string }[];
   /** Texts of turns this policy refused before, left out of `text` and withheld from the model (conversation.ts). */
   withheld?: { pointer: string; text: string }[];
 }
