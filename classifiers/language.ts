@@ -36,18 +36,32 @@ const ENGLISH_WORDS = new Set(
 
 const LETTERS = /\p{L}/gu;
 const LATIN = /\p{Script=Latin}/gu;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Letters, and Latin letters, in a paragraph: counted by char code for ASCII (most text), by regex otherwise. */
+function countLetters(paragraph: string): { letters: number; latin: number } {
+  if (NON_ASCII.test(paragraph)) {
+    const letters = paragraph.match(LETTERS)?.length ?? 0;
+    return { letters, latin: paragraph.match(LATIN)?.length ?? 0 };
+  }
+  let letters = 0;
+  for (let i = 0; i < paragraph.length; i++) {
+    const c = paragraph.charCodeAt(i) | 0x20;
+    if (c >= 0x61 && c <= 0x7a) letters++;
+  }
+  return { letters, latin: letters };
+}
 const WORDS = /\p{L}+/gu;
 
 /** A paragraph's reading: its detected language, or undefined when it is too short (or too little prose) to say. */
 function detect(paragraph: string, minChars: number): string | undefined {
-  const letters = paragraph.match(LETTERS)?.length ?? 0;
+  const { letters, latin } = countLetters(paragraph);
   if (letters < 6) return undefined;
-  const latin = paragraph.match(LATIN)?.length ?? 0;
   const foreignScript = latin / letters < 0.7;
   if (!foreignScript) {
     if (paragraph.length < minChars) return undefined;
     // Code, paths and tables are not prose: their trigrams say nothing about a language.
-    if (letters / paragraph.replace(/\s/g, '').length < 0.8) return undefined;
+    if (letters / (paragraph.length - (paragraph.match(/\s/g)?.length ?? 0)) < 0.8) return undefined;
     const words = paragraph.toLowerCase().match(WORDS) ?? [];
     const english = words.filter((w) => ENGLISH_WORDS.has(w)).length;
     if (words.length && english / words.length >= 0.12) return 'eng';
