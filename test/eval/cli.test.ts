@@ -54,7 +54,7 @@ describe('npm run eval', () => {
     ]);
     assert.equal(report.policy.id, 'default');
     assert.match(report.policy.revision, /^[0-9a-f]{64}$/);
-    assert.deepEqual(Object.keys(report.policy.classifiers), ['hazards', 'injection', 'pii', 'secrets']);
+    assert.deepEqual(Object.keys(report.policy.classifiers), ['hazards', 'injection', 'pii', 'secrets', 'language']);
     assert.deepEqual(Object.keys(report.overall), [
       'n',
       'positives',
