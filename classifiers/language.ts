@@ -36,9 +36,9 @@ const ENGLISH_WORDS = new Set(
 
 const LETTERS = /\p{L}/gu;
 const LATIN = /\p{Script=Latin}/gu;
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[^\t\n\r\x20-\x7e]/;
 
-/** Letters, and Latin letters, in a paragraph: counted by char code for ASCII (most text), by regex otherwise. */
+/** Letters, and Latin letters, in a paragraph: counted by char code for printable ASCII (most text), by regex otherwise. */
 function countLetters(paragraph: string): { letters: number; latin: number } {
   if (NON_ASCII.test(paragraph)) {
     const letters = paragraph.match(LETTERS)?.length ?? 0;

@@ -191,11 +191,17 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
   const selections = new Map<string, Selection>();
   for (const selector of selectors) selections.set(selector.path, selector.select(doc));
   const selectionOf = (selector: TextSelector) => selections.get(selector.path) ?? selector.select(doc);
+  // Rules that read the conversation differently often select the same text (one user message): run once.
+  const same = new Map<string, Promise<ClassifierResult>>();
   const results = await Promise.all(
     planned.map(({ id, selector, classifier, maxChars }) => {
       const pin = pinned?.[id];
       if (pin) return Promise.resolve({ id, scores: pin, explanation: 'pinned score', latencyMs: 0 });
-      return classifySelection(id, classifier, selectionOf(selector), { stage, prompt, maxChars, signal });
+      const sel = selectionOf(selector);
+      const key = `${id}\0${sel.text}`;
+      const run = same.get(key) ?? classifySelection(id, classifier, sel, { stage, prompt, maxChars, signal });
+      same.set(key, run);
+      return run;
     }),
   );
   /** Per selector path: classifier id → its result on that path's text. */
@@ -273,7 +279,7 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
     shadow: fired.filter((f) => f.match.mode === 'shadow').map((f) => f.match),
     redactions: [],
     rewrites: new Map(),
-    classifiers: results,
+    classifiers: [...new Set(results)],
     trace,
   };
   // What a conversation left out as already refused goes to the model withheld, whatever passes (conversation.ts).
