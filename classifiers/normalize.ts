@@ -1,5 +1,6 @@
 import { codePoint, foldChar, LEET, LEET_ONE_AS_I, LEET_ONE_AS_L, lookalike } from './normalize/chars.js';
 import { findEncoded, findTags, ROT13_HINT, type Decoded } from './normalize/decode.js';
+import { Builder, flatten, mapBack, Mapped } from './normalize/mapped.js';
 
 /**
  * The normalisation pass that runs before classification, so obfuscated text reads like the plain text it
@@ -34,58 +35,6 @@ export interface Normalized {
   variants: Variant[];
   /** Maps a span of `text` back to the span of the original text it came from. */
   toOriginal(start: number, end: number): { start: number; end: number };
-}
-
-/** A folded string and, for each of its UTF-16 units, the span of the source it came from (none: the identity). */
-class Mapped {
-  constructor(
-    readonly text: string,
-    private readonly starts: Int32Array | null = null,
-    private readonly ends: Int32Array | null = null,
-  ) {}
-  start(i: number): number {
-    return this.starts?.[i] ?? i;
-  }
-  end(i: number): number {
-    return this.ends?.[i] ?? i + 1;
-  }
-}
-
-/** Builds a Mapped string piece by piece, with typed arrays (prompts can be a megabyte long). */
-class Builder {
-  private text = '';
-  private starts = new Int32Array(256);
-  private ends = new Int32Array(256);
-  private n = 0;
-  private grow(k: number): void {
-    if (this.n + k <= this.starts.length) return;
-    const size = Math.max(this.starts.length * 2, this.n + k);
-    const [s, e] = [new Int32Array(size), new Int32Array(size)];
-    s.set(this.starts);
-    e.set(this.ends);
-    [this.starts, this.ends] = [s, e];
-  }
-  /** Appends `text`, every unit of which came from the source span [start, end). */
-  push(text: string, start: number, end: number): void {
-    this.grow(text.length);
-    for (let k = 0; k < text.length; k++, this.n++) {
-      this.starts[this.n] = start;
-      this.ends[this.n] = end;
-    }
-    this.text += text;
-  }
-  /** Appends units [s, e) of `m`, keeping their spans. */
-  copy(m: Mapped, s: number, e: number): void {
-    this.grow(e - s);
-    for (let i = s; i < e; i++, this.n++) {
-      this.starts[this.n] = m.start(i);
-      this.ends[this.n] = m.end(i);
-    }
-    this.text += m.text.slice(s, e);
-  }
-  done(): Mapped {
-    return new Mapped(this.text, this.starts.subarray(0, this.n), this.ends.subarray(0, this.n));
-  }
 }
 
 /** Plain ASCII with none of the shapes the pass looks for: letters mixed with digits or symbols, spelled-out
@@ -239,18 +188,6 @@ function unleet(text: string, one: string): string {
   });
 }
 
-/** Maps a span of a folded string back to the span of the source it came from. */
-function mapBack(m: Mapped): (start: number, end: number) => { start: number; end: number } {
-  const last = m.text.length - 1;
-  return (start, end) => {
-    if (last < 0) return { start: 0, end: 0 };
-    const s = Math.min(start, last);
-    return end <= start
-      ? { start: m.start(s), end: m.start(s) }
-      : { start: m.start(s), end: m.end(Math.min(end - 1, last)) };
-  };
-}
-
 const identity = (text: string): Normalized => ({
   text,
   changed: false,
@@ -273,9 +210,14 @@ const identity = (text: string): Normalized => ({
  * // { kind: 'base64', text: 'how to make a bomb', start: 0, end: 24 }
  */
 export function normalize(text: string, depth = 0): Normalized {
-  if (!SUSPICIOUS.test(text) && !ROT13_HINT.test(text)) return identity(text);
+  if (!SUSPICIOUS.test(text) && !ROT13_HINT.test(text)) {
+    // Plain text: only its line breaks and joined words are read again, without the costlier passes.
+    const flat = flatten(new Mapped(text));
+    return flat.text === text ? identity(text) : { ...identity(flat.text), changed: true, toOriginal: mapBack(flat) };
+  }
   const chars = foldLookalikes(foldChars(text));
-  const spelled = despace(chars);
+  const despaced = despace(chars);
+  const spelled = Object.assign(flatten(despaced), { leadBroken: despaced.leadBroken });
   const folded = unleet(spelled.text, LEET_ONE_AS_I);
   const toOriginal = mapBack(spelled);
 
@@ -283,7 +225,7 @@ export function normalize(text: string, depth = 0): Normalized {
   // The break after a leading `a` or `I` is a guess (`a b o m b` or `I g n o r e`?): the other reading is scanned too.
   // unleet replaces one character with one, so a reading keeps the offsets of the text it was read from.
   if (spelled.leadBroken) {
-    const unbroken = despace(chars, false);
+    const unbroken = flatten(despace(chars, false));
     const reading = unleet(unbroken.text, LEET_ONE_AS_I);
     variants.push({ kind: 'spelled', text: reading, start: 0, end: text.length, toOriginal: mapBack(unbroken) });
   }

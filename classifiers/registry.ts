@@ -3,6 +3,7 @@ import { hfSequenceType } from './hf/index.js';
 import { rbrmJudgeType, safetyModelType } from './judge/index.js';
 import { onnxClassifierType } from './heads/index.js';
 import { rbrmLocalType } from './rbrm-local/index.js';
+import { LanguageClassifier, LanguageParamsSchema } from './language.js';
 import { RulesClassifier, RulesParamsSchema } from './rules.js';
 import type { Classifier } from './types.js';
 
@@ -41,3 +42,7 @@ registerClassifierType('onnx', onnxClassifierType);
 registerClassifierType('rbrm-judge', rbrmJudgeType);
 registerClassifierType('safety-model', safetyModelType);
 registerClassifierType('rbrm-local', rbrmLocalType);
+registerClassifierType('language', {
+  params: LanguageParamsSchema,
+  create: ({ id, timeoutMs, params }) => new LanguageClassifier(id, params, timeoutMs),
+});

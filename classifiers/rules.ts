@@ -103,13 +103,18 @@ function prefilter(matchers: Matcher[]): RegExp[] {
 }
 
 /**
- * The stage's classifiers read the same text one after another: the normalisation of the last text is kept,
- * so it is computed once per text rather than once per rules classifier.
+ * The stage's classifiers read the same few texts (a conversation, and the same conversation without some roles
+ * for a rule that reads it so): the normalisations of the last four texts are kept, so each is computed once per
+ * text rather than once per rules classifier.
  */
-let lastNormalized: { text: string; result: ReturnType<typeof normalize> } | undefined;
+const recent: { text: string; result: ReturnType<typeof normalize> }[] = [];
 function normalizeOnce(text: string): ReturnType<typeof normalize> {
-  if (lastNormalized?.text !== text) lastNormalized = { text, result: normalize(text) };
-  return lastNormalized.result;
+  const hit = recent.find((r) => r.text === text);
+  if (hit) return hit.result;
+  const result = normalize(text);
+  recent.unshift({ text, result });
+  if (recent.length > 4) recent.pop();
+  return result;
 }
 
 /**
@@ -124,6 +129,7 @@ function normalizeOnce(text: string): ReturnType<typeof normalize> {
 export class RulesClassifier implements Classifier {
   readonly labels: readonly string[];
   readonly version: string;
+  readonly local = true;
   private readonly matchers: Matcher[];
   private readonly anyMatch: RegExp[];
   private readonly normalize: boolean;

@@ -55,6 +55,11 @@ export interface Classifier {
    * without a timeout timer, which could never fire before synchronous work returns anyway.
    */
   classifySync?(input: ClassifierInput): Omit<ClassifierResult, 'id' | 'latencyMs'>;
+  /**
+   * True for classifiers whose findings depend only on nearby text (patterns, detectors): whatever they find in a
+   * part of a text they find in the whole, so a conversation is classified once, not once more per latest turn.
+   */
+  readonly local?: boolean;
   /** Resolves once the classifier can serve (models loaded). */
   ready?(): Promise<void>;
   close?(): Promise<void>;

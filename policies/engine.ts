@@ -1,5 +1,5 @@
-import { runClassifier } from '../classifiers/run.js';
 import type { Classifier, ClassifierResult, Span, Stage } from '../classifiers/types.js';
+import { classifySelection } from './classify-selection.js';
 import { ClassifierFailed, type ConditionTrace, type RequestMeta } from './conditions.js';
 import type { CompiledRule, LoadedPolicy } from './load.js';
 import { round } from './round.js';
@@ -139,17 +139,8 @@ function toRedactions(sel: Selection, spans: Span[], replacement: string): Redac
 
 const NO_RESULTS = new Map<string, ClassifierResult>();
 
-/** A classifier not run because the text is past its maxTextChars: a failure, so rules take their onError. */
-const tooLong = (id: string, length: number, max: number): ClassifierResult => ({
-  id,
-  scores: {},
-  explanation: 'classifier not run: text too long',
-  latencyMs: 0,
-  error: {
-    code: 'too_long',
-    message: `the text is ${length} characters, past this classifier's maxTextChars of ${max}`,
-  },
-});
+/** What the model reads instead of a request this policy refused earlier in the conversation. */
+export const WITHHELD = '[withheld by the gateway: it declined this message earlier]';
 
 /** What a stage of a policy runs, worked out once per loaded policy: its rules, their selectors, and each classifier once per selector. */
 interface StagePlan {
@@ -205,13 +196,17 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
   const selections = new Map<string, Selection>();
   for (const selector of selectors) selections.set(selector.path, selector.select(doc));
   const selectionOf = (selector: TextSelector) => selections.get(selector.path) ?? selector.select(doc);
+  // Rules that read the conversation differently often select the same text (one user message): run once.
+  const same = new Map<string, Promise<ClassifierResult>>();
   const results = await Promise.all(
     planned.map(({ id, selector, classifier, maxChars }) => {
       const pin = pinned?.[id];
       if (pin) return Promise.resolve({ id, scores: pin, explanation: 'pinned score', latencyMs: 0 });
-      const text = selectionOf(selector).text;
-      if (text.length > maxChars) return Promise.resolve(tooLong(id, text.length, maxChars));
-      return runClassifier(classifier, { stage, text, prompt }, signal);
+      const sel = selectionOf(selector);
+      const key = `${id}\0${sel.text}`;
+      const run = same.get(key) ?? classifySelection(id, classifier, sel, { stage, prompt, maxChars, signal });
+      same.set(key, run);
+      return run;
     }),
   );
   /** Per selector path: classifier id → its result on that path's text. */
@@ -294,9 +289,12 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
     shadow: fired.filter((f) => f.match.mode === 'shadow').map((f) => f.match),
     redactions: [],
     rewrites: new Map(),
-    classifiers: results,
+    classifiers: [...new Set(results)],
     trace,
   };
+  // What a conversation left out as already refused goes to the model withheld, whatever passes (conversation.ts).
+  for (const { pointer } of [...selections.values()].flatMap((s) => s.withheld ?? []))
+    outcome.rewrites.set(pointer, WITHHELD);
   if (!winner) return { ...outcome, action: 'allow' };
   const action = winner.match.action;
   if (action === 'refuse') {

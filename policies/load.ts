@@ -10,6 +10,7 @@ import { jsonErrorText, parseJsonText } from './json-text.js';
 import { extend, locate, originsOf } from './extend.js';
 import { depthPast } from './depth.js';
 import { PolicySchema, type Policy, type Rule } from './schema.js';
+import { refusalsOf } from './conversation.js';
 import { textSelector, type TextSelector } from './select.js';
 import { allowListRules } from './tool-allow.js';
 import { toolScopeOf, type CompiledToolScope } from './tool-scope.js';
@@ -194,6 +195,7 @@ function build(policy: Policy, issues: PolicyIssue[], baseDirOf: (classifier: nu
   }
 
   const rules: CompiledRule[] = [];
+  const refusals = refusalsOf(policy);
   policy.rules.forEach((rule, i) => {
     const at = origin('rules', i);
     const stages: Stage[] = rule.stage === 'both' ? ['input', 'output'] : [rule.stage];
@@ -204,7 +206,12 @@ function build(policy: Policy, issues: PolicyIssue[], baseDirOf: (classifier: nu
     try {
       if (rule.select !== undefined && stages.length > 1)
         throw new Error('a rule with a select names one stage (input or output), not both');
-      selectors = Object.fromEntries(stages.map((st) => [st, textSelector(rule.select, st)]));
+      selectors = Object.fromEntries(
+        stages.map((st) => [
+          st,
+          textSelector(rule.select, st, { options: { ...policy.conversation, ...rule.conversation }, refusals }),
+        ]),
+      );
     } catch (e) {
       issues.push({ path: `${at}.select`, message: (e as Error).message });
     }

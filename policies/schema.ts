@@ -134,6 +134,29 @@ export const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
   ]),
 ) as z.ZodType<Condition>;
 
+/**
+ * What the input stage's rules read of a chat request when they name no `select`: every role's text, names and
+ * tool calls, judged as the latest turn alone and as a window of recent turns joined (policies/conversation.ts).
+ */
+export const ConversationSchema = z.strictObject({
+  /** Roles whose messages are not read. Default: none, so a role the gateway does not know is read too. */
+  ignoreRoles: z.array(z.string().min(1)).default([]),
+  /** Read the `name` field of messages. */
+  names: z.boolean().default(true),
+  /** Read tool calls in the history: each call's function name and arguments. */
+  toolCalls: z.boolean().default(true),
+  /**
+   * How many user turns, counted back from the latest, are joined with the system and developer messages into the
+   * conversation view. A request split over more turns than this is judged in pieces.
+   */
+  turns: z.number().int().min(1).max(1000).default(4),
+  /**
+   * Leave out of the conversation view a turn this policy refused (its answer is one of the policy's refusals),
+   * so an old refused request does not block later harmless turns; its text is withheld from the model too.
+   */
+  skipRefused: z.boolean().default(true),
+});
+
 export const RuleSchema = z
   .strictObject({
     id: IdSchema,
@@ -142,12 +165,14 @@ export const RuleSchema = z
     /** Higher wins among rules of the same action. */
     priority: z.number().int().default(0),
     /**
-     * JSONPath over the request (input) or the response (output) naming the text the rule reads. Default:
-     * user and tool messages on input, the choices' content on output.
+     * JSONPath over the request (input) or the response (output) naming the text the rule reads. Default: the
+     * conversation as the policy's `conversation` settings read it on input, the choices' messages on output.
      */
     select: z.string().min(1).optional(),
     /** Makes the rule read tool calls, one at a time (output stage): which tools, and which of their arguments. */
     tool: ToolScopeSchema.optional(),
+    /** For an input rule without a `select`: the policy's `conversation` settings this rule reads differently. */
+    conversation: ConversationSchema.partial().optional(),
     when: ConditionSchema,
     action: ActionSchema,
     /** The taxonomy category this rule enforces. */
@@ -177,6 +202,12 @@ export const RuleSchema = z
       ctx.addIssue({ code: 'custom', path: ['route'], message: 'route is only for action "route"' });
     if (rule.action === 'route' && rule.stage !== 'input')
       ctx.addIssue({ code: 'custom', path: ['stage'], message: 'a route rule runs on the input stage' });
+    if (rule.conversation && (rule.select !== undefined || rule.stage === 'output'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['conversation'],
+        message: 'conversation is for input rules without a select',
+      });
     if (rule.action === 'allow' && rule.message)
       ctx.addIssue({ code: 'custom', path: ['message'], message: 'an allow rule has no message' });
     if (rule.tool && rule.stage !== 'output')
@@ -210,6 +241,8 @@ export const PolicySchema = z.strictObject({
       messages: z.record(z.string(), z.string().min(1)).default({}),
     })
     .prefault({}),
+  /** What input rules without a `select` read of the conversation. */
+  conversation: ConversationSchema.prefault({}),
   /** How this policy's streamed answers are moderated; unset fields fall back to the gateway's `stream` settings. */
   stream: z
     .strictObject({
@@ -267,6 +300,7 @@ export type ClassifierDecl = z.infer<typeof ClassifierDeclSchema>;
 export type Rubric = z.infer<typeof RubricSchema>;
 export type Rule = z.infer<typeof RuleSchema>;
 export type Policy = z.infer<typeof PolicySchema>;
+export type ConversationOptions = z.infer<typeof ConversationSchema>;
 export type ScoreCondition = z.infer<typeof ScoreConditionSchema>;
 export type TextCondition = z.infer<typeof TextConditionSchema>;
 export type MetaCondition = z.infer<typeof MetaConditionSchema>;

@@ -5,7 +5,7 @@ import type { Classifier, Stage } from '../classifiers/types.js';
 import { ACTION_RANK, evaluateStage, refusalMessage, type RequestMeta, type StageDecision } from './engine.js';
 import { formatPath, policyFile, type LoadedPolicy, type PolicyIssue } from './load.js';
 import { ActionSchema } from './schema.js';
-import { replaceAt, textSelector } from './select.js';
+import { replaceAt, textSelector, USER_AND_TOOL_SELECT } from './select.js';
 
 /**
  * Policy tests: suites of cases in `*.test.json` files beside a policy. Each case gives a request (and
@@ -233,7 +233,7 @@ export async function runCase(loaded: LoadedPolicy, c: CaseInput, problems: stri
   const redacted = input.rewrites.size ? replaceAt(request, input.rewrites) : request;
   if (input.action === 'refuse' || c.output === undefined) return { input, request: redacted };
   const doc = asAnswer(c.output);
-  const prompt = textSelector(undefined, 'input').select(redacted).text;
+  const prompt = textSelector(USER_AND_TOOL_SELECT, 'input').select(redacted).text;
   const output = await evaluateStage(policy, { stage: 'output', doc, meta, prompt, pinned: c.scores });
   return {
     input,

@@ -13,12 +13,15 @@ import { existingPath, intOption, parseCli, runCli } from '../cli/args.js';
 import { normalize } from '../classifiers/normalize.js';
 import { evaluateStage } from '../policies/engine.js';
 import { compilePolicy, DEFAULT_POLICY_PATH, loadPolicy, policyFile, type LoadedPolicy } from '../policies/load.js';
+import { conversationReport } from './evasion/conversation-report.js';
 import { GAPS, prng, TRANSFORMS } from './evasion/transforms.js';
 
 const ROOT = join(DEFAULT_POLICY_PATH, '..', '..');
 const SHARED_DATA = join(ROOT, '..', 'shared', 'data');
 /** Harmful requests (few caught by the rules-only default pack), and in-the-wild jailbreaks (a quarter caught). */
 const DEFAULT_UNSAFE = 'advbench,forbidden_questions,jailbreak_llms';
+/** The packs the conversation part measures (the obfuscation part measures the default pack). */
+const DEFAULT_PACKS = [DEFAULT_POLICY_PATH, join(DEFAULT_POLICY_PATH, '..', 'ml')].join(',');
 const BENIGN_SETS = ['gsm8k', 'arena_hard', 'benign_instructions', 'cyberseceval_frr', 'coconot_pref'];
 
 interface Item {
@@ -58,7 +61,7 @@ const rate = async (policy: LoadedPolicy, texts: string[]) => share(await hits(p
 const pct = (x: number) => (100 * x).toFixed(1).padStart(5);
 const pts = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`.padStart(6);
 
-const USAGE = `usage: npm run eval:evasion -- [--seed N] [--limit N] [--sets a,b,c] [--data DIR] [--json FILE]
+const USAGE = `usage: npm run eval:evasion -- [--seed N] [--limit N] [--sets a,b,c] [--data DIR] [--json FILE] [--packs a,b]
 
   How much recall each obfuscation costs the default policy's input stage, normalisation on and off.
   --seed N     seed of the obfuscations (default 1)
@@ -66,6 +69,8 @@ const USAGE = `usage: npm run eval:evasion -- [--seed N] [--limit N] [--sets a,b
   --sets LIST  unsafe sets, comma-separated (default ${DEFAULT_UNSAFE})
   --data DIR   the labelled JSONL sets (default ../shared/data beside the repository)
   --json FILE  also write the figures as JSON
+  --packs LIST policy packs for the conversation part: requests moved, split, reworded or translated
+               (default policies/default,policies/ml)
   exit codes: 0 done, 1 internal error, 2 usage or I/O error`;
 
 async function main(): Promise<void> {
@@ -75,6 +80,7 @@ async function main(): Promise<void> {
     sets: { type: 'string', default: DEFAULT_UNSAFE },
     data: { type: 'string', default: SHARED_DATA },
     json: { type: 'string' },
+    packs: { type: 'string', default: DEFAULT_PACKS },
   });
   const UNSAFE_SETS = values.sets.split(',').filter(Boolean);
   const seed = intOption('seed', values.seed);
@@ -188,6 +194,7 @@ async function main(): Promise<void> {
     );
   }
   out.falsePositives = fp;
+  out.conversation = await conversationReport(values.packs.split(',').filter(Boolean), unsafe, seed);
   if (values.json) writeFileSync(values.json, JSON.stringify(out, null, 2));
 }
 

@@ -37,10 +37,14 @@ const input = (p: ReturnType<typeof policy>, doc: unknown, m?: Partial<RequestMe
 const score = (label: string, threshold = 0.5) => ({ classifier: 'c', label, threshold });
 
 describe('rule selection with JSONPath', () => {
-  it('reads user and tool messages by default, not the system prompt', async () => {
+  it('reads every role by default, the system prompt too; a rule can leave roles out', async () => {
     const p = policy([{ id: 'r', stage: 'input', when: score('a'), action: 'refuse' }]);
-    assert.equal((await input(p, req(['system', 'aaa'], ['user', 'hi']))).action, 'allow');
+    assert.equal((await input(p, req(['system', 'aaa'], ['user', 'hi']))).action, 'refuse');
     assert.equal((await input(p, req(['system', 'x'], ['tool', 'aaa']))).action, 'refuse');
+    const users = policy([
+      { id: 'r', stage: 'input', conversation: { ignoreRoles: ['system'] }, when: score('a'), action: 'refuse' },
+    ]);
+    assert.equal((await input(users, req(['system', 'aaa'], ['user', 'hi']))).action, 'allow');
   });
 
   it('reads what select names: the last message only, or a filter on role', async () => {
@@ -137,7 +141,7 @@ describe('conditions', () => {
       id: 'r',
       matched: false,
       mode: 'enforce',
-      select: "$.messages[?(@.role=='user' || @.role=='tool' || @.role=='function')].content",
+      select: '(conversation)',
       conditions: [
         { condition: 'c.a >= 0.5', value: 1, result: true },
         { condition: 'c.b >= 0.5', value: 0, result: false },

@@ -3,7 +3,7 @@ import type { Action, AuditSink, ContentMode, ContinuesRecord, WireApi } from '.
 import type { ChatRequest, Generator } from '../../generator/types.js';
 import { ACTION_RANK, type RequestMeta } from '../../policies/engine.js';
 import type { LoadedPolicy } from '../../policies/load.js';
-import { DEFAULT_INPUT_SELECT, textSelector } from '../../policies/select.js';
+import { textSelector, USER_AND_TOOL_SELECT } from '../../policies/select.js';
 import type { StreamOptions } from './stream-options.js';
 
 /** Who is asking, and by which route. Built by the edge; the pipeline never sees HTTP objects. */
@@ -27,9 +27,9 @@ export interface RequestContext {
   continues?: ContinuesRecord;
 }
 
-const defaultInput = textSelector(DEFAULT_INPUT_SELECT, 'input');
+const defaultInput = textSelector(USER_AND_TOOL_SELECT, 'input');
 
-/** The prompt as content modes store it and as output classifiers read it: the default input selection. */
+/** The prompt as content modes store it and as output classifiers read it: what the user and tools wrote. */
 export const promptText = (request: ChatRequest) => defaultInput.select(request).text;
 
 /** Hooks for metrics; the pipeline calls them and knows nothing of Prometheus. */

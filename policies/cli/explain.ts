@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_INPUT_SELECT, DEFAULT_OUTPUT_SELECT } from '../select.js';
+import { CONVERSATION_SELECT } from '../conversation.js';
+import { DEFAULT_OUTPUT_SELECT } from '../select.js';
 import { formatPath } from '../load.js';
 import { bindingFor, loadBundle, selectPolicy } from '../bundle.js';
 import { caseMeta, finalOf, PolicyTestCaseSchema, runCase, type CaseInput } from '../testing.js';
@@ -139,7 +140,7 @@ export async function explainCommand(args: string[], io: Io): Promise<ExitCode> 
 
 const MARK = { matched: '✔ matched ', 'no-match': '· no match', error: '✖ error   ', skipped: '- skipped ' } as const;
 
-const defaultSelect = { input: DEFAULT_INPUT_SELECT, output: DEFAULT_OUTPUT_SELECT };
+const defaultSelect = { input: CONVERSATION_SELECT, output: DEFAULT_OUTPUT_SELECT };
 
 function printStage(io: Io, s: ExplainedStage): void {
   const out = (t = '') => say(io.stdout, t);

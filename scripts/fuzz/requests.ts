@@ -1,3 +1,4 @@
+import { conversationBody } from './conversation.js';
 import type { Rand } from './random.js';
 
 /**
@@ -96,6 +97,7 @@ const nest = (depth: number, open: string, close: string, inner = '1') =>
 /** Every kind of case, by name. */
 export const KINDS: Record<string, (r: Rand, i: number, limit: number) => FuzzRequest> = {
   valid: (r) => chat(b(validBody(r)), 'ok', 'valid'),
+  conversation: (r) => chat(b(conversationBody(r)), 'either', 'conversation'),
   'truncated json': (r) => {
     const s = b(validBody(r));
     return chat(s.subarray(0, r.int(0, s.length - 1)), 'client-error', 'truncated json');

@@ -61,6 +61,7 @@ describe('npm run eval', () => {
       'secrets',
       'tool-commands',
       'tool-result-injection',
+      'language',
     ]);
     assert.deepEqual(Object.keys(report.overall), [
       'n',

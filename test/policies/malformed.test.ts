@@ -162,38 +162,43 @@ function classifier(base: Doc, i: number, tag: string): Mutation[] {
   const m = (name: string, path: string, f: (c: Doc, d: Doc) => void) =>
     mutate(base, `${tag} ${at}: ${name}`, `${at}${path}`, (d) => f(d.classifiers[i], d));
   const pattern = (p: object) => (c: Doc) => (c.params = { patterns: [{ label: 'x', regex: 'x', ...p }] });
-  return [
-    m('type unknown', '.type', (c) => (c.type = 'magic')),
-    m('type empty', '.type', (c) => (c.type = '')),
-    m('id missing', '.id', (c) => delete c.id),
-    m('timeout negative', '.timeoutMs', (c) => (c.timeoutMs = -1)),
-    m('timeout zero', '.timeoutMs', (c) => (c.timeoutMs = 0)),
-    m('timeout fractional', '.timeoutMs', (c) => (c.timeoutMs = 1.5)),
-    m('timeout too long', '.timeoutMs', (c) => (c.timeoutMs = 1e9)),
-    m('timeout a string', '.timeoutMs', (c) => (c.timeoutMs = '250')),
-    m('params a list', '.params', (c) => (c.params = [])),
-    m('params unknown key', '.params', (c) => (c.params = { ...c.params, fuzzy: true })),
-    m('pattern regex unbalanced', '', pattern({ regex: '(' })),
-    m('pattern regex bad class', '', pattern({ regex: '[z-a]' })),
-    m('pattern regex dangling quantifier', '', pattern({ regex: '*x' })),
-    m('pattern regex bad group name', '', pattern({ regex: '(?<1a>x)' })),
-    m('pattern regex empty', '.params.patterns[0].regex', pattern({ regex: '' })),
-    m('pattern flag g', '.params.patterns[0].flags', pattern({ flags: 'g' })),
-    m('pattern score above 1', '.params.patterns[0].score', pattern({ score: 1.5 })),
-    m('pattern label empty', '.params.patterns[0].label', pattern({ label: '' })),
-    m(
-      'detector unknown',
-      '.params.detectors[0].detector',
-      (c) => (c.params = { detectors: [{ detector: 'dna', label: 'x' }] }),
-    ),
-    m(
-      'keywords empty list',
-      '.params.keywords[0].words',
-      (c) => (c.params = { keywords: [{ label: 'x', words: [] }] }),
-    ),
-    m('duplicate id', '.id', (c, d) => (d.classifiers = [...d.classifiers, { ...clone(c) }])),
-    m('extra key', '', (c) => (c.model = 'gpt')),
-  ].map((x) => (x.name.includes('duplicate') ? { ...x, at: `classifiers[${base.classifiers.length}].id` } : x));
+  return (
+    [
+      m('type unknown', '.type', (c) => (c.type = 'magic')),
+      m('type empty', '.type', (c) => (c.type = '')),
+      m('id missing', '.id', (c) => delete c.id),
+      m('timeout negative', '.timeoutMs', (c) => (c.timeoutMs = -1)),
+      m('timeout zero', '.timeoutMs', (c) => (c.timeoutMs = 0)),
+      m('timeout fractional', '.timeoutMs', (c) => (c.timeoutMs = 1.5)),
+      m('timeout too long', '.timeoutMs', (c) => (c.timeoutMs = 1e9)),
+      m('timeout a string', '.timeoutMs', (c) => (c.timeoutMs = '250')),
+      m('params a list', '.params', (c) => (c.params = [])),
+      m('params unknown key', '.params', (c) => (c.params = { ...c.params, fuzzy: true })),
+      m('pattern regex unbalanced', '', pattern({ regex: '(' })),
+      m('pattern regex bad class', '', pattern({ regex: '[z-a]' })),
+      m('pattern regex dangling quantifier', '', pattern({ regex: '*x' })),
+      m('pattern regex bad group name', '', pattern({ regex: '(?<1a>x)' })),
+      m('pattern regex empty', '.params.patterns[0].regex', pattern({ regex: '' })),
+      m('pattern flag g', '.params.patterns[0].flags', pattern({ flags: 'g' })),
+      m('pattern score above 1', '.params.patterns[0].score', pattern({ score: 1.5 })),
+      m('pattern label empty', '.params.patterns[0].label', pattern({ label: '' })),
+      m(
+        'detector unknown',
+        '.params.detectors[0].detector',
+        (c) => (c.params = { detectors: [{ detector: 'dna', label: 'x' }] }),
+      ),
+      m(
+        'keywords empty list',
+        '.params.keywords[0].words',
+        (c) => (c.params = { keywords: [{ label: 'x', words: [] }] }),
+      ),
+      m('duplicate id', '.id', (c, d) => (d.classifiers = [...d.classifiers, { ...clone(c) }])),
+      m('extra key', '', (c) => (c.model = 'gpt')),
+    ]
+      // Pattern, detector and keyword parameters belong to the rules type; other types are mutated in the rest.
+      .filter((x) => base.classifiers[i].type === 'rules' || !/pattern|detector|keywords/.test(x.name))
+      .map((x) => (x.name.includes('duplicate') ? { ...x, at: `classifiers[${base.classifiers.length}].id` } : x))
+  );
 }
 
 function ruleMutations(base: Doc, i: number, tag: string): Mutation[] {
@@ -250,13 +255,39 @@ function ruleMutations(base: Doc, i: number, tag: string): Mutation[] {
     ),
     m('route on a refuse rule', '.route', (r) => (r.route = { model: 'm' })),
     m('allow with a message', '.message', (r) => ((r.action = 'allow'), (r.message = 'hi'))),
-    m('select not a JSONPath', '.select', (r) => ((r.stage = 'input'), (r.select = 'messages.content'))),
-    m('select with a script', '.select', (r) => ((r.stage = 'input'), (r.select = '$..[(@.length-1)]'))),
-    m('select on both stages', '.select', (r) => ((r.stage = 'both'), (r.select = '$.messages[*].content'))),
-    m('select huge', '.select', (r) => ((r.stage = 'input'), (r.select = `$.${'a.'.repeat(2000)}b`))),
+    m(
+      'select not a JSONPath',
+      '.select',
+      (r) => ((r.stage = 'input'), delete r.conversation, (r.select = 'messages.content')),
+    ),
+    m(
+      'select with a script',
+      '.select',
+      (r) => ((r.stage = 'input'), delete r.conversation, (r.select = '$..[(@.length-1)]')),
+    ),
+    m(
+      'select on both stages',
+      '.select',
+      (r) => ((r.stage = 'both'), delete r.conversation, (r.select = '$.messages[*].content')),
+    ),
+    m(
+      'select huge',
+      '.select',
+      (r) => ((r.stage = 'input'), delete r.conversation, (r.select = `$.${'a.'.repeat(2000)}b`)),
+    ),
     m('message empty', '.message', (r) => (r.message = '')),
     m('replacement a number', '.replacement', (r) => (r.replacement = 5)),
     m('unknown key', '', (r) => (r.enabled = true)),
+    m(
+      'conversation on an output rule',
+      '.conversation',
+      (r) => ((r.stage = 'output'), (r.conversation = { turns: 2 })),
+    ),
+    m(
+      'conversation turns zero',
+      '.conversation.turns',
+      (r) => ((r.stage = 'input'), delete r.select, (r.conversation = { turns: 0 })),
+    ),
   ];
 }
 
