@@ -14,20 +14,33 @@ export function startSse(res: Response, headers: Record<string, string>): void {
   res.flushHeaders();
 }
 
+/** Resolves once the socket drains (or closes): a client reading slower than we write holds the writer here. */
+function drained(res: Response): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 /** Writes one event; waits for the socket to drain when the client reads slower than we write. */
 export async function writeEvent(res: Response, data: ChatCompletionChunk | ErrorBody | '[DONE]'): Promise<void> {
   const ok = res.write(`data: ${data === '[DONE]' ? data : JSON.stringify(data)}\n\n`);
-  if (!ok && !res.destroyed) {
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
-  }
+  if (!ok && !res.destroyed) await drained(res);
+}
+
+/**
+ * Writes one named event (`event: <name>` then its JSON data), as APIs with typed streaming events send them (the
+ * Responses API's `response.output_text.delta`, the Messages API's `content_block_delta`, …); waits for the socket
+ * to drain like writeEvent.
+ */
+export async function writeNamedEvent(res: Response, name: string, data: object): Promise<void> {
+  const ok = res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+  if (!ok && !res.destroyed) await drained(res);
 }
 
 /** Writes an SSE comment (`: keep-alive`), which clients ignore but proxies and idle timers see as traffic. */

@@ -5,7 +5,7 @@ import { DEFAULT_STREAM_OPTIONS, openStream } from '../../pipeline/stream.js';
 import { sendJson } from '../../http/router.js';
 import { reportUsage, totalTokens } from '../../http/minute-limits.js';
 import { begin, decisionHeaders, parseBody, type ApiRoute } from '../../http/routes.js';
-import { keepAlive, startSse } from '../../http/sse.js';
+import { keepAlive, startSse, writeNamedEvent } from '../../http/sse.js';
 import { anthropicErrorBody } from './errors.js';
 import { MessagesEventEncoder, type MessagesEvent } from './events.js';
 import { withNative } from './native-body.js';
@@ -18,19 +18,7 @@ export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
-/** Writes one named SSE event; waits for the socket to drain when the client reads slower than we write. */
-async function writeNamed(res: ServerResponse, { event, data }: MessagesEvent): Promise<void> {
-  if (res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) || res.destroyed) return;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
+const writeNamed = (res: ServerResponse, { event, data }: MessagesEvent) => writeNamedEvent(res, event, data);
 
 /**
  * `POST /v1/messages`, the Anthropic Messages API. The body is translated into the chat request the pipeline
