@@ -14,7 +14,7 @@ import { pgAnchorReader } from './pg/anchor.js';
 import { databaseMain, databaseUrlFor, DatabaseUsageError } from './pg/cli.js';
 import { isDatabaseUrl } from './pg/url.js';
 import { exportLog } from './export.js';
-import { parseExportQuery } from './export-query.js';
+import { EXPORT_CLI_OPTIONS, parseExportQuery } from './export-query.js';
 import { loadPublicKey, publicKeyPathFor } from './keys.js';
 import { tailLog } from './tail.js';
 import { verifyLog } from './verify.js';
@@ -124,17 +124,7 @@ async function exportCommand(args: string[], io: Io): Promise<number> {
     args,
     options: {
       dir: { type: 'string' },
-      format: { type: 'string' },
-      from: { type: 'string' },
-      to: { type: 'string' },
-      tenant: { type: 'string' },
-      action: { type: 'string' },
-      rule: { type: 'string' },
-      category: { type: 'string' },
-      revision: { type: 'string' },
-      'decision-id': { type: 'string' },
-      out: { type: 'string' },
-      json: { type: 'boolean', default: false },
+      ...EXPORT_CLI_OPTIONS,
     },
   });
   if (values.format === undefined) throw new UsageError('--format jsonl|csv|rbrm is required');

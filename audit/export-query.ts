@@ -63,3 +63,18 @@ export function parseExportQuery(query: Record<string, unknown>): ParsedExportQu
   put('decisionId', q.decision_id);
   return { ok: true, format: q.format, filter };
 }
+
+/** The command-line options of `audit export` (file log and database alike), for node:util parseArgs. */
+export const EXPORT_CLI_OPTIONS = {
+  format: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  tenant: { type: 'string' },
+  action: { type: 'string' },
+  rule: { type: 'string' },
+  category: { type: 'string' },
+  revision: { type: 'string' },
+  'decision-id': { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;

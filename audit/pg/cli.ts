@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { parseExportQuery } from '../export-query.js';
+import { EXPORT_CLI_OPTIONS, parseExportQuery } from '../export-query.js';
 import { loadPublicKey } from '../keys.js';
 import { exportDatabase } from './export.js';
 import { tailDatabase } from './tail.js';
@@ -85,17 +85,7 @@ async function exportCommand(client: pg.Client, args: string[], io: Io): Promise
     args,
     options: {
       ...common,
-      format: { type: 'string' },
-      from: { type: 'string' },
-      to: { type: 'string' },
-      tenant: { type: 'string' },
-      action: { type: 'string' },
-      rule: { type: 'string' },
-      category: { type: 'string' },
-      revision: { type: 'string' },
-      'decision-id': { type: 'string' },
-      out: { type: 'string' },
-      json: { type: 'boolean', default: false },
+      ...EXPORT_CLI_OPTIONS,
     },
   });
   if (values.format === undefined) throw new DatabaseUsageError('--format jsonl|csv|rbrm is required');
