@@ -111,6 +111,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     adminKeys: config.auth.adminKeys,
     policies,
     auditDir: !overrides.audit && config.audit.sink === 'chain' ? config.audit.dir : undefined,
+    auditDatabaseUrl: !overrides.audit && config.audit.sink === 'postgres' ? config.audit.databaseUrl : undefined,
     bodyLimitBytes: config.bodyLimitBytes,
     messages: { native: nativeMessages },
     bodyTimeoutMs: config.limits.bodyTimeoutMs,

@@ -35,6 +35,8 @@ export interface AppOptions {
   adminKeys?: string[];
   /** The chain log's directory, for the admin export route (unset: no export over HTTP). */
   auditDir?: string;
+  /** The decision log database (`sink: postgres`), for the admin export route. */
+  auditDatabaseUrl?: string;
   /** The policy lifecycle, for the admin routes. */
   policies?: GatewayPolicies;
   bodyLimitBytes: number;
@@ -159,7 +161,8 @@ export function createApp(o: AppOptions): RequestListener {
       bodyLimitBytes: o.bodyLimitBytes,
       bodyTimeoutMs: o.bodyTimeoutMs,
     });
-  if (o.auditDir) auditRoutes(routes, o.auditDir, adminAuth);
+  if (o.auditDatabaseUrl) auditRoutes(routes, { databaseUrl: o.auditDatabaseUrl }, adminAuth);
+  else if (o.auditDir) auditRoutes(routes, { dir: o.auditDir }, adminAuth);
 
   const serve = async (req: IncomingMessage, res: ServerResponse, started: number) => {
     const path = routePath(req.url);

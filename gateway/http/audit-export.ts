@@ -1,6 +1,9 @@
 import { Writable } from 'node:stream';
+import pg from 'pg';
 import { exportLog } from '../../audit/export.js';
+import type { ExportFilter, ExportFormat } from '../../audit/export.js';
 import { parseExportQuery } from '../../audit/export-query.js';
+import { exportDatabase } from '../../audit/pg/export.js';
 import { GatewayError } from '../pipeline/errors.js';
 import { adminKeyChecker } from './admin.js';
 import { sendJson, type Exchange, type RouteTable } from './router.js';
@@ -14,39 +17,74 @@ function parseQuery(query: Exchange['query']) {
   return q;
 }
 
+/** Where the decision log is: the file log's directory, or the PostgreSQL database (`sink: postgres`). */
+export type AuditSource = { dir: string } | { databaseUrl: string };
+
+type Export = (format: ExportFormat, filter: ExportFilter, out: Writable) => Promise<{ count: number; sha256: string }>;
+
+/**
+ * Runs `use` with an export over the source. A database export connects first, so an unreachable database is a
+ * 503 before any header goes out, and closes its connection after.
+ */
+async function withExport<T>(source: AuditSource, use: (run: Export) => Promise<T>): Promise<T> {
+  if ('dir' in source) return use((format, filter, out) => exportLog({ dir: source.dir, format, filter, out }));
+  const client = new pg.Client({ connectionString: source.databaseUrl, connectionTimeoutMillis: 5000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch {
+    await client.end().catch(() => undefined);
+    // The URL (and its password) stays out of the message.
+    throw new GatewayError('audit_unavailable', 'the decision log database is unreachable');
+  }
+  try {
+    return await use((format, filter, out) => exportDatabase(client, { format, filter, out }));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /**
  * The audit export over HTTP, with the CLI's filters (admin key):
  * - `GET /v1/audit/export?format=jsonl|csv|rbrm&from=…&to=…&tenant=…&action=…&rule=…&category=…&revision=…&decision_id=…`
  *   (`from`/`to`: a seq number or an ISO time) streams the records; the manifest's count and sha256 follow as
  *   HTTP trailers.
  * - `GET /v1/audit/export/manifest?…` answers the manifest alone (count, seq range, sha256, covering checkpoint).
+ * With the PostgreSQL sink, both read the database: every replica's chain, merged by time, as `audit export
+ * --database-url` does.
  */
-export function auditRoutes(routes: RouteTable, dir: string, auth: { mode: 'keys' | 'off'; keys: string[] }): void {
+export function auditRoutes(
+  routes: RouteTable,
+  source: AuditSource,
+  auth: { mode: 'keys' | 'off'; keys: string[] },
+): void {
   const checkAdminKey = adminKeyChecker(auth);
   routes.get('/v1/audit/export/manifest', async ({ req, res, query }) => {
     checkAdminKey(req.headers);
     const { format, filter } = parseQuery(query);
     const sink = new Writable({ write: (_c, _e, cb) => cb() });
-    sendJson(res, 200, await exportLog({ dir, format, filter, out: sink }));
+    sendJson(res, 200, await withExport(source, (run) => run(format, filter, sink)));
   });
   routes.get('/v1/audit/export', async ({ req, res, query }) => {
     checkAdminKey(req.headers);
     const { format, filter } = parseQuery(query);
-    res.writeHead(200, {
-      'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
-      'content-disposition': `attachment; filename="audit-export.${format}"`,
-      trailer: 'x-export-count, x-export-sha256',
+    await withExport(source, async (run) => {
+      res.writeHead(200, {
+        'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+        'content-disposition': `attachment; filename="audit-export.${format}"`,
+        trailer: 'x-export-count, x-export-sha256',
+      });
+      // The export ends its output stream; the response stays open for the trailers.
+      const out = new Writable({
+        write(chunk, _enc, cb) {
+          if (res.write(chunk)) cb();
+          else res.once('drain', () => cb());
+        },
+      });
+      res.on('close', () => out.destroy());
+      const manifest = await run(format, filter, out);
+      res.addTrailers({ 'x-export-count': String(manifest.count), 'x-export-sha256': manifest.sha256 });
+      res.end();
     });
-    // The export ends its output stream; the response stays open for the trailers.
-    const out = new Writable({
-      write(chunk, _enc, cb) {
-        if (res.write(chunk)) cb();
-        else res.once('drain', () => cb());
-      },
-    });
-    res.on('close', () => out.destroy());
-    const manifest = await exportLog({ dir, format, filter, out });
-    res.addTrailers({ 'x-export-count': String(manifest.count), 'x-export-sha256': manifest.sha256 });
-    res.end();
   });
 }

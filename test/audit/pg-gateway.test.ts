@@ -60,6 +60,20 @@ describe('gateway with GATEWAY_AUDIT_SINK=postgres', () => {
     const details = (await ready.json()) as { audit?: string };
     assert.equal(ready.status, 200);
     assert.match(details.audit ?? '', /^postgres postgres:\/\/postgres:\*\*\*@/);
+    // The admin export reads the database, as `audit export --database-url` does.
+    const exported = await fetch(`${gw.url}/v1/audit/export?format=jsonl`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    assert.equal(exported.status, 200);
+    const lines = (await exported.text()).trim().split('\n');
+    assert.deepEqual(
+      lines.map((l) => (JSON.parse(l) as { decision_id: string }).decision_id),
+      ids,
+    );
+    const manifest = await fetch(`${gw.url}/v1/audit/export/manifest?format=jsonl&action=refuse`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    assert.equal(((await manifest.json()) as { count: number }).count, 1);
     await gw.close();
     closed = true;
     const { rows } = await db.sql.query<{ decision_id: string; line: string; chain: string }>(
