@@ -9,6 +9,7 @@ import {
   type ChatRequest,
   type Generator,
 } from './types.js';
+import { upstreamStatusError } from './upstream-status.js';
 
 export interface OpenAIHttpOptions {
   /** Base URL of an OpenAI-compatible API, such as http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1. */
@@ -121,21 +122,7 @@ export class OpenAIHttpGenerator implements Generator {
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });
-      if (res.statusCode >= 400) {
-        const text = await res.body.text().catch(() => '');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          /* keep the text */
-        }
-        throw new GeneratorError(
-          'upstream_status',
-          `upstream answered ${res.statusCode}`,
-          res.statusCode,
-          this.scrub(parsed),
-        );
-      }
+      if (res.statusCode >= 400) throw await upstreamStatusError(res, (b) => this.scrub(b));
       return res;
     } catch (e) {
       throw this.classify(e, signal);

@@ -10,6 +10,7 @@ import {
 } from '../../../generator/types.js';
 import { completionOfMessage, NativeEventReader } from './from-native.js';
 import { nativeOf, writeBack, type NativeRequest } from './native-body.js';
+import { upstreamStatusError } from '../../../generator/upstream-status.js';
 
 export interface NativeUpstreamOptions {
   /** The upstream's base URL, as GATEWAY_UPSTREAM_URL gives it (e.g. https://api.anthropic.com/v1). */
@@ -156,21 +157,7 @@ export class MessagesNativeGenerator implements Generator {
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });
-      if (res.statusCode >= 400) {
-        const text = await res.body.text().catch(() => '');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          /* keep the text */
-        }
-        throw new GeneratorError(
-          'upstream_status',
-          `upstream answered ${res.statusCode}`,
-          res.statusCode,
-          this.scrub(parsed),
-        );
-      }
+      if (res.statusCode >= 400) throw await upstreamStatusError(res, (b) => this.scrub(b));
       return res;
     } catch (e) {
       throw this.classify(e, signal);
