@@ -3,7 +3,6 @@
  * Exit codes: 0 verified / done, 1 tampering found, 2 usage or I/O error.
  */
 import { createWriteStream, existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,6 +13,7 @@ import { pgAnchorReader } from './pg/anchor.js';
 import { databaseMain, databaseUrlFor, DatabaseUsageError } from './pg/cli.js';
 import { isDatabaseUrl } from './pg/url.js';
 import { exportLog } from './export.js';
+import { reportManifest } from './export-manifest.js';
 import { EXPORT_CLI_OPTIONS, parseExportQuery } from './export-query.js';
 import { loadPublicKey, publicKeyPathFor } from './keys.js';
 import { tailLog } from './tail.js';
@@ -144,17 +144,9 @@ async function exportCommand(args: string[], io: Io): Promise<number> {
   const { format, filter } = query;
   const out = values.out ? createWriteStream(resolve(values.out), { flags: 'wx' }) : io.stdout;
   const manifest = await exportLog({ dir, format, filter, out });
-  const text = JSON.stringify(manifest, null, 2);
-  if (values.out) {
-    const path = `${resolve(values.out)}.manifest.json`;
-    await writeFile(path, `${text}\n`, { flag: 'wx' });
-    if (values.json) say(io.stdout, text);
-    else
-      say(
-        io.stderr,
-        `exported ${manifest.count} records (seq ${manifest.first_seq ?? '-'}..${manifest.last_seq ?? '-'}) sha256 ${manifest.sha256}; manifest ${path}`,
-      );
-  } else say(io.stderr, text);
+  const range = `seq ${manifest.first_seq ?? '-'}..${manifest.last_seq ?? '-'}`;
+  const summary = `exported ${manifest.count} records (${range}) sha256 ${manifest.sha256}`;
+  await reportManifest(manifest, { out: values.out, json: values.json, summary }, io);
   if (!manifest.covering_checkpoint && manifest.count)
     say(io.stderr, 'warning: the last exported record is not yet covered by a signed checkpoint');
   return EXIT.ok;

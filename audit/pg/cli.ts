@@ -4,11 +4,11 @@
  * the directory commands, plus `--chain` (one replica's chain).
  */
 import { createWriteStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { reportManifest } from '../export-manifest.js';
 import { EXPORT_CLI_OPTIONS, parseExportQuery } from '../export-query.js';
 import { loadPublicKey } from '../keys.js';
 import { exportDatabase } from './export.js';
@@ -99,17 +99,9 @@ async function exportCommand(client: pg.Client, args: string[], io: Io): Promise
     out,
     chain: values.chain,
   });
-  const text = JSON.stringify(manifest, null, 2);
-  if (values.out) {
-    const path = `${resolve(values.out)}.manifest.json`;
-    await writeFile(path, `${text}\n`, { flag: 'wx' });
-    if (values.json) say(io.stdout, text);
-    else
-      say(
-        io.stderr,
-        `exported ${manifest.count} records from ${Object.keys(manifest.chains).length} chains sha256 ${manifest.sha256}; manifest ${path}`,
-      );
-  } else say(io.stderr, text);
+  const chains = Object.keys(manifest.chains).length;
+  const summary = `exported ${manifest.count} records from ${chains} chains sha256 ${manifest.sha256}`;
+  await reportManifest(manifest, { out: values.out, json: values.json, summary }, io);
   if (Object.values(manifest.chains).some((c) => !c.covering_checkpoint))
     say(io.stderr, 'warning: the last exported record of some chain is not yet covered by a signed checkpoint');
   return 0;
