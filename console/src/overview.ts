@@ -66,7 +66,7 @@ function Bars({
     ${
       rows.length === 0
         ? html`<p class="muted">Nothing yet.</p>`
-        : html`<svg viewBox=${`0 0 400 ${rows.length * h}`} class="bars" role="img" aria-label=${title}>
+        : html`<svg viewBox=${`0 0 560 ${rows.length * h}`} class="bars" role="img" aria-label=${title}>
             ${rows.map(
               (r, i) =>
                 html`<g transform=${`translate(0 ${i * h})`}>
@@ -143,7 +143,7 @@ export function Overview({ onAuthError }: { onAuthError: (e: unknown) => void })
         <h2>Policies</h2>
         <p>Enforced: <strong>${p.id}</strong> <code>${short(p.revision)}</code></p>
         <p>
-          Shadow:
+          Shadow:${' '}
           ${p.shadow ? html`<strong>${p.shadow.id}</strong> <code>${short(p.shadow.revision)}</code>` : html`<span class="muted">none</span>`}
         </p>
         ${p.last_reload && html`<p>Last reload: ${p.last_reload.ok ? 'ok' : 'rejected'} (${p.last_reload.trigger})</p>`}

@@ -132,7 +132,7 @@ export function Playground({ decisionId }: { decisionId: string }) {
                         html`<li>
                           <button class="link issue" onClick=${() => goToLine(area.current, i.line)}>
                             line ${i.line}
-                          </button>
+                          </button>${' '}
                           <code class="path">${i.path || '(root)'}</code>: ${i.message}
                         </li>`,
                     )}

@@ -95,7 +95,7 @@ export function Review() {
       (r) =>
         html`<article class="card review" aria-label=${`Review ${r.decision_id}`}>
           <p>
-            <${ActionBadge} action=${r.action} /> ${time(r.time)} ·
+            <${ActionBadge} action=${r.action} /> ${time(r.time)} ·${' '}
             <a href=${`#/decisions/${encodeURIComponent(r.decision_id)}`}>${r.decision_id}</a> · ${r.why}
           </p>
           ${typeof r.prompt === 'string' ? html`<${RedactedText} text=${r.prompt} />` : html`<p class="muted">content not kept</p>`}
