@@ -131,9 +131,8 @@ export function Playground({ decisionId }: { decisionId: string }) {
                       (i) =>
                         html`<li>
                           <button class="link issue" onClick=${() => goToLine(area.current, i.line)}>
-                            line ${i.line}
-                          </button>${' '}
-                          <code class="path">${i.path || '(root)'}</code>: ${i.message}
+                            line ${i.line}</button
+                          >${' '} <code class="path">${i.path || '(root)'}</code>: ${i.message}
                         </li>`,
                     )}
                   </ul>`

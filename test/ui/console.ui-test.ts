@@ -27,7 +27,7 @@ describe('the console in a browser', { skip: skipReason }, () => {
   const shot = async (name: string) => {
     if (!SHOTS) return;
     mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   };
   const noSideScroll = async () =>
     assert.ok(

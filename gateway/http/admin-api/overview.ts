@@ -28,9 +28,9 @@ export function aggregate(records: StoredDecision[], since: number, minutes: num
   for (const r of records) {
     const i = Math.floor((Date.parse(r.time) - since) / 60_000);
     if (i < 0 || i >= minutes) continue;
-    byAction[r.action] ??= buckets.map(() => 0);
-    (byAction[r.action] as number[])[i]++;
-    if (r.error) errors[i]++;
+    const counts = (byAction[r.action] ??= buckets.map(() => 0));
+    counts[i] = (counts[i] ?? 0) + 1;
+    if (r.error) errors[i] = (errors[i] ?? 0) + 1;
     for (const stage of [r.stages.input, r.stages.output]) {
       for (const m of stage?.rules ?? []) {
         const c = m.category ?? m.label ?? m.id;
