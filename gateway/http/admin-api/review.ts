@@ -1,4 +1,5 @@
-import { open, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { StoredDecision } from '../../../audit/types.js';
 import type { Condition } from '../../../policies/schema.js';
 import type { LoadedPolicy } from '../../../policies/load.js';
@@ -101,6 +102,7 @@ export class ReviewLabels {
       ...(note && { note }),
       at: new Date().toISOString(),
     };
+    await mkdir(dirname(this.file), { recursive: true });
     const fh = await open(this.file, 'a', 0o600);
     try {
       await fh.write(`${JSON.stringify(entry)}\n`);
