@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, queryString } from './api.js';
 import type { Page, StoredDecision } from './types.js';
 import { ActionBadge, attempt, Content, ErrorNote, Json, time } from './ui.js';
+import { TraceView, type Trace } from './trace.js';
 
 /** The filters of `audit export`, plus a free-text search. */
 const FILTERS = ['q', 'from', 'to', 'tenant', 'action', 'rule', 'category', 'revision', 'decision_id'] as const;
@@ -78,18 +79,24 @@ function Stage({ name, stage }: { name: string; stage: NonNullable<StoredDecisio
 export function Detail({ id, onClose }: { id: string; onClose: () => void }) {
   const [r, setR] = useState<StoredDecision | null>(null);
   const [error, setError] = useState<string | null>(null);
-  useEffect(
-    () => void attempt(async () => setR(await api<StoredDecision>(`decision${queryString({ id })}`)), setError),
-    [id],
-  );
+  const [trace, setTrace] = useState<Trace | null>(null);
+  useEffect(() => {
+    setTrace(null);
+    void attempt(async () => setR(await api<StoredDecision>(`decision${queryString({ id })}`)), setError);
+  }, [id]);
+  const explain = () =>
+    void attempt(async () => setTrace(await api<Trace>('policy/explain', { decision_id: id })), setError);
   if (!r) return html`<${ErrorNote} error=${error} />`;
   const g = r.rbrm;
   return html`<article class="detail" aria-label="Decision detail">
     <div class="toolbar">
       <h2>Decision <code>${r.decision_id}</code></h2>
-      <a href=${`#/playground/${encodeURIComponent(r.decision_id)}`}>Explain in the playground</a>
+      <button onClick=${explain} disabled=${typeof r.content.prompt !== 'string'}>Explain (policy in force)</button>
+      <a href=${`#/playground/${encodeURIComponent(r.decision_id)}`}>Try it in the playground</a>
       <button onClick=${onClose}>Close</button>
     </div>
+    <${ErrorNote} error=${error} />
+    ${trace && html`<${TraceView} trace=${trace} />`}
     <p>
       <${ActionBadge} action=${r.action} /> status ${r.status} · ${time(r.time)} · tenant ${r.tenant ?? '—'} · ${r.api}
       ${r.route} · model ${r.model ?? '—'} · seq ${r.seq}

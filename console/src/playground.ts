@@ -2,7 +2,8 @@ import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError } from './api.js';
 import type { Page, PinnedIssue } from './types.js';
-import { attempt, ErrorNote, Json, ActionBadge } from './ui.js';
+import { attempt, ErrorNote, Json } from './ui.js';
+import { TraceView, type Trace } from './trace.js';
 
 interface Texts {
   enforced: { file: string; text: string | null };
@@ -14,24 +15,6 @@ interface TestReport {
   summary?: { total: number; pass: number; fail: number; error: number; todo: number };
   cases?: { suite: string; name: string; status: string; problems: string[]; todo?: string }[];
   error?: string;
-}
-interface Trace {
-  final: { action: string; stage: string };
-  stages: Record<
-    string,
-    {
-      stage: string;
-      action: string;
-      rules: {
-        id: string;
-        outcome: string;
-        why: string;
-        conditions: { condition: string; value: unknown; result: boolean }[];
-      }[];
-      winner?: { id: string; why: string[] } | null;
-    }
-  >;
-  outputSkipped?: string;
 }
 interface DiffReport {
   rules: { added: { id: string }[]; removed: { id: string }[]; changed: { id: string; fields: { field: string }[] }[] };
@@ -194,32 +177,7 @@ export function Playground({ decisionId }: { decisionId: string }) {
         </ul>
       </section>`
     }
-    ${
-      trace &&
-      html`<section class="card" aria-label="Explain trace">
-        <h2>Final: <${ActionBadge} action=${trace.final.action} /> at the ${trace.final.stage} stage</h2>
-        ${Object.values(trace.stages).map(
-          (s) =>
-            html`<h3>${s.stage} → ${s.action}</h3>
-              <ul class="trace">
-                ${s.rules.map(
-                  (r) =>
-                    html`<li class=${`o-${r.outcome}`}>
-                      <strong>${r.outcome}</strong> ${r.id}: ${r.why}
-                      ${
-                        r.conditions.length > 0 &&
-                        html`<ul>
-                          ${r.conditions.map((c) => html`<li>${c.result ? '✔' : '✘'} <code>${c.condition}</code> = <code>${JSON.stringify(c.value)}</code></li>`)}
-                        </ul>`
-                      }
-                    </li>`,
-                )}
-              </ul>
-              ${s.winner ? html`<p>winner: ${s.winner.id} — ${s.winner.why[0]}</p>` : html`<p>winner: none (allow)</p>`}`,
-        )}
-        ${trace.outputSkipped && html`<p class="muted">Output stage not run: ${trace.outputSkipped}</p>`}
-      </section>`
-    }
+    ${trace && html`<${TraceView} trace=${trace} />`}
     ${
       diff &&
       html`<section class="card" aria-label="Diff">

@@ -135,6 +135,9 @@ describe('console admin endpoints', () => {
         (r: { id: string; outcome: string }) => r.id === 'no-bad-words' && r.outcome === 'matched',
       ),
     );
+    const inForce = await post('explain', { decision_id: refused.body.data[0].decision_id }).expect(200);
+    assert.equal(inForce.body.policy.id, 'console-test');
+    await post('explain', { text: good }).expect(400);
     const diff = await post('diff', { text: JSON.stringify(consolePolicy({ refuse: 'hello', flag: 'pear' })) }).expect(
       200,
     );

@@ -89,6 +89,10 @@ describe('the console in a browser', { skip: skipReason }, () => {
     await detail.getByText('no-bad-words').first().waitFor();
     assert.match(await detail.locator('pre.content').first().innerText(), /tell me about the apple/);
     assert.match(await detail.innerText(), /words.*bad 1\.000/s);
+    await detail.getByRole('button', { name: 'Explain (policy in force)' }).click();
+    const trace = detail.getByRole('region', { name: 'Explain trace' });
+    await trace.getByText(/matched\s+no-bad-words/).waitFor();
+    await trace.getByText(/no-match\s+watch-words/).waitFor();
     await noSideScroll();
     await shot('decisions');
   });

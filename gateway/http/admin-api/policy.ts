@@ -6,7 +6,8 @@ import { packBundle } from '../../../policies/package.js';
 import { policyFile, type LoadedPolicy } from '../../../policies/load.js';
 import { loadPolicyTests, PolicyTestFileError, runPolicyTests } from '../../../policies/testing.js';
 import { explainTrace } from '../../../policies/cli/explain.js';
-import { asRequest, type CaseInput } from '../../../policies/testing.js';
+import { asRequest, caseMeta, type CaseInput } from '../../../policies/testing.js';
+import { selectPolicy } from '../../../policies/bundle.js';
 import { GatewayError } from '../../pipeline/errors.js';
 import { policyStatus, type GatewayPolicies } from '../../policies.js';
 import type { PolicySync } from '../../shared/policy-sync.js';
@@ -77,9 +78,11 @@ async function recordedInput(o: PlaygroundOptions, id: unknown): Promise<CaseInp
   };
 }
 
-/** POST /console/api/policy/explain {text, decision_id | request, output?}: the `policy explain` trace. */
+/**
+ * POST /console/api/policy/explain {text?, decision_id | request, output?}: the `policy explain` trace under the
+ * edited text, or under the policy in force when no text is given.
+ */
 export async function explain(o: PlaygroundOptions, body: Record<string, unknown>) {
-  const policy = requireCandidate(body.text, enforcedFile(o));
   let input: CaseInput;
   if (body.decision_id !== undefined) input = await recordedInput(o, body.decision_id);
   else if (typeof body.request === 'string' || (body.request && typeof body.request === 'object'))
@@ -88,6 +91,11 @@ export async function explain(o: PlaygroundOptions, body: Record<string, unknown
       ...(typeof body.output === 'string' && { output: body.output }),
     };
   else throw new GatewayError('invalid_request', 'give decision_id (a recorded request) or request', 'request');
+  // Without text: the policy in force that the gateway would select for this request (bindings included).
+  const policy =
+    body.text === undefined
+      ? selectPolicy(o.policies.store.current(), caseMeta(input))
+      : requireCandidate(body.text, enforcedFile(o));
   const { final, stages, outputSkipped, problems } = await explainTrace(policy, input);
   return { policy: { id: policy.policy.id, revision: policy.revision }, final, stages, outputSkipped, problems };
 }
