@@ -1,5 +1,5 @@
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, queryString } from './api.js';
 import type { Page, StoredDecision } from './types.js';
 import { ActionBadge, attempt, Content, ErrorNote, Json, time } from './ui.js';
@@ -80,6 +80,9 @@ export function Detail({ id, onClose }: { id: string; onClose: () => void }) {
   const [r, setR] = useState<StoredDecision | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [trace, setTrace] = useState<Trace | null>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+  // A keyboard user who opened a row lands on the record, not back at the top of the table.
+  useEffect(() => heading.current?.focus(), [r?.decision_id]);
   useEffect(() => {
     setTrace(null);
     void attempt(async () => setR(await api<StoredDecision>(`decision${queryString({ id })}`)), setError);
@@ -90,7 +93,7 @@ export function Detail({ id, onClose }: { id: string; onClose: () => void }) {
   const g = r.rbrm;
   return html`<article class="detail" aria-label="Decision detail">
     <div class="toolbar">
-      <h2>Decision <code>${r.decision_id}</code></h2>
+      <h2 ref=${heading} tabindex="-1">Decision <code>${r.decision_id}</code></h2>
       <button onClick=${explain} disabled=${typeof r.content.prompt !== 'string'}>Explain (policy in force)</button>
       <a href=${`#/playground/${encodeURIComponent(r.decision_id)}`}>Try it in the playground</a>
       <button onClick=${onClose}>Close</button>

@@ -189,6 +189,18 @@ describe('console admin endpoints', () => {
     await request(c.gw.server).post('/console/api/policy/validate').set(admin).send({ text: '{}' }).expect(200);
   });
 
+  it('refuses logins from an address after repeated wrong keys', async () => {
+    // The good login earlier cleared the count: ten wrong keys now, then even the right one is refused.
+    for (let i = 0; i < 10; i++)
+      await request(c.gw.server)
+        .post('/console/api/login')
+        .send({ key: `wrong-${i}` })
+        .expect(403);
+    const limited = await request(c.gw.server).post('/console/api/login').send({ key: ADMIN_KEY });
+    assert.equal(limited.status, 429);
+    assert.equal(limited.body.error.code, 'rate_limited');
+  });
+
   it('logs out', async () => {
     await agent.post('/console/api/logout').send({}).expect(200);
     await agent.get('/console/api/decisions').expect(401);

@@ -6,6 +6,8 @@ import type { adminKeyChecker } from '../admin.js';
 /** The session cookie: HttpOnly (no script reads it), SameSite=Strict, scoped to the console's paths. */
 export const COOKIE = 'gw_console';
 const MAX_AGE_S = 8 * 3600;
+/** Wrong keys one address may try per minute before logins from it are refused (429) for the rest of it. */
+export const LOGIN_FAILURES_PER_MINUTE = 10;
 
 interface Session {
   csrf: string;
@@ -42,6 +44,8 @@ const sameText = (a: string, b: string) => {
  */
 export class ConsoleSessions {
   private readonly byId = new Map<string, Session>();
+  /** Failed logins per client address in the current minute: a guesser gets 429 after LOGIN_FAILURES_PER_MINUTE. */
+  private readonly failures = new Map<string, { count: number; until: number }>();
 
   constructor(private readonly checkAdminKey: ReturnType<typeof adminKeyChecker>) {}
 
@@ -49,7 +53,20 @@ export class ConsoleSessions {
   login(req: IncomingMessage, res: ServerResponse, key: unknown): { csrf: string; expires: string } {
     if (typeof key !== 'string' || !key)
       throw new GatewayError('invalid_request', 'key: expected the admin key as a string', 'key');
-    this.checkAdminKey({ authorization: `Bearer ${key}` });
+    const client = req.socket.remoteAddress ?? 'unknown';
+    const now = Date.now();
+    const failed = this.failures.get(client);
+    if (failed && failed.until > now && failed.count >= LOGIN_FAILURES_PER_MINUTE)
+      throw new GatewayError('rate_limited', 'too many failed logins from this address; try again in a minute');
+    try {
+      this.checkAdminKey({ authorization: `Bearer ${key}` });
+    } catch (e) {
+      const entry = failed && failed.until > now ? failed : { count: 0, until: now + 60_000 };
+      entry.count++;
+      this.failures.set(client, entry);
+      throw e;
+    }
+    this.failures.delete(client);
     this.sweep();
     const id = token();
     const session = { csrf: token(), expires: Date.now() + MAX_AGE_S * 1000 };
@@ -101,6 +118,7 @@ export class ConsoleSessions {
   private sweep(): void {
     const now = Date.now();
     for (const [k, s] of this.byId) if (s.expires < now) this.byId.delete(k);
+    for (const [k, f] of this.failures) if (f.until < now) this.failures.delete(k);
   }
 }
 
