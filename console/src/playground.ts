@@ -16,8 +16,10 @@ interface TestReport {
   cases?: { suite: string; name: string; status: string; problems: string[]; todo?: string }[];
   error?: string;
 }
+type ItemDiff = { added: { id: string }[]; removed: { id: string }[]; changed: { id: string }[] };
 interface DiffReport {
-  rules: { added: { id: string }[]; removed: { id: string }[]; changed: { id: string; fields: { field: string }[] }[] };
+  rules: ItemDiff;
+  classifiers: ItemDiff;
   corpus: {
     recorded: number;
     total: number;
@@ -25,6 +27,10 @@ interface DiffReport {
     transitions: { from: string; to: string; count: number; examples: { id: string; text: string }[] }[];
   };
 }
+
+const ids = (xs: { id: string }[]) => xs.map((x) => x.id).join(', ') || 'none';
+const diffLine = (what: string, d: ItemDiff) =>
+  `${what}: added ${ids(d.added)}; removed ${ids(d.removed)}; changed ${ids(d.changed)}`;
 
 /** Moves the caret of the editor to a line, so a reader lands on the fault. */
 function goToLine(area: HTMLTextAreaElement | null, line: number) {
@@ -183,9 +189,9 @@ export function Playground({ decisionId }: { decisionId: string }) {
       html`<section class="card" aria-label="Diff">
         <h2>Diff vs enforced</h2>
         <p>
-          Rules: +${diff.rules.added.map((r) => r.id).join(', ') || 'none'} ·
-          −${diff.rules.removed.map((r) => r.id).join(', ') || 'none'} · changed
-          ${diff.rules.changed.map((r) => r.id).join(', ') || 'none'}
+          ${diffLine('Rules', diff.rules)}
+          <br />
+          ${diffLine('Classifiers', diff.classifiers)}
         </p>
         <p>On ${diff.corpus.total} recent recorded requests: ${diff.corpus.changed} decisions change.</p>
         <ul>
