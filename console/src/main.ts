@@ -56,10 +56,10 @@ function App() {
   const [state, setState] = useState<'checking' | 'out' | 'in'>('checking');
   const [{ page, arg }, setRoute] = useState(pageOf());
   useEffect(() => {
-    api<{ csrf: string }>('session')
+    api<{ authenticated: boolean; csrf?: string }>('session')
       .then((s) => {
-        setCsrf(s.csrf);
-        setState('in');
+        setCsrf(s.csrf ?? '');
+        setState(s.authenticated ? 'in' : 'out');
       })
       .catch(() => setState('out'));
     const onHash = () => setRoute(pageOf());

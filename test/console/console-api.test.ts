@@ -51,6 +51,9 @@ describe('console admin endpoints', () => {
     assert.match(cookie, /SameSite=Strict/);
     assert.doesNotMatch(cookie, new RegExp(ADMIN_KEY));
     csrf = login.body.csrf;
+    assert.deepEqual((await request(c.gw.server).get('/console/api/session').expect(200)).body, {
+      authenticated: false,
+    });
     assert.equal((await agent.get('/console/api/session').expect(200)).body.csrf, csrf);
     await agent.post('/console/api/verify').send({}).expect(403);
     await agent.post('/console/api/verify').set('x-csrf-token', 'nope').send({}).expect(403);

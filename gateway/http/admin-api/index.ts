@@ -94,10 +94,14 @@ export function consoleRoutes(routes: RouteTable, o: ConsoleOptions): void {
     sessions.logout(req, res);
     send(res, 200, { ok: true });
   });
+  // Answered 200 either way: a page asking whether it is logged in is not an authentication failure.
   routes.get('/console/api/session', ({ req, res }) => {
     const s = sessions.session(req);
-    if (!s) throw new GatewayError('invalid_api_key', 'no console session: log in');
-    send(res, 200, { csrf: s.csrf, expires: new Date(s.expires).toISOString() });
+    send(
+      res,
+      200,
+      s ? { authenticated: true, csrf: s.csrf, expires: new Date(s.expires).toISOString() } : { authenticated: false },
+    );
   });
 
   get('/console/api/overview', (x) => overview({ ...o }, x).then(() => undefined));
