@@ -60,7 +60,7 @@ function Bars({
   format: (v: number) => string;
 }): VNode {
   const max = Math.max(1e-9, ...rows.map((r) => r.value));
-  const h = 22;
+  const h = 24;
   return html`<figure class="chart">
     <figcaption>${title}</figcaption>
     ${
