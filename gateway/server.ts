@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type winston from 'winston';
 import { ChainLog, type AuditEvent } from '../audit/chain-log.js';
 import { JsonlSink } from '../audit/jsonl-sink.js';
@@ -124,6 +125,11 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
           )
         : new MemoryConversationStore(config.responses.maxConversations, config.responses.maxChars),
       unknownPreviousId: config.responses.unknownPreviousId,
+    },
+    console: {
+      keyFile: config.audit.keyFile,
+      shadowPath: config.shadowPolicy,
+      labelsFile: join(config.audit.dir, 'console-labels.jsonl'),
     },
     windows: shared?.windows,
     policySync: shared?.policySync,

@@ -8,7 +8,7 @@
 // after an edit.
 /* global process */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,16 +20,54 @@ const stamp = join(root, 'dist', '.tsbuildinfo');
 const SOURCE_DIRS = JSON.parse(readFileSync(join(root, 'tsconfig.json'), 'utf8')).include;
 const CONFIG_FILES = ['tsconfig.json', 'package.json'];
 
-/** The newest modification time of any .ts file under `dir`, walked without following links. */
-function newestTs(dir) {
+/** The newest modification time of any .ts file (any file, with `all`) under `dir`, walked without following links. */
+function newestTs(dir, all = false) {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestTs(path));
-    else if (entry.isFile() && entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    if (entry.isDirectory()) newest = Math.max(newest, newestTs(path, all));
+    else if (entry.isFile() && (all || entry.name.endsWith('.ts'))) newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
 }
+
+/** The browser console's sources (console/) and where they are bundled (dist/console, served at /console). */
+const CONSOLE_SRC = join(root, 'console');
+const CONSOLE_OUT = join(root, 'dist', 'console');
+
+/**
+ * Bundles the console with esbuild: one script and one stylesheet (no inline code, for its CSP), and the page.
+ * Without esbuild (`npm ci --omit=dev`) the gateway answers /console with how to build it.
+ */
+async function bundleConsole() {
+  let esbuild;
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    process.stderr.write('build: esbuild is not installed, so the console (dist/console) was not bundled\n');
+    return;
+  }
+  mkdirSync(CONSOLE_OUT, { recursive: true });
+  await esbuild.build({
+    entryPoints: [
+      { in: join(CONSOLE_SRC, 'src', 'main.ts'), out: 'app' },
+      { in: join(CONSOLE_SRC, 'src', 'app.css'), out: 'app' },
+    ],
+    outdir: CONSOLE_OUT,
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    target: 'es2022',
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  copyFileSync(join(CONSOLE_SRC, 'index.html'), join(CONSOLE_OUT, 'index.html'));
+}
+
+const consoleStale = () =>
+  existsSync(CONSOLE_SRC) &&
+  (!existsSync(join(CONSOLE_OUT, 'app.js')) ||
+    newestTs(CONSOLE_SRC, true) > statSync(join(CONSOLE_OUT, 'app.js')).mtimeMs);
 
 function isStale() {
   if (!existsSync(stamp)) return true;
@@ -63,8 +101,13 @@ function build() {
   utimesSync(stamp, now, now);
 }
 
-if (!process.argv.includes('--if-stale')) build();
-else if (isStale()) {
-  process.stderr.write('build: sources changed since the last build; rebuilding dist/ (tsc --incremental)\n');
+if (!process.argv.includes('--if-stale')) {
   build();
+  await bundleConsole();
+} else {
+  if (isStale()) {
+    process.stderr.write('build: sources changed since the last build; rebuilding dist/ (tsc --incremental)\n');
+    build();
+  }
+  if (consoleStale()) await bundleConsole();
 }

@@ -13,6 +13,7 @@ import { LocalWindows, type WindowStore } from '../shared/minute-window.js';
 import type { PerMinuteLimits } from '../shared/config.js';
 import type { PolicySync } from '../shared/policy-sync.js';
 import { publishRoutes } from './admin-publish.js';
+import { consoleRoutes, type ConsoleOptions } from './admin-api/index.js';
 import { errorBody } from './error-body.js';
 import type { Metrics } from './metrics.js';
 import { apiRoutes, decisionIds, type ApiRoute } from './routes.js';
@@ -51,6 +52,8 @@ export interface AppOptions {
   windows?: WindowStore;
   /** Policies published in Redis: adds POST /v1/policies, POST /v1/policies/rollback, GET /v1/policies/revisions. */
   policySync?: PolicySync;
+  /** The browser console at /console (gateway/http/admin-api): where its labels go, the signing key, the shadow file. */
+  console?: Pick<ConsoleOptions, 'keyFile' | 'shadowPath' | 'labelsFile' | 'assetsDir'>;
   /** Readiness for /readyz: whether every classifier has loaded, and details (policy, classifiers, upstream). */
   readiness: () => { ready: boolean; details: Record<string, unknown> };
 }
@@ -158,6 +161,17 @@ export function createApp(o: AppOptions): RequestListener {
       store: o.policies.store,
       sync: o.policySync,
       checkAdminKey: adminKeyChecker(adminAuth),
+      bodyLimitBytes: o.bodyLimitBytes,
+      bodyTimeoutMs: o.bodyTimeoutMs,
+    });
+  if (o.policies)
+    consoleRoutes(routes, {
+      ...o.console,
+      policies: o.policies,
+      metrics: o.metrics,
+      adminAuth,
+      source: o.auditDatabaseUrl ? { databaseUrl: o.auditDatabaseUrl } : o.auditDir ? { dir: o.auditDir } : undefined,
+      policySync: o.policySync,
       bodyLimitBytes: o.bodyLimitBytes,
       bodyTimeoutMs: o.bodyTimeoutMs,
     });

@@ -26,7 +26,7 @@ type Export = (format: ExportFormat, filter: ExportFilter, out: Writable) => Pro
  * Runs `use` with an export over the source. A database export connects first, so an unreachable database is a
  * 503 before any header goes out, and closes its connection after.
  */
-async function withExport<T>(source: AuditSource, use: (run: Export) => Promise<T>): Promise<T> {
+export async function withExport<T>(source: AuditSource, use: (run: Export) => Promise<T>): Promise<T> {
   if ('dir' in source) return use((format, filter, out) => exportLog({ dir: source.dir, format, filter, out }));
   const client = new pg.Client({ connectionString: source.databaseUrl, connectionTimeoutMillis: 5000 });
   client.on('error', () => undefined);
@@ -45,6 +45,42 @@ async function withExport<T>(source: AuditSource, use: (run: Export) => Promise<
 }
 
 /**
+ * The export's two handlers, without their authentication (the caller checks first): the manifest alone, and
+ * the streamed export whose manifest follows as HTTP trailers. The admin routes below and the console's
+ * (gateway/http/admin-api) both use them.
+ */
+export function exportHandlers(source: AuditSource) {
+  return {
+    async manifest({ res, query }: Pick<Exchange, 'res' | 'query'>): Promise<void> {
+      const { format, filter } = parseQuery(query);
+      const sink = new Writable({ write: (_c, _e, cb) => cb() });
+      sendJson(res, 200, await withExport(source, (run) => run(format, filter, sink)));
+    },
+    async stream({ res, query }: Pick<Exchange, 'res' | 'query'>): Promise<void> {
+      const { format, filter } = parseQuery(query);
+      await withExport(source, async (run) => {
+        res.writeHead(200, {
+          'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+          'content-disposition': `attachment; filename="audit-export.${format}"`,
+          trailer: 'x-export-count, x-export-sha256',
+        });
+        // The export ends its output stream; the response stays open for the trailers.
+        const out = new Writable({
+          write(chunk, _enc, cb) {
+            if (res.write(chunk)) cb();
+            else res.once('drain', () => cb());
+          },
+        });
+        res.on('close', () => out.destroy());
+        const manifest = await run(format, filter, out);
+        res.addTrailers({ 'x-export-count': String(manifest.count), 'x-export-sha256': manifest.sha256 });
+        res.end();
+      });
+    },
+  };
+}
+
+/**
  * The audit export over HTTP, with the CLI's filters (admin key):
  * - `GET /v1/audit/export?format=jsonl|csv|rbrm&from=…&to=…&tenant=…&action=…&rule=…&category=…&revision=…&decision_id=…`
  *   (`from`/`to`: a seq number or an ISO time) streams the records; the manifest's count and sha256 follow as
@@ -59,32 +95,13 @@ export function auditRoutes(
   auth: { mode: 'keys' | 'off'; keys: string[] },
 ): void {
   const checkAdminKey = adminKeyChecker(auth);
-  routes.get('/v1/audit/export/manifest', async ({ req, res, query }) => {
-    checkAdminKey(req.headers);
-    const { format, filter } = parseQuery(query);
-    const sink = new Writable({ write: (_c, _e, cb) => cb() });
-    sendJson(res, 200, await withExport(source, (run) => run(format, filter, sink)));
+  const handlers = exportHandlers(source);
+  routes.get('/v1/audit/export/manifest', async (x) => {
+    checkAdminKey(x.req.headers);
+    await handlers.manifest(x);
   });
-  routes.get('/v1/audit/export', async ({ req, res, query }) => {
-    checkAdminKey(req.headers);
-    const { format, filter } = parseQuery(query);
-    await withExport(source, async (run) => {
-      res.writeHead(200, {
-        'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
-        'content-disposition': `attachment; filename="audit-export.${format}"`,
-        trailer: 'x-export-count, x-export-sha256',
-      });
-      // The export ends its output stream; the response stays open for the trailers.
-      const out = new Writable({
-        write(chunk, _enc, cb) {
-          if (res.write(chunk)) cb();
-          else res.once('drain', () => cb());
-        },
-      });
-      res.on('close', () => out.destroy());
-      const manifest = await run(format, filter, out);
-      res.addTrailers({ 'x-export-count': String(manifest.count), 'x-export-sha256': manifest.sha256 });
-      res.end();
-    });
+  routes.get('/v1/audit/export', async (x) => {
+    checkAdminKey(x.req.headers);
+    await handlers.stream(x);
   });
 }

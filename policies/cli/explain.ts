@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONVERSATION_SELECT } from '../conversation.js';
 import { DEFAULT_OUTPUT_SELECT } from '../select.js';
-import { formatPath } from '../load.js';
+import { formatPath, type LoadedPolicy } from '../load.js';
 import { bindingFor, loadBundle, selectPolicy } from '../bundle.js';
 import { caseMeta, finalOf, PolicyTestCaseSchema, runCase, type CaseInput } from '../testing.js';
 import { EXIT, positional, reportInvalid, say, sayJson, tryLoad, UsageError, type ExitCode, type Io } from './io.js';
@@ -44,6 +44,27 @@ const pairs = (list: string[] | undefined, sep: string, what: string): [string, 
     if (i <= 0) throw new UsageError(`expected ${what}, got ${JSON.stringify(p)}`);
     return [p.slice(0, i), p.slice(i + 1)];
   });
+
+/**
+ * The decision trace of one request (and optional answer) under one policy: each stage's rules with their
+ * conditions and values, the final action, and why the output stage did not run. The CLI prints it; the
+ * console's playground (gateway/http/admin-api) answers it as JSON.
+ */
+export async function explainTrace(chosen: LoadedPolicy, input: CaseInput) {
+  const problems: string[] = [];
+  const run = await runCase(chosen, input, problems);
+  const stages = {
+    input: explainStage(chosen, run.input),
+    ...(run.output && { output: explainStage(chosen, run.output) }),
+  };
+  const final = finalOf(run);
+  const outputSkipped = run.output
+    ? undefined
+    : run.input.action === 'refuse'
+      ? 'the input stage refused'
+      : 'no output given; pass --output';
+  return { final, stages, outputSkipped, run, problems };
+}
 
 /** `explain <path> <request.json>`: exit 0 when the trace was printed, whatever the decision. */
 export async function explainCommand(args: string[], io: Io): Promise<ExitCode> {
@@ -103,18 +124,7 @@ export async function explainCommand(args: string[], io: Io): Promise<ExitCode> 
             binding,
             why: `binding ${binding + 1} of bindings.json matched ${JSON.stringify(bundle.bindings[binding]?.match)}`,
           };
-  const problems: string[] = [];
-  const run = await runCase(chosen, input, problems);
-  const stages = {
-    input: explainStage(chosen, run.input),
-    ...(run.output && { output: explainStage(chosen, run.output) }),
-  };
-  const final = finalOf(run);
-  const outputSkipped = run.output
-    ? undefined
-    : run.input.action === 'refuse'
-      ? 'the input stage refused'
-      : 'no output given; pass --output';
+  const { final, stages, outputSkipped, run, problems } = await explainTrace(chosen, input);
   const { policy, revision } = chosen;
   if (values.json) {
     sayJson(io, {
