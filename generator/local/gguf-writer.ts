@@ -111,12 +111,22 @@ function encode({ type, data, name }: TensorSpec): Uint8Array {
 const u16 = (v: number) => new Uint8Array(new Uint16Array([v]).buffer);
 
 function writeValue(out: Bytes, value: MetaValue) {
-  if ('u32' in value) (out.u32(T.u32), out.u32(value.u32));
-  else if ('i32' in value) (out.u32(T.i32), out.i32(value.i32));
-  else if ('f32' in value) (out.u32(T.f32), out.f32(value.f32));
-  else if ('bool' in value) (out.u32(T.bool), out.u8(value.bool ? 1 : 0));
-  else if ('string' in value) (out.u32(T.string), out.str(value.string));
-  else if ('strings' in value) {
+  if ('u32' in value) {
+    out.u32(T.u32);
+    out.u32(value.u32);
+  } else if ('i32' in value) {
+    out.u32(T.i32);
+    out.i32(value.i32);
+  } else if ('f32' in value) {
+    out.u32(T.f32);
+    out.f32(value.f32);
+  } else if ('bool' in value) {
+    out.u32(T.bool);
+    out.u8(value.bool ? 1 : 0);
+  } else if ('string' in value) {
+    out.u32(T.string);
+    out.str(value.string);
+  } else if ('strings' in value) {
     out.u32(T.array);
     out.u32(T.string);
     out.u64(value.strings.length);
