@@ -34,6 +34,7 @@ const FINISH: Record<string, 'stop' | 'length'> = { maxTokens: 'length' };
 export class LocalGenerator implements Generator {
   readonly id = 'local';
   private readonly slots: Slots<Slot>;
+  private readonly slotList: Slot[];
   private readonly created = Math.floor(Date.now() / 1000);
 
   private constructor(
@@ -46,6 +47,7 @@ export class LocalGenerator implements Generator {
       const sequence = runtime.context.getSequence();
       return { sequence, chat: new LlamaChat({ contextSequence: sequence, chatWrapper: runtime.chatWrapper }) };
     });
+    this.slotList = slots;
     this.slots = new Slots(slots, maxQueued);
   }
 
@@ -58,6 +60,11 @@ export class LocalGenerator implements Generator {
   static async open(config: LocalGeneratorConfig, log?: RuntimeLog): Promise<LocalGenerator> {
     const runtime = await loadRuntime(config, log);
     return new LocalGenerator(runtime, config, config.maxQueued, config.sequences);
+  }
+
+  /** Tokens sampled so far on every sequence, cancelled generations included (a stopped stream stops adding). */
+  get generatedTokens(): number {
+    return this.slotList.reduce((n, s) => n + s.sequence.tokenMeter.usedOutputTokens, 0);
   }
 
   /** Sequences generating now, and requests waiting for one. */
