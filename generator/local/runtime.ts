@@ -75,6 +75,8 @@ function checkFile(path: string): void {
 export async function loadRuntime(config: LocalGeneratorConfig, log: RuntimeLog = () => {}): Promise<LocalRuntime> {
   const path = config.model;
   checkFile(path);
+  // llama.cpp says why a load failed in its log, while the thrown error says only "Failed to load model".
+  const nativeErrors: string[] = [];
   let llama: Llama;
   try {
     llama = await getLlama({
@@ -86,7 +88,9 @@ export async function loadRuntime(config: LocalGeneratorConfig, log: RuntimeLog 
       logLevel: LlamaLogLevel.warn,
       logger: (level, message) => {
         const text = message.trim();
-        if (text) log('llama.cpp', { level, message: text });
+        if (!text) return;
+        if (level === LlamaLogLevel.error) nativeErrors.push(text);
+        log('llama.cpp', { level, message: text });
       },
     });
   } catch (e) {
@@ -124,6 +128,12 @@ export async function loadRuntime(config: LocalGeneratorConfig, log: RuntimeLog 
   } catch (e) {
     await model?.dispose().catch(() => {});
     await llama.dispose().catch(() => {});
-    throw new LocalModelError(`local model ${path}: cannot load: ${reason(e)}`, { cause: e });
+    const native = [...new Set(nativeErrors)].slice(0, 3).join('; ');
+    throw new LocalModelError(
+      `local model ${path}: cannot load: ${reason(e)}${native ? ` (llama.cpp: ${native})` : ''}`,
+      {
+        cause: e,
+      },
+    );
   }
 }
