@@ -1,0 +1,212 @@
+/**
+ * `npm run bench:generator`: the local generator on the tiny random-weight model (CPU), tokens per second and time
+ * to first token at 1 and 4 concurrent sequences, three ways in one process and one run:
+ *   runtime  — node-llama-cpp called directly (LlamaChat on its own context), the baseline;
+ *   adapter  — LocalGenerator.stream() called directly (the Generator contract, no HTTP);
+ *   gateway  — streamed chat completions over loopback HTTP through the gateway (default policy, records on).
+ * Rounds interleave the three, so drift on a shared machine hits each alike; medians over rounds are printed with
+ * the gateway's tokens/s as a ratio of the runtime's (goal: at least 0.95). The tiny model generates far faster
+ * than a real one, so the gateway's per-token cost weighs more here than it would in use.
+ *
+ * Each round runs, per level and per target, one batch of `level` × --batches requests (`level` at a time);
+ * figures are medians over rounds. GATEWAY_* variables in the environment reach the gateway's configuration (e.g.
+ * GATEWAY_AUDIT_DURABILITY=none to see what the records' fsync costs).
+ *
+ * Options: --rounds N (default 10), --batches N (default 2), --max-tokens N (default 128), --threads N (default 1:
+ * on a shared machine more threads spin against each other).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { LlamaChat, type ChatHistoryItem } from 'node-llama-cpp';
+import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
+import { loadConfig } from '../gateway/config.js';
+import { createLogger } from '../gateway/http/logger.js';
+import { startGateway } from '../gateway/server.js';
+import { GeneratorConfigSchema } from '../generator/local/config.js';
+import { LocalGenerator } from '../generator/local/local-generator.js';
+import { writeTinyModel } from '../generator/local/tiny-model.js';
+import type { ChatRequest } from '../generator/types.js';
+import { sseChat } from '../test/support/sse-client.js';
+import { median } from './load.js';
+
+const USAGE = `usage: npm run bench:generator -- [--rounds N] [--batches N] [--max-tokens N] [--threads N]
+
+  Tokens/s and TTFT of the local generator (tiny model, CPU) at 1 and 4 concurrent sequences: node-llama-cpp
+  directly, the LocalGenerator directly, and through the gateway over HTTP; prints gateway/runtime ratios.`;
+
+const { values } = parseOrExit({ name: 'bench:generator', usage: USAGE }, () => {
+  const parsed = parseCli(
+    process.argv.slice(2),
+    Object.fromEntries(['rounds', 'batches', 'max-tokens', 'threads'].map((k) => [k, { type: 'string' as const }])),
+  );
+  checkNumbers(parsed.values, ['rounds', 'batches', 'max-tokens', 'threads'], 1);
+  return parsed;
+});
+const rounds = Number(values.rounds ?? 10);
+const batches = Number(values.batches ?? 2);
+const maxTokens = Number(values['max-tokens'] ?? 128);
+const threads = Number(values.threads ?? 1);
+const LEVELS = [1, 4];
+
+/** One generation as a client sees it: tokens received, ms to the first text, ms in all. */
+interface Sample {
+  tokens: number;
+  ttft: number;
+}
+type Target = (request: ChatRequest, seed: number) => Promise<Sample>;
+
+const request = (seed: number): ChatRequest => ({
+  model: 'tiny',
+  messages: [{ role: 'user', content: 'Tell me a long story about the sea and the ships on it.' }],
+  temperature: 1,
+  seed,
+  max_tokens: maxTokens,
+  stream: true,
+  stream_options: { include_usage: true },
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-generator-'));
+const model = join(dir, 'tiny.gguf');
+writeTinyModel(model);
+const settings = {
+  ...GeneratorConfigSchema.parse({}),
+  model,
+  gpu: 'cpu' as const,
+  threads,
+  contextSize: 1024,
+  sequences: Math.max(...LEVELS),
+};
+const gen = await LocalGenerator.open(settings);
+
+// The baseline: its own context on the same model, one LlamaChat per sequence, the same sampling.
+const context = await gen.runtime.model.createContext({
+  contextSize: settings.contextSize,
+  sequences: settings.sequences,
+  threads,
+});
+const chats = Array.from(
+  { length: settings.sequences },
+  () => new LlamaChat({ contextSequence: context.getSequence(), chatWrapper: gen.runtime.chatWrapper }),
+);
+const runtime: Target = async (req, seed) => {
+  const chat = chats.pop() as LlamaChat;
+  const started = performance.now();
+  let ttft = 0;
+  let tokens = 0;
+  const history: ChatHistoryItem[] = [
+    { type: 'user', text: (req.messages[0]?.content as string) ?? '' },
+    { type: 'model', response: [] },
+  ];
+  try {
+    await chat.generateResponse(history, {
+      maxTokens,
+      temperature: 1,
+      topP: settings.topP,
+      seed,
+      onTextChunk: () => (ttft ||= performance.now() - started),
+      onToken: (t) => (tokens += t.length),
+    });
+  } finally {
+    chats.push(chat);
+  }
+  return { tokens, ttft };
+};
+
+const never = new AbortController().signal;
+const adapter: Target = async (req) => {
+  const started = performance.now();
+  let ttft = 0;
+  let tokens = 0;
+  for await (const c of gen.stream(req, never)) {
+    if (c.choices[0]?.delta.content) ttft ||= performance.now() - started;
+    if (c.usage) tokens = Number((c.usage as { completion_tokens?: number }).completion_tokens);
+  }
+  return { tokens, ttft };
+};
+
+const audit = join(dir, 'audit');
+const config = loadConfig({
+  env: {
+    GATEWAY_POLICY_WATCH: 'off',
+    GATEWAY_LOG_LEVEL: 'warn',
+    ...process.env,
+    GATEWAY_PORT: '0',
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_AUDIT_DIR: audit,
+    GATEWAY_GENERATOR: 'http',
+    GATEWAY_AUTH: 'off',
+  },
+});
+const gw = await startGateway(config, { logger: createLogger('warn', new PassThrough()), generator: gen });
+const gateway: Target = async (req) => {
+  const r = await sseChat(`${gw.url}/v1/chat/completions`, req);
+  if (r.status !== 200) throw new Error(`gateway answered ${r.status}`);
+  let ttft = 0;
+  let tokens = 0;
+  for (const e of r.events) {
+    if (e.data === '[DONE]') continue;
+    if (e.data.choices?.[0]?.delta?.content) ttft ||= e.at - r.started;
+    if (e.data.usage) tokens = e.data.usage.completion_tokens;
+  }
+  return { tokens, ttft };
+};
+
+/** `level` × `batches` generations, `level` at a time: tokens/s over the wall time, and the median TTFT. */
+async function measure(target: Target, level: number): Promise<{ tps: number; ttft: number }> {
+  const samples: Sample[] = [];
+  const requests = level * batches;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: level }, async () => {
+      while (next < requests) {
+        const seed = 1000 + next++;
+        samples.push(await target(request(seed), seed));
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const tokens = samples.reduce((n, s) => n + s.tokens, 0);
+  return { tps: tokens / seconds, ttft: median(samples.map((s) => s.ttft)) as number };
+}
+
+const targets = { runtime, adapter, gateway } as const;
+type Name = keyof typeof targets;
+const results: Record<string, { tps: number[]; ttft: number[] }> = {};
+for (const target of Object.keys(targets) as Name[]) await measure(targets[target], 1); // warm-up, not reported
+for (let round = 0; round < rounds; round++) {
+  for (const level of LEVELS) {
+    const order = (Object.keys(targets) as Name[]).sort(() => (round % 2 ? -1 : 1)); // alternate the order
+    for (const target of order) {
+      const r = await measure(targets[target], level);
+      const key = `${target}@${level}`;
+      results[key] ??= { tps: [], ttft: [] };
+      results[key].tps.push(r.tps);
+      results[key].ttft.push(r.ttft);
+    }
+  }
+}
+
+console.log(
+  `bench:generator — tiny model (${gen.runtime.backend}, ${threads} thread${threads > 1 ? 's' : ''}), ` +
+    `${batches} x level requests of ${maxTokens} max tokens per target per round, ${rounds} rounds, ` +
+    `load average ${loadavg()[0]?.toFixed(1)}`,
+);
+console.log('target    conc  tokens/s   TTFT p50 ms   tokens/s vs runtime');
+for (const level of LEVELS) {
+  const base = median(results[`runtime@${level}`]?.tps ?? []) as number;
+  for (const target of Object.keys(targets)) {
+    const r = results[`${target}@${level}`] as { tps: number[]; ttft: number[] };
+    const tps = median(r.tps) as number;
+    console.log(
+      `${target.padEnd(9)} ${String(level).padStart(4)}  ${tps.toFixed(0).padStart(8)}   ${(median(r.ttft) as number).toFixed(1).padStart(11)}   ${(tps / base).toFixed(3)}`,
+    );
+  }
+}
+console.log('goal: gateway tokens/s at least 0.95 of the runtime at each level');
+
+await gw.close();
+await context.dispose();
+rmSync(dir, { recursive: true, force: true });
