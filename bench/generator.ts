@@ -12,7 +12,7 @@
  * figures are medians over rounds. GATEWAY_* variables in the environment reach the gateway's configuration (e.g.
  * GATEWAY_AUDIT_DURABILITY=none to see what the records' fsync costs).
  *
- * Options: --rounds N (default 10), --batches N (default 2), --max-tokens N (default 128), --threads N (default 1:
+ * Options: --model FILE (a real GGUF instead of the tiny model), --targets LIST (default runtime,adapter,gateway), --rounds N (default 20), --batches N (default 1), --max-tokens N (default 128), --threads N (default 1:
  * on a shared machine more threads spin against each other).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -31,7 +31,7 @@ import type { ChatRequest } from '../generator/types.js';
 import { sseChat } from '../test/support/sse-client.js';
 import { median } from './load.js';
 
-const USAGE = `usage: npm run bench:generator -- [--rounds N] [--batches N] [--max-tokens N] [--threads N]
+const USAGE = `usage: npm run bench:generator -- [--rounds N] [--batches N] [--max-tokens N] [--threads N] [--targets LIST] [--model FILE]
 
   Tokens/s and TTFT of the local generator (tiny model, CPU) at 1 and 4 concurrent sequences: node-llama-cpp
   directly, the LocalGenerator directly, and through the gateway over HTTP; prints gateway/runtime ratios.`;
@@ -39,13 +39,15 @@ const USAGE = `usage: npm run bench:generator -- [--rounds N] [--batches N] [--m
 const { values } = parseOrExit({ name: 'bench:generator', usage: USAGE }, () => {
   const parsed = parseCli(
     process.argv.slice(2),
-    Object.fromEntries(['rounds', 'batches', 'max-tokens', 'threads'].map((k) => [k, { type: 'string' as const }])),
+    Object.fromEntries(
+      ['rounds', 'batches', 'max-tokens', 'threads', 'targets', 'model'].map((k) => [k, { type: 'string' as const }]),
+    ),
   );
   checkNumbers(parsed.values, ['rounds', 'batches', 'max-tokens', 'threads'], 1);
   return parsed;
 });
-const rounds = Number(values.rounds ?? 10);
-const batches = Number(values.batches ?? 2);
+const rounds = Number(values.rounds ?? 20);
+const batches = Number(values.batches ?? 1);
 const maxTokens = Number(values['max-tokens'] ?? 128);
 const threads = Number(values.threads ?? 1);
 const LEVELS = [1, 4];
@@ -68,8 +70,8 @@ const request = (seed: number): ChatRequest => ({
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-generator-'));
-const model = join(dir, 'tiny.gguf');
-writeTinyModel(model);
+const model = values.model ?? join(dir, 'tiny.gguf');
+if (!values.model) writeTinyModel(model);
 const settings = {
   ...GeneratorConfigSchema.parse({}),
   model,
@@ -172,15 +174,19 @@ async function measure(target: Target, level: number): Promise<{ tps: number; tt
   return { tps: tokens / seconds, ttft: median(samples.map((s) => s.ttft)) as number };
 }
 
-const targets = { runtime, adapter, gateway } as const;
-type Name = keyof typeof targets;
+const all = { runtime, adapter, gateway } as const;
+type Name = keyof typeof all;
+const chosen = (values.targets ?? 'runtime,adapter,gateway').split(',') as Name[];
+const unknown = chosen.filter((t) => !(t in all));
+if (unknown.length) throw new Error(`--targets: unknown ${unknown.join(', ')} (runtime, adapter, gateway)`);
+const targets = Object.fromEntries(chosen.map((t) => [t, all[t]])) as Partial<typeof all>;
 const results: Record<string, { tps: number[]; ttft: number[] }> = {};
-for (const target of Object.keys(targets) as Name[]) await measure(targets[target], 1); // warm-up, not reported
+for (const target of Object.keys(targets) as Name[]) await measure(all[target], 1); // warm-up, not reported
 for (let round = 0; round < rounds; round++) {
   for (const level of LEVELS) {
     const order = (Object.keys(targets) as Name[]).sort(() => (round % 2 ? -1 : 1)); // alternate the order
     for (const target of order) {
-      const r = await measure(targets[target], level);
+      const r = await measure(all[target], level);
       const key = `${target}@${level}`;
       results[key] ??= { tps: [], ttft: [] };
       results[key].tps.push(r.tps);
@@ -190,18 +196,20 @@ for (let round = 0; round < rounds; round++) {
 }
 
 console.log(
-  `bench:generator — tiny model (${gen.runtime.backend}, ${threads} thread${threads > 1 ? 's' : ''}), ` +
+  `bench:generator — ${values.model ?? 'tiny model'} (${gen.runtime.backend}, ${threads} thread${threads > 1 ? 's' : ''}), ` +
     `${batches} x level requests of ${maxTokens} max tokens per target per round, ${rounds} rounds, ` +
     `load average ${loadavg()[0]?.toFixed(1)}`,
 );
-console.log('target    conc  tokens/s   TTFT p50 ms   tokens/s vs runtime');
+console.log('target    conc  tokens/s   TTFT p50 ms   tokens/s vs runtime (median of per-round ratios)');
 for (const level of LEVELS) {
-  const base = median(results[`runtime@${level}`]?.tps ?? []) as number;
+  const base = results[`runtime@${level}`]?.tps;
   for (const target of Object.keys(targets)) {
     const r = results[`${target}@${level}`] as { tps: number[]; ttft: number[] };
     const tps = median(r.tps) as number;
+    // The ratio within each round, then the median: rounds run back to back, so drift cancels within one.
+    const ratio = base ? (median(r.tps.map((t, i) => t / (base[i] as number))) as number) : NaN;
     console.log(
-      `${target.padEnd(9)} ${String(level).padStart(4)}  ${tps.toFixed(0).padStart(8)}   ${(median(r.ttft) as number).toFixed(1).padStart(11)}   ${(tps / base).toFixed(3)}`,
+      `${target.padEnd(9)} ${String(level).padStart(4)}  ${tps.toFixed(0).padStart(8)}   ${(median(r.ttft) as number).toFixed(1).padStart(11)}   ${ratio.toFixed(3)}`,
     );
   }
 }
