@@ -1,9 +1,10 @@
 /**
  * `npm run bench:generator`: the local generator on the tiny random-weight model (CPU), tokens per second and time
- * to first token at 1 and 4 concurrent sequences, three ways in one process and one run:
+ * to first token at 1 and 4 concurrent sequences, three ways in one run:
  *   runtime  — node-llama-cpp called directly (LlamaChat on its own context), the baseline;
  *   adapter  — LocalGenerator.stream() called directly (the Generator contract, no HTTP);
- *   gateway  — streamed chat completions over loopback HTTP through the gateway (default policy, records on).
+ *   gateway  — streamed chat completions over loopback HTTP to the gateway as `npm start` runs it, in its own
+ *              process with GATEWAY_GENERATOR=local (default policy, records on); the client is this process.
  * Rounds interleave the three, so drift on a shared machine hits each alike; medians over rounds are printed with
  * the gateway's tokens/s as a ratio of the runtime's (goal: at least 0.95). The tiny model generates far faster
  * than a real one, so the gateway's per-token cost weighs more here than it would in use.
@@ -18,18 +19,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { LlamaChat, type ChatHistoryItem } from 'node-llama-cpp';
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
-import { loadConfig } from '../gateway/config.js';
-import { createLogger } from '../gateway/http/logger.js';
-import { startGateway } from '../gateway/server.js';
 import { GeneratorConfigSchema } from '../generator/local/config.js';
 import { LocalGenerator } from '../generator/local/local-generator.js';
 import { writeTinyModel } from '../generator/local/tiny-model.js';
 import type { ChatRequest } from '../generator/types.js';
 import { sseChat } from '../test/support/sse-client.js';
-import { median } from './load.js';
+import { cpuMs, median, startProcess, stopProcesses } from './load.js';
 
 const USAGE = `usage: npm run bench:generator -- [--rounds N] [--batches N] [--max-tokens N] [--threads N] [--targets LIST] [--model FILE]
 
@@ -56,6 +53,8 @@ const LEVELS = [1, 4];
 interface Sample {
   tokens: number;
   ttft: number;
+  /** ms from the first text to the last: the decode phase, without the request's fixed costs at either end. */
+  decode: number;
 }
 type Target = (request: ChatRequest, seed: number) => Promise<Sample>;
 
@@ -96,6 +95,7 @@ const runtime: Target = async (req, seed) => {
   const chat = chats.pop() as LlamaChat;
   const started = performance.now();
   let ttft = 0;
+  let last = 0;
   let tokens = 0;
   const history: ChatHistoryItem[] = [
     { type: 'user', text: (req.messages[0]?.content as string) ?? '' },
@@ -107,57 +107,91 @@ const runtime: Target = async (req, seed) => {
       temperature: 1,
       topP: settings.topP,
       seed,
-      onTextChunk: () => (ttft ||= performance.now() - started),
+      onTextChunk: () => {
+        last = performance.now() - started;
+        ttft ||= last;
+      },
       onToken: (t) => (tokens += t.length),
     });
   } finally {
     chats.push(chat);
   }
-  return { tokens, ttft };
+  return { tokens, ttft, decode: last - ttft };
 };
 
 const never = new AbortController().signal;
 const adapter: Target = async (req) => {
   const started = performance.now();
   let ttft = 0;
+  let last = 0;
   let tokens = 0;
   for await (const c of gen.stream(req, never)) {
-    if (c.choices[0]?.delta.content) ttft ||= performance.now() - started;
+    if (c.choices[0]?.delta.content) {
+      last = performance.now() - started;
+      ttft ||= last;
+    }
     if (c.usage) tokens = Number((c.usage as { completion_tokens?: number }).completion_tokens);
   }
-  return { tokens, ttft };
+  return { tokens, ttft, decode: last - ttft };
 };
 
-const audit = join(dir, 'audit');
-const config = loadConfig({
-  env: {
+// The gateway as `npm start` runs it: its own process, the model loaded in it, the client (this process) outside.
+const PORT = 18391;
+const gatewayProcess = await startProcess(
+  [join(import.meta.dirname, '../gateway/main.js')],
+  {
     GATEWAY_POLICY_WATCH: 'off',
     GATEWAY_LOG_LEVEL: 'warn',
-    ...process.env,
-    GATEWAY_PORT: '0',
+    ...(process.env as Record<string, string>),
+    GATEWAY_PORT: String(PORT),
     GATEWAY_HOST: '127.0.0.1',
-    GATEWAY_AUDIT_DIR: audit,
-    GATEWAY_GENERATOR: 'http',
     GATEWAY_AUTH: 'off',
+    GATEWAY_PID_FILE: 'off',
+    GATEWAY_AUDIT_DIR: join(dir, 'audit'),
+    GATEWAY_GENERATOR: 'local',
+    GATEWAY_LOCAL_MODEL: model,
+    GATEWAY_LOCAL_GPU: 'cpu',
+    GATEWAY_LOCAL_THREADS: String(threads),
+    GATEWAY_LOCAL_CONTEXT_SIZE: String(settings.contextSize),
+    GATEWAY_LOCAL_SEQUENCES: String(settings.sequences),
   },
-});
-const gw = await startGateway(config, { logger: createLogger('warn', new PassThrough()), generator: gen });
+  `http://127.0.0.1:${PORT}/readyz`,
+);
+const gw = { url: `http://127.0.0.1:${PORT}` };
 const gateway: Target = async (req) => {
   const r = await sseChat(`${gw.url}/v1/chat/completions`, req);
   if (r.status !== 200) throw new Error(`gateway answered ${r.status}`);
   let ttft = 0;
+  let last = 0;
   let tokens = 0;
   for (const e of r.events) {
     if (e.data === '[DONE]') continue;
-    if (e.data.choices?.[0]?.delta?.content) ttft ||= e.at - r.started;
+    if (e.data.choices?.[0]?.delta?.content) {
+      last = e.at - r.started;
+      ttft ||= last;
+    }
     if (e.data.usage) tokens = e.data.usage.completion_tokens;
   }
-  return { tokens, ttft };
+  return { tokens, ttft, decode: last - ttft };
 };
 
+interface Measured {
+  /** Tokens/s over the wall time, request overheads included. */
+  tps: number;
+  /** CPU ms of the process doing the work (all its threads) and the tokens: robust to a busy machine, unlike time. */
+  cpu: number;
+  tokens: number;
+  ttft: number;
+  /** Tokens/s while decoding (first text to last), per stream × streams at once. */
+  decode: number;
+}
+
 /** `level` × `batches` generations, `level` at a time: tokens/s over the wall time, and the median TTFT. */
-async function measure(target: Target, level: number): Promise<{ tps: number; ttft: number }> {
+async function measure(target: Target, level: number): Promise<Measured> {
   const samples: Sample[] = [];
+  // The gateway's work happens in its process; the others' in this one (where the gateway's client also runs).
+  const pid = target === gateway ? gatewayProcess.child.pid : process.pid;
+  const cpuBefore = cpuMs(pid);
   const requests = level * batches;
   let next = 0;
   const started = performance.now();
@@ -171,7 +205,15 @@ async function measure(target: Target, level: number): Promise<{ tps: number; tt
   );
   const seconds = (performance.now() - started) / 1000;
   const tokens = samples.reduce((n, s) => n + s.tokens, 0);
-  return { tps: tokens / seconds, ttft: median(samples.map((s) => s.ttft)) as number };
+  // Per stream: tokens after the first over the decode time; summed over the `level` streams running together.
+  const decode = median(samples.map((s) => (s.tokens - 1) / (s.decode / 1000))) as number;
+  return {
+    tps: tokens / seconds,
+    cpu: cpuMs(pid) - cpuBefore,
+    tokens,
+    ttft: median(samples.map((s) => s.ttft)) as number,
+    decode: decode * level,
+  };
 }
 
 const all = { runtime, adapter, gateway } as const;
@@ -180,7 +222,8 @@ const chosen = (values.targets ?? 'runtime,adapter,gateway').split(',') as Name[
 const unknown = chosen.filter((t) => !(t in all));
 if (unknown.length) throw new Error(`--targets: unknown ${unknown.join(', ')} (runtime, adapter, gateway)`);
 const targets = Object.fromEntries(chosen.map((t) => [t, all[t]])) as Partial<typeof all>;
-const results: Record<string, { tps: number[]; ttft: number[] }> = {};
+type Series = { tps: number[]; ttft: number[]; decode: number[]; cpu: number[]; tokens: number[] };
+const results: Record<string, Series> = {};
 for (const target of Object.keys(targets) as Name[]) await measure(all[target], 1); // warm-up, not reported
 for (let round = 0; round < rounds; round++) {
   for (const level of LEVELS) {
@@ -188,9 +231,12 @@ for (let round = 0; round < rounds; round++) {
     for (const target of order) {
       const r = await measure(all[target], level);
       const key = `${target}@${level}`;
-      results[key] ??= { tps: [], ttft: [] };
+      results[key] ??= { tps: [], ttft: [], decode: [], cpu: [], tokens: [] };
       results[key].tps.push(r.tps);
       results[key].ttft.push(r.ttft);
+      results[key].decode.push(r.decode);
+      results[key].cpu.push(r.cpu);
+      results[key].tokens.push(r.tokens);
     }
   }
 }
@@ -200,21 +246,39 @@ console.log(
     `${batches} x level requests of ${maxTokens} max tokens per target per round, ${rounds} rounds, ` +
     `load average ${loadavg()[0]?.toFixed(1)}`,
 );
-console.log('target    conc  tokens/s   TTFT p50 ms   tokens/s vs runtime (median of per-round ratios)');
+console.log('target    conc  tokens/s  ratio   decode tokens/s  ratio   TTFT p50 ms  CPU ms/token  ratio');
+/** The median of per-round ratios to the runtime: rounds run back to back, so drift cancels within one. */
+const ratio = (xs: number[], base: number[] | undefined) =>
+  base ? (median(xs.map((x, i) => x / (base[i] as number))) as number) : NaN;
+/** CPU per token over every round: the counters tick every 10 ms, too coarse for one round. */
+const cpuPerToken = (r: Series) => sum(r.cpu) / sum(r.tokens);
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 for (const level of LEVELS) {
-  const base = results[`runtime@${level}`]?.tps;
+  const base = results[`runtime@${level}`];
   for (const target of Object.keys(targets)) {
-    const r = results[`${target}@${level}`] as { tps: number[]; ttft: number[] };
-    const tps = median(r.tps) as number;
-    // The ratio within each round, then the median: rounds run back to back, so drift cancels within one.
-    const ratio = base ? (median(r.tps.map((t, i) => t / (base[i] as number))) as number) : NaN;
+    const r = results[`${target}@${level}`] as Series;
     console.log(
-      `${target.padEnd(9)} ${String(level).padStart(4)}  ${tps.toFixed(0).padStart(8)}   ${(median(r.ttft) as number).toFixed(1).padStart(11)}   ${ratio.toFixed(3)}`,
+      [
+        target.padEnd(9),
+        String(level).padStart(4),
+        (median(r.tps) as number).toFixed(0).padStart(9),
+        ratio(r.tps, base?.tps).toFixed(3).padStart(6),
+        (median(r.decode) as number).toFixed(0).padStart(16),
+        ratio(r.decode, base?.decode).toFixed(3).padStart(6),
+        (median(r.ttft) as number).toFixed(1).padStart(13),
+        cpuPerToken(r).toFixed(3).padStart(13),
+        (base ? cpuPerToken(base) / cpuPerToken(r) : NaN).toFixed(3).padStart(6),
+      ].join(' '),
     );
   }
 }
-console.log('goal: gateway tokens/s at least 0.95 of the runtime at each level');
+console.log(
+  'tokens/s: all tokens over the wall time (TTFT, final check and record included); decode: from first text to ' +
+    'last; CPU: the working process (all threads) per token, its ratio as runtime/target (below 1: the target costs more)',
+);
+console.log('goal: the gateway at least 0.95 of the runtime at each level');
 
-await gw.close();
+await stopProcesses([gatewayProcess]);
+await gen.close();
 await context.dispose();
 rmSync(dir, { recursive: true, force: true });
