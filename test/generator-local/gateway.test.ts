@@ -31,7 +31,9 @@ describe('the gateway with a local generator', () => {
   let gen: LocalGenerator;
   let gw: TestGateway;
   before(async () => {
-    gen = await LocalGenerator.open(tinySettings(tinyModel(), { sequences: 1, maxQueued: 0, name: 'tiny-local' }));
+    gen = await LocalGenerator.open(
+      tinySettings(tinyModel(), { sequences: 1, maxQueued: 0, name: 'tiny-local', contextSize: 2048 }),
+    );
     gw = await startTestGateway({ GATEWAY_POLICY_WATCH: 'off' }, { generator: gen });
   });
   after(() => gw.close());
@@ -92,8 +94,14 @@ describe('the gateway with a local generator', () => {
   });
 
   it('answers 429 in OpenAI shape when the sequence is busy and nothing may queue', async () => {
-    // Runs to its end (a second or two) while the requests below find the one sequence taken.
-    const busy = sseChat(`${gw.url}/v1/chat/completions`, ask({ stream: true, max_tokens: 400 }), auth);
+    // A stream that holds the one sequence until the client leaves, after the checks below.
+    const leave = new AbortController();
+    const busy = fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify(ask({ stream: true, max_tokens: 1800 })),
+      signal: leave.signal,
+    }).then((res) => res.text());
     await eventually(() => gen.load.busy === 1);
     const res = await request(gw.server)
       .post('/v1/chat/completions')
@@ -102,7 +110,8 @@ describe('the gateway with a local generator', () => {
     assert.equal(res.status, 429);
     assert.equal(res.body.error.code, 'overloaded');
     assert.equal(res.body.error.type, 'rate_limit_error');
-    await busy;
+    leave.abort();
+    await busy.catch(() => undefined);
     await eventually(() => gen.load.busy === 0);
   });
 
@@ -117,7 +126,7 @@ describe('the gateway with a local generator', () => {
     const res = await request(gw.server)
       .post('/v1/chat/completions')
       .set(auth)
-      .send(ask({ messages: [{ role: 'user', content: 'the sea and the sky '.repeat(200) }] }));
+      .send(ask({ messages: [{ role: 'user', content: 'the sea and the sky '.repeat(800) }] }));
     assert.equal(res.status, 400);
     assert.equal(res.body.error.code, 'context_length_exceeded');
   });
