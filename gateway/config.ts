@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { jsonErrorText, parseJsonText } from '../policies/json-text.js';
 import { anchorConfigSchema } from '../audit/config.js';
 import { DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_STREAM_BYTES } from '../generator/openai-http.js';
+import { GENERATOR_ENV, GENERATOR_ENV_PATH, GeneratorConfigSchema } from '../generator/local/config.js';
 import { StreamOptionsSchema } from './pipeline/stream-options.js';
 import { UpstreamFormatSchema } from './wire/upstream-format.js';
 import { ResponsesSettingsSchema } from './wire/responses/settings.js';
@@ -63,6 +64,8 @@ export const ConfigSchema = z.strictObject({
       format: UpstreamFormatSchema,
     })
     .prefault({}),
+  /** Which generator answers: the upstream above (`http`), or a GGUF model in this process (generator/README.md). */
+  generator: GeneratorConfigSchema,
   /** POST /v1/responses: the conversation store for `previous_response_id`. */
   responses: ResponsesSettingsSchema,
   /** A policy file, or a folder holding `policy.json` (and optionally `bindings.json`). Default: policies/default. */
@@ -249,6 +252,7 @@ const ENV: Record<string, (raw: Raw, v: string) => void> = {
   GATEWAY_INSTANCE: (c, v) => (c.instance = v),
   GATEWAY_PID_FILE: (c, v) => (c.pidFile = v === 'off' ? false : v),
   ...SHARED_ENV,
+  ...GENERATOR_ENV,
 };
 
 /** Where in the configuration each environment variable lands, for error messages. */
@@ -291,6 +295,7 @@ const ENV_PATH: Record<string, string> = {
   instance: 'GATEWAY_INSTANCE',
   pidFile: 'GATEWAY_PID_FILE',
   ...SHARED_ENV_PATH,
+  ...GENERATOR_ENV_PATH,
 };
 
 /**

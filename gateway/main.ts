@@ -4,6 +4,8 @@ import { parseCli, reportCliError } from '../cli/args.js';
 import { createLogger } from './http/logger.js';
 import { writePidFile, type PidFile } from './pid-file.js';
 import { startGateway } from './server.js';
+import { openConfiguredGenerator } from '../generator/local/open.js';
+import { LocalModelError } from '../generator/local/runtime.js';
 
 const USAGE = `usage: npm start [-- --config gateway.json]
 
@@ -21,7 +23,9 @@ async function main(): Promise<void> {
   // Loading classifiers can take seconds (the ML pack's encoder); say so rather than stay silent.
   const started = performance.now();
   logger.info('loading the policy and its classifiers', { policy: config.policy ?? DEFAULT_POLICY_PATH });
-  const gw = await startGateway(config, { logger });
+  // A local model loads before the server listens, so /readyz is never ready without it (generator/README.md).
+  const generator = await openConfiguredGenerator(config, logger);
+  const gw = await startGateway(config, { logger, generator });
   logger.info('ready', {
     classifiers: gw.policies.classifiers().length,
     startup_ms: Math.round(performance.now() - started),
@@ -58,6 +62,10 @@ main().catch((e: unknown) => {
   if (e instanceof ConfigError || e instanceof PolicyError) {
     process.stderr.write(`gateway: ${e.message}\n`);
     process.exit(2);
+  }
+  if (e instanceof LocalModelError) {
+    process.stderr.write(`gateway: ${e.message}\n`);
+    process.exit(1);
   }
   process.exit(reportCliError(e, { name: 'gateway', usage: USAGE }));
 });
