@@ -5,6 +5,7 @@
  * server speaking the OpenAI wire format (stub-judge.ts).
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { z } from 'zod';
 import { registerClassifierType } from '../../classifiers/registry.js';
@@ -266,6 +267,25 @@ describe('failure paths', () => {
       const r = d.classifiers.find((c) => c.id === 'judge');
       assert.equal(r?.error?.code, 'threw', format);
       assert.match(r?.error?.message ?? '', why);
+    }
+  });
+});
+
+describe('the README recipes', () => {
+  it('each one-line judge declaration compiles, escalating from a stand-in local model', () => {
+    const readme = readFileSync(new URL('../../../classifiers/judge/README.md', import.meta.url), 'utf8');
+    const lines = [...readme.matchAll(/```json\n(\{ "id".*"escalate".*\})\n```/g)].map((m) => m[1] ?? '');
+    assert.equal(lines.length, 4);
+    for (const line of lines) {
+      const decl = JSON.parse(line) as { escalate: { classifier: string } };
+      const local = decl.escalate.classifier === 'grader' ? 'band-test-local-rbrm' : 'band-test-local';
+      const p = compilePolicy({
+        apiVersion: 'gateway/v1',
+        id: 'recipe',
+        rubrics: [RUBRIC],
+        classifiers: [{ id: decl.escalate.classifier, type: local }, decl],
+      });
+      assert.ok(p.classifiers.get((decl as unknown as { id: string }).id), line);
     }
   });
 });
