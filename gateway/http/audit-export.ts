@@ -18,6 +18,10 @@ function parseQuery(query: Exchange['query']) {
   return q;
 }
 
+/** The reward formats are JSON lines too: `audit-export.dpo.jsonl`. */
+const extensionOf = (format: ExportFormat): string =>
+  format === 'csv' || format === 'jsonl' ? format : `${format}.jsonl`;
+
 /** Where the decision log is: the file log's directory, or the PostgreSQL database (`sink: postgres`). */
 export type AuditSource = { dir: string } | { databaseUrl: string };
 
@@ -79,7 +83,7 @@ export function auditRoutes(
     await withExport(source, async (run) => {
       res.writeHead(200, {
         'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
-        'content-disposition': `attachment; filename="audit-export.${format}"`,
+        'content-disposition': `attachment; filename="audit-export.${extensionOf(format)}"`,
         trailer: 'x-export-count, x-export-sha256',
       });
       // The export ends its output stream; the response stays open for the trailers.
