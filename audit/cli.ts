@@ -13,7 +13,7 @@ import { pgAnchorReader } from './pg/anchor.js';
 import { databaseMain, databaseUrlFor, DatabaseUsageError } from './pg/cli.js';
 import { isDatabaseUrl } from './pg/url.js';
 import { exportLog } from './export.js';
-import { reportManifest } from './export-manifest.js';
+import { reportManifest, reportPreference } from './export-manifest.js';
 import { EXPORT_CLI_OPTIONS, parseExportQuery } from './export-query.js';
 import { loadPublicKey, publicKeyPathFor } from './keys.js';
 import { tailLog } from './tail.js';
@@ -28,10 +28,11 @@ const USAGE = `usage: npm run audit -- <command> [options]
           Recompute every hash, walk the chain, check every checkpoint signature; with --anchor, check that
           the log holds every checkpoint of the anchor (a file anchor, an operational log's lines, or the
           postgres anchor's table, for the log NAME: default the only one there).
-  export  --format jsonl|csv|rbrm [--dir D] [--from SEQ|ISO] [--to SEQ|ISO] [--tenant T] [--action A]
-          [--rule ID] [--category LABEL] [--revision REV] [--decision-id ID] [--out FILE] [--json]
+  export  --format jsonl|csv|rbrm|dpo|kto [--dir D] [--from SEQ|ISO] [--to SEQ|ISO] [--tenant T] [--action A]
+          [--rule ID] [--category LABEL] [--revision REV] [--decision-id ID] [--refusal TEXT] [--out FILE] [--json]
           Stream matching decisions; the manifest goes to FILE.manifest.json (or stderr without --out).
-          rbrm: reward-labelled JSONL of the graded answers.
+          rbrm: reward-labelled JSONL of the graded answers; dpo, kto: TRL preference data from them
+          (--refusal: the desired-style refusal paired with rejected answers to unsafe prompts).
   tail    [--dir D] [-n N] [--follow]
 
   With --database-url postgres://… instead of --dir (default: $GATEWAY_DATABASE_URL when
@@ -127,7 +128,7 @@ async function exportCommand(args: string[], io: Io): Promise<number> {
       ...EXPORT_CLI_OPTIONS,
     },
   });
-  if (values.format === undefined) throw new UsageError('--format jsonl|csv|rbrm is required');
+  if (values.format === undefined) throw new UsageError('--format jsonl|csv|rbrm|dpo|kto is required');
   const dir = dirOf(values.dir, io);
   const query = parseExportQuery({
     format: values.format,
@@ -139,17 +140,18 @@ async function exportCommand(args: string[], io: Io): Promise<number> {
     category: values.category,
     revision: values.revision,
     decision_id: values['decision-id'],
+    refusal: values.refusal,
   });
   if (!query.ok) throw new UsageError(query.error);
-  const { format, filter } = query;
+  const { format, filter, rewards } = query;
   const out = values.out ? createWriteStream(resolve(values.out), { flags: 'wx' }) : io.stdout;
-  const manifest = await exportLog({ dir, format, filter, out });
+  const manifest = await exportLog({ dir, format, filter, out, rewards });
   const range = `seq ${manifest.first_seq ?? '-'}..${manifest.last_seq ?? '-'}`;
   const summary = `exported ${manifest.count} records (${range}) sha256 ${manifest.sha256}`;
   await reportManifest(manifest, { out: values.out, json: values.json, summary }, io);
   if (!manifest.covering_checkpoint && manifest.count)
     say(io.stderr, 'warning: the last exported record is not yet covered by a signed checkpoint');
-  return EXIT.ok;
+  return reportPreference(manifest, io.stderr) ? EXIT.ok : EXIT.usage;
 }
 
 async function tailCommand(args: string[], io: Io, signal?: AbortSignal): Promise<number> {

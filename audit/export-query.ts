@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { ExportFilter, ExportFormat } from './export.js';
+import { REWARD_FORMATS, type RewardExportOptions } from './export-rewards.js';
 import type { Action } from './types.js';
 
 const bound = z
@@ -12,7 +13,7 @@ const bound = z
   .optional();
 
 export const exportQuerySchema = z.object({
-  format: z.enum(['jsonl', 'csv', 'rbrm']).default('jsonl'),
+  format: z.enum(['jsonl', 'csv', ...REWARD_FORMATS]).default('jsonl'),
   from: bound,
   to: bound,
   tenant: z.string().min(1).optional(),
@@ -21,11 +22,15 @@ export const exportQuerySchema = z.object({
   category: z.string().min(1).optional(),
   revision: z.string().min(1).optional(),
   decision_id: z.string().min(1).optional(),
+  /** dpo/kto: the desired-style refusal paired with rejected answers to unsafe prompts (see export-rewards.ts). */
+  refusal: z.string().min(1).optional(),
 });
 
 export type ExportQuery = z.input<typeof exportQuerySchema>;
 
-export type ParsedExportQuery = { ok: true; format: ExportFormat; filter: ExportFilter } | { ok: false; error: string };
+export type ParsedExportQuery =
+  | { ok: true; format: ExportFormat; filter: ExportFilter; rewards?: RewardExportOptions }
+  | { ok: false; error: string };
 
 /**
  * Validates query parameters (strings) into a format and an `ExportFilter`.
@@ -61,7 +66,9 @@ export function parseExportQuery(query: Record<string, unknown>): ParsedExportQu
   put('category', q.category);
   put('revision', q.revision);
   put('decisionId', q.decision_id);
-  return { ok: true, format: q.format, filter };
+  if (q.refusal !== undefined && q.format !== 'dpo' && q.format !== 'kto')
+    return { ok: false, error: 'refusal: only the dpo and kto formats take a refusal' };
+  return { ok: true, format: q.format, filter, ...(q.refusal !== undefined && { rewards: { refusal: q.refusal } }) };
 }
 
 /** The command-line options of `audit export` (file log and database alike), for node:util parseArgs. */
@@ -75,6 +82,7 @@ export const EXPORT_CLI_OPTIONS = {
   category: { type: 'string' },
   revision: { type: 'string' },
   'decision-id': { type: 'string' },
+  refusal: { type: 'string' },
   out: { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const;

@@ -9,8 +9,16 @@ import { pipeline } from 'node:stream/promises';
 import { stringify as csvStringifyLib } from 'csv-stringify';
 import { readCheckpoints } from './checkpoints.js';
 import { readRecords } from './reader.js';
-import type { Checkpoint, GradeRecord, RuleMatch, StoredDecision, StoredRecord } from './types.js';
+import type { Checkpoint, RuleMatch, StoredDecision, StoredRecord } from './types.js';
 import { canonicalJson } from './canonical.js';
+import {
+  emptyStats,
+  isRewardFormat,
+  rewardLines,
+  type PreferenceStats,
+  type RewardExportOptions,
+  type RewardFormat,
+} from './export-rewards.js';
 
 export interface ExportFilter {
   fromSeq?: number;
@@ -29,8 +37,12 @@ export interface ExportFilter {
   decisionId?: string;
 }
 
-/** `rbrm`: reward-labelled JSONL, one line per graded decision (see rbrmLine). */
-export type ExportFormat = 'jsonl' | 'csv' | 'rbrm';
+/** `rbrm`, `dpo`, `kto`: training data from graded decisions only (audit/export-rewards.ts). */
+export type ExportFormat = 'jsonl' | 'csv' | RewardFormat;
+
+/** Whether a record is exported in a format: the reward formats take graded decisions only. */
+export const exportsRecord = (format: ExportFormat, rec: StoredDecision): boolean =>
+  !isRewardFormat(format) || rec.rbrm !== undefined;
 
 export interface ExportManifest {
   format: ExportFormat;
@@ -44,6 +56,8 @@ export interface ExportManifest {
   generated_at: string;
   /** The first checkpoint whose range reaches `last_seq`; null when the export is newer than any checkpoint. */
   covering_checkpoint: Checkpoint | null;
+  /** Reward formats: lines written, lines flagged for review, and answers that could not be exported, by why. */
+  preference?: PreferenceStats;
 }
 
 const rulesOf = (r: StoredDecision): RuleMatch[] => [
@@ -166,29 +180,8 @@ export interface ExportOptions {
   out: Writable;
   /** Defaults to csv-stringify's `stringify`; replaceable for tests. */
   csvStringify?: CsvStringify;
-}
-
-/**
- * One reward-labelled line: the RBRM grade of a decision as a training signal, in the spirit of GPT-4's
- * rule-based reward models. `prompt` and `output` follow the log's content mode: text when it kept text
- * (`full`, or `redacted` with PII replaced), `{sha256}` under `hash`, null under `none`.
- */
-export function rbrmLine(r: StoredDecision & { rbrm: GradeRecord }) {
-  const g = r.rbrm;
-  return {
-    prompt: r.content?.prompt ?? null,
-    output: r.content?.output ?? null,
-    rubric: { id: g.rubric, revision: g.revision },
-    grade: g.grade,
-    probabilities: g.probabilities,
-    prompt_safety: g.prompt,
-    reward: g.reward,
-    over_refusal: g.over_refusal,
-    ...(g.retry && { retry: g.retry }),
-    decision_id: r.decision_id,
-    time: r.time,
-    policy: r.policy,
-  };
+  /** Reward formats' options (the refusal DPO pairs with rejected answers to unsafe prompts). */
+  rewards?: RewardExportOptions;
 }
 
 /**
@@ -201,21 +194,22 @@ export async function exportLog({
   filter = {},
   out,
   csvStringify,
+  rewards,
 }: ExportOptions): Promise<ExportManifest> {
-  // Counting follows the lines written: for `rbrm`, graded decisions only.
+  // Counting follows the records exported: for the reward formats, graded decisions only.
   let count = 0;
   let first: number | null = null;
   let last: number | null = null;
   async function* matching(): AsyncGenerator<StoredDecision> {
     for await (const rec of readRecords(dir, { fromSeq: filter.fromSeq, toSeq: filter.toSeq })) {
-      if (!matchesFilter(rec, filter) || (format === 'rbrm' && !rec.rbrm)) continue;
+      if (!matchesFilter(rec, filter) || !exportsRecord(format, rec)) continue;
       count++;
       first ??= rec.seq;
       last = rec.seq;
       yield rec;
     }
   }
-  const { bytes, sha256 } = await writeExport(format, matching(), out, csvStringify);
+  const { bytes, sha256, preference } = await writeExport(format, matching(), out, csvStringify, rewards);
   const { checkpoints } = await readCheckpoints(dir);
   const lastSeq = last as number | null;
   const covering = lastSeq === null ? null : (checkpoints.find((cp) => cp.last_seq >= lastSeq) ?? null);
@@ -229,6 +223,7 @@ export async function exportLog({
     filters: filter,
     generated_at: new Date().toISOString(),
     covering_checkpoint: covering,
+    ...(preference && { preference }),
   };
 }
 
@@ -242,7 +237,8 @@ export async function writeExport(
   records: AsyncIterable<StoredDecision>,
   out: Writable,
   csvStringify?: CsvStringify,
-): Promise<{ bytes: number; sha256: string }> {
+  rewards: RewardExportOptions = {},
+): Promise<{ bytes: number; sha256: string; preference?: PreferenceStats }> {
   const matching = () => records;
   const hash = createHash('sha256');
   let bytes = 0;
@@ -264,17 +260,22 @@ export async function writeExport(
       digest,
       out,
     );
-  } else if (format === 'rbrm') {
+  } else if (isRewardFormat(format)) {
+    const stats = emptyStats();
     await pipeline(
       Readable.from(
         (async function* () {
-          for await (const rec of matching())
-            if (rec.rbrm) yield `${JSON.stringify(rbrmLine({ ...rec, rbrm: rec.rbrm }))}\n`;
+          for await (const rec of matching()) {
+            if (!rec.rbrm) continue;
+            for (const line of rewardLines(format, { ...rec, rbrm: rec.rbrm }, rewards, stats))
+              yield `${JSON.stringify(line)}\n`;
+          }
         })(),
       ),
       digest,
       out,
     );
+    return { bytes, sha256: hash.digest('hex'), preference: stats };
   } else {
     const stringify = csvStringify ?? csvStringifyLib;
     const rows = Readable.from(

@@ -106,7 +106,14 @@ export interface GradeRecord {
   /** A refusal (an undesired option) of a safe prompt. */
   over_refusal: boolean;
   /** When the policy retried an over-refusal: the retry's grade and which answer the client got. */
-  retry?: { grade: string; probabilities: Record<string, number>; reward: number | null; chosen: 'original' | 'retry' };
+  retry?: {
+    grade: string;
+    probabilities: Record<string, number>;
+    reward: number | null;
+    chosen: 'original' | 'retry';
+    /** Whether the retry was an over-refusal too (absent in records written before it was kept). */
+    over_refusal?: boolean;
+  };
 }
 
 export interface StageRecord {
@@ -157,6 +164,12 @@ export interface ContentRecord {
   tool_calls?: { input?: ToolCallRecord[]; output?: ToolCallRecord[] };
   /** The prompt's parts that are not text. Absent where there were none. */
   media?: MediaRecord[];
+  /**
+   * The graded answers, kept like `output`, when the client got something else: `original` when a refusal was
+   * restyled or an over-refusal retried, `retry` for the retry's answer. Only answers the output stage passed
+   * (as rewritten by its redactions) are kept: disallowed upstream text never is.
+   */
+  answers?: { original?: unknown; retry?: unknown };
 }
 
 /**

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { classifierType, classifierTypeNames } from '../classifiers/registry.js';
+import { escalating, shared } from '../classifiers/judge/escalate.js';
 import type { Classifier, Stage } from '../classifiers/types.js';
 import { revisionOf } from './canonical.js';
 import { compileCondition, type CompiledCondition } from './conditions.js';
@@ -102,6 +103,42 @@ export function policyFile(path: string): string {
   return statSync(abs, { throwIfNoEntry: false })?.isDirectory() ? join(abs, 'policy.json') : abs;
 }
 
+/**
+ * Wraps each classifier that declares `escalate` so that it is asked only where its source is unsure, and shares
+ * each source's work between the rules and the judges (classifiers/judge/escalate.ts).
+ */
+function escalations(policy: Policy, classifiers: Map<string, Classifier>, issues: PolicyIssue[]): void {
+  const sources = new Map<string, Classifier>();
+  policy.classifiers.forEach((decl, i) => {
+    const e = decl.escalate;
+    const judge = classifiers.get(decl.id);
+    if (!e || !judge) return;
+    const at = `classifiers[${i}].escalate`;
+    const source = classifiers.get(e.classifier);
+    const fail = (path: string, message: string) => void issues.push({ path: `${at}.${path}`, message });
+    if (e.classifier === decl.id) return fail('classifier', 'a classifier cannot escalate from itself');
+    if (!policy.classifiers.some((c) => c.id === e.classifier))
+      return fail('classifier', `no classifier "${e.classifier}" is declared`);
+    if (policy.classifiers.find((c) => c.id === e.classifier)?.escalate)
+      return fail('classifier', `"${e.classifier}" escalates itself; escalate from a local classifier`);
+    if (!source) return;
+    if (!source.labels.includes(e.label))
+      return fail(
+        'label',
+        `classifier "${e.classifier}" has no label "${e.label}" (it has: ${source.labels.join(', ')})`,
+      );
+    if (!judge.labels.includes(e.label))
+      return fail(
+        'label',
+        `"${decl.id}" has no label "${e.label}": outside the band it reads "${e.classifier}"'s scores for the labels both have (it has: ${judge.labels.join(', ')})`,
+      );
+    let sharedSource = sources.get(e.classifier);
+    if (!sharedSource) sources.set(e.classifier, (sharedSource = shared(source)));
+    classifiers.set(decl.id, escalating(judge, sharedSource, e, decl.timeoutMs));
+  });
+  for (const [id, c] of sources) classifiers.set(id, c);
+}
+
 /** Checks the semantics of an effective policy and builds its classifiers and compiled rules. */
 function build(policy: Policy, issues: PolicyIssue[], baseDirOf: (classifier: number) => string | undefined) {
   const origin = (kind: string, i: number) => `${kind}[${i}]`;
@@ -159,6 +196,8 @@ function build(policy: Policy, issues: PolicyIssue[], baseDirOf: (classifier: nu
       issues.push({ path: origin('classifiers', i), message: (e as Error).message });
     }
   });
+
+  escalations(policy, classifiers, issues);
 
   const g = policy.grading;
   if (g) {

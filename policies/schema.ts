@@ -41,6 +41,18 @@ export const ClassifierDeclSchema = z.strictObject({
   maxTextChars: z.number().int().positive().default(32_000),
   /** Parameters, validated against the classifier type's own schema at load. */
   params: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * Ask this classifier (a judge) only where another one is unsure: its score for `label` within `band`
+   * (inclusive), or its failure. Outside the band this one's result is the other's scores for the labels both
+   * have (classifiers/judge/escalate.ts). `timeoutMs` then covers both.
+   */
+  escalate: z
+    .strictObject({
+      classifier: IdSchema,
+      label: z.string().min(1),
+      band: z.tuple([unit, unit]).refine(([lo, hi]) => lo <= hi, 'expected [low, high] with low <= high'),
+    })
+    .optional(),
 });
 
 export const CategorySchema = z.strictObject({

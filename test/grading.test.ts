@@ -170,6 +170,7 @@ describe('RBRM grading of answers', () => {
           probabilities: { A: 0.05, B: 0.05, C: 0.05, D: 0.85 },
           reward: 1,
           chosen: 'retry',
+          over_refusal: false,
         });
       },
     );
@@ -215,8 +216,11 @@ describe('RBRM grading of answers', () => {
         ],
       );
       assert.equal(lines[0].output, '[grade:D] some answer');
-      assert.equal(lines[1].output, 'That answer was withheld.', 'the output is what the client received');
+      // The C answer was withheld and not retained: its grade is not given to the refusal the client received.
+      assert.equal(lines[1].output, null);
+      assert.equal(lines[1].sent, false);
       assert.deepEqual(Object.keys(lines[0]).sort(), [
+        'answer',
         'decision_id',
         'grade',
         'output',
@@ -227,6 +231,7 @@ describe('RBRM grading of answers', () => {
         'prompt_safety',
         'reward',
         'rubric',
+        'sent',
         'time',
       ]);
     });

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { reportManifest } from '../export-manifest.js';
+import { reportManifest, reportPreference } from '../export-manifest.js';
 import { EXPORT_CLI_OPTIONS, parseExportQuery } from '../export-query.js';
 import { loadPublicKey } from '../keys.js';
 import { exportDatabase } from './export.js';
@@ -88,7 +88,7 @@ async function exportCommand(client: pg.Client, args: string[], io: Io): Promise
       ...EXPORT_CLI_OPTIONS,
     },
   });
-  if (values.format === undefined) throw new DatabaseUsageError('--format jsonl|csv|rbrm is required');
+  if (values.format === undefined) throw new DatabaseUsageError('--format jsonl|csv|rbrm|dpo|kto is required');
   const { 'decision-id': decision_id, ...rest } = values;
   const query = parseExportQuery({ ...rest, decision_id });
   if (!query.ok) throw new DatabaseUsageError(query.error);
@@ -98,13 +98,14 @@ async function exportCommand(client: pg.Client, args: string[], io: Io): Promise
     filter: query.filter,
     out,
     chain: values.chain,
+    rewards: query.rewards,
   });
   const chains = Object.keys(manifest.chains).length;
   const summary = `exported ${manifest.count} records from ${chains} chains sha256 ${manifest.sha256}`;
   await reportManifest(manifest, { out: values.out, json: values.json, summary }, io);
   if (Object.values(manifest.chains).some((c) => !c.covering_checkpoint))
     say(io.stderr, 'warning: the last exported record of some chain is not yet covered by a signed checkpoint');
-  return 0;
+  return reportPreference(manifest, io.stderr) ? 0 : 2;
 }
 
 async function tail(client: pg.Client, args: string[], io: Io, signal?: AbortSignal): Promise<number> {

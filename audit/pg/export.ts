@@ -7,7 +7,7 @@
 import type { Writable } from 'node:stream';
 import type pg from 'pg';
 import { parseCheckpoint } from '../checkpoints.js';
-import { matchesFilter, writeExport, type ExportManifest, type ExportOptions } from '../export.js';
+import { exportsRecord, matchesFilter, writeExport, type ExportManifest, type ExportOptions } from '../export.js';
 import type { Checkpoint, StoredDecision, StoredRecord } from '../types.js';
 
 const PAGE = 500;
@@ -85,7 +85,7 @@ export async function exportDatabase(client: pg.ClientBase, o: DatabaseExportOpt
   let count = 0;
   async function* matching(): AsyncGenerator<StoredDecision> {
     for await (const rec of mergedRecords(client, o)) {
-      if (!matchesFilter(rec, filter) || (o.format === 'rbrm' && !rec.rbrm)) continue;
+      if (!matchesFilter(rec, filter) || !exportsRecord(o.format, rec)) continue;
       const chain = rec.chain ?? '';
       const c = (chains[chain] ??= { count: 0, first_seq: rec.seq, last_seq: rec.seq, covering_checkpoint: null });
       c.count++;
@@ -95,7 +95,7 @@ export async function exportDatabase(client: pg.ClientBase, o: DatabaseExportOpt
       yield rec;
     }
   }
-  const { bytes, sha256 } = await writeExport(o.format, matching(), o.out, o.csvStringify);
+  const { bytes, sha256, preference } = await writeExport(o.format, matching(), o.out, o.csvStringify, o.rewards);
   for (const [chain, c] of Object.entries(chains)) {
     const { rows } = await client.query<{ line: string }>(
       'SELECT line FROM audit_checkpoints WHERE chain = $1 AND last_seq >= $2 ORDER BY last_seq LIMIT 1',
@@ -115,6 +115,7 @@ export async function exportDatabase(client: pg.ClientBase, o: DatabaseExportOpt
     filters: { ...filter, ...(o.chain !== undefined ? { chain: o.chain } : {}) },
     generated_at: new Date().toISOString(),
     covering_checkpoint: only?.covering_checkpoint ?? null,
+    ...(preference && { preference }),
     chains,
   };
 }

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
-import type { LruCache } from '../lru.js';
 import {
   EndpointParams,
   accounting,
-  cacheKey,
   cacheOf,
   confidenceSpread,
   conversationOf,
   servedFromCache,
+  verdictKey,
+  type VerdictCache,
 } from './common.js';
 import { argmax, bareToken, choiceProbabilities } from './logprobs.js';
 import { JudgeRubricSchema, rubricRevision, type JudgeRubric } from './rubric.js';
@@ -111,7 +111,7 @@ export class RbrmJudge implements Classifier {
   readonly labels: readonly string[];
   readonly version: string;
   readonly revision: string;
-  readonly cache: LruCache<string, Graded> | undefined;
+  readonly cache: VerdictCache<Graded> | undefined;
 
   constructor(
     readonly id: string,
@@ -132,7 +132,7 @@ export class RbrmJudge implements Classifier {
 
   async classify(input: ClassifierInput, signal: AbortSignal): Promise<Graded> {
     const c = conversationOf(input);
-    const key = cacheKey([this.revision, input.stage, c.prompt ?? null, c.output ?? null]);
+    const key = verdictKey(this.params.model, this.revision, input);
     const hit = this.cache?.get(key);
     if (hit) return servedFromCache(hit);
 

@@ -1,18 +1,19 @@
 import { z } from 'zod';
 import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
-import type { LruCache } from '../lru.js';
 import {
   EndpointParams,
   accounting,
-  cacheKey,
   cacheOf,
   confidenceSpread,
   conversationOf,
   servedFromCache,
+  verdictKey,
+  type VerdictCache,
 } from './common.js';
 import { bareToken, choiceProbabilities, type TokenLogprobs } from './logprobs.js';
 import { SAFETY_TEMPLATES, render, safetyTemplate, templateRevision, type SafetyTemplate } from './templates.js';
 import { JudgeError, askJudge, callSignal } from './wire.js';
+import { parseSafeguard } from './safeguard.js';
 
 /** Parameters of the `safety-model` classifier type, as a policy declares them. */
 export const SafetyModelParamsSchema = z.strictObject({
@@ -30,11 +31,15 @@ export const SafetyModelParamsSchema = z.strictObject({
   threshold: z.number().min(0).max(1).default(0.5),
   /**
    * `completions`: the exact prompt with the model's turn markers (vLLM, llama.cpp). `chat`: the body as one user
-   * message.
+   * message (gpt-oss-safeguard: the policy as the system message). Default: `completions`, `chat` for
+   * gpt-oss-safeguard (its only choice).
    */
-  api: z.enum(['completions', 'chat']).default('completions'),
-  /** Default: 20 for Llama Guard (a verdict line and S-codes), 1 for ShieldGemma (Yes or No). */
-  maxTokens: z.number().int().min(1).max(64).optional(),
+  api: z.enum(['completions', 'chat']).optional(),
+  /**
+   * Default: 20 for Llama Guard (a verdict line and S-codes), 1 for ShieldGemma (Yes or No), 1024 for
+   * gpt-oss-safeguard (it reasons before its verdict; servers count the reasoning in max_tokens).
+   */
+  maxTokens: z.number().int().min(1).max(8192).optional(),
   logprobs: z.boolean().default(true),
 });
 export type SafetyModelParams = z.infer<typeof SafetyModelParamsSchema>;
@@ -106,6 +111,7 @@ export function unsafeProbability(
   first: TokenLogprobs | undefined,
 ): number | undefined {
   if (!first?.top.length) return undefined;
+  if (format === 'safeguard') return choiceProbabilities(first.top, ['0', '1'], (b) => b)?.['1'];
   if (format === 'yes-no')
     return choiceProbabilities(first.top, ['Yes', 'No'], (b) => b.charAt(0).toUpperCase() + b.slice(1).toLowerCase())
       ?.Yes;
@@ -131,8 +137,9 @@ export class SafetyModel implements Classifier {
   readonly version: string;
   readonly revision: string;
   readonly template: SafetyTemplate;
-  readonly cache: LruCache<string, Graded> | undefined;
+  readonly cache: VerdictCache<Graded> | undefined;
   readonly #policy: { input?: string; output?: string };
+  readonly api: 'chat' | 'completions';
   readonly #labelOf: Map<string, string>;
 
   constructor(
@@ -156,42 +163,60 @@ export class SafetyModel implements Classifier {
       if (params.policyText || params.guideline)
         throw new Error(`params: policyText and guideline are for shieldgemma, not ${params.template}`);
     } else if (Object.keys(params.categories).length)
-      throw new Error('params.categories: shieldgemma has no S-codes; it scores one label, unsafe');
+      throw new Error(`params.categories: ${params.template} has no S-codes; it scores one label, unsafe`);
+    if (t.format === 'safeguard' && params.guideline)
+      throw new Error('params.guideline: gpt-oss-safeguard takes your policy as policyText, not a guideline');
+    if (t.format === 'safeguard' && params.api === 'completions')
+      throw new Error('params.api: gpt-oss-safeguard is asked over chat completions (its harmony format)');
+    this.api = params.api ?? (t.format === 'safeguard' ? 'chat' : 'completions');
     this.#labelOf = new Map(codes.map((code) => [code, params.categories[code] ?? code]));
     this.labels = [...new Set(['unsafe', ...this.#labelOf.values()])];
     const g = params.guideline ?? t.defaultGuideline ?? '';
+    const own = params.policyText ?? t.defaultPolicy;
     this.#policy = t.guidelines
       ? { input: params.policyText ?? t.guidelines.input[g], output: params.policyText ?? t.guidelines.output[g] }
-      : {};
+      : t.format === 'safeguard'
+        ? { input: own, output: own }
+        : {};
     this.revision = templateRevision({ template: t, policy: this.#policy, categories: params.categories });
     this.version = `safety-model/${params.template}/${params.model}@${this.revision.slice(0, 12)}`;
     this.cache = cacheOf(params.cache);
   }
 
   async classify(input: ClassifierInput, signal: AbortSignal): Promise<Graded> {
-    const c = conversationOf(input);
-    const key = cacheKey([this.revision, input.stage, c.prompt ?? null, c.output ?? null]);
+    const key = verdictKey(this.params.model, this.revision, input);
     const hit = this.cache?.get(key);
     if (hit) return servedFromCache(hit);
 
-    const { url, apiKey, model, api, confidence, threshold, logprobs } = this.params;
-    const t = this.template;
-    const { body, raw } = safetyPrompt(t, input, this.#policy[input.stage]);
+    const { url, apiKey, model, confidence, threshold, logprobs } = this.params;
+    const { api, template: t } = this;
+    const policy = this.#policy[input.stage];
+    const { body, raw } = safetyPrompt(t, input, policy);
+    const system = t.format === 'safeguard' && t.system ? render(t.system, { policy: policy ?? '' }) : undefined;
+    const messages = [
+      ...(system ? [{ role: 'system' as const, content: system }] : []),
+      { role: 'user' as const, content: body },
+    ];
     const answer = await askJudge(
       { url, apiKey, model, api },
       {
-        ...(api === 'chat' ? { messages: [{ role: 'user' as const, content: body }] } : { prompt: raw }),
-        maxTokens: this.params.maxTokens ?? (t.format === 'yes-no' ? 1 : 20),
+        ...(api === 'chat' ? { messages } : { prompt: raw }),
+        maxTokens: this.params.maxTokens ?? ({ 'yes-no': 1, 'llama-guard': 20, safeguard: 1024 } as const)[t.format],
         topLogprobs: logprobs ? 5 : 0,
       },
       callSignal(signal, this.timeoutMs),
     );
     const lg = t.format === 'llama-guard' ? parseLlamaGuard(answer.text) : undefined;
-    const unsafeSaid = lg ? lg.verdict === 'unsafe' : parseYesNo(answer.text) === 'Yes';
-    const fromLogprobs = unsafeProbability(
-      t.format,
-      answer.tokens.find((tok) => bareToken(tok.token) !== ''),
-    );
+    const sg = t.format === 'safeguard' ? parseSafeguard(answer.text) : undefined;
+    const unsafeSaid = lg ? lg.verdict === 'unsafe' : sg ? sg.violation : parseYesNo(answer.text) === 'Yes';
+    // gpt-oss-safeguard's JSON verdict has no single verdict token; only its bare 0/1 answer is read from logprobs.
+    const bareVerdict = !sg || /^\s*[01]\s*$/.test(answer.text);
+    const fromLogprobs = bareVerdict
+      ? unsafeProbability(
+          t.format,
+          answer.tokens.find((tok) => bareToken(tok.token) !== ''),
+        )
+      : undefined;
     const p =
       fromLogprobs ?? confidenceSpread(unsafeSaid ? 'unsafe' : 'safe', ['safe', 'unsafe'], confidence).unsafe ?? 0;
     const scores: Record<string, number> = Object.fromEntries(this.labels.map((l) => [l, 0]));
@@ -210,6 +235,7 @@ export class SafetyModel implements Classifier {
         template_revision: this.revision,
         verdict: unsafeSaid ? 'unsafe' : 'safe',
         flagged: p >= threshold,
+        ...(sg && { policy_category: sg.category, rationale: sg.rationale }),
         ...(lg && {
           codes: lg.codes,
           categories: mapped,

@@ -35,8 +35,15 @@ export type RbrmTemplate = z.infer<typeof RbrmTemplateSchema>;
 
 export const SafetyTemplateSchema = z.strictObject({
   $comment: Comment,
-  /** `llama-guard`: `safe`/`unsafe` then S-codes. `yes-no`: ShieldGemma's Yes/No. */
-  format: z.enum(['llama-guard', 'yes-no']),
+  /**
+   * `llama-guard`: `safe`/`unsafe` then S-codes. `yes-no`: ShieldGemma's Yes/No. `safeguard`: gpt-oss-safeguard's
+   * policy in the system message and a JSON verdict `{"violation": 0|1, …}`.
+   */
+  format: z.enum(['llama-guard', 'yes-no', 'safeguard']),
+  /** `safeguard`: the system message, holding the policy (`{{policy}}`) and the output format. */
+  system: z.string().min(1).optional(),
+  /** `safeguard`: the policy used when the classifier's params give none. */
+  defaultPolicy: z.string().min(1).optional(),
   body: Stages,
   /** What wraps the body for `/completions` (the model's own turn markers); chat servers add their own. */
   completion: z.strictObject({ prefix: z.string(), suffix: z.string() }),
@@ -49,7 +56,7 @@ export const SafetyTemplateSchema = z.strictObject({
 });
 export type SafetyTemplate = z.infer<typeof SafetyTemplateSchema>;
 
-export const SAFETY_TEMPLATES = ['llama-guard-3', 'llama-guard-4', 'shieldgemma'] as const;
+export const SAFETY_TEMPLATES = ['llama-guard-3', 'llama-guard-4', 'shieldgemma', 'gpt-oss-safeguard'] as const;
 export type SafetyTemplateName = (typeof SAFETY_TEMPLATES)[number];
 
 /** The placeholders each kind of text may use; anything else is a mistake in the data file. */
@@ -60,6 +67,7 @@ const ALLOWED = {
   'rbrm.exemplar': ['exemplar'],
   'safety.body': ['categories', 'prompt', 'output', 'policy'],
   'safety.categoryLine': ['code', 'name'],
+  'safety.system': ['policy'],
 } as const satisfies Record<string, readonly string[]>;
 
 const PLACEHOLDER = /\{\{(\w+)\}\}/g;
@@ -107,6 +115,9 @@ export function safetyTemplate(name: SafetyTemplateName): SafetyTemplate {
     checkPlaceholders(`${name}.json body.input`, t.body.input, 'safety.body');
     checkPlaceholders(`${name}.json body.output`, t.body.output, 'safety.body');
     if (t.categoryLine) checkPlaceholders(`${name}.json categoryLine`, t.categoryLine, 'safety.categoryLine');
+    if (t.system) checkPlaceholders(`${name}.json system`, t.system, 'safety.system');
+    if (t.format === 'safeguard' && !(t.system?.includes('{{policy}}') && t.defaultPolicy))
+      throw new Error(`${name}.json: a safeguard template has a system message with {{policy}} and a defaultPolicy`);
     if (t.format === 'llama-guard' && !(t.categories?.length && t.categoryLine))
       throw new Error(`${name}.json: a llama-guard template lists categories and a categoryLine`);
     if (

@@ -65,17 +65,3 @@ export async function gradeAnswer(
   ]);
   return gradeOf(policy, safety, grader);
 }
-
-/** Grades from whatever the stages ran (streams: no extra classifier calls). */
-export function gradeFromStages(
-  policy: LoadedPolicy,
-  stages: { input?: StageDecision; output?: StageDecision },
-): GradeRecord | undefined {
-  const g = policy.policy.grading;
-  if (!g) return undefined;
-  return gradeOf(
-    policy,
-    g.promptSafety && find(stages.input, g.promptSafety.classifier),
-    find(stages.output, g.classifier),
-  );
-}

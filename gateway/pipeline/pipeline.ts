@@ -15,6 +15,9 @@ export { RequestRun } from './request-run.js';
 
 /** The answer's text as records keep it: every choice's content, joined by a blank line. */
 const answerText = (c: ChatCompletion) => c.choices.map((ch) => ch.message?.content ?? '').join('\n\n');
+/** An answer as its output stage let it through (its redactions applied), or undefined when it refused it. */
+const passedText = (c: ChatCompletion, d: StageDecision): string | undefined =>
+  d.action === 'refuse' ? undefined : answerText(d.rewrites.size ? replaceAt(c, d.rewrites) : c);
 
 /** The answer's tool calls, as the record keeps them. */
 const toolCallsOf = (c: ChatCompletion): unknown[] =>
@@ -199,9 +202,11 @@ export class Pipeline {
       !option.desired.unsafe &&
       out.action !== 'refuse'
     ) {
-      // A refusal in an undesired style becomes the policy's own, desired-style refusal; the record says so.
+      // A refusal in an undesired style becomes the policy's own, desired-style refusal; the record says so, and
+      // keeps the graded answer (the rejected side of a preference pair).
       const restyled = { ...out, action: 'refuse' as const, message: policy.defaults.refusal };
       run.replaceOutput(restyled);
+      run.keepAnswers({ original: passedText(completion, out) });
       return { completion, out: restyled };
     }
     if (!grade?.over_refusal || !retry) return { completion, out };
@@ -222,7 +227,10 @@ export class Pipeline {
         probabilities: grade2.probabilities,
         reward: grade2.reward,
         chosen: better ? 'retry' : 'original',
+        over_refusal: grade2.over_refusal,
       };
+      // Both answers, each with its own grade above, for reward data; only what the output stage passed.
+      run.keepAnswers({ original: passedText(completion, out), retry: passedText(again, second.decision) });
       if (better) {
         run.adopt(second);
         return { completion: again, out: second.decision };

@@ -116,6 +116,8 @@ export interface ContentSource {
   messages?: readonly ChatMessage[];
   /** Tool calls in the answer, as the wire gives them. */
   outputToolCalls?: readonly unknown[];
+  /** Graded answers the output stage passed that the client did not get as they were (ContentRecord.answers). */
+  answers?: { original?: KeptText; retry?: KeptText };
 }
 
 /**
@@ -142,7 +144,11 @@ export function recordContent(mode: ContentMode, source: ContentSource): Content
       )
     : [];
   const output = toolCallsOf(source.outputToolCalls ?? [], mode);
+  const { original, retry } = source.answers ?? {};
   return {
+    ...((original || retry) && {
+      answers: { ...(original && { original: keep(original) }), ...(retry && { retry: keep(retry) }) },
+    }),
     ...(media.length && { media }),
     mode,
     ...(source.output && { output: keep(source.output) }),

@@ -16,7 +16,7 @@ import {
 import type { LoadedPolicy } from '../../policies/load.js';
 import type { PipelineDeps, RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
-import { gradeAnswer, gradeFromStages } from './grading.js';
+import { gradeAnswer } from './grading.js';
 import { round } from '../../policies/round.js';
 import { answerSpans, labelledSpans, recordContent, shadowRecord, stageRecord } from './record.js';
 
@@ -32,6 +32,15 @@ export interface Regraded {
   grade: GradeRecord | undefined;
   /** What the shadow candidate decided on the same answer. */
   shadow: StageDecision | undefined;
+}
+
+/**
+ * The graded answers the output stage passed, kept when the client got something else: the original of a restyled
+ * refusal, and both answers of an over-refusal's retry (see ContentRecord.answers).
+ */
+export interface GradedAnswers {
+  original?: string;
+  retry?: string;
 }
 
 /** What the client got, for the record's content: the answer's text and its tool calls. */
@@ -58,6 +67,7 @@ export class RequestRun {
   private output?: Timed;
   private generatorMs?: number;
   private grade?: GradeRecord;
+  private answers?: GradedAnswers;
   private shadowInput?: StageDecision;
   private shadowOutput?: StageDecision;
 
@@ -187,6 +197,11 @@ export class RequestRun {
     this.shadowOutput = retry.shadow;
   }
 
+  /** Keeps graded answers the client did not get as they were (see GradedAnswers), per the content mode. */
+  keepAnswers(answers: GradedAnswers): void {
+    this.answers = answers;
+  }
+
   /** Replaces the output decision the record keeps (a restyled refusal), keeping the stage's time. */
   replaceOutput(decision: StageDecision): void {
     this.output = { decision, ms: this.output?.ms ?? 0 };
@@ -201,19 +216,31 @@ export class RequestRun {
 
   /** Builds the decision record and appends it; resolves once the sink has stored it. */
   async finish(action: Action, status: number, answered?: Answered, error?: RecordError): Promise<void> {
+    // A streamed answer is graded here, once it is complete, exactly as a whole answer is (gradeAnswer): the
+    // classifiers the stages ran are reused, the others (the prompt-safety model, often) are run now. No request
+    // signal: a stream's is aborted when its output is refused, and the classifiers' own timeouts bound the wait.
     const grade =
       this.grade ??
       (this.output
-        ? gradeFromStages(this.policy, { input: this.input?.decision, output: this.output.decision })
+        ? await gradeAnswer(
+            this.policy,
+            { input: this.input?.decision, output: this.output.decision },
+            { prompt: this.promptText, output: answered?.text ?? '' },
+          )
         : undefined);
     if (grade) this.deps.observer?.grade?.(grade.grade, grade.over_refusal);
     const { policy, classifiers } = this.policy;
     const shadow = this.shadowPolicy && shadowRecord(this.shadowPolicy, this.shadowInput, this.shadowOutput);
     // Only `redacted` mode needs the answer's spans, found in the text the client received (see answerSpans).
-    const outputSpans =
-      answered && this.deps.contentMode === 'redacted'
-        ? await answerSpans(this.policy, answered.text, this.meta, this.promptText)
-        : undefined;
+    const spansOf = (text: string) =>
+      this.deps.contentMode === 'redacted' ? answerSpans(this.policy, text, this.meta, this.promptText) : undefined;
+    const outputSpans = answered && (await spansOf(answered.text));
+    const kept = async (text: string | undefined) =>
+      text === undefined ? undefined : { text, spans: await spansOf(text) };
+    const answers = this.answers && {
+      original: await kept(this.answers.original),
+      retry: await kept(this.answers.retry),
+    };
     // Members in sorted order, at every depth (see record.ts).
     const record: DecisionRecord = {
       action,
@@ -221,6 +248,7 @@ export class RequestRun {
       content: recordContent(this.deps.contentMode, {
         prompt: { text: this.promptText, spans: labelledSpans(this.input?.decision) },
         ...(answered && { output: { text: answered.text, spans: outputSpans } }),
+        answers,
         messages: this.request?.messages,
         outputToolCalls: answered?.toolCalls,
       }),
