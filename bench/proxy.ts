@@ -4,8 +4,9 @@
  * answers), Portkey's gateway with a regex guardrail on input and output, and this gateway with the default
  * rules-only policy and decision records on — side by side on loopback, in interleaved rounds so drift on a
  * shared machine hits all alike. The wire rows (`wireRows`) add other APIs: /v1/responses and /v1/messages passed
- * through to a stub of their own format and translated to the chat stub, each with its added latency against chat
- * completions'.
+ * through in their own format and translated to chat completions, each with its added latency against chat
+ * completions' through the same gateway process. One stub (servers/wire-stub.ts) answers every format, so every
+ * row and every direct baseline has the same upstream.
  *
  * Options: --seconds N (per run, default 4), --rounds N (default 3), --concurrency N (throughput runs, default 32).
  */
@@ -39,7 +40,8 @@ const body = JSON.stringify({
   messages: [{ role: 'user', content: 'What is the capital of France? Answer in one sentence.' }],
 });
 
-const stub = await startProcess([join(root, 'bench/servers/stub.js')], {});
+// One upstream for every row: it answers chat completions, /responses and /messages alike (wire-answers.ts).
+const stub = await startProcess([join(root, 'bench/servers/wire-stub.js')], {});
 const bare = await startProcess([join(root, 'bench/servers/bare-proxy.js')], { UPSTREAM_PORT: String(stub.port) });
 const floor = await startProcess([join(root, 'bench/servers/durable-floor.js')], { UPSTREAM_PORT: String(stub.port) });
 const portkey = await startProcess(
@@ -54,7 +56,7 @@ const gatewayEnv = {
   GATEWAY_API_KEYS: key,
   GATEWAY_LOG_LEVEL: 'warn',
   GATEWAY_POLICY_WATCH: 'off',
-  // Its /v1/responses rows are the translated ones (the chat stub serves no /responses).
+  // Its /v1/responses and /v1/messages rows are the translated ones.
   GATEWAY_UPSTREAM_FORMAT: 'chat',
 };
 // The default: every answer waits for its record's group-commit fsync.
@@ -70,14 +72,12 @@ const gatewayNone = await startProcess(
   'http://127.0.0.1:18081/readyz',
 );
 
-// The Responses API passed through: a stub that serves /v1/responses, and a gateway in front of it.
-const responsesStub = await startProcess([join(root, 'bench/servers/responses-stub.js')], {});
+// /v1/responses and /v1/messages passed through (`upstream.format native`) to the same stub, at both durabilities.
 const nativeGateway = (port: number, durability: string) =>
   startProcess(
     [join(root, 'gateway/main.js')],
     {
       ...gatewayEnv,
-      GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${responsesStub.port}/v1`,
       GATEWAY_UPSTREAM_FORMAT: 'native',
       GATEWAY_PORT: String(port),
       GATEWAY_AUDIT_DIR: join(auditDir, `native-${durability}`),
@@ -87,20 +87,6 @@ const nativeGateway = (port: number, durability: string) =>
   );
 const gatewayNative = await nativeGateway(18082, 'group');
 const gatewayNativeNone = await nativeGateway(18083, 'none');
-
-// The Messages API passed through: an Anthropic-compatible stub, and a gateway in front of it (records fsynced).
-const anthropicStub = await startProcess([join(root, 'bench/servers/anthropic-stub.js')], {});
-const gatewayAnthropic = await startProcess(
-  [join(root, 'gateway/main.js')],
-  {
-    ...gatewayEnv,
-    GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${anthropicStub.port}/v1`,
-    GATEWAY_UPSTREAM_FORMAT: 'native',
-    GATEWAY_PORT: '18084',
-    GATEWAY_AUDIT_DIR: join(auditDir, 'anthropic'),
-  },
-  'http://127.0.0.1:18084/readyz',
-);
 
 const guard = {
   type: 'guardrail',
@@ -124,92 +110,88 @@ const auth = { authorization: `Bearer ${key}` };
 const anthropicAuth = { 'x-api-key': key, 'anthropic-version': '2023-06-01' };
 const FSYNC = 'this gateway (records, fsync before answer)';
 const NONE = 'this gateway (records, durability none)';
-/**
- * The other wire APIs: each row, the direct upstream call it adds to, and the chat completions row (same
- * durability) whose added latency it is compared with.
- */
-interface WireRow {
+const NATIVE_FSYNC = 'chat completions, pass-through gateway (fsync)';
+const NATIVE_NONE = 'chat completions, pass-through gateway (none)';
+const stubUrl = `http://127.0.0.1:${stub.port}/v1`;
+
+interface Target {
   name: string;
   url: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+/**
+ * The other wire APIs: each row, the direct upstream call it adds to, and the chat completions row whose added
+ * latency it is compared with: chat completions through the same gateway process. An idle gateway process answers
+ * slower for a while (bench/README.md), and a process serving three rows a round is idle less than one serving
+ * one, so comparing across processes measured their duty cycles, not the APIs.
+ */
+interface WireRow extends Target {
   direct: string;
   chat: string;
-  /** The Messages rows' body and headers; the Responses rows use responsesBody and a bearer key. */
-  body?: string;
-  headers?: Record<string, string>;
 }
+const wire = (port: number, api: 'responses' | 'messages', name: string, chat: string): WireRow => ({
+  name,
+  url: `http://127.0.0.1:${port}/v1/${api}`,
+  // The upstream call it makes: the API's own path passed through, chat completions translated.
+  direct: chat === FSYNC || chat === NONE ? 'direct (stub)' : `direct (${api})`,
+  chat,
+  ...(api === 'messages' ? { body: messagesBody, headers: anthropicAuth } : { body: responsesBody, headers: auth }),
+});
 const wireRows: WireRow[] = [
-  {
-    name: '/v1/responses passed through (fsync)',
-    url: 'http://127.0.0.1:18082/v1/responses',
-    direct: 'direct (responses stub)',
-    chat: FSYNC,
-  },
-  {
-    name: '/v1/responses translated (fsync)',
-    url: 'http://127.0.0.1:18080/v1/responses',
-    direct: 'direct (stub)',
-    chat: FSYNC,
-  },
-  {
-    name: '/v1/responses passed through (none)',
-    url: 'http://127.0.0.1:18083/v1/responses',
-    direct: 'direct (responses stub)',
-    chat: NONE,
-  },
-  {
-    name: '/v1/responses translated (none)',
-    url: 'http://127.0.0.1:18081/v1/responses',
-    direct: 'direct (stub)',
-    chat: NONE,
-  },
-  {
-    name: '/v1/messages passed through (fsync)',
-    url: 'http://127.0.0.1:18084/v1/messages',
-    direct: 'direct (anthropic stub)',
-    chat: FSYNC,
-    body: messagesBody,
-    headers: anthropicAuth,
-  },
-  {
-    name: '/v1/messages translated (fsync)',
-    url: 'http://127.0.0.1:18080/v1/messages',
-    direct: 'direct (stub)',
-    chat: FSYNC,
-    body: messagesBody,
-    headers: anthropicAuth,
-  },
+  wire(18082, 'responses', '/v1/responses passed through (fsync)', NATIVE_FSYNC),
+  wire(18080, 'responses', '/v1/responses translated (fsync)', FSYNC),
+  wire(18083, 'responses', '/v1/responses passed through (none)', NATIVE_NONE),
+  wire(18081, 'responses', '/v1/responses translated (none)', NONE),
+  wire(18082, 'messages', '/v1/messages passed through (fsync)', NATIVE_FSYNC),
+  wire(18080, 'messages', '/v1/messages translated (fsync)', FSYNC),
 ];
+const chatRow = (name: string, port: number): Target => ({
+  name,
+  url: `http://127.0.0.1:${port}/v1/chat/completions`,
+  headers: auth,
+});
 
-const targets: { name: string; url: string; headers?: Record<string, string>; body?: string }[] = [
-  { name: 'direct (stub)', url: `http://127.0.0.1:${stub.port}/v1/chat/completions` },
-  { name: 'bare node:http proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions` },
-  { name: 'bare proxy + one O_DSYNC record write', url: `http://127.0.0.1:${floor.port}/v1/chat/completions` },
-  {
-    name: 'portkey + regex guardrails',
-    url: 'http://127.0.0.1:8787/v1/chat/completions',
-    headers: { 'x-portkey-config': portkeyConfig },
-  },
-  {
-    name: FSYNC,
-    url: 'http://127.0.0.1:18080/v1/chat/completions',
-    headers: { authorization: `Bearer ${key}` },
-  },
-  {
-    name: NONE,
-    url: 'http://127.0.0.1:18081/v1/chat/completions',
-    headers: { authorization: `Bearer ${key}` },
-  },
-  { name: 'direct (responses stub)', url: `http://127.0.0.1:${responsesStub.port}/v1/responses`, body: responsesBody },
-  { name: 'direct (anthropic stub)', url: `http://127.0.0.1:${anthropicStub.port}/v1/messages`, body: messagesBody },
-  ...wireRows.map((w) => ({ ...w, headers: w.headers ?? auth, body: w.body ?? responsesBody })),
+/**
+ * The targets in groups measured one after the other; within a group (the rows of one gateway process), the
+ * order turns by one each round, so no row is always the first after its process sat idle.
+ */
+const groups: Target[][] = [
+  [
+    { name: 'direct (stub)', url: `${stubUrl}/chat/completions` },
+    { name: 'direct (responses)', url: `${stubUrl}/responses`, body: responsesBody },
+    { name: 'direct (messages)', url: `${stubUrl}/messages`, body: messagesBody },
+  ],
+  [{ name: 'bare node:http proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions` }],
+  [{ name: 'bare proxy + one O_DSYNC record write', url: `http://127.0.0.1:${floor.port}/v1/chat/completions` }],
+  [
+    {
+      name: 'portkey + regex guardrails',
+      url: 'http://127.0.0.1:8787/v1/chat/completions',
+      headers: { 'x-portkey-config': portkeyConfig },
+    },
+  ],
+  ...[18080, 18081, 18082, 18083].map((port, i) => [
+    chatRow([FSYNC, NONE, NATIVE_FSYNC, NATIVE_NONE][i], port),
+    ...wireRows.filter((w) => w.url.includes(`:${port}/`)),
+  ]),
 ];
+const targets = groups.flat();
 
 // Per target, in target order: one load result per round at concurrency 1 and at `concurrency`.
 const results = targets.map((target) => ({ target, c1: [] as LoadResult[], cN: [] as LoadResult[] }));
+/** The results of one target, by name (names are unique; a missing one is a bug in this file). */
+function resultsOf(name: string) {
+  const found = results.find((r) => r.target.name === name);
+  if (!found) throw new Error(`bench:proxy has no target named ${name}`);
+  return found;
+}
+const turned = <T>(xs: T[], by: number) => xs.map((_, i) => xs[(i + by) % xs.length]);
 try {
   for (const t of targets) await load(t.url, { concurrency: 4, seconds: 1, body: t.body ?? body, headers: t.headers }); // warm-up
   for (let r = 0; r < rounds; r++) {
-    for (const { target: t, c1, cN } of results) {
+    for (const t of groups.flatMap((g) => turned(g, r))) {
+      const { c1, cN } = resultsOf(t.name);
       c1.push(await load(t.url, { concurrency: 1, seconds, body: t.body ?? body, headers: t.headers }));
       cN.push(await load(t.url, { concurrency, seconds, body: t.body ?? body, headers: t.headers }));
     }
@@ -217,19 +199,7 @@ try {
   }
 } finally {
   // before the audit dir goes: gateways write on close
-  await stopProcesses([
-    gateway,
-    gatewayNone,
-    gatewayNative,
-    gatewayNativeNone,
-    gatewayAnthropic,
-    anthropicStub,
-    portkey,
-    floor,
-    bare,
-    stub,
-    responsesStub,
-  ]);
+  await stopProcesses([gateway, gatewayNone, gatewayNative, gatewayNativeNone, portkey, floor, bare, stub]);
   rmSync(auditDir, { recursive: true, force: true });
 }
 
@@ -255,8 +225,14 @@ for (const s of summary) {
       `${fmt(s.c1p50, 3).padStart(7)} ${fmt(s.c1p99, 3).padStart(7)} ${s.errors}`,
   );
 }
-const [direct, bareS, floorS, pk, ...rest] = summary;
-const ours = rest.filter((o) => o.name === FSYNC || o.name === NONE);
+const byName = (name: string) => summary[results.indexOf(resultsOf(name))];
+const [direct, bareS, floorS, pk] = [
+  'direct (stub)',
+  'bare node:http proxy',
+  'bare proxy + one O_DSYNC record write',
+  'portkey + regex guardrails',
+].map(byName);
+const ours = [FSYNC, NONE].map(byName);
 for (const o of ours) {
   console.log(`\nratios for ${o.name}`);
   console.log(`  / bare proxy RPS             ${fmt(o.rps / bareS.rps)}   (goal >= 0.6)`);
@@ -271,14 +247,19 @@ console.log(
     `${fmt(floorS.c1p50 - direct.c1p50, 3)} ms`,
 );
 
-// Each wire API's added latency (over the upstream call it makes) against chat completions' (same durability).
-const byName = (name: string) => summary.find((x) => x.name === name);
+// Each wire API's added latency (over the upstream call it makes) against chat completions' through the same
+// gateway process; the per-round ratios (each round's rows measured minutes apart at most) show the spread.
 for (const w of wireRows) {
   const [o, d, chat] = [byName(w.name), byName(w.direct), byName(w.chat)];
-  if (!o || !d || !chat) continue;
-  const c1 = [o.c1p50 - d.c1p50, chat.c1p50 - direct.c1p50];
-  const cN = [o.p50 - d.p50, chat.p50 - direct.p50];
-  console.log(`\nadded p50 of ${w.name} over ${w.direct}, vs chat completions' (goal: ratio <= 1.1)`);
-  console.log(`  at c1    ${fmt(c1[0], 3)} ms vs ${fmt(c1[1], 3)} ms   ratio ${fmt(c1[0] / c1[1])}`);
-  console.log(`  at c${concurrency}   ${fmt(cN[0], 3)} ms vs ${fmt(cN[1], 3)} ms   ratio ${fmt(cN[0] / cN[1])}`);
+  console.log(`\nadded p50 of ${w.name} over ${w.direct}, vs ${w.chat} (goal: ratio <= 1.1)`);
+  for (const level of ['c1', 'cN'] as const) {
+    const p50 = level === 'c1' ? 'c1p50' : 'p50';
+    const added = [o[p50] - d[p50], chat[p50] - direct[p50]];
+    const [ro, rd, rc, rdc] = [w.name, w.direct, w.chat, 'direct (stub)'].map((n) => resultsOf(n)[level]);
+    const perRound = ro.map((x, r) => (x.p50 - rd[r].p50) / (rc[r].p50 - rdc[r].p50)).sort((a, b) => a - b);
+    console.log(
+      `  at ${(level === 'c1' ? 'c1' : `c${concurrency}`).padEnd(5)} ${fmt(added[0], 3)} ms vs ${fmt(added[1], 3)} ms   ` +
+        `ratio ${fmt(added[0] / added[1])}   (rounds ${perRound.map((x) => fmt(x)).join(' ')})`,
+    );
+  }
 }
