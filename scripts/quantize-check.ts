@@ -1,8 +1,9 @@
 /**
  * Does int8 cost the heads anything? Embeds the validation split (scripts/train/data.ts, seed 7, the split the
  * shipped heads were calibrated on, never trained on) with the fp32 and the int8 encoder, scores it with the
- * shipped heads, and prints each label's average precision (AUPRC) under both. int8 is acceptable as the default
- * when no label drops by more than `--max-drop` (0.005). Exit code 3 when one does.
+ * shipped heads, and prints each label's average precision (AUPRC) under both, and each head's (the mean over its
+ * labels for the 13-label categories head). int8 is acceptable as the default when no head drops by more than
+ * `--max-drop` (0.005). Exit code 3 when one does.
  *
  *   node dist/scripts/quantize-check.js [--data ../shared/data] [--model default] [--seed 7] [--max-drop 0.005]
  */
@@ -101,13 +102,20 @@ async function main(): Promise<number> {
   console.log(
     `\n${'head/label'.padEnd(22)} ${'n'.padStart(6)} ${'pos'.padStart(5)} ${'AUPRC fp32'.padStart(11)} ${'int8'.padStart(8)} ${'Δ'.padStart(8)}  max |Δp|`,
   );
-  let worst = 0;
+  /** Per head: its AUPRC under each precision, the mean over its labels (macro) where it has several. */
+  const heads: { name: string; fp32: number; int8: number }[] = [];
+  let worstLabel = 0;
+  const row = (name: string, n: string, pos: string, f: number, q: number, extra: string) =>
+    console.log(
+      `${name.padEnd(22)} ${n.padStart(6)} ${pos.padStart(5)} ${f.toFixed(4).padStart(11)} ${q.toFixed(4).padStart(8)} ` +
+        `${(q - f).toFixed(4).padStart(8)}  ${extra}`,
+    );
   for (const [plan, items] of val) {
     const scored = {
       fp32: items.map((it) => score('fp32', plan.name, it)),
       int8: items.map((it) => score('int8', plan.name, it)),
     };
-    plan.labels.forEach((label, j) => {
+    const perLabel = plan.labels.map((label, j) => {
       const keep = items.map((_, i) => i).filter((i) => !Number.isNaN(items[i]?.y[j]));
       const y = keep.map((i) => items[i]?.y[j] ?? 0);
       const ap = (p: Precision) =>
@@ -120,20 +128,27 @@ async function main(): Promise<number> {
         0,
         ...keep.map((i) => Math.abs((scored.fp32[i]?.[j] ?? 0) - (scored.int8[i]?.[j] ?? 0))),
       );
-      if (!Number.isNaN(f - q)) worst = Math.max(worst, f - q);
+      if (!Number.isNaN(f - q)) worstLabel = Math.max(worstLabel, f - q);
       const name = plan.labels.length > 1 ? `${plan.name}/${label}` : plan.name;
-      console.log(
-        `${name.padEnd(22)} ${String(keep.length).padStart(6)} ${String(y.filter((v) => v === 1).length).padStart(5)} ` +
-          `${f.toFixed(4).padStart(11)} ${q.toFixed(4).padStart(8)} ${(q - f).toFixed(4).padStart(8)}  ${maxDiff.toFixed(4)}`,
-      );
+      row(name, String(keep.length), String(y.filter((v) => v === 1).length), f, q, maxDiff.toFixed(4));
+      return { f, q };
     });
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const head = { name: plan.name, fp32: mean(perLabel.map((l) => l.f)), int8: mean(perLabel.map((l) => l.q)) };
+    if (perLabel.length > 1) row(`${plan.name} (mean)`, '', '', head.fp32, head.int8, `over ${perLabel.length} labels`);
+    heads.push(head);
   }
   const seconds = { fp32: embedded.fp32.seconds, int8: embedded.int8.seconds };
   console.log(
     `\nembedding time: fp32 ${seconds.fp32.toFixed(1)} s, int8 ${seconds.int8.toFixed(1)} s (inline, batches of 64)`,
   );
+  // The gate is per head, as the acceptance rule states; a multi-label head's labels with few positives move by
+  // more than their head does (one item changing rank moves the AUPRC of a label with 12 positives by ~0.01–0.02).
+  const worst = Math.max(0, ...heads.map((h) => h.fp32 - h.int8));
+  console.log(`largest drop of one label's AUPRC: ${worstLabel.toFixed(4)}`);
   console.log(
-    `largest AUPRC drop ${worst.toFixed(4)} (bound ${maxDrop}): ${worst <= maxDrop ? 'int8 within it' : 'int8 OUT of it'}`,
+    `largest drop of one head's AUPRC ${worst.toFixed(4)} (bound ${maxDrop}): ` +
+      `${worst <= maxDrop ? 'int8 within it' : 'int8 OUT of it'}`,
   );
   return worst <= maxDrop ? 0 : 3;
 }
