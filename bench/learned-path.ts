@@ -1,7 +1,7 @@
 /**
  * `node dist/bench/learned-path.js`: the gateway with the learned classifiers (the ML pack, policies/ml, by default),
  * every request a new prompt, against the stub upstream, in interleaved rounds at concurrency 1 and `--concurrency`:
- *  - this build, int8 encoder (the default);
+ *  - this build, int8 encoder (the default), and the same with no batching wait (GATEWAY_ENCODER_MAX_WAIT_MS=0);
  *  - this build, fp32 encoder (GATEWAY_ENCODER_PRECISION=fp32);
  *  - with `--baseline DIR`: the gateway of another checkout, built (`node scripts/build.mjs` there), e.g. the
  *    commit before the learned path's speed work; the ratios are against it, else against fp32.
@@ -11,7 +11,7 @@
  * Options: --seconds N (default 4), --rounds N (default 3), --concurrency N (default 32), --policy PATH,
  * --baseline DIR, --same-reply (the stub's one fixed answer, as bench:proxy).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
@@ -40,7 +40,9 @@ const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
 const root = join(import.meta.dirname, '..');
-const policy = resolve(values.policy ?? join(root, 'policies', 'ml', 'policy.json'));
+// Policies are read from the source tree (dist/ holds no JSON).
+const repo = join(root, '..');
+const policy = resolve(values.policy ?? join(repo, 'policies', 'ml', 'policy.json'));
 
 const TOPICS = ['a sourdough starter', 'my tax return', 'a job interview', 'the French revolution', 'a garden pond'];
 const ASKS = ['How do I get started with', 'What are common mistakes with', 'Give me three tips about'];
@@ -74,15 +76,40 @@ const gateway = (name: string, port: number, main: string, env: Record<string, s
     `http://127.0.0.1:${port}/readyz`,
   ).then((process) => ({ name, port, process }));
 
+/**
+ * CPU seconds a process has used (user + system, all its threads: the encoder's worker included), from
+ * /proc/PID/stat; NaN where there is no /proc. On a box shared with other work, RPS moves with what the neighbours
+ * leave, but CPU per request is the gateway's own cost, and a dedicated box's capacity goes as its inverse.
+ */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+/** One load run and the gateway's CPU milliseconds per answered request during it. */
+async function measured(pid: number | undefined, run: () => Promise<LoadResult>) {
+  const before = cpuSeconds(pid);
+  const result = await run();
+  return { ...result, cpuMs: ((cpuSeconds(pid) - before) * 1000) / result.requests };
+}
+
 const ours = join(root, 'gateway/main.js');
 const targets = [
   await gateway('this build, int8', 18090, ours, { GATEWAY_ENCODER_PRECISION: 'int8' }),
+  await gateway('this build, int8, maxWaitMs 0', 18093, ours, {
+    GATEWAY_ENCODER_PRECISION: 'int8',
+    GATEWAY_ENCODER_MAX_WAIT_MS: '0',
+  }),
   await gateway('this build, fp32', 18091, ours, { GATEWAY_ENCODER_PRECISION: 'fp32' }),
   ...(values.baseline
     ? [await gateway(`baseline (${values.baseline})`, 18092, join(resolve(values.baseline), 'dist/gateway/main.js'))]
     : []),
 ];
-const results = targets.map((t) => ({ t, c1: [] as LoadResult[], cN: [] as LoadResult[] }));
+type Run = LoadResult & { cpuMs: number };
+const results = targets.map((t) => ({ t, c1: [] as Run[], cN: [] as Run[] }));
 const headers = { authorization: `Bearer ${key}` };
 try {
   for (const { port } of targets)
@@ -90,8 +117,9 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const { t, c1, cN } of results) {
       const url = `http://127.0.0.1:${t.port}/v1/chat/completions`;
-      c1.push(await load(url, { concurrency: 1, seconds, body, headers }));
-      cN.push(await load(url, { concurrency, seconds, body, headers }));
+      const pid = t.process.child.pid;
+      c1.push(await measured(pid, () => load(url, { concurrency: 1, seconds, body, headers })));
+      cN.push(await measured(pid, () => load(url, { concurrency, seconds, body, headers })));
     }
     process.stderr.write(`round ${r + 1}/${rounds} done\n`);
   }
@@ -107,20 +135,28 @@ const summary = results.map(({ t, c1, cN }) => ({
   rps: median(cN.map((x) => x.rps)),
   p50: median(cN.map((x) => x.p50)),
   p99: median(cN.map((x) => x.p99)),
+  c1cpu: median(c1.map((x) => x.cpuMs)),
+  cpu: median(cN.map((x) => x.cpuMs)),
   errors: [...c1, ...cN].reduce((a, x) => a + x.errors, 0),
 }));
 const base = summary.at(-1) ?? summary[0];
 console.log(
-  `\nlearned path, varied prompts (${policy.replace(`${root}/`, '')}): ${rounds} interleaved rounds of ${seconds}s; ` +
+  `\ncapacity × = the baseline's CPU per request at c${concurrency} ÷ this row's: the RPS ratio a dedicated box would show ` +
+    'once CPU-bound (RPS here moves with what the other work on the box leaves).',
+);
+console.log(
+  `\nlearned path, varied prompts (${policy.replace(`${repo}/`, '')}): ${rounds} interleaved rounds of ${seconds}s; ` +
     `medians; ratios vs ${base?.name}`,
 );
 console.log(
   `${'gateway'.padEnd(40)} ${'c1 RPS'.padStart(8)} ${'c1 p50'.padStart(7)} ${`c${concurrency} RPS`.padStart(9)} ` +
-    `${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'c1 ×'.padStart(6)} ${`c${concurrency} ×`.padStart(6)} errors`,
+    `${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'c1 ×'.padStart(6)} ${`c${concurrency} ×`.padStart(6)}   ` +
+    `${'CPU ms/req c1'.padStart(13)} ${`c${concurrency}`.padStart(5)} ${'capacity ×'.padStart(10)} errors`,
 );
 for (const s of summary)
   console.log(
     `${s.name.padEnd(40)} ${fmt(s.c1rps, 0).padStart(8)} ${fmt(s.c1p50).padStart(7)} ${fmt(s.rps, 0).padStart(9)} ` +
       `${fmt(s.p50).padStart(7)} ${fmt(s.p99).padStart(7)} ${fmt(s.c1rps / (base?.c1rps ?? NaN)).padStart(6)} ` +
-      `${fmt(s.rps / (base?.rps ?? NaN)).padStart(6)} ${s.errors}`,
+      `${fmt(s.rps / (base?.rps ?? NaN)).padStart(6)}   ${fmt(s.c1cpu).padStart(13)} ${fmt(s.cpu).padStart(5)} ` +
+      `${fmt((base?.cpu ?? NaN) / s.cpu).padStart(10)} ${s.errors}`,
   );
