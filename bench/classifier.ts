@@ -12,8 +12,10 @@
  * batched. The TF.js reference (`@energetic-ai/embeddings`, a dev dependency) runs the same texts in the same
  * process, for the speedup.
  * Modes run in interleaved rounds and each figure is the median round, so a noisy neighbour hits all modes.
+ * The modes above run the fp32 encoder (the FLOP bound is float's). Then classifier-compare.ts sets fp32 beside
+ * int8, and the ML pack's per-request encodes shared beside unshared (`--compare-only` runs just that).
  * Options: --seconds N per round (default 2), --rounds N (default 3), --concurrency N (default 32),
- * --threads N (onnxruntime intra-op threads; default all cores), --no-reference, --json.
+ * --threads N (onnxruntime intra-op threads; default all cores), --no-reference, --compare-only, --json.
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
@@ -21,13 +23,15 @@ import ort from 'onnxruntime-node';
 import { Encoder, Tokenizer, loadVocabulary } from '../classifiers/encoder/index.js';
 import { GraphBuilder } from '../classifiers/encoder/onnx-graph.js';
 import { sessionOptions } from '../classifiers/encoder/session.js';
+import { compareEncoders } from './classifier-compare.js';
 import { median, percentile } from './load.js';
 
 const USAGE = `usage: npm run bench:classifier -- [options]
 
   Texts per second of the shipped encoder, unbatched, batch 1 and micro-batched.
   --seconds N per round (default 2), --rounds N (default 3), --concurrency N (default 32), --threads N
-  (onnxruntime intra-op threads; default all cores), --no-reference, --json.
+  (onnxruntime intra-op threads; default all cores), --no-reference, --compare-only (fp32 vs int8 and
+  shared vs unshared only), --json.
   exit codes: 0 done, 1 failed, 2 usage error`;
 
 const { values } = parseOrExit({ name: 'bench:classifier', usage: USAGE }, () => {
@@ -36,6 +40,7 @@ const { values } = parseOrExit({ name: 'bench:classifier', usage: USAGE }, () =>
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '32' },
     'no-reference': { type: 'boolean', default: false },
+    'compare-only': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     threads: { type: 'string' },
   });
@@ -195,6 +200,7 @@ async function main(): Promise<void> {
   const probe = await matmulProbe();
   const gflopsRuns: Array<{ mean: number; best: number }> = [];
   const single = await Encoder.create({
+    precision: 'fp32',
     maxBatchSize: 1,
     maxWaitMs: 0,
     cacheSize: 0,
@@ -202,6 +208,7 @@ async function main(): Promise<void> {
     intraOpThreads,
   });
   const batched = await Encoder.create({
+    precision: 'fp32',
     maxBatchSize: 32,
     maxWaitMs: 2,
     cacheSize: 0,
@@ -356,4 +363,6 @@ function printTable(
   for (const [k, v] of rows) console.log(`${k.padEnd(w0)} | ${v('short').padEnd(w1)} | ${v('long')}`);
 }
 
-await main();
+if (!values['compare-only']) await main();
+if (!values.json)
+  for (const line of await compareEncoders({ seconds, rounds, concurrency, intraOpThreads })) console.log(line);

@@ -29,7 +29,14 @@ export async function load(
     body,
     headers = {},
     expectStatus = 200,
-  }: { concurrency: number; seconds: number; body: string; headers?: Record<string, string>; expectStatus?: number },
+  }: {
+    concurrency: number;
+    seconds: number;
+    /** The request body, or a function giving each request its own (varied prompts: no cache hit across requests). */
+    body: string | (() => string);
+    headers?: Record<string, string>;
+    expectStatus?: number;
+  },
 ): Promise<LoadResult> {
   const u = new URL(url);
   const pool = new Pool(u.origin, { connections: concurrency, pipelining: 1 });
@@ -45,7 +52,7 @@ export async function load(
           const res = await pool.request({
             path: u.pathname,
             method: 'POST',
-            body,
+            body: typeof body === 'string' ? body : body(),
             headers: { 'content-type': 'application/json', ...headers },
           });
           await res.body.text();

@@ -8,18 +8,21 @@
  * completions' through the same gateway process. One stub (servers/wire-stub.ts) answers every format, so every
  * row and every direct baseline has the same upstream.
  *
- * Options: --seconds N (per run, default 4), --rounds N (default 3), --concurrency N (throughput runs, default 32).
+ * Options: --seconds N (per run, default 4), --rounds N (default 3), --concurrency N (throughput runs, default 32),
+ * --policy PATH (the gateways' policy, e.g. policies/ml/policy.json), --varied (every chat request a new prompt, so
+ * the learned classifiers' caches never answer; bench/learned-path.ts compares builds this way).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
 import { fmt, load, median, startProcess, stopProcesses, type LoadResult } from './load.js';
 
 const USAGE = `usage: npm run bench:proxy -- [options]
 
   The stub, a bare proxy, the durable floor, Portkey and this gateway, side by side.
-  --seconds N (per run, default 4), --rounds N (default 3), --concurrency N (throughput runs, default 32).
+  --seconds N (per run, default 4), --rounds N (default 3), --concurrency N (throughput runs, default 32),
+  --policy PATH (the gateways' policy), --varied (a new prompt per chat request).
   exit codes: 0 done, 1 failed, 2 usage error`;
 
 const { values } = parseOrExit({ name: 'bench:proxy', usage: USAGE }, () => {
@@ -27,6 +30,8 @@ const { values } = parseOrExit({ name: 'bench:proxy', usage: USAGE }, () => {
     seconds: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '32' },
+    policy: { type: 'string' },
+    varied: { type: 'boolean', default: false },
   });
   checkNumbers(parsed.values, ['seconds', 'rounds', 'concurrency']);
   return parsed;
@@ -35,10 +40,12 @@ const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
 const root = join(import.meta.dirname, '..');
-const body = JSON.stringify({
-  model: 'gpt-4o-mini',
-  messages: [{ role: 'user', content: 'What is the capital of France? Answer in one sentence.' }],
-});
+const question = 'What is the capital of France? Answer in one sentence.';
+const chatBody = (content: string) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] });
+let asked = 0;
+const body: string | (() => string) = values.varied
+  ? () => chatBody(`${question} (question ${asked++})`)
+  : chatBody(question);
 
 // One upstream for every row: it answers chat completions, /responses and /messages alike (wire-answers.ts).
 const stub = await startProcess([join(root, 'bench/servers/wire-stub.js')], {});
@@ -58,6 +65,7 @@ const gatewayEnv = {
   GATEWAY_POLICY_WATCH: 'off',
   // Its /v1/responses and /v1/messages rows are the translated ones.
   GATEWAY_UPSTREAM_FORMAT: 'chat',
+  ...(values.policy && { GATEWAY_POLICY: resolve(values.policy) }),
 };
 // The default: every answer waits for its record's group-commit fsync.
 const gateway = await startProcess(
@@ -105,7 +113,7 @@ const responsesBody = JSON.stringify({
   model: 'gpt-4o-mini',
   input: 'What is the capital of France? Answer in one sentence.',
 });
-const messagesBody = JSON.stringify({ ...JSON.parse(body), max_tokens: 256 });
+const messagesBody = JSON.stringify({ ...JSON.parse(chatBody(question)), max_tokens: 256 });
 const auth = { authorization: `Bearer ${key}` };
 const anthropicAuth = { 'x-api-key': key, 'anthropic-version': '2023-06-01' };
 const FSYNC = 'this gateway (records, fsync before answer)';

@@ -106,7 +106,14 @@ async function main(): Promise<number> {
   log(`read ${records.length} records from ${relative(root, values.data) || values.data}`);
   const selected = plans(records, values.data, seed).filter((p) => wanted.includes(p.name));
 
-  const encoder = await Encoder.create({ backend: 'inline', maxBatchSize: 64, cacheSize: 0, timeoutMs: 600_000 });
+  // fp32: heads are fitted on the reference embeddings (the embedding cache is keyed by the network's version).
+  const encoder = await Encoder.create({
+    precision: 'fp32',
+    backend: 'inline',
+    maxBatchSize: 64,
+    cacheSize: 0,
+    timeoutMs: 600_000,
+  });
   const cache = new EmbeddingCache(encoder, values['cache-dir']);
   log(`encoder ${encoder.version}; ${cache.size} cached embeddings`);
 

@@ -8,3 +8,5 @@ export type { EncoderArtifact, EnsureEncoderOptions } from './build.js';
 export { Tokenizer } from './tokenizer.js';
 export { loadVocabulary } from './weights.js';
 export { EMBEDDING_DIM } from './model-io.js';
+export { DEFAULT_PRECISION, PRECISIONS, QUANTIZER_VERSION, modelAtPrecision } from './precision.js';
+export type { Precision } from './precision.js';

@@ -1,19 +1,21 @@
 /**
  * The sentence encoder as a service: text in, 512-d L2-normalised embeddings out, identical to the
- * TF.js reference. Calls are tokenized on the caller's thread (cheap: linear, stops at 128 tokens),
- * looked up in an LRU cache keyed by a SHA-256 of the text, micro-batched across concurrent callers and
- * run in a worker thread. Every failure rejects with an `EncoderError`, which callers treat as fail-closed.
+ * TF.js reference (fp32; int8 approximates it). Calls are tokenized on the caller's thread (cheap: linear, stops
+ * at 128 tokens), looked up in an LRU cache keyed by a SHA-256 of the token ids, joined to the same text already in
+ * the model (shared-runs.ts), micro-batched across concurrent callers and run in a worker thread. Every failure rejects with an `EncoderError`, which callers treat as fail-closed.
  */
 import { createHash } from 'node:crypto';
 import { startInlineBackend, startWorkerBackend } from './backend.js';
 import type { InferenceBackend } from './backend.js';
 import { MicroBatcher } from './batcher.js';
 import type { BatcherStats } from './batcher.js';
-import { ensureEncoderModel } from './build.js';
+import { DEFAULT_CACHE_DIR, ensureEncoderModel } from './build.js';
 import { EncoderError } from './errors.js';
 import { planGroups } from './grouping.js';
 import { LruCache } from '../lru.js';
+import { DEFAULT_PRECISION, PRECISIONS, modelAtPrecision, type Precision } from './precision.js';
 import type { BatchInput, Device } from './session.js';
+import { SharedRuns, type KeyedText } from './shared-runs.js';
 import { Tokenizer } from './tokenizer.js';
 import { EMBEDDING_DIM } from './model-io.js';
 import { loadVocabulary } from './weights.js';
@@ -21,6 +23,11 @@ import { loadVocabulary } from './weights.js';
 export interface EncoderOptions {
   /** Where the built `.onnx` is cached. Default `.cache/encoder` under the working directory. */
   cacheDir?: string;
+  /**
+   * `int8` (the default) serves the model with its MatMul weights quantized (precision.ts, quantize.ts); `fp32`
+   * the float model, which equals the TF.js reference.
+   */
+  precision?: Precision;
   /** Run inference in a worker thread (default) or on the calling thread. */
   backend?: 'worker' | 'inline';
   device?: Device;
@@ -47,6 +54,7 @@ export interface EncoderOptions {
 export interface EncoderStats {
   backend: 'worker' | 'inline';
   provider: 'cuda' | 'cpu';
+  precision: Precision;
   cache: { size: number; hits: number; misses: number };
   batcher: BatcherStats;
 }
@@ -55,9 +63,8 @@ interface Job {
   ids: number[];
 }
 
-/** Cache key: SHA-256 over a one-letter domain ('t' text, 'i' token ids) and the content. */
-const hashKey = (domain: 't' | 'i', content: string): string =>
-  createHash('sha256').update(domain).update(content).digest('base64');
+/** Cache key: SHA-256 over the token ids the model reads. */
+const idsKey = (ids: readonly number[]): string => createHash('sha256').update(ids.join(',')).digest('base64');
 
 export interface ChunkOptions {
   /** Most windows embedded. Default 8 (1024 tokens). */
@@ -74,7 +81,10 @@ function assertOptions({
   maxWaitMs,
   maxQueue,
   intraOpThreads,
+  precision,
 }: EncoderOptions): void {
+  if (precision !== undefined && !PRECISIONS.includes(precision))
+    throw new Error(`precision must be one of ${PRECISIONS.join(', ')}, got ${String(precision)}`);
   const positive = { timeoutMs, maxChars, maxBatchSize, maxQueue, intraOpThreads };
   for (const [name, value] of Object.entries(positive)) {
     if (value !== undefined && !(value > 0)) throw new Error(`${name} must be > 0, got ${value}`);
@@ -94,7 +104,7 @@ export class Encoder {
   readonly dim = EMBEDDING_DIM;
   private readonly cache: LruCache<string, Float32Array>;
   private readonly batcher: MicroBatcher<Job, Float32Array>;
-  private readonly timeoutMs: number;
+  private readonly runs: SharedRuns<Job>;
   private readonly maxChars: number;
   private closed = false;
 
@@ -105,31 +115,40 @@ export class Encoder {
     readonly version: string,
     /** Tokens the model reads; the rest of a text is ignored, exactly as in the reference. */
     readonly maxTokens: number,
+    /** The served model's precision; `version` names the network, which int8 only approximates. */
+    readonly precision: Precision,
     options: EncoderOptions,
   ) {
     const { cacheSize = 10_000, timeoutMs = 5000, maxChars = 32_768 } = options;
     this.cache = new LruCache(cacheSize);
-    this.timeoutMs = timeoutMs;
     this.maxChars = maxChars;
     this.batcher = new MicroBatcher((jobs) => this.runBatch(jobs), options);
+    this.runs = new SharedRuns(this.cache, this.batcher, (ids) => ({ ids }), timeoutMs);
   }
 
-  /** Builds the model if needed (about 0.1 s), loads vocabulary and session. Bad options throw before any loading. */
+  /**
+   * Builds the model if needed (about 0.1 s; int8: quantizing it, about 1 s once), loads vocabulary and session.
+   * Bad options throw before any loading.
+   */
   static async create(options: EncoderOptions = {}): Promise<Encoder> {
     assertOptions(options);
+    const precision = options.precision ?? DEFAULT_PRECISION;
     const [artifact, vocabulary] = await Promise.all([
       ensureEncoderModel({ cacheDir: options.cacheDir }),
       loadVocabulary(),
     ]);
+    const modelPath = await modelAtPrecision(artifact.modelPath, precision, options.cacheDir ?? DEFAULT_CACHE_DIR);
     const settings = {
       device: options.device,
       intraOpThreads: options.intraOpThreads,
       allowSpinning: options.allowSpinning,
     };
     const start = options.backend === 'inline' ? startInlineBackend : startWorkerBackend;
-    const backend = await start(artifact.modelPath, settings);
+    const backend = await start(modelPath, settings).catch((error: unknown) => {
+      throw error instanceof EncoderError ? error : new EncoderError('LOAD_FAILED', undefined, { cause: error });
+    });
     try {
-      return new Encoder(new Tokenizer(vocabulary), backend, artifact.version, artifact.maxLength, options);
+      return new Encoder(new Tokenizer(vocabulary), backend, artifact.version, artifact.maxLength, precision, options);
     } catch (error) {
       await backend.close();
       throw error;
@@ -147,9 +166,13 @@ export class Encoder {
    * Only the first `maxTokens` tokens of a text count, as in the reference; see `embedChunks`.
    */
   async embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
-    // The key covers exactly what the model reads (the capped text), which also bounds the hashing cost.
+    // Keyed by the token ids, exactly what the model reads: texts that differ only past the 128th token, or in what
+    // the tokenizer normalises away, share one vector, and so does the first window of `embedChunks` on the same text.
     return this.embedKeyed(
-      texts.map((text) => ({ key: hashKey('t', this.capped(text)), ids: () => this.tokenize(text) })),
+      texts.map((text) => {
+        const ids = this.tokenize(text);
+        return { key: idsKey(ids), ids: () => ids };
+      }),
       signal,
     );
   }
@@ -177,7 +200,7 @@ export class Encoder {
       windows.push(ids.slice(start, start + this.maxTokens));
     }
     return this.embedKeyed(
-      windows.map((w) => ({ key: hashKey('i', w.join(',')), ids: () => w })),
+      windows.map((w) => ({ key: idsKey(w), ids: () => w })),
       signal,
     );
   }
@@ -186,50 +209,9 @@ export class Encoder {
     return text.length > this.maxChars ? text.slice(0, this.maxChars) : text;
   }
 
-  private async embedKeyed(
-    entries: ReadonlyArray<{ key: string; ids: () => number[] }>,
-    signal?: AbortSignal,
-  ): Promise<Float32Array[]> {
-    if (this.closed) throw new EncoderError('CLOSED');
-    if (signal?.aborted) throw new EncoderError('ABORTED', undefined, { cause: signal.reason });
-    const out = new Array<Float32Array>(entries.length);
-    // Each distinct text that missed the cache: how to tokenize it, and every position that asked for it.
-    const misses = new Map<string, { ids: () => number[]; positions: number[] }>();
-    entries.forEach(({ key, ids }, i) => {
-      const hit = this.cache.get(key);
-      if (hit) out[i] = hit.slice();
-      else if (misses.has(key)) misses.get(key)?.positions.push(i);
-      else misses.set(key, { ids, positions: [i] });
-    });
-    if (misses.size === 0) return out;
-
-    const pending = [...misses];
-    const submissions = pending.map(([, miss]) => this.batcher.submit({ ids: miss.ids() }));
-    let stop: (error: EncoderError) => void = () => {};
-    const stopped = new Promise<never>((_, reject) => {
-      stop = reject;
-    });
-    const timer = setTimeout(
-      () => stop(new EncoderError('TIMEOUT', `the encoder did not answer within ${this.timeoutMs} ms`)),
-      this.timeoutMs,
-    );
-    const onAbort = () => stop(new EncoderError('ABORTED', undefined, { cause: signal?.reason }));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const vectors = await Promise.race([Promise.all(submissions.map((s) => s.promise)), stopped]);
-      pending.forEach(([key, miss], k) => {
-        this.cache.set(key, vectors[k]);
-        for (const i of miss.positions) out[i] = vectors[k].slice();
-      });
-      return out;
-    } catch (error) {
-      for (const s of submissions) s.cancel(error);
-      throw error instanceof EncoderError ? error : new EncoderError('INFERENCE_FAILED', undefined, { cause: error });
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      stopped.catch(() => {});
-    }
+  private embedKeyed(entries: ReadonlyArray<KeyedText>, signal?: AbortSignal): Promise<Float32Array[]> {
+    if (this.closed) return Promise.reject(new EncoderError('CLOSED'));
+    return this.runs.embed(entries, signal);
   }
 
   stats(): EncoderStats {
@@ -237,6 +219,7 @@ export class Encoder {
     return {
       backend: this.backend.kind,
       provider: this.backend.provider,
+      precision: this.precision,
       cache: { size, hits, misses },
       batcher: this.batcher.stats(),
     };

@@ -3,16 +3,37 @@
  * created on first use, closed when the last user releases it. A failed start is not cached, so the next call
  * retries. `EncoderLease` is one classifier's hold on it.
  */
-import type { Encoder } from '../encoder/index.js';
+import type { Encoder, Precision } from '../encoder/index.js';
 
 let current: Promise<Encoder> | undefined;
+
+/**
+ * `GATEWAY_ENCODER_PRECISION` (`int8` or `fp32`) picks the shared encoder's precision; unset, the encoder's default
+ * (int8). A bad value fails the encoder's start, so the classifiers fail closed and say why.
+ */
+function precisionFromEnv(): Precision | undefined {
+  const value = process.env.GATEWAY_ENCODER_PRECISION;
+  return value === undefined || value === '' ? undefined : (value as Precision);
+}
 let users = 0;
+
+/**
+ * How long a lone text waits for company before it runs (`GATEWAY_ENCODER_MAX_WAIT_MS`); unset, the encoder's
+ * default (2 ms). bench/learned-path.ts sets 0 beside 2: 0 lowered the latency at concurrency 1, 2 gave more
+ * throughput at 32, on a shared box where neither difference was clear of the noise.
+ */
+function maxWaitFromEnv(): number | undefined {
+  const value = process.env.GATEWAY_ENCODER_MAX_WAIT_MS;
+  return value === undefined || value === '' ? undefined : Number(value);
+}
 
 /** Returns the shared encoder, starting it if needed; pair every call with `releaseEncoder()`. */
 export async function acquireEncoder(): Promise<Encoder> {
   users++;
   // Imported on first use, so loading the classifier registry does not load onnxruntime.
-  const pending = (current ??= import('../encoder/index.js').then(({ Encoder }) => Encoder.create()));
+  const pending = (current ??= import('../encoder/index.js').then(({ Encoder }) =>
+    Encoder.create({ precision: precisionFromEnv(), maxWaitMs: maxWaitFromEnv() }),
+  ));
   try {
     return await pending;
   } catch (error) {

@@ -12,7 +12,10 @@ describe('the ONNX encoder against the TF.js reference', () => {
   let reference: Reference;
 
   before(async () => {
-    [encoder, reference] = await Promise.all([Encoder.create({ cacheSize: 0, timeoutMs: 60_000 }), loadReference()]);
+    [encoder, reference] = await Promise.all([
+      Encoder.create({ precision: 'fp32', cacheSize: 0, timeoutMs: 60_000 }),
+      loadReference(),
+    ]);
   });
   after(() => encoder?.close());
 

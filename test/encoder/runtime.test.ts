@@ -62,6 +62,45 @@ describe('Encoder', () => {
     assert.equal((await encoder.embed(['still fine'])).length, 1);
   });
 
+  test('runs a text once for embed and embedChunks alike: the cache is keyed by the token ids', async () => {
+    const text = 'shared between the heads and the grader';
+    const before = encoder.stats().batcher.items;
+    const [windows, [vector]] = [await encoder.embedChunks(text, { maxChunks: 4 }), await encoder.embed([text])];
+    assert.equal(encoder.stats().batcher.items - before, 1);
+    assert.deepEqual(windows[0], vector);
+    // Past the 128th token nothing is read, so two texts that differ only there share one vector.
+    const [a, b] = [`${LONG} first ending`, `${LONG} second ending`];
+    const [va, vb] = await encoder.embed([a, b]);
+    assert.deepEqual(va, vb);
+  });
+
+  test('joins concurrent calls for the same text to one run, and one caller giving up does not fail the rest', async () => {
+    const text = 'a text asked for by three callers at once';
+    const before = encoder.stats().batcher.items;
+    const controller = new AbortController();
+    const calls = [encoder.embed([text], controller.signal), encoder.embed([text]), encoder.embedChunks(text)];
+    controller.abort();
+    await assert.rejects(calls[0], { code: 'ABORTED' });
+    const [vector] = await calls[1];
+    const [window] = await calls[2];
+    assert.deepEqual(vector, window);
+    assert.equal(encoder.stats().batcher.items - before, 1);
+  });
+
+  test('drops a joined text from the queue once every caller has given up', async () => {
+    const slow = await Encoder.create({ maxWaitMs: 50, cacheSize: 0 });
+    try {
+      const controller = new AbortController();
+      const calls = [0, 1].map(() => slow.embed(['nobody waits for this'], controller.signal));
+      controller.abort();
+      for (const call of calls) await assert.rejects(call, { code: 'ABORTED' });
+      assert.equal(slow.stats().batcher.queued, 0);
+      assert.equal((await slow.embed(['nobody waits for this'])).length, 1, 'a later call runs it afresh');
+    } finally {
+      await slow.close();
+    }
+  });
+
   test('rejects with CLOSED after close', async () => {
     const closing = await Encoder.create({ backend: 'inline' });
     assert.equal(closing.stats().backend, 'inline');
@@ -72,6 +111,7 @@ describe('Encoder', () => {
   test('throws on a nonsensical configuration before loading anything', async () => {
     await assert.rejects(Encoder.create({ timeoutMs: 0 }), /timeoutMs must be > 0/);
     await assert.rejects(Encoder.create({ cacheSize: -1 }), /cacheSize must be >= 0/);
+    await assert.rejects(Encoder.create({ precision: 'fp16' as 'fp32' }), /precision must be one of/);
   });
 
   test('runs on the CPU provider when CUDA is not installed', () => {

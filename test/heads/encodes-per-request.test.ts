@@ -1,0 +1,74 @@
+/**
+ * How many texts the ML pack runs through the encoder per chat request: each distinct text once, shared by the
+ * heads (input stage), the grader (output stage: the answer and the prompt again) and the prompt-safety check.
+ * Counted on the process's shared encoder (`stats().batcher.items`: texts the model ran), so a change that
+ * encodes a text twice fails here rather than showing up only as a slower benchmark.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import request from 'supertest';
+import { acquireEncoder, releaseEncoder } from '../../classifiers/heads/shared-encoder.js';
+import { modelsRoot } from '../../classifiers/heads/index.js';
+import { auth, chat, gatewayWithStub } from '../support/harness.js';
+
+const ML_POLICY = join(modelsRoot(), '..', '..', 'policies', 'ml', 'policy.json');
+
+/** Texts the shared encoder has run through the model so far. */
+async function encodes(): Promise<number> {
+  const encoder = await acquireEncoder();
+  try {
+    return encoder.stats().batcher.items;
+  } finally {
+    await releaseEncoder();
+  }
+}
+
+describe('encodes per request, ML pack', () => {
+  // An answer of its own per prompt, so neither the cache nor the echo hides an encode.
+  const ctx = gatewayWithStub(
+    { GATEWAY_POLICY: ML_POLICY },
+    { reply: (lastUser) => `My answer, backwards: ${[...lastUser].reverse().join('')}` },
+  );
+  const ask = (content: string) =>
+    request(ctx.gw.url).post('/v1/chat/completions').set(auth).send(chat(content)).expect(200);
+
+  test('a one-message request encodes its prompt once and its answer once', async () => {
+    await ask('warm up: what is the boiling point of water?'); // the grader embeds its rubric once, on first use
+    const prompts = Array.from(
+      { length: 4 },
+      (_, i) => `Question ${i}: which river flows through the city number ${i * 7 + 3} on my list?`,
+    );
+    for (const [i, prompt] of prompts.entries()) {
+      const before = await encodes();
+      await ask(prompt);
+      assert.equal((await encodes()) - before, 2, `request ${i}: prompt + answer, each once`);
+    }
+  });
+
+  test('a repeated request runs nothing through the model again', async () => {
+    const prompt = 'Which mountain is the tallest in Europe, and how tall is it?';
+    await ask(prompt);
+    const before = await encodes();
+    await ask(prompt);
+    assert.equal((await encodes()) - before, 0);
+  });
+
+  test('a multi-turn request encodes each distinct view once', async () => {
+    const messages = [
+      { role: 'system', content: 'You are a helpful travel assistant.' },
+      { role: 'user', content: 'I am planning a trip to Lisbon next spring.' },
+      { role: 'assistant', content: 'Lisbon is lovely in spring. What would you like to know?' },
+      { role: 'user', content: 'Which neighbourhoods are best for walking?' },
+    ];
+    const before = await encodes();
+    await request(ctx.gw.url)
+      .post('/v1/chat/completions')
+      .set(auth)
+      .send({ model: 'stub-model', messages })
+      .expect(200);
+    // Input stage: the joined window and the latest turn (here one message, so the same text as its message view),
+    // and the user messages joined; the grader: the answer (the prompt is the joined window, already encoded).
+    assert.equal((await encodes()) - before, 4);
+  });
+});
