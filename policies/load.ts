@@ -11,6 +11,7 @@ import { extend, locate, originsOf } from './extend.js';
 import { depthPast } from './depth.js';
 import { PolicySchema, type Policy, type Rule } from './schema.js';
 import { refusalsOf } from './conversation.js';
+import { checkCategoryLevels, resolveRuleLevels } from './levels.js';
 import { textSelector, type TextSelector } from './select.js';
 import { allowListRules } from './tool-allow.js';
 import { toolScopeOf, type CompiledToolScope } from './tool-scope.js';
@@ -196,8 +197,12 @@ function build(policy: Policy, issues: PolicyIssue[], baseDirOf: (classifier: nu
 
   const rules: CompiledRule[] = [];
   const refusals = refusalsOf(policy);
-  policy.rules.forEach((rule, i) => {
+  checkCategoryLevels(policy, issues);
+  policy.rules.forEach((written, i) => {
     const at = origin('rules', i);
+    // Levels become numbers here, so the engine, the traces and the decision records see the thresholds used.
+    const rule = resolveRuleLevels(written, at, policy, classifiers, issues);
+    policy.rules[i] = rule;
     const stages: Stage[] = rule.stage === 'both' ? ['input', 'output'] : [rule.stage];
     if (rule.category && !categories.has(rule.category))
       issues.push({ path: `${at}.category`, message: `no category "${rule.category}" in the taxonomy` });

@@ -12,7 +12,7 @@ import { loadPolicy } from '../../policies/load.js';
 
 const repo = join(modelsRoot(), '..', '..');
 const signal = new AbortController().signal;
-const policyJson = JSON.parse(readFileSync(join(repo, 'policies', 'default', 'policy.json'), 'utf8')) as {
+const policyJson = JSON.parse(readFileSync(join(repo, 'policies', 'rules-only', 'policy.json'), 'utf8')) as {
   rubrics: Rubric[];
 };
 const rubric = policyJson.rubrics.find((r) => r.id === 'rbrm-output')!;
