@@ -55,7 +55,7 @@ describe('calibration: fitting levels', () => {
     assert.equal(f.recallBySource.bad, 0.5);
     assert.deepEqual(Object.keys(f.recallByCategory), ['S1', 'S9']);
     assert.equal(f.refusedSafeBySource.chat, 0.05);
-    assert.equal(f.lookalikeRefusal, 0);
+    assert.equal(f.lookalikeRefusal, 0.1);
     assert.equal(f.everydayRefusal, 0.05);
   });
 
