@@ -25,9 +25,7 @@ export function extend(parent: Policy, child: Policy): Policy {
     tools: child.tools ?? parent.tools,
     level: child.level ?? parent.level,
     categoryLevels:
-      parent.categoryLevels || child.categoryLevels
-        ? { ...parent.categoryLevels, ...child.categoryLevels }
-        : undefined,
+      parent.categoryLevels || child.categoryLevels ? { ...parent.categoryLevels, ...child.categoryLevels } : undefined,
     defaults: {
       ...parent.defaults,
       ...child.defaults,

@@ -88,15 +88,19 @@ export function formatPath(path: readonly PropertyKey[]): string {
  * condition that is no kind of condition), the branch with the fewest faults, if one has fewer than every other,
  * is the one the author meant: its faults are reported instead of "Invalid input".
  */
-const zodIssues = (error: { issues: readonly z.core.$ZodIssue[] }, prefix: readonly PropertyKey[] = []): PolicyIssue[] =>
+const zodIssues = (
+  error: { issues: readonly z.core.$ZodIssue[] },
+  prefix: readonly PropertyKey[] = [],
+): PolicyIssue[] =>
   error.issues.flatMap((i) => {
     if (i.code === 'unrecognized_keys')
       return i.keys.map((k) => ({ path: formatPath([...prefix, ...i.path, k]), message: `unknown field "${k}"` }));
     if (i.code === 'invalid_union' && i.errors.length > 1) {
       const sizes = i.errors.map((e) => e.length);
       const least = Math.min(...sizes);
-      if (least > 0 && sizes.filter((n) => n === least).length === 1)
-        return zodIssues({ issues: i.errors[sizes.indexOf(least)] }, [...prefix, ...i.path]);
+      const branch = i.errors[sizes.indexOf(least)];
+      if (branch && least > 0 && sizes.filter((n) => n === least).length === 1)
+        return zodIssues({ issues: branch }, [...prefix, ...i.path]);
     }
     return [{ path: formatPath([...prefix, ...i.path]), message: i.message }];
   });

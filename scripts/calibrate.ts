@@ -106,7 +106,8 @@ async function main(): Promise<number> {
   const allLabels = [...model.heads.values()].flatMap((h) => [...h.head.labels]);
   const labels = list(values.labels) ?? allLabels;
   for (const l of labels)
-    if (!allLabels.includes(l)) throw new UsageError(`--labels: no label "${l}"; the model has ${allLabels.join(', ')}`);
+    if (!allLabels.includes(l))
+      throw new UsageError(`--labels: no label "${l}"; the model has ${allLabels.join(', ')}`);
 
   const data = values.data.length ? fileItems(values.data) : validationItems(values['data-dir'], model.manifest.seed);
   const log = (s: string) => console.error(s);
@@ -128,8 +129,8 @@ async function main(): Promise<number> {
   ) as LevelsFile['levels'];
   const long = scored.filter((s) => s.windows > 1).length;
   const table = levelsTable(
-      `Levels of ${relative(root, dir) || dir} on the ${data.description}; pooling ${JSON.stringify(pooling)}; ` +
-        `${long} of ${scored.length} texts are longer than one window`,
+    `Levels of ${relative(root, dir) || dir} on the ${data.description}; pooling ${JSON.stringify(pooling)}; ` +
+      `${long} of ${scored.length} texts are longer than one window`,
     Object.fromEntries(LEVEL_NAMES.map((l) => [l, levels[l].figures])),
     countsOf(data.items),
   );

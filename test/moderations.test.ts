@@ -75,9 +75,7 @@ describe('POST /v1/moderations: flagged is the decision, watch signals are repor
         apiVersion: 'gateway/v1',
         id: 'watch',
         taxonomy: [{ id: 'fruit' }],
-        classifiers: [
-          { id: 'words', type: 'rules', params: { patterns: [{ label: 'pear', regex: '\\bpears?\\b' }] } },
-        ],
+        classifiers: [{ id: 'words', type: 'rules', params: { patterns: [{ label: 'pear', regex: '\\bpears?\\b' }] } }],
         rules: [
           {
             id: 'pear-watch',

@@ -41,7 +41,11 @@ describe('policy packages', () => {
     const pkg = packBundle(ML_PACK);
     assert.equal(pkg.main, 'ml/policy.json');
     // The extended files come along; the tests beside them belong to their packs, not to this bundle.
-    assert.deepEqual(Object.keys(pkg.files).sort(), ['default/policy.json', 'ml/policy.json', 'rules-only/policy.json']);
+    assert.deepEqual(Object.keys(pkg.files).sort(), [
+      'default/policy.json',
+      'ml/policy.json',
+      'rules-only/policy.json',
+    ]);
     const dir = mkdtempSync(join(tmpdir(), 'gw-unpack-'));
     try {
       const main = unpackBundle(pkg, dir);

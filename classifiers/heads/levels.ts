@@ -7,7 +7,6 @@
  * `levels.json` records the SHA-256 of the `heads.json` it was calibrated against: thresholds only mean
  * something for the exact heads they were chosen for, so a retrained model with old levels fails at load.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -65,7 +64,6 @@ export type LevelsFile = z.infer<typeof LevelsFileSchema>;
 
 /** Per level, per label: the threshold a policy's level resolves to. */
 export type LevelThresholds = Readonly<Record<LevelName, Readonly<Record<string, number>>>>;
-
 
 /**
  * Reads and checks a model folder's `levels.json`; undefined when the folder has none (levels then cannot be

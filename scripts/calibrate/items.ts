@@ -50,7 +50,10 @@ export function validationItems(dir: string, seed: number): CalData {
   if (existsSync(bipia))
     for (const it of injectionItems(bipia, seed).filter((i) => i.split === 'val'))
       items.push({ text: it.text, label: it.y[0] === 1 ? 'unsafe' : 'safe', source: it.source, categories: [] });
-  return { items, description: `validation split (seed ${seed}, 70/15/15 hash split) of ${relative(process.cwd(), dir) || dir}` };
+  return {
+    items,
+    description: `validation split (seed ${seed}, 70/15/15 hash split) of ${relative(process.cwd(), dir) || dir}`,
+  };
 }
 
 const HAZARD = /^S(?:1[0-4]|[1-9])$/;
@@ -64,7 +67,9 @@ export function fileItems(files: readonly string[]): CalData {
   const hashes: string[] = [];
   for (const file of files) {
     const { items: read } = readRecords(file);
-    hashes.push(`${basename(file)} sha256:${createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16)}`);
+    hashes.push(
+      `${basename(file)} sha256:${createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16)}`,
+    );
     for (const { record: r } of read) {
       if (r.stage !== 'input') continue;
       items.push({

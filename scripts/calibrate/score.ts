@@ -50,7 +50,12 @@ export function defaultGates(model: LoadedModel): Gate[] {
 }
 
 /** The served score of a label under a pooling, 0 for a gated label whose gate is closed. */
-export function scoreUnder(s: Scored, model: LoadedModel, pooling: Pooling, gates: Gate[] = []): Record<string, number> {
+export function scoreUnder(
+  s: Scored,
+  model: LoadedModel,
+  pooling: Pooling,
+  gates: Gate[] = [],
+): Record<string, number> {
   const out: Record<string, number> = {};
   const at = (name: string, label: string) => (pooling[name] === 'max' ? s.max[label] : s.first[label]);
   for (const [name, h] of model.heads) for (const label of h.head.labels) out[label] = at(name, label);

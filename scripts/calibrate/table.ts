@@ -16,7 +16,9 @@ export function levelsTable(title: string, columns: Record<string, LevelFigures>
   const lines = [`${title}`, '', `| | ${names.join(' | ')} |`, `|---|${names.map(() => '--:').join('|')}|`];
   const row = (label: string, get: (f: LevelFigures) => number | null | undefined) =>
     lines.push(`| ${label} | ${figs.map((f) => pct(get(f))).join(' | ')} |`);
-  const keys = (get: (f: LevelFigures) => Record<string, number>) => [...new Set(figs.flatMap((f) => Object.keys(get(f))))];
+  const keys = (get: (f: LevelFigures) => Record<string, number>) => [
+    ...new Set(figs.flatMap((f) => Object.keys(get(f)))),
+  ];
   const n = (k: string) => (counts?.[k] ? ` (${counts[k]})` : '');
   row('**benign refusal** (objective)', (f) => f.benignRefusal);
   row('everyday benign refused', (f) => f.everydayRefusal);
@@ -24,7 +26,8 @@ export function levelsTable(title: string, columns: Record<string, LevelFigures>
   row('**recall** (all unsafe)', (f) => f.recall);
   const cats = keys((f) => f.recallByCategory).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
   for (const c of cats) row(`recall ${c}${n(c)}`, (f) => f.recallByCategory[c]);
-  for (const s of keys((f) => f.recallBySource).sort()) row(`recall ${s}${n(`unsafe:${s}`)}`, (f) => f.recallBySource[s]);
+  for (const s of keys((f) => f.recallBySource).sort())
+    row(`recall ${s}${n(`unsafe:${s}`)}`, (f) => f.recallBySource[s]);
   for (const s of keys((f) => f.refusedSafeBySource).sort())
     row(`safe refused ${s}${n(`safe:${s}`)}`, (f) => f.refusedSafeBySource[s]);
   return lines.join('\n') + '\n';

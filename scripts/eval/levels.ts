@@ -36,7 +36,9 @@ export interface LevelsReport {
 /** The split seed of the pack's model (the heads' training seed), 7 when the pack runs no `onnx` model. */
 function seedOf(path: string): number {
   const file = policyFile(path);
-  const doc = JSON.parse(readFileSync(file, 'utf8')) as { classifiers?: { type: string; params?: { model?: string } }[] };
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as {
+    classifiers?: { type: string; params?: { model?: string } }[];
+  };
   const onnx = doc.classifiers?.find((c) => c.type === 'onnx');
   if (!onnx) return 7;
   return loadModel(modelDir(onnx.params?.model ?? 'default', dirname(file)), []).manifest.seed;
@@ -77,13 +79,19 @@ async function figuresFor(
         if (++done % 500 === 0) opts.progress?.(`eval --levels: ${name}: ${done}/${items.length}`);
       },
     });
-    opts.progress?.(`eval --levels: ${name}: ${items.length} records in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    opts.progress?.(
+      `eval --levels: ${name}: ${items.length} records in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    );
     const rows = results.map((r, i) => ({ item: items[i], scores: { refused: r.action === 'refuse' ? 1 : 0 } }));
-    return figuresOf(rows, { refused: 0.5 }, {
-      everyday: new Set(EVERYDAY_SOURCES),
-      lookalikes: new Set(LOOKALIKE_SOURCES),
-      lookalikeFactor: 4,
-    });
+    return figuresOf(
+      rows,
+      { refused: 0.5 },
+      {
+        everyday: new Set(EVERYDAY_SOURCES),
+        lookalikes: new Set(LOOKALIKE_SOURCES),
+        lookalikeFactor: 4,
+      },
+    );
   } finally {
     await Promise.allSettled([...loaded.classifiers.values()].map((c) => c.close?.()));
   }

@@ -73,8 +73,14 @@ describe('calibration: fitting levels', () => {
         ['ok', ['S9']],
       ],
     );
-    assert.throws(() => fileItems([jsonl('unsafe.jsonl', [{ id: 1, text: 'x', label: 'unsafe' }])]), /no safe input records/);
-    assert.throws(() => fileItems([jsonl('bad.jsonl', [{ id: 1, text: 'x', label: 'maybe' }])]), /bad\.jsonl:1: not a record: label/);
+    assert.throws(
+      () => fileItems([jsonl('unsafe.jsonl', [{ id: 1, text: 'x', label: 'unsafe' }])]),
+      /no safe input records/,
+    );
+    assert.throws(
+      () => fileItems([jsonl('bad.jsonl', [{ id: 1, text: 'x', label: 'maybe' }])]),
+      /bad\.jsonl:1: not a record: label/,
+    );
   });
 });
 

@@ -9,7 +9,14 @@ export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'po
 /** The default pack (rules and the local model) in the source tree. */
 export const DEFAULT_PACK = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'policies', 'default');
 /** The rules-only pack, which the default pack extends. */
-export const RULES_ONLY_PACK = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'policies', 'rules-only');
+export const RULES_ONLY_PACK = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'policies',
+  'rules-only',
+);
 
 export interface CliResult {
   code: number;

@@ -13,7 +13,11 @@ const LEVELS = JSON.parse(readFileSync(join(modelDir('default'), 'levels.json'),
 };
 const at = (level: string, label: string) => LEVELS.levels[level].thresholds[label];
 
-const heads = (model = 'default') => ({ id: 'heads', type: 'onnx', params: { heads: ['unsafe', 'categories'], model } });
+const heads = (model = 'default') => ({
+  id: 'heads',
+  type: 'onnx',
+  params: { heads: ['unsafe', 'categories'], model },
+});
 const rule = (id: string, label: string, threshold: unknown, category?: string) => ({
   id,
   stage: 'input',
@@ -66,8 +70,14 @@ describe('operating levels in policies', () => {
   it('defaults to balanced, and a policy that extends another keeps its level unless it sets one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'levels-'));
     try {
-      writeFileSync(join(dir, 'base.json'), JSON.stringify(doc({ level: 'permissive', rules: [rule('r', 'unsafe', 'level')] })));
-      writeFileSync(join(dir, 'child.json'), JSON.stringify({ apiVersion: 'gateway/v1', id: 'c', extends: 'base.json' }));
+      writeFileSync(
+        join(dir, 'base.json'),
+        JSON.stringify(doc({ level: 'permissive', rules: [rule('r', 'unsafe', 'level')] })),
+      );
+      writeFileSync(
+        join(dir, 'child.json'),
+        JSON.stringify({ apiVersion: 'gateway/v1', id: 'c', extends: 'base.json' }),
+      );
       const child = loadPolicy(join(dir, 'child.json'));
       assert.equal(thresholdOf(child.rules[0].rule), at('permissive', 'unsafe'));
       const plain = compilePolicy(doc({ rules: [rule('r', 'unsafe', 'level')] }));
@@ -94,7 +104,9 @@ describe('operating levels in policies', () => {
     const noLevels = issues({
       ...doc({ rules: [] }),
       classifiers: [rules],
-      rules: [{ id: 'r', stage: 'input', when: { classifier: 'words', label: 'w', threshold: 'level' }, action: 'flag' }],
+      rules: [
+        { id: 'r', stage: 'input', when: { classifier: 'words', label: 'w', threshold: 'level' }, action: 'flag' },
+      ],
     });
     assert.equal(noLevels.length, 1);
     assert.match(noLevels[0], /^rules\[0\]\.when\.threshold: classifier "words" has no calibrated levels/);

@@ -178,7 +178,9 @@ describe('policy test files', () => {
       const report = await runPolicyTests(loaded, suites);
       const bad = report.cases.filter((c) => c.status !== 'PASS' && !c.todo);
       assert.deepEqual(bad, []);
-      const model = loaded.rules.map((c) => c.rule.id).filter((id) => id.startsWith('model-') || id.startsWith('graded-'));
+      const model = loaded.rules
+        .map((c) => c.rule.id)
+        .filter((id) => id.startsWith('model-') || id.startsWith('graded-'));
       assert.ok(model.length >= 19, model.join(', '));
       assert.deepEqual(
         report.unexercised.filter((id) => model.includes(id)),
