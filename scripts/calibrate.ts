@@ -23,6 +23,7 @@ import { modelDir } from '../classifiers/heads/model.js';
 import { DEFAULT_TARGETS, figuresOf, fitLevel, type FitOptions } from './calibrate/fit.js';
 import { EVERYDAY_SOURCES, fileItems, LOOKALIKE_SOURCES, validationItems } from './calibrate/items.js';
 import { defaultGates, poolingOf, scoreItems, scoreUnder, textHeadsOf, type Pooling } from './calibrate/score.js';
+import { longProbe } from './calibrate/long-probe.js';
 import { countsOf, levelsTable } from './calibrate/table.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -30,7 +31,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const USAGE = `usage: npm run calibrate -- --model <name|folder> [--data own.jsonl …] [--data-dir DIR] [--out DIR]
                            [--strict 0.05] [--balanced 0.02] [--permissive 0.005] [--lookalike-factor 4]
                            [--everyday a,b] [--lookalikes a,b] [--labels a,b] [--max-chunks 4] [--dry-run]
-                           [--pooling head=max,…] [--no-gate]
+                           [--pooling head=max,…] [--no-gate] [--long-probe]
 
   Chooses each level's per-label thresholds so that its benign refusal rate, max(everyday benign, look-alikes ÷
   factor), meets its target, and writes levels.json to the model folder (or --out DIR).
@@ -42,6 +43,7 @@ const USAGE = `usage: npm run calibrate -- --model <name|folder> [--data own.jso
   --everyday/--lookalikes LIST  which safe sources count as everyday traffic and as look-alikes
   --labels LIST     labels the levels set (default: every label of the model's text heads)
   --dry-run         print the figures, write nothing; --pooling (measurement only) needs it
+  --long-probe      also measure harmful requests buried in long benign texts, first-window vs max pooling
   --no-gate         calibrate the hazard categories alone (by default they count only where the unsafe head
                     reaches its validation threshold, as the default pack's category rules read them)
   exit codes: 0 done, 1 internal error, 2 usage or I/O error`;
@@ -82,6 +84,7 @@ async function main(): Promise<number> {
     pooling: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
     'no-gate': { type: 'boolean', default: false },
+    'long-probe': { type: 'boolean', default: false },
   });
   if (!values.model) throw new UsageError('give --model <name|folder> (the folder holding heads.json)');
   const dir = modelDir(values.model, process.cwd());
@@ -136,6 +139,19 @@ async function main(): Promise<number> {
   );
   process.stdout.write(table);
   for (const l of LEVEL_NAMES) log(`${l}: ${JSON.stringify(levels[l].thresholds)}`);
+  if (values['long-probe']) {
+    const served = poolingOf(model);
+    const allMax = Object.fromEntries(Object.keys(served).map((h) => [h, 'max' as const]));
+    const probe = await longProbe(
+      model,
+      data.items,
+      levels.balanced.thresholds,
+      { served, 'max (every head)': allMax },
+      gates,
+      { maxChunks, cacheDir: values['cache-dir'] },
+    );
+    process.stdout.write('\n' + probe);
+  }
   if (values['dry-run']) return 0;
   const file: LevelsFile = LevelsFileSchema.parse({
     format: LEVELS_FORMAT,
