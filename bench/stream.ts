@@ -80,10 +80,12 @@ const ours = (stream: object, policy?: string) => {
 };
 // The floor for any proxy hop: a bare node:http pass-through that does nothing but pipe the bytes.
 const bare = await startProcess([join(root, 'bench/servers/bare-proxy.js')], { UPSTREAM_PORT: String(stub.port) });
-// The default pack's output redactions ask for at least progressive mode; without that, stream-first is what it says.
+// The rules-only pack's output redactions ask for at least progressive mode; without that, stream-first is what it says.
 const unheld = mkdtempSync(join(tmpdir(), 'bench-stream-policy-'));
 auditDirs.push(unheld);
-const pack = JSON.parse(readFileSync(join(root, '..', 'policies/default/policy.json'), 'utf8')) as { rules: object[] };
+const pack = JSON.parse(readFileSync(join(root, '..', 'policies/rules-only/policy.json'), 'utf8')) as {
+  rules: object[];
+};
 pack.rules = pack.rules.map((r) => ({ ...r, streamMode: undefined }));
 writeFileSync(join(unheld, 'policy.json'), JSON.stringify(pack));
 const progressive = await ours({});

@@ -5,6 +5,7 @@
  */
 
 import type { ClassifierError } from '../audit/types.js';
+import type { LevelThresholds } from './heads/levels.js';
 
 export type { ClassifierError, ClassifierErrorCode } from '../audit/types.js';
 
@@ -62,5 +63,10 @@ export interface Classifier {
   readonly local?: boolean;
   /** Resolves once the classifier can serve (models loaded). */
   ready?(): Promise<void>;
+  /**
+   * Calibrated operating levels (strict, balanced, permissive): per level, per label, a threshold. A policy
+   * naming a level on this classifier's labels resolves to these numbers at load.
+   */
+  readonly levels?: LevelThresholds;
   close?(): Promise<void>;
 }

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const { values } = parseCli(process.argv.slice(2), { config: { type: 'string' } });
   const config = loadConfig({ file: values.config ?? process.env.GATEWAY_CONFIG, env: process.env });
   const logger = createLogger(config.log.level);
-  // Loading classifiers can take seconds (the ML pack's encoder); say so rather than stay silent.
+  // Loading classifiers can take seconds (the default pack's encoder); say so rather than stay silent.
   const started = performance.now();
   logger.info('loading the policy and its classifiers', { policy: config.policy ?? DEFAULT_POLICY_PATH });
   // A local model loads before the server listens, so /readyz is never ready without it (generator/README.md).

@@ -64,15 +64,18 @@ const header = (headers: Record<string, string | string[] | undefined>, name: st
 const compare = (op: ScoreCondition['op'], a: number, b: number) =>
   op === '>=' ? a >= b : op === '>' ? a > b : op === '<=' ? a <= b : op === '<' ? a < b : a === b;
 
-function score(c: ScoreCondition): CompiledCondition {
-  const name = `${c.classifier}.${c.label} ${c.op} ${c.threshold}`;
+function score(c: ScoreCondition, path: string): CompiledCondition {
+  const threshold = c.threshold;
+  // Levels are resolved to numbers when the policy loads (policies/levels.ts); one left here is a loader bug.
+  if (typeof threshold !== 'number') throw new Error(`${path}.threshold: level "${threshold}" was not resolved`);
+  const name = `${c.classifier}.${c.label} ${c.op} ${threshold}`;
   return {
     classifiers: new Set([c.classifier]),
     test(ctx) {
       const r = ctx.results.get(c.classifier);
       if (!r || r.error !== undefined) throw new ClassifierFailed(c.classifier, r?.error?.message ?? 'did not run');
       const v = r.scores[c.label] ?? 0;
-      const result = compare(c.op, v, c.threshold);
+      const result = compare(c.op, v, threshold);
       ctx.trace.push({ condition: name, value: round(v, 4), result });
       if (result) for (const s of r.spans ?? []) if (s.label === c.label) ctx.spans.push(s);
       return result;
@@ -193,7 +196,7 @@ export function compileCondition(c: Condition, path = 'when'): CompiledCondition
     };
   }
   try {
-    if ('classifier' in c) return score(c);
+    if ('classifier' in c) return score(c, path);
     if ('text' in c) return text(c);
     if ('args' in c) return argsCondition();
     if ('arg' in c) return argCondition(c, path);

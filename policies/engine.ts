@@ -249,7 +249,7 @@ export async function evaluateStage(loaded: LoadedPolicy, req: StageRequest): Pr
           classifier: first.classifier,
           label: first.label,
           score: round(ctx.results.get(first.classifier)?.scores[first.label] ?? 0, 4),
-          threshold: first.threshold,
+          ...(typeof first.threshold === 'number' && { threshold: first.threshold }),
         }),
       };
       fired.push({ c, match, spans: ctx.spans, sel });

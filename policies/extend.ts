@@ -23,6 +23,9 @@ export function extend(parent: Policy, child: Policy): Policy {
     extends: undefined,
     // A child without its own allow-lists keeps its parent's.
     tools: child.tools ?? parent.tools,
+    level: child.level ?? parent.level,
+    categoryLevels:
+      parent.categoryLevels || child.categoryLevels ? { ...parent.categoryLevels, ...child.categoryLevels } : undefined,
     defaults: {
       ...parent.defaults,
       ...child.defaults,

@@ -12,6 +12,7 @@ import { extend, locate, originsOf } from './extend.js';
 import { depthPast } from './depth.js';
 import { PolicySchema, type Policy, type Rule } from './schema.js';
 import { refusalsOf } from './conversation.js';
+import { checkCategoryLevels, resolveRuleLevels } from './levels.js';
 import { textSelector, type TextSelector } from './select.js';
 import { allowListRules } from './tool-allow.js';
 import { toolScopeOf, type CompiledToolScope } from './tool-scope.js';
@@ -83,13 +84,27 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
 }
 
-/** zod issues as policy issues; an unknown field is reported at its own path. */
-const zodIssues = (error: z.ZodError, prefix: readonly PropertyKey[] = []): PolicyIssue[] =>
-  error.issues.flatMap((i) =>
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ path: formatPath([...prefix, ...i.path, k]), message: `unknown field "${k}"` }))
-      : [{ path: formatPath([...prefix, ...i.path]), message: i.message }],
-  );
+/**
+ * zod issues as policy issues; an unknown field is reported at its own path. When no branch of a union matched (a
+ * condition that is no kind of condition), the branch with the fewest faults, if one has fewer than every other,
+ * is the one the author meant: its faults are reported instead of "Invalid input".
+ */
+const zodIssues = (
+  error: { issues: readonly z.core.$ZodIssue[] },
+  prefix: readonly PropertyKey[] = [],
+): PolicyIssue[] =>
+  error.issues.flatMap((i) => {
+    if (i.code === 'unrecognized_keys')
+      return i.keys.map((k) => ({ path: formatPath([...prefix, ...i.path, k]), message: `unknown field "${k}"` }));
+    if (i.code === 'invalid_union' && i.errors.length > 1) {
+      const sizes = i.errors.map((e) => e.length);
+      const least = Math.min(...sizes);
+      const branch = i.errors[sizes.indexOf(least)];
+      if (branch && least > 0 && sizes.filter((n) => n === least).length === 1)
+        return zodIssues({ issues: branch }, [...prefix, ...i.path]);
+    }
+    return [{ path: formatPath([...prefix, ...i.path]), message: i.message }];
+  });
 
 /**
  * How many objects and arrays deep a policy may nest: far past any readable `when` tree, short of overflowing the
@@ -235,8 +250,14 @@ function build(policy: Policy, issues: PolicyIssue[], baseDirOf: (classifier: nu
 
   const rules: CompiledRule[] = [];
   const refusals = refusalsOf(policy);
-  policy.rules.forEach((rule, i) => {
+  checkCategoryLevels(policy, issues);
+  policy.rules.forEach((written, i) => {
     const at = origin('rules', i);
+    // Levels become numbers here, so the engine, the traces and the decision records see the thresholds used.
+    const faults = issues.length;
+    const rule = resolveRuleLevels(written, at, policy, classifiers, issues);
+    const unresolved = issues.length > faults; // reported; compiling it would only repeat the fault
+    policy.rules[i] = rule;
     const stages: Stage[] = rule.stage === 'both' ? ['input', 'output'] : [rule.stage];
     if (rule.category && !categories.has(rule.category))
       issues.push({ path: `${at}.category`, message: `no category "${rule.category}" in the taxonomy` });
@@ -255,7 +276,7 @@ function build(policy: Policy, issues: PolicyIssue[], baseDirOf: (classifier: nu
       issues.push({ path: `${at}.select`, message: (e as Error).message });
     }
     try {
-      condition = compileCondition(rule.when, 'when');
+      if (!unresolved) condition = compileCondition(rule.when, 'when');
     } catch (e) {
       const m = /^(when[^:]*): (.*)$/s.exec((e as Error).message);
       issues.push({ path: `${at}.${m?.[1] ?? 'when'}`, message: m?.[2] ?? (e as Error).message });

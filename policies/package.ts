@@ -42,7 +42,7 @@ function commonFolder(files: string[]): string {
 /**
  * Packs the bundle at `path` (a policy file or a folder holding `policy.json`).
  *
- * @example packBundle('policies/ml') // { main: 'ml/policy.json', files: { 'ml/policy.json': '…', 'default/policy.json': '…', … } }
+ * @example packBundle('policies/default') // { main: 'default/policy.json', files: { 'default/policy.json': '…', 'rules-only/policy.json': '…', … } }
  */
 export function packBundle(path: string): BundlePackage {
   const main = policyFile(path);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ACTIONS } from '../audit/types.js';
+import { LEVEL_NAMES } from '../classifiers/heads/levels.js';
 import {
   ArgConditionSchema,
   ArgsConditionSchema,
@@ -26,6 +27,16 @@ export const IdSchema = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'expected an id of letters, digits, _ . : - (at most 64 characters)');
 
 const unit = z.number().min(0, 'expected a number between 0 and 1').max(1, 'expected a number between 0 and 1');
+
+/** An operating level of a calibrated model (its `levels.json`): strict refuses most, permissive least. */
+export const LevelSchema = z.enum(LEVEL_NAMES);
+/**
+ * A score condition's threshold: a number, a level by name, or `level`: the level the policy sets for the rule's
+ * category (`categoryLevels`, through the category's parents), else the policy's `level`.
+ */
+export const ThresholdSchema = z.union([unit, LevelSchema, z.literal('level')], {
+  error: 'expected a number between 0 and 1, a level (strict, balanced, permissive) or "level"',
+});
 
 export const ClassifierDeclSchema = z.strictObject({
   id: IdSchema,
@@ -69,7 +80,7 @@ export const ScoreConditionSchema = z.strictObject({
   classifier: IdSchema,
   label: z.string().min(1),
   op: z.enum(['>=', '>', '<=', '<', '==']).default('>='),
-  threshold: unit,
+  threshold: ThresholdSchema,
 });
 
 /** A test on the selected text itself. */
@@ -253,6 +264,14 @@ export const PolicySchema = z.strictObject({
       messages: z.record(z.string(), z.string().min(1)).default({}),
     })
     .prefault({}),
+  /**
+   * The operating level that `"threshold": "level"` resolves to (see classifiers/heads/README.md, "Levels"):
+   * each level is a set of per-label thresholds calibrated on held-out data, stored with the model. Unset: the
+   * level of the policy this one extends, else `balanced`.
+   */
+  level: LevelSchema.optional(),
+  /** A level per taxonomy category, for rules of that category or of its descendants (merged over `extends`). */
+  categoryLevels: z.record(IdSchema, LevelSchema).optional(),
   /** What input rules without a `select` read of the conversation. */
   conversation: ConversationSchema.prefault({}),
   /** How this policy's streamed answers are moderated; unset fields fall back to the gateway's `stream` settings. */
@@ -314,5 +333,6 @@ export type Rule = z.infer<typeof RuleSchema>;
 export type Policy = z.infer<typeof PolicySchema>;
 export type ConversationOptions = z.infer<typeof ConversationSchema>;
 export type ScoreCondition = z.infer<typeof ScoreConditionSchema>;
+export type Level = z.infer<typeof LevelSchema>;
 export type TextCondition = z.infer<typeof TextConditionSchema>;
 export type MetaCondition = z.infer<typeof MetaConditionSchema>;

@@ -117,7 +117,7 @@ export async function evaluateToolRules(
           classifier: score.classifier,
           label: score.label,
           score: round(first.ctx.results.get(score.classifier)?.scores[score.label] ?? 0, 4),
-          threshold: score.threshold,
+          ...(typeof score.threshold === 'number' && { threshold: score.threshold }),
         }),
     };
     const message = c.rule.message?.replaceAll('{tool}', first?.call.name ?? '');

@@ -18,10 +18,10 @@ import { GAPS, prng, TRANSFORMS } from './evasion/transforms.js';
 
 const ROOT = join(DEFAULT_POLICY_PATH, '..', '..');
 const SHARED_DATA = join(ROOT, '..', 'shared', 'data');
-/** Harmful requests (few caught by the rules-only default pack), and in-the-wild jailbreaks (a quarter caught). */
+/** Harmful requests (few caught by the rules-only pack), and in-the-wild jailbreaks (a quarter caught). */
 const DEFAULT_UNSAFE = 'advbench,forbidden_questions,jailbreak_llms';
 /** The packs the conversation part measures (the obfuscation part measures the default pack). */
-const DEFAULT_PACKS = [DEFAULT_POLICY_PATH, join(DEFAULT_POLICY_PATH, '..', 'ml')].join(',');
+const DEFAULT_PACKS = [join(DEFAULT_POLICY_PATH, '..', 'rules-only'), DEFAULT_POLICY_PATH].join(',');
 const BENIGN_SETS = ['gsm8k', 'arena_hard', 'benign_instructions', 'cyberseceval_frr', 'coconot_pref'];
 
 interface Item {
@@ -39,9 +39,9 @@ function read(data: string, set: string, label: 'safe' | 'unsafe', limit: number
   return rows.slice(0, limit).map((r) => r.text);
 }
 
-/** The default policy with every rules classifier's normalisation switched off. */
+/** The rules-only policy with every rules classifier's normalisation switched off. */
 function withoutNormalisation(): LoadedPolicy {
-  const doc = JSON.parse(readFileSync(policyFile(DEFAULT_POLICY_PATH), 'utf8'));
+  const doc = JSON.parse(readFileSync(policyFile(join(DEFAULT_POLICY_PATH, '..', 'rules-only')), 'utf8'));
   for (const c of doc.classifiers) if (c.type === 'rules') c.params = { ...c.params, normalize: false };
   return compilePolicy(doc, 'default (normalize: false)');
 }
@@ -70,7 +70,7 @@ const USAGE = `usage: npm run eval:evasion -- [--seed N] [--limit N] [--sets a,b
   --data DIR   the labelled JSONL sets (default ../shared/data beside the repository)
   --json FILE  also write the figures as JSON
   --packs LIST policy packs for the conversation part: requests moved, split, reworded or translated
-               (default policies/default,policies/ml)
+               (default policies/rules-only,policies/default)
   exit codes: 0 done, 1 internal error, 2 usage or I/O error`;
 
 async function main(): Promise<void> {
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   );
   for (const set of [...UNSAFE_SETS, ...BENIGN_SETS])
     existingPath(join(data, `${set}.jsonl`), `no set named ${set} in ${data}`);
-  const on = loadPolicy();
+  const on = loadPolicy(join(DEFAULT_POLICY_PATH, '..', 'rules-only'));
   const off = withoutNormalisation();
   const out: Record<string, unknown> = { seed, policy: on.revision };
 

@@ -6,17 +6,29 @@
  *                   [--concurrency N] [--score classifier.label] [--rubric-classifier <id>] [--pipeline]
  *                   [--skip-bad] [--items] [--quiet]
  *
+ *   npm run eval -- --levels [--data-dir ../shared/data] [--policy policies/default] [--out levels.json]
+ *
  * Exit codes: 0 done, 1 the run failed (bad data, a policy that does not validate), 2 bad arguments or a file
  * that cannot be read.
  */
 import { writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { errorKind, intOption, parseCli, runCli, UsageError } from '../cli/args.js';
+import { DEFAULT_POLICY_PATH } from '../policies/load.js';
+import { levelsTable } from './calibrate/table.js';
 import { runEval } from './eval/harness.js';
+import { levelsReport } from './eval/levels.js';
 import { formatReport } from './eval/table.js';
 
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
 const USAGE = `usage: npm run eval -- --data <file.jsonl> [--data …] [--policy <path>] [--out report.json] [--limit N] [--concurrency N] [--score classifier.label] [--rubric-classifier <id>] [--pipeline] [--skip-bad] [--items] [--quiet]
+       npm run eval -- --levels [--data-dir ../shared/data] [--policy policies/default] [--out levels.json]
 
   Runs labelled JSON Lines records through the policy engine and reports precision, recall, over-refusal and more.
+  --levels: the rules-only pack and the model pack at each level (strict, balanced, permissive) on the validation
+  split of --data-dir: benign refusal rates, recall per hazard category and per source.
   exit codes: 0 done, 1 the run failed (bad data, a policy that does not validate), 2 usage or I/O error`;
 
 async function main(): Promise<number> {
@@ -32,7 +44,10 @@ async function main(): Promise<number> {
     'skip-bad': { type: 'boolean', default: false },
     items: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
+    levels: { type: 'boolean', default: false },
+    'data-dir': { type: 'string', default: join(root, '..', 'shared', 'data') },
   });
+  if (values.levels) return levels(values);
   if (values.data.length === 0) throw new UsageError('give at least one --data file');
   const limit = values.limit === undefined ? undefined : intOption('limit', values.limit, 1);
   const concurrency = values.concurrency === undefined ? undefined : intOption('concurrency', values.concurrency, 1);
@@ -61,6 +76,38 @@ async function main(): Promise<number> {
     console.error(`eval: ${(e as Error).message}`);
     return 1;
   }
+}
+
+/** `--levels`: the levels table on the validation split. */
+async function levels(values: {
+  policy?: string;
+  'data-dir': string;
+  out?: string;
+  limit?: string;
+  concurrency?: string;
+  quiet: boolean;
+  data: string[];
+}): Promise<number> {
+  if (values.data.length) throw new UsageError('--levels reads the validation split of --data-dir, not --data files');
+  const policy = values.policy ?? DEFAULT_POLICY_PATH;
+  const report = await levelsReport({
+    dataDir: values['data-dir'],
+    policy,
+    rulesOnly: join(root, 'policies', 'rules-only'),
+    limit: values.limit === undefined ? undefined : intOption('limit', values.limit, 1),
+    concurrency: values.concurrency === undefined ? 8 : intOption('concurrency', values.concurrency, 1),
+    progress: values.quiet ? undefined : (line) => console.error(line),
+  });
+  process.stdout.write(
+    levelsTable(
+      `Operating levels of ${policy} through the policy engine, on the ${report.data} (refused = action refuse; ` +
+        'benign refusal = max(everyday benign, look-alikes ÷ 4))',
+      report.columns,
+      report.counts,
+    ),
+  );
+  if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
+  return 0;
 }
 
 await runCli({ name: 'eval', usage: USAGE }, main);

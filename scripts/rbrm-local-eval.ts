@@ -67,9 +67,11 @@ function rows(dataDir: string): Row[] {
 
 /** The policy's own rbrm-output rubric, so what is measured is what ships. */
 function defaultRubric() {
-  const policy = PolicySchema.parse(JSON.parse(readFileSync(join(repo, 'policies', 'default', 'policy.json'), 'utf8')));
+  const policy = PolicySchema.parse(
+    JSON.parse(readFileSync(join(repo, 'policies', 'rules-only', 'policy.json'), 'utf8')),
+  );
   const rubric = policy.rubrics?.find((r) => r.id === 'rbrm-output');
-  if (!rubric) throw new Error('policies/default/policy.json has no rbrm-output rubric');
+  if (!rubric) throw new Error('policies/rules-only/policy.json has no rbrm-output rubric');
   return rubric;
 }
 

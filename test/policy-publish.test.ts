@@ -7,7 +7,7 @@ import request from 'supertest';
 import { loadBundle } from '../policies/bundle.js';
 import { DEFAULT_POLICY_PATH } from '../policies/load.js';
 import { packBundle, unpackBundle } from '../policies/package.js';
-import { auth, eventually, startTestGateway } from './support/harness.js';
+import { auth, eventually, RULES_ONLY_POLICY, startTestGateway } from './support/harness.js';
 import { deleteKeys, REDIS_URL, startCuttableProxy, testPrefix } from './support/replicas.js';
 
 const ADMIN = 'sk-publish-admin-0123456789';
@@ -40,8 +40,12 @@ describe('policy packages', () => {
   it('packs a bundle with what it extends, and unpacks it to the same revision', () => {
     const pkg = packBundle(ML_PACK);
     assert.equal(pkg.main, 'ml/policy.json');
-    // The extended file comes along; the tests beside it belong to the default pack, not to this bundle.
-    assert.deepEqual(Object.keys(pkg.files).sort(), ['default/policy.json', 'ml/policy.json']);
+    // The extended files come along; the tests beside them belong to their packs, not to this bundle.
+    assert.deepEqual(Object.keys(pkg.files).sort(), [
+      'default/policy.json',
+      'ml/policy.json',
+      'rules-only/policy.json',
+    ]);
     const dir = mkdtempSync(join(tmpdir(), 'gw-unpack-'));
     try {
       const main = unpackBundle(pkg, dir);
@@ -84,7 +88,7 @@ describe('POST /v1/policies and rollback on one gateway', () => {
       const refused = await request(gw.server).post('/v1/moderations').set(auth).send({ input: 'pineapple' });
       assert.equal(refused.headers['x-gateway-decision'], 'refuse');
       // Publish what it started with, then roll back to the fruit policy by its id.
-      const packed = packBundle(DEFAULT_POLICY_PATH);
+      const packed = packBundle(RULES_ONLY_POLICY);
       assert.equal((await request(gw.server).post('/v1/policies').set(admin).send(packed)).status, 200);
       assert.equal(gw.policies.store.current().revision, started);
       const back = await request(gw.server)

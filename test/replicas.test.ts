@@ -125,7 +125,7 @@ describe('three replicas on one Redis', () => {
         env: { ...process.env, GATEWAY_REDIS_URL: REDIS_URL, GATEWAY_REDIS_PREFIX: prefix },
         encoding: 'utf8',
       });
-    const published = cli('publish', fileURLToPath(new URL('../../policies/default', import.meta.url)));
+    const published = cli('publish', fileURLToPath(new URL('../../policies/rules-only', import.meta.url)));
     assert.equal(published.status, 0, published.stderr);
     await allWithin(replicas, async (r) => (await readyz(r)).policy.revision === before, 1000);
     const back = cli('rollback', revision);

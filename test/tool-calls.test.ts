@@ -41,7 +41,7 @@ function policyDir(doc: object): string {
 const WITH_ALLOW_LISTS = policyDir({
   apiVersion: 'gateway/v1',
   id: 'tools-test',
-  extends: join(DEFAULT_POLICY_PATH, 'policy.json'),
+  extends: join(DEFAULT_POLICY_PATH, '..', 'rules-only', 'policy.json'),
   tools: {
     allow: ['shell', 'http_request', 'search'],
     tenants: { 'tenant-b': ['shell', 'http_request', 'search', 'deploy'] },

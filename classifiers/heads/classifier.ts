@@ -8,6 +8,7 @@ import type { Classifier, ClassifierInput } from '../types.js';
 import { EncoderLease, SHARED_ENCODER, type EncoderSource } from './shared-encoder.js';
 import { pairFeatures, probabilities } from './linear.js';
 import { HEAD_NAMES, headOf, loadModel, modelDir, type LoadedHead, type LoadedModel } from './model.js';
+import { loadLevels, thresholdsOf, type LevelThresholds } from './levels.js';
 
 export type { EncoderSource } from './shared-encoder.js';
 
@@ -33,6 +34,8 @@ const pct = (p: number) => p.toFixed(2);
 export class OnnxHeadsClassifier implements Classifier {
   readonly labels: readonly string[];
   readonly version: string;
+  /** The model folder's calibrated levels (levels.json), when it has them. */
+  readonly levels?: LevelThresholds;
   private readonly model: LoadedModel;
   private readonly heads: LoadedHead[];
   private readonly maxChunks: number;
@@ -48,6 +51,8 @@ export class OnnxHeadsClassifier implements Classifier {
     const { heads, model, maxChunks } = OnnxParamsSchema.parse(params);
     if (new Set(heads).size !== heads.length) throw new Error(`params.heads lists a head twice: ${heads.join(', ')}`);
     this.model = loadModel(modelDir(model, baseDir), heads);
+    const levels = loadLevels(this.model.dir, this.model.hash);
+    if (levels) this.levels = thresholdsOf(levels);
     this.encoder = new EncoderLease(encoder, this.model.manifest.encoder);
     this.heads = heads.map((name) => headOf(this.model, name));
     this.labels = this.heads.flatMap((h) => h.head.labels);

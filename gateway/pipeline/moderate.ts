@@ -4,14 +4,30 @@ import type { Pipeline, RequestContext } from './pipeline.js';
 import { joinSegments } from '../../policies/select.js';
 import { round } from '../../policies/round.js';
 
+/** A lower-threshold signal: a `flag` rule that matched. Recorded and reported, never a flag of the input. */
+export interface WatchSignal {
+  rule: string;
+  category?: string;
+  label?: string;
+  score?: number;
+  threshold?: number;
+}
+
 export interface ModerationResult {
+  /**
+   * As OpenAI's: the input violates the policy, i.e. the policy refuses it. Redaction, routing and watch flags
+   * are not violations and do not set it; they are in `gateway`.
+   */
   flagged: boolean;
+  /** A label or category is true when a rule refusing the input matched on it. */
   categories: Record<string, boolean>;
   category_scores: Record<string, number>;
-  /** Our extension: the decision, the rules that matched and each classifier's result. */
+  /** Our extension: the decision, the rules that matched, the watch signals and each classifier's result. */
   gateway: {
     action: Action;
     matched_rules: { id: string; action: Action; reason: string }[];
+    /** Enforced `flag` rules that matched: scores past a watch threshold, under the refusing level. */
+    watch: WatchSignal[];
     classifiers: {
       id: string;
       scores: Record<string, number>;
@@ -35,17 +51,28 @@ function toResult(d: StageDecision): ModerationResult {
     for (const [label, v] of Object.entries(c.scores)) scores[label] = Math.max(scores[label] ?? 0, v);
   const categories = Object.fromEntries(Object.keys(scores).map((l) => [l, false]));
   for (const m of d.matches) {
-    if (m.onError || m.action === 'allow') continue;
+    if (m.onError || m.action !== 'refuse') continue;
     if (m.label) categories[m.label] = true;
     if (m.category) categories[m.category] = true;
   }
+  const watch = d.matches
+    .filter((m) => m.action === 'flag' && !m.onError)
+    .map((m) => ({
+      rule: m.id,
+      ...(m.category !== undefined && { category: m.category }),
+      ...(m.label !== undefined && { label: m.label }),
+      ...(m.score !== undefined && { score: m.score }),
+      ...(m.threshold !== undefined && { threshold: m.threshold }),
+    }));
   return {
-    flagged: d.action !== 'allow',
+    // A refusal for a failed check (fail closed) counts too: the input could not be shown to comply.
+    flagged: d.action === 'refuse',
     categories,
     category_scores: scores,
     gateway: {
       action: d.action,
       matched_rules: d.matches.map((m) => ({ id: m.id, action: m.action, reason: m.reason })),
+      watch,
       classifiers: d.classifiers.map((c) => ({
         id: c.id,
         scores: c.scores,

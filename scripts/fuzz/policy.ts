@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { compilePolicy, DEFAULT_POLICY_PATH, PolicyError, policyFile } from '../../policies/load.js';
 import { Rand } from './random.js';
@@ -114,7 +115,10 @@ function mutate(doc: Record<string, Json>, r: Rand): Record<string, Json> {
  * report.problems // [] when the loader held
  */
 export function fuzzPolicies({ seed, count }: { seed: number; count: number }): PolicyFuzzReport {
-  const base = JSON.parse(readFileSync(policyFile(DEFAULT_POLICY_PATH), 'utf8')) as Record<string, Json>;
+  const base = JSON.parse(readFileSync(policyFile(join(DEFAULT_POLICY_PATH, '..', 'rules-only')), 'utf8')) as Record<
+    string,
+    Json
+  >;
   const report: PolicyFuzzReport = { compiled: 0, accepted: 0, refused: 0, problems: [], slowestMs: 0 };
   for (let i = 0; i < count; i++) {
     const r = Rand.for(seed ^ 0x901, i);

@@ -107,4 +107,12 @@ npm run train -- --out classifiers/models/default --overwrite-shipped   # replac
 The first run embeds about 40k texts (a few minutes on 2 cores) and caches them in \`.cache/train/\`.
 Training is deterministic for a given seed, data and encoder version: the same inputs give byte-identical
 \`.onnx\` files. The runtime refuses heads trained on a different encoder version, and checks every file's
-SHA-256 against \`heads.json\`. The classifier's \`version\` names the manifest hash and the encoder.`;
+SHA-256 against \`heads.json\`. The classifier's \`version\` names the manifest hash and the encoder.
+
+**Operating levels.** After training, \`npm run calibrate -- --model <folder>\` writes \`levels.json\` (and
+\`LEVELS.md\`) beside \`heads.json\`: strict, balanced and permissive, each one threshold per label, chosen on the
+validation split (never the test split) to refuse 5%, 2% and 0.5% of benign requests (the worse of everyday
+traffic and look-alikes ÷ 4). Policies name a level instead of a number; the default pack runs \`balanced\`.
+Retraining changes \`heads.json\`, and a model whose levels were calibrated for other heads fails at load until it
+is recalibrated. What the levels mean: classifiers/heads/README.md ("Levels"); their figures:
+\`classifiers/models/default/LEVELS.md\` and \`npm run eval -- --levels\`.`;

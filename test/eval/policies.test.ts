@@ -12,7 +12,7 @@ const trained = existsSync(join(root, 'classifiers', 'models', 'default', 'heads
 
 describe('the evaluation policies', () => {
   it(
-    'default-with-heads extends the default pack with the local heads',
+    'default-with-heads extends the rules-only pack with the local heads',
     { skip: !trained && 'no trained heads in classifiers/models/default' },
     async () => {
       const p = loadPolicy(HEADS_POLICY);

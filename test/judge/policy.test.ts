@@ -8,7 +8,7 @@ import { DEFAULT_POLICY_PATH, compilePolicy } from '../../policies/load.js';
 import { RubricSchema } from '../../policies/schema.js';
 import { startStubJudge, token, type JudgeReply, type StubJudge } from './stub-judge.js';
 
-const RUBRICS: unknown[] = JSON.parse(readFileSync(`${DEFAULT_POLICY_PATH}/policy.json`, 'utf8')).rubrics;
+const RUBRICS: unknown[] = JSON.parse(readFileSync(`${DEFAULT_POLICY_PATH}/../rules-only/policy.json`, 'utf8')).rubrics;
 const response = (content: string) => ({
   choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cli, DEFAULT_PACK, folder, json, rule, small } from './helpers.js';
+import { cli, RULES_ONLY_PACK, folder, json, rule, small } from './helpers.js';
 
 const chat = (content: string) => ({ model: 'm', messages: [{ role: 'user', content }] });
 
@@ -13,7 +13,7 @@ describe('policy CLI: explain', () => {
   });
 
   it('prints every rule with its conditions and values, the winner and why (human)', async () => {
-    const r = await cli(['explain', DEFAULT_PACK, join(dir, 'bomb.json')]);
+    const r = await cli(['explain', RULES_ONLY_PACK, join(dir, 'bomb.json')]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /INPUT stage → refuse/);
     assert.match(r.stdout, /✔ matched +weapons +\[refuse, priority 20, #4\]\n +held: hazards\.S9 >= 0\.5 \(1\)/);
@@ -30,7 +30,7 @@ describe('policy CLI: explain', () => {
   });
 
   it('gives the same trace as JSON, with every rule and why it matched or not', async () => {
-    const j = json(await cli(['explain', DEFAULT_PACK, join(dir, 'bomb.json'), '--json']));
+    const j = json(await cli(['explain', RULES_ONLY_PACK, join(dir, 'bomb.json'), '--json']));
     assert.deepEqual(j.final, { action: 'refuse', stage: 'input' });
     const input = j.stages.input;
     assert.equal(input.winner.id, 'weapons');
@@ -45,7 +45,7 @@ describe('policy CLI: explain', () => {
   it('runs the output stage with --output and shows the redaction', async () => {
     const r = await cli([
       'explain',
-      DEFAULT_PACK,
+      RULES_ONLY_PACK,
       join(dir, 'hi.json'),
       '--output',
       'Your card 4111 1111 1111 1111 is on file',
@@ -63,7 +63,7 @@ describe('policy CLI: explain', () => {
     const j = json(
       await cli([
         'explain',
-        DEFAULT_PACK,
+        RULES_ONLY_PACK,
         join(dir, 'hi.json'),
         '--output',
         'Your card 4111 1111 1111 1111 is on file',
@@ -98,18 +98,18 @@ describe('policy CLI: explain', () => {
       'case.json': { request: 'How do I build a pipe bomb?', scores: { hazards: { S9: 0 } } },
       'bad.json': { request: 5, scores: { hazards: { S9: 3 } } },
     });
-    const j = json(await cli(['explain', DEFAULT_PACK, join(files, 'case.json'), '--json']));
+    const j = json(await cli(['explain', RULES_ONLY_PACK, join(files, 'case.json'), '--json']));
     assert.deepEqual(j.final, { action: 'allow', stage: 'input' });
     assert.equal(j.outputSkipped, 'no output given; pass --output');
-    const bad = await cli(['explain', DEFAULT_PACK, join(files, 'bad.json')]);
+    const bad = await cli(['explain', RULES_ONLY_PACK, join(files, 'bad.json')]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /request: .*; scores\.hazards\.S9: /);
   });
 
   it('exits 2 for an unreadable request and 1 for an invalid policy', async () => {
-    assert.equal((await cli(['explain', DEFAULT_PACK, join(dir, 'bad.json')])).code, 2);
-    assert.equal((await cli(['explain', DEFAULT_PACK, join(dir, 'missing.json')])).code, 2);
-    assert.equal((await cli(['explain', DEFAULT_PACK])).code, 2);
+    assert.equal((await cli(['explain', RULES_ONLY_PACK, join(dir, 'bad.json')])).code, 2);
+    assert.equal((await cli(['explain', RULES_ONLY_PACK, join(dir, 'missing.json')])).code, 2);
+    assert.equal((await cli(['explain', RULES_ONLY_PACK])).code, 2);
     assert.equal(
       (await cli(['explain', folder({ 'policy.json': { apiVersion: 'gateway/v1' } }), join(dir, 'hi.json')])).code,
       1,
@@ -237,7 +237,7 @@ describe('policy CLI: diff', () => {
   });
 
   it('says so when nothing changed', async () => {
-    const r = await cli(['diff', DEFAULT_PACK, DEFAULT_PACK]);
+    const r = await cli(['diff', RULES_ONLY_PACK, RULES_ONLY_PACK]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /same revision: no changes/);
   });

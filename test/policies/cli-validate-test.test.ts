@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cli, DEFAULT_PACK, folder, json, rule, small } from './helpers.js';
+import { cli, RULES_ONLY_PACK, folder, json, rule, small } from './helpers.js';
 
 const good = small([
   rule('refuse-a', 'a', 'refuse', { category: 'cat', message: 'no a' }),
@@ -34,7 +34,7 @@ describe('policy CLI: usage and exit codes', () => {
     const missing = await cli(['validate']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /missing <path>/);
-    const option = await cli(['validate', DEFAULT_PACK, '--frob']);
+    const option = await cli(['validate', RULES_ONLY_PACK, '--frob']);
     assert.equal(option.code, 2);
     assert.match(option.stderr, /--frob/);
   });
@@ -42,11 +42,11 @@ describe('policy CLI: usage and exit codes', () => {
 
 describe('policy CLI: validate', () => {
   it('accepts the default pack (human output) and exits 0', async () => {
-    const r = await cli(['validate', DEFAULT_PACK]);
+    const r = await cli(['validate', RULES_ONLY_PACK]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
-      /^OK .*policy\.json: policy "default" \(enforce\), revision [0-9a-f]{12}, 20 rules, 7 classifiers/,
+      /^OK .*policy\.json: policy "rules-only" \(enforce\), revision [0-9a-f]{12}, 20 rules, 7 classifiers/,
     );
   });
 
@@ -126,11 +126,11 @@ describe('policy CLI: validate', () => {
 
 describe('policy CLI: test', () => {
   it('runs the default pack suites: everything passes and every rule is exercised', async () => {
-    const r = await cli(['test', DEFAULT_PACK]);
+    const r = await cli(['test', RULES_ONLY_PACK]);
     assert.equal(r.code, 0, r.stdout);
     assert.match(r.stdout, /\d+ passed, 0 failed, 0 errors/);
     assert.match(r.stdout, /every rule was exercised/);
-    const j = json(await cli(['test', DEFAULT_PACK, '--json']));
+    const j = json(await cli(['test', RULES_ONLY_PACK, '--json']));
     assert.equal(j.ok, true);
     assert.ok(j.summary.total >= 60, `only ${j.summary.total} cases`);
     assert.deepEqual(j.unexercised, []);

@@ -6,8 +6,17 @@ import { fileURLToPath } from 'node:url';
 
 /** The compiled CLI (this file runs from dist/test/policies/). */
 export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'policies', 'cli', 'main.js');
-/** The default pack in the source tree. */
+/** The default pack (rules and the local model) in the source tree. */
 export const DEFAULT_PACK = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'policies', 'default');
+/** The rules-only pack, which the default pack extends. */
+export const RULES_ONLY_PACK = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'policies',
+  'rules-only',
+);
 
 export interface CliResult {
   code: number;

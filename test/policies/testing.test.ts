@@ -9,7 +9,7 @@ import {
   type PolicyTestCase,
 } from '../../policies/testing.js';
 import { faultyPolicy } from '../support/faulty-classifier.js';
-import { DEFAULT_PACK, folder, rule, small } from './helpers.js';
+import { DEFAULT_PACK, folder, RULES_ONLY_PACK, rule, small } from './helpers.js';
 
 const policy = compilePolicy(
   small([
@@ -148,9 +148,9 @@ describe('policy test files', () => {
     assert.throws(() => loadPolicyTests(folder({ 'policy.json': small(), 'bad.test.json': '{' })), /not valid JSON/);
   });
 
-  it('the default pack passes its own suite, exercises every rule, and has enough everyday cases', async () => {
-    const suites = loadPolicyTests(DEFAULT_PACK);
-    const report = await runPolicyTests(loadPolicy(DEFAULT_PACK), suites);
+  it('the rules-only pack passes its own suite, exercises every rule, and has enough everyday cases', async () => {
+    const suites = loadPolicyTests(RULES_ONLY_PACK);
+    const report = await runPolicyTests(loadPolicy(RULES_ONLY_PACK), suites);
     const bad = report.cases.filter((c) => c.status !== 'PASS' && !c.todo);
     assert.deepEqual(bad, []);
     assert.deepEqual(report.unexercised, []);
@@ -169,5 +169,25 @@ describe('policy test files', () => {
       'jailbreak',
     ])
       assert.ok(refusals.includes(id), id);
+  });
+
+  it('the default pack passes its own suites (the model at the balanced level) and exercises every model rule', async () => {
+    const suites = loadPolicyTests(DEFAULT_PACK);
+    const loaded = loadPolicy(DEFAULT_PACK);
+    try {
+      const report = await runPolicyTests(loaded, suites);
+      const bad = report.cases.filter((c) => c.status !== 'PASS' && !c.todo);
+      assert.deepEqual(bad, []);
+      const model = loaded.rules
+        .map((c) => c.rule.id)
+        .filter((id) => id.startsWith('model-') || id.startsWith('graded-'));
+      assert.ok(model.length >= 19, model.join(', '));
+      assert.deepEqual(
+        report.unexercised.filter((id) => model.includes(id)),
+        [],
+      );
+    } finally {
+      for (const c of loaded.classifiers.values()) await c.close?.();
+    }
   });
 });

@@ -16,7 +16,7 @@ const repo = join(modelsRoot(), '..', '..');
 // (0.611 int8, 0.609 fp32, scripts/rbrm-local-eval.ts --split val), so these cases pin fp32.
 process.env.GATEWAY_ENCODER_PRECISION = 'fp32';
 const signal = new AbortController().signal;
-const policyJson = JSON.parse(readFileSync(join(repo, 'policies', 'default', 'policy.json'), 'utf8')) as {
+const policyJson = JSON.parse(readFileSync(join(repo, 'policies', 'rules-only', 'policy.json'), 'utf8')) as {
   rubrics: Rubric[];
 };
 const rubric = policyJson.rubrics.find((r) => r.id === 'rbrm-output')!;

@@ -10,6 +10,12 @@ import { startGateway, type Gateway, type GatewayOverrides } from '../../gateway
 import { startStubUpstream, type StubOptions, type StubUpstream } from './stub-upstream.js';
 
 export const CLIENT_KEY = 'sk-client-test-key-0123456789';
+/**
+ * The rules-only pack, which test gateways run unless a test names another GATEWAY_POLICY: the tests here exercise
+ * the gateway's mechanics, which need no model (the default pack's model is tested in test/moderations.test.ts and
+ * by the default pack's own suites).
+ */
+export const RULES_ONLY_POLICY = join(import.meta.dirname, '..', '..', '..', 'policies', 'rules-only');
 export const UPSTREAM_KEY = 'sk-upstream-secret-key-abcdefghij';
 
 export interface TestGateway extends Gateway {
@@ -36,6 +42,7 @@ export async function startTestGateway(
       GATEWAY_API_KEYS: CLIENT_KEY,
       GATEWAY_AUDIT_DIR: auditDir,
       GATEWAY_LOG_LEVEL: 'debug',
+      GATEWAY_POLICY: RULES_ONLY_POLICY,
       ...env,
     },
   });

@@ -23,7 +23,7 @@ export function scripted(prompt: string): ScriptedAnswer {
  * default pack's desired-style refusals and redactions, and a way to cut a stream midway.
  */
 export function defaultPackPlusForbidden(): string {
-  const path = join(import.meta.dirname, '..', '..', '..', 'policies', 'default', 'policy.json');
+  const path = join(import.meta.dirname, '..', '..', '..', 'policies', 'rules-only', 'policy.json');
   const policy = JSON.parse(readFileSync(path, 'utf8')) as {
     $schema?: string;
     classifiers: unknown[];

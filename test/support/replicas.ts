@@ -54,6 +54,7 @@ export async function startReplica(env: Record<string, string>): Promise<Replica
       GATEWAY_AUDIT_DURABILITY: 'none',
       GATEWAY_PID_FILE: 'off',
       GATEWAY_POLICY_WATCH: 'off',
+      GATEWAY_POLICY: join(import.meta.dirname, '..', '..', '..', 'policies', 'rules-only'),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,102 @@
+/**
+ * Operating levels of a model folder: `levels.json` beside `heads.json`, written by `npm run calibrate`. Each
+ * level (strict, balanced, permissive) is one threshold per label, chosen on held-out validation data so that
+ * the benign refusal rate meets the level's target. A policy names a level instead of a number
+ * (`"threshold": "level"`), and the level is resolved to these numbers when the policy loads.
+ *
+ * `levels.json` records the SHA-256 of the `heads.json` it was calibrated against: thresholds only mean
+ * something for the exact heads they were chosen for, so a retrained model with old levels fails at load.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+export const LEVEL_NAMES = ['strict', 'balanced', 'permissive'] as const;
+export type LevelName = (typeof LEVEL_NAMES)[number];
+export const LEVELS_FORMAT = 'rbrm-levels/1';
+export const LEVELS_FILE = 'levels.json';
+
+const Rate = z.number().min(0).max(1);
+
+/** What a level was measured to do on the calibration data: the figures `npm run eval -- --levels` prints. */
+export const LevelFiguresSchema = z.strictObject({
+  /** The level's objective: max(everyday benign, look-alikes ÷ lookalikeFactor), each the worst of the pooled rate and every source of 100+ items. */
+  benignRefusal: Rate,
+  everydayRefusal: Rate.nullable(),
+  lookalikeRefusal: Rate.nullable(),
+  /** Refusal rate of each source's safe items, and recall on each source's unsafe items. */
+  refusedSafeBySource: z.record(z.string(), Rate),
+  recallBySource: z.record(z.string(), Rate),
+  /** Recall on unsafe items of each hazard category (items whose category is known). */
+  recallByCategory: z.record(z.string(), Rate),
+  recall: Rate.nullable(),
+});
+
+const LevelEntrySchema = z.strictObject({
+  /** The benign refusal rate the level aims at (its objective must not exceed it). */
+  target: Rate,
+  thresholds: z.record(z.string(), Rate),
+  figures: LevelFiguresSchema,
+});
+
+export const LevelsFileSchema = z.strictObject({
+  format: z.literal(LEVELS_FORMAT),
+  /** SHA-256 of the heads.json these thresholds were chosen for. */
+  heads: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Where the calibration data came from, in words (the split, or the user's files with their hashes). */
+  data: z.string().min(1),
+  /** Safe input sources counted as everyday benign traffic, and as look-alikes of harmful requests. */
+  everyday: z.array(z.string()),
+  lookalikes: z.array(z.string()),
+  lookalikeFactor: z.number().positive(),
+  /** Pooling the scores were computed with, per head (as served). */
+  pooling: z.record(z.string(), z.enum(['first', 'max'])),
+  /**
+   * Heads whose labels were calibrated only where another label reaches a threshold: a rule using their levels
+   * reads `all: [{label ≥ level}, {gate label ≥ threshold}]` (the default pack's category rules do).
+   */
+  gates: z.array(z.strictObject({ head: z.string(), label: z.string(), threshold: Rate })).default([]),
+  levels: z.strictObject({ strict: LevelEntrySchema, balanced: LevelEntrySchema, permissive: LevelEntrySchema }),
+});
+export type LevelFigures = z.infer<typeof LevelFiguresSchema>;
+export type LevelEntry = z.infer<typeof LevelEntrySchema>;
+export type LevelsFile = z.infer<typeof LevelsFileSchema>;
+
+/** Per level, per label: the threshold a policy's level resolves to. */
+export type LevelThresholds = Readonly<Record<LevelName, Readonly<Record<string, number>>>>;
+
+/**
+ * Reads and checks a model folder's `levels.json`; undefined when the folder has none (levels then cannot be
+ * named by a policy, and the loader says how to make them). Throws when the file is malformed or was calibrated
+ * for other heads.
+ * @example
+ * const levels = loadLevels(modelDir('default'), model.hash); // levels?.balanced.thresholds.unsafe
+ */
+export function loadLevels(dir: string, headsSha256: string): LevelsFile | undefined {
+  const file = join(dir, LEVELS_FILE);
+  if (!existsSync(file)) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON: ${(e as Error).message}`);
+  }
+  const parsed = LevelsFileSchema.safeParse(raw);
+  if (!parsed.success)
+    throw new Error(
+      `${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
+  const levels = parsed.data;
+  if (levels.heads !== headsSha256)
+    throw new Error(
+      `${file} was calibrated for other heads (heads.json changed); rerun npm run calibrate -- --model ${dir}`,
+    );
+  return levels;
+}
+
+/** The thresholds alone, as a classifier exposes them. */
+export const thresholdsOf = (levels: LevelsFile): LevelThresholds => ({
+  strict: levels.levels.strict.thresholds,
+  balanced: levels.levels.balanced.thresholds,
+  permissive: levels.levels.permissive.thresholds,
+});

@@ -1,0 +1,185 @@
+/**
+ * Calibrates a model folder's operating levels (strict, balanced, permissive) and writes them to
+ * `levels.json` beside its `heads.json` (see classifiers/heads/README.md, "Levels").
+ *
+ *   npm run calibrate -- --model <name|folder> [--data own.jsonl …] [--data-dir ../shared/data] [--out DIR]
+ *
+ * Without --data it reads the validation split of the shared data (never the test split); with --data, the
+ * user's own labelled traffic in the eval format. Exit codes: 0 done, 1 internal error, 2 usage or I/O error.
+ */
+import { writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InputError, intOption, numberOption, parseCli, runCli, UsageError } from '../cli/args.js';
+import {
+  LEVEL_NAMES,
+  LEVELS_FILE,
+  LEVELS_FORMAT,
+  LevelsFileSchema,
+  type LevelName,
+  type LevelsFile,
+} from '../classifiers/heads/levels.js';
+import { modelDir } from '../classifiers/heads/model.js';
+import { DEFAULT_TARGETS, figuresOf, fitLevel, type FitOptions } from './calibrate/fit.js';
+import { EVERYDAY_SOURCES, fileItems, LOOKALIKE_SOURCES, validationItems } from './calibrate/items.js';
+import { defaultGates, poolingOf, scoreItems, scoreUnder, textHeadsOf, type Pooling } from './calibrate/score.js';
+import { longProbe } from './calibrate/long-probe.js';
+import { countsOf, levelsTable } from './calibrate/table.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const USAGE = `usage: npm run calibrate -- --model <name|folder> [--data own.jsonl …] [--data-dir DIR] [--out DIR]
+                           [--strict 0.05] [--balanced 0.02] [--permissive 0.005] [--lookalike-factor 4]
+                           [--everyday a,b] [--lookalikes a,b] [--labels a,b] [--max-chunks 4] [--dry-run]
+                           [--pooling head=max,…] [--no-gate] [--long-probe]
+
+  Chooses each level's per-label thresholds so that its benign refusal rate, max(everyday benign, look-alikes ÷
+  factor), meets its target, and writes levels.json to the model folder (or --out DIR).
+  --model           a folder under classifiers/models (default) or a path to a model folder
+  --data FILE       your own labelled traffic, JSON Lines in the eval format (repeatable); default: the
+                    validation split of --data-dir (default ../shared/data)
+  --strict/--balanced/--permissive RATE   target benign refusal rate of each level
+  --lookalike-factor N  how many times the everyday rate look-alikes may be refused (default 4)
+  --everyday/--lookalikes LIST  which safe sources count as everyday traffic and as look-alikes
+  --labels LIST     labels the levels set (default: every label of the model's text heads)
+  --dry-run         print the figures, write nothing; --pooling (measurement only) needs it
+  --long-probe      also measure harmful requests buried in long benign texts, first-window vs max pooling
+  --no-gate         calibrate the hazard categories alone (by default they count only where the unsafe head
+                    reaches its validation threshold, as the default pack's category rules read them)
+  exit codes: 0 done, 1 internal error, 2 usage or I/O error`;
+
+const list = (s: string | undefined) =>
+  s === undefined
+    ? undefined
+    : s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+
+function parsePooling(s: string | undefined): Pooling {
+  const out: Pooling = {};
+  for (const part of list(s) ?? []) {
+    const [head, how] = part.split('=');
+    if (how !== 'first' && how !== 'max') throw new UsageError(`--pooling ${part}: expected head=first or head=max`);
+    out[head] = how;
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseCli(process.argv.slice(2), {
+    model: { type: 'string' },
+    data: { type: 'string', multiple: true, default: [] },
+    'data-dir': { type: 'string', default: join(root, '..', 'shared', 'data') },
+    out: { type: 'string' },
+    strict: { type: 'string' },
+    balanced: { type: 'string' },
+    permissive: { type: 'string' },
+    'lookalike-factor': { type: 'string', default: '4' },
+    everyday: { type: 'string' },
+    lookalikes: { type: 'string' },
+    labels: { type: 'string' },
+    'max-chunks': { type: 'string', default: '4' },
+    'cache-dir': { type: 'string', default: join(root, '.cache', 'train') },
+    pooling: { type: 'string' },
+    'dry-run': { type: 'boolean', default: false },
+    'no-gate': { type: 'boolean', default: false },
+    'long-probe': { type: 'boolean', default: false },
+  });
+  if (!values.model) throw new UsageError('give --model <name|folder> (the folder holding heads.json)');
+  const dir = modelDir(values.model, process.cwd());
+  if (!existsSync(join(dir, 'heads.json'))) throw new InputError(`${dir} holds no heads.json: not a model folder`);
+  const targets = { ...DEFAULT_TARGETS };
+  for (const level of LEVEL_NAMES) {
+    const v = values[level];
+    if (v !== undefined) targets[level] = numberOption(level, v, 0);
+    if (targets[level] > 1) throw new UsageError(`--${level} is a rate between 0 and 1, got ${targets[level]}`);
+  }
+  if (!(targets.strict >= targets.balanced && targets.balanced >= targets.permissive))
+    throw new UsageError('targets must satisfy strict ≥ balanced ≥ permissive');
+  const factor = numberOption('lookalike-factor', values['lookalike-factor'], 1);
+  const maxChunks = intOption('max-chunks', values['max-chunks'], 1);
+  const override = parsePooling(values.pooling);
+  if (Object.keys(override).length && !values['dry-run'])
+    throw new UsageError('--pooling measures another pooling than the heads serve; use it with --dry-run');
+
+  const model = textHeadsOf(dir);
+  for (const head of Object.keys(override))
+    if (!model.heads.has(head as never)) throw new UsageError(`--pooling: the model has no text head "${head}"`);
+  const allLabels = [...model.heads.values()].flatMap((h) => [...h.head.labels]);
+  const labels = list(values.labels) ?? allLabels;
+  for (const l of labels)
+    if (!allLabels.includes(l))
+      throw new UsageError(`--labels: no label "${l}"; the model has ${allLabels.join(', ')}`);
+
+  const data = values.data.length ? fileItems(values.data) : validationItems(values['data-dir'], model.manifest.seed);
+  const log = (s: string) => console.error(s);
+  log(`calibrate: ${data.items.length} input records (${data.description})`);
+  const scored = await scoreItems(model, data.items, { maxChunks, cacheDir: values['cache-dir'], progress: log });
+  const pooling = poolingOf(model, override);
+  const gates = values['no-gate'] ? [] : defaultGates(model);
+  const rows = scored.map((s) => ({ item: s.item, scores: scoreUnder(s, model, pooling, gates) }));
+  const opts: FitOptions = {
+    everyday: new Set(list(values.everyday) ?? EVERYDAY_SOURCES),
+    lookalikes: new Set(list(values.lookalikes) ?? LOOKALIKE_SOURCES),
+    lookalikeFactor: factor,
+  };
+  const levels = Object.fromEntries(
+    LEVEL_NAMES.map((level: LevelName) => {
+      const thresholds = fitLevel(rows, labels, targets[level], opts);
+      return [level, { target: targets[level], thresholds, figures: figuresOf(rows, thresholds, opts) }];
+    }),
+  ) as LevelsFile['levels'];
+  const long = scored.filter((s) => s.windows > 1).length;
+  const table = levelsTable(
+    `Levels of ${relative(root, dir) || dir} on the ${data.description}; pooling ${JSON.stringify(pooling)}; ` +
+      `${long} of ${scored.length} texts are longer than one window`,
+    Object.fromEntries(LEVEL_NAMES.map((l) => [l, levels[l].figures])),
+    countsOf(data.items),
+  );
+  process.stdout.write(table);
+  for (const l of LEVEL_NAMES) log(`${l}: ${JSON.stringify(levels[l].thresholds)}`);
+  if (values['long-probe']) {
+    const served = poolingOf(model);
+    const allMax = Object.fromEntries(Object.keys(served).map((h) => [h, 'max' as const]));
+    const probe = await longProbe(
+      model,
+      data.items,
+      levels.balanced.thresholds,
+      { served, 'max (every head)': allMax },
+      gates,
+      { maxChunks, cacheDir: values['cache-dir'] },
+    );
+    process.stdout.write('\n' + probe);
+  }
+  if (values['dry-run']) return 0;
+  const file: LevelsFile = LevelsFileSchema.parse({
+    format: LEVELS_FORMAT,
+    heads: model.hash,
+    data: data.description,
+    everyday: [...opts.everyday],
+    lookalikes: [...opts.lookalikes],
+    lookalikeFactor: factor,
+    pooling,
+    gates,
+    levels,
+  });
+  const out = values.out ? resolve(values.out) : dir;
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, LEVELS_FILE), JSON.stringify(file, null, 2) + '\n');
+  // The same table as a page beside it, so what each level means is readable where the model lives.
+  const card = [
+    '# Operating levels',
+    '',
+    `Written by \`npm run calibrate -- --model ${values.model}\`; what the levels are: classifiers/heads/README.md ("Levels").`,
+    `Targets (benign refusal): ${LEVEL_NAMES.map((l) => `${l} ${targets[l]}`).join(', ')}; look-alike factor ${factor};`,
+    `everyday sources: ${[...opts.everyday].join(', ')}; look-alikes: ${[...opts.lookalikes].join(', ')}.`,
+    '',
+    table,
+  ];
+  writeFileSync(join(out, 'LEVELS.md'), card.join('\n'));
+  log(`calibrate: wrote ${relative(process.cwd(), join(out, LEVELS_FILE))}`);
+  return 0;
+}
+
+await runCli({ name: 'calibrate', usage: USAGE }, main);

@@ -1,0 +1,111 @@
+/**
+ * `npm run eval -- --levels`: what each operating level of a pack means, measured through the policy engine on the
+ * validation split of the shared data (the split the levels were calibrated on, never the test split). One column
+ * for the rules-only pack and one per level of the model pack: the benign refusal rates (everyday traffic and
+ * look-alikes), recall per hazard category and per source, and the refusal rate of every safe source.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { LEVEL_NAMES, type LevelFigures } from '../../classifiers/heads/levels.js';
+import { loadModel, modelDir } from '../../classifiers/heads/model.js';
+import { loadPolicy, policyFile, type LoadedPolicy } from '../../policies/load.js';
+import { figuresOf } from '../calibrate/fit.js';
+import { EVERYDAY_SOURCES, LOOKALIKE_SOURCES, validationItems, type CalItem } from '../calibrate/items.js';
+import { countsOf } from '../calibrate/table.js';
+import type { EvalItem } from './data.js';
+import { runItems } from './run.js';
+
+export interface LevelsOptions {
+  dataDir: string;
+  /** The model pack (default policies/default) and the rules-only pack to compare it with. */
+  policy: string;
+  rulesOnly?: string;
+  concurrency?: number;
+  limit?: number;
+  progress?: (line: string) => void;
+}
+
+export interface LevelsReport {
+  data: string;
+  policy: string;
+  columns: Record<string, LevelFigures>;
+  counts: Record<string, string>;
+}
+
+/** The split seed of the pack's model (the heads' training seed), 7 when the pack runs no `onnx` model. */
+function seedOf(path: string): number {
+  const file = policyFile(path);
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as {
+    classifiers?: { type: string; params?: { model?: string } }[];
+  };
+  const onnx = doc.classifiers?.find((c) => c.type === 'onnx');
+  if (!onnx) return 7;
+  return loadModel(modelDir(onnx.params?.model ?? 'default', dirname(file)), []).manifest.seed;
+}
+
+/** The pack at one level: a policy that extends it and sets the level (category overrides still apply). */
+function atLevel(path: string, level: string): LoadedPolicy {
+  const dir = mkdtempSync(join(tmpdir(), 'eval-level-'));
+  try {
+    const file = join(dir, 'policy.json');
+    const doc = { apiVersion: 'gateway/v1', id: `at-${level}`, extends: policyFile(path), level };
+    writeFileSync(file, JSON.stringify(doc));
+    return loadPolicy(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function figuresFor(
+  loaded: LoadedPolicy,
+  items: readonly CalItem[],
+  opts: LevelsOptions,
+  name: string,
+): Promise<LevelFigures> {
+  const evalItems: EvalItem[] = items.map((it, i) => ({
+    record: { id: String(i), text: it.text, label: it.label, stage: 'input', source: it.source },
+    file: 'validation',
+    line: i + 1,
+  }));
+  try {
+    await Promise.all([...loaded.classifiers.values()].map((c) => c.ready?.()));
+    let done = 0;
+    const started = performance.now();
+    const results = await runItems(loaded, evalItems, {
+      refs: { input: [], output: [] },
+      concurrency: opts.concurrency,
+      onItem: () => {
+        if (++done % 500 === 0) opts.progress?.(`eval --levels: ${name}: ${done}/${items.length}`);
+      },
+    });
+    opts.progress?.(
+      `eval --levels: ${name}: ${items.length} records in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    );
+    const rows = results.map((r, i) => ({ item: items[i], scores: { refused: r.action === 'refuse' ? 1 : 0 } }));
+    return figuresOf(
+      rows,
+      { refused: 0.5 },
+      {
+        everyday: new Set(EVERYDAY_SOURCES),
+        lookalikes: new Set(LOOKALIKE_SOURCES),
+        lookalikeFactor: 4,
+      },
+    );
+  } finally {
+    await Promise.allSettled([...loaded.classifiers.values()].map((c) => c.close?.()));
+  }
+}
+
+/**
+ * @example
+ * const report = await levelsReport({ dataDir: '../shared/data', policy: 'policies/default', rulesOnly: 'policies/rules-only' });
+ */
+export async function levelsReport(opts: LevelsOptions): Promise<LevelsReport> {
+  const data = validationItems(opts.dataDir, seedOf(opts.policy));
+  const items = opts.limit ? data.items.slice(0, opts.limit) : data.items;
+  const columns: Record<string, LevelFigures> = {};
+  if (opts.rulesOnly) columns['rules-only'] = await figuresFor(loadPolicy(opts.rulesOnly), items, opts, 'rules-only');
+  for (const level of LEVEL_NAMES) columns[level] = await figuresFor(atLevel(opts.policy, level), items, opts, level);
+  return { data: data.description, policy: opts.policy, columns, counts: countsOf(items) };
+}
