@@ -19,7 +19,8 @@ function scoreConditions(c: Condition, out: { classifier: string; label: string;
   if ('all' in c) for (const x of c.all) scoreConditions(x, out);
   else if ('any' in c) for (const x of c.any) scoreConditions(x, out);
   else if ('not' in c) scoreConditions(c.not, out);
-  else if ('classifier' in c && 'threshold' in c)
+  // Levels are resolved to numbers when the policy loads; a name left here belongs to a broken policy.
+  else if ('classifier' in c && typeof c.threshold === 'number')
     out.push({ classifier: c.classifier, label: c.label, threshold: c.threshold });
   return out;
 }
