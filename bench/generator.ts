@@ -220,7 +220,12 @@ interface Measured {
 async function measure(target: Target, level: number): Promise<Measured> {
   const samples: Sample[] = [];
   // The gateway's work happens in its process; the others' in this one (where the gateway's client also runs).
-  const pid = target === gateway ? gatewayProcess.child.pid : target === http ? bareProcess.child.pid : process.pid;
+  const pid =
+    new Map<Target, number | undefined>([
+      [gateway, gatewayProcess.child.pid],
+      [before, beforeProcess?.child.pid],
+      [http, bareProcess.child.pid],
+    ]).get(target) ?? process.pid;
   const cpuBefore = cpuMs(pid);
   const requests = level * batches;
   let next = 0;
