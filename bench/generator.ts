@@ -3,17 +3,23 @@
  * to first token at 1 and 4 concurrent sequences, three ways in one run:
  *   runtime  — node-llama-cpp called directly (LlamaChat on its own context), the baseline;
  *   adapter  — LocalGenerator.stream() called directly (the Generator contract, no HTTP);
+ *   http     — a bare node:http server (bench/servers/bare-sse.ts, its own process) streaming the runtime's tokens
+ *              as chat completion chunks with no moderation: the floor any HTTP gateway pays (HTTP + SSE + the
+ *              client's parsing on the same cores);
  *   gateway  — streamed chat completions over loopback HTTP to the gateway as `npm start` runs it, in its own
  *              process with GATEWAY_GENERATOR=local (default policy, records on); the client is this process.
  * Rounds interleave the three, so drift on a shared machine hits each alike; medians over rounds are printed with
- * the gateway's tokens/s as a ratio of the runtime's (goal: at least 0.95). The tiny model generates far faster
+ * the gateway's tokens/s as a ratio of the runtime's (goal: at least 0.95), and of the bare HTTP server's (the
+ * gateway's own overhead, HTTP and SSE set aside). The tiny model generates far faster
  * than a real one, so the gateway's per-token cost weighs more here than it would in use.
  *
  * Each round runs, per level and per target, one batch of `level` × --batches requests (`level` at a time);
  * figures are medians over rounds. GATEWAY_* variables in the environment reach the gateway's configuration (e.g.
  * GATEWAY_AUDIT_DURABILITY=none to see what the records' fsync costs).
  *
- * Options: --model FILE (a real GGUF instead of the tiny model), --targets LIST (default runtime,adapter,gateway), --rounds N (default 20), --batches N (default 1), --max-tokens N (default 128), --threads N (default 1:
+ * BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes on the gateways' node command line.
+ * Options: --before MAIN_JS (a second gateway from another build, e.g. a copy of an older dist/gateway/main.js,
+ * measured in the same interleaved rounds as target `before`), --model FILE (a real GGUF instead of the tiny model), --targets LIST (default runtime,adapter,http,gateway), --rounds N (default 20), --batches N (default 1), --max-tokens N (default 128), --threads N (default 1:
  * on a shared machine more threads spin against each other).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -37,7 +43,10 @@ const { values } = parseOrExit({ name: 'bench:generator', usage: USAGE }, () => 
   const parsed = parseCli(
     process.argv.slice(2),
     Object.fromEntries(
-      ['rounds', 'batches', 'max-tokens', 'threads', 'targets', 'model'].map((k) => [k, { type: 'string' as const }]),
+      ['rounds', 'batches', 'max-tokens', 'threads', 'targets', 'model', 'before'].map((k) => [
+        k,
+        { type: 'string' as const },
+      ]),
     ),
   );
   checkNumbers(parsed.values, ['rounds', 'batches', 'max-tokens', 'threads'], 1);
@@ -137,30 +146,51 @@ const adapter: Target = async (req) => {
 
 // The gateway as `npm start` runs it: its own process, the model loaded in it, the client (this process) outside.
 const PORT = 18391;
-const gatewayProcess = await startProcess(
-  [join(import.meta.dirname, '../gateway/main.js')],
-  {
-    GATEWAY_POLICY_WATCH: 'off',
-    GATEWAY_LOG_LEVEL: 'warn',
-    ...(process.env as Record<string, string>),
-    GATEWAY_PORT: String(PORT),
-    GATEWAY_HOST: '127.0.0.1',
-    GATEWAY_AUTH: 'off',
-    GATEWAY_PID_FILE: 'off',
-    GATEWAY_AUDIT_DIR: join(dir, 'audit'),
-    GATEWAY_GENERATOR: 'local',
-    GATEWAY_LOCAL_MODEL: model,
-    GATEWAY_LOCAL_GPU: 'cpu',
-    GATEWAY_LOCAL_THREADS: String(threads),
-    GATEWAY_LOCAL_CONTEXT_SIZE: String(settings.contextSize),
-    GATEWAY_LOCAL_SEQUENCES: String(settings.sequences),
-  },
-  `http://127.0.0.1:${PORT}/readyz`,
-);
+const startGateway = (main: string, port: number, audit: string) =>
+  startProcess(
+    [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), main],
+    {
+      GATEWAY_POLICY_WATCH: 'off',
+      GATEWAY_LOG_LEVEL: 'warn',
+      ...(process.env as Record<string, string>),
+      GATEWAY_PORT: String(port),
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_AUTH: 'off',
+      GATEWAY_PID_FILE: 'off',
+      GATEWAY_AUDIT_DIR: join(dir, audit),
+      GATEWAY_GENERATOR: 'local',
+      GATEWAY_LOCAL_MODEL: model,
+      GATEWAY_LOCAL_GPU: 'cpu',
+      GATEWAY_LOCAL_THREADS: String(threads),
+      GATEWAY_LOCAL_CONTEXT_SIZE: String(settings.contextSize),
+      GATEWAY_LOCAL_SEQUENCES: String(settings.sequences),
+    },
+    `http://127.0.0.1:${port}/readyz`,
+  );
+const gatewayProcess = await startGateway(join(import.meta.dirname, '../gateway/main.js'), PORT, 'audit');
+// --before: a second gateway from another build (an older dist/gateway/main.js), measured in the same rounds.
+const beforeProcess = values.before ? await startGateway(values.before, PORT + 1, 'audit-before') : undefined;
 const gw = { url: `http://127.0.0.1:${PORT}` };
-const gateway: Target = async (req) => {
-  const r = await sseChat(`${gw.url}/v1/chat/completions`, req);
-  if (r.status !== 200) throw new Error(`gateway answered ${r.status}`);
+const bareProcess = await startProcess(
+  [
+    join(import.meta.dirname, 'servers/bare-sse.js'),
+    model,
+    String(threads),
+    String(settings.contextSize),
+    String(settings.sequences),
+  ],
+  {},
+);
+/** A streamed chat completion over HTTP, timed as the client sees it. */
+const overHttp =
+  (url: string): Target =>
+  async (req) =>
+    sseSample(await sseChat(url, req), url);
+const gateway = overHttp(`${gw.url}/v1/chat/completions`);
+const before = overHttp(`http://127.0.0.1:${PORT + 1}/v1/chat/completions`);
+const http = overHttp(`http://127.0.0.1:${bareProcess.port}/v1/chat/completions`);
+function sseSample(r: Awaited<ReturnType<typeof sseChat>>, url: string): Sample {
+  if (r.status !== 200) throw new Error(`${url} answered ${r.status}`);
   let ttft = 0;
   let last = 0;
   let tokens = 0;
@@ -173,7 +203,7 @@ const gateway: Target = async (req) => {
     if (e.data.usage) tokens = e.data.usage.completion_tokens;
   }
   return { tokens, ttft, decode: last - ttft };
-};
+}
 
 interface Measured {
   /** Tokens/s over the wall time, request overheads included. */
@@ -190,7 +220,12 @@ interface Measured {
 async function measure(target: Target, level: number): Promise<Measured> {
   const samples: Sample[] = [];
   // The gateway's work happens in its process; the others' in this one (where the gateway's client also runs).
-  const pid = target === gateway ? gatewayProcess.child.pid : process.pid;
+  const pid =
+    new Map<Target, number | undefined>([
+      [gateway, gatewayProcess.child.pid],
+      [before, beforeProcess?.child.pid],
+      [http, bareProcess.child.pid],
+    ]).get(target) ?? process.pid;
   const cpuBefore = cpuMs(pid);
   const requests = level * batches;
   let next = 0;
@@ -216,11 +251,12 @@ async function measure(target: Target, level: number): Promise<Measured> {
   };
 }
 
-const all = { runtime, adapter, gateway } as const;
+const all = { runtime, adapter, http, gateway, before } as const;
 type Name = keyof typeof all;
-const chosen = (values.targets ?? 'runtime,adapter,gateway').split(',') as Name[];
-const unknown = chosen.filter((t) => !(t in all));
-if (unknown.length) throw new Error(`--targets: unknown ${unknown.join(', ')} (runtime, adapter, gateway)`);
+const chosen = (values.targets ?? `runtime,adapter,http,gateway${values.before ? ',before' : ''}`).split(',') as Name[];
+const unknown = chosen.filter((t) => !(t in all) || (t === 'before' && !beforeProcess));
+if (unknown.length)
+  throw new Error(`--targets: unknown ${unknown.join(', ')} (runtime, adapter, http, gateway, before)`);
 const targets = Object.fromEntries(chosen.map((t) => [t, all[t]])) as Partial<typeof all>;
 type Series = { tps: number[]; ttft: number[]; decode: number[]; cpu: number[]; tokens: number[] };
 const results: Record<string, Series> = {};
@@ -246,7 +282,9 @@ console.log(
     `${batches} x level requests of ${maxTokens} max tokens per target per round, ${rounds} rounds, ` +
     `load average ${loadavg()[0]?.toFixed(1)}`,
 );
-console.log('target    conc  tokens/s  ratio   decode tokens/s  ratio   TTFT p50 ms  CPU ms/token  ratio');
+console.log(
+  'target    conc  tokens/s  ratio   decode tokens/s  ratio   TTFT p50 ms  CPU ms/token  ratio   tok/s vs http  CPU vs http',
+);
 /** The median of per-round ratios to the runtime: rounds run back to back, so drift cancels within one. */
 const ratio = (xs: number[], base: number[] | undefined) =>
   base ? (median(xs.map((x, i) => x / (base[i] as number))) as number) : NaN;
@@ -255,6 +293,7 @@ const cpuPerToken = (r: Series) => sum(r.cpu) / sum(r.tokens);
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 for (const level of LEVELS) {
   const base = results[`runtime@${level}`];
+  const floor = results[`http@${level}`];
   for (const target of Object.keys(targets)) {
     const r = results[`${target}@${level}`] as Series;
     console.log(
@@ -268,6 +307,8 @@ for (const level of LEVELS) {
         (median(r.ttft) as number).toFixed(1).padStart(13),
         cpuPerToken(r).toFixed(3).padStart(13),
         (base ? cpuPerToken(base) / cpuPerToken(r) : NaN).toFixed(3).padStart(6),
+        ratio(r.tps, floor?.tps).toFixed(3).padStart(15),
+        (floor ? cpuPerToken(floor) / cpuPerToken(r) : NaN).toFixed(3).padStart(12),
       ].join(' '),
     );
   }
@@ -276,9 +317,13 @@ console.log(
   'tokens/s: all tokens over the wall time (TTFT, final check and record included); decode: from first text to ' +
     'last; CPU: the working process (all threads) per token, its ratio as runtime/target (below 1: the target costs more)',
 );
+console.log(
+  "vs http: the same ratios against the bare HTTP SSE server (no moderation), i.e. the gateway's own cost with " +
+    'HTTP, SSE and the client set aside',
+);
 console.log('goal: the gateway at least 0.95 of the runtime at each level');
 
-await stopProcesses([gatewayProcess]);
+await stopProcesses([gatewayProcess, bareProcess, ...(beforeProcess ? [beforeProcess] : [])]);
 await gen.close();
 await context.dispose();
 rmSync(dir, { recursive: true, force: true });

@@ -84,6 +84,23 @@ export async function* progressiveMode(run: StreamRun, out: Emitted): AsyncGener
     return Math.max(p, ch.sent);
   };
 
+  /**
+   * Whether a check now could let more text out: some channel's held tail (stream-tail.ts) starts past the last
+   * check's safe point. A check's safe point never passes the held tail, so while a token only extends the last
+   * word nothing more could be released, and the check is left to the next token that ends a word (or to
+   * `windowChars`, or the final check). Nothing goes out unchecked either way; a local model emits tokens one
+   * event-loop turn apart, which otherwise costs a check per token.
+   */
+  const mayRelease = (): boolean => {
+    for (const ch of channels.values())
+      if (
+        ch.text.length > ch.checked &&
+        Math.min(heldTailStart(ch.text, ch.sent), ch.text.length - fixedHold) > ch.safe
+      )
+        return true;
+    return false;
+  };
+
   /** Checks every channel with unchecked text; returns the refusal to cut with, or nothing. */
   const check = async (final: boolean): Promise<string | undefined> => {
     const live = [...channels.values()].filter(
@@ -190,7 +207,7 @@ export async function* progressiveMode(run: StreamRun, out: Emitted): AsyncGener
     if (
       fresh > 0 &&
       fresh >= least &&
-      (fresh >= windowChars || (fresh >= reread && (due() || !(await settlesNow(pending)))))
+      (fresh >= windowChars || (fresh >= reread && mayRelease() && (due() || !(await settlesNow(pending)))))
     ) {
       if (least) least = Math.min(least * 2, windowChars);
       const refusal = await check(false);
