@@ -21,12 +21,16 @@ interface DumpData {
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 
 /** Embeds every validation and test text (and prompt) with the run's fine-tuned encoder: run/ft.f32 + ft-index.json. */
-export async function embedForEval(cacheDir: string, runDir: string): Promise<string> {
+export async function embedForEval(
+  cacheDir: string,
+  runDir: string,
+  splits: readonly string[] = ['val', 'test'],
+): Promise<string> {
   const data = readJson<DumpData>(join(cacheDir, 'data.json'));
   const wanted = new Set<number>();
   for (const head of Object.values(data.heads))
     for (const [t, p, , , split] of head.rows)
-      if (split !== 'train') {
+      if (splits.includes(split)) {
         wanted.add(t);
         if (p >= 0) wanted.add(p);
       }

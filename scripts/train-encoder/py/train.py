@@ -104,7 +104,7 @@ def validation_set(data, rng, per_source=100, pairs=300):
 
 
 def val_score(model, heads, data, vs):
-    """Mean validation AP: look-alikes vs harmful requests (counted twice), jailbreak, injection, refusal, disallowed."""
+    """Validation APs; the score is the mean of look-alike AP (balanced, counted twice), jailbreak and injection AP."""
     texts = sorted(set(np.concatenate([vs[h][0] for h in ["unsafe", "jailbreak", "injection"]]).tolist()) | set(
         vs[PAIR_HEAD][0].reshape(-1).tolist()))
     pos = {t: k for k, t in enumerate(texts)}
@@ -124,7 +124,8 @@ def val_score(model, heads, data, vs):
         for j, label in enumerate(data.labels[PAIR_HEAD]):
             ok = ~np.isnan(y[:, j])
             out[f"{label}_ap"] = average_precision(z[ok, j], y[ok, j])
-    vals = [out["lookalike_ap"]] * 2 + [v for k, v in out.items() if k != "lookalike_ap"]
+    # The output-stage APs are reported but not selected on: the validation sample of pairs is small and noisy.
+    vals = [out["lookalike_ap"]] * 2 + [out["jailbreak_ap"], out["injection_ap"]]
     out["score"] = float(np.mean(vals))
     return out
 
@@ -176,6 +177,7 @@ def main():
     ap.add_argument("--max-train-tokens", type=int, default=64, help="training reads the first N tokens (eval: 128)")
     ap.add_argument("--freeze-layer0", action="store_true", help="also freeze layer 0 (cheaper steps)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-initial-val", action="store_true", help="no validation pass before the first epoch")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -203,10 +205,13 @@ def main():
     vs = validation_set(data, rng, args.val_per_source, pairs=4 * args.val_per_source)
     ys = {h: torch.tensor(data.y[h]) for h in TEXT_HEADS}
     log = []
-    best = val_score(model, heads, data, vs)
-    print(f"epoch 0 (warm-started heads on the shipped encoder): {json.dumps(best)}", flush=True)
-    log.append({"epoch": 0, **best})
-    save(model, heads, data, args.cache, args.out)
+    if args.skip_initial_val:  # saves time on a slow box; the first epoch is then kept whatever it scores
+        best = {"score": -1.0}
+    else:
+        best = val_score(model, heads, data, vs)
+        print(f"epoch 0 (warm-started heads on the shipped encoder): {json.dumps(best)}", flush=True)
+        log.append({"epoch": 0, **best})
+        save(model, heads, data, args.cache, args.out)
     best_epoch, step = 0, 0
     for epoch in range(1, args.epochs + 1):
         t0 = time.time()
