@@ -135,8 +135,9 @@ def main():
     ap.add_argument("--cache", default=".cache/train-encoder")
     ap.add_argument("--run", default=".cache/train-encoder/run1")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # tiny models: OpenMP threads only wait for each other on a busy box
     data = Data(args.cache)
+    print(f'loaded {len(data.ids)} texts', flush=True)
     n = len(data.ids)
     frozen = load_embeddings(f"{args.cache}/frozen.f32", n)
     ft_index = np.array(json.load(open(f"{args.run}/ft-index.json")), dtype=np.int64)
