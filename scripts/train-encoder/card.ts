@@ -84,11 +84,26 @@ function sourceTable(m: Metrics, key: string, split: 'val' | 'test'): string[] {
   return rows;
 }
 
+/** The issue's test: look-alike AUPRC ≥ best frozen + 0.05, and higher harmful-request recall at ≤ 2% benign flagged. */
+function goal(m: Metrics): string[] {
+  const la = (id: keyof Metrics) => m[id]['unsafe/unsafe']?.val?.lookalike?.all?.ap_balanced ?? NaN;
+  const rec = (id: keyof Metrics) => m[id]['unsafe/unsafe']?.val?.recall ?? NaN;
+  const frozenLa = Math.max(la('shipped_linear'), la('frozen_mlp'));
+  const frozenRec = Math.max(rec('shipped_linear'), rec('frozen_mlp'));
+  return [
+    `- Look-alike AUPRC (balanced, all look-alike sources): fine-tuned ${f3(la('fine_tuned'))}, best frozen head ${f3(frozenLa)}:`,
+    `  ${la('fine_tuned') >= frozenLa + 0.05 ? 'met' : 'NOT met'} (goal: at least +0.05).`,
+    `- Harmful-request recall at ≤ 2% of validation safe inputs flagged: fine-tuned ${f3(rec('fine_tuned'))}, best frozen head`,
+    `  ${f3(frozenRec)}: ${rec('fine_tuned') > frozenRec ? 'met' : 'NOT met'}.`,
+  ];
+}
+
 /** Writes `<dir>/MODEL_CARD.md`. */
 export function writeCard(dir: string, dataDir: string): void {
   const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as Metrics;
   const log = JSON.parse(readFileSync(join(dir, 'train-log.json'), 'utf8')) as TrainLog;
   const heads = Object.keys(m.fine_tuned);
+  const headNames = [...new Set(heads.map((k) => k.split('/')[0]))];
   const epochs = log.epochs
     .filter((e) => e.train_s !== undefined)
     .map(
@@ -108,7 +123,7 @@ export function writeCard(dir: string, dataDir: string): void {
     '  is not fine-tuned and comes from the npm package. The gateway builds the ONNX graph from them with',
     '  `classifiers/encoder/use-lite-graph.ts` (cached in `.cache/encoder/`); the version is in `heads.json` `encoder`.',
     '- `*.onnx` + `heads.json`: linear heads in the `rbrm-heads/1` format (Platt calibration and thresholds from the',
-    `  validation split). Heads: ${heads.join(', ')}. The refusal head reads [prompt, response, prompt⊙response] and has`,
+    `  validation split). Heads: ${headNames.join(', ')}. The refusal head reads [prompt, response, prompt⊙response] and has`,
     '  two labels: `refusal` (the answer refuses) and `disallowed` (the answer carries disallowed content, rubric grade C).',
     '- `metrics.json`: every figure below; `train-log.json`: the epochs.',
     '',
@@ -132,6 +147,10 @@ export function writeCard(dir: string, dataDir: string): void {
     '| epoch | loss | train s | val s | val look-alike AP | val score |',
     '|---|---|---|---|---|---|',
     ...epochs,
+    '',
+    '## Against the goal of issue 22 (validation split)',
+    '',
+    ...goal(m),
     '',
     '## Figures',
     'Thresholds: unsafe, jailbreak, injection and `disallowed` at most 2% of the validation negatives flagged (the balanced',

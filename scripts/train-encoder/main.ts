@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existingPath, intOption, parseCli, runCli, UsageError } from '../../cli/args.js';
 import { dumpTrainingData } from './dump.js';
@@ -86,7 +86,7 @@ async function main(): Promise<number> {
   console.log(`fine-tuned encoder ${await embedForEval(cache, run)}`);
   python(join(py, 'evaluate.py'), ['--cache', cache, '--run', run]);
   await writeModelFolder(run, resolve(values.out), join(root, 'test', 'encoder-finetuned'), seed);
-  writeCard(resolve(values.out), values.data);
+  writeCard(resolve(values.out), relative(root, resolve(values.data)) || values.data);
   console.log(`wrote ${values.out}`);
   return 0;
 }
