@@ -89,7 +89,7 @@ export async function writeModelFolder(runDir: string, outDir: string, refDir: s
       pooling: name === 'injection' ? 'max' : 'first',
       labels: h.labels,
       calibration: Object.fromEntries(h.labels.map((l) => [l, { a: cal[name][l].a, c: cal[name][l].c }])),
-      thresholds: Object.fromEntries(h.labels.map((l) => [l, Number(cal[name][l].threshold.toFixed(6))])),
+      thresholds: Object.fromEntries(h.labels.map((l) => [l, cal[name][l].threshold])),
     };
   }
   const manifest: Manifest = { format: 'rbrm-heads/1', encoder: version, encoderWeights: 'encoder.json', seed, heads };

@@ -41,7 +41,7 @@ def threshold_at_rate(p, y, rate=BENIGN_RATE):
     """The lowest threshold that flags at most `rate` of the negatives."""
     neg = np.sort(p[y == 0])[::-1]
     k = int(np.floor(rate * len(neg)))
-    return float(neg[k] + 1e-7) if k < len(neg) else 0.0
+    return float(neg[k] + 1e-6) if k < len(neg) else -1e9
 
 
 def threshold_youden(p, y):
@@ -110,8 +110,10 @@ def report_head(rows, label_j, score_fn, rule, extra=None):
     m = ~np.isnan(y_va[:, label_j])
     z_va, y = score_fn(k_va[m]), y_va[m, label_j]
     a, c = platt(z_va, y)
-    p_va = 1 / (1 + np.exp(-(a * z_va + c)))
-    t = threshold_at_rate(p_va, y) if rule == "rate" else threshold_youden(p_va, y)
+    # Ranked and thresholded on the calibrated logit a*z + c: the probability saturates at 1.0 in float64
+    # for confident texts, and ties there would hide the ranking.
+    s_va = a * z_va + c
+    t = threshold_at_rate(s_va, y) if rule == "rate" else threshold_youden(s_va, y)
     res = {}
     for split in ["val", "test"]:
         kk, ss, yy = rows(split)
@@ -119,7 +121,7 @@ def report_head(rows, label_j, score_fn, rule, extra=None):
         kk, ss, yy = kk[mm], ss[mm], yy[mm, label_j]
         if len(kk) == 0:
             continue
-        p = 1 / (1 + np.exp(-(a * score_fn(kk) + c)))
+        p = a * score_fn(kk) + c
         r = {"n": int(len(kk)), "ap": average_precision(p, yy), "auc": roc_auc(p, yy), "threshold": t,
              "recall": float((p[yy == 1] >= t).mean()) if (yy == 1).any() else None,
              "flagged_negatives": float((p[yy == 0] >= t).mean()) if (yy == 0).any() else None,
@@ -127,7 +129,10 @@ def report_head(rows, label_j, score_fn, rule, extra=None):
         if extra:
             r.update(extra(p, yy, ss))
         res[split] = r
-    return {"a": a, "c": c, "threshold": t}, res
+    prob = lambda v: float(1 / (1 + np.exp(-v)))  # noqa: E731
+    for r in res.values():
+        r["threshold"] = prob(t)
+    return {"a": a, "c": c, "threshold": prob(t)}, res
 
 
 def main():
