@@ -28,6 +28,8 @@ export interface EncoderOptions {
    * the float model, which equals the TF.js reference.
    */
   precision?: Precision;
+  /** An encoder `.onnx` to load instead of the one built from the npm package (a fine-tuned one: finetuned.ts). */
+  model?: { modelPath: string; version: string; maxLength: number };
   /** Run inference in a worker thread (default) or on the calling thread. */
   backend?: 'worker' | 'inline';
   device?: Device;
@@ -134,7 +136,7 @@ export class Encoder {
     assertOptions(options);
     const precision = options.precision ?? DEFAULT_PRECISION;
     const [artifact, vocabulary] = await Promise.all([
-      ensureEncoderModel({ cacheDir: options.cacheDir }),
+      options.model ?? ensureEncoderModel({ cacheDir: options.cacheDir }),
       loadVocabulary(),
     ]);
     const modelPath = await modelAtPrecision(artifact.modelPath, precision, options.cacheDir ?? DEFAULT_CACHE_DIR);

@@ -5,9 +5,17 @@
  */
 import { z } from 'zod';
 import type { Classifier, ClassifierInput } from '../types.js';
-import { EncoderLease, SHARED_ENCODER, type EncoderSource } from './shared-encoder.js';
+import { EncoderLease, sharedEncoderFor, type EncoderSource } from './shared-encoder.js';
 import { pairFeatures, probabilities } from './linear.js';
-import { HEAD_NAMES, headOf, loadModel, modelDir, type LoadedHead, type LoadedModel } from './model.js';
+import {
+  HEAD_NAMES,
+  encoderWeightsPath,
+  headOf,
+  loadModel,
+  modelDir,
+  type LoadedHead,
+  type LoadedModel,
+} from './model.js';
 import { loadLevels, thresholdsOf, type LevelThresholds } from './levels.js';
 
 export type { EncoderSource } from './shared-encoder.js';
@@ -46,14 +54,17 @@ export class OnnxHeadsClassifier implements Classifier {
     params: OnnxParams,
     readonly timeoutMs: number,
     /** `baseDir`: the declaring policy's folder, against which a `model` path is resolved. */
-    { encoder = SHARED_ENCODER, baseDir }: { encoder?: EncoderSource; baseDir?: string } = {},
+    { encoder, baseDir }: { encoder?: EncoderSource; baseDir?: string } = {},
   ) {
     const { heads, model, maxChunks } = OnnxParamsSchema.parse(params);
     if (new Set(heads).size !== heads.length) throw new Error(`params.heads lists a head twice: ${heads.join(', ')}`);
     this.model = loadModel(modelDir(model, baseDir), heads);
     const levels = loadLevels(this.model.dir, this.model.hash);
     if (levels) this.levels = thresholdsOf(levels);
-    this.encoder = new EncoderLease(encoder, this.model.manifest.encoder);
+    this.encoder = new EncoderLease(
+      encoder ?? sharedEncoderFor(encoderWeightsPath(this.model)),
+      this.model.manifest.encoder,
+    );
     this.heads = heads.map((name) => headOf(this.model, name));
     this.labels = this.heads.flatMap((h) => h.head.labels);
     if (new Set(this.labels).size !== this.labels.length) throw new Error(`heads ${heads.join(', ')} share a label`);

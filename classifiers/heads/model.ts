@@ -31,6 +31,11 @@ export const ManifestSchema = z.strictObject({
   format: z.literal(MANIFEST_FORMAT),
   /** The encoder version the heads were trained on; a different encoder is refused at load. */
   encoder: z.string(),
+  /** A fine-tuned encoder in this folder: its weights index (`encoder.json` + `encoder.f16`, see encoder/finetuned.ts). */
+  encoderWeights: z
+    .string()
+    .regex(/^[\w.-]+\.json$/)
+    .optional(),
   seed: z.number().int(),
   heads: z.partialRecord(z.enum(HEAD_NAMES), HeadEntrySchema),
 });
@@ -59,6 +64,10 @@ export function headOf(model: LoadedModel, name: HeadName): LoadedHead {
   if (!head) throw new Error(`model ${model.dir} was not loaded with head ${name}`);
   return head;
 }
+
+/** The fine-tuned encoder weights the heads were trained with, or undefined for the npm-package encoder. */
+export const encoderWeightsPath = (model: LoadedModel): string | undefined =>
+  model.manifest.encoderWeights ? join(model.dir, model.manifest.encoderWeights) : undefined;
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 

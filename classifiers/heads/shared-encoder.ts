@@ -5,8 +5,6 @@
  */
 import type { Encoder, Precision } from '../encoder/index.js';
 
-let current: Promise<Encoder> | undefined;
-
 /**
  * `GATEWAY_ENCODER_PRECISION` (`int8` or `fp32`) picks the shared encoder's precision; unset, the encoder's default
  * (int8). A bad value fails the encoder's start, so the classifiers fail closed and say why.
@@ -15,7 +13,6 @@ function precisionFromEnv(): Precision | undefined {
   const value = process.env.GATEWAY_ENCODER_PRECISION;
   return value === undefined || value === '' ? undefined : (value as Precision);
 }
-let users = 0;
 
 /**
  * How long a lone text waits for company before it runs (`GATEWAY_ENCODER_MAX_WAIT_MS`); unset, the encoder's
@@ -27,30 +24,49 @@ function maxWaitFromEnv(): number | undefined {
   return value === undefined || value === '' ? undefined : Number(value);
 }
 
-/** Returns the shared encoder, starting it if needed; pair every call with `releaseEncoder()`. */
-export async function acquireEncoder(): Promise<Encoder> {
-  users++;
+interface Shared {
+  pending: Promise<Encoder>;
+  users: number;
+}
+/** One encoder per encoder file: '' is the npm-package encoder, otherwise a fine-tuned weights index (finetuned.ts). */
+const shared = new Map<string, Shared>();
+
+/** Returns the shared encoder, starting it if needed; pair every call with `releaseEncoder()` (same `weights`). */
+export async function acquireEncoder(weights = ''): Promise<Encoder> {
+  let entry = shared.get(weights);
   // Imported on first use, so loading the classifier registry does not load onnxruntime.
-  const pending = (current ??= import('../encoder/index.js').then(({ Encoder }) =>
-    Encoder.create({ precision: precisionFromEnv(), maxWaitMs: maxWaitFromEnv() }),
-  ));
+  if (!entry) {
+    const settings = { precision: precisionFromEnv(), maxWaitMs: maxWaitFromEnv() };
+    const pending = import('../encoder/index.js').then(async ({ Encoder }) =>
+      weights
+        ? Encoder.create({
+            ...settings,
+            model: await (await import('../encoder/finetuned.js')).ensureFineTunedModel(weights),
+          })
+        : Encoder.create(settings),
+    );
+    entry = { pending, users: 0 };
+    shared.set(weights, entry);
+  }
+  entry.users++;
+  const { pending } = entry;
   try {
     return await pending;
   } catch (error) {
-    users--;
-    if (current === pending) current = undefined;
+    entry.users--;
+    if (shared.get(weights)?.pending === pending) shared.delete(weights);
     throw error;
   }
 }
 
 /** Drops one reference; the last one closes the encoder. */
-export async function releaseEncoder(): Promise<void> {
-  if (users === 0) return;
-  users--;
-  if (users > 0 || !current) return;
-  const closing = current;
-  current = undefined;
-  await (await closing.catch(() => undefined))?.close();
+export async function releaseEncoder(weights = ''): Promise<void> {
+  const entry = shared.get(weights);
+  if (!entry || entry.users === 0) return;
+  entry.users--;
+  if (entry.users > 0) return;
+  shared.delete(weights);
+  await (await entry.pending.catch(() => undefined))?.close();
 }
 
 /** Where a classifier's encoder comes from: the shared one by default; tests pass their own. */
@@ -58,7 +74,13 @@ export interface EncoderSource {
   acquire(): Promise<Encoder>;
   release(): Promise<void>;
 }
-export const SHARED_ENCODER: EncoderSource = { acquire: acquireEncoder, release: releaseEncoder };
+export const SHARED_ENCODER: EncoderSource = { acquire: () => acquireEncoder(), release: () => releaseEncoder() };
+
+/** The shared encoder for a model folder's fine-tuned weights (`heads.json` `encoderWeights`), or the default one. */
+export function sharedEncoderFor(weights?: string): EncoderSource {
+  if (!weights) return SHARED_ENCODER;
+  return { acquire: () => acquireEncoder(weights), release: () => releaseEncoder(weights) };
+}
 
 /**
  * One classifier's hold on an encoder: acquired on first use and checked against the encoder the heads were
