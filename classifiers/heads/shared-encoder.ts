@@ -3,7 +3,8 @@
  * created on first use, closed when the last user releases it. A failed start is not cached, so the next call
  * retries. `EncoderLease` is one classifier's hold on it.
  */
-import type { Encoder, Precision } from '../encoder/index.js';
+import type { Encoder } from '../encoder/index.js';
+import { DEFAULT_PRECISION, type Precision } from '../encoder/precision.js';
 
 let current: Promise<Encoder> | undefined;
 
@@ -15,6 +16,12 @@ function precisionFromEnv(): Precision | undefined {
   const value = process.env.GATEWAY_ENCODER_PRECISION;
   return value === undefined || value === '' ? undefined : (value as Precision);
 }
+
+/**
+ * The precision the gateway's shared encoder serves at: `GATEWAY_ENCODER_PRECISION`, else the encoder's default.
+ * `npm run calibrate` scores at this precision, so levels are chosen on the embeddings the gateway serves.
+ */
+export const servedPrecision = (): Precision => precisionFromEnv() ?? DEFAULT_PRECISION;
 let users = 0;
 
 /**
