@@ -20,6 +20,8 @@ import {
   type LevelsFile,
 } from '../classifiers/heads/levels.js';
 import { modelDir } from '../classifiers/heads/model.js';
+import { servedPrecision } from '../classifiers/heads/shared-encoder.js';
+import { PRECISIONS, type Precision } from '../classifiers/encoder/precision.js';
 import { DEFAULT_TARGETS, figuresOf, fitLevel, type FitOptions } from './calibrate/fit.js';
 import { EVERYDAY_SOURCES, fileItems, LOOKALIKE_SOURCES, validationItems } from './calibrate/items.js';
 import { defaultGates, poolingOf, scoreItems, scoreUnder, textHeadsOf, type Pooling } from './calibrate/score.js';
@@ -31,7 +33,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const USAGE = `usage: npm run calibrate -- --model <name|folder> [--data own.jsonl …] [--data-dir DIR] [--out DIR]
                            [--strict 0.05] [--balanced 0.02] [--permissive 0.005] [--lookalike-factor 4]
                            [--everyday a,b] [--lookalikes a,b] [--labels a,b] [--max-chunks 4] [--dry-run]
-                           [--pooling head=max,…] [--no-gate] [--long-probe]
+                           [--pooling head=max,…] [--no-gate] [--long-probe] [--precision int8|fp32]
 
   Chooses each level's per-label thresholds so that its benign refusal rate, max(everyday benign, look-alikes ÷
   factor), meets its target, and writes levels.json to the model folder (or --out DIR).
@@ -42,6 +44,8 @@ const USAGE = `usage: npm run calibrate -- --model <name|folder> [--data own.jso
   --lookalike-factor N  how many times the everyday rate look-alikes may be refused (default 4)
   --everyday/--lookalikes LIST  which safe sources count as everyday traffic and as look-alikes
   --labels LIST     labels the levels set (default: every label of the model's text heads)
+  --precision P     encoder precision to score at (default: the one the gateway serves, GATEWAY_ENCODER_PRECISION,
+                    else int8); levels.json records it and the classifier warns when it serves another
   --dry-run         print the figures, write nothing; --pooling (measurement only) needs it
   --long-probe      also measure harmful requests buried in long benign texts, first-window vs max pooling
   --no-gate         calibrate the hazard categories alone (by default they count only where the unsafe head
@@ -85,6 +89,7 @@ async function main(): Promise<number> {
     'dry-run': { type: 'boolean', default: false },
     'no-gate': { type: 'boolean', default: false },
     'long-probe': { type: 'boolean', default: false },
+    precision: { type: 'string' },
   });
   if (!values.model) throw new UsageError('give --model <name|folder> (the folder holding heads.json)');
   const dir = modelDir(values.model, process.cwd());
@@ -99,6 +104,9 @@ async function main(): Promise<number> {
     throw new UsageError('targets must satisfy strict ≥ balanced ≥ permissive');
   const factor = numberOption('lookalike-factor', values['lookalike-factor'], 1);
   const maxChunks = intOption('max-chunks', values['max-chunks'], 1);
+  const precision = (values.precision ?? servedPrecision()) as Precision;
+  if (!PRECISIONS.includes(precision))
+    throw new UsageError(`--precision (or GATEWAY_ENCODER_PRECISION) must be one of ${PRECISIONS.join(', ')}`);
   const override = parsePooling(values.pooling);
   if (Object.keys(override).length && !values['dry-run'])
     throw new UsageError('--pooling measures another pooling than the heads serve; use it with --dry-run');
@@ -114,8 +122,9 @@ async function main(): Promise<number> {
 
   const data = values.data.length ? fileItems(values.data) : validationItems(values['data-dir'], model.manifest.seed);
   const log = (s: string) => console.error(s);
-  log(`calibrate: ${data.items.length} input records (${data.description})`);
-  const scored = await scoreItems(model, data.items, { maxChunks, cacheDir: values['cache-dir'], progress: log });
+  log(`calibrate: ${data.items.length} input records (${data.description}); encoder precision ${precision}`);
+  const scoring = { maxChunks, cacheDir: values['cache-dir'], precision };
+  const scored = await scoreItems(model, data.items, { ...scoring, progress: log });
   const pooling = poolingOf(model, override);
   const gates = values['no-gate'] ? [] : defaultGates(model);
   const rows = scored.map((s) => ({ item: s.item, scores: scoreUnder(s, model, pooling, gates) }));
@@ -132,7 +141,7 @@ async function main(): Promise<number> {
   ) as LevelsFile['levels'];
   const long = scored.filter((s) => s.windows > 1).length;
   const table = levelsTable(
-    `Levels of ${relative(root, dir) || dir} on the ${data.description}; pooling ${JSON.stringify(pooling)}; ` +
+    `Levels of ${relative(root, dir) || dir} on the ${data.description}; encoder ${precision}; pooling ${JSON.stringify(pooling)}; ` +
       `${long} of ${scored.length} texts are longer than one window`,
     Object.fromEntries(LEVEL_NAMES.map((l) => [l, levels[l].figures])),
     countsOf(data.items),
@@ -148,7 +157,7 @@ async function main(): Promise<number> {
       levels.balanced.thresholds,
       { served, 'max (every head)': allMax },
       gates,
-      { maxChunks, cacheDir: values['cache-dir'] },
+      scoring,
     );
     process.stdout.write('\n' + probe);
   }
@@ -156,6 +165,7 @@ async function main(): Promise<number> {
   const file: LevelsFile = LevelsFileSchema.parse({
     format: LEVELS_FORMAT,
     heads: model.hash,
+    precision,
     data: data.description,
     everyday: [...opts.everyday],
     lookalikes: [...opts.lookalikes],

@@ -11,7 +11,7 @@ import { loadConfig } from '../gateway/config.js';
 import { createLogger } from '../gateway/http/logger.js';
 import { startGateway } from '../gateway/server.js';
 import { startDualStub } from './support/anthropic-stub.js';
-import { readDecisions } from './support/harness.js';
+import { readDecisions, RULES_ONLY_POLICY } from './support/harness.js';
 import { messagesSse, scripted } from './support/messages-fixtures.js';
 
 const ask = (text: string) => ({ model: 'm', max_tokens: 64, messages: [{ role: 'user', content: text }] });
@@ -29,6 +29,9 @@ describe('the decision log of /v1/messages', () => {
           GATEWAY_UPSTREAM_URL: stub.url,
           GATEWAY_UPSTREAM_FORMAT: 'native',
           GATEWAY_POLICY_WATCH: 'off',
+          // The log's mechanics need no model: the rules-only pack, as startTestGateway runs (the default pack's
+          // model refuses the short "tool please" outright, unsafe 0.98).
+          GATEWAY_POLICY: RULES_ONLY_POLICY,
         },
       });
       const gw = await startGateway(config, { logger: createLogger('error', new PassThrough()) });

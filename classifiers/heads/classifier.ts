@@ -16,7 +16,15 @@ import {
   type LoadedHead,
   type LoadedModel,
 } from './model.js';
-import { loadLevels, thresholdsOf, type LevelThresholds } from './levels.js';
+import {
+  LEVELS_FILE,
+  levelsPrecision,
+  loadLevels,
+  precisionMismatch,
+  thresholdsOf,
+  type LevelThresholds,
+} from './levels.js';
+import type { Precision } from '../encoder/precision.js';
 
 export type { EncoderSource } from './shared-encoder.js';
 
@@ -32,6 +40,9 @@ export type OnnxParams = z.input<typeof OnnxParamsSchema>;
 
 const pct = (p: number) => p.toFixed(2);
 
+/** Each mismatch is reported once per process, however many classifiers and policy reloads share the model. */
+const warned = new Set<string>();
+
 /**
  * @example
  * const c = new OnnxHeadsClassifier('heads', { heads: ['unsafe', 'jailbreak'] }, 2000);
@@ -44,6 +55,8 @@ export class OnnxHeadsClassifier implements Classifier {
   readonly version: string;
   /** The model folder's calibrated levels (levels.json), when it has them. */
   readonly levels?: LevelThresholds;
+  /** The encoder precision those levels were calibrated at. */
+  readonly levelsPrecision?: Precision;
   private readonly model: LoadedModel;
   private readonly heads: LoadedHead[];
   private readonly maxChunks: number;
@@ -60,7 +73,10 @@ export class OnnxHeadsClassifier implements Classifier {
     if (new Set(heads).size !== heads.length) throw new Error(`params.heads lists a head twice: ${heads.join(', ')}`);
     this.model = loadModel(modelDir(model, baseDir), heads);
     const levels = loadLevels(this.model.dir, this.model.hash);
-    if (levels) this.levels = thresholdsOf(levels);
+    if (levels) {
+      this.levels = thresholdsOf(levels);
+      this.levelsPrecision = levelsPrecision(levels);
+    }
     this.encoder = new EncoderLease(
       encoder ?? sharedEncoderFor(encoderWeightsPath(this.model)),
       this.model.manifest.encoder,
@@ -72,13 +88,28 @@ export class OnnxHeadsClassifier implements Classifier {
     this.version = `onnx-heads/${model}@${this.model.hash.slice(0, 12)}+${this.model.manifest.encoder}`;
   }
 
-  /** Loads the shared encoder and checks it is the one the heads were trained on. */
+  /**
+   * Loads the shared encoder and checks it is the one the heads were trained on. Levels calibrated at another
+   * precision than the encoder serves are a process warning (stderr), not an error: see levels.ts.
+   */
   ready(): Promise<void> {
-    return this.encoder.get().then(() => undefined);
+    return this.encoderChecked().then(() => undefined);
+  }
+
+  private async encoderChecked() {
+    const encoder = await this.encoder.get();
+    if (this.levelsPrecision && encoder.precision) {
+      const message = precisionMismatch(`${this.model.dir}/${LEVELS_FILE}`, this.levelsPrecision, encoder.precision);
+      if (message && !warned.has(message)) {
+        warned.add(message);
+        process.emitWarning(message, { code: 'GATEWAY_LEVELS_PRECISION' });
+      }
+    }
+    return encoder;
   }
 
   async classify(input: ClassifierInput, signal: AbortSignal) {
-    const encoder = await this.encoder.get();
+    const encoder = await this.encoderChecked();
     const windowed = this.heads.some((h) => h.entry.pooling === 'max');
     const pair = this.heads.some((h) => h.entry.input === 'prompt+response');
     const [windows, promptVec] = await Promise.all([

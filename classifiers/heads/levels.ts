@@ -10,6 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { PRECISIONS, type Precision } from '../encoder/precision.js';
 
 export const LEVEL_NAMES = ['strict', 'balanced', 'permissive'] as const;
 export type LevelName = (typeof LEVEL_NAMES)[number];
@@ -43,6 +44,11 @@ export const LevelsFileSchema = z.strictObject({
   format: z.literal(LEVELS_FORMAT),
   /** SHA-256 of the heads.json these thresholds were chosen for. */
   heads: z.string().regex(/^[0-9a-f]{64}$/),
+  /**
+   * The encoder precision the scores were computed at (`npm run calibrate` uses the one the gateway serves at).
+   * Absent in files written before precisions existed: those were calibrated at fp32.
+   */
+  precision: z.enum(PRECISIONS).optional(),
   /** Where the calibration data came from, in words (the split, or the user's files with their hashes). */
   data: z.string().min(1),
   /** Safe input sources counted as everyday benign traffic, and as look-alikes of harmful requests. */
@@ -92,6 +98,23 @@ export function loadLevels(dir: string, headsSha256: string): LevelsFile | undef
       `${file} was calibrated for other heads (heads.json changed); rerun npm run calibrate -- --model ${dir}`,
     );
   return levels;
+}
+
+/** The precision a levels file was calibrated at (fp32 for files older than the field). */
+export const levelsPrecision = (levels: LevelsFile): Precision => levels.precision ?? 'fp32';
+
+/**
+ * The warning for levels calibrated at another precision than the encoder serves, or undefined when they match.
+ * A warning, not a load error: the thresholds still apply (and the policy's own test cases catch a decision that
+ * moved), while refusing to start would turn a debugging switch (`GATEWAY_ENCODER_PRECISION=fp32`) into an outage.
+ */
+export function precisionMismatch(file: string, calibrated: Precision, served: Precision): string | undefined {
+  if (calibrated === served) return undefined;
+  return (
+    `${file} was calibrated at encoder precision ${calibrated} but the encoder serves ${served}: scores near a ` +
+    `level's thresholds may land on the other side; rerun npm run calibrate (it scores at the served precision, ` +
+    `GATEWAY_ENCODER_PRECISION) or serve ${calibrated}`
+  );
 }
 
 /** The thresholds alone, as a classifier exposes them. */

@@ -3,7 +3,8 @@
  * created on first use, closed when the last user releases it. A failed start is not cached, so the next call
  * retries. `EncoderLease` is one classifier's hold on it.
  */
-import type { Encoder, Precision } from '../encoder/index.js';
+import type { Encoder } from '../encoder/index.js';
+import { DEFAULT_PRECISION, type Precision } from '../encoder/precision.js';
 
 /**
  * `GATEWAY_ENCODER_PRECISION` (`int8` or `fp32`) picks the shared encoder's precision; unset, the encoder's default
@@ -13,6 +14,12 @@ function precisionFromEnv(): Precision | undefined {
   const value = process.env.GATEWAY_ENCODER_PRECISION;
   return value === undefined || value === '' ? undefined : (value as Precision);
 }
+
+/**
+ * The precision the gateway's shared encoder serves at: `GATEWAY_ENCODER_PRECISION`, else the encoder's default.
+ * `npm run calibrate` scores at this precision, so levels are chosen on the embeddings the gateway serves.
+ */
+export const servedPrecision = (): Precision => precisionFromEnv() ?? DEFAULT_PRECISION;
 
 /**
  * How long a lone text waits for company before it runs (`GATEWAY_ENCODER_MAX_WAIT_MS`); unset, the encoder's

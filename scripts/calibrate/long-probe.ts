@@ -8,6 +8,7 @@
 import type { LoadedModel } from '../../classifiers/heads/model.js';
 import type { CalItem } from './items.js';
 import { scoreItems, scoreUnder, type Gate, type Pooling } from './score.js';
+import type { Precision } from '../../classifiers/encoder/index.js';
 
 const REQUEST_SOURCES = new Set(['advbench', 'jbb_goal', 'forbidden_q', 'ailuminate', 'donotanswer']);
 
@@ -36,7 +37,7 @@ export async function longProbe(
   thresholds: Record<string, number>,
   poolings: Record<string, Pooling>,
   gates: Gate[],
-  opts: { maxChunks: number; cacheDir: string },
+  opts: { maxChunks: number; cacheDir: string; precision: Precision },
 ): Promise<string> {
   const probe = longProbeItems(items);
   const scored = await scoreItems(model, probe, opts);

@@ -1,9 +1,10 @@
 /**
  * Scores calibration items with a model folder's text heads exactly as the `onnx` classifier serves them: the
- * same encoder, the same windows (up to `maxChunks` of 128 tokens), the same Platt-calibrated heads. Both poolings
+ * same encoder at the same precision (int8 scores differ from fp32 ones by enough to move a borderline case
+ * across a threshold), the same windows (up to `maxChunks` of 128 tokens), the same Platt-calibrated heads. Both poolings
  * are kept (first window, and the maximum over windows), so the effect of max pooling can be measured.
  */
-import { Encoder } from '../../classifiers/encoder/index.js';
+import { Encoder, type Precision } from '../../classifiers/encoder/index.js';
 import { probabilities } from '../../classifiers/heads/linear.js';
 import { loadModel, type LoadedModel } from '../../classifiers/heads/model.js';
 import { EmbeddingCache } from '../train/embed-cache.js';
@@ -69,14 +70,25 @@ export function scoreUnder(
 /**
  * Embeds (through the training embedding cache, so reruns are quick) and scores every item.
  * @example
- * const scored = await scoreItems(textHeadsOf(dir), items, { maxChunks: 4, cacheDir: '.cache/train' });
+ * const scored = await scoreItems(textHeadsOf(dir), items, { maxChunks: 4, cacheDir: '.cache/train', precision: 'int8' });
  */
 export async function scoreItems(
   model: LoadedModel,
   items: readonly CalItem[],
-  { maxChunks, cacheDir, progress }: { maxChunks: number; cacheDir: string; progress?: (s: string) => void },
+  {
+    maxChunks,
+    cacheDir,
+    precision,
+    progress,
+  }: { maxChunks: number; cacheDir: string; precision: Precision; progress?: (s: string) => void },
 ): Promise<Scored[]> {
-  const encoder = await Encoder.create({ backend: 'inline', maxBatchSize: 64, cacheSize: 0, timeoutMs: 600_000 });
+  const encoder = await Encoder.create({
+    precision,
+    backend: 'inline',
+    maxBatchSize: 64,
+    cacheSize: 0,
+    timeoutMs: 600_000,
+  });
   try {
     if (encoder.version !== model.manifest.encoder)
       throw new Error(`the heads were trained on encoder ${model.manifest.encoder}, this one is ${encoder.version}`);

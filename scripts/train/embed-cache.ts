@@ -1,12 +1,12 @@
 /**
- * A persistent embedding cache for training runs: one append-only binary file per encoder version under
- * `.cache/train/`. Each record is `[sha256 key (32 bytes)][u16 vector count][count × dim float32]`, so a rerun
+ * A persistent embedding cache for training runs: one append-only binary file per encoder version and precision
+ * under `.cache/train/` (int8 embeddings differ from fp32 ones, so they never share a file). Each record is `[sha256 key (32 bytes)][u16 vector count][count × dim float32]`, so a rerun
  * only embeds texts it has not seen. A truncated tail (an interrupted run) is ignored.
  */
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Encoder } from '../../classifiers/encoder/index.js';
+import { QUANTIZER_VERSION, type Encoder } from '../../classifiers/encoder/index.js';
 
 const keyOf = (kind: string, text: string): string =>
   createHash('sha256').update(kind).update('\0').update(text).digest('hex');
@@ -20,7 +20,9 @@ export class EmbeddingCache {
     dir: string,
   ) {
     mkdirSync(dir, { recursive: true });
-    this.file = join(dir, `embeddings-${encoder.version}.bin`);
+    // fp32 keeps the name it had before precisions existed, so caches of earlier training runs stay valid.
+    const precision = encoder.precision === 'fp32' ? '' : `-${encoder.precision}-q${QUANTIZER_VERSION}`;
+    this.file = join(dir, `embeddings-${encoder.version}${precision}.bin`);
     if (existsSync(this.file)) this.load(readFileSync(this.file));
   }
 

@@ -1,19 +1,22 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { loadLevels } from '../../classifiers/heads/levels.js';
+import { levelsPrecision, loadLevels, precisionMismatch } from '../../classifiers/heads/levels.js';
 import { loadModel, modelDir } from '../../classifiers/heads/model.js';
 import { figuresOf, fitLevel, type FitOptions, type Row } from '../../scripts/calibrate/fit.js';
 import { fileItems } from '../../scripts/calibrate/items.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'calibrate.js');
-const run = (args: string[]) =>
-  promisify(execFile)(process.execPath, [CLI, ...args], { encoding: 'utf8' }).then(
+const run = (args: string[], env: Record<string, string> = {}) =>
+  promisify(execFile)(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, GATEWAY_ENCODER_PRECISION: '', ...env },
+  }).then(
     (r) => ({ code: 0, ...r }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
@@ -95,6 +98,11 @@ describe('npm run calibrate', () => {
     assert.match(order.stderr, /strict ≥ balanced ≥ permissive/);
     const pooling = await run(['--model', 'default', '--pooling', 'unsafe=max']);
     assert.match(pooling.stderr, /--dry-run/);
+    const precision = await run(['--model', 'default', '--precision', 'int4']);
+    assert.equal(precision.code, 2);
+    assert.match(precision.stderr, /--precision \(or GATEWAY_ENCODER_PRECISION\) must be one of int8, fp32/);
+    const env = await run(['--model', 'default'], { GATEWAY_ENCODER_PRECISION: 'fp16' });
+    assert.equal(env.code, 2);
   });
 
   it('calibrates a model folder on user traffic and writes levels.json that the loader accepts', async () => {
@@ -111,5 +119,31 @@ describe('npm run calibrate', () => {
     assert.ok(levels);
     assert.match(levels.data, /^user data: traffic\.jsonl sha256:/);
     assert.ok(levels.levels.balanced.thresholds.unsafe > 0);
+    // Scored at the precision the gateway serves by default, recorded, and cached apart from fp32 embeddings.
+    assert.equal(levels.precision, 'int8');
+    assert.match(readdirSync(join(tmp, 'cache')).join(), /^embeddings-[^,]+-int8-q\d+\.bin$/);
+    const fp32 = await run(
+      ['--model', 'default', '--data', data, '--out', join(tmp, 'fp32'), '--cache-dir', join(tmp, 'cache')],
+      {
+        GATEWAY_ENCODER_PRECISION: 'fp32',
+      },
+    );
+    assert.equal(fp32.code, 0, fp32.stderr);
+    assert.equal(loadLevels(join(tmp, 'fp32'), loadModel(modelDir('default')).hash)?.precision, 'fp32');
+    assert.equal(readdirSync(join(tmp, 'cache')).length, 2);
+  });
+});
+
+describe('the precision levels were calibrated at', () => {
+  it('reads fp32 for a file older than the field, and words a mismatch with the served precision', () => {
+    const levels = loadLevels(modelDir('default'), loadModel(modelDir('default')).hash);
+    assert.ok(levels);
+    assert.equal(levelsPrecision(levels), 'int8', 'the shipped levels are calibrated at the default int8');
+    assert.equal(levelsPrecision({ ...levels, precision: undefined }), 'fp32');
+    assert.equal(precisionMismatch('levels.json', 'int8', 'int8'), undefined);
+    assert.match(
+      precisionMismatch('levels.json', 'fp32', 'int8') ?? '',
+      /levels\.json was calibrated at encoder precision fp32 but the encoder serves int8.*rerun npm run calibrate/,
+    );
   });
 });

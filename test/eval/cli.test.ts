@@ -62,6 +62,8 @@ describe('npm run eval', () => {
       'tool-commands',
       'tool-result-injection',
       'language',
+      'heads',
+      'grader',
     ]);
     assert.deepEqual(Object.keys(report.overall), [
       'n',

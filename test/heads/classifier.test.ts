@@ -10,10 +10,11 @@ const signal = new AbortController().signal;
 const manifest = loadModel(modelDir('default')).manifest;
 
 /** An encoder stand-in: fixed version, and embeddings that fail on demand. */
-function fakeSource(version: string, fail?: Error): EncoderSource & { released: number } {
+function fakeSource(version: string, fail?: Error, precision?: string): EncoderSource & { released: number } {
   const vec = () => new Float32Array(512).fill(1 / Math.sqrt(512));
   const encoder = {
     version,
+    precision,
     embed: async (texts: string[]) => {
       if (fail) throw fail;
       return texts.map(vec);
@@ -163,5 +164,32 @@ describe('the onnx classifier type', () => {
     const r = await c.classify({ stage: 'input', text: 'anything' }, signal);
     assert.equal(r.details.windows, 2);
     await c.close();
+  });
+});
+
+describe('levels calibrated at another encoder precision', () => {
+  test('warn once per process when the encoder serves another precision, and not when it matches', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const make = (precision: string) =>
+        new OnnxHeadsClassifier('heads', { heads: ['unsafe'] }, 1000, {
+          encoder: fakeSource(manifest.encoder, undefined, precision),
+        });
+      const matching = make('int8');
+      assert.equal(matching.levelsPrecision, 'int8');
+      await matching.ready();
+      const [a, b] = [make('fp32'), make('fp32')];
+      await a.ready();
+      await b.classify({ stage: 'input', text: 'hello' }, signal);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(warnings.length, 1, warnings.map((w) => w.message).join('\n'));
+      assert.equal((warnings[0] as Error & { code?: string }).code, 'GATEWAY_LEVELS_PRECISION');
+      assert.match(warnings[0].message, /calibrated at encoder precision int8 but the encoder serves fp32/);
+      await Promise.all([matching.close(), a.close(), b.close()]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });

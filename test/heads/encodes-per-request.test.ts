@@ -68,7 +68,24 @@ describe('encodes per request, ML pack', () => {
       .send({ model: 'stub-model', messages })
       .expect(200);
     // Input stage: the joined window and the latest turn (here one message, so the same text as its message view),
-    // and the user messages joined; the grader: the answer (the prompt is the joined window, already encoded).
+    // the user messages joined, and the conversation without the system turn (model-injection reads the
+    // conversation ignoring system, developer and tool roles); the grader: the answer (the prompt is the joined
+    // window, already encoded).
+    assert.equal((await encodes()) - before, 5);
+  });
+
+  test('without a system turn, the conversation the injection rule reads is the joined window: one encode less', async () => {
+    const messages = [
+      { role: 'user', content: 'I am planning a trip to Porto next autumn.' },
+      { role: 'assistant', content: 'Porto is lovely in autumn. What would you like to know?' },
+      { role: 'user', content: 'Which viewpoints are best at sunset?' },
+    ];
+    const before = await encodes();
+    await request(ctx.gw.url)
+      .post('/v1/chat/completions')
+      .set(auth)
+      .send({ model: 'stub-model', messages })
+      .expect(200);
     assert.equal((await encodes()) - before, 4);
   });
 });
