@@ -202,7 +202,7 @@ export function Decisions({ openId }: { openId: string }) {
     </form>
     <div class="toolbar">
       <span>Download this filter:</span>
-      ${(['jsonl', 'csv', 'rbrm'] as const).map((f) => html`<a class="button" download href=${`/console/api/export${queryString({ ...exportFilter, format: f })}`}>${f.toUpperCase()}</a>`)}
+      ${(['jsonl', 'csv', 'rbrm', 'dpo', 'kto'] as const).map((f) => html`<a class="button" download href=${`/console/api/export${queryString({ ...exportFilter, format: f })}`}>${f.toUpperCase()}</a>`)}
       <button
         onClick=${() => attempt(async () => setManifest(await api<Manifest>(`export/manifest${queryString({ ...exportFilter, format: 'jsonl' })}`)), setError)}
       >
