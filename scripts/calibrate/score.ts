@@ -5,7 +5,8 @@
  */
 import { Encoder } from '../../classifiers/encoder/index.js';
 import { probabilities } from '../../classifiers/heads/linear.js';
-import { loadModel, type LoadedModel } from '../../classifiers/heads/model.js';
+import { ensureFineTunedModel } from '../../classifiers/encoder/finetuned.js';
+import { encoderWeightsPath, loadModel, type LoadedModel } from '../../classifiers/heads/model.js';
 import { EmbeddingCache } from '../train/embed-cache.js';
 import type { CalItem } from './items.js';
 
@@ -76,7 +77,16 @@ export async function scoreItems(
   items: readonly CalItem[],
   { maxChunks, cacheDir, progress }: { maxChunks: number; cacheDir: string; progress?: (s: string) => void },
 ): Promise<Scored[]> {
-  const encoder = await Encoder.create({ backend: 'inline', maxBatchSize: 64, cacheSize: 0, timeoutMs: 600_000 });
+  // A model folder with fine-tuned encoder weights (heads.json `encoderWeights`) is scored with that encoder, at
+  // the default serving precision (int8), as the classifier serves it.
+  const weights = encoderWeightsPath(model);
+  const encoder = await Encoder.create({
+    backend: 'inline',
+    maxBatchSize: 64,
+    cacheSize: 0,
+    timeoutMs: 600_000,
+    ...(weights ? { model: await ensureFineTunedModel(weights) } : {}),
+  });
   try {
     if (encoder.version !== model.manifest.encoder)
       throw new Error(`the heads were trained on encoder ${model.manifest.encoder}, this one is ${encoder.version}`);
