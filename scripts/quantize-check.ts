@@ -1,7 +1,8 @@
 /**
  * Does int8 cost the heads anything? Embeds the validation split (scripts/train/data.ts, seed 7, the split the
  * shipped heads were calibrated on, never trained on) with the fp32 and the int8 encoder, scores it with the
- * shipped heads, and prints each label's average precision (AUPRC) under both, and each head's (the mean over its
+ * model's heads (its own fine-tuned encoder where the model folder has one), and prints each label's average
+ * precision (AUPRC, ranked on the Platt logit) under both, and each head's (the mean over its
  * labels for the 13-label categories head). int8 is acceptable as the default when no head drops by more than
  * `--max-drop` (0.005). Exit code 3 when one does.
  *
@@ -12,8 +13,9 @@ import { existingPath, intOption, parseCli, runCli } from '../cli/args.js';
 import { Encoder } from '../classifiers/encoder/index.js';
 import type { Precision } from '../classifiers/encoder/precision.js';
 import { averagePrecision } from '../classifiers/heads/metrics.js';
-import { pairFeatures, probabilities } from '../classifiers/heads/linear.js';
-import { HEAD_NAMES, headOf, loadModel, modelDir, modelsRoot } from '../classifiers/heads/model.js';
+import { ensureFineTunedModel } from '../classifiers/encoder/finetuned.js';
+import { logits, pairFeatures, sigmoid } from '../classifiers/heads/linear.js';
+import { HEAD_NAMES, encoderWeightsPath, headOf, loadModel, modelDir, modelsRoot } from '../classifiers/heads/model.js';
 import { loadRecords } from './train/data.js';
 import type { Item } from './train/heads-data.js';
 import { plans } from './train/specs.js';
@@ -32,9 +34,12 @@ const USAGE = `usage: node dist/scripts/quantize-check.js [--data DIR] [--model 
 async function embedAll(
   precision: Precision,
   texts: { first: Set<string>; windowed: Set<string> },
+  weights: string | undefined,
 ): Promise<{ first: Map<string, Float32Array>; windows: Map<string, Float32Array[]>; seconds: number }> {
   const encoder = await Encoder.create({
     precision,
+    // A model folder with fine-tuned encoder weights (heads.json `encoderWeights`) is embedded with that encoder.
+    ...(weights ? { model: await ensureFineTunedModel(weights) } : {}),
     backend: 'inline',
     maxBatchSize: 64,
     cacheSize: 0,
@@ -85,17 +90,22 @@ async function main(): Promise<number> {
     }
   console.log(`validation split (seed ${seed}): ${texts.first.size} texts, ${texts.windowed.size} windowed`);
 
-  const embedded = { fp32: await embedAll('fp32', texts), int8: await embedAll('int8', texts) };
+  const weights = encoderWeightsPath(model);
+  const embedded = { fp32: await embedAll('fp32', texts, weights), int8: await embedAll('int8', texts, weights) };
+  /**
+   * Each label's Platt logit (a·z + c). Ranked on the logit rather than the probability: a head whose Platt slope is
+   * very steep (the fine-tuned model's unsafe and injection heads) saturates to exactly 0 or 1 in float64, and ties
+   * would make the AUPRC meaningless. The ranking is the probability's wherever it does not saturate.
+   */
   const score = (precision: Precision, name: (typeof HEAD_NAMES)[number], it: Item): Float64Array => {
     const { first, windows } = embedded[precision];
     const { head, platt, entry } = headOf(model, name);
     const get = (t: string) => first.get(t) ?? new Float32Array(512);
-    if (entry.input === 'prompt+response')
-      return probabilities(head, platt, pairFeatures(get(it.prompt ?? ''), get(it.text)));
-    if (entry.pooling !== 'max') return probabilities(head, platt, get(it.text));
-    const out = new Float64Array(head.labels.length);
-    for (const w of windows.get(it.text) ?? [])
-      probabilities(head, platt, w).forEach((p, j) => (out[j] = Math.max(out[j], p)));
+    const calibrated = (x: ArrayLike<number>) => logits(head, x).map((z, j) => platt[j].a * z + platt[j].c);
+    if (entry.input === 'prompt+response') return calibrated(pairFeatures(get(it.prompt ?? ''), get(it.text)));
+    if (entry.pooling !== 'max') return calibrated(get(it.text));
+    const out = new Float64Array(head.labels.length).fill(-Infinity);
+    for (const w of windows.get(it.text) ?? []) calibrated(w).forEach((z, j) => (out[j] = Math.max(out[j], z)));
     return out;
   };
 
@@ -126,7 +136,7 @@ async function main(): Promise<number> {
       const [f, q] = [ap('fp32'), ap('int8')];
       const maxDiff = Math.max(
         0,
-        ...keep.map((i) => Math.abs((scored.fp32[i]?.[j] ?? 0) - (scored.int8[i]?.[j] ?? 0))),
+        ...keep.map((i) => Math.abs(sigmoid(scored.fp32[i]?.[j] ?? 0) - sigmoid(scored.int8[i]?.[j] ?? 0))),
       );
       if (!Number.isNaN(f - q)) worstLabel = Math.max(worstLabel, f - q);
       const name = plan.labels.length > 1 ? `${plan.name}/${label}` : plan.name;

@@ -6,7 +6,8 @@
  */
 import { Encoder, type Precision } from '../../classifiers/encoder/index.js';
 import { probabilities } from '../../classifiers/heads/linear.js';
-import { loadModel, type LoadedModel } from '../../classifiers/heads/model.js';
+import { ensureFineTunedModel } from '../../classifiers/encoder/finetuned.js';
+import { encoderWeightsPath, loadModel, type LoadedModel } from '../../classifiers/heads/model.js';
 import { EmbeddingCache } from '../train/embed-cache.js';
 import type { CalItem } from './items.js';
 
@@ -82,12 +83,16 @@ export async function scoreItems(
     progress,
   }: { maxChunks: number; cacheDir: string; precision: Precision; progress?: (s: string) => void },
 ): Promise<Scored[]> {
+  // A model folder with fine-tuned encoder weights (heads.json `encoderWeights`) is scored with that encoder, at
+  // the precision the gateway serves, as the classifier serves it.
+  const weights = encoderWeightsPath(model);
   const encoder = await Encoder.create({
     precision,
     backend: 'inline',
     maxBatchSize: 64,
     cacheSize: 0,
     timeoutMs: 600_000,
+    ...(weights ? { model: await ensureFineTunedModel(weights) } : {}),
   });
   try {
     if (encoder.version !== model.manifest.encoder)
