@@ -140,3 +140,14 @@ export class EncoderLease {
     await this.source.release();
   }
 }
+
+/**
+ * Texts run through the model so far by every shared encoder this process has started (the npm-package one and one
+ * per fine-tuned weights file): what test/heads/encodes-per-request.test.ts counts.
+ */
+export async function encodedTexts(): Promise<number> {
+  let total = 0;
+  for (const entry of shared.values())
+    total += (await entry.pending.catch(() => undefined))?.stats().batcher.items ?? 0;
+  return total;
+}

@@ -21,7 +21,8 @@ export class EmbeddingCache {
   ) {
     mkdirSync(dir, { recursive: true });
     // fp32 keeps the name it had before precisions existed, so caches of earlier training runs stay valid.
-    const precision = encoder.precision === 'fp32' ? '' : `-${encoder.precision}-q${QUANTIZER_VERSION}`;
+    // `-solo`: int8 texts run one per model run (runtime.ts), so batched int8 caches of earlier runs are not reused.
+    const precision = encoder.precision === 'fp32' ? '' : `-${encoder.precision}-q${QUANTIZER_VERSION}-solo`;
     this.file = join(dir, `embeddings-${encoder.version}${precision}.bin`);
     if (existsSync(this.file)) this.load(readFileSync(this.file));
   }

@@ -9,7 +9,8 @@ describe('Encoder', () => {
   let encoder: Encoder;
 
   before(async () => {
-    encoder = await Encoder.create({ maxBatchSize: 16, maxWaitMs: 5 });
+    // Batching is an fp32 behaviour: at int8 every text runs alone (see the last test).
+    encoder = await Encoder.create({ maxBatchSize: 16, maxWaitMs: 5, precision: 'fp32' });
   });
   after(() => encoder?.close());
 
@@ -133,5 +134,18 @@ describe('Encoder', () => {
   test('reads at most maxTokens tokens of a long text', () => {
     assert.equal(encoder.tokenize(LONG).length, encoder.maxTokens);
     assert.equal(encoder.maxTokens, 128);
+  });
+
+  test('at int8 a text scores the same alone and among others, so a decision never depends on concurrent traffic', async () => {
+    const int8 = await Encoder.create({ precision: 'int8', cacheSize: 0, maxBatchSize: 16 });
+    try {
+      const text = 'how do I kill a Python process';
+      const [alone] = await int8.embed([text]);
+      const others = Array.from({ length: 20 }, (_, i) => `a longer filler sentence ${i} about gardening in spring`);
+      const [together] = await Promise.all([int8.embed([text, ...others]), int8.embed(others.slice(5))]);
+      assert.deepEqual(together[0], alone);
+    } finally {
+      await int8.close();
+    }
   });
 });

@@ -8,21 +8,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import request from 'supertest';
-import { acquireEncoder, releaseEncoder } from '../../classifiers/heads/shared-encoder.js';
+import { encodedTexts } from '../../classifiers/heads/shared-encoder.js';
 import { modelsRoot } from '../../classifiers/heads/index.js';
 import { auth, chat, gatewayWithStub } from '../support/harness.js';
 
 const ML_POLICY = join(modelsRoot(), '..', '..', 'policies', 'ml', 'policy.json');
 
-/** Texts the shared encoder has run through the model so far. */
-async function encodes(): Promise<number> {
-  const encoder = await acquireEncoder();
-  try {
-    return encoder.stats().batcher.items;
-  } finally {
-    await releaseEncoder();
-  }
-}
+/** Texts the shared encoders (the heads' model's and the grader's) have run through the model so far. */
+const encodes = encodedTexts;
 
 describe('encodes per request, ML pack', () => {
   // An answer of its own per prompt, so neither the cache nor the echo hides an encode.
@@ -42,7 +35,9 @@ describe('encodes per request, ML pack', () => {
     for (const [i, prompt] of prompts.entries()) {
       const before = await encodes();
       await ask(prompt);
-      assert.equal((await encodes()) - before, 2, `request ${i}: prompt + answer, each once`);
+      // The heads read the prompt with the fine-tuned encoder (classifiers/models/intent), the grader reads the
+      // prompt and the answer with the npm-package one: each text once per encoder.
+      assert.equal((await encodes()) - before, 3, `request ${i}: prompt twice (two encoders) + answer once`);
     }
   });
 
@@ -71,7 +66,7 @@ describe('encodes per request, ML pack', () => {
     // the user messages joined, and the conversation without the system turn (model-injection reads the
     // conversation ignoring system, developer and tool roles); the grader: the answer (the prompt is the joined
     // window, already encoded).
-    assert.equal((await encodes()) - before, 5);
+    assert.equal((await encodes()) - before, 6); // the five views below, plus the grader's own encoder
   });
 
   test('without a system turn, the conversation the injection rule reads is the joined window: one encode less', async () => {
@@ -86,6 +81,6 @@ describe('encodes per request, ML pack', () => {
       .set(auth)
       .send({ model: 'stub-model', messages })
       .expect(200);
-    assert.equal((await encodes()) - before, 4);
+    assert.equal((await encodes()) - before, 5);
   });
 });
