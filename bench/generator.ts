@@ -32,7 +32,7 @@ import { LocalGenerator } from '../generator/local/local-generator.js';
 import { writeTinyModel } from '../generator/local/tiny-model.js';
 import type { ChatRequest } from '../generator/types.js';
 import { sseChat } from '../test/support/sse-client.js';
-import { cpuMs, median, startProcess, stopProcesses } from './load.js';
+import { cpuMs, median, startProcess, stopProcesses, RULES_ONLY_POLICY } from './load.js';
 
 const USAGE = `usage: npm run bench:generator -- [--rounds N] [--batches N] [--max-tokens N] [--threads N] [--targets LIST] [--model FILE]
 
@@ -151,6 +151,7 @@ const startGateway = (main: string, port: number, audit: string) =>
     [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), main],
     {
       GATEWAY_POLICY_WATCH: 'off',
+      GATEWAY_POLICY: RULES_ONLY_POLICY,
       GATEWAY_LOG_LEVEL: 'warn',
       ...(process.env as Record<string, string>),
       GATEWAY_PORT: String(port),

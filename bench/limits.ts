@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
 import { RedisWindows } from '../gateway/shared/redis-windows.js';
-import { fmt, percentile, startProcess, stopProcesses } from './load.js';
+import { fmt, percentile, startProcess, stopProcesses, RULES_ONLY_POLICY } from './load.js';
 
 const USAGE = `usage: npm run bench:limits -- [options]
 
@@ -47,6 +47,7 @@ const gatewayEnv = {
   GATEWAY_AUDIT_DURABILITY: 'none',
   GATEWAY_LOG_LEVEL: 'error',
   GATEWAY_POLICY_WATCH: 'off',
+  GATEWAY_POLICY: RULES_ONLY_POLICY,
   GATEWAY_PID_FILE: 'off',
 };
 const start = async (port: number, env: Record<string, string>) => {

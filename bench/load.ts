@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 
@@ -159,6 +160,13 @@ export async function stopProcesses(procs: Array<{ child: ChildProcess }>): Prom
     }),
   );
 }
+
+/**
+ * The rules-only pack, which the gateway benches run unless told otherwise: their figures are about the gateway's
+ * own path (the default pack runs the learned model; bench/learned-path.ts and `npm run bench:proxy -- --policy
+ * policies/default --varied` measure that).
+ */
+export const RULES_ONLY_POLICY = join(import.meta.dirname, '..', '..', 'policies', 'rules-only');
 
 export const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
-import { fmt, load, median, startProcess, stopProcesses, type LoadResult } from './load.js';
+import { fmt, load, median, startProcess, stopProcesses, type LoadResult, RULES_ONLY_POLICY } from './load.js';
 
 const USAGE = `usage: npm run bench:proxy -- [options]
 
@@ -65,7 +65,7 @@ const gatewayEnv = {
   GATEWAY_POLICY_WATCH: 'off',
   // Its /v1/responses and /v1/messages rows are the translated ones.
   GATEWAY_UPSTREAM_FORMAT: 'chat',
-  ...(values.policy && { GATEWAY_POLICY: resolve(values.policy) }),
+  GATEWAY_POLICY: values.policy ? resolve(values.policy) : RULES_ONLY_POLICY,
 };
 // The default: every answer waits for its record's group-commit fsync.
 const gateway = await startProcess(

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
 import { Pool } from 'undici';
-import { fmt, percentile, startProcess } from './load.js';
+import { fmt, percentile, startProcess, RULES_ONLY_POLICY } from './load.js';
 
 const USAGE = `usage: npm run bench:soak -- [options]
 
@@ -43,6 +43,7 @@ const gw = await startProcess(
     GATEWAY_AUDIT_DIR: auditDir,
     GATEWAY_LOG_LEVEL: 'warn',
     GATEWAY_POLICY_WATCH: 'off',
+    GATEWAY_POLICY: RULES_ONLY_POLICY,
     GATEWAY_MAX_CONCURRENT: '10000',
   },
   'http://127.0.0.1:18099/readyz',
