@@ -4,7 +4,7 @@
  * Building takes about a second, so it runs on first start when the cached file is missing.
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { MODEL_PACKAGE, loadTfWeights, locateModelPackage } from './weights.js';
 
 /** Bump whenever the graph builder changes in a way that changes the emitted model. */
@@ -50,6 +50,18 @@ async function readMeta(path: string): Promise<CacheMeta | undefined> {
  * @example
  * const { modelPath, version } = await ensureEncoderModel({ cacheDir: '.cache/encoder' });
  */
+/** Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees half a model. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
 export async function ensureEncoderModel({
   cacheDir = DEFAULT_CACHE_DIR,
   force = false,
@@ -92,14 +104,7 @@ async function ensure(dir: string, force: boolean): Promise<EncoderArtifact> {
       builder_version: BUILDER_VERSION,
     },
   );
-  await mkdir(dir, { recursive: true });
-  const tmp = `${modelPath}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, modelPath);
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  await writeFileAtomic(modelPath, bytes);
   const newMeta: CacheMeta = {
     modelPackage: MODEL_PACKAGE,
     packageVersion: pkg.version,

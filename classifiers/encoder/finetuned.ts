@@ -6,10 +6,10 @@
  * The built `.onnx` is cached under `.cache/encoder/`, keyed by the SHA-256 of the index and the weights.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { BUILDER_VERSION, DEFAULT_CACHE_DIR, type EncoderArtifact } from './build.js';
+import { BUILDER_VERSION, DEFAULT_CACHE_DIR, writeFileAtomic, type EncoderArtifact } from './build.js';
 import { MODEL_PACKAGE, loadTfWeights, locateModelPackage, type TfWeight } from './weights.js';
 
 const IndexSchema = z.array(
@@ -92,13 +92,6 @@ export async function ensureFineTunedModel(
     { name: 'rbrm-gateway/encoder', version: BUILDER_VERSION },
     { source_package: `${MODEL_PACKAGE}@${pkg.version}`, builder_version: BUILDER_VERSION, fine_tuned: tag },
   );
-  await mkdir(dirname(modelPath), { recursive: true });
-  const tmp = `${modelPath}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, modelPath);
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  await writeFileAtomic(modelPath, bytes);
   return { modelPath, version, maxLength: readShape(weights).maxLength, built: true };
 }

@@ -5,8 +5,9 @@
  * built one or a fine-tuned one) gets its own, and a changed source or quantizer makes a new one.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { writeFileAtomic } from './build.js';
 
 export const PRECISIONS = ['int8', 'fp32'] as const;
 export type Precision = (typeof PRECISIONS)[number];
@@ -50,13 +51,6 @@ async function quantized(modelPath: string, dir: string): Promise<string> {
   // The rewrite (and onnx-proto) is loaded only when a quantization is due.
   const { quantizeMatMulWeights } = await import('./quantize.js');
   const { bytes } = quantizeMatMulWeights(source);
-  await mkdir(dir, { recursive: true });
-  const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, target);
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  await writeFileAtomic(target, bytes);
   return target;
 }
