@@ -25,10 +25,12 @@ function repoRoot(): string {
   return dir;
 }
 
-const USAGE = `usage: npm run train:encoder -- [--out DIR] [--epochs N] [--seed N] [--data DIR] [--cache-dir DIR]
-                               [--fresh] [--skip-train] [--freeze-layer0]
+const USAGE = `usage: npm run train:encoder -- [--out DIR] [--epochs N] [--texts N] [--patience N] [--seed N] [--data DIR]
+                               [--cache-dir DIR] [--fresh] [--skip-train] [--freeze-layer0]
   --out DIR        model folder to write (default classifiers/models/intent)
   --epochs N       most epochs (default 4; early stopping on the validation split)
+  --texts N        training texts sampled per epoch (default 5000)
+  --patience N     epochs without a validation gain before stopping (default 2)
   --fresh          redo the dump even if .cache/train-encoder holds one
   --skip-train     reuse the last run's weights (re-export, re-evaluate, rewrite the folder)
   --freeze-layer0  train layer 1, pooling dense and heads only (about a third cheaper per step)
@@ -53,6 +55,8 @@ async function main(): Promise<number> {
   const { values } = parseCli(process.argv.slice(2), {
     out: { type: 'string', default: join(root, 'classifiers', 'models', 'intent') },
     epochs: { type: 'string', default: '4' },
+    texts: { type: 'string', default: '5000' },
+    patience: { type: 'string', default: '2' },
     seed: { type: 'string', default: '7' },
     data: { type: 'string', default: join(root, '..', 'shared', 'data') },
     'cache-dir': { type: 'string', default: join(root, '.cache', 'train-encoder') },
@@ -77,7 +81,11 @@ async function main(): Promise<number> {
       '--out',
       run,
       '--epochs',
-      values.epochs,
+      `${intOption('epochs', values.epochs)}`,
+      '--texts',
+      `${intOption('texts', values.texts)}`,
+      '--patience',
+      `${intOption('patience', values.patience)}`,
       '--seed',
       `${seed}`,
       ...extra,

@@ -213,6 +213,7 @@ def main():
         log.append({"epoch": 0, **best})
         save(model, heads, data, args.cache, args.out)
     best_epoch, step = 0, 0
+    planned_steps = args.epochs * (math.ceil(args.texts / 32) + math.ceil(args.pairs / 16))
     for epoch in range(1, args.epochs + 1):
         t0 = time.time()
         model.train()
@@ -224,7 +225,8 @@ def main():
         total = 0.0
         for n, bi in enumerate(order):
             kind, b = batches[bi]
-            lr_scale = min(1.0, (step + 1) / 50)
+            # Warm-up over 50 steps, then linear decay to a tenth of the rate by the last planned step.
+            lr_scale = min((step + 1) / 50, max(0.1, 1 - step / planned_steps))
             for g, base in zip(opt.param_groups, [args.lr, 1e-3]):
                 g["lr"] = base * lr_scale
             if kind == "t":
