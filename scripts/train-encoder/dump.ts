@@ -89,7 +89,8 @@ export async function dumpTrainingData(root: string, dataDir: string, out: strin
   writeFileSync(join(out, 'weights.json'), JSON.stringify(index));
 
   // Parity texts embedded by the ONNX encoder the gateway runs today.
-  const encoder = await Encoder.create({ backend: 'inline', cacheSize: 0, timeoutMs: 600_000 });
+  // fp32: the PyTorch port is checked against the float network, not the int8 copy the gateway serves by default.
+  const encoder = await Encoder.create({ backend: 'inline', cacheSize: 0, timeoutMs: 600_000, precision: 'fp32' });
   try {
     const vectors = await encoder.embed(PARITY_TEXTS);
     writeFileSync(

@@ -50,6 +50,13 @@ function python(script: string, args: string[]): void {
   if (r.status !== 0) throw new Error(`${script} exited with ${r.status ?? r.signal}`);
 }
 
+/** Runs one of the compiled scripts beside this one (dist/scripts/train-encoder/). */
+function node(root: string, script: string, args: string[]): void {
+  const path = join(root, 'dist', 'scripts', 'train-encoder', script);
+  const r = spawnSync(process.execPath, [path, ...args], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`${script} exited with ${r.status ?? r.signal}`);
+}
+
 async function main(): Promise<number> {
   const root = repoRoot();
   const { values } = parseCli(process.argv.slice(2), {
@@ -94,6 +101,11 @@ async function main(): Promise<number> {
   console.log(`fine-tuned encoder ${await embedForEval(cache, run)}`);
   python(join(py, 'evaluate.py'), ['--cache', cache, '--run', run]);
   await writeModelFolder(run, resolve(values.out), join(root, 'test', 'encoder-finetuned'), seed);
+  // Refit Platt and thresholds as the served (int8) encoder scores (recalibrate.ts says why), then the levels.
+  const reference = join(root, 'test', 'encoder-finetuned', 'reference.json');
+  const dataArgs = ['--data', values.data, '--seed', `${seed}`];
+  node(root, 'recalibrate.js', ['--model', resolve(values.out), '--reference', reference, ...dataArgs]);
+  node(root, '../calibrate.js', ['--model', resolve(values.out), '--data-dir', values.data]);
   writeCard(resolve(values.out), relative(root, resolve(values.data)) || values.data);
   console.log(`wrote ${values.out}`);
   return 0;
