@@ -163,6 +163,7 @@ describe('policy test files', () => {
       'child-safety',
       'weapons',
       'self-harm',
+      'hate-request',
       'destructive-commands',
       'malware',
       'prompt-injection',
