@@ -164,6 +164,7 @@ describe('policy test files', () => {
       'weapons',
       'self-harm',
       'hate-request',
+      'copyright-reproduction',
       'destructive-commands',
       'malware',
       'prompt-injection',
