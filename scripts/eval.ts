@@ -6,7 +6,8 @@
  *                   [--concurrency N] [--score classifier.label] [--rubric-classifier <id>] [--pipeline]
  *                   [--skip-bad] [--items] [--quiet]
  *
- *   npm run eval -- --levels [--data-dir ../shared/data] [--policy policies/default] [--out levels.json]
+ *   npm run eval -- --levels [--data-dir ../shared/data] [--policy policies/default] [--split val|test]
+ *                   [--out levels.json]
  *
  * Exit codes: 0 done, 1 the run failed (bad data, a policy that does not validate), 2 bad arguments or a file
  * that cannot be read.
@@ -24,11 +25,11 @@ import { formatReport } from './eval/table.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const USAGE = `usage: npm run eval -- --data <file.jsonl> [--data …] [--policy <path>] [--out report.json] [--limit N] [--concurrency N] [--score classifier.label] [--rubric-classifier <id>] [--pipeline] [--skip-bad] [--items] [--quiet]
-       npm run eval -- --levels [--data-dir ../shared/data] [--policy policies/default] [--out levels.json]
+       npm run eval -- --levels [--data-dir ../shared/data] [--policy policies/default] [--split val|test] [--out levels.json]
 
   Runs labelled JSON Lines records through the policy engine and reports precision, recall, over-refusal and more.
   --levels: the rules-only pack and the model pack at each level (strict, balanced, permissive) on the validation
-  split of --data-dir: benign refusal rates, recall per hazard category and per source.
+  split of --data-dir (--split test: the test split): benign refusal rates, recall per hazard category and per source.
   exit codes: 0 done, 1 the run failed (bad data, a policy that does not validate), 2 usage or I/O error`;
 
 async function main(): Promise<number> {
@@ -45,9 +46,11 @@ async function main(): Promise<number> {
     items: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
     levels: { type: 'boolean', default: false },
+    split: { type: 'string' },
     'data-dir': { type: 'string', default: join(root, '..', 'shared', 'data') },
   });
   if (values.levels) return levels(values);
+  if (values.split !== undefined) throw new UsageError('--split goes with --levels');
   if (values.data.length === 0) throw new UsageError('give at least one --data file');
   const limit = values.limit === undefined ? undefined : intOption('limit', values.limit, 1);
   const concurrency = values.concurrency === undefined ? undefined : intOption('concurrency', values.concurrency, 1);
@@ -78,9 +81,10 @@ async function main(): Promise<number> {
   }
 }
 
-/** `--levels`: the levels table on the validation split. */
+/** `--levels`: the levels table on the validation split (or `--split test`). */
 async function levels(values: {
   policy?: string;
+  split?: string;
   'data-dir': string;
   out?: string;
   limit?: string;
@@ -89,11 +93,14 @@ async function levels(values: {
   data: string[];
 }): Promise<number> {
   if (values.data.length) throw new UsageError('--levels reads the validation split of --data-dir, not --data files');
+  const split = values.split ?? 'val';
+  if (split !== 'val' && split !== 'test') throw new UsageError(`--split must be val or test, not ${split}`);
   const policy = values.policy ?? DEFAULT_POLICY_PATH;
   const report = await levelsReport({
     dataDir: values['data-dir'],
     policy,
     rulesOnly: join(root, 'policies', 'rules-only'),
+    split,
     limit: values.limit === undefined ? undefined : intOption('limit', values.limit, 1),
     concurrency: values.concurrency === undefined ? 8 : intOption('concurrency', values.concurrency, 1),
     progress: values.quiet ? undefined : (line) => console.error(line),

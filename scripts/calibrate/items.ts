@@ -37,9 +37,20 @@ export interface CalData {
  * const { items } = validationItems('../shared/data', 7);
  */
 export function validationItems(dir: string, seed: number): CalData {
+  return splitItems(dir, seed, 'val');
+}
+
+/**
+ * One held-out split of the shared data, built as {@link validationItems} builds the validation split: `val`, or
+ * `test` (the records and BIPIA test material that neither training nor calibration reads, for reporting figures
+ * after choosing anything by looking at validation).
+ * @example
+ * const { items } = splitItems('../shared/data', 7, 'test');
+ */
+export function splitItems(dir: string, seed: number, split: 'val' | 'test'): CalData {
   if (!existsSync(dir))
     throw new InputError(`${dir} does not exist: the shared data sets live in ../shared/data; pass --data-dir DIR`);
-  const records = loadRecords(dir, seed).filter((r) => r.split === 'val' && r.stage === 'input');
+  const records = loadRecords(dir, seed).filter((r) => r.split === split && r.stage === 'input');
   const items: CalItem[] = records.map((r: DataRecord) => ({
     text: r.text,
     label: r.label,
@@ -48,11 +59,12 @@ export function validationItems(dir: string, seed: number): CalData {
   }));
   const bipia = join(dir, 'raw', 'bipia');
   if (existsSync(bipia))
-    for (const it of injectionItems(bipia, seed).filter((i) => i.split === 'val'))
+    for (const it of injectionItems(bipia, seed).filter((i) => i.split === split))
       items.push({ text: it.text, label: it.y[0] === 1 ? 'unsafe' : 'safe', source: it.source, categories: [] });
+  const name = split === 'val' ? 'validation' : 'test';
   return {
     items,
-    description: `validation split (seed ${seed}, 70/15/15 hash split) of ${relative(process.cwd(), dir) || dir}`,
+    description: `${name} split (seed ${seed}, 70/15/15 hash split) of ${relative(process.cwd(), dir) || dir}`,
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * `npm run eval -- --levels`: what each operating level of a pack means, measured through the policy engine on the
- * validation split of the shared data (the split the levels were calibrated on, never the test split). One column
+ * validation split of the shared data (the split the levels were calibrated on), or with `split: 'test'` on the test
+ * split (for figures after anything was chosen by looking at validation, such as a pattern). One column
  * for the rules-only pack and one per level of the model pack: the benign refusal rates (everyday traffic and
  * look-alikes), recall per hazard category and per source, and the refusal rate of every safe source.
  */
@@ -11,7 +12,7 @@ import { LEVEL_NAMES, type LevelFigures } from '../../classifiers/heads/levels.j
 import { loadModel, modelDir } from '../../classifiers/heads/model.js';
 import { loadPolicy, policyFile, type LoadedPolicy } from '../../policies/load.js';
 import { figuresOf } from '../calibrate/fit.js';
-import { EVERYDAY_SOURCES, LOOKALIKE_SOURCES, validationItems, type CalItem } from '../calibrate/items.js';
+import { EVERYDAY_SOURCES, LOOKALIKE_SOURCES, splitItems, type CalItem } from '../calibrate/items.js';
 import { countsOf } from '../calibrate/table.js';
 import type { EvalItem } from './data.js';
 import { runItems } from './run.js';
@@ -21,6 +22,8 @@ export interface LevelsOptions {
   /** The model pack (default policies/default) and the rules-only pack to compare it with. */
   policy: string;
   rulesOnly?: string;
+  /** The held-out split to read: `val` (default, the split the levels were calibrated on) or `test`. */
+  split?: 'val' | 'test';
   concurrency?: number;
   limit?: number;
   progress?: (line: string) => void;
@@ -65,7 +68,7 @@ async function figuresFor(
 ): Promise<LevelFigures> {
   const evalItems: EvalItem[] = items.map((it, i) => ({
     record: { id: String(i), text: it.text, label: it.label, stage: 'input', source: it.source },
-    file: 'validation',
+    file: opts.split ?? 'val',
     line: i + 1,
   }));
   try {
@@ -102,7 +105,7 @@ async function figuresFor(
  * const report = await levelsReport({ dataDir: '../shared/data', policy: 'policies/default', rulesOnly: 'policies/rules-only' });
  */
 export async function levelsReport(opts: LevelsOptions): Promise<LevelsReport> {
-  const data = validationItems(opts.dataDir, seedOf(opts.policy));
+  const data = splitItems(opts.dataDir, seedOf(opts.policy), opts.split ?? 'val');
   const items = opts.limit ? data.items.slice(0, opts.limit) : data.items;
   const columns: Record<string, LevelFigures> = {};
   if (opts.rulesOnly) columns['rules-only'] = await figuresFor(loadPolicy(opts.rulesOnly), items, opts, 'rules-only');

@@ -21,6 +21,35 @@ describe('npm run eval -- --levels', () => {
     assert.match(r.stderr, /--levels reads the validation split of --data-dir/);
   });
 
+  it('takes --split val or test, and only with --levels', async () => {
+    const run = (args: string[]) =>
+      promisify(execFile)(process.execPath, [EVAL, ...args]).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => e,
+      );
+    const bad = await run(['--levels', '--split', 'train']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--split must be val or test, not train/);
+    const alone = await run(['--data', 'x.jsonl', '--split', 'test']);
+    assert.equal(alone.code, 2);
+    assert.match(alone.stderr, /--split goes with --levels/);
+  });
+
+  it(
+    'reads the test split with split: test',
+    { skip: !existsSync(DATA) && 'no ../shared/data beside the repository' },
+    async () => {
+      const report = await levelsReport({
+        dataDir: DATA,
+        policy: join(root, 'policies', 'default'),
+        split: 'test',
+        limit: 20,
+      });
+      assert.match(report.data, /^test split \(seed 7/);
+      assert.deepEqual(Object.keys(report.columns), ['strict', 'balanced', 'permissive']);
+    },
+  );
+
   it(
     'reports the rules-only pack and each level of the default pack on the validation split',
     { skip: !existsSync(DATA) && 'no ../shared/data beside the repository' },

@@ -34,7 +34,7 @@ describe('policy CLI: explain', () => {
     assert.deepEqual(j.final, { action: 'refuse', stage: 'input' });
     const input = j.stages.input;
     assert.equal(input.winner.id, 'weapons');
-    assert.equal(input.rules.length, 20);
+    assert.equal(input.rules.length, 22);
     const weapons = input.rules.find((x: { id: string }) => x.id === 'weapons');
     assert.equal(weapons.outcome, 'matched');
     assert.deepEqual(weapons.conditions, [{ condition: 'hazards.S9 >= 0.5', value: 1, result: true }]);

@@ -46,7 +46,7 @@ describe('policy CLI: validate', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
-      /^OK .*policy\.json: policy "rules-only" \(enforce\), revision [0-9a-f]{12}, 20 rules, 7 classifiers/,
+      /^OK .*policy\.json: policy "rules-only" \(enforce\), revision [0-9a-f]{12}, 22 rules, 7 classifiers/,
     );
   });
 

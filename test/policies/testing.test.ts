@@ -163,6 +163,8 @@ describe('policy test files', () => {
       'child-safety',
       'weapons',
       'self-harm',
+      'hate-request',
+      'copyright-reproduction',
       'destructive-commands',
       'malware',
       'prompt-injection',
