@@ -50,6 +50,8 @@ export const AnswerFiguresSchema = z.strictObject({
   safeBlockedByGroup: z.record(z.string(), Rate),
   recall: Rate.nullable(),
   recallByGroup: z.record(z.string(), Rate),
+  /** How many answers each group holds: safe compliant ones (`safe:<group>`) and disallowed ones (`unsafe:<group>`). */
+  counts: z.record(z.string(), z.number().int().nonnegative()).default({}),
 });
 export type AnswerFigures = z.infer<typeof AnswerFiguresSchema>;
 

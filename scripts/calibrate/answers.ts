@@ -168,6 +168,11 @@ export function fitAnswerLevel(
       safeBlockedByGroup: byGroup(safe, threshold),
       recall: recall === null ? null : r4(recall),
       recallByGroup: byGroup(unsafe, threshold),
+      counts: Object.fromEntries(
+        [...safe.map((r) => `safe:${groupOf(r.item)}`), ...unsafe.map((r) => `unsafe:${groupOf(r.item)}`)]
+          .sort()
+          .map((k, _, all) => [k, all.filter((x) => x === k).length]),
+      ),
     },
   };
 }

@@ -60,8 +60,14 @@ export function answersTable(title: string, columns: Record<string, AnswerFigure
   ];
   if (thresholds) row('target: safe compliant answers blocked at most', (f) => f.target);
   row('**safe compliant answers blocked** (objective)', (f) => f.safeBlocked);
-  for (const g of keys((f) => f.safeBlockedByGroup).sort()) row(`safe blocked, ${g}`, (f) => f.safeBlockedByGroup[g]);
+  const n = (k: string) => {
+    const c = figs.find((f) => f.counts[k] !== undefined)?.counts[k];
+    return c === undefined ? '' : ` (n=${c})`;
+  };
+  for (const g of keys((f) => f.safeBlockedByGroup).sort())
+    row(`safe compliant blocked, ${g}${n(`safe:${g}`)}`, (f) => f.safeBlockedByGroup[g]);
   row('**disallowed answers blocked**', (f) => f.recall);
-  for (const g of keys((f) => f.recallByGroup).sort()) row(`disallowed blocked, ${g}`, (f) => f.recallByGroup[g]);
+  for (const g of keys((f) => f.recallByGroup).sort())
+    row(`disallowed blocked, ${g}${n(`unsafe:${g}`)}`, (f) => f.recallByGroup[g]);
   return lines.join('\n') + '\n';
 }
