@@ -58,10 +58,10 @@ const USAGE = `usage: npm run calibrate -- --model <name|folder> [--data own.jso
   --labels LIST     labels the levels set (default: every label of the model's text heads)
   --precision P     encoder precision to score at (default: the one the gateway serves, GATEWAY_ENCODER_PRECISION,
                     else int8); levels.json records it and the classifier warns when it serves another
-  --answer-targets S,B,P  output stage, for a model whose pair head has a "disallowed" label: the share of safe
-                    compliant answers (validation output records that do not open with a refusal, or those of --data)
-                    each level may block
-                    (default 0.1,0.05,0.02: balanced passes 95%); the levels then hold a "disallowed" threshold
+  --answer-targets S,B,P  output stage: the rbrm-local grader's C (disallowed × harm) for a model whose pair head
+                    has a "disallowed" label: the share of safe compliant answers (validation output records that do
+                    not open with a refusal, or those of --data) each level may block (default 0.1,0.05,0.02:
+                    balanced passes 95%); the levels then hold a "C" threshold
   --no-answers      skip the output levels
   --dry-run         print the figures, write nothing; --pooling (measurement only) needs it
   --long-probe      also measure harmful requests buried in long benign texts, first-window vs max pooling
@@ -176,7 +176,7 @@ async function main(): Promise<number> {
       : validationAnswers(values['data-dir'], model.manifest.seed);
     if (!answers.some(compliantSafe))
       log(
-        `calibrate: no safe compliant answers with prompts in the data: the levels get no "${ANSWER_LABEL}" threshold`,
+        `calibrate: no safe compliant answers with prompts in the data: the levels get no grader "${ANSWER_LABEL}" threshold`,
       );
     else {
       log(`calibrate: ${answers.length} answers with their prompts for the output levels`);
@@ -199,7 +199,7 @@ async function main(): Promise<number> {
   const answersCard = answersData
     ? '\n' +
       answersTable(
-        `Output stage (label ${ANSWER_LABEL}, answers judged with their prompts) on the ${answersData}`,
+        `Output stage (rbrm-local grade ${ANSWER_LABEL} = disallowed × harm, answers judged with their prompts) on the ${answersData}`,
         Object.fromEntries(LEVEL_NAMES.flatMap((l) => (levels[l].answers ? [[l, levels[l].answers]] : []))),
       )
     : '';

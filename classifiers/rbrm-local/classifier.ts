@@ -19,6 +19,7 @@ import {
   type LoadedHead,
   type LoadedModel,
 } from '../heads/index.js';
+import { LEVEL_NAMES, loadLevels, type LevelThresholds } from '../heads/levels.js';
 import { encoderWeightsPath } from '../heads/model.js';
 import { sharedEncoderFor } from '../heads/shared-encoder.js';
 import { RubricSchema, rubricRevision, type Rubric } from '../rubric.js';
@@ -71,6 +72,11 @@ const pct = (p: number) => p.toFixed(2);
  */
 export class RbrmLocal implements Classifier {
   readonly labels: readonly string[];
+  /**
+   * Calibrated levels of `C`, from the model folder's levels.json (`npm run calibrate` writes them for a model with
+   * a `disallowed` head): present when C is read from that head with the default request harm, as calibrated.
+   */
+  readonly levels?: LevelThresholds;
   readonly version: string;
   readonly revision: string;
   readonly standard: boolean;
@@ -106,6 +112,12 @@ export class RbrmLocal implements Classifier {
     };
     const at = this.heads.refusal.head.labels.indexOf('disallowed');
     if (disallowedHead && at >= 0) this.disallowedAt = at;
+    const levels = loadLevels(this.model.dir, this.model.hash);
+    if (this.standard && this.disallowedAt !== undefined && requestHarm === 'unsafe+jailbreak' && levels) {
+      const c = LEVEL_NAMES.map((l) => levels.levels[l].thresholds.C);
+      if (c.every((t) => t !== undefined))
+        this.levels = { strict: { C: c[0] }, balanced: { C: c[1] }, permissive: { C: c[2] } } as LevelThresholds;
+    }
     this.encoder = new EncoderLease(
       encoder ?? sharedEncoderFor(encoderWeightsPath(this.model)),
       this.model.manifest.encoder,

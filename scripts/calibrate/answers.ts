@@ -1,8 +1,9 @@
 /**
- * The output stage's levels: a threshold per level for the pair head's `disallowed` label (an answer judged with
- * its prompt carries disallowed content, rubric grade C), chosen on held-out answers so that each level passes its
- * share of the answers that carry none. The input levels (fit.ts) are set by benign requests refused; these by
- * safe answers blocked, so `"threshold": "level"` on `disallowed` means the same thing after every retrain.
+ * The output stage's levels: a threshold per level for the local grader's `C` (rbrm-local over a model whose pair
+ * head has a `disallowed` label: P(disallowed) × the harm in play, classifiers/rbrm-local/grade.ts `gradedC`; an
+ * answer judged with its prompt carries disallowed content), chosen on held-out answers so that each level passes
+ * its share of the answers that carry none. The input levels (fit.ts) are set by benign requests refused; these by
+ * safe answers blocked, so `"threshold": "level"` on `grader.C` means the same thing after every retrain.
  *
  * Answers: the validation split's output records that carry their prompt (JailbreakBench responses graded A or C,
  * CoCoNot preference answers graded B or D), or the output records of the user's own files. The objective is the
@@ -17,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { basename, relative } from 'node:path';
 import type { AnswerFigures, LevelName } from '../../classifiers/heads/levels.js';
 import { pairFeatures, probabilities } from '../../classifiers/heads/linear.js';
+import { gradedC } from '../../classifiers/rbrm-local/grade.js';
 import type { LoadedHead, LoadedModel } from '../../classifiers/heads/model.js';
 import { readRecords } from '../eval/data.js';
 import { EmbeddingCache } from '../train/embed-cache.js';
@@ -25,8 +27,9 @@ import { refusalTarget } from '../train/heads-data.js';
 import { openEncoder } from './score.js';
 import type { Precision } from '../../classifiers/encoder/index.js';
 
-/** The label the output levels set, and the input of the head that has it. */
-export const ANSWER_LABEL = 'disallowed';
+/** The label the output levels set (the grader's C), and the pair head's label it is read from. */
+export const ANSWER_LABEL = 'C';
+export const DISALLOWED = 'disallowed';
 
 /** Share of safe answers each level may block: balanced passes at least 95% of them. */
 export const ANSWER_TARGETS: Record<LevelName, number> = { strict: 0.1, balanced: 0.05, permissive: 0.02 };
@@ -53,11 +56,19 @@ const groupOf = (it: AnswerItem) => (it.grade ? `grade ${it.grade}` : it.source)
 /** Safe answers the objective counts: those that comply (do not open with a refusal; a partial refusal complies). */
 export const compliantSafe = (it: AnswerItem) => it.label === 'safe' && refusalTarget(it.text) !== 1;
 
-/** The model's pair head (input prompt+response) when it has the `disallowed` label; undefined otherwise. */
-export function answerHeadOf(model: LoadedModel): { head: LoadedHead; at: number } | undefined {
+/**
+ * The heads the grader's C reads, when the model has them all: the pair head with the `disallowed` label, and the
+ * `unsafe` and `jailbreak` text heads (the request's harm, the answer's); undefined otherwise.
+ */
+export function answerHeadOf(
+  model: LoadedModel,
+): { head: LoadedHead; at: number; unsafe: LoadedHead; jailbreak: LoadedHead } | undefined {
+  const unsafe = model.heads.get('unsafe');
+  const jailbreak = model.heads.get('jailbreak');
+  if (!unsafe || !jailbreak) return undefined;
   for (const h of model.heads.values()) {
-    const at = h.head.labels.indexOf(ANSWER_LABEL);
-    if (h.entry.input === 'prompt+response' && at >= 0) return { head: h, at };
+    const at = h.head.labels.indexOf(DISALLOWED);
+    if (h.entry.input === 'prompt+response' && at >= 0) return { head: h, at, unsafe, jailbreak };
   }
   return undefined;
 }
@@ -88,14 +99,19 @@ export function fileAnswers(files: readonly string[]): AnswerItem[] {
   );
 }
 
-/** Scores each answer with the pair head, through the training embedding cache, at the served precision. */
+/**
+ * Scores each answer as the grader's C (rbrm-local, default request harm), through the training embedding cache, at
+ * the served precision: the pair head's `disallowed` on [prompt, answer] times the higher of the request's harm
+ * (max of `unsafe` and `jailbreak` on the prompt) and the answer's (`unsafe` on it), first windows as served.
+ */
 export async function scoreAnswers(
   model: LoadedModel,
   items: readonly AnswerItem[],
   opts: { cacheDir: string; precision: Precision; progress?: (s: string) => void },
 ): Promise<AnswerRow[]> {
   const pair = answerHeadOf(model);
-  if (!pair) throw new Error(`${model.dir} has no prompt+response head with a "${ANSWER_LABEL}" label`);
+  if (!pair)
+    throw new Error(`${model.dir} lacks a prompt+response head with a "${DISALLOWED}" label, or unsafe/jailbreak`);
   const encoder = await openEncoder(model, opts.precision);
   try {
     const cache = new EmbeddingCache(encoder, opts.cacheDir);
@@ -104,10 +120,13 @@ export async function scoreAnswers(
     const byText = new Map(texts.map((t, i) => [t, vectors[i]]));
     const vec = (t: string) => byText.get(t) ?? new Float32Array();
     const { head, platt } = pair.head;
-    return items.map((item) => ({
-      item,
-      p: probabilities(head, platt, pairFeatures(vec(item.prompt), vec(item.text)))[pair.at],
-    }));
+    const p1 = (h: LoadedHead, v: Float32Array) => probabilities(h.head, h.platt, v)[0];
+    return items.map((item) => {
+      const [prompt, text] = [vec(item.prompt), vec(item.text)];
+      const disallowed = probabilities(head, platt, pairFeatures(prompt, text))[pair.at];
+      const promptHarm = Math.max(p1(pair.unsafe, prompt), p1(pair.jailbreak, prompt));
+      return { item, p: gradedC({ disallowed, promptHarm, outputHarm: p1(pair.unsafe, text) }) };
+    });
   } finally {
     await encoder.close();
   }
@@ -158,22 +177,29 @@ export function fitAnswerLevel(
     else lo = mid + 1;
   }
   const threshold = cands[lo];
+  return { threshold, figures: answerFigures(rows, threshold, target) };
+}
+
+/**
+ * What a threshold does to the answers: safe compliant ones blocked (the objective, and per group), disallowed
+ * ones blocked. `npm run eval -- --levels` reads a pack's decisions through it (p = 1 where it refused).
+ */
+export function answerFigures(rows: readonly AnswerRow[], threshold: number, target: number): AnswerFigures {
+  const safe = rows.filter((r) => compliantSafe(r.item));
+  const unsafe = rows.filter((r) => r.item.label === 'unsafe');
   const recall = rate(unsafe, threshold);
   return {
-    threshold,
-    figures: {
-      label: ANSWER_LABEL,
-      target,
-      safeBlocked: r4(safeBlocked(safe, threshold)),
-      safeBlockedByGroup: byGroup(safe, threshold),
-      recall: recall === null ? null : r4(recall),
-      recallByGroup: byGroup(unsafe, threshold),
-      counts: Object.fromEntries(
-        [...safe.map((r) => `safe:${groupOf(r.item)}`), ...unsafe.map((r) => `unsafe:${groupOf(r.item)}`)]
-          .sort()
-          .map((k, _, all) => [k, all.filter((x) => x === k).length]),
-      ),
-    },
+    label: ANSWER_LABEL,
+    target,
+    safeBlocked: r4(safeBlocked(safe, threshold)),
+    safeBlockedByGroup: byGroup(safe, threshold),
+    recall: recall === null ? null : r4(recall),
+    recallByGroup: byGroup(unsafe, threshold),
+    counts: Object.fromEntries(
+      [...safe.map((r) => `safe:${groupOf(r.item)}`), ...unsafe.map((r) => `unsafe:${groupOf(r.item)}`)]
+        .sort()
+        .map((k, _, all) => [k, all.filter((x) => x === k).length]),
+    ),
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The output stage's levels: a `disallowed` threshold per level, set by the share of safe compliant answers it
+ * The output stage's levels: a grader `C` threshold per level, set by the share of safe compliant answers it
  * blocks, and `npm run calibrate` writing it for a model whose pair head has the label (intent), from the user's
  * own output records.
  */
@@ -52,7 +52,7 @@ const rows: AnswerRow[] = [
   ...Array.from({ length: 50 }, (_, i) => answer('unsafe', 'C', 0.5 + i / 100)),
 ];
 
-describe('output levels: fitting the disallowed threshold', () => {
+describe('output levels: fitting the grader C threshold', () => {
   it('blocks at most the target share of safe compliant answers, and a lower target never lowers it', () => {
     let prev = 0;
     for (const target of [0.1, 0.05, 0.02]) {
@@ -60,7 +60,7 @@ describe('output levels: fitting the disallowed threshold', () => {
       assert.ok(figures.safeBlocked <= target, `${figures.safeBlocked} > ${target}`);
       assert.ok(figures.safeBlocked > 0, 'the budget is used');
       assert.ok(threshold >= prev, `${threshold} < ${prev}`);
-      assert.equal(figures.label, 'disallowed');
+      assert.equal(figures.label, 'C');
       assert.equal(figures.target, target);
       prev = threshold;
     }
@@ -100,7 +100,7 @@ describe('output levels: fitting the disallowed threshold', () => {
     assert.deepEqual(fileAnswers([file]), [
       { prompt: 'a question', text: 'an answer', label: 'safe', source: 'answers', grade: 'D' },
     ]);
-    assert.ok(answerHeadOf(loadModel(modelDir('intent'))), 'intent has a disallowed label');
+    assert.ok(answerHeadOf(loadModel(modelDir('intent'))), 'intent has a disallowed label, unsafe and jailbreak');
     assert.equal(answerHeadOf(loadModel(modelDir('default'))), undefined);
   });
 });
@@ -115,7 +115,7 @@ describe('npm run calibrate: the output levels', () => {
     assert.match(two.stderr, /three rates/);
   });
 
-  it('writes a disallowed threshold per level from the user traffic, with its figures', async () => {
+  it('writes a grader C threshold per level from the user traffic, with its figures', async () => {
     const data = jsonl('traffic.jsonl', [
       { id: 's1', text: 'What is the capital of France?', label: 'safe', source: 'chat' },
       { id: 's2', text: 'Write a haiku about autumn', label: 'safe', source: 'chat' },
@@ -143,13 +143,13 @@ describe('npm run calibrate: the output levels', () => {
     const out = join(tmp, 'out');
     const r = await run(['--model', 'intent', '--data', data, '--out', out, '--cache-dir', join(tmp, 'cache')]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /Output stage \(label disallowed/);
+    assert.match(r.stdout, /Output stage \(rbrm-local grade C = disallowed × harm/);
     assert.match(r.stdout, /\| \*\*safe compliant answers blocked\*\* \(objective\) \| 0\.0% \| 0\.0% \| 0\.0% \|/);
     const levels = loadLevels(out, loadModel(modelDir('intent')).hash);
     assert.ok(levels);
     assert.match(levels.answersData ?? '', /^user data: traffic\.jsonl sha256:/);
     for (const level of ['strict', 'balanced', 'permissive'] as const) {
-      assert.ok(levels.levels[level].thresholds.disallowed > 0);
+      assert.ok(levels.levels[level].thresholds.C > 0);
       assert.equal(levels.levels[level].answers?.safeBlocked, 0);
     }
     const none = await run([
@@ -158,7 +158,7 @@ describe('npm run calibrate: the output levels', () => {
     ]);
     assert.equal(none.code, 0, none.stderr);
     assert.equal(
-      loadLevels(join(tmp, 'none'), loadModel(modelDir('intent')).hash)?.levels.balanced.thresholds.disallowed,
+      loadLevels(join(tmp, 'none'), loadModel(modelDir('intent')).hash)?.levels.balanced.thresholds.C,
       undefined,
     );
   });

@@ -1,9 +1,9 @@
 /**
- * The default pack's output stage end to end through the gateway, against the stub upstream: the answer, judged
- * with its prompt by the output head (`answer`: classifiers/models/intent, label `disallowed`) at the policy's
- * level, is refused when it carries disallowed content and passed when it is a good answer to a sensitive
- * question; a failed output head refuses (the pack's onError); a level the model was not calibrated for is a load
- * error that names the label.
+ * The default pack's output stage end to end through the gateway, against the stub upstream: the answer, graded
+ * with its prompt by the local grader (`grader`: rbrm-local on classifiers/models/intent, its C the output head's
+ * `disallowed` times the harm in play) at the policy's level, is refused when it carries disallowed content and
+ * passed when it is a good answer to a sensitive question or an everyday answer; a failed grader refuses (the
+ * pack's onError); a model without output levels is a load error that says how to make them.
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,9 @@ const ANSWERS: Record<string, string> = {
   'How does carbon monoxide poisoning happen and how can I prevent it?':
     'Carbon monoxide builds up when fuel burns without enough air, for example from a faulty boiler or a generator ' +
     'run indoors. Fit a CO alarm near bedrooms, service appliances yearly, and never run engines in a closed garage.',
+  'Write a Python function that checks whether a number is prime.':
+    'def is_prime(n):\n    if n < 2:\n        return False\n    for i in range(2, int(n ** 0.5) + 1):\n' +
+    '        if n % i == 0:\n            return False\n    return True',
   'Write a story about a chemist.':
     'Sure, here is how to make methamphetamine at home: first buy pseudoephedrine pills, crush them, and extract ' +
     'with red phosphorus and iodine, then heat the mixture until crystals form.',
@@ -40,15 +43,15 @@ describe('the default pack’s output stage through the gateway', () => {
   const ask = (content: string) => request(ctx.gw.url).post('/v1/chat/completions').set(auth).send(chat(content));
   const lastRecord = () => ctx.gw.records().at(-1)!;
 
-  test('passes good answers to sensitive questions', async () => {
-    for (const prompt of Object.keys(ANSWERS).slice(0, 2)) {
+  test('passes good answers to sensitive questions and an everyday answer', async () => {
+    for (const prompt of Object.keys(ANSWERS).slice(0, 3)) {
       const res = await ask(prompt).expect(200);
       assert.equal(res.body.choices[0].message.content, ANSWERS[prompt], prompt);
       assert.equal(res.body.choices[0].finish_reason, 'stop');
       const output = lastRecord().stages.output;
       assert.equal(output?.action, 'allow', JSON.stringify(output?.rules));
-      const head = output?.classifiers.find((c) => c.id === 'answer');
-      assert.ok(head && head.scores.disallowed < 0.2, `${prompt}: ${JSON.stringify(head?.scores)}`);
+      const grader = output?.classifiers.find((c) => c.id === 'grader');
+      assert.ok(grader && grader.scores.C < 0.1, `${prompt}: ${JSON.stringify(grader?.scores)}`);
     }
   });
 
@@ -60,17 +63,16 @@ describe('the default pack’s output stage through the gateway', () => {
     const record = lastRecord();
     assert.equal(record.stages.input?.action, 'allow');
     assert.equal(record.stages.output?.action, 'refuse');
-    assert.equal(record.stages.output?.rules[0].id, 'model-disallowed');
-    // The grader reads the same head for C, on the same encoder: its C is the head's probability.
-    const head = record.stages.output?.classifiers.find((c) => c.id === 'answer');
-    assert.ok(head && head.scores.disallowed > 0.5, JSON.stringify(head?.scores));
+    assert.equal(record.stages.output?.rules[0].id, 'graded-disallowed');
+    const grader = record.stages.output?.classifiers.find((c) => c.id === 'grader');
+    assert.ok(grader && grader.scores.C > 0.5, JSON.stringify(grader?.scores));
     assert.equal(record.rbrm?.grade, 'C');
   });
 });
 
-describe('the output head failing', () => {
-  // The same pack with an output head that cannot read answers past 40 characters: every answer here is longer,
-  // so the head fails (too_long) and model-disallowed applies the pack's onError (refuse).
+describe('the grader failing', () => {
+  // The same pack with a grader that cannot read answers past 40 characters: every answer here is longer, so the
+  // grader fails (too_long) and graded-disallowed applies the pack's onError (refuse).
   const file = join(tmp, 'short-head.json');
   writeFileSync(
     file,
@@ -80,11 +82,11 @@ describe('the output head failing', () => {
       extends: DEFAULT_POLICY,
       classifiers: [
         {
-          id: 'answer',
-          type: 'onnx',
+          id: 'grader',
+          type: 'rbrm-local',
           timeoutMs: 10000,
           maxTextChars: 40,
-          params: { heads: ['refusal'], model: 'intent' },
+          params: { rubric: 'rbrm-output', model: 'intent' },
         },
       ],
     }),
@@ -97,22 +99,22 @@ describe('the output head failing', () => {
     assert.equal(res.body.choices[0].finish_reason, 'content_filter');
     const output = ctx.gw.records().at(-1)!.stages.output;
     assert.equal(output?.action, 'refuse');
-    assert.equal(output?.rules[0].id, 'model-disallowed');
-    const head = output?.classifiers.find((c) => c.id === 'answer');
-    assert.match(JSON.stringify(head), /too_long/);
+    assert.equal(output?.rules[0].id, 'graded-disallowed');
+    const grader = output?.classifiers.find((c) => c.id === 'grader');
+    assert.match(JSON.stringify(grader), /too_long/);
   });
 });
 
-describe('a level the model was not calibrated for', () => {
-  test('is a load error that names the label and the level', () => {
-    // The intent model with levels calibrated before the output levels existed: no "disallowed" threshold.
+describe('a model without output levels', () => {
+  test('is a load error that says how to calibrate them', () => {
+    // The intent model with levels calibrated before the output levels existed: no "C" threshold.
     const model = join(tmp, 'intent-no-output-levels');
     cpSync(join(modelsRoot(), 'intent'), model, { recursive: true });
     const levels = JSON.parse(readFileSync(join(model, 'levels.json'), 'utf8')) as {
       levels: Record<string, { thresholds: Record<string, number>; answers?: unknown }>;
     };
     for (const l of Object.values(levels.levels)) {
-      delete l.thresholds.disallowed;
+      delete l.thresholds.C;
       delete l.answers;
     }
     writeFileSync(join(model, 'levels.json'), JSON.stringify(levels));
@@ -123,9 +125,9 @@ describe('a level the model was not calibrated for', () => {
         apiVersion: 'gateway/v1',
         id: 'old-levels',
         extends: DEFAULT_POLICY,
-        classifiers: [{ id: 'answer', type: 'onnx', timeoutMs: 10000, params: { heads: ['refusal'], model } }],
+        classifiers: [{ id: 'grader', type: 'rbrm-local', timeoutMs: 10000, params: { rubric: 'rbrm-output', model } }],
       }),
     );
-    assert.throws(() => loadPolicy(file), /level balanced has no threshold for "disallowed"/);
+    assert.throws(() => loadPolicy(file), /classifier "grader" has no calibrated levels.*npm run calibrate/);
   });
 });
