@@ -166,7 +166,6 @@ export function fitAnswerLevel(
   target: number,
 ): { threshold: number; figures: AnswerFigures } {
   const safe = rows.filter((r) => compliantSafe(r.item));
-  const unsafe = rows.filter((r) => r.item.label === 'unsafe');
   if (!safe.length) throw new Error('no safe compliant answers (not refusals) to calibrate the output level on');
   const cands = [...new Set(safe.map((r) => above(r.p)))].sort((a, b) => a - b);
   let lo = 0;
