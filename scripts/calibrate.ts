@@ -19,14 +19,25 @@ import {
   type LevelName,
   type LevelsFile,
 } from '../classifiers/heads/levels.js';
-import { modelDir } from '../classifiers/heads/model.js';
+import { loadModel, modelDir } from '../classifiers/heads/model.js';
 import { servedPrecision } from '../classifiers/heads/shared-encoder.js';
 import { PRECISIONS, type Precision } from '../classifiers/encoder/precision.js';
 import { DEFAULT_TARGETS, figuresOf, fitLevel, type FitOptions } from './calibrate/fit.js';
 import { EVERYDAY_SOURCES, fileItems, LOOKALIKE_SOURCES, validationItems } from './calibrate/items.js';
 import { defaultGates, poolingOf, scoreItems, scoreUnder, textHeadsOf, type Pooling } from './calibrate/score.js';
 import { longProbe } from './calibrate/long-probe.js';
-import { countsOf, levelsTable } from './calibrate/table.js';
+import { answersTable, countsOf, levelsTable } from './calibrate/table.js';
+import {
+  ANSWER_LABEL,
+  ANSWER_TARGETS,
+  answerHeadOf,
+  answersDescription,
+  compliantSafe,
+  fileAnswers,
+  fitAnswerLevel,
+  scoreAnswers,
+  validationAnswers,
+} from './calibrate/answers.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -34,6 +45,7 @@ const USAGE = `usage: npm run calibrate -- --model <name|folder> [--data own.jso
                            [--strict 0.05] [--balanced 0.02] [--permissive 0.005] [--lookalike-factor 4]
                            [--everyday a,b] [--lookalikes a,b] [--labels a,b] [--max-chunks 4] [--dry-run]
                            [--pooling head=max,…] [--no-gate] [--long-probe] [--precision int8|fp32]
+                           [--answer-targets 0.1,0.05,0.02] [--no-answers]
 
   Chooses each level's per-label thresholds so that its benign refusal rate, max(everyday benign, look-alikes ÷
   factor), meets its target, and writes levels.json to the model folder (or --out DIR).
@@ -46,6 +58,11 @@ const USAGE = `usage: npm run calibrate -- --model <name|folder> [--data own.jso
   --labels LIST     labels the levels set (default: every label of the model's text heads)
   --precision P     encoder precision to score at (default: the one the gateway serves, GATEWAY_ENCODER_PRECISION,
                     else int8); levels.json records it and the classifier warns when it serves another
+  --answer-targets S,B,P  output stage: the rbrm-local grader's C (disallowed × harm) for a model whose pair head
+                    has a "disallowed" label: the share of safe compliant answers (validation output records that do
+                    not open with a refusal, or those of --data) each level may block (default 0.1,0.05,0.02:
+                    balanced passes 95%); the levels then hold a "C" threshold
+  --no-answers      skip the output levels
   --dry-run         print the figures, write nothing; --pooling (measurement only) needs it
   --long-probe      also measure harmful requests buried in long benign texts, first-window vs max pooling
   --no-gate         calibrate the hazard categories alone (by default they count only where the unsafe head
@@ -90,6 +107,8 @@ async function main(): Promise<number> {
     'no-gate': { type: 'boolean', default: false },
     'long-probe': { type: 'boolean', default: false },
     precision: { type: 'string' },
+    'answer-targets': { type: 'string' },
+    'no-answers': { type: 'boolean', default: false },
   });
   if (!values.model) throw new UsageError('give --model <name|folder> (the folder holding heads.json)');
   const dir = modelDir(values.model, process.cwd());
@@ -107,6 +126,15 @@ async function main(): Promise<number> {
   const precision = (values.precision ?? servedPrecision()) as Precision;
   if (!PRECISIONS.includes(precision))
     throw new UsageError(`--precision (or GATEWAY_ENCODER_PRECISION) must be one of ${PRECISIONS.join(', ')}`);
+  const answerTargets = { ...ANSWER_TARGETS };
+  const at = list(values['answer-targets']);
+  if (at) {
+    if (at.length !== 3) throw new UsageError('--answer-targets takes three rates: strict,balanced,permissive');
+    LEVEL_NAMES.forEach((l, i) => (answerTargets[l] = numberOption('answer-targets', at[i], 0)));
+    if (!(answerTargets.strict >= answerTargets.balanced && answerTargets.balanced >= answerTargets.permissive))
+      throw new UsageError('--answer-targets must satisfy strict ≥ balanced ≥ permissive');
+    if (answerTargets.strict > 1) throw new UsageError('--answer-targets are rates between 0 and 1');
+  }
   const override = parsePooling(values.pooling);
   if (Object.keys(override).length && !values['dry-run'])
     throw new UsageError('--pooling measures another pooling than the heads serve; use it with --dry-run');
@@ -139,6 +167,28 @@ async function main(): Promise<number> {
       return [level, { target: targets[level], thresholds, figures: figuresOf(rows, thresholds, opts) }];
     }),
   ) as LevelsFile['levels'];
+  // The output stage: the pair head's `disallowed` label, on answers judged with their prompts.
+  const full = loadModel(dir);
+  let answersData: string | undefined;
+  if (answerHeadOf(full) && !values['no-answers']) {
+    const answers = values.data.length
+      ? fileAnswers(values.data)
+      : validationAnswers(values['data-dir'], model.manifest.seed);
+    if (!answers.some(compliantSafe))
+      log(
+        `calibrate: no safe compliant answers with prompts in the data: the levels get no grader "${ANSWER_LABEL}" threshold`,
+      );
+    else {
+      log(`calibrate: ${answers.length} answers with their prompts for the output levels`);
+      const rows = await scoreAnswers(full, answers, { ...scoring, progress: log });
+      for (const level of LEVEL_NAMES) {
+        const { threshold, figures } = fitAnswerLevel(rows, answerTargets[level]);
+        levels[level].thresholds[ANSWER_LABEL] = threshold;
+        levels[level].answers = figures;
+      }
+      answersData = answersDescription(values['data-dir'], values.data, model.manifest.seed);
+    }
+  }
   const long = scored.filter((s) => s.windows > 1).length;
   const table = levelsTable(
     `Levels of ${relative(root, dir) || dir} on the ${data.description}; encoder ${precision}; pooling ${JSON.stringify(pooling)}; ` +
@@ -146,7 +196,14 @@ async function main(): Promise<number> {
     Object.fromEntries(LEVEL_NAMES.map((l) => [l, levels[l].figures])),
     countsOf(data.items),
   );
-  process.stdout.write(table);
+  const answersCard = answersData
+    ? '\n' +
+      answersTable(
+        `Output stage (rbrm-local grade ${ANSWER_LABEL} = disallowed × harm, answers judged with their prompts) on the ${answersData}`,
+        Object.fromEntries(LEVEL_NAMES.flatMap((l) => (levels[l].answers ? [[l, levels[l].answers]] : []))),
+      )
+    : '';
+  process.stdout.write(table + answersCard);
   for (const l of LEVEL_NAMES) log(`${l}: ${JSON.stringify(levels[l].thresholds)}`);
   if (values['long-probe']) {
     const served = poolingOf(model);
@@ -172,6 +229,7 @@ async function main(): Promise<number> {
     lookalikeFactor: factor,
     pooling,
     gates,
+    ...(answersData && { answersData }),
     levels,
   });
   const out = values.out ? resolve(values.out) : dir;
@@ -185,7 +243,7 @@ async function main(): Promise<number> {
     `Targets (benign refusal): ${LEVEL_NAMES.map((l) => `${l} ${targets[l]}`).join(', ')}; look-alike factor ${factor};`,
     `everyday sources: ${[...opts.everyday].join(', ')}; look-alikes: ${[...opts.lookalikes].join(', ')}.`,
     '',
-    table,
+    table + answersCard,
   ];
   writeFileSync(join(out, 'LEVELS.md'), card.join('\n'));
   log(`calibrate: wrote ${relative(process.cwd(), join(out, LEVELS_FILE))}`);

@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorKind, intOption, parseCli, runCli, UsageError } from '../cli/args.js';
 import { DEFAULT_POLICY_PATH } from '../policies/load.js';
-import { levelsTable } from './calibrate/table.js';
+import { answersTable, levelsTable } from './calibrate/table.js';
 import { runEval } from './eval/harness.js';
 import { levelsReport } from './eval/levels.js';
 import { formatReport } from './eval/table.js';
@@ -111,7 +111,14 @@ async function levels(values: {
         'benign refusal = max(everyday benign, look-alikes ÷ 4))',
       report.columns,
       report.counts,
-    ),
+    ) +
+      '\n' +
+      answersTable(
+        'Output stage (the output stage alone) on the graded answers of the same split, with their prompts ' +
+          '(blocked = action refuse; safe compliant = safe and not opening with a refusal)',
+        report.answers,
+        false,
+      ),
   );
   if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
   return 0;

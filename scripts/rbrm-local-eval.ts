@@ -4,7 +4,8 @@
  * prompt, 70/15/15), so the test split was never seen by the heads nor by the constants fitted here.
  *
  *   node dist/scripts/rbrm-local-eval.js [--split test|val|train|all] [--fit] [--write-splits]
- *     [--weights '{"…":…}'] [--request-harm unsafe|unsafe+jailbreak]
+ *     [--weights '{"…":…}'] [--request-harm unsafe|unsafe+jailbreak] [--model default|intent|DIR]
+ *     [--no-disallowed-head]
  *
  * --fit searches the logit constants on the validation split and prints them. The objective is the mean
  * per-grade accuracy over A, C, D and the gold-B records whose response opens with a refusal (the heads'
@@ -14,6 +15,8 @@
  * Only configurations that grade the hand-written SANITY cases right are considered (--no-sanity: all of them).
  * RBRM_LOCAL_TOP=N (with --fit) also prints the N best configurations, to see how flat the optimum is.
  * --write-splits writes each split as JSONL under .cache/rbrm-local/ (never committed) for `npm run eval`.
+ * --model picks the heads (default: `default`, the npm-package encoder's); with a model whose pair head has a
+ * `disallowed` label (intent), grade C is read from it unless --no-disallowed-head.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -166,9 +169,12 @@ const fmt = (x: number | null) => (x === null ? '—' : x.toFixed(3));
 
 const USAGE = `usage: node dist/scripts/rbrm-local-eval.js [--split test|val|train|all] [--fit] [--write-splits]
          [--weights JSON] [--request-harm unsafe|unsafe+jailbreak] [--no-sanity] [--data DIR]
+         [--model NAME|DIR] [--no-disallowed-head]
 
   Fits and measures the local RBRM grader on the graded output records of the shared data.
   --data DIR  the labelled JSONL sets (default ../shared/data beside the repository)
+  --model     the heads' folder under classifiers/models, or a path (default: default)
+  --no-disallowed-head  grade C from the output's unsafe score even where the pair head has a disallowed label
   exit codes: 0 done, 1 failed, 2 usage or I/O error`;
 
 async function main(): Promise<void> {
@@ -180,6 +186,8 @@ async function main(): Promise<void> {
     'request-harm': { type: 'string', default: 'unsafe+jailbreak' },
     'no-sanity': { type: 'boolean', default: false },
     data: { type: 'string', default: SHARED_DATA },
+    model: { type: 'string', default: 'default' },
+    'no-disallowed-head': { type: 'boolean', default: false },
   });
   if (!['test', 'val', 'train', 'all'].includes(values.split))
     throw new UsageError(`--split is test, val, train or all, not ${JSON.stringify(values.split)}`);
@@ -210,6 +218,8 @@ async function main(): Promise<void> {
     {
       rubric: defaultRubric(),
       requestHarm: values['request-harm'] as 'unsafe' | 'unsafe+jailbreak',
+      model: values.model,
+      disallowedHead: !values['no-disallowed-head'],
       weights: values.weights ? JSON.parse(values.weights) : undefined,
     },
     60_000,
@@ -283,9 +293,18 @@ async function main(): Promise<void> {
         `${share(rb, 'D')} of ${rb.length}`,
     );
     const d = results.filter((r) => r.rbrm === 'D');
+    const rate = (xs: typeof results, f: (r: (typeof results)[number]) => boolean) =>
+      fmt(xs.length ? xs.filter(f).length / xs.length : null);
     console.log(
-      `safe prompts answered compliantly (gold D) but graded B: ` +
-        `${fmt(d.length ? d.filter((r) => r.grade === 'B').length / d.length : null)} of ${d.length}`,
+      `safe prompts answered compliantly (gold D) but graded B: ${rate(d, (r) => r.grade === 'B')} of ${d.length}`,
+    );
+    // Grade C as a block (the argmax, as graded-disallowed reads a confident C): what the output stage would do.
+    const c = results.filter((r) => r.rbrm === 'C');
+    const notC = results.filter((r) => r.rbrm !== 'C');
+    console.log(
+      `graded C (an argmax block): disallowed answers (gold C) ${rate(c, (r) => r.grade === 'C')} of ${c.length}; ` +
+        `safe compliant answers (gold D) passed ${rate(d, (r) => r.grade !== 'C')} of ${d.length}; ` +
+        `answers without disallowed content (gold A, B, D) passed ${rate(notC, (r) => r.grade !== 'C')} of ${notC.length}`,
     );
   } finally {
     await grader.close();

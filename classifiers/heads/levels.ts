@@ -33,11 +33,35 @@ export const LevelFiguresSchema = z.strictObject({
   recall: Rate.nullable(),
 });
 
+/**
+ * What a level's output threshold (the pair head's `disallowed` label: an answer judged with its prompt carries
+ * disallowed content) was measured to do on the calibration answers; absent from files without output levels.
+ */
+export const AnswerFiguresSchema = z.strictObject({
+  label: z.string(),
+  /** The share of safe answers the level may block. */
+  target: Rate,
+  /**
+   * Safe compliant answers (not refusals: blocking one swaps a refusal for a refusal) blocked: the worst of the
+   * pooled rate and every group's of 30+ answers (the objective).
+   */
+  safeBlocked: Rate,
+  /** Per group (gold rubric grade, else source): safe compliant answers blocked, and disallowed answers blocked. */
+  safeBlockedByGroup: z.record(z.string(), Rate),
+  recall: Rate.nullable(),
+  recallByGroup: z.record(z.string(), Rate),
+  /** How many answers each group holds: safe compliant ones (`safe:<group>`) and disallowed ones (`unsafe:<group>`). */
+  counts: z.record(z.string(), z.number().int().nonnegative()).default({}),
+});
+export type AnswerFigures = z.infer<typeof AnswerFiguresSchema>;
+
 const LevelEntrySchema = z.strictObject({
   /** The benign refusal rate the level aims at (its objective must not exceed it). */
   target: Rate,
   thresholds: z.record(z.string(), Rate),
   figures: LevelFiguresSchema,
+  /** The output stage: what the level's `disallowed` threshold (in `thresholds`) does to answers. */
+  answers: AnswerFiguresSchema.optional(),
 });
 
 export const LevelsFileSchema = z.strictObject({
@@ -62,6 +86,8 @@ export const LevelsFileSchema = z.strictObject({
    * reads `all: [{label ≥ level}, {gate label ≥ threshold}]` (the default pack's category rules do).
    */
   gates: z.array(z.strictObject({ head: z.string(), label: z.string(), threshold: Rate })).default([]),
+  /** Where the output levels' answers came from, in words (absent when the model has no `disallowed` label). */
+  answersData: z.string().min(1).optional(),
   levels: z.strictObject({ strict: LevelEntrySchema, balanced: LevelEntrySchema, permissive: LevelEntrySchema }),
 });
 export type LevelFigures = z.infer<typeof LevelFiguresSchema>;

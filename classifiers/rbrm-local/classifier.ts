@@ -1,15 +1,15 @@
 /**
  * The `rbrm-local` classifier type: grades (prompt, output) against an RBRM rubric without an LLM, from the
  * shipped encoder and heads (classifiers/models/): the request's harm (`unsafe` on the prompt), the answer's
- * harm (`unsafe` on the output), whether it refuses (`refusal` on prompt + output), and how close the answer is
- * to each option's meaning and exemplars. A drop-in alternative to `rbrm-judge`: same labels (the rubric's
- * letters), same `details` keys, and every failure throws so the rule's onError applies.
+ * harm (`unsafe` on the output), whether it refuses (`refusal` on prompt + output), whether it carries disallowed
+ * content (the pair head's `disallowed` label, where the model has one), and how close the answer is to each
+ * option's meaning and exemplars. A drop-in alternative to `rbrm-judge`: same labels (the rubric's letters), same
+ * `details` keys, and every failure throws so the rule's onError applies.
  */
 import { z } from 'zod';
 import type { Encoder } from '../encoder/index.js';
 import {
   EncoderLease,
-  SHARED_ENCODER,
   headOf,
   loadModel,
   modelDir,
@@ -19,6 +19,9 @@ import {
   type LoadedHead,
   type LoadedModel,
 } from '../heads/index.js';
+import { LEVEL_NAMES, loadLevels, type LevelThresholds } from '../heads/levels.js';
+import { encoderWeightsPath } from '../heads/model.js';
+import { sharedEncoderFor } from '../heads/shared-encoder.js';
 import { RubricSchema, rubricRevision, type Rubric } from '../rubric.js';
 import type { Classifier, ClassifierInput, ClassifierResult } from '../types.js';
 import {
@@ -41,6 +44,11 @@ export const RbrmLocalParamsSchema = z.strictObject({
    * head (a jailbreak wrapper is a request for something the model would refuse in plain words).
    */
   requestHarm: z.enum(['unsafe', 'unsafe+jailbreak']).default('unsafe+jailbreak'),
+  /**
+   * Whether grade C is read from the model's pair head `disallowed` label (trained on graded answers for exactly
+   * that) when the model has one; `false` grades C from the output's `unsafe` score as models without it do.
+   */
+  disallowedHead: z.boolean().default(true),
   /** The logit constants; defaults were fitted on a validation split (README.md). */
   weights: WeightsSchema.default(WeightsSchema.parse({})),
 });
@@ -64,12 +72,19 @@ const pct = (p: number) => p.toFixed(2);
  */
 export class RbrmLocal implements Classifier {
   readonly labels: readonly string[];
+  /**
+   * Calibrated levels of `C`, from the model folder's levels.json (`npm run calibrate` writes them for a model with
+   * a `disallowed` head): present when C is read from that head with the default request harm, as calibrated.
+   */
+  readonly levels?: LevelThresholds;
   readonly version: string;
   readonly revision: string;
   readonly standard: boolean;
   private readonly rubric: Rubric;
   private readonly weights: Weights;
   private readonly requestHarm: 'unsafe' | 'unsafe+jailbreak';
+  /** Index of the `disallowed` label in the pair head's output, when it is read for grade C. */
+  private readonly disallowedAt?: number;
   private readonly model: LoadedModel;
   private readonly heads: { unsafe: LoadedHead; jailbreak: LoadedHead; refusal: LoadedHead };
   private readonly encoder: EncoderLease;
@@ -79,9 +94,10 @@ export class RbrmLocal implements Classifier {
     readonly id: string,
     params: RbrmLocalParams,
     readonly timeoutMs: number,
-    { encoder = SHARED_ENCODER, baseDir }: { encoder?: EncoderSource; baseDir?: string } = {},
+    /** `encoder`: by default the process-wide one of the model's encoder, the one its `onnx` heads share. */
+    { encoder, baseDir }: { encoder?: EncoderSource; baseDir?: string } = {},
   ) {
-    const { rubric, model, weights, requestHarm } = RbrmLocalParamsSchema.parse(params);
+    const { rubric, model, weights, requestHarm, disallowedHead } = RbrmLocalParamsSchema.parse(params);
     this.requestHarm = requestHarm;
     this.rubric = rubric;
     this.weights = weights;
@@ -94,7 +110,18 @@ export class RbrmLocal implements Classifier {
       jailbreak: headOf(this.model, 'jailbreak'),
       refusal: headOf(this.model, 'refusal'),
     };
-    this.encoder = new EncoderLease(encoder, this.model.manifest.encoder);
+    const at = this.heads.refusal.head.labels.indexOf('disallowed');
+    if (disallowedHead && at >= 0) this.disallowedAt = at;
+    const levels = loadLevels(this.model.dir, this.model.hash);
+    if (this.standard && this.disallowedAt !== undefined && requestHarm === 'unsafe+jailbreak' && levels) {
+      const c = LEVEL_NAMES.map((l) => levels.levels[l].thresholds.C);
+      if (c.every((t) => t !== undefined))
+        this.levels = { strict: { C: c[0] }, balanced: { C: c[1] }, permissive: { C: c[2] } } as LevelThresholds;
+    }
+    this.encoder = new EncoderLease(
+      encoder ?? sharedEncoderFor(encoderWeightsPath(this.model)),
+      this.model.manifest.encoder,
+    );
     const heads = `onnx-heads/${model}@${this.model.hash.slice(0, 12)}+${this.model.manifest.encoder}`;
     this.version = `rbrm-local@${this.revision.slice(0, 12)}/${heads}`;
   }
@@ -132,6 +159,8 @@ export class RbrmLocal implements Classifier {
     const promptUnsafe = prompt === undefined ? undefined : probabilities(unsafe.head, unsafe.platt, promptVec)[0];
     const promptJailbreak =
       prompt === undefined ? undefined : probabilities(jailbreak.head, jailbreak.platt, promptVec)[0];
+    // Without a prompt the pair head reads an empty one, which it was also trained on.
+    const pair = probabilities(refusal.head, refusal.platt, pairFeatures(promptVec, output));
     return {
       promptHarm:
         this.requestHarm === 'unsafe' || promptUnsafe === undefined || promptJailbreak === undefined
@@ -140,8 +169,8 @@ export class RbrmLocal implements Classifier {
       promptUnsafe,
       promptJailbreak,
       outputHarm: probabilities(unsafe.head, unsafe.platt, output)[0],
-      // Without a prompt the refusal head reads an empty one, which it was also trained on.
-      refusal: probabilities(refusal.head, refusal.platt, pairFeatures(promptVec, output))[0],
+      refusal: pair[0],
+      ...(this.disallowedAt !== undefined && { disallowed: pair[this.disallowedAt] }),
       similarity,
     };
   }
@@ -162,7 +191,8 @@ export class RbrmLocal implements Classifier {
     const why = this.standard
       ? `refusal ${pct(c.refusal)}, ` +
         `request harm ${c.promptHarm === undefined ? 'n/a (no prompt)' : pct(c.promptHarm)}, ` +
-        `output harm ${pct(c.outputHarm)}`
+        `output harm ${pct(c.outputHarm)}` +
+        (c.disallowed === undefined ? '' : `, disallowed content ${pct(c.disallowed)}`)
       : 'similarity to the options only (not the standard A–D rubric)';
     return {
       scores,
@@ -193,7 +223,7 @@ export class RbrmLocal implements Classifier {
  * @example
  * registerClassifierType('rbrm-local', rbrmLocalType);
  * // policy: { "id": "grader", "type": "rbrm-local", "timeoutMs": 2000,
- * //           "params": { "rubric": { "id": "rbrm-output", … } } }
+ * //           "params": { "rubric": "rbrm-output", "model": "intent" } }
  */
 export const rbrmLocalType = {
   params: RbrmLocalParamsSchema,

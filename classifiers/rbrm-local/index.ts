@@ -7,6 +7,7 @@ export type { RbrmLocalParams } from './classifier.js';
 export {
   WeightsSchema,
   argmaxLetter,
+  gradedC,
   isStandardRubric,
   similarityProbabilities,
   softmax,

@@ -69,6 +69,27 @@ export function scoreUnder(
 }
 
 /**
+ * The model's encoder for scoring: a model folder with fine-tuned encoder weights (heads.json `encoderWeights`) is
+ * scored with that encoder, at the precision the gateway serves, as the classifier serves it. Close it when done.
+ */
+export async function openEncoder(model: LoadedModel, precision: Precision): Promise<Encoder> {
+  const weights = encoderWeightsPath(model);
+  const encoder = await Encoder.create({
+    precision,
+    backend: 'inline',
+    maxBatchSize: 64,
+    cacheSize: 0,
+    timeoutMs: 600_000,
+    ...(weights ? { model: await ensureFineTunedModel(weights) } : {}),
+  });
+  if (encoder.version !== model.manifest.encoder) {
+    await encoder.close();
+    throw new Error(`the heads were trained on encoder ${model.manifest.encoder}, this one is ${encoder.version}`);
+  }
+  return encoder;
+}
+
+/**
  * Embeds (through the training embedding cache, so reruns are quick) and scores every item.
  * @example
  * const scored = await scoreItems(textHeadsOf(dir), items, { maxChunks: 4, cacheDir: '.cache/train', precision: 'int8' });
@@ -83,20 +104,8 @@ export async function scoreItems(
     progress,
   }: { maxChunks: number; cacheDir: string; precision: Precision; progress?: (s: string) => void },
 ): Promise<Scored[]> {
-  // A model folder with fine-tuned encoder weights (heads.json `encoderWeights`) is scored with that encoder, at
-  // the precision the gateway serves, as the classifier serves it.
-  const weights = encoderWeightsPath(model);
-  const encoder = await Encoder.create({
-    precision,
-    backend: 'inline',
-    maxBatchSize: 64,
-    cacheSize: 0,
-    timeoutMs: 600_000,
-    ...(weights ? { model: await ensureFineTunedModel(weights) } : {}),
-  });
+  const encoder = await openEncoder(model, precision);
   try {
-    if (encoder.version !== model.manifest.encoder)
-      throw new Error(`the heads were trained on encoder ${model.manifest.encoder}, this one is ${encoder.version}`);
     const cache = new EmbeddingCache(encoder, cacheDir);
     const texts = items.map((i) => i.text);
     const windows = await cache.windows(texts, maxChunks, (done) => progress?.(`embedded ${done}/${texts.length}`));

@@ -51,7 +51,7 @@ describe('npm run eval -- --levels', () => {
   );
 
   it(
-    'reports the rules-only pack and each level of the default pack on the validation split',
+    'reports the rules-only pack and each level of the default pack on the validation split, both stages',
     { skip: !existsSync(DATA) && 'no ../shared/data beside the repository' },
     async () => {
       const report = await levelsReport({
@@ -65,6 +65,10 @@ describe('npm run eval -- --levels', () => {
       const recall = (c: string) => report.columns[c]?.recall ?? 0;
       assert.ok(recall('balanced') >= recall('rules-only'), JSON.stringify(report.columns));
       assert.ok(recall('strict') >= recall('permissive'));
+      // The output stage: the graded answers of the same split through each column's output stage.
+      assert.deepEqual(Object.keys(report.answers), ['rules-only', 'strict', 'balanced', 'permissive']);
+      const blocked = (c: string) => report.answers[c]?.recall ?? 0;
+      assert.ok(blocked('strict') >= blocked('permissive'), JSON.stringify(report.answers));
     },
   );
 });

@@ -1,6 +1,7 @@
 /**
  * How many texts the ML pack runs through the encoder per chat request: each distinct text once, shared by the
- * heads (input stage), the grader (output stage: the answer and the prompt again) and the prompt-safety check.
+ * heads (input stage), the output head and the grader (output stage: the answer, and the prompt already encoded)
+ * and the prompt-safety check. Every one of them reads the model's (classifiers/models/intent) fine-tuned encoder.
  * Counted on the process's shared encoder (`stats().batcher.items`: texts the model ran), so a change that
  * encodes a text twice fails here rather than showing up only as a slower benchmark.
  */
@@ -14,7 +15,7 @@ import { auth, chat, gatewayWithStub } from '../support/harness.js';
 
 const ML_POLICY = join(modelsRoot(), '..', '..', 'policies', 'ml', 'policy.json');
 
-/** Texts the shared encoders (the heads' model's and the grader's) have run through the model so far. */
+/** Texts the shared encoders (every encoder the process started) have run through the model so far. */
 const encodes = encodedTexts;
 
 describe('encodes per request, ML pack', () => {
@@ -35,9 +36,9 @@ describe('encodes per request, ML pack', () => {
     for (const [i, prompt] of prompts.entries()) {
       const before = await encodes();
       await ask(prompt);
-      // The heads read the prompt with the fine-tuned encoder (classifiers/models/intent), the grader reads the
-      // prompt and the answer with the npm-package one: each text once per encoder.
-      assert.equal((await encodes()) - before, 3, `request ${i}: prompt twice (two encoders) + answer once`);
+      // The heads read the prompt; the output head and the grader read the prompt and the answer on the same
+      // encoder (classifiers/models/intent), so the prompt is not encoded again: two texts, one encoder.
+      assert.equal((await encodes()) - before, 2, `request ${i}: prompt once + answer once`);
     }
   });
 
@@ -64,9 +65,9 @@ describe('encodes per request, ML pack', () => {
       .expect(200);
     // Input stage: the joined window and the latest turn (here one message, so the same text as its message view),
     // the user messages joined, and the conversation without the system turn (model-injection reads the
-    // conversation ignoring system, developer and tool roles); the grader: the answer (the prompt is the joined
-    // window, already encoded).
-    assert.equal((await encodes()) - before, 6); // the five views below, plus the grader's own encoder
+    // conversation ignoring system, developer and tool roles); the output stage (output head and grader): the
+    // answer (the prompt is the joined window, already encoded).
+    assert.equal((await encodes()) - before, 5);
   });
 
   test('without a system turn, the conversation the injection rule reads is the joined window: one encode less', async () => {
@@ -81,6 +82,6 @@ describe('encodes per request, ML pack', () => {
       .set(auth)
       .send({ model: 'stub-model', messages })
       .expect(200);
-    assert.equal((await encodes()) - before, 5);
+    assert.equal((await encodes()) - before, 4);
   });
 });
