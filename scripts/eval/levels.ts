@@ -38,7 +38,7 @@ export interface LevelsReport {
   columns: Record<string, LevelFigures>;
   counts: Record<string, string>;
   /**
-   * The output stage: per column, the validation split's graded answers (with their prompts) through the pack's
+   * The output stage: per column, the split's graded answers (with their prompts) through the pack's
    * output stage alone: safe compliant answers and disallowed answers refused.
    */
   answers: Record<string, AnswerFigures>;
