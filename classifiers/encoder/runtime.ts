@@ -36,7 +36,7 @@ export interface EncoderOptions {
   /** Threads per inference; default: all cores. */
   intraOpThreads?: number;
   allowSpinning?: boolean;
-  /** Most texts per model run. Default 32; always 1 at int8 (see the constructor). */
+  /** Most texts per model run. Default 32. */
   maxBatchSize?: number;
   /** How long a lone text waits for others to batch with, in ms. Default 2. */
   maxWaitMs?: number;
@@ -124,11 +124,9 @@ export class Encoder {
     const { cacheSize = 10_000, timeoutMs = 5000, maxChars = 32_768 } = options;
     this.cache = new LruCache(cacheSize);
     this.maxChars = maxChars;
-    // int8 quantizes activations with one scale per model run, so a text batched with others would score a
-    // little differently than alone (up to 0.026 in probability was measured): a decision would depend on
-    // concurrent traffic, and levels calibrated in batches would not hold. At int8 every text runs alone.
-    const batching = precision === 'int8' ? { ...options, maxBatchSize: 1 } : options;
-    this.batcher = new MicroBatcher((jobs) => this.runBatch(jobs), batching);
+    // int8 quantizes activations per row (quantize.ts), so a text's vector does not depend on its batch mates and
+    // int8 batches like fp32 (test/encoder/batch-independence.test.ts).
+    this.batcher = new MicroBatcher((jobs) => this.runBatch(jobs), options);
     this.runs = new SharedRuns(this.cache, this.batcher, (ids) => ({ ids }), timeoutMs);
   }
 
