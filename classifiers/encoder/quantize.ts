@@ -6,9 +6,11 @@
  *
  * - `per-row` (the default): each row of `A` (one token of one text) on its own scale, symmetric:
  *
- *     s = max(ReduceMax(|A|, last axis), tiny) / 127                     [.., 1]
- *     A_q = QuantizeLinear(A / s, 1, 128) → uint8 (round half to even, A/s in [-127, 127], shifted by 128)
- *     MatMulIntegerToFloat(A_q, W_q, s, W_scale, 128) → float            (com.microsoft, onnxruntime's CPU kernel)
+ *     m = max(ReduceMax(|A|, last axis), tiny)                            [.., 1]
+ *     A_q = QuantizeLinear(A / m, 1/127, 128) → uint8 (round half to even of 127·A/m ∈ [-127, 127], plus 128)
+ *     MatMulIntegerToFloat(A_q, W_q, m, W_scale / 127, 128) → float      (com.microsoft, onnxruntime's CPU kernel)
+ *
+ *   (the row scale is m/127; the 1/127 rides on the constant weight scale, one op fewer per MatMul).
  *
  *   A row's result depends only on that row, and the integer product is exact, so a text's embedding does not move
  *   with the texts batched beside it (test/encoder/batch-independence.test.ts).
@@ -46,8 +48,8 @@ export interface QuantizeResult {
   quantized: string[];
 }
 
-/** The smallest row scale: an all-zero row (padding) quantizes to zeros instead of 0/0. */
-const TINY_SCALE = 1e-30;
+/** The smallest row maximum: an all-zero row (padding) quantizes to zeros instead of 0/0. */
+const TINY_MAX = 1e-30;
 
 /** The float values of a float32 initializer, from `rawData` or `floatData`. */
 function floatsOf(t: ITensorProto): Float32Array {
@@ -99,14 +101,13 @@ class Emitter {
 
 const intAttr = (name: string, i: number) => ({ name, type: AttributeType.INT, i });
 
-/** Constants shared by every per-row quantization: 1/127, the tiny scale, 1.0 and the uint8 zero point 128. */
+/** Constants shared by every per-row quantization: 1/127, the tiny row maximum and the uint8 zero point 128. */
 function perRowConstants(e: Emitter) {
   const f32 = (hint: string, v: number) =>
     e.tensor(hint, DataType.FLOAT, [], new Uint8Array(new Float32Array([v]).buffer));
   return {
     inv127: f32('quant/inv127', 1 / 127),
-    tiny: f32('quant/tiny_scale', TINY_SCALE),
-    one: f32('quant/one', 1),
+    tiny: f32('quant/tiny_max', TINY_MAX),
     zero128: e.tensor('quant/zero_point_128', DataType.UINT8, [], new Uint8Array([128])),
   };
 }
@@ -155,10 +156,10 @@ export function quantizeMatMulWeights(
         : e.node('ReduceMax', [abs], 1, base, {
             attribute: [intAttr('keepdims', 1), { name: 'axes', type: AttributeType.INTS, ints: [-1] }],
           });
-    const [scale] = e.node('Mul', [e.node('Max', [max, constants.tiny], 1, base)[0] ?? '', constants.inv127], 1, base);
-    const [scaled] = e.node('Div', [a, scale ?? ''], 1, base);
-    const [q] = e.node('QuantizeLinear', [scaled ?? '', constants.one, constants.zero128], 1, base);
-    const out = { q: q ?? '', scale: scale ?? '' };
+    const [rowMax] = e.node('Max', [max ?? '', constants.tiny], 1, base);
+    const [scaled] = e.node('Div', [a, rowMax ?? ''], 1, base);
+    const [q] = e.node('QuantizeLinear', [scaled ?? '', constants.inv127, constants.zero128], 1, base);
+    const out = { q: q ?? '', scale: rowMax ?? '' };
     rows.set(a, out);
     return out;
   };
@@ -184,7 +185,9 @@ export function quantizeMatMulWeights(
     const { q, scale } = quantizeColumns(floatsOf(w), rowsN, cols);
     const base = node.name || out;
     const wq = e.tensor(`${wName}_quantized`, DataType.INT8, [rowsN, cols], new Uint8Array(q.buffer));
-    const ws = e.tensor(`${wName}_scale`, DataType.FLOAT, [cols], new Uint8Array(scale.buffer));
+    // Per row, the activation's 1/127 is folded into the weight scale (see the file comment).
+    const wScale = activations === 'per-row' ? scale.map((v) => v / 127) : scale;
+    const ws = e.tensor(`${wName}_scale`, DataType.FLOAT, [cols], new Uint8Array(wScale.buffer));
     // The float weight goes when nothing else reads it.
     if ((uses.get(wName) ?? 0) <= 1) dropped.add(wName);
     const row = quantizeRows(a, `${a}/quant`);

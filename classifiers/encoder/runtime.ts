@@ -38,7 +38,10 @@ export interface EncoderOptions {
   allowSpinning?: boolean;
   /** Most texts per model run. Default 32. */
   maxBatchSize?: number;
-  /** How long a lone text waits for others to batch with, in ms. Default 2. */
+  /**
+   * How long a lone text waits for others to batch with, in ms, when traffic is concurrent (the previous batch held
+   * several texts; batcher.ts). Default 2.
+   */
   maxWaitMs?: number;
   /** Most texts waiting for the model before calls fail with OVERLOADED. Default 4096. */
   maxQueue?: number;
