@@ -61,6 +61,8 @@ export class MicroBatcher<I, O> {
   /** Whether items were submitted while the last batch ran: the sign that waiting for company pays. */
   private concurrent = false;
   private arrivedDuringRun = false;
+  /** The runner is working on a batch (false again before its callers hear back, so their next call is not counted). */
+  private inRun = false;
   private readonly counters = { batches: 0, items: 0, largestBatch: 0 };
 
   constructor(
@@ -87,7 +89,7 @@ export class MicroBatcher<I, O> {
     } else if (this.queue.length >= this.maxQueue) {
       this.fail(job, new EncoderError('OVERLOADED'));
     } else {
-      if (this.running) this.arrivedDuringRun = true;
+      if (this.inRun) this.arrivedDuringRun = true;
       this.queue.push(job);
       this.schedule();
     }
@@ -144,6 +146,7 @@ export class MicroBatcher<I, O> {
     this.running = true;
     this.concurrent = this.arrivedDuringRun;
     this.arrivedDuringRun = false;
+    this.inRun = true;
     this.counters.batches++;
     this.counters.items += batch.length;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
@@ -156,11 +159,15 @@ export class MicroBatcher<I, O> {
     outputs
       .then(
         (values) => {
+          this.inRun = false;
           if (values.length !== batch.length)
             throw new Error(`batch runner returned ${values.length} outputs for ${batch.length} inputs`);
           batch.forEach((job, i) => this.fulfil(job, values[i]));
         },
-        (error: unknown) => batch.forEach((job) => this.fail(job, error)),
+        (error: unknown) => {
+          this.inRun = false;
+          batch.forEach((job) => this.fail(job, error));
+        },
       )
       .catch((error: unknown) => batch.forEach((job) => this.fail(job, error)))
       .finally(() => {
