@@ -153,6 +153,19 @@ describe('planGroups', () => {
     assert.deepEqual(groups[1], [31]);
   });
 
+  test('caps a run at maxSlots token-slots, and still runs a text longer than the cap alone', () => {
+    const groups = planGroups(
+      Array.from({ length: 10 }, () => 128),
+      64,
+      512,
+    );
+    assert.deepEqual(
+      groups.map((g) => g.length),
+      [2, 4, 4],
+    );
+    assert.deepEqual(planGroups([600], 64, 512), [[0]]);
+  });
+
   test('covers every index exactly once, including for empty texts and an empty batch', () => {
     const lengths = [0, 5, 128, 0, 64, 3, 100, 128];
     assert.deepEqual(
