@@ -6,10 +6,16 @@
  *    input stage, then the grader embeds the answer and the prompt), every request a new prompt and answer.
  *    "unshared" is an encoder without its cache (cacheSize 0), so each classifier encodes what it reads, as before
  *    embeddings were keyed by token ids: 3 encodes per request. "shared" is the default: 2.
+ * int8 is the served scheme (activations quantized per row, batched like fp32); "int8 solo" is the scheme before it
+ * (onnxruntime's per-tensor activations, each text run alone since its scores moved with batch mates), rebuilt
+ * here from quantize.ts's `per-tensor` option for the comparison.
  * Every configuration is its own Encoder (its own worker), run one at a time in interleaved rounds; figures are the
  * median round, ratios are against fp32 (unshared, for requests).
  */
-import { Encoder } from '../classifiers/encoder/index.js';
+import { readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../classifiers/encoder/build.js';
+import { quantizeMatMulWeights } from '../classifiers/encoder/quantize.js';
+import { Encoder, ensureEncoderModel } from '../classifiers/encoder/index.js';
 import type { Precision } from '../classifiers/encoder/precision.js';
 import { median, percentile } from './load.js';
 
@@ -57,6 +63,8 @@ export interface CompareOptions {
   rounds: number;
   concurrency: number;
   intraOpThreads?: number;
+  /** The encoders' batching wait; default the encoder's. */
+  maxWaitMs?: number;
 }
 
 /**
@@ -64,12 +72,14 @@ export interface CompareOptions {
  * @example
  * for (const line of await compareEncoders({ seconds: 2, rounds: 3, concurrency: 32 })) console.log(line);
  */
-export async function compareEncoders({ seconds, rounds, concurrency, intraOpThreads }: CompareOptions) {
+export async function compareEncoders({ seconds, rounds, concurrency, intraOpThreads, maxWaitMs }: CompareOptions) {
   const open = (precision: Precision, cacheSize: number) =>
-    Encoder.create({ precision, cacheSize, maxQueue: 100_000, intraOpThreads, maxWaitMs: 2 });
+    Encoder.create({ precision, cacheSize, maxQueue: 100_000, intraOpThreads, maxWaitMs });
+  const solo = await soloEncoder(intraOpThreads);
   const configs = [
     { name: 'fp32, unshared', precision: 'fp32', encoder: await open('fp32', 0) },
     { name: 'fp32, shared', precision: 'fp32', encoder: await open('fp32', 10_000) },
+    { name: 'int8 solo, shared', precision: 'solo', encoder: await solo(10_000) },
     { name: 'int8, unshared', precision: 'int8', encoder: await open('int8', 0) },
     { name: 'int8, shared', precision: 'int8', encoder: await open('int8', 10_000) },
   ] as const;
@@ -86,12 +96,12 @@ export async function compareEncoders({ seconds, rounds, concurrency, intraOpThr
     { name: 'ML-pack requests, 1 caller', callers: 1 },
     { name: `ML-pack requests, ${concurrency} callers`, callers: concurrency },
   ];
-  const textRuns = texts.map(() => ({ fp32: [] as Figure[], int8: [] as Figure[] }));
+  const textRuns = texts.map(() => ({ fp32: [] as Figure[], solo: [] as Figure[], int8: [] as Figure[] }));
   const requestRuns = requests.map(() => configs.map(() => [] as Figure[]));
   try {
     for (let r = 0; r < rounds; r++) {
       for (const [k, t] of texts.entries())
-        for (const c of [configs[0], configs[2]]) {
+        for (const c of [configs[0], configs[2], configs[4]]) {
           const base = fresh();
           textRuns[k]?.[c.precision].push(
             await closedLoop((i) => c.encoder.embed([t.text(base + i)]), t.callers, seconds),
@@ -114,13 +124,16 @@ export async function compareEncoders({ seconds, rounds, concurrency, intraOpThr
   const cell = (f: Figure) => `${f.per_s.toFixed(0)}/s p50 ${f.p50_ms.toFixed(1)} ms`;
   const lines = [
     '',
-    `fp32 vs int8 and shared vs unshared encodes: ${rounds} interleaved rounds × ${seconds} s, medians; ratios vs fp32`,
-    `${'texts (each new)'.padEnd(40)} | ${'fp32'.padEnd(22)} | ${'int8'.padEnd(22)} | int8 ÷ fp32`,
+    `fp32 vs int8 and shared vs unshared encodes: ${rounds} interleaved rounds × ${seconds} s, medians; ratios vs fp32; ` +
+      `batching wait ${maxWaitMs ?? 'the encoder default'} ms`,
+    `${'texts (each new)'.padEnd(36)} | ${'fp32'.padEnd(22)} | ${'int8 solo'.padEnd(22)} | ${'int8'.padEnd(22)} | ` +
+      'int8 ÷ fp32, ÷ int8 solo',
   ];
   texts.forEach((t, k) => {
-    const [f, q] = [med(textRuns[k]?.fp32 ?? []), med(textRuns[k]?.int8 ?? [])];
+    const [f, o, q] = [med(textRuns[k]?.fp32 ?? []), med(textRuns[k]?.solo ?? []), med(textRuns[k]?.int8 ?? [])];
     lines.push(
-      `${t.name.padEnd(40)} | ${cell(f).padEnd(22)} | ${cell(q).padEnd(22)} | ${(q.per_s / f.per_s).toFixed(2)}×`,
+      `${t.name.padEnd(36)} | ${cell(f).padEnd(22)} | ${cell(o).padEnd(22)} | ${cell(q).padEnd(22)} | ` +
+        `${(q.per_s / f.per_s).toFixed(2)}×, ${(q.per_s / o.per_s).toFixed(2)}×`,
     );
   });
   lines.push(
@@ -135,4 +148,33 @@ export async function compareEncoders({ seconds, rounds, concurrency, intraOpThr
     );
   });
   return lines;
+}
+
+/**
+ * The int8 encoder as it was served before per-row quantization: onnxruntime's per-tensor activations (quantize.ts
+ * `per-tensor`), each text alone (`maxBatchSize` 1). The file is written once beside the float model; the encoder
+ * loads it as a given model (precision `fp32` means "serve the file as it is").
+ */
+async function soloEncoder(intraOpThreads: number | undefined) {
+  const artifact = await ensureEncoderModel();
+  const modelPath = artifact.modelPath.replace(/\.onnx$/, '-int8-per-tensor-bench.onnx');
+  if (
+    !(await stat(modelPath).then(
+      (s) => s.size > 0,
+      () => false,
+    ))
+  )
+    await writeFileAtomic(
+      modelPath,
+      quantizeMatMulWeights(await readFile(artifact.modelPath), { activations: 'per-tensor' }).bytes,
+    );
+  return (cacheSize: number) =>
+    Encoder.create({
+      model: { ...artifact, modelPath },
+      precision: 'fp32',
+      maxBatchSize: 1,
+      cacheSize,
+      maxQueue: 100_000,
+      intraOpThreads,
+    });
 }

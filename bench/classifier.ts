@@ -15,7 +15,8 @@
  * The modes above run the fp32 encoder (the FLOP bound is float's). Then classifier-compare.ts sets fp32 beside
  * int8, and the ML pack's per-request encodes shared beside unshared (`--compare-only` runs just that).
  * Options: --seconds N per round (default 2), --rounds N (default 3), --concurrency N (default 32),
- * --threads N (onnxruntime intra-op threads; default all cores), --no-reference, --compare-only, --json.
+ * --threads N (onnxruntime intra-op threads; default all cores), --max-wait-ms N (the comparison's batching wait;
+ * default: the encoder's), --no-reference, --compare-only, --json.
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { checkNumbers, parseCli, parseOrExit } from '../cli/args.js';
@@ -30,8 +31,8 @@ const USAGE = `usage: npm run bench:classifier -- [options]
 
   Texts per second of the shipped encoder, unbatched, batch 1 and micro-batched.
   --seconds N per round (default 2), --rounds N (default 3), --concurrency N (default 32), --threads N
-  (onnxruntime intra-op threads; default all cores), --no-reference, --compare-only (fp32 vs int8 and
-  shared vs unshared only), --json.
+  (onnxruntime intra-op threads; default all cores), --max-wait-ms N (the comparison's batching wait; default
+  the encoder's), --no-reference, --compare-only (fp32 vs int8 and shared vs unshared only), --json.
   exit codes: 0 done, 1 failed, 2 usage error`;
 
 const { values } = parseOrExit({ name: 'bench:classifier', usage: USAGE }, () => {
@@ -43,8 +44,9 @@ const { values } = parseOrExit({ name: 'bench:classifier', usage: USAGE }, () =>
     'compare-only': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     threads: { type: 'string' },
+    'max-wait-ms': { type: 'string' },
   });
-  checkNumbers(parsed.values, ['seconds', 'rounds', 'concurrency', 'threads']);
+  checkNumbers(parsed.values, ['seconds', 'rounds', 'concurrency', 'threads', 'max-wait-ms']);
   return parsed;
 });
 const intraOpThreads = values.threads === undefined ? undefined : Number(values.threads);
@@ -365,4 +367,11 @@ function printTable(
 
 if (!values['compare-only']) await main();
 if (!values.json)
-  for (const line of await compareEncoders({ seconds, rounds, concurrency, intraOpThreads })) console.log(line);
+  for (const line of await compareEncoders({
+    seconds,
+    rounds,
+    concurrency,
+    intraOpThreads,
+    maxWaitMs: values['max-wait-ms'] === undefined ? undefined : Number(values['max-wait-ms']),
+  }))
+    console.log(line);

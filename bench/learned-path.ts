@@ -3,8 +3,9 @@
  * every request a new prompt, against the stub upstream, in interleaved rounds at concurrency 1 and `--concurrency`:
  *  - this build, int8 encoder (the default), and the same with no batching wait (GATEWAY_ENCODER_MAX_WAIT_MS=0);
  *  - this build, fp32 encoder (GATEWAY_ENCODER_PRECISION=fp32);
- *  - with `--baseline DIR`: the gateway of another checkout, built (`node scripts/build.mjs` there), e.g. the
- *    commit before the learned path's speed work; the ratios are against it, else against fp32.
+ *  - with `--baseline DIR` (repeatable): the gateway of another checkout, built (`node scripts/build.mjs` there), e.g.
+ *    the commit before the learned path's speed work, or the one before int8 batched again; ratios are printed against
+ *    each baseline, else against fp32.
  * Records are written without waiting for the disk (durability none), so the figures are the classifiers' cost.
  * With `--varied-reply` (default on) the stub answers each prompt differently, so the grader's answer is new too.
  *
@@ -21,7 +22,8 @@ const USAGE = `usage: node dist/bench/learned-path.js [options]
 
   The learned path with varied prompts: this build int8 and fp32, and a baseline checkout, side by side.
   --seconds N (default 4), --rounds N (default 3), --concurrency N (default 32), --policy PATH (default
-  policies/ml/policy.json), --baseline DIR (a built checkout to compare with), --same-reply (fixed stub answer).
+  policies/ml/policy.json), --baseline DIR (a built checkout to compare with; repeatable), --same-reply (fixed stub
+  answer).
   exit codes: 0 done, 1 failed, 2 usage error`;
 
 const { values } = parseOrExit({ name: 'bench:learned-path', usage: USAGE }, () => {
@@ -30,7 +32,7 @@ const { values } = parseOrExit({ name: 'bench:learned-path', usage: USAGE }, () 
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '32' },
     policy: { type: 'string' },
-    baseline: { type: 'string' },
+    baseline: { type: 'string', multiple: true },
     'same-reply': { type: 'boolean', default: false },
   });
   checkNumbers(parsed.values, ['seconds', 'rounds', 'concurrency']);
@@ -104,10 +106,9 @@ const targets = [
     GATEWAY_ENCODER_MAX_WAIT_MS: '0',
   }),
   await gateway('this build, fp32', 18091, ours, { GATEWAY_ENCODER_PRECISION: 'fp32' }),
-  ...(values.baseline
-    ? [await gateway(`baseline (${values.baseline})`, 18092, join(resolve(values.baseline), 'dist/gateway/main.js'))]
-    : []),
 ];
+for (const [i, dir] of (values.baseline ?? []).entries())
+  targets.push(await gateway(`baseline (${dir})`, 18100 + i, join(resolve(dir), 'dist/gateway/main.js')));
 type Run = LoadResult & { cpuMs: number };
 const results = targets.map((t) => ({ t, c1: [] as Run[], cN: [] as Run[] }));
 const headers = { authorization: `Bearer ${key}` };
@@ -139,24 +140,30 @@ const summary = results.map(({ t, c1, cN }) => ({
   cpu: median(cN.map((x) => x.cpuMs)),
   errors: [...c1, ...cN].reduce((a, x) => a + x.errors, 0),
 }));
-const base = summary.at(-1) ?? summary[0];
+const baselines = summary.filter((s) => s.name.startsWith('baseline'));
+const fp32 = summary.find((s) => s.name === 'this build, fp32');
 console.log(
-  `\ncapacity × = the baseline's CPU per request at c${concurrency} ÷ this row's: the RPS ratio a dedicated box would show ` +
-    'once CPU-bound (RPS here moves with what the other work on the box leaves).',
+  `\ncapacity × = the reference's CPU per request at c${concurrency} ÷ this row's: the RPS ratio a dedicated box would ` +
+    'show once CPU-bound (RPS here moves with what the other work on the box leaves).',
 );
 console.log(
-  `\nlearned path, varied prompts (${policy.replace(`${repo}/`, '')}): ${rounds} interleaved rounds of ${seconds}s; ` +
-    `medians; ratios vs ${base?.name}`,
+  `\nlearned path, varied prompts (${policy.replace(`${repo}/`, '')}): ${rounds} interleaved rounds of ${seconds}s; medians`,
 );
 console.log(
-  `${'gateway'.padEnd(40)} ${'c1 RPS'.padStart(8)} ${'c1 p50'.padStart(7)} ${`c${concurrency} RPS`.padStart(9)} ` +
-    `${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'c1 ×'.padStart(6)} ${`c${concurrency} ×`.padStart(6)}   ` +
-    `${'CPU ms/req c1'.padStart(13)} ${`c${concurrency}`.padStart(5)} ${'capacity ×'.padStart(10)} errors`,
+  `${'gateway'.padEnd(44)} ${'c1 RPS'.padStart(8)} ${'c1 p50'.padStart(7)} ${`c${concurrency} RPS`.padStart(9)} ` +
+    `${'p50'.padStart(7)} ${'p99'.padStart(7)}   ${'CPU ms/req c1'.padStart(13)} ${`c${concurrency}`.padStart(5)} errors`,
 );
 for (const s of summary)
   console.log(
-    `${s.name.padEnd(40)} ${fmt(s.c1rps, 0).padStart(8)} ${fmt(s.c1p50).padStart(7)} ${fmt(s.rps, 0).padStart(9)} ` +
-      `${fmt(s.p50).padStart(7)} ${fmt(s.p99).padStart(7)} ${fmt(s.c1rps / (base?.c1rps ?? NaN)).padStart(6)} ` +
-      `${fmt(s.rps / (base?.rps ?? NaN)).padStart(6)}   ${fmt(s.c1cpu).padStart(13)} ${fmt(s.cpu).padStart(5)} ` +
-      `${fmt((base?.cpu ?? NaN) / s.cpu).padStart(10)} ${s.errors}`,
+    `${s.name.padEnd(44)} ${fmt(s.c1rps, 0).padStart(8)} ${fmt(s.c1p50).padStart(7)} ${fmt(s.rps, 0).padStart(9)} ` +
+      `${fmt(s.p50).padStart(7)} ${fmt(s.p99).padStart(7)}   ${fmt(s.c1cpu).padStart(13)} ${fmt(s.cpu).padStart(5)} ${s.errors}`,
   );
+for (const base of baselines.length > 0 ? baselines : fp32 ? [fp32] : []) {
+  console.log(`\nratios vs ${base.name}: c1 RPS ×, c${concurrency} RPS ×, capacity ×`);
+  for (const s of summary)
+    if (s !== base)
+      console.log(
+        `${s.name.padEnd(44)} ${fmt(s.c1rps / base.c1rps).padStart(6)} ${fmt(s.rps / base.rps).padStart(6)} ` +
+          `${fmt(base.cpu / s.cpu).padStart(6)}`,
+      );
+}

@@ -92,6 +92,15 @@ async function main(): Promise<number> {
 
   const weights = encoderWeightsPath(model);
   const embedded = { fp32: await embedAll('fp32', texts, weights), int8: await embedAll('int8', texts, weights) };
+  // Agreement of the vectors themselves: the cosine of each text's int8 embedding with its fp32 one.
+  const cosines = [...embedded.fp32.first].map(([t, f]) => {
+    const q = embedded.int8.first.get(t) ?? new Float32Array(f.length);
+    return f.reduce((acc, v, j) => acc + v * (q[j] ?? 0), 0);
+  });
+  console.log(
+    `cosine int8 · fp32 over ${cosines.length} texts (first window, batches of 64): min ${Math.min(...cosines).toFixed(4)}, ` +
+      `mean ${(cosines.reduce((a, b) => a + b, 0) / cosines.length).toFixed(5)}`,
+  );
   /**
    * Each label's Platt logit (a·z + c). Ranked on the logit rather than the probability: a head whose Platt slope is
    * very steep (the fine-tuned model's unsafe and injection heads) saturates to exactly 0 or 1 in float64, and ties

@@ -2,13 +2,20 @@
  * Micro-batching: calls that arrive within `maxWaitMs` of each other run as one batch of at most
  * `maxBatchSize`. One batch runs at a time; whatever queued meanwhile goes out as soon as it finishes,
  * without waiting again. The queue is bounded, so overload is an error rather than unbounded latency.
+ *
+ * The wait is adaptive: a text that finds the batcher idle waits `maxWaitMs` only when items were submitted while the
+ * previous batch ran (traffic is concurrent, so company is likely); otherwise it goes at the next `setImmediate`
+ * (which still gathers the calls made in the same tick), so one caller at a time pays no wait.
  */
 import { EncoderError } from './errors.js';
 
 export interface MicroBatcherOptions {
   /** Most items in one batch. */
   maxBatchSize?: number;
-  /** How long the first item of an idle batcher waits for company, in ms; 0 waits only for the current tick. */
+  /**
+   * How long the first item of an idle batcher waits for company, in ms, when items arrived while the previous batch
+   * ran; 0 waits only for the current tick.
+   */
   maxWaitMs?: number;
   /** Most items queued (not yet running); past it `submit` rejects with OVERLOADED. */
   maxQueue?: number;
@@ -51,6 +58,11 @@ export class MicroBatcher<I, O> {
   private immediate: NodeJS.Immediate | undefined;
   private running = false;
   private closed = false;
+  /** Whether items were submitted while the last batch ran: the sign that waiting for company pays. */
+  private concurrent = false;
+  private arrivedDuringRun = false;
+  /** The runner is working on a batch (false again before its callers hear back, so their next call is not counted). */
+  private inRun = false;
   private readonly counters = { batches: 0, items: 0, largestBatch: 0 };
 
   constructor(
@@ -77,6 +89,7 @@ export class MicroBatcher<I, O> {
     } else if (this.queue.length >= this.maxQueue) {
       this.fail(job, new EncoderError('OVERLOADED'));
     } else {
+      if (this.inRun) this.arrivedDuringRun = true;
       this.queue.push(job);
       this.schedule();
     }
@@ -117,8 +130,8 @@ export class MicroBatcher<I, O> {
     if (this.queue.length >= this.maxBatchSize) {
       this.dispatch();
     } else if (this.timer === undefined && this.immediate === undefined) {
-      // maxWaitMs 0 still gathers the calls made in the same turn of the event loop.
-      if (this.maxWaitMs === 0) this.immediate = setImmediate(() => this.dispatch());
+      // No wait (after a lone batch, or maxWaitMs 0) still gathers the calls made in the same turn of the event loop.
+      if (this.maxWaitMs === 0 || !this.concurrent) this.immediate = setImmediate(() => this.dispatch());
       else this.timer = setTimeout(() => this.dispatch(), this.maxWaitMs);
     }
   }
@@ -131,6 +144,9 @@ export class MicroBatcher<I, O> {
     if (this.running || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.maxBatchSize);
     this.running = true;
+    this.concurrent = this.arrivedDuringRun;
+    this.arrivedDuringRun = false;
+    this.inRun = true;
     this.counters.batches++;
     this.counters.items += batch.length;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
@@ -143,11 +159,15 @@ export class MicroBatcher<I, O> {
     outputs
       .then(
         (values) => {
+          this.inRun = false;
           if (values.length !== batch.length)
             throw new Error(`batch runner returned ${values.length} outputs for ${batch.length} inputs`);
           batch.forEach((job, i) => this.fulfil(job, values[i]));
         },
-        (error: unknown) => batch.forEach((job) => this.fail(job, error)),
+        (error: unknown) => {
+          this.inRun = false;
+          batch.forEach((job) => this.fail(job, error));
+        },
       )
       .catch((error: unknown) => batch.forEach((job) => this.fail(job, error)))
       .finally(() => {

@@ -16,7 +16,7 @@ export type Precision = (typeof PRECISIONS)[number];
 export const DEFAULT_PRECISION: Precision = 'int8';
 
 /** Bump whenever quantize.ts changes the emitted model; it is part of the cached file's name. */
-export const QUANTIZER_VERSION = '1';
+export const QUANTIZER_VERSION = '3';
 
 const inFlight = new Map<string, Promise<string>>();
 

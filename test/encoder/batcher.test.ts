@@ -48,6 +48,27 @@ describe('MicroBatcher', () => {
     assert.deepEqual(batches, [[1, 2, 3]]);
   });
 
+  test('waits maxWaitMs for company only when calls arrive while a batch runs: one caller at a time pays no wait', async () => {
+    const { batches, run } = recordingRunner(10);
+    const batcher = new MicroBatcher(run, { maxBatchSize: 8, maxWaitMs: 40 });
+    const timed = async (xs: number[]) => {
+      const t0 = performance.now();
+      await Promise.all(xs.map((x) => batcher.submit(x).promise));
+      return performance.now() - t0;
+    };
+    // One caller at a time, even with several texts per call: none waits the 40 ms.
+    for (const xs of [[1], [2, 3], [4]]) assert.ok((await timed(xs)) < 35, 'a lone call ran at once');
+    // A call made while a batch runs is concurrent traffic: it runs right after, and the next lone call waits,
+    // so a call made 10 ms later joins it.
+    const first = batcher.submit(5).promise;
+    await sleep(3);
+    await Promise.all([first, batcher.submit(6).promise]);
+    await sleep(5);
+    const late = sleep(10).then(() => batcher.submit(8).promise);
+    await Promise.all([batcher.submit(7).promise, late]);
+    assert.deepEqual(batches.slice(3), [[5], [6], [7, 8]]);
+  });
+
   test('drops a cancelled item from the queue and rejects it with the given reason', async () => {
     const { batches, run } = recordingRunner();
     const batcher = new MicroBatcher(run, { maxBatchSize: 8, maxWaitMs: 5 });
@@ -130,6 +151,19 @@ describe('planGroups', () => {
     const groups = planGroups(lengths);
     assert.equal(groups.length, 2);
     assert.deepEqual(groups[1], [31]);
+  });
+
+  test('caps a run at maxSlots token-slots, and still runs a text longer than the cap alone', () => {
+    const groups = planGroups(
+      Array.from({ length: 10 }, () => 128),
+      64,
+      512,
+    );
+    assert.deepEqual(
+      groups.map((g) => g.length),
+      [2, 4, 4],
+    );
+    assert.deepEqual(planGroups([600], 64, 512), [[0]]);
   });
 
   test('covers every index exactly once, including for empty texts and an empty batch', () => {

@@ -74,8 +74,15 @@ describe('int8 quantization of the encoder', () => {
     const model = onnxProto.onnx.ModelProto.decode(bytes);
     const ops = (m: typeof model) => (m.graph?.node ?? []).map((n) => n.opType);
     const count = (m: typeof model, op: string) => ops(m).filter((o) => o === op).length;
-    assert.equal(count(model, 'MatMulInteger'), quantized.length);
-    assert.equal(count(model, 'DynamicQuantizeLinear'), quantized.length);
+    assert.equal(count(model, 'MatMulIntegerToFloat'), quantized.length);
+    // One per-row quantization per distinct activation (a MatMul input read by two MatMuls is quantized once).
+    assert.ok(count(model, 'QuantizeLinear') <= quantized.length && count(model, 'QuantizeLinear') > 0);
+    assert.equal(count(model, 'DynamicQuantizeLinear'), 0);
+    const perTensor = onnxProto.onnx.ModelProto.decode(
+      quantizeMatMulWeights(await readFile(modelPath), { activations: 'per-tensor' }).bytes,
+    );
+    assert.equal(count(perTensor, 'DynamicQuantizeLinear'), quantized.length);
+    assert.equal(count(perTensor, 'MatMulInteger'), quantized.length);
     // What is left as float MatMul is activation × activation (attention), which has no weight to quantize.
     assert.equal(count(model, 'MatMul'), count(source, 'MatMul') - quantized.length);
     assert.ok(quantized.length >= 10, `${quantized.length} MatMuls quantized`);
@@ -103,6 +110,10 @@ describe('int8 quantization of the encoder', () => {
       opset: 17,
     });
     assert.throws(() => quantizeMatMulWeights(bytes), /no MatMul with a constant 2-D float weight/);
+    assert.throws(
+      () => quantizeMatMulWeights(bytes, { activations: 'per-block' as 'per-row' }),
+      /activations must be one of per-row, per-tensor, got per-block/,
+    );
     await assert.rejects(
       Encoder.create({ precision: 'int4' as 'int8' }),
       /precision must be one of int8, fp32, got int4/,

@@ -9,7 +9,6 @@ describe('Encoder', () => {
   let encoder: Encoder;
 
   before(async () => {
-    // Batching is an fp32 behaviour: at int8 every text runs alone (see the last test).
     encoder = await Encoder.create({ maxBatchSize: 16, maxWaitMs: 5, precision: 'fp32' });
   });
   after(() => encoder?.close());
@@ -143,7 +142,10 @@ describe('Encoder', () => {
       const [alone] = await int8.embed([text]);
       const others = Array.from({ length: 20 }, (_, i) => `a longer filler sentence ${i} about gardening in spring`);
       const [together] = await Promise.all([int8.embed([text, ...others]), int8.embed(others.slice(5))]);
-      assert.deepEqual(together[0], alone);
+      // Activations are quantized per row (test/encoder/batch-independence.test.ts), so int8 batches again.
+      assert.ok(int8.stats().batcher.largestBatch > 1, 'int8 ran its texts in batches');
+      const worst = Math.max(...(together[0] ?? []).map((v, j) => Math.abs(v - (alone?.[j] ?? NaN))));
+      assert.ok(worst <= 1e-6, `largest difference ${worst}`);
     } finally {
       await int8.close();
     }
