@@ -23,7 +23,8 @@ export const servedPrecision = (): Precision => precisionFromEnv() ?? DEFAULT_PR
 
 /**
  * How long a lone text waits for company before it runs (`GATEWAY_ENCODER_MAX_WAIT_MS`); unset, the encoder's
- * default (2 ms). bench/learned-path.ts sets 0 beside 2: 0 lowered the latency at concurrency 1, 2 gave more
+ * default (2 ms). It waits only when calls arrived while the previous batch ran (encoder/batcher.ts), so one caller
+ * at a time never pays it. bench/learned-path.ts sets 0 beside 2: 0 lowered the latency at concurrency 1, 2 gave more
  * throughput at 32, on a shared box where neither difference was clear of the noise.
  */
 function maxWaitFromEnv(): number | undefined {

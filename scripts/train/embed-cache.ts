@@ -21,8 +21,8 @@ export class EmbeddingCache {
   ) {
     mkdirSync(dir, { recursive: true });
     // fp32 keeps the name it had before precisions existed, so caches of earlier training runs stay valid.
-    // `-solo`: int8 texts run one per model run (runtime.ts), so batched int8 caches of earlier runs are not reused.
-    const precision = encoder.precision === 'fp32' ? '' : `-${encoder.precision}-q${QUANTIZER_VERSION}-solo`;
+    // The quantizer version names the int8 scheme (per-row activations since q3), so no earlier scheme's cache is reused.
+    const precision = encoder.precision === 'fp32' ? '' : `-${encoder.precision}-q${QUANTIZER_VERSION}`;
     this.file = join(dir, `embeddings-${encoder.version}${precision}.bin`);
     if (existsSync(this.file)) this.load(readFileSync(this.file));
   }
