@@ -25,7 +25,11 @@ interface Figure {
 }
 
 /** Closed loop: `callers` callers each run `call(i)` with a fresh counter value, for `seconds`. */
-async function closedLoop(call: (i: number) => Promise<unknown>, callers: number, seconds: number): Promise<Figure> {
+export async function closedLoop(
+  call: (i: number) => Promise<unknown>,
+  callers: number,
+  seconds: number,
+): Promise<Figure> {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -46,10 +50,11 @@ async function closedLoop(call: (i: number) => Promise<unknown>, callers: number
 const SUBJECTS = ['my landlord', 'the museum', 'a chess club', 'our bakery', 'the city council', 'a hiking group'];
 const ASKS = ['write a polite email to', 'plan a weekend budget for', 'summarise the rules of', 'explain taxes to'];
 /** A prompt no earlier request used (the counter makes it unique) and an answer of its own. */
-const prompt = (i: number) => `Please ${ASKS[i % 4]} ${SUBJECTS[i % 6]}, request number ${i}, in three sentences.`;
+export const prompt = (i: number) =>
+  `Please ${ASKS[i % 4]} ${SUBJECTS[i % 6]}, request number ${i}, in three sentences.`;
 const answer = (i: number) => `Sure. Here is a short plan for request ${i}: start early, keep notes, and ask for help.`;
 /** ~200-token texts (the model reads 128), unique per counter value. */
-const longText = (i: number) => Array.from({ length: 8 }, (_, k) => prompt(i * 8 + k)).join(' ');
+export const longText = (i: number) => Array.from({ length: 8 }, (_, k) => prompt(i * 8 + k)).join(' ');
 
 /** The ML pack's encoder calls for one request: input stage, then output stage. */
 async function mlRequest(encoder: Encoder, i: number): Promise<void> {
