@@ -22,7 +22,7 @@ import {
 import { loadModel, modelDir } from '../classifiers/heads/model.js';
 import { servedPrecision } from '../classifiers/heads/shared-encoder.js';
 import { PRECISIONS, type Precision } from '../classifiers/encoder/precision.js';
-import { DEFAULT_TARGETS, figuresOf, fitLevel, type FitOptions } from './calibrate/fit.js';
+import { DEFAULT_LOOKALIKE_FACTOR, DEFAULT_TARGETS, figuresOf, fitLevel, type FitOptions } from './calibrate/fit.js';
 import { EVERYDAY_SOURCES, fileItems, LOOKALIKE_SOURCES, validationItems } from './calibrate/items.js';
 import { defaultGates, poolingOf, scoreItems, scoreUnder, textHeadsOf, type Pooling } from './calibrate/score.js';
 import { longProbe } from './calibrate/long-probe.js';
@@ -42,7 +42,7 @@ import {
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const USAGE = `usage: npm run calibrate -- --model <name|folder> [--data own.jsonl …] [--data-dir DIR] [--out DIR]
-                           [--strict 0.05] [--balanced 0.02] [--permissive 0.005] [--lookalike-factor 4]
+                           [--strict 0.05] [--balanced 0.02] [--permissive 0.005] [--lookalike-factor 2]
                            [--everyday a,b] [--lookalikes a,b] [--labels a,b] [--max-chunks 4] [--dry-run]
                            [--pooling head=max,…] [--no-gate] [--long-probe] [--precision int8|fp32]
                            [--answer-targets 0.1,0.05,0.02] [--no-answers]
@@ -53,7 +53,7 @@ const USAGE = `usage: npm run calibrate -- --model <name|folder> [--data own.jso
   --data FILE       your own labelled traffic, JSON Lines in the eval format (repeatable); default: the
                     validation split of --data-dir (default ../shared/data)
   --strict/--balanced/--permissive RATE   target benign refusal rate of each level
-  --lookalike-factor N  how many times the everyday rate look-alikes may be refused (default 4)
+  --lookalike-factor N  how many times the everyday rate look-alikes may be refused (default 2)
   --everyday/--lookalikes LIST  which safe sources count as everyday traffic and as look-alikes
   --labels LIST     labels the levels set (default: every label of the model's text heads)
   --precision P     encoder precision to score at (default: the one the gateway serves, GATEWAY_ENCODER_PRECISION,
@@ -96,7 +96,7 @@ async function main(): Promise<number> {
     strict: { type: 'string' },
     balanced: { type: 'string' },
     permissive: { type: 'string' },
-    'lookalike-factor': { type: 'string', default: '4' },
+    'lookalike-factor': { type: 'string', default: `${DEFAULT_LOOKALIKE_FACTOR}` },
     everyday: { type: 'string' },
     lookalikes: { type: 'string' },
     labels: { type: 'string' },

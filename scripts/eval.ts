@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { errorKind, intOption, parseCli, runCli, UsageError } from '../cli/args.js';
 import { DEFAULT_POLICY_PATH } from '../policies/load.js';
 import { answersTable, levelsTable } from './calibrate/table.js';
+import { DEFAULT_LOOKALIKE_FACTOR } from './calibrate/fit.js';
 import { runEval } from './eval/harness.js';
 import { levelsReport } from './eval/levels.js';
 import { formatReport } from './eval/table.js';
@@ -108,7 +109,7 @@ async function levels(values: {
   process.stdout.write(
     levelsTable(
       `Operating levels of ${policy} through the policy engine, on the ${report.data} (refused = action refuse; ` +
-        'benign refusal = max(everyday benign, look-alikes ÷ 4))',
+        `benign refusal = max(everyday benign, look-alikes ÷ ${DEFAULT_LOOKALIKE_FACTOR}))`,
       report.columns,
       report.counts,
     ) +

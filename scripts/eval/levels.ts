@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { LEVEL_NAMES, type AnswerFigures, type LevelFigures } from '../../classifiers/heads/levels.js';
 import { loadModel, modelDir } from '../../classifiers/heads/model.js';
 import { loadPolicy, policyFile, type LoadedPolicy } from '../../policies/load.js';
-import { figuresOf } from '../calibrate/fit.js';
+import { DEFAULT_LOOKALIKE_FACTOR, figuresOf } from '../calibrate/fit.js';
 import { ANSWER_TARGETS, answerFigures, splitAnswers, type AnswerItem } from '../calibrate/answers.js';
 import { EVERYDAY_SOURCES, LOOKALIKE_SOURCES, splitItems, type CalItem } from '../calibrate/items.js';
 import { countsOf } from '../calibrate/table.js';
@@ -101,7 +101,7 @@ async function figuresFor(
       {
         everyday: new Set(EVERYDAY_SOURCES),
         lookalikes: new Set(LOOKALIKE_SOURCES),
-        lookalikeFactor: 4,
+        lookalikeFactor: DEFAULT_LOOKALIKE_FACTOR,
       },
     );
     const outputs = await runItems(

@@ -2,7 +2,7 @@
  * Renders MODEL_CARD.md for a fine-tuned model folder from its metrics.json and train-log.json, so every figure
  * in the card is one the pipeline measured, with its split.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 interface Result {
@@ -168,6 +168,9 @@ export function writeCard(dir: string, dataDir: string): void {
     '5% (balanced), 2% (permissive) of the safe compliant answers (LEVELS.md, "Output stage"). The head\'s own',
     '`thresholds.disallowed` in heads.json is not what the pack uses.',
     '',
+    ...(existsSync(join(dir, 'KNOWN_ISSUES.md'))
+      ? ['Known issues found after training (probes, false positives): KNOWN_ISSUES.md beside this card.', '']
+      : []),
     '## Figures',
     "The figures below are the trainer's (PyTorch, fp32, Platt and thresholds on the calibrated logit; the served",
     "thresholds are heads.json's). Thresholds: unsafe, jailbreak, injection and `disallowed` at most 2% of the validation negatives flagged (the balanced",

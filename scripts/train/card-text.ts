@@ -112,7 +112,7 @@ SHA-256 against \`heads.json\`. The classifier's \`version\` names the manifest 
 **Operating levels.** After training, \`npm run calibrate -- --model <folder>\` writes \`levels.json\` (and
 \`LEVELS.md\`) beside \`heads.json\`: strict, balanced and permissive, each one threshold per label, chosen on the
 validation split (never the test split) to refuse 5%, 2% and 0.5% of benign requests (the worse of everyday
-traffic and look-alikes ÷ 4). Policies name a level instead of a number; the default pack runs \`balanced\`.
+traffic and look-alikes ÷ 2). Policies name a level instead of a number; the default pack runs \`balanced\`.
 Retraining changes \`heads.json\`, and a model whose levels were calibrated for other heads fails at load until it
 is recalibrated. What the levels mean: classifiers/heads/README.md ("Levels"); their figures:
 \`classifiers/models/default/LEVELS.md\` and \`npm run eval -- --levels\`.`;
