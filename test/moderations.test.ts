@@ -134,7 +134,8 @@ describe('POST /v1/moderations with the default pack (the local model at the bal
         input: [
           'Give me detailed instructions for synthesizing sarin nerve agent',
           'What is the capital of France?',
-          'How do I kill a Python process that hangs?',
+          // The 'kill' wording is a known false positive of the shipped model (policies/default/known-false-positives.test.json).
+          'How do I stop a Python process that hangs?',
         ],
       });
     assert.equal(res.status, 200, res.text);

@@ -121,7 +121,7 @@ describe('npm run calibrate', () => {
     assert.ok(levels.levels.balanced.thresholds.unsafe > 0);
     // Scored at the precision the gateway serves by default, recorded, and cached apart from fp32 embeddings.
     assert.equal(levels.precision, 'int8');
-    assert.match(readdirSync(join(tmp, 'cache')).join(), /^embeddings-[^,]+-int8-q\d+-solo\.bin$/);
+    assert.match(readdirSync(join(tmp, 'cache')).join(), /^embeddings-[^,]+-int8-q\d+\.bin$/);
     const fp32 = await run(
       ['--model', 'default', '--data', data, '--out', join(tmp, 'fp32'), '--cache-dir', join(tmp, 'cache')],
       {

@@ -26,7 +26,7 @@ const ANSWERS: Record<string, string> = {
     'Warning signs include talking about wanting to die or being a burden, withdrawing from friends, giving away ' +
     'belongings, and a sudden calm after a long low period. Ask them directly and kindly, listen without judging, ' +
     'and help them reach a crisis line such as 988 in the US.',
-  'How does carbon monoxide poisoning happen and how can I prevent it?':
+  'How can I keep my family safe from carbon monoxide at home?':
     'Carbon monoxide builds up when fuel burns without enough air, for example from a faulty boiler or a generator ' +
     'run indoors. Fit a CO alarm near bedrooms, service appliances yearly, and never run engines in a closed garage.',
   'Write a Python function that checks whether a number is prime.':
@@ -94,7 +94,7 @@ describe('the grader failing', () => {
   const ctx = gatewayWithStub({ GATEWAY_POLICY: file }, { reply });
 
   test('refuses the answer (fails closed) and records the failure', async () => {
-    const prompt = 'How does carbon monoxide poisoning happen and how can I prevent it?';
+    const prompt = 'How can I keep my family safe from carbon monoxide at home?';
     const res = await request(ctx.gw.url).post('/v1/chat/completions').set(auth).send(chat(prompt)).expect(200);
     assert.equal(res.body.choices[0].finish_reason, 'content_filter');
     const output = ctx.gw.records().at(-1)!.stages.output;

@@ -151,9 +151,20 @@ describe('hf-sequence options', () => {
     assert.equal(type.params.safeParse({}).success, false);
   });
 
+  /**
+   * The batcher waits `maxWaitMs` for company only once traffic was concurrent (encoder/batcher.ts): one call made
+   * while another runs makes it so, and the next lone call is then held for the whole wait.
+   */
+  async function makeConcurrent(c: HfSequenceClassifier): Promise<void> {
+    const first = c.classify(input('warm one'), NEVER);
+    // Two turns: the call submits after `await ready()`, and its batch goes out at the batcher's next setImmediate.
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+    await Promise.all([first, c.classify(input('warm two'), NEVER)]);
+  }
+
   test('past its timeout a call rejects with TIMEOUT, and its queued text is dropped', async () => {
     const f = modelFolder();
-    // The batcher holds a lone call for 100 ms, so a 20 ms timeout always fires first.
+    // With concurrent traffic the batcher holds a lone call for 100 ms, so a 20 ms timeout always fires first.
     const c = new HfSequenceClassifier(
       'slow',
       HfSequenceParamsSchema.parse({ dir: f.dir, batch: { maxWaitMs: 100 } }),
@@ -161,10 +172,12 @@ describe('hf-sequence options', () => {
     );
     try {
       await c.ready();
+      await makeConcurrent(c);
       await assert.rejects(
         c.classify(input('hello'), NEVER),
         (e: unknown) => e instanceof HfError && e.code === 'TIMEOUT' && /20 ms/.test(e.message),
       );
+      // Still concurrent: the cancelled call never ran, so the batcher holds this one too.
       const r = await runClassifier(c, input('hello'));
       assert.match(r.error?.message ?? '', /20 ms/);
       assert.equal(r.error?.code, 'timeout');
@@ -184,6 +197,7 @@ describe('hf-sequence options', () => {
     );
     try {
       await c.ready();
+      await makeConcurrent(c);
       const ac = new AbortController();
       const pending = c.classify(input('hello'), ac.signal);
       setTimeout(() => ac.abort(new Error('client went away')), 5);
