@@ -7,7 +7,7 @@
  * Without --data it reads the validation split of the shared data (never the test split); with --data, the
  * user's own labelled traffic in the eval format. Exit codes: 0 done, 1 internal error, 2 usage or I/O error.
  */
-import { writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { writeFileSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError, intOption, numberOption, parseCli, runCli, UsageError } from '../cli/args.js';
@@ -44,7 +44,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const USAGE = `usage: npm run calibrate -- --model <name|folder> [--data own.jsonl …] [--data-dir DIR] [--out DIR]
                            [--strict 0.05] [--balanced 0.02] [--permissive 0.005] [--lookalike-factor 2]
                            [--everyday a,b] [--lookalikes a,b] [--labels a,b] [--max-chunks 4] [--dry-run]
-                           [--pooling head=max,…] [--no-gate] [--long-probe] [--precision int8|fp32]
+                           [--pooling head=max,…] [--no-gate | --gate P] [--long-probe] [--precision int8|fp32]
                            [--answer-targets 0.1,0.05,0.02] [--no-answers]
 
   Chooses each level's per-label thresholds so that its benign refusal rate, max(everyday benign, look-alikes ÷
@@ -67,7 +67,24 @@ const USAGE = `usage: npm run calibrate -- --model <name|folder> [--data own.jso
   --long-probe      also measure harmful requests buried in long benign texts, first-window vs max pooling
   --no-gate         calibrate the hazard categories alone (by default they count only where the unsafe head
                     reaches its validation threshold, as the default pack's category rules read them)
+  --gate P          the unsafe score the hazard categories count behind (default: the gate of the folder's
+                    current levels.json, else the unsafe head's threshold); the policy's category rules must read it
   exit codes: 0 done, 1 internal error, 2 usage or I/O error`;
+
+/**
+ * The gate the folder's current levels were calibrated behind, which the policy's category rules read: a
+ * recalibration (after a retrain, too) keeps it unless `--gate` says otherwise.
+ */
+function previousGate(dir: string): number | undefined {
+  try {
+    const gate = (
+      JSON.parse(readFileSync(join(dir, 'levels.json'), 'utf8')) as { gates?: Array<{ threshold?: unknown }> }
+    ).gates?.[0]?.threshold;
+    return typeof gate === 'number' ? gate : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 const list = (s: string | undefined) =>
   s === undefined
@@ -105,6 +122,7 @@ async function main(): Promise<number> {
     pooling: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
     'no-gate': { type: 'boolean', default: false },
+    gate: { type: 'string' },
     'long-probe': { type: 'boolean', default: false },
     precision: { type: 'string' },
     'answer-targets': { type: 'string' },
@@ -154,7 +172,10 @@ async function main(): Promise<number> {
   const scoring = { maxChunks, cacheDir: values['cache-dir'], precision };
   const scored = await scoreItems(model, data.items, { ...scoring, progress: log });
   const pooling = poolingOf(model, override);
-  const gates = values['no-gate'] ? [] : defaultGates(model);
+  const gate = values.gate === undefined ? previousGate(dir) : numberOption('gate', values.gate, 0);
+  if (gate !== undefined && (values['no-gate'] || gate > 1))
+    throw new UsageError('--gate P: a probability, without --no-gate');
+  const gates = values['no-gate'] ? [] : defaultGates(model, gate);
   const rows = scored.map((s) => ({ item: s.item, scores: scoreUnder(s, model, pooling, gates) }));
   const opts: FitOptions = {
     everyday: new Set(list(values.everyday) ?? EVERYDAY_SOURCES),
@@ -242,6 +263,9 @@ async function main(): Promise<number> {
     `Written by \`npm run calibrate -- --model ${values.model}\`; what the levels are: classifiers/heads/README.md ("Levels").`,
     `Targets (benign refusal): ${LEVEL_NAMES.map((l) => `${l} ${targets[l]}`).join(', ')}; look-alike factor ${factor};`,
     `everyday sources: ${[...opts.everyday].join(', ')}; look-alikes: ${[...opts.lookalikes].join(', ')}.`,
+    gates.length
+      ? `Hazard categories count behind ${gates.map((g) => `${g.label} ≥ ${g.threshold}`).join(', ')} (the policy's category rules must read the same gate).`
+      : 'Hazard categories calibrated alone (no gate).',
     '',
     table + answersCard,
   ];

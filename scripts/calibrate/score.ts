@@ -45,10 +45,10 @@ export interface Gate {
 }
 
 /** The default gate: categories behind unsafe at the unsafe head's own threshold, when the model has both. */
-export function defaultGates(model: LoadedModel): Gate[] {
+export function defaultGates(model: LoadedModel, threshold?: number): Gate[] {
   const unsafe = model.heads.get('unsafe');
   if (!unsafe || !model.heads.has('categories')) return [];
-  return [{ head: 'categories', label: 'unsafe', threshold: unsafe.thresholds[0] }];
+  return [{ head: 'categories', label: 'unsafe', threshold: threshold ?? unsafe.thresholds[0] }];
 }
 
 /** The served score of a label under a pooling, 0 for a gated label whose gate is closed. */

@@ -103,6 +103,14 @@ describe('npm run calibrate', () => {
     assert.match(precision.stderr, /--precision \(or GATEWAY_ENCODER_PRECISION\) must be one of int8, fp32/);
     const env = await run(['--model', 'default'], { GATEWAY_ENCODER_PRECISION: 'fp16' });
     assert.equal(env.code, 2);
+    for (const gate of [
+      ['--gate', '0.8', '--no-gate'],
+      ['--gate', '2'],
+    ]) {
+      const bad = await run(['--model', 'default', ...gate]);
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /--gate P: a probability, without --no-gate/);
+    }
   });
 
   it('calibrates a model folder on user traffic and writes levels.json that the loader accepts', async () => {
@@ -131,6 +139,11 @@ describe('npm run calibrate', () => {
     assert.equal(fp32.code, 0, fp32.stderr);
     assert.equal(loadLevels(join(tmp, 'fp32'), loadModel(modelDir('default')).hash)?.precision, 'fp32');
     assert.equal(readdirSync(join(tmp, 'cache')).length, 2);
+    // --gate sets the unsafe score the categories count behind, and levels.json records it for the policy.
+    const gated = await run(['--model', 'default', '--data', data, '--out', join(tmp, 'gated'), '--gate', '0.9']);
+    assert.equal(gated.code, 0, gated.stderr);
+    const gates = loadLevels(join(tmp, 'gated'), loadModel(modelDir('default')).hash)?.gates;
+    assert.deepEqual(gates, [{ head: 'categories', label: 'unsafe', threshold: 0.9 }]);
   });
 });
 
