@@ -166,15 +166,16 @@ async function main(): Promise<number> {
     if (!allLabels.includes(l))
       throw new UsageError(`--labels: no label "${l}"; the model has ${allLabels.join(', ')}`);
 
+  // Usage errors before the data is read, so they need no data.
+  const gate = values.gate === undefined ? previousGate(dir) : numberOption('gate', values.gate, 0);
+  if (gate !== undefined && (values['no-gate'] || gate > 1))
+    throw new UsageError('--gate P: a probability, without --no-gate');
   const data = values.data.length ? fileItems(values.data) : validationItems(values['data-dir'], model.manifest.seed);
   const log = (s: string) => console.error(s);
   log(`calibrate: ${data.items.length} input records (${data.description}); encoder precision ${precision}`);
   const scoring = { maxChunks, cacheDir: values['cache-dir'], precision };
   const scored = await scoreItems(model, data.items, { ...scoring, progress: log });
   const pooling = poolingOf(model, override);
-  const gate = values.gate === undefined ? previousGate(dir) : numberOption('gate', values.gate, 0);
-  if (gate !== undefined && (values['no-gate'] || gate > 1))
-    throw new UsageError('--gate P: a probability, without --no-gate');
   const gates = values['no-gate'] ? [] : defaultGates(model, gate);
   const rows = scored.map((s) => ({ item: s.item, scores: scoreUnder(s, model, pooling, gates) }));
   const opts: FitOptions = {
