@@ -167,7 +167,7 @@ async function main(): Promise<number> {
       throw new UsageError(`--labels: no label "${l}"; the model has ${allLabels.join(', ')}`);
 
   // Usage errors before the data is read, so they need no data.
-  const gate = values.gate === undefined ? previousGate(dir) : numberOption('gate', values.gate, 0);
+  const gate = values.gate === undefined ? undefined : numberOption('gate', values.gate, 0);
   if (gate !== undefined && (values['no-gate'] || gate > 1))
     throw new UsageError('--gate P: a probability, without --no-gate');
   const data = values.data.length ? fileItems(values.data) : validationItems(values['data-dir'], model.manifest.seed);
@@ -176,7 +176,7 @@ async function main(): Promise<number> {
   const scoring = { maxChunks, cacheDir: values['cache-dir'], precision };
   const scored = await scoreItems(model, data.items, { ...scoring, progress: log });
   const pooling = poolingOf(model, override);
-  const gates = values['no-gate'] ? [] : defaultGates(model, gate);
+  const gates = values['no-gate'] ? [] : defaultGates(model, gate ?? previousGate(dir));
   const rows = scored.map((s) => ({ item: s.item, scores: scoreUnder(s, model, pooling, gates) }));
   const opts: FitOptions = {
     everyday: new Set(list(values.everyday) ?? EVERYDAY_SOURCES),

@@ -144,6 +144,10 @@ describe('npm run calibrate', () => {
     assert.equal(gated.code, 0, gated.stderr);
     const gates = loadLevels(join(tmp, 'gated'), loadModel(modelDir('default')).hash)?.gates;
     assert.deepEqual(gates, [{ head: 'categories', label: 'unsafe', threshold: 0.9 }]);
+    // --no-gate drops the gate, whatever the folder's levels.json recorded.
+    const open = await run(['--model', 'default', '--data', data, '--out', join(tmp, 'open'), '--no-gate']);
+    assert.equal(open.code, 0, open.stderr);
+    assert.deepEqual(loadLevels(join(tmp, 'open'), loadModel(modelDir('default')).hash)?.gates, []);
   });
 });
 
